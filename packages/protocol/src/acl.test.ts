@@ -1,0 +1,90 @@
+import { describe, expect, it } from 'vitest';
+import { mayPublish, maySubscribe, type Principal } from './acl.js';
+
+const cam7: Principal = { kind: 'device', deviceId: 'cam-7' };
+const subscriber: Principal = { kind: 'subscriber' };
+const controlPlane: Principal = { kind: 'control-plane' };
+const root = 'facefleet/v1';
+
+describe('publish ACL', () => {
+  it.each(['status', 'faces', 'metrics', 'reported'])('a device publishes its own %s', (kind) => {
+    expect(mayPublish(cam7, `${root}/devices/cam-7/${kind}`)).toBe(true);
+  });
+  it('a device may not write its own desired state', () => {
+    expect(mayPublish(cam7, `${root}/devices/cam-7/desired`)).toBe(false);
+  });
+  it.each(['status', 'faces', 'metrics', 'reported', 'desired'])(
+    'a device may not publish as another device (%s)',
+    (kind) => {
+      expect(mayPublish(cam7, `${root}/devices/cam-8/${kind}`)).toBe(false);
+    },
+  );
+  it.each([
+    `${root}/alerts/r/cam-7`,
+    `${root}/devices/+/faces`,
+    `${root}/devices/cam-7/#`,
+    '$SYS/x',
+    'other/topic',
+    `${root}/devices/cam-7/faces/x`,
+  ])('a device may not publish to %s', (topic) => {
+    expect(mayPublish(cam7, topic)).toBe(false);
+  });
+  it('a device principal with a bad id gets nothing', () => {
+    expect(mayPublish({ kind: 'device', deviceId: '+' }, `${root}/devices/+/faces`)).toBe(false);
+    expect(maySubscribe({ kind: 'device', deviceId: '#' }, `${root}/devices/#`)).toBe(false);
+  });
+  it('subscribers publish nothing', () => {
+    for (const t of [
+      `${root}/devices/cam-7/faces`,
+      `${root}/alerts/r/cam-7`,
+      `${root}/devices/cam-7/desired`,
+    ]) {
+      expect(mayPublish(subscriber, t)).toBe(false);
+    }
+  });
+  it('the control plane publishes desired state and alerts only', () => {
+    expect(mayPublish(controlPlane, `${root}/devices/cam-7/desired`)).toBe(true);
+    expect(mayPublish(controlPlane, `${root}/alerts/r/cam-7`)).toBe(true);
+    expect(mayPublish(controlPlane, `${root}/devices/cam-7/faces`)).toBe(false);
+    expect(mayPublish(controlPlane, `${root}/devices/cam-7/status`)).toBe(false);
+  });
+});
+
+describe('subscribe ACL', () => {
+  it('a device reads only its own desired state', () => {
+    expect(maySubscribe(cam7, `${root}/devices/cam-7/desired`)).toBe(true);
+    expect(maySubscribe(cam7, `${root}/devices/cam-8/desired`)).toBe(false);
+    expect(maySubscribe(cam7, `${root}/devices/+/desired`)).toBe(false);
+    expect(maySubscribe(cam7, `${root}/devices/cam-7/#`)).toBe(false);
+    expect(maySubscribe(cam7, `${root}/devices/cam-7/faces`)).toBe(false);
+    expect(maySubscribe(cam7, `${root}/alerts/#`)).toBe(false);
+    expect(maySubscribe(cam7, '#')).toBe(false);
+  });
+  it('read-only subscribers read alerts and face counts', () => {
+    expect(maySubscribe(subscriber, `${root}/alerts/#`)).toBe(true);
+    expect(maySubscribe(subscriber, `${root}/alerts/lobby/+`)).toBe(true);
+    expect(maySubscribe(subscriber, `${root}/alerts/lobby/cam-7`)).toBe(true);
+    expect(maySubscribe(subscriber, `${root}/devices/+/faces`)).toBe(true);
+    expect(maySubscribe(subscriber, `${root}/devices/cam-7/faces`)).toBe(true);
+  });
+  it.each([
+    `${root}/devices/+/metrics`,
+    `${root}/devices/+/+`,
+    `${root}/devices/#`,
+    `${root}/devices/cam-7/desired`,
+    `${root}/#`,
+    '#',
+    '+/#',
+    '$SYS/#',
+    `${root}/alerts/#/x`,
+  ])('read-only subscribers may not read %s', (filter) => {
+    expect(maySubscribe(subscriber, filter)).toBe(false);
+  });
+  it('the control plane reads the whole contract but not $SYS or other roots', () => {
+    expect(maySubscribe(controlPlane, `${root}/#`)).toBe(true);
+    expect(maySubscribe(controlPlane, `${root}/devices/+/faces`)).toBe(true);
+    expect(maySubscribe(controlPlane, '$SYS/#')).toBe(false);
+    expect(maySubscribe(controlPlane, '#')).toBe(false);
+    expect(maySubscribe(controlPlane, 'other/#')).toBe(false);
+  });
+});

@@ -1,0 +1,59 @@
+import { z } from 'zod';
+import { sha256Schema, timestampSchema } from './common.js';
+import { deviceClassSchema } from './device-classes.js';
+import { deviceIdSchema } from './ids.js';
+import { RUNNER_BACKENDS, RUNNER_MODELS } from './runner-output.js';
+
+/** An engine as the control plane offers it to devices: what to download and how to check it. */
+export const engineManifestSchema = z.strictObject({
+  id: z.string().min(1).max(128),
+  name: z.string().min(1).max(128),
+  sha256: sha256Schema,
+  size: z.int().positive(),
+  /** Download path on the control plane (relative to its base URL), fetched with the device token. */
+  url: z.string().min(1).max(2048),
+  /** Ed25519 signature (base64) over `engineSigningPayload(manifest)`. */
+  signature: z.string().min(1).max(256),
+  deviceClass: deviceClassSchema,
+  /** TensorRT version the plan was built with (`8.5.2`); null for ONNX models on CPU devices. */
+  trtVersion: z.string().max(32).nullable(),
+  backend: z.enum(RUNNER_BACKENDS),
+  model: z.enum(RUNNER_MODELS),
+});
+export type EngineManifest = z.infer<typeof engineManifestSchema>;
+
+/** The exact bytes an engine signature covers: every field a device acts on. */
+export function engineSigningPayload(
+  m: Omit<EngineManifest, 'signature' | 'url' | 'id' | 'name'>,
+): Buffer {
+  return Buffer.from(
+    [
+      'facefleet-engine-v1',
+      m.sha256,
+      String(m.size),
+      m.deviceClass,
+      m.trtVersion ?? '-',
+      m.backend,
+      m.model,
+    ].join('\n'),
+    'utf8',
+  );
+}
+
+/** `devices/{id}/desired`, retained, control plane → agent: what the device should run. */
+export const desiredSchema = z.strictObject({
+  v: z.literal(1),
+  deviceId: deviceIdSchema,
+  /** Revision, increasing per device; the agent answers with it in `reported.rev`. */
+  rev: z.int().min(0),
+  ts: timestampSchema,
+  engine: engineManifestSchema.nullable(),
+  rolloutId: z.string().min(1).max(128).nullable(),
+  healthGate: z.strictObject({
+    /** Seconds the new engine must run healthy before it is reported applied. */
+    holdS: z.number().min(0).max(3600),
+    /** New FPS must be at least this share of the previous engine's FPS. */
+    minFpsRatio: z.number().min(0).max(10),
+  }),
+});
+export type Desired = z.infer<typeof desiredSchema>;

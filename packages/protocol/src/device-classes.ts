@@ -1,0 +1,57 @@
+import { z } from 'zod';
+
+/**
+ * Device classes an engine can target. A TensorRT engine runs only on the GPU and TensorRT version it
+ * was built for, so engines are built and rolled out per class. `generic-*` are CPU devices that run
+ * the runner's OpenCV backend on ONNX models.
+ */
+export const DEVICE_CLASSES = [
+  'jetson-nano',
+  'jetson-tx2',
+  'jetson-xavier-nx',
+  'jetson-agx-xavier',
+  'jetson-orin-nano',
+  'jetson-orin-nx',
+  'jetson-agx-orin',
+  'generic-x86_64',
+  'generic-arm64',
+] as const;
+export const deviceClassSchema = z.enum(DEVICE_CLASSES);
+export type DeviceClass = z.infer<typeof deviceClassSchema>;
+
+/**
+ * FaceNet inference-only throughput from NVIDIA's FaceNet model card (NGC, pruned INT8, batch 1,
+ * measured with trtexec). Only the classes the card lists; T4 is a datacenter GPU kept for reference.
+ */
+export const MODEL_CARD_FPS = {
+  'jetson-nano': 16,
+  'jetson-xavier-nx': 329,
+  'jetson-agx-xavier': 537,
+  t4: 1703,
+} as const;
+
+/** The model card's reference FPS for a device class, when the card lists it. */
+export function modelCardFps(deviceClass: string): number | undefined {
+  return (MODEL_CARD_FPS as Record<string, number>)[deviceClass];
+}
+
+/** Short names operators type (`nano:40,xavier-nx:40`) → device classes. */
+export const DEVICE_CLASS_ALIASES: Record<string, DeviceClass> = {
+  nano: 'jetson-nano',
+  tx2: 'jetson-tx2',
+  'xavier-nx': 'jetson-xavier-nx',
+  nx: 'jetson-xavier-nx',
+  'agx-xavier': 'jetson-agx-xavier',
+  agx: 'jetson-agx-xavier',
+  'orin-nano': 'jetson-orin-nano',
+  'orin-nx': 'jetson-orin-nx',
+  'agx-orin': 'jetson-agx-orin',
+  x86_64: 'generic-x86_64',
+  arm64: 'generic-arm64',
+};
+
+/** Resolves a class name or alias; undefined when neither. */
+export function resolveDeviceClass(name: string): DeviceClass | undefined {
+  const parsed = deviceClassSchema.safeParse(name);
+  return parsed.success ? parsed.data : DEVICE_CLASS_ALIASES[name];
+}

@@ -1,0 +1,155 @@
+import { examples } from './examples.js';
+import { filters, topics } from './topics.js';
+
+interface TopicDoc {
+  title: string;
+  topic: string;
+  filter: string;
+  direction: string;
+  qos: string;
+  who: string;
+  schema: string;
+  example: unknown;
+  /** How to read it with mosquitto_sub, or why a subscriber cannot. */
+  sub: string;
+}
+
+const host = '-h localhost -p 1883';
+const subLogin = '-u subscriber:NAME -P "$FACEFLEET_SUBSCRIBER_TOKEN"';
+
+const rows: TopicDoc[] = [
+  {
+    title: 'Device status',
+    topic: topics.status('cam-7'),
+    filter: filters.allStatus,
+    direction: 'agent → control plane',
+    qos: '1, retained; the offline variant is the MQTT will',
+    who: 'published by the device; read by the control plane',
+    schema: 'status.schema.json',
+    example: examples.status,
+    sub: 'Not readable with subscriber credentials; the fleet API (`GET /api/v1/devices`) serves it.',
+  },
+  {
+    title: 'Face counts',
+    topic: topics.faces('cam-7'),
+    filter: filters.allFaces,
+    direction: 'agent → control plane, subscribers',
+    qos: '1',
+    who: 'published by the device; read by the control plane and read-only subscribers',
+    schema: 'faces.schema.json',
+    example: examples.faces,
+    sub: `mosquitto_sub ${host} ${subLogin} -t '${filters.allFaces}' -v`,
+  },
+  {
+    title: 'Metrics and device health',
+    topic: topics.metrics('cam-7'),
+    filter: 'facefleet/v1/devices/+/metrics',
+    direction: 'agent → control plane',
+    qos: '1',
+    who: 'published by the device; read by the control plane',
+    schema: 'metrics.schema.json',
+    example: examples.metrics,
+    sub: 'Not readable with subscriber credentials; the fleet API serves metric series and the FPS table.',
+  },
+  {
+    title: 'Desired state',
+    topic: topics.desired('cam-7'),
+    filter: topics.desired('cam-7'),
+    direction: 'control plane → agent',
+    qos: '1, retained',
+    who: 'published by the control plane; read only by the device it names',
+    schema: 'desired.schema.json',
+    example: examples.desired,
+    sub: `Only the device itself: mosquitto_sub ${host} -u cam-7 -P "$DEVICE_TOKEN" -t '${topics.desired('cam-7')}' -v`,
+  },
+  {
+    title: 'Reported state',
+    topic: topics.reported('cam-7'),
+    filter: 'facefleet/v1/devices/+/reported',
+    direction: 'agent → control plane',
+    qos: '1',
+    who: 'published by the device after every change; read by the control plane',
+    schema: 'reported.schema.json',
+    example: examples.reported,
+    sub: 'Not readable with subscriber credentials; the fleet API serves update history.',
+  },
+  {
+    title: 'Alerts',
+    topic: topics.alert('lobby-crowd', 'cam-7'),
+    filter: filters.allAlerts,
+    direction: 'control plane → subscribers',
+    qos: '1',
+    who: 'published by the control plane; read by read-only subscribers',
+    schema: 'alert.schema.json',
+    example: examples.alert,
+    sub: `mosquitto_sub ${host} ${subLogin} -t '${filters.allAlerts}' -v`,
+  },
+];
+
+const runnerLines: [string, unknown][] = [
+  ['hello — once, after the model loaded', examples.runnerHello],
+  ['frame — one per processed frame', examples.runnerFrame],
+  ['stats — every `--stats-interval` seconds and at the end', examples.runnerStats],
+  ['error — then the runner exits with the code of its class', examples.runnerError],
+];
+
+const json = (value: unknown) => `\`\`\`json\n${JSON.stringify(value, null, 2)}\n\`\`\``;
+
+/** docs/protocol.md, generated from the examples the tests validate (`pnpm -F @facefleet/protocol gen:docs`). */
+export function protocolDoc(): string {
+  const parts = [
+    '# facefleet MQTT protocol (v1)',
+    '',
+    '<!-- Generated from packages/protocol/src/docs.ts and examples.ts; edit those, then run',
+    '     `pnpm -F @facefleet/protocol gen:docs`. A test fails when this file drifts. -->',
+    '',
+    'Every topic lives under `facefleet/v1/`. Every message a device publishes is a JSON envelope',
+    '`{ "v": 1, "deviceId", "seq", "ts", … }`: `seq` is a per-device counter that survives restarts (the',
+    'control plane stores each message once, by `(deviceId, seq)`, and sees gaps), `ts` is milliseconds',
+    'since the Unix epoch. Payloads are strict: unknown fields are rejected. JSON Schema files for',
+    'validating them without TypeScript are in `packages/protocol/schemas/`.',
+    '',
+    '## Identifiers and logins',
+    '',
+    '- Device ids and rule ids: 1–64 characters of `A-Z a-z 0-9 . _ -`, starting with a letter or digit,',
+    '  not `control-plane` or `subscriber`. They can never contain `/`, `+`, `#` or a leading `$`.',
+    '- A device logs in with username = its device id, password = its device token. It may publish only',
+    '  its own `status`, `faces`, `metrics` and `reported`, and subscribe only to its own `desired`.',
+    '- A read-only subscriber (mosquitto_sub, Node-RED, Home Assistant) logs in as `subscriber:NAME` with',
+    '  a subscriber token from the control plane. It may subscribe to `facefleet/v1/alerts/#` and',
+    '  `facefleet/v1/devices/+/faces` (or narrower filters) and publish nothing.',
+    '- Everything else is denied, including every `$SYS` topic.',
+    '- Payloads larger than 64 KiB are refused.',
+    '',
+    '| topic | direction | QoS | schema |',
+    '|---|---|---|---|',
+    ...rows.map(
+      (r) =>
+        `| \`${r.topic.replace('cam-7', '{deviceId}').replace('lobby-crowd', '{ruleId}')}\` | ${r.direction} | ${r.qos} | \`${r.schema}\` |`,
+    ),
+  ];
+  for (const r of rows) {
+    parts.push('', `## ${r.title}`, '', `Topic: \`${r.topic}\` (all devices: \`${r.filter}\`).`);
+    parts.push(
+      `QoS ${r.qos}; ${r.who}.`,
+      '',
+      json(r.example),
+      '',
+      'Read it:',
+      '',
+      '```sh',
+      r.sub,
+      '```',
+    );
+  }
+  parts.push(
+    '',
+    '## Runner output (stdout of `facefleet-runner`, one JSON object per line)',
+    '',
+    'Not MQTT: the contract between the runner and the agent, which validates every line with',
+    '`runnerLineSchema` (`runner-line.schema.json`). Exit codes after an `error` line: 2 bad arguments,',
+    '3 model load, 4 source, 5 runtime; 0 is a clean end.',
+  );
+  for (const [title, example] of runnerLines) parts.push('', `### ${title}`, '', json(example));
+  return `${parts.join('\n')}\n`;
+}

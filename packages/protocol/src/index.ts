@@ -1,0 +1,100 @@
+export { allowedFilters, mayPublish, maySubscribe, type Principal } from './acl.js';
+export { ALERT_KINDS, type Alert, type AlertKind, alertSchema, SEVERITIES } from './alert.js';
+export {
+  type Box,
+  boxesSchema,
+  boxSchema,
+  countSchema,
+  type Latency,
+  latencySchema,
+  sha256Schema,
+  timestampSchema,
+} from './common.js';
+export {
+  type Desired,
+  desiredSchema,
+  type EngineManifest,
+  engineManifestSchema,
+  engineSigningPayload,
+} from './desired.js';
+export {
+  DEVICE_CLASS_ALIASES,
+  DEVICE_CLASSES,
+  type DeviceClass,
+  deviceClassSchema,
+  MODEL_CARD_FPS,
+  modelCardFps,
+  resolveDeviceClass,
+} from './device-classes.js';
+export { protocolDoc } from './docs.js';
+export { type FieldIssue, fieldIssues, PayloadError, ProtocolError, TopicError } from './errors.js';
+export { examples } from './examples.js';
+export {
+  deviceIdSchema,
+  ID_MAX_LENGTH,
+  ID_PATTERN,
+  idRule,
+  isValidId,
+  RESERVED_IDS,
+  ruleIdSchema,
+} from './ids.js';
+export { jsonSchemas, PUBLISHED_SCHEMAS } from './json-schemas.js';
+export { MAX_BOXES, MAX_FACES, MAX_PAYLOAD_BYTES } from './limits.js';
+export {
+  DEVICE_STATES,
+  type EngineRef,
+  type Envelope,
+  engineRefSchema,
+  envelopeSchema,
+  type Faces,
+  facesSchema,
+  type Metrics,
+  metricsSchema,
+  type Reported,
+  RUNNER_STATES,
+  reportedSchema,
+  type Status,
+  statusSchema,
+  UPDATE_STATES,
+  type UpdateState,
+} from './messages.js';
+export {
+  CONTROL_PLANE_USERNAME,
+  type MqttUser,
+  parseMqttUsername,
+  SUBSCRIBER_PREFIX,
+  subscriberUsername,
+} from './mqtt-users.js';
+export { parseJsonPayload, parsePayload } from './parse.js';
+export {
+  CLUSTER_MODES,
+  RUNNER_BACKENDS,
+  RUNNER_ERROR_CODES,
+  RUNNER_EXIT_CODES,
+  RUNNER_MODELS,
+  type RunnerError,
+  type RunnerFrame,
+  type RunnerHello,
+  type RunnerLine,
+  type RunnerStats,
+  runnerErrorSchema,
+  runnerFrameSchema,
+  runnerHelloSchema,
+  runnerLineSchema,
+  runnerStatsSchema,
+  SOURCE_KINDS,
+} from './runner-output.js';
+export {
+  assertTopicFilter,
+  assertTopicName,
+  DEVICE_TOPIC_KINDS,
+  type DeviceTopicKind,
+  filterCovers,
+  filters,
+  formatTopic,
+  type ParsedTopic,
+  parseTopic,
+  TOPIC_ROOT,
+  topicMatches,
+  topics,
+} from './topics.js';

@@ -1,0 +1,173 @@
+import { describe, expect, it } from 'vitest';
+import type { z } from 'zod';
+import { alertSchema } from './alert.js';
+import { desiredSchema, engineSigningPayload } from './desired.js';
+import { PayloadError } from './errors.js';
+import { examples } from './examples.js';
+import { facesSchema, metricsSchema, reportedSchema, statusSchema } from './messages.js';
+import { parseJsonPayload, parsePayload } from './parse.js';
+import {
+  runnerErrorSchema,
+  runnerFrameSchema,
+  runnerHelloSchema,
+  runnerLineSchema,
+  runnerStatsSchema,
+} from './runner-output.js';
+
+const cases: [string, z.ZodType, Record<string, unknown>][] = [
+  ['status', statusSchema, examples.status],
+  ['faces', facesSchema, examples.faces],
+  ['metrics', metricsSchema, examples.metrics],
+  ['desired', desiredSchema, examples.desired],
+  ['reported', reportedSchema, examples.reported],
+  ['alert', alertSchema, examples.alert],
+  ['runner hello', runnerHelloSchema, examples.runnerHello],
+  ['runner frame', runnerFrameSchema, examples.runnerFrame],
+  ['runner stats', runnerStatsSchema, examples.runnerStats],
+  ['runner error', runnerErrorSchema, examples.runnerError],
+];
+
+/** Parses and returns the field paths the error names (fails the test if parsing succeeds). */
+function rejectedPaths(schema: z.ZodType, data: unknown): string[] {
+  try {
+    parsePayload(schema, data, 'payload');
+  } catch (err) {
+    expect(err).toBeInstanceOf(PayloadError);
+    return (err as PayloadError).issues.map((i) => i.path);
+  }
+  throw new Error('expected the payload to be rejected');
+}
+
+const clone = <T>(x: T): T => structuredClone(x);
+
+describe.each(cases)('%s schema', (_name, schema, example) => {
+  it('accepts its documented example', () => {
+    expect(parsePayload(schema, example, 'example')).toEqual(example);
+  });
+
+  it('rejects an unknown field and names it', () => {
+    expect(rejectedPaths(schema, { ...clone(example), sneaky: 1 })).toContain('sneaky');
+  });
+
+  it('rejects each missing required field and names it', () => {
+    for (const key of Object.keys(example)) {
+      const bad = clone(example);
+      delete bad[key];
+      if (schema.safeParse(bad).success) continue; // optional field
+      expect(rejectedPaths(schema, bad)).toContain(key);
+    }
+  });
+
+  it('rejects a wrong type in every field and names it', () => {
+    for (const [key, value] of Object.entries(example)) {
+      const wrong = value === null ? [] : typeof value === 'string' ? 12345 : 'not-a-number';
+      expect(rejectedPaths(schema, { ...clone(example), [key]: wrong })).toContain(key);
+    }
+  });
+});
+
+describe('field rules', () => {
+  it('rejects NaN, Infinity and negative counts', () => {
+    expect(rejectedPaths(facesSchema, { ...examples.faces, frames: Number.NaN })).toContain(
+      'frames',
+    );
+    expect(rejectedPaths(facesSchema, { ...examples.faces, max: -1 })).toContain('max');
+    expect(
+      rejectedPaths(facesSchema, { ...examples.faces, mean: Number.POSITIVE_INFINITY }),
+    ).toContain('mean');
+    expect(rejectedPaths(facesSchema, { ...examples.faces, frames: 1.5 })).toContain('frames');
+    expect(rejectedPaths(facesSchema, { ...examples.faces, seq: -3 })).toContain('seq');
+    expect(rejectedPaths(runnerStatsSchema, { ...examples.runnerStats, dropped: -1 })).toContain(
+      'dropped',
+    );
+  });
+
+  it('rejects oversize box arrays and names the array', () => {
+    const box = { x: 1, y: 2, w: 3, h: 4, conf: 0.5 };
+    const boxes = Array.from({ length: 257 }, () => box);
+    expect(rejectedPaths(facesSchema, { ...examples.faces, boxes })).toContain('boxes');
+    expect(rejectedPaths(runnerFrameSchema, { ...examples.runnerFrame, boxes })).toContain('boxes');
+    expect(
+      parsePayload(runnerFrameSchema, { ...examples.runnerFrame, boxes: boxes.slice(1) }, 'f')
+        .boxes,
+    ).toHaveLength(256);
+  });
+
+  it('names nested fields with a dotted path', () => {
+    const bad = clone(examples.faces) as { boxes: { w: number }[] };
+    bad.boxes[1]!.w = -4;
+    expect(rejectedPaths(facesSchema, bad)).toEqual(['boxes.1.w']);
+    const m = clone(examples.metrics) as { device: { cpuPct: number[] } };
+    m.device.cpuPct[2] = 101;
+    expect(rejectedPaths(metricsSchema, m)).toEqual(['device.cpuPct.2']);
+    const unknownNested = clone(examples.status) as { runner: Record<string, unknown> };
+    unknownNested.runner.extra = true;
+    expect(rejectedPaths(statusSchema, unknownNested)).toEqual(['runner.extra']);
+  });
+
+  it('checks the consistency of a faces window', () => {
+    expect(rejectedPaths(facesSchema, { ...examples.faces, min: 4 })).toContain('min');
+    expect(rejectedPaths(facesSchema, { ...examples.faces, mean: 3.5 })).toContain('mean');
+    expect(rejectedPaths(facesSchema, { ...examples.faces, last: 9 })).toContain('last');
+    expect(
+      rejectedPaths(facesSchema, { ...examples.faces, end: examples.faces.start - 1 }),
+    ).toContain('end');
+    expect(rejectedPaths(facesSchema, { ...examples.faces, frames: 0 })).toContain('frames');
+  });
+
+  it('rejects bad ids, hashes and timestamps', () => {
+    expect(rejectedPaths(facesSchema, { ...examples.faces, deviceId: 'cam/7' })).toContain(
+      'deviceId',
+    );
+    expect(rejectedPaths(facesSchema, { ...examples.faces, deviceId: '#' })).toContain('deviceId');
+    expect(rejectedPaths(alertSchema, { ...examples.alert, ruleId: '+' })).toContain('ruleId');
+    expect(
+      rejectedPaths(runnerHelloSchema, { ...examples.runnerHello, modelSha256: 'ABC' }),
+    ).toContain('modelSha256');
+    expect(rejectedPaths(facesSchema, { ...examples.faces, ts: 12 })).toContain('ts');
+    expect(rejectedPaths(facesSchema, { ...examples.faces, v: 2 })).toContain('v');
+  });
+
+  it('rejects too many health entries', () => {
+    const m = clone(examples.metrics) as { device: { tempsC: Record<string, number> } };
+    m.device.tempsC = Object.fromEntries(Array.from({ length: 65 }, (_, i) => [`t${i}`, 40]));
+    expect(rejectedPaths(metricsSchema, m)).toContain('device.tempsC');
+  });
+});
+
+describe('runner lines', () => {
+  it('dispatches on type', () => {
+    expect(runnerLineSchema.parse(examples.runnerFrame).type).toBe('frame');
+    expect(runnerLineSchema.parse(examples.runnerHello).type).toBe('hello');
+    expect(rejectedPaths(runnerLineSchema, { ...examples.runnerFrame, type: 'bogus' })).toEqual([
+      'type',
+    ]);
+  });
+
+  it('reports malformed JSON as a PayloadError', () => {
+    expect(() => parseJsonPayload(runnerLineSchema, '{"type":"frame",', 'runner line')).toThrow(
+      /runner line.*not JSON/,
+    );
+    expect(
+      parseJsonPayload(runnerLineSchema, Buffer.from(JSON.stringify(examples.runnerStats)), 'x'),
+    ).toEqual(examples.runnerStats);
+  });
+});
+
+describe('engine signing payload', () => {
+  it('covers every field a device acts on', () => {
+    const base = examples.desired.engine;
+    const a = engineSigningPayload(base).toString();
+    for (const [key, other] of [
+      ['sha256', '0'.repeat(64)],
+      ['size', 1],
+      ['deviceClass', 'jetson-nano'],
+      ['trtVersion', '10.3.0'],
+      ['backend', 'opencv'],
+      ['model', 'blazeface'],
+    ] as const) {
+      expect(engineSigningPayload({ ...base, [key]: other }).toString(), key).not.toBe(a);
+    }
+    expect(a.startsWith('facefleet-engine-v1\n')).toBe(true);
+  });
+});
