@@ -1,0 +1,55 @@
+#!/usr/bin/env bash
+# Sets up facefleet on a Debian 12 machine: system packages, pnpm, workspace dependencies, the
+# TypeScript build, the native runner and its models. Safe to re-run: each step skips what is done.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+root=$(pwd)
+
+log() { printf '\033[1m[setup]\033[0m %s\n' "$*" >&2; }
+as_root() { if [ "$(id -u)" = 0 ]; then "$@"; else sudo "$@"; fi; }
+
+# --- Debian packages --------------------------------------------------------------------------
+# build tools and OpenCV/GoogleTest for the runner, mosquitto for the external-broker tests,
+# opencv-doc for the sample video and images the demo and golden tests use.
+apt_packages=(build-essential cmake pkg-config libopencv-dev libgtest-dev mosquitto mosquitto-clients
+  opencv-doc ca-certificates)
+missing=()
+for p in "${apt_packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+  log "installing Debian packages: ${missing[*]}"
+  as_root apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive as_root apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+
+# --- Node and pnpm ----------------------------------------------------------------------------
+node_major=$(node -p 'process.versions.node.split(".")[0]' 2>/dev/null || echo 0)
+if [ "$node_major" -lt 20 ]; then
+  echo "facefleet needs Node.js 20 or newer (found: $(node --version 2>/dev/null || echo none))" >&2
+  exit 1
+fi
+if ! command -v pnpm >/dev/null 2>&1; then
+  log 'installing pnpm'
+  as_root npm install -g --silent pnpm@12
+fi
+
+# better-sqlite3 builds from source against the Node headers that Debian's nodejs ships.
+export npm_config_nodedir=${npm_config_nodedir:-/usr}
+log 'installing workspace dependencies'
+pnpm install --frozen-lockfile --reporter=silent
+
+log 'building TypeScript'
+pnpm -s build
+
+# --- native runner ----------------------------------------------------------------------------
+if [ -f packages/runner/CMakeLists.txt ]; then
+  log 'building the runner'
+  cmake -S packages/runner -B packages/runner/build -DCMAKE_BUILD_TYPE=Release >/dev/null
+  cmake --build packages/runner/build -j"$(nproc)" >/dev/null
+  if [ -x packages/runner/scripts/fetch-models.sh ]; then
+    log 'fetching models'
+    packages/runner/scripts/fetch-models.sh
+  fi
+fi
+log "ready in $root"

@@ -1,0 +1,102 @@
+#!/usr/bin/env node
+// Runs every test suite of the repository and prints one closing line, `N passed, N failed`,
+// summed over all of them. Exit status is non-zero when anything failed.
+//   node scripts/test-all.mjs            everything
+//   node scripts/test-all.mjs vitest     only the named suites (lint, typecheck, ctest, vitest)
+import { spawnSync } from 'node:child_process';
+import { existsSync, mkdirSync, readFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const root = join(dirname(fileURLToPath(import.meta.url)), '..');
+const results = join(root, 'test-results');
+mkdirSync(results, { recursive: true });
+const only = process.argv.slice(2);
+const totals = { passed: 0, failed: 0 };
+const report = [];
+
+function run(cmd, args, opts = {}) {
+  const started = Date.now();
+  const r = spawnSync(cmd, args, { cwd: root, stdio: 'inherit', ...opts });
+  return { status: r.status ?? 1, seconds: (Date.now() - started) / 1000 };
+}
+
+/** A suite whose only result is its exit status (lint, type check) counts as one test. */
+function check(name, cmd, args) {
+  const { status, seconds } = run(cmd, args);
+  const ok = status === 0;
+  totals[ok ? 'passed' : 'failed'] += 1;
+  report.push(`${name}: ${ok ? 'ok' : `FAILED (exit ${status})`} in ${seconds.toFixed(1)}s`);
+}
+
+const suites = {
+  lint: () => check('lint (biome)', 'pnpm', ['exec', 'biome', 'check', '.']),
+  typecheck: () =>
+    check('typecheck (tsc -b)', 'pnpm', ['exec', 'tsc', '-b', 'tsconfig.build.json']),
+  ctest: () => {
+    const dir = join(root, 'packages/runner/build');
+    if (!existsSync(join(root, 'packages/runner/CMakeLists.txt'))) return;
+    if (!existsSync(join(dir, 'CTestTestfile.cmake'))) {
+      totals.failed += 1;
+      report.push('ctest: FAILED (runner not built: run scripts/setup.sh)');
+      return;
+    }
+    const junit = join(results, 'ctest.xml');
+    const { status, seconds } = run('ctest', [
+      '--test-dir',
+      dir,
+      '--output-on-failure',
+      '--output-junit',
+      junit,
+      '-j2',
+    ]);
+    const xml = existsSync(junit) ? readFileSync(junit, 'utf8') : '';
+    const attr = (name) =>
+      Number(xml.match(new RegExp(`<testsuite[^>]*\\s${name}="(\\d+)"`))?.[1] ?? 0);
+    const tests = attr('tests');
+    const failed = attr('failures') + attr('errors');
+    const skipped = attr('skipped') + attr('disabled');
+    const passed = tests - failed - skipped;
+    // A non-zero exit with no failure recorded (a crash, a build missing) still counts as one failure.
+    const failedCount = status !== 0 && failed === 0 ? 1 : failed;
+    totals.passed += passed;
+    totals.failed += failedCount + skipped; // a skipped test hides something: count it as failed
+    report.push(
+      `ctest: ${passed} passed, ${failedCount} failed, ${skipped} skipped in ${seconds.toFixed(1)}s`,
+    );
+  },
+  vitest: () => {
+    const out = join(results, 'vitest.json');
+    const { status, seconds } = run('pnpm', [
+      'exec',
+      'vitest',
+      'run',
+      '--reporter=default',
+      '--reporter=json',
+      `--outputFile=${out}`,
+    ]);
+    let passed = 0;
+    let failed = 0;
+    let skipped = 0;
+    if (existsSync(out)) {
+      const j = JSON.parse(readFileSync(out, 'utf8'));
+      passed = j.numPassedTests;
+      failed = j.numFailedTests;
+      skipped = j.numPendingTests + j.numTodoTests;
+    }
+    const failedCount = status !== 0 && failed === 0 ? 1 : failed;
+    totals.passed += passed;
+    totals.failed += failedCount + skipped;
+    report.push(
+      `vitest: ${passed} passed, ${failedCount} failed, ${skipped} skipped in ${seconds.toFixed(1)}s`,
+    );
+  },
+};
+
+for (const [name, suite] of Object.entries(suites)) {
+  if (only.length === 0 || only.includes(name)) suite();
+}
+console.log('\n--- test summary ---');
+for (const line of report) console.log(line);
+console.log(`${totals.passed} passed, ${totals.failed} failed`);
+process.exit(totals.failed > 0 ? 1 : 0);
