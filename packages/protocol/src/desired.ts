@@ -4,6 +4,8 @@ import { deviceClassSchema } from './device-classes.js';
 import { deviceIdSchema } from './ids.js';
 import { RUNNER_BACKENDS, RUNNER_MODELS } from './runner-output.js';
 
+export const ENGINE_FORMATS = ['plan', 'onnx'] as const;
+
 /** An engine as the control plane offers it to devices: what to download and how to check it. */
 export const engineManifestSchema = z.strictObject({
   id: z.string().min(1).max(128),
@@ -19,6 +21,19 @@ export const engineManifestSchema = z.strictObject({
   trtVersion: z.string().max(32).nullable(),
   backend: z.enum(RUNNER_BACKENDS),
   model: z.enum(RUNNER_MODELS),
+  /**
+   * `plan`: a serialized TensorRT engine, loaded as is. `onnx`: an ONNX model — loaded directly by the
+   * opencv backend, or built into a plan on the device with trtexec for the tensorrt backend.
+   */
+  format: z.enum(ENGINE_FORMATS),
+  /** INT8 calibration cache for an on-device trtexec build of an `onnx` artifact; null otherwise. */
+  calibration: z
+    .strictObject({
+      url: z.string().min(1).max(2048),
+      sha256: sha256Schema,
+      size: z.int().positive(),
+    })
+    .nullable(),
 });
 export type EngineManifest = z.infer<typeof engineManifestSchema>;
 
@@ -35,6 +50,8 @@ export function engineSigningPayload(
       m.trtVersion ?? '-',
       m.backend,
       m.model,
+      m.format,
+      m.calibration?.sha256 ?? '-',
     ].join('\n'),
     'utf8',
   );

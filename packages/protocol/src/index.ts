@@ -13,6 +13,7 @@ export {
 export {
   type Desired,
   desiredSchema,
+  ENGINE_FORMATS,
   type EngineManifest,
   engineManifestSchema,
   engineSigningPayload,

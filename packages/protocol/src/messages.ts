@@ -145,6 +145,15 @@ export const reportedSchema = z.strictObject({
     progress: z.number().min(0).max(1).nullable(),
     reason: z.string().max(1024).nullable(),
   }),
+  /** Inference-only figures of the running engine as trtexec measured them on the device; null if not run. */
+  engineBench: z
+    .strictObject({
+      engineId: z.string().min(1).max(128),
+      inferFps: nonNegativeSchema,
+      latencyMs: latencySchema,
+      trtVersion: z.string().max(32).nullable(),
+    })
+    .nullable(),
   outboxDropped: countSchema,
 });
 export type Reported = z.infer<typeof reportedSchema>;

@@ -165,6 +165,8 @@ describe('engine signing payload', () => {
       ['trtVersion', '10.3.0'],
       ['backend', 'opencv'],
       ['model', 'blazeface'],
+      ['format', 'onnx'],
+      ['calibration', { url: '/c', sha256: '1'.repeat(64), size: 10 }],
     ] as const) {
       expect(engineSigningPayload({ ...base, [key]: other }).toString(), key).not.toBe(a);
     }
