@@ -117,7 +117,9 @@ describe('field rules', () => {
 
   it('knows the no_faces alert kind and no invented ones', () => {
     expect(alertSchema.safeParse({ ...examples.alert, kind: 'no_faces' }).success).toBe(true);
-    expect(rejectedPaths(alertSchema, { ...examples.alert, kind: 'faces_below' })).toContain('kind');
+    expect(rejectedPaths(alertSchema, { ...examples.alert, kind: 'faces_below' })).toContain(
+      'kind',
+    );
   });
 
   it('rejects bad ids, hashes and timestamps', () => {
