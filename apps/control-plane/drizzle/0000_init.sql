@@ -173,6 +173,7 @@ CREATE TABLE `rollouts` (
 	`hold_s` real NOT NULL,
 	`failure_limit` integer NOT NULL,
 	`min_fps_ratio` real NOT NULL,
+	`gate_hold_s` real NOT NULL,
 	`state` text NOT NULL,
 	`paused_from` text,
 	`canary_done_at` integer,

@@ -66,9 +66,7 @@ export const configSchema = z.strictObject({
       rollupDays: z.number().positive().default(90),
     })
     .prefault({}),
-  engines: z
-    .strictObject({ maxBytes: positiveInt.default(1024 * 1024 * 1024) })
-    .prefault({}),
+  engines: z.strictObject({ maxBytes: positiveInt.default(1024 * 1024 * 1024) }).prefault({}),
   /** Fleet Ed25519 signing key (PKCS#8 PEM); generated on first start. Default: <dataDir>/fleet-key.pem */
   keyFile: z.string().min(1).nullable().default(null),
   /** How often alert rules about silence (offline, no faces) and rollout holds are evaluated. */

@@ -42,3 +42,19 @@ export class IngestClosedError extends ControlPlaneError {
     super('ingest is closed');
   }
 }
+
+/**
+ * An HTTP API error: every one becomes `{ error: { code, message, details } }` in app.onError.
+ * `details` names the fields that were wrong, when there are any.
+ */
+export class ApiError extends ControlPlaneError {
+  override name = 'ApiError';
+  constructor(
+    readonly status: 400 | 401 | 403 | 404 | 409 | 413 | 416 | 422 | 500 | 503,
+    readonly code: string,
+    message: string,
+    readonly details: FieldIssue[] | Record<string, unknown> | null = null,
+  ) {
+    super(message);
+  }
+}

@@ -7,7 +7,12 @@ type Labels = Record<string, string>;
 
 function labelKey(labels: Labels): string {
   const keys = Object.keys(labels).sort();
-  return keys.map((k) => `${k}="${String(labels[k]).replace(/["\\\n]/g, (c) => (c === '\n' ? '\\n' : `\\${c}`))}"`).join(',');
+  return keys
+    .map(
+      (k) =>
+        `${k}="${String(labels[k]).replace(/["\\\n]/g, (c) => (c === '\n' ? '\\n' : `\\${c}`))}"`,
+    )
+    .join(',');
 }
 
 export interface Counter {

@@ -1,4 +1,12 @@
-import { index, integer, primaryKey, real, sqliteTable, text, uniqueIndex } from 'drizzle-orm/sqlite-core';
+import {
+  index,
+  integer,
+  primaryKey,
+  real,
+  sqliteTable,
+  text,
+  uniqueIndex,
+} from 'drizzle-orm/sqlite-core';
 
 /**
  * The control plane's tables. Timestamps are integer milliseconds since the epoch; JSON columns hold
@@ -147,6 +155,8 @@ export const rollouts = sqliteTable('rollouts', {
   holdS: real('hold_s').notNull(),
   failureLimit: integer('failure_limit').notNull(),
   minFpsRatio: real('min_fps_ratio').notNull(),
+  /** The device-side health gate: seconds the new engine must run healthy before `applied`. */
+  gateHoldS: real('gate_hold_s').notNull(),
   /** canary, rolling, paused, completed, halted, aborted */
   state: text('state').notNull(),
   /** The state to go back to on resume. */

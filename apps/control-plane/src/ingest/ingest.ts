@@ -24,7 +24,7 @@ export interface IngestOptions {
   database: DatabaseHandle;
   telemetry: Telemetry;
   log: Logger;
-  /** Commit at most this many ms after the first message of a batch. */
+  /** Commit at most this many ms after the first message of a batch (0: on the next turn of the event loop). */
   batchMs: number;
   /** …or as soon as the batch holds this many messages. */
   batchRows: number;
@@ -295,11 +295,19 @@ export function createIngest(options: IngestOptions) {
   });
 
   let batch: Pending[] = [];
-  let timer: NodeJS.Timeout | undefined;
+  let timer: { cancel(): void } | undefined;
+  const schedule = (): { cancel(): void } => {
+    if (batchMs === 0) {
+      const handle = setImmediate(flush);
+      return { cancel: () => clearImmediate(handle) };
+    }
+    const handle = setTimeout(flush, batchMs);
+    return { cancel: () => clearTimeout(handle) };
+  };
   let closed = false;
 
   function flush(): void {
-    if (timer) clearTimeout(timer);
+    timer?.cancel();
     timer = undefined;
     if (batch.length === 0) return;
     const items = batch;
@@ -337,7 +345,7 @@ export function createIngest(options: IngestOptions) {
       return new Promise<void>((resolve, reject) => {
         batch.push({ message, receivedAt: now(), resolve, reject });
         if (batch.length >= batchRows) flush();
-        else if (!timer) timer = setTimeout(flush, batchMs);
+        else if (!timer) timer = schedule();
       });
     },
     /** Commits what is queued now. */
