@@ -30,6 +30,15 @@ export interface ServerOptions {
 
 export interface RunningServer {
   ports: { http: number; mqtt: number | null; ws: number | null };
+  /** The parts, for tests and embedding: `app.request()` reaches the API without a socket. */
+  app: ReturnType<typeof createApp>;
+  database: ReturnType<typeof openDatabase>;
+  ingest: ReturnType<typeof createIngest>;
+  rollouts: ReturnType<typeof createRolloutExecutor>;
+  alerts: ReturnType<typeof createAlertExecutor>;
+  telemetry: ReturnType<typeof createTelemetry>;
+  /** The first admin token when this start created it (a fresh database), else null. */
+  firstAdminToken: string | null;
   /** Stops accepting, commits the ingest batch, closes the broker and the database. */
   close(): Promise<void>;
 }
@@ -54,8 +63,10 @@ export async function createServer({
   if (fleetKey.created) log.info({ keyFile: config.keyFile }, 'generated the fleet signing key');
   const store = createBlobStore(join(config.dataDir, 'engines'));
 
+  let firstAdminToken: string | null = null;
   if (tokens.count() === 0) {
     const { token } = await tokens.create('admin', 'first admin');
+    firstAdminToken = token;
     (announce ?? ((l) => process.stdout.write(`${l}\n`)))(
       `first admin API token (shown once, store it now): ${token}`,
     );
@@ -190,6 +201,13 @@ export async function createServer({
   let closing: Promise<void> | undefined;
   return {
     ports: { http: httpPort, mqtt: broker.ports.mqtt, ws: broker.ports.ws },
+    app,
+    database,
+    ingest,
+    rollouts,
+    alerts,
+    telemetry,
+    firstAdminToken,
     close() {
       closing ??= (async () => {
         clearInterval(retentionTimer);
