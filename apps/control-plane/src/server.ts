@@ -1,6 +1,6 @@
-import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 import { type ServerType, serve } from '@hono/node-server';
+import { eq, sql } from 'drizzle-orm';
 import type { Logger } from 'pino';
 import { createAlertExecutor } from './alerts/executor.js';
 import { createApp } from './api/app.js';
@@ -86,32 +86,22 @@ export async function createServer({
     onCommit: (batch) => onCommit(batch),
   });
 
-  const enrolled = () =>
-    new Set(
-      db
-        .select({ id: devices.id })
-        .from(devices)
-        .all()
-        .map((d) => d.id),
-    );
   let broker: Broker;
   if (config.mqtt.broker) {
-    let known = enrolled();
-    let refreshedAt = Date.now();
+    const isEnrolledQuery = db
+      .select({ id: devices.id })
+      .from(devices)
+      .where(eq(devices.id, sql.placeholder('id')))
+      .prepare();
     broker = await createExternalBroker({
       url: config.mqtt.broker,
       password: config.mqtt.brokerPassword,
-      clientId: `facefleet-cp-${randomBytes(4).toString('hex')}`,
+      // Stable, so the broker keeps this session's subscription and queued messages across restarts.
+      clientId: 'facefleet-control-plane',
       ingest,
       telemetry,
       log: log.child({ part: 'mqtt' }),
-      isEnrolled: (id) => {
-        if (!known.has(id) && Date.now() - refreshedAt > 1000) {
-          known = enrolled();
-          refreshedAt = Date.now();
-        }
-        return known.has(id);
-      },
+      isEnrolled: (id) => isEnrolledQuery.get({ id }) !== undefined,
     });
   } else {
     broker = await createEmbeddedBroker({

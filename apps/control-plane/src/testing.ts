@@ -34,8 +34,11 @@ export interface TestServer {
   close(): Promise<void>;
 }
 
-export async function startTestServer(flags: string[] = []): Promise<TestServer> {
-  const dataDir = mkdtempSync(join(tmpdir(), 'facefleet-cp-'));
+export async function startTestServer(
+  flags: string[] = [],
+  options: { dataDir?: string } = {},
+): Promise<TestServer> {
+  const dataDir = options.dataDir ?? mkdtempSync(join(tmpdir(), 'facefleet-cp-'));
   const config = loadConfig({
     argv: [
       '--data-dir',
@@ -53,7 +56,7 @@ export async function startTestServer(flags: string[] = []): Promise<TestServer>
     env: {},
   });
   const server = await createServer({ config, log: pino({ level: 'silent' }), announce: () => {} });
-  const admin = server.firstAdminToken!;
+  const admin = server.firstAdminToken ?? '';
   const api: TestServer['api'] = (method, path, options = {}) => {
     const headers: Record<string, string> = { ...options.headers };
     const token = options.token === undefined ? admin : options.token;
@@ -86,7 +89,7 @@ export async function startTestServer(flags: string[] = []): Promise<TestServer>
     },
     async close() {
       await server.close();
-      rmSync(dataDir, { recursive: true, force: true });
+      if (!options.dataDir) rmSync(dataDir, { recursive: true, force: true });
     },
   };
 }
