@@ -56,7 +56,10 @@ beforeAll(async () => {
   await waitFor(
     () =>
       connectClient(url, { clientId: 'probe' }).then(
-        (c) => (c.end(true), true),
+        (c) => {
+          c.end(true);
+          return true;
+        },
         () => false,
       ),
     10_000,
