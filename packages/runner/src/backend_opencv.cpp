@@ -46,7 +46,8 @@ class OpenCvBackend final : public Backend {
       std::vector<float> zeros(input_.elementCount(), 0.0f);
       infer(zeros.data());
     } catch (const RunnerError& e) {
-      throw RunnerError(ErrorCode::ModelLoad, std::string("model does not accept the configured input: ") + e.what());
+      throw RunnerError(ErrorCode::ModelLoad,
+                        "model '" + cfg.modelPath + "' does not accept the configured input: " + e.what());
     }
   }
 
