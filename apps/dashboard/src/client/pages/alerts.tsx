@@ -38,7 +38,10 @@ function RuleForm({ store, onCreated }: { store: Store; onCreated: () => void })
     setError(null);
     try {
       await api.post('/api/v1/alert-rules', body);
-      form.reset();
+      // Not form.reset(): that would put every select back on its first option.
+      for (const n of ['id', 'threshold', 'tag', 'webhookUrl']) {
+        (form.elements.namedItem(n) as HTMLInputElement).value = '';
+      }
       onCreated();
     } catch (err) {
       setError((err as Error).message);
@@ -68,8 +71,16 @@ function RuleForm({ store, onCreated }: { store: Store; onCreated: () => void })
       </div>
       <div class="row">
         <label>
-          Threshold <span class="muted small">{THRESHOLD_HINT[kind] ?? ''}</span>
-          <input name="threshold" type="number" step="any" min="0" disabled={noThreshold} />
+          Threshold
+          <input
+            name="threshold"
+            type="number"
+            step="any"
+            min="0"
+            disabled={noThreshold}
+            placeholder={THRESHOLD_HINT[kind] ?? ''}
+            title={THRESHOLD_HINT[kind] ?? ''}
+          />
         </label>
         <label>
           For (s)
@@ -190,7 +201,7 @@ export function AlertsPage({ store, canWrite }: { store: Store; canWrite: boolea
           ) : (
             <ul class="feed" data-testid="alert-feed">
               {state.alerts.map((a) => (
-                <li key={a.id} class={`sev-${a.severity} ${a.state}`} data-alert-rule={a.ruleId}>
+                <li key={a.id} class={`item-${a.state}`} data-alert-rule={a.ruleId}>
                   <span class={`badge alert-${a.state}`}>{a.state}</span>{' '}
                   <span class={`badge sev-${a.severity}`}>{a.severity}</span> {a.message}
                   <div class="muted small">

@@ -258,7 +258,7 @@ export function DevicePage({ store, id }: { store: Store; id: string }) {
           {alerts.length > 0 ? (
             <ul class="feed">
               {alerts.map((a) => (
-                <li key={a.id} class={`sev-${a.severity} ${a.state}`}>
+                <li key={a.id} class={`item-${a.state}`}>
                   <span class={`badge alert-${a.state}`}>{a.state}</span> {a.message}
                   <div class="muted small">{time(a.firedAt)}</div>
                 </li>

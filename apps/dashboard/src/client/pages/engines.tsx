@@ -39,7 +39,9 @@ function UploadForm({ store, onUploaded }: { store: Store; onUploaded: () => voi
     setError(null);
     try {
       await api.upload(`/api/v1/engines?${q}`, file);
-      form.reset();
+      // Not form.reset(): that would put every select back on its first option.
+      for (const n of ['file', 'id', 'name'])
+        (form.elements.namedItem(n) as HTMLInputElement).value = '';
       onUploaded();
     } catch (err) {
       setError((err as Error).message);
