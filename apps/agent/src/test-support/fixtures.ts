@@ -11,3 +11,8 @@ export const jetsonFixtures = join(repoRoot, 'apps/agent/fixtures/jetson');
 export function fixture(name: string): string {
   return readFileSync(join(jetsonFixtures, name), 'utf8');
 }
+
+/** A module of the built agent (apps/agent/dist), for tests that run code in a child process. */
+export function distModule(path: string): string {
+  return join(repoRoot, 'apps/agent/dist', path);
+}
