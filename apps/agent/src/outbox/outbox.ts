@@ -40,6 +40,8 @@ export interface Outbox {
   dropped(): number;
   /** The seq the next message will get. */
   nextSeq(): number;
+  /** Allocates a seq for a message that is not stored here (the MQTT will, which the broker sends). */
+  reserveSeq(): number;
   /** Runs `fn` in one transaction (state change and the report of it are stored together). */
   transaction<T>(fn: () => T): T;
   getState<T>(name: string): T | undefined;
@@ -179,6 +181,11 @@ export function openOutbox({ path, maxMessages, onDrop }: OutboxOptions): Outbox
     pending: () => count - acks.length,
     dropped: () => q.dropped.get()?.value ?? 0,
     nextSeq: () => q.nextSeq.get()?.value ?? 0,
+    reserveSeq: db.transaction(() => {
+      const seq = q.nextSeq.get()?.value ?? 0;
+      q.bumpSeq.run();
+      return seq;
+    }),
     transaction<T>(fn: () => T): T {
       try {
         return db.transaction(fn)();
