@@ -14,8 +14,8 @@
 // after them, and the runner fetches outputs by those names).
 //
 // Usage: node tools/gen-detectnet-onnx.mjs OUT.onnx [--seed N] [--width 24]
-import { mkdirSync, renameSync, writeFileSync } from "node:fs";
-import { dirname } from "node:path";
+import { mkdirSync, renameSync, writeFileSync } from 'node:fs';
+import { dirname } from 'node:path';
 
 // ---- protobuf wire format -------------------------------------------------------------------
 function varint(n) {
@@ -33,7 +33,7 @@ function varint(n) {
 const key = (field, wire) => varint((field << 3) | wire);
 const fVarint = (field, n) => Buffer.concat([key(field, 0), varint(n)]);
 const fBytes = (field, buf) => Buffer.concat([key(field, 2), varint(buf.length), buf]);
-const fString = (field, s) => fBytes(field, Buffer.from(s, "utf8"));
+const fString = (field, s) => fBytes(field, Buffer.from(s, 'utf8'));
 const fFloat = (field, x) => {
   const b = Buffer.alloc(4);
   b.writeFloatLE(x);
@@ -45,7 +45,12 @@ const msg = (...parts) => Buffer.concat(parts.flat());
 const FLOAT = 1; // TensorProto.DataType.FLOAT
 const AttrType = { FLOAT: 1, INT: 2, INTS: 7 };
 const attrInt = (name, i) => msg(fString(1, name), fVarint(20, AttrType.INT), fVarint(3, i));
-const attrInts = (name, ints) => msg(fString(1, name), fVarint(20, AttrType.INTS), ints.map((i) => fVarint(8, i)));
+const attrInts = (name, ints) =>
+  msg(
+    fString(1, name),
+    fVarint(20, AttrType.INTS),
+    ints.map((i) => fVarint(8, i)),
+  );
 const node = (opType, inputs, output, attrs = []) =>
   msg(
     inputs.map((n) => fString(1, n)),
@@ -57,12 +62,20 @@ const node = (opType, inputs, output, attrs = []) =>
 const tensor = (name, dims, values) => {
   const raw = Buffer.alloc(values.length * 4);
   values.forEach((v, i) => raw.writeFloatLE(v, i * 4));
-  return msg(dims.map((d) => fVarint(1, d)), fVarint(2, FLOAT), fString(8, name), fBytes(9, raw));
+  return msg(
+    dims.map((d) => fVarint(1, d)),
+    fVarint(2, FLOAT),
+    fString(8, name),
+    fBytes(9, raw),
+  );
 };
 const valueInfo = (name, dims) =>
   msg(
     fString(1, name),
-    fBytes(2, fBytes(1, msg(fVarint(1, FLOAT), fBytes(2, msg(dims.map((d) => fBytes(1, fVarint(1, d)))))))),
+    fBytes(
+      2,
+      fBytes(1, msg(fVarint(1, FLOAT), fBytes(2, msg(dims.map((d) => fBytes(1, fVarint(1, d))))))),
+    ),
   );
 
 // ---- deterministic weights ---------------------------------------------------------------------
@@ -96,58 +109,63 @@ function build({ seed, width }) {
     inits.push(tensor(`${id}.weight`, [cout, cin, k, k], w), tensor(`${id}.bias`, [cout], b));
     const pad = (k - 1) >> 1;
     nodes.push(
-      node("Conv", [x, `${id}.weight`, `${id}.bias`], id, [
-        attrInts("kernel_shape", [k, k]),
-        attrInts("strides", [stride, stride]),
-        attrInts("pads", [pad, pad, pad, pad]),
-        attrInts("dilations", [1, 1]),
-        attrInt("group", 1),
+      node('Conv', [x, `${id}.weight`, `${id}.bias`], id, [
+        attrInts('kernel_shape', [k, k]),
+        attrInts('strides', [stride, stride]),
+        attrInts('pads', [pad, pad, pad, pad]),
+        attrInts('dilations', [1, 1]),
+        attrInt('group', 1),
       ]),
     );
     return id;
   };
   const relu = (x) => {
     const id = `${x}_relu`;
-    nodes.push(node("Relu", [x], id));
+    nodes.push(node('Relu', [x], id));
     return id;
   };
   const block = (x, c) => {
     const a = relu(conv(x, c, c, 3, 1));
     const b = conv(a, c, c, 3, 1, { gain: 0.5 });
     const sum = `add${++counter}`;
-    nodes.push(node("Add", [x, b], sum));
+    nodes.push(node('Add', [x, b], sum));
     return relu(sum);
   };
 
-  const c1 = width, c2 = width * 2, c3 = width * 4;
-  let x = relu(conv("input_1", 3, c1, 7, 2)); // stride 2
+  const c1 = width,
+    c2 = width * 2,
+    c3 = width * 4;
+  let x = relu(conv('input_1', 3, c1, 7, 2)); // stride 2
   nodes.push(
-    node("MaxPool", [x], "pool1", [
-      attrInts("kernel_shape", [3, 3]),
-      attrInts("strides", [2, 2]),
-      attrInts("pads", [1, 1, 1, 1]),
+    node('MaxPool', [x], 'pool1', [
+      attrInts('kernel_shape', [3, 3]),
+      attrInts('strides', [2, 2]),
+      attrInts('pads', [1, 1, 1, 1]),
     ]),
   ); // stride 4
-  x = block("pool1", c1);
+  x = block('pool1', c1);
   x = block(relu(conv(x, c1, c2, 3, 2)), c2); // stride 8
   x = block(relu(conv(x, c2, c3, 3, 2)), c3); // stride 16: 26x46
-  conv(x, c3, 4, 1, 1, { gain: 0.3, bias: 0.8, name: "output_bbox/BiasAdd" });
-  conv(x, c3, 1, 1, 1, { gain: 4, bias: -0.5, name: "output_cov/BiasAdd" });
-  nodes.push(node("Sigmoid", ["output_cov/BiasAdd"], "output_cov/Sigmoid"));
+  conv(x, c3, 4, 1, 1, { gain: 0.3, bias: 0.8, name: 'output_bbox/BiasAdd' });
+  conv(x, c3, 1, 1, 1, { gain: 4, bias: -0.5, name: 'output_cov/BiasAdd' });
+  nodes.push(node('Sigmoid', ['output_cov/BiasAdd'], 'output_cov/Sigmoid'));
 
   const graph = msg(
     nodes.map((n) => fBytes(1, n)),
-    fString(2, "detectnet_v2_facenet_shaped"),
+    fString(2, 'detectnet_v2_facenet_shaped'),
     inits.map((t) => fBytes(5, t)),
-    fBytes(11, valueInfo("input_1", [1, 3, 416, 736])),
-    fBytes(12, valueInfo("output_bbox/BiasAdd", [1, 4, 26, 46])),
-    fBytes(12, valueInfo("output_cov/Sigmoid", [1, 1, 26, 46])),
+    fBytes(11, valueInfo('input_1', [1, 3, 416, 736])),
+    fBytes(12, valueInfo('output_bbox/BiasAdd', [1, 4, 26, 46])),
+    fBytes(12, valueInfo('output_cov/Sigmoid', [1, 1, 26, 46])),
   );
   return msg(
     fVarint(1, 7), // ir_version
-    fString(2, "facefleet gen-detectnet-onnx"),
-    fString(3, "0.1.0"),
-    fString(6, `DetectNet_v2-shaped test model with FaceNet tensor names; seed ${seed}; not trained`),
+    fString(2, 'facefleet gen-detectnet-onnx'),
+    fString(3, '0.1.0'),
+    fString(
+      6,
+      `DetectNet_v2-shaped test model with FaceNet tensor names; seed ${seed}; not trained`,
+    ),
     fBytes(7, graph),
     fBytes(8, msg(fVarint(2, 11))), // opset_import { domain "" version 11 }
   );
@@ -155,16 +173,16 @@ function build({ seed, width }) {
 
 // ---- main ----------------------------------------------------------------------------------------
 const args = process.argv.slice(2);
-const out = args.find((a) => !a.startsWith("--"));
+const out = args.find((a) => !a.startsWith('--'));
 const opt = (name, dflt) => {
   const i = args.indexOf(`--${name}`);
   return i >= 0 ? Number(args[i + 1]) : dflt;
 };
 if (!out) {
-  console.error("usage: node tools/gen-detectnet-onnx.mjs OUT.onnx [--seed N] [--width 24]");
+  console.error('usage: node tools/gen-detectnet-onnx.mjs OUT.onnx [--seed N] [--width 24]');
   process.exit(2);
 }
-const model = build({ seed: opt("seed", 20240601), width: opt("width", 24) });
+const model = build({ seed: opt('seed', 20240601), width: opt('width', 24) });
 mkdirSync(dirname(out), { recursive: true });
 const tmp = `${out}.tmp-${process.pid}`;
 writeFileSync(tmp, model);
