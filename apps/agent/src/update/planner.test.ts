@@ -23,7 +23,10 @@ const installed = (id: string, c = 'a'): InstalledEngine => ({
   path: `/data/engines/${id}/model.onnx`,
   format: 'onnx',
 });
-const state = (over: Partial<EngineState> = {}, update: Partial<EngineState['update']> = {}): EngineState => ({
+const state = (
+  over: Partial<EngineState> = {},
+  update: Partial<EngineState['update']> = {},
+): EngineState => ({
   current: installed('e1'),
   previous: null,
   bench: null,
@@ -62,9 +65,23 @@ describe('plan', () => {
   });
 
   it('a TensorRT plan on a Jetson adds the trtexec bench; an ONNX+calibration adds the build', () => {
-    const planEngine: EngineManifest = { ...onnx('p1'), deviceClass: 'jetson-xavier-nx', backend: 'tensorrt', format: 'plan', trtVersion: '8.5.2' };
+    const planEngine: EngineManifest = {
+      ...onnx('p1'),
+      deviceClass: 'jetson-xavier-nx',
+      backend: 'tensorrt',
+      format: 'plan',
+      trtVersion: '8.5.2',
+    };
     expect(kinds(plan(state(), desired(planEngine), nx))).toEqual([
-      'begin', 'download', 'verify', 'bench', 'stage', 'switch', 'restartRunner', 'healthGate', 'commit',
+      'begin',
+      'download',
+      'verify',
+      'bench',
+      'stage',
+      'switch',
+      'restartRunner',
+      'healthGate',
+      'commit',
     ]);
     const build: EngineManifest = {
       ...planEngine,
@@ -74,26 +91,51 @@ describe('plan', () => {
       calibration: { url: '/api/v1/engines/o1/calibration', sha256: sha('c'), size: 100 },
     };
     expect(kinds(plan(state(), desired(build), nx))).toEqual([
-      'begin', 'download', 'verify', 'build', 'bench', 'stage', 'switch', 'restartRunner', 'healthGate', 'commit',
+      'begin',
+      'download',
+      'verify',
+      'build',
+      'bench',
+      'stage',
+      'switch',
+      'restartRunner',
+      'healthGate',
+      'commit',
     ]);
   });
 
   it('rejects engines this device cannot run, with the reason', () => {
     const wrongClass = { ...onnx('e2'), deviceClass: 'jetson-nano' } as const;
     expect(plan(state(), desired(wrongClass), cpu)).toEqual([
-      { kind: 'reject', manifest: wrongClass, reason: 'engine targets jetson-nano, this device is generic-x86_64' },
+      {
+        kind: 'reject',
+        manifest: wrongClass,
+        reason: 'engine targets jetson-nano, this device is generic-x86_64',
+      },
     ]);
-    const trt = { ...onnx('p'), deviceClass: 'jetson-xavier-nx', backend: 'tensorrt', format: 'plan', trtVersion: '8.4.1' } as const;
-    expect(incompatibility(trt, nx)).toBe('engine was built with TensorRT 8.4.1, this device has 8.5.2.2');
+    const trt = {
+      ...onnx('p'),
+      deviceClass: 'jetson-xavier-nx',
+      backend: 'tensorrt',
+      format: 'plan',
+      trtVersion: '8.4.1',
+    } as const;
+    expect(incompatibility(trt, nx)).toBe(
+      'engine was built with TensorRT 8.4.1, this device has 8.5.2.2',
+    );
     expect(incompatibility({ ...trt, trtVersion: '8.5.2' }, nx)).toBeUndefined();
-    expect(incompatibility({ ...trt, deviceClass: 'generic-x86_64' }, cpu)).toMatch(/needs TensorRT/);
+    expect(incompatibility({ ...trt, deviceClass: 'generic-x86_64' }, cpu)).toMatch(
+      /needs TensorRT/,
+    );
     expect(incompatibility({ ...onnx('x'), format: 'plan' }, cpu)).toMatch(/ONNX models only/);
   });
 
   it('the desired engine already runs: acknowledge a new rev once, then nothing', () => {
     const same = { ...onnx('e1', 'a') };
     expect(kinds(plan(state(), desired(same, 4), cpu))).toEqual(['acknowledge']);
-    expect(plan(state({}, { rev: 4, state: 'applied', engineId: 'e1' }), desired(same, 4), cpu)).toEqual([]);
+    expect(
+      plan(state({}, { rev: 4, state: 'applied', engineId: 'e1' }), desired(same, 4), cpu),
+    ).toEqual([]);
     // desired without an engine: acknowledge the rev, keep running what runs
     expect(kinds(plan(state(), desired(null, 2), cpu))).toEqual(['acknowledge']);
     expect(plan(state({}, { rev: 2 }), desired(null, 2), cpu)).toEqual([]);
@@ -112,12 +154,35 @@ describe('plan', () => {
     const e2 = onnx('e2');
     const at = (s: EngineState['update']['state']) =>
       kinds(plan(state({}, { rev: 1, state: s, engineId: 'e2', target: e2 }), desired(e2, 1), cpu));
-    expect(at('downloading')).toEqual(['download', 'verify', 'stage', 'switch', 'restartRunner', 'healthGate', 'commit']);
-    expect(at('verifying')).toEqual(['verify', 'stage', 'switch', 'restartRunner', 'healthGate', 'commit']);
+    expect(at('downloading')).toEqual([
+      'download',
+      'verify',
+      'stage',
+      'switch',
+      'restartRunner',
+      'healthGate',
+      'commit',
+    ]);
+    expect(at('verifying')).toEqual([
+      'verify',
+      'stage',
+      'switch',
+      'restartRunner',
+      'healthGate',
+      'commit',
+    ]);
     expect(at('staged')).toEqual(['switch', 'restartRunner', 'healthGate', 'commit']);
     // a changed artifact under the same id starts over
     const changed = { ...e2, sha256: sha('f') };
-    expect(kinds(plan(state({}, { rev: 1, state: 'downloading', engineId: 'e2', target: e2 }), desired(changed, 2), cpu))[0]).toBe('begin');
+    expect(
+      kinds(
+        plan(
+          state({}, { rev: 1, state: 'downloading', engineId: 'e2', target: e2 }),
+          desired(changed, 2),
+          cpu,
+        ),
+      )[0],
+    ).toBe('begin');
   });
 
   it('killed during the health gate: the gate runs again on the new engine', () => {
@@ -133,9 +198,17 @@ describe('plan', () => {
     const e2 = onnx('e2', 'b');
     const st = state(
       { current: installed('e2', 'b'), previous: installed('e1') },
-      { rev: 1, state: 'health_check', engineId: 'e2', target: e2, gateFailure: 'runner crashed (exit 3)' },
+      {
+        rev: 1,
+        state: 'health_check',
+        engineId: 'e2',
+        target: e2,
+        gateFailure: 'runner crashed (exit 3)',
+      },
     );
-    expect(plan(st, desired(e2, 1), cpu)).toEqual([{ kind: 'rollback', reason: 'runner crashed (exit 3)' }]);
+    expect(plan(st, desired(e2, 1), cpu)).toEqual([
+      { kind: 'rollback', reason: 'runner crashed (exit 3)' },
+    ]);
     expect(plan(st, null, cpu)).toEqual([{ kind: 'rollback', reason: 'runner crashed (exit 3)' }]);
   });
 
@@ -145,6 +218,8 @@ describe('plan', () => {
       { current: installed('e2', 'b'), previous: installed('e1') },
       { rev: 1, state: 'health_check', engineId: 'e2', target: e2 },
     );
-    expect(plan(st, desired(onnx('e3', 'c'), 2), cpu)).toEqual([{ kind: 'rollback', reason: 'superseded by desired rev 2' }]);
+    expect(plan(st, desired(onnx('e3', 'c'), 2), cpu)).toEqual([
+      { kind: 'rollback', reason: 'superseded by desired rev 2' },
+    ]);
   });
 });
