@@ -67,7 +67,8 @@ export const configSchema = z.strictObject({
       statsIntervalS: positive.max(3600).default(5),
       extraArgs: z.array(z.string()).default([]),
     })
-    .strict(),
+    // absent altogether, its required fields are still named one by one
+    .prefault({} as never),
   publish: z
     .strictObject({
       facesWindowS: positive.max(3600).default(1),
@@ -351,7 +352,14 @@ export function loadConfig({ argv, env, cwd = process.cwd() }: LoadConfigOptions
           : [issue.path.map(String).join('.') || '(root)'];
       for (const p of paths) {
         const source = sources.get(p);
-        const message = issue.code === 'unrecognized_keys' ? 'unknown setting' : issue.message;
+        const k = CONFIG_KEYS.find((c) => c.path.join('.') === p);
+        const missing = issue.code === 'invalid_type' && getPath(raw, p.split('.')) === undefined;
+        const message =
+          issue.code === 'unrecognized_keys'
+            ? 'unknown setting'
+            : missing
+              ? `required${k ? ` (${k.flag} or ${k.env})` : ''}`
+              : issue.message;
         issues.push({ path: p, message: source ? `${message} (from ${source})` : message });
       }
     }
@@ -363,6 +371,15 @@ export function loadConfig({ argv, env, cwd = process.cwd() }: LoadConfigOptions
   config.runner.bootstrapModel = absolute(cwd, config.runner.bootstrapModel);
   if (config.runner.configFile) config.runner.configFile = absolute(cwd, config.runner.configFile);
   return config;
+}
+
+function getPath(obj: unknown, path: string[]): unknown {
+  let cur = obj;
+  for (const p of path) {
+    if (typeof cur !== 'object' || cur === null) return undefined;
+    cur = (cur as Record<string, unknown>)[p];
+  }
+  return cur;
 }
 
 function absolute(cwd: string, p: string): string {

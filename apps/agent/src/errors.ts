@@ -56,3 +56,8 @@ export class VerifyError extends UpdateError {
 export class RunnerSupervisorError extends AgentError {
   override name = 'RunnerSupervisorError';
 }
+
+/** A wait that was cut short because the agent is shutting down; never recorded as a failure. */
+export class AbortedError extends AgentError {
+  override name = 'AbortedError';
+}

@@ -3,7 +3,7 @@ import { mkdir, rename, rm } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import type { Desired, EngineManifest } from '@facefleet/protocol';
 import type { Logger } from 'pino';
-import { UpdateError } from '../errors.js';
+import { AbortedError, UpdateError } from '../errors.js';
 import { downloadResumable } from './download.js';
 import type { EngineStore } from './engine-store.js';
 import type { Step, StepKind } from './planner.js';
@@ -237,6 +237,7 @@ export function createExecutors(deps: ExecutorDeps): Executors {
         }
         log.info({ fps, baseline, holdS }, 'health gate passed');
       } catch (err) {
+        if (err instanceof AbortedError) throw err; // shutting down: the gate runs again after restart
         const reason = (err as Error).message;
         log.warn({ reason }, 'health gate failed');
         setUpdate({ gateFailure: reason });

@@ -1,6 +1,6 @@
 import type { Desired } from '@facefleet/protocol';
 import type { Logger } from 'pino';
-import { UpdateError } from '../errors.js';
+import { AbortedError, UpdateError } from '../errors.js';
 import type { EngineStore } from './engine-store.js';
 import type { Executors } from './executors.js';
 import { plan, type Step } from './planner.js';
@@ -88,6 +88,8 @@ export function createReconciler(options: ReconcilerOptions): Reconciler {
           retryDelay = retryInitialMs;
         } catch (err) {
           const e = err as Error;
+          // shutting down: whatever was cut short resumes from the persisted state after restart
+          if (stopped || e instanceof AbortedError) return;
           if (e instanceof UpdateError && e.retryable) {
             log.warn(
               { step: step.kind, err: e.message, retryInMs: retryDelay },
