@@ -84,7 +84,12 @@ export function createAgent(options: AgentOptions): Agent {
   });
   let link: MqttLink | null = null;
   const pump = () => link?.pump();
-  const store = openEngineStore({ outbox, deviceId, bootstrap: bootstrapEngine(config), onReported: pump });
+  const store = openEngineStore({
+    outbox,
+    deviceId,
+    bootstrap: bootstrapEngine(config),
+    onReported: pump,
+  });
 
   const runnerArgs = (): string[] => {
     const engine = store.get().current;
@@ -191,10 +196,17 @@ export function createAgent(options: AgentOptions): Agent {
       state,
       deviceClass: identity.deviceClass,
       agent: { version: options.version, startedAt },
-      runner: { state: state === 'offline' ? 'stopped' : snap.state, restarts: snap.restarts, pid: state === 'offline' ? null : snap.pid },
+      runner: {
+        state: state === 'offline' ? 'stopped' : snap.state,
+        restarts: snap.restarts,
+        pid: state === 'offline' ? null : snap.pid,
+      },
       engine: store.get().current.ref,
       reason: degraded
-        ? `runner crash loop: ${snap.lastExit ? describeExit(snap.lastExit) : 'repeated exits'}`.slice(0, 256)
+        ? `runner crash loop: ${snap.lastExit ? describeExit(snap.lastExit) : 'repeated exits'}`.slice(
+            0,
+            256,
+          )
         : state === 'offline'
           ? 'agent offline'
           : null,
@@ -233,7 +245,11 @@ export function createAgent(options: AgentOptions): Agent {
         };
         const onExit = (e: RunnerExit) => {
           cleanup();
-          reject(e.requested || stopping ? new AbortedError('runner stopped') : new UpdateError(`runner exited before hello: ${describeExit(e)}`));
+          reject(
+            e.requested || stopping
+              ? new AbortedError('runner stopped')
+              : new UpdateError(`runner exited before hello: ${describeExit(e)}`),
+          );
         };
         const timer = setTimeout(() => {
           cleanup();
@@ -261,7 +277,11 @@ export function createAgent(options: AgentOptions): Agent {
         };
         const onExit = (e: RunnerExit) => {
           cleanup();
-          reject(e.requested || stopping ? new AbortedError('runner stopped') : new UpdateError(`runner crashed during the health gate: ${describeExit(e)}`));
+          reject(
+            e.requested || stopping
+              ? new AbortedError('runner stopped')
+              : new UpdateError(`runner crashed during the health gate: ${describeExit(e)}`),
+          );
         };
         const timer = setTimeout(() => {
           cleanup();
@@ -314,7 +334,8 @@ export function createAgent(options: AgentOptions): Agent {
     try {
       desired = parseJsonPayload(desiredSchema, payload, 'desired');
     } catch (err) {
-      if (err instanceof PayloadError) return log.warn({ err: err.message }, 'ignoring invalid desired state');
+      if (err instanceof PayloadError)
+        return log.warn({ err: err.message }, 'ignoring invalid desired state');
       throw err;
     }
     if (desired.deviceId !== deviceId) {
@@ -351,7 +372,9 @@ export function createAgent(options: AgentOptions): Agent {
       store.report();
       reconciler.kick();
       timers.push(setInterval(() => publishFaces(Date.now()), config.publish.facesWindowS * 1000));
-      timers.push(setInterval(() => publishMetrics(Date.now()), config.publish.metricsIntervalS * 1000));
+      timers.push(
+        setInterval(() => publishMetrics(Date.now()), config.publish.metricsIntervalS * 1000),
+      );
     },
     async stop() {
       stopping = true;
@@ -369,7 +392,10 @@ export function createAgent(options: AgentOptions): Agent {
       });
       if (link) {
         const drained = await link.drain(options.flushTimeoutMs ?? 5000);
-        log.info({ drained, pending: outbox.pending() }, 'outbox flushed as far as the link allows');
+        log.info(
+          { drained, pending: outbox.pending() },
+          'outbox flushed as far as the link allows',
+        );
         await link.close();
       }
       await health.stop();

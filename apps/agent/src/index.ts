@@ -1,8 +1,31 @@
 export { type Agent, type AgentOptions, createAgent } from './agent.js';
-export { type AgentConfig, CONFIG_KEYS, configSchema, loadConfig, parseEd25519PublicKey, usage } from './config.js';
-export { AbortedError, AgentError, ConfigError, OutboxError, ParseError, RunnerSupervisorError, UpdateError, VerifyError } from './errors.js';
+export {
+  type AgentConfig,
+  CONFIG_KEYS,
+  configSchema,
+  loadConfig,
+  parseEd25519PublicKey,
+  usage,
+} from './config.js';
+export {
+  AbortedError,
+  AgentError,
+  ConfigError,
+  OutboxError,
+  ParseError,
+  RunnerSupervisorError,
+  UpdateError,
+  VerifyError,
+} from './errors.js';
 export { createHealthCollector, detectTrtVersion, identifyDevice } from './health/collector.js';
-export { deviceClassFromModel, genericDeviceClass, L4T_TO_JETPACK, parseDeviceTreeModel, parseNvpmodel, parseNvTegraRelease } from './health/jetson-info.js';
+export {
+  deviceClassFromModel,
+  genericDeviceClass,
+  L4T_TO_JETPACK,
+  parseDeviceTreeModel,
+  parseNvpmodel,
+  parseNvTegraRelease,
+} from './health/jetson-info.js';
 export { cpuPercent, parseMeminfo, parseProcStat } from './health/proc.js';
 export { parseTegrastats, type TegraStats } from './health/tegrastats.js';
 export { parseTrtexecSummary, type TrtexecSummary } from './health/trtexec.js';

@@ -24,7 +24,9 @@ try {
   throw err;
 }
 
-const pkg = JSON.parse(readFileSync(join(dirname(fileURLToPath(import.meta.url)), '../package.json'), 'utf8')) as {
+const pkg = JSON.parse(
+  readFileSync(join(dirname(fileURLToPath(import.meta.url)), '../package.json'), 'utf8'),
+) as {
   version: string;
 };
 const log = pino({ level: config.logLevel, base: { deviceId: config.deviceId } });
