@@ -1,5 +1,5 @@
 import { generateKeyPairSync } from 'node:crypto';
-import { copyFileSync, mkdtempSync, readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { type Desired, type EngineManifest, examples, topics } from '@facefleet/protocol';
@@ -202,7 +202,7 @@ describe('agent over a real broker with the real runner', () => {
     const degraded = byKind(sub.received, 'status').find((r) => r.payload.state === 'degraded');
     expect(degraded?.retain).toBe(false); // live delivery to a subscriber; the broker keeps it retained
     expect(degraded?.payload.reason).toMatch(/crash loop: exit 3 \(model_load: /);
-    expect((degraded?.payload.runner as { state: string }).state).toBe('crashloop');
+    expect((degraded?.payload.runner as { state: string } | undefined)?.state).toBe('crashloop');
     expect((await agent.stop()).code).toBe(0);
     await sub.close();
   });
@@ -249,7 +249,9 @@ describe('agent over a real broker with the real runner', () => {
       previousEngine: { id: 'bad-1' },
       update: { engineId: 'bad-1', rolloutId: 'ro-1' },
     });
-    expect((rolledBack?.payload.update as { reason: string }).reason).toMatch(/exit 3|model_load/);
+    expect((rolledBack?.payload.update as { reason: string } | undefined)?.reason).toMatch(
+      /exit 3|model_load/,
+    );
     // the old engine runs again
     const after = Date.now();
     await waitFor(
@@ -330,7 +332,7 @@ describe('agent over a real broker with the real runner', () => {
       timeoutMs: 20_000,
       what: 'failed report for the corrupted download',
     });
-    expect((failedAt(1)?.payload.update as { reason: string }).reason).toMatch(
+    expect((failedAt(1)?.payload.update as { reason: string } | undefined)?.reason).toMatch(
       /sha256 [0-9a-f]{64} does not match/,
     );
     expect(failedAt(1)?.payload.engine).toMatchObject({ id: 'bootstrap' });
@@ -345,7 +347,7 @@ describe('agent over a real broker with the real runner', () => {
       timeoutMs: 20_000,
       what: 'failed report for the forged signature',
     });
-    expect((failedAt(2)?.payload.update as { reason: string }).reason).toMatch(
+    expect((failedAt(2)?.payload.update as { reason: string } | undefined)?.reason).toMatch(
       /signature does not verify/,
     );
 
