@@ -1,8 +1,5 @@
-import { createWriteStream } from 'node:fs';
-import { mkdir, stat, truncate } from 'node:fs/promises';
+import { mkdir, open, stat, truncate } from 'node:fs/promises';
 import { dirname } from 'node:path';
-import { Readable } from 'node:stream';
-import { pipeline } from 'node:stream/promises';
 import { UpdateError } from '../errors.js';
 
 export interface DownloadOptions {
@@ -67,18 +64,23 @@ export async function downloadResumable(options: DownloadOptions): Promise<void>
     offset = 0;
   }
   let written = offset;
-  const body = Readable.fromWeb(res.body as import('node:stream/web').ReadableStream<Uint8Array>);
-  body.on('data', (chunk: Buffer) => {
-    written += chunk.length;
-    options.onProgress?.(written);
-  });
+  // every chunk is written before the next is read, so a cut connection or a kill keeps all that
+  // arrived: the partial file's size is the offset to resume from
+  const file = await open(dest, append ? 'a' : 'w');
   try {
-    await pipeline(body, createWriteStream(dest, { flags: append ? 'a' : 'w' }));
+    for await (const chunk of res.body as unknown as AsyncIterable<Uint8Array>) {
+      await file.write(chunk);
+      written += chunk.length;
+      options.onProgress?.(written);
+    }
+    await file.sync();
   } catch (err) {
     throw new UpdateError(
       `download ${url} interrupted at ${written} bytes: ${(err as Error).message}`,
       true,
     );
+  } finally {
+    await file.close();
   }
   if (written < expectedSize) {
     throw new UpdateError(`download ${url} ended at ${written} of ${expectedSize} bytes`, true);
