@@ -6,6 +6,8 @@ import { deviceIdSchema, ruleIdSchema } from './ids.js';
 export const ALERT_KINDS = [
   /** The face count in a window rose above a threshold. */
   'faces_above',
+  /** Every face window for longer than a threshold counted no face. */
+  'no_faces',
   /** Runner FPS stayed below a share of the device class's model-card figure (or an absolute floor). */
   'fps_below',
   /** No message from the device for longer than a threshold. */

@@ -115,6 +115,13 @@ describe('field rules', () => {
     expect(rejectedPaths(facesSchema, { ...examples.faces, frames: 0 })).toContain('frames');
   });
 
+  it('knows the no_faces alert kind and no invented ones', () => {
+    expect(alertSchema.safeParse({ ...examples.alert, kind: 'no_faces' }).success).toBe(true);
+    expect(rejectedPaths(alertSchema, { ...examples.alert, kind: 'faces_below' })).toContain(
+      'kind',
+    );
+  });
+
   it('rejects bad ids, hashes and timestamps', () => {
     expect(rejectedPaths(facesSchema, { ...examples.faces, deviceId: 'cam/7' })).toContain(
       'deviceId',

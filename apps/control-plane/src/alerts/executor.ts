@@ -1,0 +1,255 @@
+import { randomBytes } from 'node:crypto';
+import {
+  type Alert,
+  type AlertKind,
+  alertSchema,
+  modelCardFps,
+  parsePayload,
+  type SEVERITIES,
+  topics,
+} from '@facefleet/protocol';
+import { eq } from 'drizzle-orm';
+import type { Logger } from 'pino';
+import type { Broker } from '../broker/types.js';
+import type { Db } from '../db/open.js';
+import { alertRules, alerts, devices } from '../db/schema.js';
+import type { CommittedMessage } from '../ingest/ingest.js';
+import type { Selector } from '../rollouts/executor.js';
+import {
+  type DeviceFacts,
+  describe,
+  evaluate,
+  idleTracker,
+  type RuleSpec,
+  readCondition,
+  type Tracker,
+} from './rules.js';
+
+type Severity = (typeof SEVERITIES)[number];
+
+interface Rule extends RuleSpec {
+  severity: Severity;
+  selector: Selector;
+  webhookUrl: string | null;
+}
+
+interface DeviceInfo {
+  deviceClass: string;
+  tags: string[];
+}
+
+export interface AlertExecutorOptions {
+  db: Db;
+  broker: Broker;
+  log: Logger;
+  now?: () => number;
+  /** Webhook delivery; defaults to fetch. */
+  post?: (url: string, body: string) => Promise<void>;
+}
+
+const emptyFacts = (): DeviceFacts => ({
+  lastSeen: null,
+  lastFaces: null,
+  inferFps: null,
+  referenceFps: null,
+  tempMaxC: null,
+  updateState: null,
+});
+
+function matches(selector: Selector, deviceId: string, info: DeviceInfo): boolean {
+  if (selector.deviceIds && !selector.deviceIds.includes(deviceId)) return false;
+  if (selector.tag && !info.tags.includes(selector.tag)) return false;
+  if (selector.deviceClass && info.deviceClass !== selector.deviceClass) return false;
+  return true;
+}
+
+async function defaultPost(url: string, body: string): Promise<void> {
+  const res = await fetch(url, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body,
+    signal: AbortSignal.timeout(5000),
+  });
+  if (!res.ok) throw new Error(`webhook answered ${res.status}`);
+}
+
+/**
+ * Keeps what is known of each device, evaluates the rules after every ingest commit and on a
+ * clock tick, and on each transition stores the alert, publishes it retained to
+ * `alerts/{ruleId}/{deviceId}` and posts it to the rule's webhook.
+ */
+export function createAlertExecutor(options: AlertExecutorOptions) {
+  const { db, broker, log } = options;
+  const now = options.now ?? Date.now;
+  const post = options.post ?? defaultPost;
+  const facts = new Map<string, DeviceFacts>();
+  const info = new Map<string, DeviceInfo>();
+  const trackers = new Map<string, Tracker & { alertId?: string }>();
+  let rules: Rule[] = [];
+  const pending = new Set<Promise<void>>();
+
+  function reloadDevices(): void {
+    info.clear();
+    for (const d of db.select().from(devices).all()) {
+      info.set(d.id, { deviceClass: d.deviceClass, tags: JSON.parse(d.tags) as string[] });
+      const f = facts.get(d.id) ?? emptyFacts();
+      if (f.lastSeen === null && d.lastSeen !== null) f.lastSeen = d.lastSeen;
+      facts.set(d.id, f);
+    }
+    for (const id of facts.keys()) if (!info.has(id)) facts.delete(id);
+  }
+
+  function reloadRules(): void {
+    rules = db
+      .select()
+      .from(alertRules)
+      .where(eq(alertRules.enabled, true))
+      .all()
+      .map((r) => ({
+        id: r.id,
+        kind: r.kind as AlertKind,
+        threshold: r.threshold,
+        forS: r.forS,
+        severity: r.severity as Severity,
+        selector: JSON.parse(r.selector) as Selector,
+        webhookUrl: r.webhookUrl,
+      }));
+    const ruleIds = new Set(rules.map((r) => r.id));
+    for (const key of trackers.keys())
+      if (!ruleIds.has(key.split('\u0000')[0]!)) trackers.delete(key);
+  }
+
+  function restoreFiring(): void {
+    for (const a of db.select().from(alerts).where(eq(alerts.state, 'firing')).all()) {
+      trackers.set(`${a.ruleId}\u0000${a.deviceId}`, {
+        since: a.firedAt,
+        firing: true,
+        alertId: a.id,
+      });
+    }
+  }
+
+  function emit(
+    rule: Rule,
+    deviceId: string,
+    state: 'firing' | 'resolved',
+    value: number | null,
+    alertId: string,
+  ): void {
+    const t = now();
+    const alert: Alert = parsePayload(
+      alertSchema,
+      {
+        v: 1,
+        alertId,
+        ruleId: rule.id,
+        deviceId,
+        kind: rule.kind,
+        state,
+        severity: rule.severity,
+        message: describe(rule, deviceId, state, value),
+        value,
+        threshold:
+          rule.kind === 'no_faces' || rule.kind === 'engine_rolled_back' ? null : rule.threshold,
+        ts: t,
+      },
+      'alert',
+    );
+    if (state === 'firing') {
+      db.insert(alerts)
+        .values({
+          id: alertId,
+          ruleId: rule.id,
+          deviceId,
+          kind: rule.kind,
+          state,
+          severity: rule.severity,
+          message: alert.message,
+          value,
+          threshold: alert.threshold,
+          firedAt: t,
+        })
+        .run();
+    } else {
+      db.update(alerts).set({ state, resolvedAt: t }).where(eq(alerts.id, alertId)).run();
+    }
+    log.info({ ruleId: rule.id, deviceId, state, value }, alert.message);
+    const body = JSON.stringify(alert);
+    const delivery = (async () => {
+      await broker.publish(topics.alert(rule.id, deviceId), body, { retain: true, qos: 1 });
+      if (rule.webhookUrl) await post(rule.webhookUrl, body);
+    })().catch((err: unknown) =>
+      log.warn({ err, ruleId: rule.id, deviceId }, 'alert delivery failed'),
+    );
+    pending.add(delivery);
+    void delivery.finally(() => pending.delete(delivery));
+  }
+
+  function evaluateDevice(deviceId: string, t: number): void {
+    const f = facts.get(deviceId);
+    const i = info.get(deviceId);
+    if (!f || !i) return;
+    for (const rule of rules) {
+      if (!matches(rule.selector, deviceId, i)) continue;
+      const key = `${rule.id}\u0000${deviceId}`;
+      const tracker = trackers.get(key) ?? idleTracker;
+      const reading = readCondition(rule, f, t);
+      const next = evaluate(rule, tracker, reading, t);
+      let alertId = trackers.get(key)?.alertId;
+      if (next.transition === 'firing') {
+        alertId = `al-${randomBytes(6).toString('hex')}`;
+        emit(rule, deviceId, 'firing', reading.value, alertId);
+      } else if (next.transition === 'resolved' && alertId) {
+        emit(rule, deviceId, 'resolved', reading.value, alertId);
+        alertId = undefined;
+      }
+      if (!next.tracker.firing && next.tracker.since === null) trackers.delete(key);
+      else trackers.set(key, { ...next.tracker, ...(alertId ? { alertId } : {}) });
+    }
+  }
+
+  reloadDevices();
+  reloadRules();
+  restoreFiring();
+
+  return {
+    /** Updates facts from a committed ingest batch and evaluates the devices in it. */
+    onCommit(batch: CommittedMessage[]): void {
+      const touched = new Set<string>();
+      for (const { message, stored, receivedAt } of batch) {
+        const id = message.data.deviceId;
+        if (!info.has(id)) continue;
+        const f = facts.get(id) ?? emptyFacts();
+        f.lastSeen = Math.max(f.lastSeen ?? 0, receivedAt);
+        if (stored) {
+          if (message.kind === 'faces') f.lastFaces = message.data.max;
+          if (message.kind === 'metrics') {
+            const d = message.data;
+            if (d.runner) f.inferFps = d.runner.inferFps;
+            f.referenceFps = modelCardFps(d.device.deviceClass) ?? null;
+            const temps = Object.values(d.device.tempsC);
+            f.tempMaxC = temps.length > 0 ? Math.max(...temps) : null;
+          }
+          if (message.kind === 'reported') f.updateState = message.data.update.state;
+        }
+        facts.set(id, f);
+        touched.add(id);
+      }
+      if (rules.length === 0) return;
+      const t = now();
+      for (const id of touched) evaluateDevice(id, t);
+    },
+    /** Evaluates every device (time-driven conditions: offline, held thresholds). */
+    tick(): void {
+      const t = now();
+      for (const id of info.keys()) evaluateDevice(id, t);
+    },
+    rulesChanged: reloadRules,
+    devicesChanged: reloadDevices,
+    /** Waits for publishes and webhooks in flight. */
+    async idle(): Promise<void> {
+      await Promise.all([...pending]);
+    },
+  };
+}
+export type AlertExecutor = ReturnType<typeof createAlertExecutor>;

@@ -1,0 +1,146 @@
+import { describe, expect, it } from 'vitest';
+import {
+  type DeviceFacts,
+  evaluate,
+  idleTracker,
+  type RuleSpec,
+  readCondition,
+  type Tracker,
+} from './rules.js';
+
+const facts = (over: Partial<DeviceFacts> = {}): DeviceFacts => ({
+  lastSeen: 0,
+  lastFaces: null,
+  inferFps: null,
+  referenceFps: null,
+  tempMaxC: null,
+  updateState: null,
+  ...over,
+});
+
+/** Runs a rule over a timeline of (time, facts) and returns the transitions with their times. */
+function run(rule: RuleSpec, timeline: [number, Partial<DeviceFacts>][]): [number, string][] {
+  let tracker: Tracker = idleTracker;
+  const out: [number, string][] = [];
+  for (const [t, f] of timeline) {
+    const next = evaluate(rule, tracker, readCondition(rule, facts(f), t), t);
+    tracker = next.tracker;
+    if (next.transition) out.push([t, next.transition]);
+  }
+  return out;
+}
+
+describe('faces_above', () => {
+  const rule: RuleSpec = { id: 'crowd', kind: 'faces_above', threshold: 5, forS: 3 };
+  it('fires only after the count held ≥ N for T seconds, and resolves when it drops', () => {
+    expect(
+      run(rule, [
+        [0, { lastFaces: 6 }],
+        [2000, { lastFaces: 7 }],
+        [3000, { lastFaces: 5 }],
+        [4000, { lastFaces: 9 }],
+        [5000, { lastFaces: 2 }],
+      ]),
+    ).toEqual([
+      [3000, 'firing'],
+      [5000, 'resolved'],
+    ]);
+  });
+  it('starts the hold again after a dip', () => {
+    expect(
+      run(rule, [
+        [0, { lastFaces: 6 }],
+        [2000, { lastFaces: 1 }],
+        [3000, { lastFaces: 6 }],
+        [5000, { lastFaces: 6 }],
+        [6000, { lastFaces: 6 }],
+      ]),
+    ).toEqual([[6000, 'firing']]);
+  });
+});
+
+describe('no_faces', () => {
+  it('fires after T seconds of empty windows', () => {
+    const rule: RuleSpec = { id: 'empty', kind: 'no_faces', threshold: 0, forS: 10 };
+    expect(
+      run(rule, [
+        [0, { lastFaces: 0 }],
+        [9000, { lastFaces: 0 }],
+        [10_000, { lastFaces: 0 }],
+        [11_000, { lastFaces: 1 }],
+      ]),
+    ).toEqual([
+      [10_000, 'firing'],
+      [11_000, 'resolved'],
+    ]);
+  });
+});
+
+describe('device_offline', () => {
+  const rule: RuleSpec = { id: 'gone', kind: 'device_offline', threshold: 30, forS: 0 };
+  it('fires when nothing was heard for more than T seconds and resolves when the device speaks', () => {
+    expect(
+      run(rule, [
+        [10_000, { lastSeen: 0 }],
+        [30_000, { lastSeen: 0 }],
+        [30_001, { lastSeen: 0 }],
+        [40_000, { lastSeen: 39_000 }],
+      ]),
+    ).toEqual([
+      [30_001, 'firing'],
+      [40_000, 'resolved'],
+    ]);
+  });
+  it('says nothing of a device never heard from', () => {
+    expect(run(rule, [[1e9, { lastSeen: null }]])).toEqual([]);
+  });
+});
+
+describe('fps_below', () => {
+  const rule: RuleSpec = { id: 'slow', kind: 'fps_below', threshold: 0.5, forS: 0 };
+  it("compares inference FPS with the model card's figure", () => {
+    const reading = readCondition(rule, facts({ inferFps: 120, referenceFps: 329 }), 0);
+    expect(reading.holds).toBe(true);
+    expect(reading.value).toBeCloseTo(0.365, 3);
+    expect(readCondition(rule, facts({ inferFps: 310, referenceFps: 329 }), 0).holds).toBe(false);
+  });
+  it('has no opinion without a reference (a class the card does not list)', () => {
+    expect(readCondition(rule, facts({ inferFps: 1, referenceFps: null }), 0).holds).toBeNull();
+  });
+  it('keeps a firing alert firing while nothing new is known', () => {
+    const firing = { since: 0, firing: true };
+    expect(evaluate(rule, firing, { holds: null, value: null }, 5)).toEqual({
+      tracker: firing,
+      transition: null,
+    });
+  });
+});
+
+describe('temp_above and engine_rolled_back', () => {
+  it('fires on a hot sensor held for T seconds', () => {
+    const rule: RuleSpec = { id: 'hot', kind: 'temp_above', threshold: 80, forS: 5 };
+    expect(
+      run(rule, [
+        [0, { tempMaxC: 85 }],
+        [5000, { tempMaxC: 86 }],
+        [6000, { tempMaxC: 70 }],
+      ]),
+    ).toEqual([
+      [5000, 'firing'],
+      [6000, 'resolved'],
+    ]);
+  });
+  it('fires at once on a rollback and resolves on the next applied update', () => {
+    const rule: RuleSpec = { id: 'rb', kind: 'engine_rolled_back', threshold: 0, forS: 0 };
+    expect(
+      run(rule, [
+        [0, { updateState: 'rolled_back' }],
+        [1, { updateState: 'rolled_back' }],
+        [2, { updateState: 'applied' }],
+      ]),
+    ).toEqual([
+      [0, 'firing'],
+      [2, 'resolved'],
+    ]);
+  });
+});

@@ -1,0 +1,266 @@
+import { randomBytes } from 'node:crypto';
+import { Readable } from 'node:stream';
+import {
+  deviceClassSchema,
+  ENGINE_FORMATS,
+  idRule,
+  isValidId,
+  RUNNER_BACKENDS,
+  RUNNER_MODELS,
+} from '@facefleet/protocol';
+import { desc, eq } from 'drizzle-orm';
+import { z } from 'zod';
+import { engineBenchmarks, engines } from '../../db/schema.js';
+import { engineManifest } from '../../engines/manifest.js';
+import { ApiError } from '../../errors.js';
+import type { AppDeps, Registrar } from '../app.js';
+import { query, requireRole } from '../http.js';
+
+/**
+ * A display name: printable, no path separators, no `..`. Names never reach the file system (blobs
+ * are stored by sha256), but a name like `../../etc/passwd` is refused outright so that nothing
+ * downstream (a CLI saving a download under its name) can be tricked.
+ */
+const hasControlChar = (n: string) =>
+  [...n].some((ch) => {
+    const code = ch.charCodeAt(0);
+    return code < 0x20 || code === 0x7f;
+  });
+const engineName = z
+  .string()
+  .min(1)
+  .max(128)
+  .refine((n) => !n.includes('/') && !n.includes('\\'), 'must not contain / or \\')
+  .refine((n) => !hasControlChar(n), 'must not contain control characters')
+  .refine((n) => !n.includes('..'), 'must not contain ..');
+
+export const uploadQuery = z.strictObject({
+  id: z.string().refine(isValidId, `engine id ${idRule}`).optional(),
+  name: engineName,
+  model: z.enum(RUNNER_MODELS),
+  backend: z.enum(RUNNER_BACKENDS),
+  format: z.enum(ENGINE_FORMATS),
+  deviceClass: deviceClassSchema,
+  trtVersion: z
+    .string()
+    .regex(/^\d+(\.\d+){0,3}$/, 'must look like 8.5.2')
+    .optional(),
+  precision: z.enum(['int8', 'fp16', 'fp32']),
+  /** C,H,W: `3,416,736`. */
+  inputDims: z
+    .string()
+    .regex(/^\d{1,5}(,\d{1,5}){1,4}$/, 'must be comma-separated integers, like 3,416,736'),
+});
+
+type EngineRow = typeof engines.$inferSelect;
+
+function engineView(row: EngineRow) {
+  return {
+    ...engineManifest(row),
+    precision: row.precision,
+    inputDims: JSON.parse(row.inputDims) as number[],
+    createdAt: row.createdAt,
+  };
+}
+
+/** Parses a single `bytes=` range against `size`; null for no header, 'unsatisfiable' when outside. */
+export function parseRange(
+  header: string | undefined,
+  size: number,
+): { start: number; end: number } | null | 'unsatisfiable' {
+  if (!header) return null;
+  const m = /^bytes=(\d*)-(\d*)$/.exec(header.trim());
+  if (!m || (m[1] === '' && m[2] === '')) return 'unsatisfiable';
+  let start: number;
+  let end: number;
+  if (m[1] === '') {
+    const suffix = Number(m[2]);
+    if (suffix === 0) return 'unsatisfiable';
+    start = Math.max(0, size - suffix);
+    end = size - 1;
+  } else {
+    start = Number(m[1]);
+    end = m[2] === '' ? size - 1 : Math.min(Number(m[2]), size - 1);
+  }
+  if (start >= size || start > end) return 'unsatisfiable';
+  return { start, end };
+}
+
+export function engineRoutes({ app, doc }: Registrar, deps: AppDeps): void {
+  const { db } = deps.database;
+  const find = (id: string) => {
+    const row = db.select().from(engines).where(eq(engines.id, id)).get();
+    if (!row) throw new ApiError(404, 'not_found', `no engine ${id}`);
+    return row;
+  };
+
+  doc({
+    method: 'post',
+    path: '/api/v1/engines',
+    summary: 'Upload an engine (streamed; sha256 computed; signed with the fleet key)',
+    tag: 'engines',
+    auth: 'operator',
+    query: uploadQuery,
+    rawBody: 'The engine file (a TensorRT plan or an ONNX model).',
+    ok: [201, 'The engine manifest'],
+  });
+  app.post('/api/v1/engines', async (c) => {
+    requireRole(c, 'operator');
+    const meta = query(c, uploadQuery);
+    if (meta.backend === 'tensorrt' && meta.format === 'plan' && !meta.trtVersion) {
+      throw new ApiError(
+        400,
+        'invalid_request',
+        'trtVersion: a TensorRT plan needs its TensorRT version',
+        [{ path: 'trtVersion', message: 'required for a TensorRT plan' }],
+      );
+    }
+    const id = meta.id ?? `eng-${randomBytes(6).toString('hex')}`;
+    if (db.select({ id: engines.id }).from(engines).where(eq(engines.id, id)).get()) {
+      throw new ApiError(409, 'conflict', `engine ${id} exists`, [
+        { path: 'id', message: 'already exists' },
+      ]);
+    }
+    const declared = Number(c.req.header('content-length') ?? Number.NaN);
+    if (declared > deps.maxEngineBytes) {
+      throw new ApiError(413, 'too_large', `engine larger than ${deps.maxEngineBytes} bytes`);
+    }
+    const body = c.req.raw.body;
+    if (!body) throw new ApiError(400, 'invalid_request', 'body: the engine file is missing');
+    const { sha256, size } = await deps.store.put(
+      Readable.fromWeb(body as import('node:stream/web').ReadableStream<Uint8Array>),
+      deps.maxEngineBytes,
+    );
+    const fields = {
+      sha256,
+      size,
+      deviceClass: meta.deviceClass,
+      trtVersion: meta.trtVersion ?? null,
+      backend: meta.backend,
+      model: meta.model,
+      format: meta.format,
+      calibration: null,
+    };
+    const row = db
+      .insert(engines)
+      .values({
+        id,
+        name: meta.name,
+        model: meta.model,
+        backend: meta.backend,
+        format: meta.format,
+        deviceClass: meta.deviceClass,
+        trtVersion: meta.trtVersion ?? null,
+        precision: meta.precision,
+        inputDims: JSON.stringify(meta.inputDims.split(',').map(Number)),
+        sha256,
+        size,
+        signature: deps.fleetKey.signManifest(fields),
+        createdAt: Date.now(),
+      })
+      .returning()
+      .get();
+    return c.json({ engine: engineView(row) }, 201);
+  });
+
+  doc({
+    method: 'get',
+    path: '/api/v1/engines',
+    summary: 'List engines',
+    tag: 'engines',
+    auth: 'viewer',
+  });
+  app.get('/api/v1/engines', (c) => {
+    requireRole(c, 'viewer');
+    return c.json({
+      engines: db.select().from(engines).orderBy(desc(engines.createdAt)).all().map(engineView),
+    });
+  });
+
+  doc({
+    method: 'get',
+    path: '/api/v1/engines/:id',
+    summary: 'Show an engine with the trtexec figures devices reported for it',
+    tag: 'engines',
+    auth: 'viewer',
+  });
+  app.get('/api/v1/engines/:id', (c) => {
+    requireRole(c, 'viewer');
+    const row = find(c.req.param('id'));
+    const benchmarks = db
+      .select()
+      .from(engineBenchmarks)
+      .where(eq(engineBenchmarks.engineId, row.id))
+      .all();
+    return c.json({ engine: engineView(row), benchmarks });
+  });
+
+  doc({
+    method: 'get',
+    path: '/api/v1/engines/:id/blob',
+    summary: 'Download an engine (devices: HTTP Basic deviceId:token); supports Range',
+    tag: 'engines',
+    auth: 'device',
+    ok: [200, 'The engine bytes (206 for a range)'],
+  });
+  app.get('/api/v1/engines/:id/blob', (c) => {
+    const p = c.get('principal');
+    if (!p) throw new ApiError(401, 'unauthorized', 'a device or operator token is required');
+    if (p.kind === 'operator') requireRole(c, 'viewer');
+    const row = find(c.req.param('id'));
+    if (p.kind === 'device') {
+      const device = deps.database.db.query.devices
+        .findFirst({ where: (d, { eq: e }) => e(d.id, p.deviceId) })
+        .sync();
+      if (device && device.deviceClass !== row.deviceClass) {
+        throw new ApiError(
+          403,
+          'forbidden',
+          `engine ${row.id} targets ${row.deviceClass}, not ${device.deviceClass}`,
+        );
+      }
+    }
+    const size = deps.store.size(row.sha256);
+    if (size === undefined)
+      throw new ApiError(404, 'not_found', `the blob of engine ${row.id} is missing`);
+    const headers: Record<string, string> = {
+      'content-type': 'application/octet-stream',
+      'accept-ranges': 'bytes',
+      etag: `"${row.sha256}"`,
+      'x-facefleet-sha256': row.sha256,
+    };
+    const range = parseRange(c.req.header('range'), size);
+    if (range === 'unsatisfiable') {
+      return c.json(
+        {
+          error: {
+            code: 'range_not_satisfiable',
+            message: `range outside 0-${size - 1}`,
+            details: null,
+          },
+        },
+        416,
+        { 'content-range': `bytes */${size}` },
+      );
+    }
+    const start = range?.start ?? 0;
+    const end = range?.end ?? size - 1;
+    headers['content-length'] = String(end - start + 1);
+    if (range) headers['content-range'] = `bytes ${start}-${end}/${size}`;
+    const stream = Readable.toWeb(
+      deps.store.read(row.sha256, start, end),
+    ) as unknown as ReadableStream;
+    return new Response(stream, { status: range ? 206 : 200, headers });
+  });
+
+  doc({
+    method: 'get',
+    path: '/api/v1/fleet/public-key',
+    summary: "The fleet's Ed25519 public key (SPKI PEM) that engine signatures verify with",
+    tag: 'engines',
+    auth: 'public',
+  });
+  app.get('/api/v1/fleet/public-key', (c) =>
+    c.json({ algorithm: 'ed25519', publicKeyPem: deps.fleetKey.publicKeyPem }),
+  );
+}

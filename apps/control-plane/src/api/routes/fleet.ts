@@ -1,0 +1,146 @@
+import { modelCardFps } from '@facefleet/protocol';
+import { and, gte, isNotNull } from 'drizzle-orm';
+import { z } from 'zod';
+import { devices, engineBenchmarks, metrics } from '../../db/schema.js';
+import type { AppDeps, Registrar } from '../app.js';
+import { percentile, query, requireRole } from '../http.js';
+
+const fpsQuery = z.strictObject({
+  /** Seconds back from now. */
+  window: z.coerce
+    .number()
+    .int()
+    .min(10)
+    .max(30 * 86_400)
+    .default(600),
+  /** Devices whose p50 inference FPS is below this share of the model card are flagged. */
+  minRatio: z.coerce.number().min(0).max(10).default(0.5),
+});
+
+const round = (n: number | null, digits = 2) =>
+  n === null ? null : Math.round(n * 10 ** digits) / 10 ** digits;
+
+export function fleetRoutes({ app, doc }: Registrar, deps: AppDeps): void {
+  const { db } = deps.database;
+
+  doc({
+    method: 'get',
+    path: '/api/v1/fleet/fps',
+    summary:
+      "Per-device p50/p95 FPS and inference latency over a window, grouped by device class, beside the model card's INT8 reference",
+    tag: 'fleet',
+    auth: 'viewer',
+    query: fpsQuery,
+  });
+  app.get('/api/v1/fleet/fps', (c) => {
+    requireRole(c, 'viewer');
+    const q = query(c, fpsQuery);
+    const since = Date.now() - q.window * 1000;
+    const rows = db
+      .select({
+        deviceId: metrics.deviceId,
+        fps: metrics.fps,
+        inferFps: metrics.inferFps,
+        p50: metrics.latencyP50,
+        p95: metrics.latencyP95,
+        powerMode: metrics.powerMode,
+        deviceClass: metrics.deviceClass,
+      })
+      .from(metrics)
+      .where(and(gte(metrics.ts, since), isNotNull(metrics.fps)))
+      .all();
+    const byDevice = new Map<string, typeof rows>();
+    for (const r of rows) {
+      const list = byDevice.get(r.deviceId) ?? [];
+      list.push(r);
+      byDevice.set(r.deviceId, list);
+    }
+    const classOf = new Map(
+      db
+        .select({ id: devices.id, cls: devices.deviceClass })
+        .from(devices)
+        .all()
+        .map((d) => [d.id, d.cls]),
+    );
+    const benches = db.select().from(engineBenchmarks).all();
+    const classes = new Map<string, unknown[]>();
+    for (const [deviceId, list] of byDevice) {
+      const deviceClass = classOf.get(deviceId) ?? list[list.length - 1]!.deviceClass;
+      const reference = modelCardFps(deviceClass) ?? null;
+      const inferP50 = percentile(
+        list.flatMap((r) => (r.inferFps === null ? [] : [r.inferFps])),
+        50,
+      );
+      const ratio = reference && inferP50 !== null ? inferP50 / reference : null;
+      const entry = {
+        deviceId,
+        samples: list.length,
+        fps: {
+          p50: round(
+            percentile(
+              list.map((r) => r.fps!),
+              50,
+            ),
+          ),
+          p95: round(
+            percentile(
+              list.map((r) => r.fps!),
+              95,
+            ),
+          ),
+        },
+        inferFps: {
+          p50: round(inferP50),
+          p95: round(
+            percentile(
+              list.flatMap((r) => (r.inferFps === null ? [] : [r.inferFps])),
+              95,
+            ),
+          ),
+        },
+        latencyMs: {
+          p50: round(
+            percentile(
+              list.flatMap((r) => (r.p50 === null ? [] : [r.p50])),
+              50,
+            ),
+            3,
+          ),
+          p95: round(
+            percentile(
+              list.flatMap((r) => (r.p95 === null ? [] : [r.p95])),
+              95,
+            ),
+            3,
+          ),
+        },
+        powerMode: list[list.length - 1]!.powerMode,
+        referenceFps: reference,
+        ratio: round(ratio, 3),
+        belowReference: ratio !== null && ratio < q.minRatio,
+        engineBenchmarks: benches
+          .filter((b) => b.deviceId === deviceId)
+          .map((b) => ({
+            engineId: b.engineId,
+            inferFps: b.inferFps,
+            latencyMs: { p50: b.latencyP50, p95: b.latencyP95, p99: b.latencyP99 },
+            trtVersion: b.trtVersion,
+            ts: b.ts,
+          })),
+      };
+      const list2 = classes.get(deviceClass) ?? [];
+      list2.push(entry);
+      classes.set(deviceClass, list2);
+    }
+    return c.json({
+      window: q.window,
+      minRatio: q.minRatio,
+      reference: 'NVIDIA FaceNet model card: pruned INT8, batch 1, trtexec inference-only FPS',
+      classes: [...classes].map(([deviceClass, devicesOfClass]) => ({
+        deviceClass,
+        referenceFps: modelCardFps(deviceClass) ?? null,
+        devices: devicesOfClass,
+      })),
+    });
+  });
+}

@@ -1,0 +1,248 @@
+import { topics } from '@facefleet/protocol';
+import type { MqttClient } from 'mqtt';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import {
+  connectClient,
+  facesMessage,
+  startTestServer,
+  statusMessage,
+  type TestServer,
+  waitFor,
+} from '../testing.js';
+
+let t: TestServer;
+const clients: MqttClient[] = [];
+const tokens: Record<string, string> = {};
+
+beforeAll(async () => {
+  t = await startTestServer(['--rate-per-sec', '200', '--rate-burst', '200']);
+  for (const id of ['cam-a', 'cam-b', 'cam-flood']) tokens[id] = await t.enroll(id);
+});
+afterEach(async () => {
+  await Promise.all(clients.splice(0).map((c) => c.endAsync(true)));
+});
+afterAll(async () => {
+  await t?.close();
+});
+
+async function device(
+  id: string,
+  extra: Parameters<typeof connectClient>[1] = {},
+): Promise<MqttClient> {
+  const c = await connectClient(t.mqttUrl, {
+    clientId: `${id}-${clients.length}`,
+    username: id,
+    password: tokens[id],
+    ...extra,
+  });
+  clients.push(c);
+  return c;
+}
+
+/** The SUBACK code for one filter: the granted QoS, or 128 when refused. */
+async function grant(c: MqttClient, filter: string): Promise<number> {
+  try {
+    const [g] = await c.subscribeAsync(filter, { qos: 1 });
+    return g!.qos;
+  } catch (err) {
+    return (err as { packet?: { granted?: number[] } }).packet?.granted?.[0] ?? -1;
+  }
+}
+
+const count = (table: string, deviceId: string): number =>
+  (
+    t.server.database.sqlite
+      .prepare(`SELECT count(*) AS n FROM ${table} WHERE device_id = ?`)
+      .get(deviceId) as { n: number }
+  ).n;
+
+describe('login', () => {
+  it('lets an enrolled device in with its token', async () => {
+    const c = await device('cam-a');
+    expect(c.connected).toBe(true);
+  });
+
+  it('refuses a wrong password, an unknown device and an anonymous client', async () => {
+    await expect(connectClient(t.mqttUrl, { username: 'cam-a', password: 'nope' })).rejects.toThrow(
+      /Bad username or password|Not authorized/i,
+    );
+    await expect(
+      connectClient(t.mqttUrl, { username: 'cam-zzz', password: tokens['cam-a'] }),
+    ).rejects.toThrow();
+    await expect(connectClient(t.mqttUrl, {})).rejects.toThrow();
+    await expect(
+      connectClient(t.mqttUrl, { username: 'control-plane', password: 'x' }),
+    ).rejects.toThrow();
+    expect(t.server.telemetry.authFailures.get()).toBeGreaterThanOrEqual(4);
+  });
+
+  it('stops accepting a device token once the device is deleted', async () => {
+    const token = await t.enroll('cam-gone');
+    const c = await connectClient(t.mqttUrl, { username: 'cam-gone', password: token });
+    await c.endAsync();
+    await t.api('DELETE', '/api/v1/devices/cam-gone');
+    await expect(
+      connectClient(t.mqttUrl, { username: 'cam-gone', password: token }),
+    ).rejects.toThrow();
+  });
+});
+
+describe('ACL', () => {
+  it("disconnects a device publishing to another device's topic and stores nothing", async () => {
+    const c = await device('cam-a');
+    const closed = new Promise<void>((r) => c.once('close', () => r()));
+    c.publish(topics.faces('cam-b'), JSON.stringify(facesMessage('cam-b', 1)), { qos: 1 });
+    await closed;
+    expect(count('face_windows', 'cam-b')).toBe(0);
+    expect(t.server.telemetry.rejected.get({ reason: 'acl' })).toBeGreaterThanOrEqual(1);
+  });
+
+  it("refuses a subscription to another device's desired state and to everything", async () => {
+    const c = await device('cam-a');
+    expect(await grant(c, topics.desired('cam-b'))).toBe(128);
+    expect(await grant(c, 'facefleet/v1/#')).toBe(128);
+    expect(await grant(c, '$SYS/#')).toBe(128);
+    expect(await grant(c, topics.desired('cam-a'))).toBe(1);
+    expect(c.connected).toBe(true);
+  });
+
+  it('gives subscriber credentials face counts and alerts, read-only', async () => {
+    const res = await t.api('POST', '/api/v1/subscribers', { body: { name: 'ha' } });
+    const { username, password } = (await res.json()) as { username: string; password: string };
+    expect(username).toBe('subscriber:ha');
+    const sub = await connectClient(t.mqttUrl, { username, password });
+    clients.push(sub);
+    expect(await grant(sub, 'facefleet/v1/devices/+/metrics')).toBe(128);
+    expect(await grant(sub, 'facefleet/v1/alerts/#')).toBe(1);
+    expect(await grant(sub, 'facefleet/v1/devices/+/faces')).toBe(1);
+    const got = new Promise<string>((r) => sub.once('message', (topic) => r(topic)));
+    const pub = await device('cam-a');
+    await pub.publishAsync(topics.faces('cam-a'), JSON.stringify(facesMessage('cam-a', 500)), {
+      qos: 1,
+    });
+    expect(await got).toBe(topics.faces('cam-a'));
+    const closed = new Promise<void>((r) => sub.once('close', () => r()));
+    sub.publish(topics.faces('cam-a'), JSON.stringify(facesMessage('cam-a', 501)), { qos: 1 });
+    await closed;
+  });
+});
+
+describe('ingest', () => {
+  it('stores each message once: replays of the same seq are acknowledged and not stored again', async () => {
+    const c = await device('cam-b');
+    for (let round = 0; round < 3; round++) {
+      for (let seq = 1000; seq < 1010; seq++) {
+        await c.publishAsync(topics.faces('cam-b'), JSON.stringify(facesMessage('cam-b', seq)), {
+          qos: 1,
+        });
+      }
+    }
+    expect(count('face_windows', 'cam-b')).toBe(10);
+    expect(t.server.telemetry.duplicates.get({ kind: 'faces' })).toBeGreaterThanOrEqual(20);
+  });
+
+  it('acknowledges a QoS 1 publish only after it is in the database', async () => {
+    const c = await device('cam-b');
+    await c.publishAsync(topics.faces('cam-b'), JSON.stringify(facesMessage('cam-b', 2000)), {
+      qos: 1,
+    });
+    // No waiting: the PUBACK itself proves the row is committed.
+    const row = t.server.database.sqlite
+      .prepare('SELECT seq FROM face_windows WHERE device_id = ? AND seq = ?')
+      .get('cam-b', 2000);
+    expect(row).toEqual({ seq: 2000 });
+  });
+
+  it('counts malformed payloads by reason, does not store them, and keeps serving', async () => {
+    const c = await device('cam-b');
+    const before = count('face_windows', 'cam-b');
+    await c.publishAsync(topics.faces('cam-b'), '{not json', { qos: 1 });
+    await c.publishAsync(
+      topics.faces('cam-b'),
+      JSON.stringify({ ...facesMessage('cam-b', 3000), min: 9, max: 1 }),
+      { qos: 1 },
+    );
+    await c.publishAsync(topics.faces('cam-b'), JSON.stringify(facesMessage('cam-a', 3001)), {
+      qos: 1,
+    });
+    await c.publishAsync(topics.metrics('cam-b'), JSON.stringify({ v: 1 }), { qos: 0 });
+    expect(count('face_windows', 'cam-b')).toBe(before);
+    expect(t.server.telemetry.rejected.get({ reason: 'invalid_payload' })).toBeGreaterThanOrEqual(
+      2,
+    );
+    expect(t.server.telemetry.rejected.get({ reason: 'device_mismatch' })).toBeGreaterThanOrEqual(
+      1,
+    );
+    await c.publishAsync(topics.faces('cam-b'), JSON.stringify(facesMessage('cam-b', 3002)), {
+      qos: 1,
+    });
+    expect(count('face_windows', 'cam-b')).toBe(before + 1);
+    const metricsText = await (await t.api('GET', '/metrics', { token: null })).text();
+    expect(metricsText).toMatch(/facefleet_ingest_rejected_total\{reason="invalid_payload"\} \d+/);
+  });
+
+  it('updates the device row from its retained status and marks it offline through its will', async () => {
+    const c = await device('cam-b', {
+      will: {
+        topic: topics.status('cam-b'),
+        payload: Buffer.from(JSON.stringify(statusMessage('cam-b', 4001, 'offline'))),
+        qos: 1,
+        retain: true,
+      },
+    });
+    await c.publishAsync(
+      topics.status('cam-b'),
+      JSON.stringify(statusMessage('cam-b', 4000, 'online')),
+      { qos: 1, retain: true },
+    );
+    expect((await (await t.api('GET', '/api/v1/devices/cam-b')).json()) as unknown).toMatchObject({
+      device: { state: 'online' },
+    });
+    c.stream.destroy(); // an unclean loss of the connection fires the will
+    await waitFor(
+      async () =>
+        (
+          (await (await t.api('GET', '/api/v1/devices/cam-b')).json()) as {
+            device: { state: string };
+          }
+        ).device.state === 'offline',
+      5000,
+      'offline',
+    );
+  });
+
+  it('keeps serving the other devices while one floods QoS 0', async () => {
+    const flood = await device('cam-flood');
+    const payload = JSON.stringify(facesMessage('cam-flood', 1));
+    let stop = false;
+    let sent = 0;
+    const pump = () => {
+      // Write as fast as the socket takes it, ignoring backpressure beyond the socket buffer.
+      while (!stop && flood.connected && sent < 200_000) {
+        flood.publish(topics.faces('cam-flood'), payload, { qos: 0 });
+        sent++;
+        if (sent % 500 === 0) return setImmediate(pump);
+      }
+    };
+    pump();
+    const other = await device('cam-a');
+    const started = Date.now();
+    const latencies: number[] = [];
+    for (let seq = 6000; seq < 6020; seq++) {
+      const t0 = Date.now();
+      await other.publishAsync(topics.faces('cam-a'), JSON.stringify(facesMessage('cam-a', seq)), {
+        qos: 1,
+      });
+      latencies.push(Date.now() - t0);
+    }
+    stop = true;
+    expect(sent).toBeGreaterThan(2000);
+    expect(count('face_windows', 'cam-a')).toBeGreaterThanOrEqual(20);
+    expect(Date.now() - started).toBeLessThan(10_000);
+    expect(Math.max(...latencies)).toBeLessThan(2000);
+    expect(t.server.telemetry.rateLimited.get()).toBeGreaterThan(0);
+    // The broker is still healthy for new logins.
+    const late = await device('cam-b');
+    expect(late.connected).toBe(true);
+  });
+});

@@ -1,0 +1,226 @@
+import { createServer as createHttpServer, type Server as HttpServer } from 'node:http';
+import {
+  type AddressInfo,
+  createServer as createNetServer,
+  type Server as NetServer,
+} from 'node:net';
+import { mayPublish, maySubscribe, type Principal } from '@facefleet/protocol';
+import { Aedes, type AuthenticateError, type Client } from 'aedes';
+import type { Logger } from 'pino';
+import { createWebSocketStream, WebSocketServer } from 'ws';
+import type { MqttAuthenticator } from '../auth/mqtt-auth.js';
+import { IngestError } from '../errors.js';
+import { decodeDeviceMessage } from '../ingest/decode.js';
+import type { Ingest } from '../ingest/ingest.js';
+import type { Telemetry } from '../telemetry.js';
+import { createTokenBucket, type TokenBucket } from './rate-limit.js';
+import type { Broker } from './types.js';
+
+export interface EmbeddedBrokerOptions {
+  host: string;
+  port: number;
+  /** MQTT over WebSocket port; null: none. */
+  wsPort: number | null;
+  ratePerSec: number;
+  rateBurst: number;
+  drainTimeoutMs: number;
+  authenticate: MqttAuthenticator;
+  ingest: Ingest;
+  telemetry: Telemetry;
+  log: Logger;
+}
+
+interface Session {
+  principal: Principal;
+  bucket: TokenBucket;
+}
+
+function listen(server: NetServer | HttpServer, port: number, host: string): Promise<number> {
+  return new Promise((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(port, host, () => {
+      server.off('error', reject);
+      resolve((server.address() as AddressInfo).port);
+    });
+  });
+}
+
+function closeServer(server: NetServer | HttpServer): Promise<void> {
+  return new Promise((resolve) => server.close(() => resolve()));
+}
+
+/**
+ * aedes with facefleet's rules. Nothing gets in by default: a login must be a known device or
+ * subscriber with the right token; every publish and subscribe is checked against the protocol ACL.
+ *
+ * Device messages are ingested inside `authorizePublish`: aedes writes the QoS 1 PUBACK only after
+ * that hook calls back, and the hook calls back only after the message's batch committed, so an
+ * acknowledged message is on disk. Because aedes reads the next chunk of a client's socket only when
+ * every packet of the previous chunk has been handled, a client that publishes faster than the
+ * ingest commits is held back by TCP itself: its in-flight messages are bounded by one socket read,
+ * and the others are not starved. On top of that each client has a token bucket (`ratePerSec`,
+ * `rateBurst`): over it, the hook waits before it calls back, which throttles the flooder the same
+ * way without dropping anything.
+ *
+ * An invalid device message (bad JSON, a field out of range, deviceId not matching the topic) is
+ * counted under its reason and logged, and then acknowledged without being stored or routed: the
+ * agent's outbox would otherwise resend the same poison message forever. A publish the ACL forbids
+ * (another device's topic, a subscriber publishing) is refused and the client disconnected, as MQTT
+ * 3.1.1 has no negative PUBACK.
+ */
+export async function createEmbeddedBroker(options: EmbeddedBrokerOptions): Promise<Broker> {
+  const { ingest, telemetry, log } = options;
+  const sessions = new WeakMap<Client, Session>();
+  /** Payloads of invalid messages: acknowledged, never forwarded (aedes copies the Buffer by reference). */
+  const dropped = new WeakSet<Buffer>();
+  let devicesConnected = 0;
+
+  const deny = (returnCode: number, message: string): AuthenticateError =>
+    Object.assign(new Error(message), { returnCode }) as AuthenticateError;
+
+  const aedes = await Aedes.createBroker({
+    concurrency: 1000,
+    drainTimeout: options.drainTimeoutMs,
+    maxClientsIdLength: 128,
+    heartbeatInterval: 60_000,
+    connectTimeout: 10_000,
+    authenticate(client, username, password, done) {
+      options.authenticate(username, password).then(
+        (principal) => {
+          if (!principal) {
+            telemetry.authFailures.inc();
+            log.info({ clientId: client.id, username }, 'mqtt login refused');
+            done(deny(4, 'bad username or password'), false);
+            return;
+          }
+          sessions.set(client, {
+            principal,
+            bucket: createTokenBucket(options.ratePerSec, options.rateBurst),
+          });
+          done(null, true);
+        },
+        (err: unknown) => {
+          log.error({ err }, 'mqtt authentication failed');
+          done(deny(3, 'server unavailable'), false);
+        },
+      );
+    },
+    authorizePublish(client, packet, callback) {
+      const session = client ? sessions.get(client) : undefined;
+      if (!session) {
+        // No session: a will restored for a client that is gone; aedes's internal publishes
+        // ($SYS heartbeats) do not pass through this hook.
+        callback(new Error('not authorized'));
+        return;
+      }
+      const { principal } = session;
+      if (!mayPublish(principal, packet.topic)) {
+        telemetry.rejected.inc({ reason: 'acl' });
+        log.warn({ clientId: client?.id, topic: packet.topic }, 'publish refused by the ACL');
+        callback(new Error(`not authorized to publish to ${packet.topic}`));
+        return;
+      }
+      const proceed = () => {
+        let message: ReturnType<typeof decodeDeviceMessage>;
+        try {
+          message = decodeDeviceMessage(packet.topic, packet.payload as Buffer);
+        } catch (err) {
+          if (!(err instanceof IngestError)) {
+            callback(err as Error);
+            return;
+          }
+          telemetry.rejected.inc({ reason: err.reason });
+          log.warn(
+            { clientId: client?.id, topic: packet.topic, reason: err.reason },
+            `device message refused: ${err.message}`,
+          );
+          dropped.add(packet.payload as Buffer);
+          packet.retain = false;
+          callback(null);
+          return;
+        }
+        ingest.submit(message).then(
+          () => callback(null),
+          (err: Error) => callback(err),
+        );
+      };
+      const wait = session.bucket.take();
+      if (wait > 0) {
+        telemetry.rateLimited.inc();
+        setTimeout(proceed, wait);
+      } else proceed();
+    },
+    authorizeSubscribe(client, subscription, callback) {
+      const session = sessions.get(client);
+      if (!session || !maySubscribe(session.principal, subscription.topic)) {
+        telemetry.rejected.inc({ reason: 'acl_subscribe' });
+        log.info(
+          { clientId: client.id, filter: subscription.topic },
+          'subscribe refused by the ACL',
+        );
+        // A negated subscription: the SUBACK carries 128 (failure) and the client stays connected.
+        callback(null, null);
+        return;
+      }
+      callback(null, subscription);
+    },
+    authorizeForward(_client, packet) {
+      return dropped.has(packet.payload as Buffer) ? null : packet;
+    },
+  });
+
+  aedes.on('clientReady', (client) => {
+    if (sessions.get(client)?.principal.kind === 'device') devicesConnected++;
+  });
+  aedes.on('clientDisconnect', (client) => {
+    if (sessions.get(client)?.principal.kind === 'device') devicesConnected--;
+  });
+  aedes.on('clientError', (client, err) => {
+    log.debug({ clientId: client.id, err: err.message }, 'mqtt client error');
+  });
+  aedes.on('connectionError', (_client, err) => {
+    log.debug({ err: err.message }, 'mqtt connection error');
+  });
+
+  const tcp = createNetServer(aedes.handle);
+  const mqttPort = await listen(tcp, options.port, options.host);
+  let ws: { http: HttpServer; wss: WebSocketServer } | undefined;
+  let wsPort: number | null = null;
+  if (options.wsPort !== null) {
+    const http = createHttpServer((_req, res) => {
+      res.writeHead(426, { 'content-type': 'text/plain' }).end('MQTT over WebSocket only\n');
+    });
+    const wss = new WebSocketServer({ server: http, maxPayload: 1024 * 1024 });
+    wss.on('connection', (socket, req) => {
+      const stream = createWebSocketStream(socket);
+      stream.on('error', () => socket.terminate());
+      aedes.handle(stream, req);
+    });
+    wsPort = await listen(http, options.wsPort, options.host);
+    ws = { http, wss };
+  }
+  log.info({ host: options.host, mqttPort, wsPort }, 'embedded MQTT broker listening');
+
+  return {
+    ports: { mqtt: mqttPort, ws: wsPort },
+    publish(topic, payload, { retain, qos }) {
+      return new Promise((resolve, reject) => {
+        aedes.publish(
+          { cmd: 'publish', topic, payload: Buffer.from(payload), qos, retain, dup: false },
+          (err) => (err ? reject(err) : resolve()),
+        );
+      });
+    },
+    connectedDevices: () => devicesConnected,
+    async close() {
+      const closing = [closeServer(tcp)];
+      if (ws) {
+        for (const client of ws.wss.clients) client.terminate();
+        ws.wss.close();
+        closing.push(closeServer(ws.http));
+      }
+      await new Promise<void>((resolve) => aedes.close(() => resolve()));
+      await Promise.all(closing);
+    },
+  };
+}

@@ -1,0 +1,10 @@
+/** What the rest of the control plane needs from an MQTT broker, embedded or external. */
+export interface Broker {
+  /** Publishes as the control plane (desired state, alerts); resolves when the broker took it. */
+  publish(topic: string, payload: string, options: { retain: boolean; qos: 0 | 1 }): Promise<void>;
+  /** Devices connected now (embedded: counted by the broker; external: null, unknown). */
+  connectedDevices(): number | null;
+  /** Ports it listens on (embedded), for tests and logs. */
+  readonly ports: { mqtt: number | null; ws: number | null };
+  close(): Promise<void>;
+}

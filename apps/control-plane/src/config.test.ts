@@ -1,0 +1,67 @@
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { loadConfig } from './config.js';
+import { ConfigError } from './errors.js';
+
+describe('config', () => {
+  it('has the documented defaults', () => {
+    const c = loadConfig({ argv: [], env: {}, cwd: '/srv' });
+    expect(c.dataDir).toBe('/srv/.data');
+    expect(c.http).toEqual({ host: '127.0.0.1', port: 8080 });
+    expect(c.mqtt).toMatchObject({ port: 1883, wsPort: 8083, broker: null });
+    expect(c.keyFile).toBe('/srv/.data/fleet-key.pem');
+    expect(c.retention).toEqual({ rawDays: 7, rollupDays: 90 });
+  });
+
+  it('layers file < environment < flags', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'facefleet-config-'));
+    const file = join(dir, 'cp.json');
+    writeFileSync(
+      file,
+      JSON.stringify({ http: { port: 9000 }, mqtt: { port: 2000 }, logLevel: 'warn' }),
+    );
+    const c = loadConfig({
+      argv: ['--config', file, '--mqtt-port=3000'],
+      env: {
+        FACEFLEET_MQTT_PORT: '2500',
+        FACEFLEET_DATA_DIR: '/var/lib/ff',
+        FACEFLEET_BROKER: 'mqtt://broker:1883',
+      },
+    });
+    expect(c.http.port).toBe(9000);
+    expect(c.mqtt.port).toBe(3000);
+    expect(c.logLevel).toBe('warn');
+    expect(c.dataDir).toBe('/var/lib/ff');
+    expect(c.mqtt.broker).toBe('mqtt://broker:1883');
+  });
+
+  it('names every wrong field at once', () => {
+    let error: unknown;
+    try {
+      loadConfig({
+        argv: ['--http-port', 'eighty', '--frobnicate', '1', '--broker', 'http://x'],
+        env: { FACEFLEET_RETENTION_RAW_DAYS: '-1' },
+      });
+    } catch (err) {
+      error = err;
+    }
+    expect(error).toBeInstanceOf(ConfigError);
+    const paths = (error as ConfigError).issues.map((i) => i.path).sort();
+    expect(paths).toEqual(['--frobnicate', 'http.port', 'mqtt.broker', 'retention.rawDays']);
+    expect((error as ConfigError).message).toContain('http.port');
+  });
+
+  it('refuses a config file that is not JSON, naming the file', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'facefleet-config-'));
+    writeFileSync(join(dir, 'bad.json'), '{port: 1');
+    expect(() => loadConfig({ argv: ['--config', join(dir, 'bad.json')], env: {} })).toThrow(
+      /config file/,
+    );
+  });
+
+  it('turns MQTT over WebSocket off', () => {
+    expect(loadConfig({ argv: ['--mqtt-ws-port', 'off'], env: {} }).mqtt.wsPort).toBeNull();
+  });
+});

@@ -1,0 +1,202 @@
+import { readFileSync } from 'node:fs';
+import { isAbsolute, join, resolve } from 'node:path';
+import { fieldIssues } from '@facefleet/protocol';
+import { z } from 'zod';
+import { ConfigError } from './errors.js';
+
+/**
+ * The one place that reads process.env. Sources, later ones winning:
+ * defaults < config file (JSON; `--config` or FACEFLEET_CONFIG) < FACEFLEET_* environment < flags.
+ */
+
+const port = z.int().min(0).max(65535);
+const positiveInt = z.int().positive();
+
+export const configSchema = z.strictObject({
+  /** Where the database, the engine store and the fleet signing key live. */
+  dataDir: z.string().min(1).default('./.data'),
+  http: z
+    .strictObject({ host: z.string().min(1).default('127.0.0.1'), port: port.default(8080) })
+    .prefault({}),
+  mqtt: z
+    .strictObject({
+      host: z.string().min(1).default('127.0.0.1'),
+      port: port.default(1883),
+      /** MQTT over WebSocket; null disables it. */
+      wsPort: port.nullable().default(8083),
+      /** External broker URL (`mqtt://host:port`); when set, no broker is embedded. */
+      broker: z
+        .string()
+        .regex(/^mqtts?:\/\/[^\s/]+(:\d+)?\/?$/, 'must look like mqtt://host:port')
+        .nullable()
+        .default(null),
+      /** Password of the `control-plane` login on an external broker. */
+      brokerPassword: z.string().nullable().default(null),
+      /** Messages per second one client may publish (a token bucket; excess is delayed). */
+      ratePerSec: z.number().positive().default(100),
+      /** Burst size of that bucket. */
+      rateBurst: positiveInt.default(500),
+      /** Disconnect a subscriber whose socket does not drain within this many ms. */
+      drainTimeoutMs: positiveInt.default(10_000),
+    })
+    .prefault({}),
+  ingest: z
+    .strictObject({
+      /** Commit a batch at most this many ms after its first message. */
+      batchMs: positiveInt.max(10_000).default(25),
+      /** …or as soon as it holds this many rows. */
+      batchRows: positiveInt.max(100_000).default(2000),
+    })
+    .prefault({}),
+  db: z
+    .strictObject({
+      /**
+       * `normal` under WAL: a committed transaction is in the WAL file when commit returns, so it
+       * survives the process being killed (kill -9); only an OS crash or power loss can lose the
+       * last transactions. `full` also fsyncs the WAL at every commit (survives power loss).
+       */
+      synchronous: z.enum(['normal', 'full']).default('normal'),
+    })
+    .prefault({}),
+  retention: z
+    .strictObject({
+      /** Raw face windows and metrics are kept this many days… */
+      rawDays: z.number().positive().default(7),
+      /** …and their 1-minute rollups this many. */
+      rollupDays: z.number().positive().default(90),
+    })
+    .prefault({}),
+  engines: z.strictObject({ maxBytes: positiveInt.default(1024 * 1024 * 1024) }).prefault({}),
+  /** Fleet Ed25519 signing key (PKCS#8 PEM); generated on first start. Default: <dataDir>/fleet-key.pem */
+  keyFile: z.string().min(1).nullable().default(null),
+  /** How often alert rules about silence (offline, no faces) and rollout holds are evaluated. */
+  tickMs: positiveInt.default(1000),
+  logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+});
+
+export type Config = z.infer<typeof configSchema> & { keyFile: string };
+export type ConfigInput = z.input<typeof configSchema>;
+
+/** Flags and environment variables, each mapped to a dotted config path and a value kind. */
+const SETTINGS: Record<string, { path: string; kind: 'string' | 'number' | 'nullable-number' }> = {
+  'data-dir': { path: 'dataDir', kind: 'string' },
+  'http-host': { path: 'http.host', kind: 'string' },
+  'http-port': { path: 'http.port', kind: 'number' },
+  'mqtt-host': { path: 'mqtt.host', kind: 'string' },
+  'mqtt-port': { path: 'mqtt.port', kind: 'number' },
+  'mqtt-ws-port': { path: 'mqtt.wsPort', kind: 'nullable-number' },
+  broker: { path: 'mqtt.broker', kind: 'string' },
+  'broker-password': { path: 'mqtt.brokerPassword', kind: 'string' },
+  'rate-per-sec': { path: 'mqtt.ratePerSec', kind: 'number' },
+  'rate-burst': { path: 'mqtt.rateBurst', kind: 'number' },
+  'batch-ms': { path: 'ingest.batchMs', kind: 'number' },
+  'batch-rows': { path: 'ingest.batchRows', kind: 'number' },
+  'db-synchronous': { path: 'db.synchronous', kind: 'string' },
+  'retention-raw-days': { path: 'retention.rawDays', kind: 'number' },
+  'retention-rollup-days': { path: 'retention.rollupDays', kind: 'number' },
+  'engine-max-bytes': { path: 'engines.maxBytes', kind: 'number' },
+  'key-file': { path: 'keyFile', kind: 'string' },
+  'tick-ms': { path: 'tickMs', kind: 'number' },
+  'log-level': { path: 'logLevel', kind: 'string' },
+};
+
+function envName(flag: string): string {
+  return `FACEFLEET_${flag.toUpperCase().replaceAll('-', '_')}`;
+}
+
+function convert(raw: string, kind: 'string' | 'number' | 'nullable-number'): unknown {
+  if (kind === 'string') return raw;
+  if (kind === 'nullable-number' && (raw === 'off' || raw === 'none')) return null;
+  const n = Number(raw);
+  // Leave what is not a number as a string: zod then names the field and says what it expected.
+  return raw.trim() !== '' && Number.isFinite(n) ? n : raw;
+}
+
+function setPath(target: Record<string, unknown>, path: string, value: unknown): void {
+  const keys = path.split('.');
+  let node = target;
+  for (const key of keys.slice(0, -1)) {
+    const next = node[key];
+    if (typeof next !== 'object' || next === null || Array.isArray(next)) node[key] = {};
+    node = node[key] as Record<string, unknown>;
+  }
+  node[keys[keys.length - 1]!] = value;
+}
+
+export interface LoadConfigOptions {
+  argv?: readonly string[];
+  env?: Readonly<Record<string, string | undefined>>;
+  cwd?: string;
+}
+
+/** Splits `--name value` / `--name=value` flags; positional words are returned apart. */
+export function parseFlags(argv: readonly string[]): {
+  flags: Map<string, string>;
+  positional: string[];
+  issues: { path: string; message: string }[];
+} {
+  const flags = new Map<string, string>();
+  const positional: string[] = [];
+  const issues: { path: string; message: string }[] = [];
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i]!;
+    if (!arg.startsWith('--')) {
+      positional.push(arg);
+      continue;
+    }
+    const eq = arg.indexOf('=');
+    const name = eq >= 0 ? arg.slice(2, eq) : arg.slice(2);
+    let value = eq >= 0 ? arg.slice(eq + 1) : argv[i + 1];
+    if (eq < 0) {
+      if (value === undefined || value.startsWith('--')) {
+        issues.push({ path: `--${name}`, message: 'needs a value' });
+        value = undefined;
+      } else i++;
+    }
+    if (value !== undefined) flags.set(name, value);
+  }
+  return { flags, positional, issues };
+}
+
+/** Flags that are not configuration (commands read them); `loadConfig` lets them through. */
+export const COMMAND_FLAGS = new Set(['role', 'name', 'config']);
+
+/** Builds the configuration from defaults, file, environment and flags; throws ConfigError. */
+export function loadConfig(options: LoadConfigOptions = {}): Config {
+  const env = options.env ?? process.env;
+  const cwd = options.cwd ?? process.cwd();
+  const { flags, issues } = parseFlags(options.argv ?? []);
+  const input: Record<string, unknown> = {};
+
+  const file = flags.get('config') ?? env.FACEFLEET_CONFIG;
+  if (file) {
+    try {
+      const parsed: unknown = JSON.parse(readFileSync(resolve(cwd, file), 'utf8'));
+      if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) {
+        issues.push({ path: `config file ${file}`, message: 'must hold a JSON object' });
+      } else Object.assign(input, parsed);
+    } catch (err) {
+      issues.push({ path: `config file ${file}`, message: (err as Error).message });
+    }
+  }
+  for (const [flag, setting] of Object.entries(SETTINGS)) {
+    const raw = env[envName(flag)];
+    if (raw !== undefined) setPath(input, setting.path, convert(raw, setting.kind));
+  }
+  for (const [flag, raw] of flags) {
+    const setting = SETTINGS[flag];
+    if (setting) setPath(input, setting.path, convert(raw, setting.kind));
+    else if (!COMMAND_FLAGS.has(flag)) issues.push({ path: `--${flag}`, message: 'unknown flag' });
+  }
+
+  const result = configSchema.safeParse(input);
+  if (!result.success) issues.push(...fieldIssues(result.error));
+  if (issues.length > 0 || !result.success) throw new ConfigError(issues);
+  const data = result.data;
+  const dataDir = isAbsolute(data.dataDir) ? data.dataDir : resolve(cwd, data.dataDir);
+  return {
+    ...data,
+    dataDir,
+    keyFile: data.keyFile ? resolve(cwd, data.keyFile) : join(dataDir, 'fleet-key.pem'),
+  };
+}

@@ -1,0 +1,50 @@
+import {
+  createPrivateKey,
+  createPublicKey,
+  generateKeyPairSync,
+  type KeyObject,
+  sign,
+  verify,
+} from 'node:crypto';
+import { chmodSync, existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { dirname } from 'node:path';
+import { type EngineManifest, engineSigningPayload } from '@facefleet/protocol';
+
+export interface FleetKey {
+  /** Ed25519 signature (base64) over the protocol's engineSigningPayload. */
+  signManifest(m: Omit<EngineManifest, 'signature' | 'url' | 'id' | 'name'>): string;
+  verifyManifest(m: Omit<EngineManifest, 'url' | 'id' | 'name'>): boolean;
+  /** The public key as SPKI PEM, for agents to pin. */
+  publicKeyPem: string;
+}
+
+function fromPrivate(privateKey: KeyObject): FleetKey {
+  const publicKey = createPublicKey(privateKey);
+  return {
+    signManifest: (m) => sign(null, engineSigningPayload(m), privateKey).toString('base64'),
+    verifyManifest: (m) =>
+      verify(null, engineSigningPayload(m), publicKey, Buffer.from(m.signature, 'base64')),
+    publicKeyPem: publicKey.export({ type: 'spki', format: 'pem' }).toString(),
+  };
+}
+
+/**
+ * Loads the fleet's Ed25519 signing key from `file` (PKCS#8 PEM), generating it on first start.
+ * The file is written 0600 through a temp file and a rename, so a crash never leaves half a key.
+ */
+export function loadOrCreateFleetKey(file: string): FleetKey & { created: boolean } {
+  if (existsSync(file)) {
+    const key = createPrivateKey(readFileSync(file));
+    if (key.asymmetricKeyType !== 'ed25519') {
+      throw new Error(`${file}: fleet key must be an Ed25519 private key`);
+    }
+    return { ...fromPrivate(key), created: false };
+  }
+  mkdirSync(dirname(file), { recursive: true, mode: 0o700 });
+  const { privateKey } = generateKeyPairSync('ed25519');
+  const tmp = `${file}.${process.pid}.tmp`;
+  writeFileSync(tmp, privateKey.export({ type: 'pkcs8', format: 'pem' }), { mode: 0o600 });
+  chmodSync(tmp, 0o600);
+  renameSync(tmp, file);
+  return { ...fromPrivate(privateKey), created: true };
+}

@@ -1,0 +1,90 @@
+#!/usr/bin/env node
+import { join } from 'node:path';
+import pino from 'pino';
+import { createApiTokens, ROLES, type Role } from './auth/api-tokens.js';
+import { createVerifiedCache } from './auth/secrets.js';
+import { type Config, loadConfig, parseFlags } from './config.js';
+import { openDatabase } from './db/open.js';
+import { ConfigError } from './errors.js';
+import { createServer } from './server.js';
+
+const USAGE = `usage: facefleet-server [serve] [--config FILE] [--data-dir DIR] [--http-host H] [--http-port N]
+                        [--mqtt-host H] [--mqtt-port N] [--mqtt-ws-port N|off] [--broker mqtt://host:port]
+                        [--retention-raw-days N] [--retention-rollup-days N] [--log-level L] ...
+       facefleet-server token create --role admin|operator|viewer [--name NAME] [--data-dir DIR]
+Every flag also reads from FACEFLEET_<FLAG> (FACEFLEET_DATA_DIR, FACEFLEET_HTTP_PORT, …).`;
+
+async function tokenCreate(config: Config, argv: string[]): Promise<number> {
+  const { flags } = parseFlags(argv);
+  const role = flags.get('role');
+  if (!role || !(ROLES as readonly string[]).includes(role)) {
+    process.stderr.write(`--role: must be one of ${ROLES.join(', ')}\n`);
+    return 2;
+  }
+  const database = openDatabase(join(config.dataDir, 'facefleet.db'), {
+    synchronous: config.db.synchronous,
+  });
+  try {
+    const { token } = await createApiTokens(database.db, createVerifiedCache()).create(
+      role as Role,
+      flags.get('name') ?? `${role} (cli)`,
+    );
+    process.stdout.write(`${token}\n`);
+    return 0;
+  } finally {
+    database.close();
+  }
+}
+
+async function main(argv: string[]): Promise<number> {
+  if (argv.includes('--help') || argv.includes('-h')) {
+    process.stdout.write(`${USAGE}\n`);
+    return 0;
+  }
+  const { positional } = parseFlags(argv);
+  let config: Config;
+  try {
+    config = loadConfig({ argv });
+  } catch (err) {
+    if (err instanceof ConfigError) {
+      process.stderr.write(`facefleet-server: ${err.message}\n`);
+      return 2;
+    }
+    throw err;
+  }
+  const command = positional.join(' ');
+  if (command === 'token create') return tokenCreate(config, argv);
+  if (command !== '' && command !== 'serve') {
+    process.stderr.write(
+      `facefleet-server: unknown command ${JSON.stringify(command)}\n${USAGE}\n`,
+    );
+    return 2;
+  }
+
+  const log = pino({ level: config.logLevel, base: { app: 'facefleet-server' } });
+  const server = await createServer({ config, log });
+  // One line tests and scripts can wait for.
+  log.info({ ports: server.ports }, 'ready');
+  await new Promise<void>((resolve) => {
+    const stop = (signal: string) => {
+      log.info({ signal }, 'shutting down');
+      server.close().then(resolve, (err: unknown) => {
+        log.error({ err }, 'shutdown failed');
+        resolve();
+      });
+    };
+    process.once('SIGTERM', () => stop('SIGTERM'));
+    process.once('SIGINT', () => stop('SIGINT'));
+  });
+  return 0;
+}
+
+main(process.argv.slice(2)).then(
+  (code) => {
+    process.exitCode = code;
+  },
+  (err: unknown) => {
+    process.stderr.write(`facefleet-server: ${(err as Error).stack ?? String(err)}\n`);
+    process.exitCode = 1;
+  },
+);

@@ -1,0 +1,221 @@
+import { join } from 'node:path';
+import { type ServerType, serve } from '@hono/node-server';
+import { eq, sql } from 'drizzle-orm';
+import type { Logger } from 'pino';
+import { createAlertExecutor } from './alerts/executor.js';
+import { createApp } from './api/app.js';
+import { createApiTokens } from './auth/api-tokens.js';
+import { createMqttAuthenticator } from './auth/mqtt-auth.js';
+import { createVerifiedCache } from './auth/secrets.js';
+import { createEmbeddedBroker } from './broker/embedded.js';
+import { createExternalBroker } from './broker/external.js';
+import type { Broker } from './broker/types.js';
+import type { Config } from './config.js';
+import { openDatabase } from './db/open.js';
+import { runRetention } from './db/retention.js';
+import { devices } from './db/schema.js';
+import { createBlobStore } from './engines/blob-store.js';
+import { loadOrCreateFleetKey } from './engines/fleet-key.js';
+import { type CommittedMessage, createIngest } from './ingest/ingest.js';
+import { createDesiredPublisher } from './rollouts/desired.js';
+import { createRolloutExecutor } from './rollouts/executor.js';
+import { createTelemetry } from './telemetry.js';
+
+export interface ServerOptions {
+  config: Config;
+  log: Logger;
+  /** Where the first admin token is announced (once, on a fresh database). */
+  announce?: (line: string) => void;
+}
+
+export interface RunningServer {
+  ports: { http: number; mqtt: number | null; ws: number | null };
+  /** The parts, for tests and embedding: `app.request()` reaches the API without a socket. */
+  app: ReturnType<typeof createApp>;
+  database: ReturnType<typeof openDatabase>;
+  ingest: ReturnType<typeof createIngest>;
+  rollouts: ReturnType<typeof createRolloutExecutor>;
+  alerts: ReturnType<typeof createAlertExecutor>;
+  telemetry: ReturnType<typeof createTelemetry>;
+  /** The first admin token when this start created it (a fresh database), else null. */
+  firstAdminToken: string | null;
+  /** Stops accepting, commits the ingest batch, closes the broker and the database. */
+  close(): Promise<void>;
+}
+
+/**
+ * Wires the control plane together: database, ingest, broker (embedded or external), executors,
+ * HTTP API. Everything is built here from its dependencies; nothing lives in module state.
+ */
+export async function createServer({
+  config,
+  log,
+  announce,
+}: ServerOptions): Promise<RunningServer> {
+  const database = openDatabase(join(config.dataDir, 'facefleet.db'), {
+    synchronous: config.db.synchronous,
+  });
+  const { db } = database;
+  const telemetry = createTelemetry();
+  const cache = createVerifiedCache();
+  const tokens = createApiTokens(db, cache);
+  const fleetKey = loadOrCreateFleetKey(config.keyFile);
+  if (fleetKey.created) log.info({ keyFile: config.keyFile }, 'generated the fleet signing key');
+  const store = createBlobStore(join(config.dataDir, 'engines'));
+
+  let firstAdminToken: string | null = null;
+  if (tokens.count() === 0) {
+    const { token } = await tokens.create('admin', 'first admin');
+    firstAdminToken = token;
+    (announce ?? ((l) => process.stdout.write(`${l}\n`)))(
+      `first admin API token (shown once, store it now): ${token}`,
+    );
+  }
+
+  // The executors need the broker to publish and the ingest needs the executors: the commit hook
+  // reaches them through this late-bound function.
+  let onCommit: (batch: CommittedMessage[]) => void = () => {};
+  const external = config.mqtt.broker !== null;
+  const ingest = createIngest({
+    database,
+    telemetry,
+    log: log.child({ part: 'ingest' }),
+    // Behind an external broker messages arrive one at a time (see broker/external.ts).
+    batchMs: external ? 0 : config.ingest.batchMs,
+    batchRows: config.ingest.batchRows,
+    onCommit: (batch) => onCommit(batch),
+  });
+
+  let broker: Broker;
+  if (config.mqtt.broker) {
+    const isEnrolledQuery = db
+      .select({ id: devices.id })
+      .from(devices)
+      .where(eq(devices.id, sql.placeholder('id')))
+      .prepare();
+    broker = await createExternalBroker({
+      url: config.mqtt.broker,
+      password: config.mqtt.brokerPassword,
+      // Stable, so the broker keeps this session's subscription and queued messages across restarts.
+      clientId: 'facefleet-control-plane',
+      ingest,
+      telemetry,
+      log: log.child({ part: 'mqtt' }),
+      isEnrolled: (id) => isEnrolledQuery.get({ id }) !== undefined,
+    });
+  } else {
+    broker = await createEmbeddedBroker({
+      host: config.mqtt.host,
+      port: config.mqtt.port,
+      wsPort: config.mqtt.wsPort,
+      ratePerSec: config.mqtt.ratePerSec,
+      rateBurst: config.mqtt.rateBurst,
+      drainTimeoutMs: config.mqtt.drainTimeoutMs,
+      authenticate: createMqttAuthenticator({ db, cache }),
+      ingest,
+      telemetry,
+      log: log.child({ part: 'mqtt' }),
+    });
+  }
+
+  const setDesired = createDesiredPublisher({ db, broker });
+  const rollouts = createRolloutExecutor({ db, setDesired, log: log.child({ part: 'rollouts' }) });
+  const alerts = createAlertExecutor({ db, broker, log: log.child({ part: 'alerts' }) });
+  onCommit = (batch) => {
+    alerts.onCommit(batch);
+    const reports = batch.flatMap((m) =>
+      m.stored && m.message.kind === 'reported' ? [m.message.data] : [],
+    );
+    void rollouts.onReports(reports);
+  };
+
+  telemetry.gauge(
+    'facefleet_connected_devices',
+    'Devices connected to the embedded broker.',
+    () => [[{}, broker.connectedDevices() ?? 0]],
+  );
+  telemetry.gauge('facefleet_ingest_pending', 'Messages waiting for the next batch commit.', () => [
+    [{}, ingest.pending],
+  ]);
+  telemetry.gauge('facefleet_rollouts', 'Rollouts by state.', () =>
+    Object.entries(rollouts.countByState()).map(([state, n]) => [{ state }, n]),
+  );
+
+  const app = createApp({
+    database,
+    broker,
+    store,
+    fleetKey,
+    tokens,
+    cache,
+    setDesired,
+    rollouts,
+    alerts,
+    telemetry,
+    log: log.child({ part: 'api' }),
+    maxEngineBytes: config.engines.maxBytes,
+    health: () => ({ broker: external ? 'external' : 'embedded', ingestPending: ingest.pending }),
+  });
+
+  const retention = () => {
+    try {
+      const removed = runRetention(
+        database,
+        Date.now(),
+        config.retention.rawDays,
+        config.retention.rollupDays,
+      );
+      if (removed.faces + removed.metrics > 0) log.info(removed, 'retention: raw rows rolled up');
+    } catch (err) {
+      log.error({ err }, 'retention failed');
+    }
+  };
+  retention();
+  const retentionTimer = setInterval(retention, 3_600_000);
+  const tickTimer = setInterval(() => {
+    alerts.tick();
+    void rollouts.tick();
+  }, config.tickMs);
+
+  const http: ServerType = await new Promise((resolve, reject) => {
+    const server = serve(
+      { fetch: app.fetch, hostname: config.http.host, port: config.http.port },
+      () => resolve(server),
+    );
+    server.once('error', reject);
+  });
+  const address = http.address();
+  const httpPort = typeof address === 'object' && address ? address.port : config.http.port;
+  log.info({ host: config.http.host, port: httpPort }, 'HTTP API listening');
+
+  let closing: Promise<void> | undefined;
+  return {
+    ports: { http: httpPort, mqtt: broker.ports.mqtt, ws: broker.ports.ws },
+    app,
+    database,
+    ingest,
+    rollouts,
+    alerts,
+    telemetry,
+    firstAdminToken,
+    close() {
+      closing ??= (async () => {
+        clearInterval(retentionTimer);
+        clearInterval(tickTimer);
+        const httpClosed = new Promise<void>((resolve) => http.close(() => resolve()));
+        if ('closeIdleConnections' in http) http.closeIdleConnections();
+        // Commit what is queued, then close the broker: late publishes are refused, not lost
+        // (they were never acknowledged).
+        ingest.flush();
+        await broker.close();
+        ingest.close();
+        await rollouts.idle();
+        await alerts.idle();
+        await httpClosed;
+        database.close();
+        log.info('stopped');
+      })();
+      return closing;
+    },
+  };
+}

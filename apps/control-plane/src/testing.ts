@@ -1,0 +1,163 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import {
+  examples,
+  type Faces,
+  type Metrics,
+  type Reported,
+  type Status,
+} from '@facefleet/protocol';
+import mqtt, { type IClientOptions, type MqttClient } from 'mqtt';
+import pino from 'pino';
+import { loadConfig } from './config.js';
+import { createServer, type RunningServer } from './server.js';
+
+/**
+ * Test helpers: a whole control plane in-process (real SQLite file in a temp dir, real aedes on
+ * ephemeral loopback ports), real MQTT clients, and message builders shaped by the protocol's own
+ * examples. Used by the *.test.ts files; not part of the server.
+ */
+
+export interface TestServer {
+  server: RunningServer;
+  dataDir: string;
+  admin: string;
+  api(
+    method: string,
+    path: string,
+    options?: { token?: string | null; body?: unknown; headers?: Record<string, string> },
+  ): Promise<Response>;
+  enroll(id: string, deviceClass?: string, tags?: string[]): Promise<string>;
+  token(role: 'viewer' | 'operator' | 'admin'): Promise<string>;
+  mqttUrl: string;
+  close(): Promise<void>;
+}
+
+export async function startTestServer(
+  flags: string[] = [],
+  options: { dataDir?: string } = {},
+): Promise<TestServer> {
+  const dataDir = options.dataDir ?? mkdtempSync(join(tmpdir(), 'facefleet-cp-'));
+  const config = loadConfig({
+    argv: [
+      '--data-dir',
+      dataDir,
+      '--http-port',
+      '0',
+      '--mqtt-port',
+      '0',
+      '--mqtt-ws-port',
+      '0',
+      '--tick-ms',
+      '100',
+      ...flags,
+    ],
+    env: {},
+  });
+  const server = await createServer({ config, log: pino({ level: 'silent' }), announce: () => {} });
+  const admin = server.firstAdminToken ?? '';
+  const api: TestServer['api'] = (method, path, options = {}) => {
+    const headers: Record<string, string> = { ...options.headers };
+    const token = options.token === undefined ? admin : options.token;
+    if (token) headers.authorization = `Bearer ${token}`;
+    let body: string | Uint8Array | undefined;
+    if (options.body !== undefined) {
+      if (typeof options.body === 'string' || options.body instanceof Uint8Array) {
+        body = options.body;
+      } else {
+        body = JSON.stringify(options.body);
+        headers['content-type'] = 'application/json';
+      }
+    }
+    return Promise.resolve(server.app.request(path, { method, headers, body: body as never }));
+  };
+  return {
+    server,
+    dataDir,
+    admin,
+    api,
+    mqttUrl: `mqtt://127.0.0.1:${server.ports.mqtt}`,
+    async enroll(id, deviceClass = 'jetson-xavier-nx', tags = []) {
+      const res = await api('POST', '/api/v1/devices', { body: { id, deviceClass, tags } });
+      if (res.status !== 201) throw new Error(`enroll ${id}: ${res.status} ${await res.text()}`);
+      return ((await res.json()) as { token: string }).token;
+    },
+    async token(role) {
+      const res = await api('POST', '/api/v1/tokens', { body: { role, name: `${role} test` } });
+      return ((await res.json()) as { token: string }).token;
+    },
+    async close() {
+      await server.close();
+      if (!options.dataDir) rmSync(dataDir, { recursive: true, force: true });
+    },
+  };
+}
+
+/** Connects an MQTT client; rejects with the CONNACK error when the login is refused. */
+export function connectClient(url: string, options: IClientOptions): Promise<MqttClient> {
+  return new Promise((resolve, reject) => {
+    const client = mqtt.connect(url, { reconnectPeriod: 0, connectTimeout: 5000, ...options });
+    client.once('connect', () => resolve(client));
+    client.once('error', (err) => {
+      client.end(true);
+      reject(err);
+    });
+    client.once('close', () => reject(new Error('connection closed before CONNACK')));
+  });
+}
+
+/** Polls `check` until it returns a truthy value or `timeoutMs` passes. */
+export async function waitFor<T>(
+  check: () => T | Promise<T>,
+  timeoutMs = 5000,
+  what = 'condition',
+): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const value = await check();
+    if (value) return value;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
+
+const T0 = Date.now();
+
+export function facesMessage(deviceId: string, seq: number, over: Partial<Faces> = {}): Faces {
+  const ts = over.ts ?? T0 + seq * 1000;
+  const { boxes: _boxes, ...base } = examples.faces;
+  return { ...base, deviceId, seq, ts, start: ts - 1000, end: ts, ...over };
+}
+
+export function metricsMessage(
+  deviceId: string,
+  seq: number,
+  over: Partial<Metrics['runner'] & object> = {},
+  device: Partial<Metrics['device']> = {},
+): Metrics {
+  return {
+    ...examples.metrics,
+    deviceId,
+    seq,
+    ts: T0 + seq * 1000,
+    runner: { ...examples.metrics.runner, ...over },
+    device: { ...examples.metrics.device, cpuPct: [...examples.metrics.device.cpuPct], ...device },
+  };
+}
+
+export function statusMessage(
+  deviceId: string,
+  seq: number,
+  state: Status['state'] = 'online',
+): Status {
+  return { ...examples.status, deviceId, seq, ts: T0 + seq * 1000, state };
+}
+
+export function reportedMessage(
+  deviceId: string,
+  seq: number,
+  over: Partial<Reported> = {},
+): Reported {
+  return { ...examples.reported, deviceId, seq, ts: T0 + seq * 1000, engineBench: null, ...over };
+}
