@@ -308,30 +308,56 @@ describe('agent over a real broker with the real runner', () => {
     const { start } = setup(id);
     const sub = await subscribe(broker.url, `facefleet/v1/devices/${id}/#`);
     const first = start();
-    await waitFor(() => byKind(sub.received, 'faces').length >= 2, { timeoutMs: 20_000, what: 'running' });
+    await waitFor(() => byKind(sub.received, 'faces').length >= 2, {
+      timeoutMs: 20_000,
+      what: 'running',
+    });
     const good = readFileSync(blazefaceModel());
     const m = signedManifest(good, fleet.privateKey, { id: 'gk-1' });
     server.put(m.url, good);
     // a long hold: the kill lands inside it
-    await sub.client.publishAsync(topics.desired(id), JSON.stringify(desired(id, 1, m, 60)), { qos: 1, retain: true });
-    const stateOf = (r: Received) => (r.payload.update as { state: string }).state;
-    await waitFor(() => byKind(sub.received, 'reported').some((r) => stateOf(r) === 'health_check'), {
-      timeoutMs: 20_000,
-      what: 'health_check report',
+    await sub.client.publishAsync(topics.desired(id), JSON.stringify(desired(id, 1, m, 60)), {
+      qos: 1,
+      retain: true,
     });
+    const stateOf = (r: Received) => (r.payload.update as { state: string }).state;
+    await waitFor(
+      () => byKind(sub.received, 'reported').some((r) => stateOf(r) === 'health_check'),
+      {
+        timeoutMs: 20_000,
+        what: 'health_check report',
+      },
+    );
     await first.kill9();
     const seen = sub.received.length;
     // the control plane shortens the gate with a new rev for the same engine
-    await sub.client.publishAsync(topics.desired(id), JSON.stringify(desired(id, 2, m, 1)), { qos: 1, retain: true });
-    const second = start();
-    await waitFor(() => byKind(sub.received.slice(seen), 'reported').some((r) => r.payload.rev === 2 && stateOf(r) === 'applied'), {
-      timeoutMs: 30_000,
-      what: 'applied after restart',
+    await sub.client.publishAsync(topics.desired(id), JSON.stringify(desired(id, 2, m, 1)), {
+      qos: 1,
+      retain: true,
     });
+    const second = start();
+    await waitFor(
+      () =>
+        byKind(sub.received.slice(seen), 'reported').some(
+          (r) => r.payload.rev === 2 && stateOf(r) === 'applied',
+        ),
+      {
+        timeoutMs: 30_000,
+        what: 'applied after restart',
+      },
+    );
     const afterRestart = byKind(sub.received.slice(seen), 'reported');
     // the first report of the new process says where the update stood: mid-gate, on the new engine
-    expect(afterRestart[0]?.payload).toMatchObject({ rev: 1, engine: { id: 'gk-1' }, update: { state: 'health_check' } });
-    expect(afterRestart.at(-1)?.payload).toMatchObject({ rev: 2, engine: { id: 'gk-1' }, previousEngine: { id: 'bootstrap' } });
+    expect(afterRestart[0]?.payload).toMatchObject({
+      rev: 1,
+      engine: { id: 'gk-1' },
+      update: { state: 'health_check' },
+    });
+    expect(afterRestart.at(-1)?.payload).toMatchObject({
+      rev: 2,
+      engine: { id: 'gk-1' },
+      previousEngine: { id: 'bootstrap' },
+    });
     expect((await second.stop()).code).toBe(0);
     await sub.close();
   });
