@@ -27,7 +27,7 @@ std::unique_ptr<Backend> Backend::create(const std::string& name, const BackendC
 }
 
 std::string backendUsage() {
-  return std::string("  --backend opencv|tensorrt         opencv: OpenCV DNN on an ONNX model, CPU\n") +
+  return std::string("  --backend opencv|tensorrt         opencv (default): OpenCV DNN on an ONNX model, CPU\n") +
          "                                    tensorrt: serialized engine from trtexec (" +
          (tensorRtCompiledIn() ? "compiled in" : "NOT compiled into this build") + ")\n";
 }

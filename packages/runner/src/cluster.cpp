@@ -26,7 +26,7 @@ bool parseClusterMode(const std::string& name, ClusterMode& out) {
 }
 
 std::string clusterUsage() {
-  return "  --cluster none|nms|dbscan|hybrid   clustering of candidates (default nms)\n"
+  return "  --cluster none|nms|dbscan|hybrid  clustering of candidates (default nms)\n"
          "  --pre-cluster-threshold F         candidate threshold on coverage/score\n"
          "                                    (default 0.2 detectnet_v2, 0.5 blazeface)\n"
          "  --nms-iou-threshold F             NMS suppresses IoU > F (default 0.5)\n"

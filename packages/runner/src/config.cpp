@@ -405,10 +405,10 @@ RunnerConfig parseRunArgs(const std::vector<std::string>& args, std::vector<std:
 std::string configUsage() {
   return "  --config FILE                     DeepStream nvinfer config ([property], [class-attrs-all]);\n"
          "                                    flags given on the command line override it\n"
-         "  --backend opencv|tensorrt         inference backend (default opencv)\n"
          "  --model PATH                      ONNX model (opencv) or serialized engine (tensorrt)\n"
          "  --input WxH                       network input size (default: the decoder's)\n"
-         "  --output-blob-names A;B           output tensors to fetch (default: the decoder's)\n"
+         "  --output-blob-names A;B           output tensors to fetch (default: all the model's; the\n"
+         "                                    decoder picks its tensors by name or shape)\n"
          "  --threads N                       OpenCV worker threads (default: OpenCV's choice)\n";
 }
 

@@ -1,11 +1,10 @@
 #include "facefleet/pipeline.hpp"
 
 #include <chrono>
-#include <condition_variable>
-#include <deque>
 #include <mutex>
 #include <thread>
 
+#include "facefleet/bounded_queue.hpp"
 #include "facefleet/errors.hpp"
 #include "facefleet/json.hpp"
 #include "facefleet/stats.hpp"
@@ -28,76 +27,27 @@ struct Item {
   Clock::time_point start;
 };
 
-// Bounded hand-over between the capture thread and the inference loop. Blobs are recycled so a
-// steady state allocates nothing.
-class FrameQueue {
+// Preprocessed blobs are recycled so a steady state allocates nothing.
+class BlobPool {
  public:
-  explicit FrameQueue(std::size_t capacity, bool dropOldest) : capacity_(capacity), dropOldest_(dropOldest) {}
-
-  // Returns false when the queue was closed (the consumer is gone).
-  bool push(Item&& item) {
-    std::unique_lock<std::mutex> lock(m_);
-    if (dropOldest_) {
-      while (items_.size() >= capacity_) {
-        pool_.push_back(std::move(items_.front().blob));
-        items_.pop_front();
-        ++dropped_;
-      }
-    } else {
-      notFull_.wait(lock, [&] { return closed_ || items_.size() < capacity_; });
-    }
-    if (closed_) return false;
-    items_.push_back(std::move(item));
-    notEmpty_.notify_one();
-    return true;
-  }
-
-  enum class Pop { Item, Timeout, Closed };
-  Pop pop(Item& out, std::chrono::milliseconds timeout) {
-    std::unique_lock<std::mutex> lock(m_);
-    if (!notEmpty_.wait_for(lock, timeout, [&] { return !items_.empty() || closed_; })) return Pop::Timeout;
-    if (items_.empty()) return Pop::Closed;
-    out = std::move(items_.front());
-    items_.pop_front();
-    notFull_.notify_one();
-    return Pop::Item;
-  }
-
-  void close() {
+  void put(std::vector<float>&& blob) {
     std::lock_guard<std::mutex> lock(m_);
-    closed_ = true;
-    notEmpty_.notify_all();
-    notFull_.notify_all();
+    if (pool_.size() < 4) pool_.push_back(std::move(blob));
   }
-
-  void recycle(std::vector<float>&& blob) {
-    std::lock_guard<std::mutex> lock(m_);
-    if (pool_.size() < capacity_ + 2) pool_.push_back(std::move(blob));
-  }
-  std::vector<float> takeBlob() {
+  std::vector<float> take() {
     std::lock_guard<std::mutex> lock(m_);
     if (pool_.empty()) return {};
     std::vector<float> b = std::move(pool_.back());
     pool_.pop_back();
     return b;
   }
-  long long takeDropped() {
-    std::lock_guard<std::mutex> lock(m_);
-    const long long d = dropped_;
-    dropped_ = 0;
-    return d;
-  }
 
  private:
   std::mutex m_;
-  std::condition_variable notEmpty_, notFull_;
-  std::deque<Item> items_;
   std::vector<std::vector<float>> pool_;
-  std::size_t capacity_;
-  bool dropOldest_;
-  bool closed_ = false;
-  long long dropped_ = 0;
 };
+
+using FrameQueue = BoundedQueue<Item>;
 
 struct CaptureResult {
   bool sourceFailed = false;
@@ -105,7 +55,7 @@ struct CaptureResult {
 };
 
 void captureLoop(FrameSource& source, const InputSpec& spec, const PipelineOptions& opt, FrameQueue& queue,
-                 const std::atomic<bool>& stop, const std::atomic<bool>& consumerDone, CaptureResult& result) {
+                 BlobPool& blobs, const std::atomic<bool>& stop, const std::atomic<bool>& consumerDone, CaptureResult& result) {
   Preprocessor pre(spec);
   cv::Mat frame;
   const double fps = source.fps() > 0 ? source.fps() : 30.0;
@@ -133,10 +83,13 @@ void captureLoop(FrameSource& source, const InputSpec& spec, const PipelineOptio
       item.height = frame.rows;
       item.start = t0;
       item.captureMs = msBetween(t0, t1);
-      item.blob = queue.takeBlob();
+      item.blob = blobs.take();
       item.transform = pre.run(frame, item.blob);
       item.preMs = msBetween(t1, Clock::now());
-      if (!queue.push(std::move(item))) break;
+      std::vector<Item> evicted;
+      const bool queued = queue.push(std::move(item), &evicted);
+      for (Item& e : evicted) blobs.put(std::move(e.blob));
+      if (!queued) break;
     }
   } catch (const std::exception& e) {
     result.sourceFailed = true;
@@ -158,6 +111,7 @@ PipelineSummary runPipeline(Detector& detector, FrameSource& source, const Pipel
   // decoded and preprocessed while the current one is in inference.
   const bool dropStale = source.live() || opt.pace;
   FrameQueue queue(dropStale ? 1 : 2, dropStale);
+  BlobPool blobs;
   std::atomic<bool> consumerDone{false};
   CaptureResult capture;
   PipelineSummary summary;
@@ -168,7 +122,7 @@ PipelineSummary runPipeline(Detector& detector, FrameSource& source, const Pipel
   auto lastDone = started;
 
   std::thread captureThread(captureLoop, std::ref(source), std::cref(detector.input()), std::cref(opt),
-                            std::ref(queue), std::cref(stop), std::cref(consumerDone), std::ref(capture));
+                            std::ref(queue), std::ref(blobs), std::cref(stop), std::cref(consumerDone), std::ref(capture));
   auto shutdown = [&] {
     consumerDone = true;
     queue.close();
@@ -183,7 +137,7 @@ PipelineSummary runPipeline(Detector& detector, FrameSource& source, const Pipel
       if (r == FrameQueue::Pop::Item) {
         FrameMessage msg;
         Boxes boxes = detector.detect(item.blob, item.transform, &msg.ms.infer, &msg.ms.post);
-        queue.recycle(std::move(item.blob));
+        blobs.put(std::move(item.blob));
         lastDone = Clock::now();
         msg.index = item.index;
         msg.width = item.width;

@@ -55,18 +55,23 @@ TEST(GoldenBlazeFace, MegamindFaceInAtLeast57OfTheFirst60Frames) {
   EXPECT_GE(withFace, 57);
 }
 
-TEST(GoldenBlazeFace, FrontModelLoadsWith128Input) {
+// The 128×128 "front" model and the 256×256 "back" model must agree on Megamind's large face
+// (frame 29, about 136 px): an independent check of the letterbox mapping at two input sizes.
+TEST(GoldenBlazeFace, FrontAndBackModelsAgreeOnALargeFace) {
   ASSERT_TRUE(haveModel(kBlazeFront));
-  ASSERT_TRUE(haveSample("messi5.jpg"));
-  auto det = blazeface(kBlazeFront, 128);
-  EXPECT_EQ(det->input().width, 128);
-  const Boxes faces = det->detectFrame(cv::imread(samplePath("messi5.jpg")));
-  // The front (selfie) model is made for large near faces; only require that it runs and that
-  // anything it reports lies inside the frame.
-  for (const Box& b : faces) {
-    EXPECT_GE(b.x1, 0.0f);
-    EXPECT_LE(b.x2, 548.0f);
-  }
+  ASSERT_TRUE(haveModel(kBlazeBack));
+  ASSERT_TRUE(haveSample("Megamind.avi"));
+  cv::VideoCapture cap(samplePath("Megamind.avi"));
+  cv::Mat frame;
+  for (int i = 0; i <= 29; ++i) ASSERT_TRUE(cap.read(frame));
+  auto front = blazeface(kBlazeFront, 128);
+  auto back = blazeface(kBlazeBack, 256);
+  EXPECT_EQ(front->input().width, 128);
+  const Boxes f = front->detectFrame(frame), b = back->detectFrame(frame);
+  ASSERT_GE(f.size(), 1u);
+  ASSERT_GE(b.size(), 1u);
+  EXPECT_GT(f[0].height(), 100.0f);
+  EXPECT_GT(iou(f[0], b[0]), 0.8f) << "front " << f[0].x1 << "," << f[0].y1 << " back " << b[0].x1 << "," << b[0].y1;
 }
 
 TEST(GoldenDetectNet, GeneratedModelHasFaceNetTensorNamesAndShapes) {
