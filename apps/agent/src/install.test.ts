@@ -71,6 +71,7 @@ describe('infra/jetson/install.sh --root DIR --dry-run', () => {
       'StandardOutput=journal',
       'User=facefleet',
       'KillSignal=SIGTERM',
+      'Environment=NODE_OPTIONS=--max-semi-space-size=1',
       'ExecStart=/usr/bin/env node /opt/facefleet/apps/agent/dist/main.js --config /etc/facefleet/agent.json',
     ]) {
       expect(unit.split('\n')).toContain(line);

@@ -16,6 +16,8 @@ export interface AgentProcessOptions {
   source: string;
   /** Extra FACEFLEET_* settings. */
   env?: Record<string, string>;
+  /** Node.js flags (the systemd unit's NODE_OPTIONS, for the benchmark). */
+  nodeArgs?: string;
 }
 
 export interface LogLine {
@@ -50,10 +52,15 @@ export function startAgent(o: AgentProcessOptions) {
     FACEFLEET_HEALTH_DEVICE_TREE_MODEL: join(o.dataDir, 'no-device-tree-model'),
     ...o.env,
   };
-  const child: ChildProcess = spawn(process.execPath, [join(repoRoot, 'apps/agent/dist/main.js')], {
-    env,
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
+  const nodeArgs = (o.nodeArgs ?? '').split(' ').filter(Boolean);
+  const child: ChildProcess = spawn(
+    process.execPath,
+    [...nodeArgs, join(repoRoot, 'apps/agent/dist/main.js')],
+    {
+      env,
+      stdio: ['ignore', 'pipe', 'pipe'],
+    },
+  );
   const logs: LogLine[] = [];
   const stderr: string[] = [];
   if (child.stdout) {
