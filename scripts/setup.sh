@@ -45,12 +45,11 @@ pnpm -s build
 
 # --- native runner ----------------------------------------------------------------------------
 if [ -f packages/runner/CMakeLists.txt ]; then
+  # Models first: the build's golden tests look for them.
+  log 'fetching models'
+  bash packages/runner/scripts/fetch-models.sh
   log 'building the runner'
   cmake -S packages/runner -B packages/runner/build -DCMAKE_BUILD_TYPE=Release >/dev/null
   cmake --build packages/runner/build -j"$(nproc)" >/dev/null
-  if [ -x packages/runner/scripts/fetch-models.sh ]; then
-    log 'fetching models'
-    packages/runner/scripts/fetch-models.sh
-  fi
 fi
 log "ready in $root"
