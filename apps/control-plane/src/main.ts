@@ -85,6 +85,8 @@ main(process.argv.slice(2)).then(
   },
   (err: unknown) => {
     process.stderr.write(`facefleet-server: ${(err as Error).stack ?? String(err)}\n`);
-    process.exitCode = 1;
+    // A start that failed half-way (a port in use) can leave listeners and timers open that would
+    // keep the process alive doing nothing: exit for real so supervisors see the failure.
+    process.exit(1);
   },
 );
