@@ -29,7 +29,7 @@ const { values } = parseArgs({
     mosquitto: { type: 'string', default: '/usr/sbin/mosquitto' },
     /** Extra control-plane flags, e.g. `--server-args="--batch-ms 5"`. */
     'server-args': { type: 'string', default: '' },
-    baseline: { type: 'boolean', default: true },
+    'node-args': { type: 'string', default: '' },
   },
   strict: false,
 });
@@ -149,6 +149,8 @@ async function benchFacefleet(n: number) {
   const server = start(
     process.execPath,
     [
+      // e.g. `--node-args=--cpu-prof` to profile the server under load
+      ...String(values['node-args']).split(' ').filter(Boolean),
       join(here, '..', 'main.js'),
       '--data-dir',
       dir,
