@@ -20,6 +20,7 @@ import { alertRoutes } from './routes/alerts.js';
 import { deviceRoutes } from './routes/devices.js';
 import { engineRoutes } from './routes/engines.js';
 import { fleetRoutes } from './routes/fleet.js';
+import { meRoutes } from './routes/me.js';
 import { rolloutRoutes } from './routes/rollouts.js';
 
 export interface AppDeps {
@@ -110,5 +111,6 @@ export function createApp(deps: AppDeps): Hono<Env> {
   alertRoutes(registrar, deps);
   fleetRoutes(registrar, deps);
   adminRoutes(registrar, deps);
+  meRoutes(registrar, deps);
   return app;
 }
