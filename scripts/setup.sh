@@ -10,9 +10,10 @@ as_root() { if [ "$(id -u)" = 0 ]; then "$@"; else sudo "$@"; fi; }
 
 # --- Debian packages --------------------------------------------------------------------------
 # build tools and OpenCV/GoogleTest for the runner, mosquitto for the external-broker tests,
-# opencv-doc for the sample video and images the demo and golden tests use.
+# opencv-doc for the sample video and images the demo and golden tests use, shellcheck for the
+# Jetson install script's test.
 apt_packages=(build-essential cmake pkg-config libopencv-dev libgtest-dev mosquitto mosquitto-clients
-  opencv-doc ca-certificates)
+  opencv-doc ca-certificates shellcheck)
 missing=()
 for p in "${apt_packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")

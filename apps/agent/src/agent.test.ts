@@ -1,0 +1,425 @@
+import { generateKeyPairSync } from 'node:crypto';
+import { mkdtempSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { type Desired, type EngineManifest, examples, topics } from '@facefleet/protocol';
+import Database from 'better-sqlite3';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startAgent } from './test-support/agent-process.js';
+import { signedManifest, startEngineServer } from './test-support/engine-server.js';
+import { type Broker, createBroker } from './test-support/mosquitto.js';
+import { blazefaceModel, runnerBin, SAMPLE_VIDEO } from './test-support/runner.js';
+import { type Received, subscribe } from './test-support/subscriber.js';
+import { waitFor } from './test-support/wait.js';
+
+/**
+ * Whole-agent tests: the built agent (dist/main.js) as a child process, a real Mosquitto broker on a
+ * loopback port, the real runner binary on a real video, engine downloads from a node:http server
+ * with Range support. Run `pnpm build` (test-all does) before these.
+ */
+const TOKEN = 'device-token-1';
+const fleet = generateKeyPairSync('ed25519');
+const otherKey = generateKeyPairSync('ed25519');
+let broker: Broker;
+let server: Awaited<ReturnType<typeof startEngineServer>>;
+
+beforeAll(async () => {
+  runnerBin();
+  blazefaceModel();
+  broker = await createBroker();
+  server = await startEngineServer(TOKEN);
+});
+afterAll(async () => {
+  await broker?.stop();
+  await server?.close();
+});
+
+function setup(deviceId: string, env: Record<string, string> = {}, model = blazefaceModel()) {
+  const dataDir = mkdtempSync(join(tmpdir(), `ff-agent-${deviceId}-`));
+  const start = () =>
+    startAgent({
+      deviceId,
+      token: TOKEN,
+      brokerUrl: broker.url,
+      controlPlaneUrl: server.url,
+      dataDir,
+      publicKey: fleet.publicKey,
+      runnerBin: runnerBin(),
+      model,
+      source: SAMPLE_VIDEO,
+      env,
+    });
+  return { dataDir, start };
+}
+
+const byKind = (rs: Received[], kind: string) => rs.filter((r) => r.topic.endsWith(`/${kind}`));
+/** First arrival of each seq, in arrival order. */
+function unique(rs: Received[]): Received[] {
+  const seen = new Set<number>();
+  return rs.filter((r) => {
+    const s = r.payload.seq as number;
+    if (seen.has(s)) return false;
+    seen.add(s);
+    return true;
+  });
+}
+/** Faces windows follow each other without a hole: each starts where the one before ended. */
+function expectContiguous(windows: Received[]) {
+  const sorted = [...windows].sort((a, b) => (a.payload.seq as number) - (b.payload.seq as number));
+  for (let i = 1; i < sorted.length; i++) {
+    expect(sorted[i]?.payload.start, `window seq ${sorted[i]?.payload.seq}`).toBe(
+      sorted[i - 1]?.payload.end,
+    );
+  }
+}
+
+function desired(deviceId: string, rev: number, engine: EngineManifest | null, holdS = 2): Desired {
+  return {
+    v: 1,
+    deviceId,
+    rev,
+    ts: examples.desired.ts,
+    engine,
+    rolloutId: `ro-${rev}`,
+    healthGate: { holdS, minFpsRatio: 0.5 },
+  };
+}
+
+describe('agent over a real broker with the real runner', () => {
+  it('broker stopped for 5 s then restarted: every faces window arrives, exactly once by seq, in order', async () => {
+    const { start } = setup('outage-1');
+    const sub = await subscribe(broker.url, 'facefleet/v1/devices/outage-1/#');
+    const agent = start();
+    await waitFor(() => byKind(sub.received, 'faces').length >= 4, {
+      timeoutMs: 20_000,
+      what: 'first windows',
+    });
+    await broker.stop();
+    const downAt = Date.now();
+    // the outage: 5 s stands in for the issue's 30 s; nothing in the agent depends on its length
+    // (the outbox is bounded by count, not time), and 5 s spans ~20 windows and many reconnect tries
+    await waitFor(() => Date.now() - downAt >= 5000, { timeoutMs: 6000, what: 'the outage' });
+    await broker.start();
+    await waitFor(
+      () => byKind(sub.received, 'faces').some((r) => (r.payload.start as number) > downAt + 5000),
+      {
+        timeoutMs: 20_000,
+        what: 'windows from after the outage',
+      },
+    );
+    const { code } = await agent.stop();
+    expect(code).toBe(0);
+    await waitFor(() => byKind(sub.received, 'status').at(-1)?.payload.state === 'offline', {
+      what: 'offline status',
+    });
+    const faces = byKind(sub.received, 'faces');
+    const once = unique(faces);
+    const seqs = once.map((r) => r.payload.seq as number);
+    expect(seqs).toEqual([...seqs].sort((a, b) => a - b)); // in order
+    expect(once.length).toBeGreaterThanOrEqual(24); // ≥ 6 s of 0.25 s windows
+    expectContiguous(once); // none missing, from start to the clean stop
+    const during = once.filter(
+      (r) => (r.payload.end as number) > downAt && (r.payload.end as number) < downAt + 5000,
+    );
+    expect(during.length).toBeGreaterThanOrEqual(15); // queued while the broker was down, delivered after
+    // every message the agent stored left its outbox only with a PUBACK: nothing pending at exit
+    expect(
+      agent.logs.find((l) => l.msg === 'outbox flushed as far as the link allows'),
+    ).toMatchObject({
+      drained: true,
+      pending: 0,
+    });
+    await sub.close();
+  });
+
+  it('agent killed with -9 mid-stream: every window it had stored is delivered after restart', async () => {
+    const { start, dataDir } = setup('kill-1');
+    const sub = await subscribe(broker.url, 'facefleet/v1/devices/kill-1/#');
+    const first = start();
+    await waitFor(() => byKind(sub.received, 'faces').length >= 3, {
+      timeoutMs: 20_000,
+      what: 'first windows',
+    });
+    await broker.stop();
+    const db = new Database(join(dataDir, 'agent.db'), { readonly: true });
+    const stored = () =>
+      db
+        .prepare<[], { seq: number }>(`SELECT seq FROM outbox WHERE kind = 'faces' ORDER BY seq`)
+        .all();
+    await waitFor(() => stored().length >= 8, {
+      timeoutMs: 10_000,
+      what: '8 windows stored while offline',
+    });
+    await first.kill9();
+    const pending = stored().map((r) => r.seq);
+    db.close();
+    await broker.start();
+    const second = start();
+    await waitFor(
+      () => {
+        const got = new Set(byKind(sub.received, 'faces').map((r) => r.payload.seq));
+        return pending.every((s) => got.has(s));
+      },
+      { timeoutMs: 20_000, what: 'all windows stored before the kill' },
+    );
+    // the first process's windows are contiguous: nothing lost
+    const firstRun = unique(byKind(sub.received, 'faces')).filter(
+      (r) => (r.payload.seq as number) <= (pending.at(-1) ?? 0),
+    );
+    expectContiguous(firstRun);
+    // the seq counter survived: the new process never reuses a seq
+    await waitFor(
+      () =>
+        byKind(sub.received, 'faces').some(
+          (r) => (r.payload.seq as number) > (pending.at(-1) ?? 0),
+        ),
+      {
+        what: 'windows from the second process',
+      },
+    );
+    expect((await second.stop()).code).toBe(0);
+    await sub.close();
+  });
+
+  it('a runner that crashes in a loop (missing model, exit 3) → status degraded', async () => {
+    const { start } = setup(
+      'crash-1',
+      {
+        FACEFLEET_SUPERVISOR_CRASH_LOOP_EXITS: '3',
+        FACEFLEET_SUPERVISOR_CRASH_LOOP_WINDOW_S: '30',
+      },
+      '/nonexistent/model.onnx',
+    );
+    const sub = await subscribe(broker.url, topics.status('crash-1'));
+    const agent = start();
+    await waitFor(
+      () => byKind(sub.received, 'status').some((r) => r.payload.state === 'degraded'),
+      {
+        timeoutMs: 20_000,
+        what: 'degraded status',
+      },
+    );
+    const degraded = byKind(sub.received, 'status').find((r) => r.payload.state === 'degraded');
+    expect(degraded?.retain).toBe(false); // live delivery to a subscriber; the broker keeps it retained
+    expect(degraded?.payload.reason).toMatch(/crash loop: exit 3 \(model_load: /);
+    expect((degraded?.payload.runner as { state: string } | undefined)?.state).toBe('crashloop');
+    expect((await agent.stop()).code).toBe(0);
+    await sub.close();
+  });
+
+  it('an engine that fails the health gate is rolled back and reported; a good one is applied', async () => {
+    const id = 'update-1';
+    const { start, dataDir } = setup(id);
+    const sub = await subscribe(broker.url, `facefleet/v1/devices/${id}/#`);
+    const agent = start();
+    await waitFor(() => byKind(sub.received, 'faces').length >= 2, {
+      timeoutMs: 20_000,
+      what: 'running',
+    });
+
+    // a "bad engine": correctly signed bytes the runner cannot load (exit 3 → crash during the gate)
+    const bad = Buffer.from('this is not an ONNX model\n'.repeat(64));
+    const badManifest = signedManifest(bad, fleet.privateKey, { id: 'bad-1' });
+    server.put(badManifest.url, bad);
+    await sub.client.publishAsync(topics.desired(id), JSON.stringify(desired(id, 1, badManifest)), {
+      qos: 1,
+      retain: true,
+    });
+    await waitFor(
+      () =>
+        byKind(sub.received, 'reported').some(
+          (r) => (r.payload.update as { state: string }).state === 'rolled_back',
+        ),
+      {
+        timeoutMs: 30_000,
+        what: 'rolled_back report',
+      },
+    );
+    const reports = unique(byKind(sub.received, 'reported'));
+    const states = reports.map((r) => (r.payload.update as { state: string }).state);
+    expect(states).toEqual(
+      expect.arrayContaining(['downloading', 'verifying', 'staged', 'health_check', 'rolled_back']),
+    );
+    const rolledBack = reports.find(
+      (r) => (r.payload.update as { state: string }).state === 'rolled_back',
+    );
+    expect(rolledBack?.payload).toMatchObject({
+      rev: 1,
+      engine: { id: 'bootstrap' },
+      previousEngine: { id: 'bad-1' },
+      update: { engineId: 'bad-1', rolloutId: 'ro-1' },
+    });
+    expect((rolledBack?.payload.update as { reason: string } | undefined)?.reason).toMatch(
+      /exit 3|model_load/,
+    );
+    // the old engine runs again
+    const after = Date.now();
+    await waitFor(
+      () => byKind(sub.received, 'faces').some((r) => (r.payload.start as number) > after),
+      {
+        timeoutMs: 15_000,
+        what: 'frames after the rollback',
+      },
+    );
+
+    // a good engine (the same BlazeFace model under a new id), its download cut halfway: resumed with Range
+    const good = readFileSync(blazefaceModel());
+    const goodManifest = signedManifest(good, fleet.privateKey, { id: 'good-1' });
+    server.put(goodManifest.url, good, { cutAfter: Math.floor(good.length / 2) });
+    await sub.client.publishAsync(
+      topics.desired(id),
+      JSON.stringify(desired(id, 2, goodManifest)),
+      { qos: 1, retain: true },
+    );
+    await waitFor(
+      () =>
+        byKind(sub.received, 'reported').some(
+          (r) => r.payload.rev === 2 && (r.payload.update as { state: string }).state === 'applied',
+        ),
+      {
+        timeoutMs: 30_000,
+        what: 'applied report',
+      },
+    );
+    const applied = byKind(sub.received, 'reported').find(
+      (r) => r.payload.rev === 2 && (r.payload.update as { state: string }).state === 'applied',
+    );
+    expect(applied?.payload).toMatchObject({
+      engine: { id: 'good-1', sha256: goodManifest.sha256 },
+      previousEngine: { id: 'bootstrap' },
+    });
+    const goodRequests = server.requests.filter((r) => r.path === goodManifest.url);
+    expect(goodRequests.length).toBeGreaterThanOrEqual(2);
+    expect(goodRequests.at(-1)?.range).toMatch(/^bytes=\d+-$/);
+    expect(goodRequests.every((r) => r.auth === `Bearer ${TOKEN}`)).toBe(true);
+    // the runner now loads the engine from the data dir
+    expect(
+      agent.logs.some(
+        (l) =>
+          l.msg === 'runner started' && JSON.stringify(l.args).includes(join(dataDir, 'engines')),
+      ),
+    ).toBe(true);
+    expect((await agent.stop()).code).toBe(0);
+    await sub.close();
+  });
+
+  it('agent killed with -9 during the health gate: after restart it reports the truth and finishes the gate', async () => {
+    const id = 'gate-kill-1';
+    const { start } = setup(id);
+    const sub = await subscribe(broker.url, `facefleet/v1/devices/${id}/#`);
+    const first = start();
+    await waitFor(() => byKind(sub.received, 'faces').length >= 2, {
+      timeoutMs: 20_000,
+      what: 'running',
+    });
+    const good = readFileSync(blazefaceModel());
+    const m = signedManifest(good, fleet.privateKey, { id: 'gk-1' });
+    server.put(m.url, good);
+    // a long hold: the kill lands inside it
+    await sub.client.publishAsync(topics.desired(id), JSON.stringify(desired(id, 1, m, 60)), {
+      qos: 1,
+      retain: true,
+    });
+    const stateOf = (r: Received) => (r.payload.update as { state: string }).state;
+    await waitFor(
+      () => byKind(sub.received, 'reported').some((r) => stateOf(r) === 'health_check'),
+      {
+        timeoutMs: 20_000,
+        what: 'health_check report',
+      },
+    );
+    await first.kill9();
+    const seen = sub.received.length;
+    // the control plane shortens the gate with a new rev for the same engine
+    await sub.client.publishAsync(topics.desired(id), JSON.stringify(desired(id, 2, m, 1)), {
+      qos: 1,
+      retain: true,
+    });
+    const second = start();
+    await waitFor(
+      () =>
+        byKind(sub.received.slice(seen), 'reported').some(
+          (r) => r.payload.rev === 2 && stateOf(r) === 'applied',
+        ),
+      {
+        timeoutMs: 30_000,
+        what: 'applied after restart',
+      },
+    );
+    const afterRestart = byKind(sub.received.slice(seen), 'reported');
+    // the first report of the new process says where the update stood: mid-gate, on the new engine
+    expect(afterRestart[0]?.payload).toMatchObject({
+      rev: 1,
+      engine: { id: 'gk-1' },
+      update: { state: 'health_check' },
+    });
+    expect(afterRestart.at(-1)?.payload).toMatchObject({
+      rev: 2,
+      engine: { id: 'gk-1' },
+      previousEngine: { id: 'bootstrap' },
+    });
+    expect((await second.stop()).code).toBe(0);
+    await sub.close();
+  });
+
+  it('corrupted and wrongly signed downloads are rejected; the old engine keeps running', async () => {
+    const id = 'verify-1';
+    const { start } = setup(id);
+    const sub = await subscribe(broker.url, `facefleet/v1/devices/${id}/#`);
+    const agent = start();
+    await waitFor(() => byKind(sub.received, 'faces').length >= 2, {
+      timeoutMs: 20_000,
+      what: 'running',
+    });
+    const runnerStarts = () => agent.logs.filter((l) => l.msg === 'runner started').length;
+    expect(runnerStarts()).toBe(1);
+
+    const good = readFileSync(blazefaceModel());
+    const corrupted = Buffer.from(good);
+    corrupted[1000] = (corrupted[1000] ?? 0) ^ 0xff;
+    const m1 = signedManifest(good, fleet.privateKey, { id: 'corrupt-1' });
+    server.put(m1.url, corrupted); // same size, one byte flipped
+    await sub.client.publishAsync(topics.desired(id), JSON.stringify(desired(id, 1, m1)), {
+      qos: 1,
+      retain: true,
+    });
+    const failedAt = (rev: number) =>
+      byKind(sub.received, 'reported').find(
+        (r) => r.payload.rev === rev && (r.payload.update as { state: string }).state === 'failed',
+      );
+    await waitFor(() => failedAt(1) !== undefined, {
+      timeoutMs: 20_000,
+      what: 'failed report for the corrupted download',
+    });
+    expect((failedAt(1)?.payload.update as { reason: string } | undefined)?.reason).toMatch(
+      /sha256 [0-9a-f]{64} does not match/,
+    );
+    expect(failedAt(1)?.payload.engine).toMatchObject({ id: 'bootstrap' });
+
+    const m2 = signedManifest(good, otherKey.privateKey, { id: 'forged-1' });
+    server.put(m2.url, good);
+    await sub.client.publishAsync(topics.desired(id), JSON.stringify(desired(id, 2, m2)), {
+      qos: 1,
+      retain: true,
+    });
+    await waitFor(() => failedAt(2) !== undefined, {
+      timeoutMs: 20_000,
+      what: 'failed report for the forged signature',
+    });
+    expect((failedAt(2)?.payload.update as { reason: string } | undefined)?.reason).toMatch(
+      /signature does not verify/,
+    );
+
+    // the runner was never restarted and still produces windows
+    expect(runnerStarts()).toBe(1);
+    const after = Date.now();
+    await waitFor(
+      () => byKind(sub.received, 'faces').some((r) => (r.payload.start as number) > after),
+      {
+        what: 'frames after the rejections',
+      },
+    );
+    expect((await agent.stop()).code).toBe(0);
+    await sub.close();
+  });
+});

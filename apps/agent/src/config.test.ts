@@ -1,0 +1,160 @@
+import { generateKeyPairSync } from 'node:crypto';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { loadConfig, parseEd25519PublicKey, usage } from './config.js';
+import { ConfigError } from './errors.js';
+
+const { publicKey } = generateKeyPairSync('ed25519');
+const pem = publicKey.export({ type: 'spki', format: 'pem' }).toString();
+const rawB64 = publicKey.export({ type: 'spki', format: 'der' }).subarray(12).toString('base64');
+
+const env = {
+  FACEFLEET_DEVICE_ID: 'cam-7',
+  FACEFLEET_DEVICE_TOKEN: 'secret',
+  FACEFLEET_BROKER_URL: 'mqtt://127.0.0.1:1883',
+  FACEFLEET_CONTROL_PLANE_URL: 'http://127.0.0.1:8080',
+  FACEFLEET_DATA_DIR: '/var/lib/facefleet',
+  FACEFLEET_FLEET_PUBLIC_KEY: pem,
+  FACEFLEET_RUNNER_BIN: '/opt/facefleet/bin/facefleet-runner',
+  FACEFLEET_RUNNER_BOOTSTRAP_MODEL: '/opt/facefleet/models/blazeface.onnx',
+  FACEFLEET_RUNNER_SOURCE: '/dev/video0',
+};
+
+function errorOf(fn: () => unknown): ConfigError {
+  try {
+    fn();
+  } catch (err) {
+    if (err instanceof ConfigError) return err;
+    throw err;
+  }
+  throw new Error('expected a ConfigError');
+}
+
+describe('loadConfig', () => {
+  it('builds a config from the environment with defaults', () => {
+    const c = loadConfig({ argv: [], env });
+    expect(c.deviceId).toBe('cam-7');
+    expect(c.fleetPublicKey.asymmetricKeyType).toBe('ed25519');
+    expect(c.publish).toEqual({ facesWindowS: 1, metricsIntervalS: 10, boxes: true });
+    expect(c.runner.backend).toBe('opencv');
+    expect(c.supervisor.crashLoopExits).toBe(5);
+    expect(c.outbox.maxMessages).toBe(100_000);
+    expect(c.trtVersion).toBeNull();
+  });
+
+  it('flags override the environment, which overrides the file', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'ff-config-'));
+    const file = join(dir, 'agent.json');
+    writeFileSync(
+      file,
+      JSON.stringify({
+        deviceId: 'from-file',
+        brokerUrl: 'mqtts://broker.example:8883',
+        publish: { facesWindowS: 2, metricsIntervalS: 30 },
+        runner: { loop: true, extraArgs: ['--cluster', 'nms'] },
+      }),
+    );
+    const c = loadConfig({
+      argv: [
+        '--config',
+        file,
+        '--device-id',
+        'from-flag',
+        '--publish-faces-window-s=0.5',
+        '--runner-pace',
+      ],
+      env: { ...env, FACEFLEET_DEVICE_ID: 'from-env', FACEFLEET_BROKER_URL: undefined },
+    });
+    expect(c.deviceId).toBe('from-flag');
+    expect(c.brokerUrl).toBe('mqtts://broker.example:8883');
+    expect(c.publish.facesWindowS).toBe(0.5);
+    expect(c.publish.metricsIntervalS).toBe(30);
+    expect(c.runner.loop).toBe(true);
+    expect(c.runner.pace).toBe(true);
+    expect(c.runner.extraArgs).toEqual(['--cluster', 'nms']);
+  });
+
+  it('names every wrong field, with where its value came from', () => {
+    const err = errorOf(() =>
+      loadConfig({
+        argv: [
+          '--broker-url',
+          'http://nope',
+          '--publish-metrics-interval-s',
+          'often',
+          '--bogus',
+          'x',
+        ],
+        env: {
+          ...env,
+          FACEFLEET_DEVICE_ID: 'bad/id',
+          FACEFLEET_FLEET_PUBLIC_KEY: 'not a key',
+          FACEFLEET_DEVICE_TOKEN: undefined,
+          FACEFLEET_DEVICE_CLASS: 'jetson-nano-2',
+        },
+      }),
+    );
+    const byPath = Object.fromEntries(err.issues.map((i) => [i.path, i.message]));
+    expect(Object.keys(byPath).sort()).toEqual(
+      [
+        '--bogus',
+        'brokerUrl',
+        'deviceClass',
+        'deviceId',
+        'deviceToken',
+        'fleetPublicKey',
+        'publish.metricsIntervalS',
+      ].sort(),
+    );
+    expect(byPath.brokerUrl).toMatch(/mqtt:\/\/ or mqtts:\/\/.*from --broker-url/);
+    expect(byPath.deviceId).toMatch(/device id must be.*FACEFLEET_DEVICE_ID/);
+    expect(byPath.fleetPublicKey).toMatch(/PEM public key or base64/);
+    expect(byPath['publish.metricsIntervalS']).toMatch(/number/);
+    expect(byPath.deviceToken).toBe('required (--device-token or FACEFLEET_DEVICE_TOKEN)');
+  });
+
+  it('reports unknown settings in the file and an unreadable file', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'ff-config-'));
+    const file = join(dir, 'agent.json');
+    writeFileSync(file, JSON.stringify({ runner: { bim: 'x' }, colour: 'blue' }));
+    const err = errorOf(() => loadConfig({ argv: ['--config', file], env }));
+    const paths = err.issues.map((i) => i.path);
+    expect(paths).toContain('runner.bim');
+    expect(paths).toContain('colour');
+    const missing = errorOf(() => loadConfig({ argv: ['--config', join(dir, 'nope.json')], env }));
+    expect(missing.issues[0]?.path).toBe('config file');
+    expect(missing.issues[0]?.message).toMatch(/ENOENT/);
+  });
+
+  it('makes relative paths absolute', () => {
+    const c = loadConfig({
+      argv: ['--data-dir', 'data', '--runner-bootstrap-model', 'm.onnx'],
+      env,
+      cwd: '/srv/ff',
+    });
+    expect(c.dataDir).toBe('/srv/ff/data');
+    expect(c.runner.bootstrapModel).toBe('/srv/ff/m.onnx');
+  });
+
+  it('usage lists every flag with its environment variable', () => {
+    expect(usage()).toMatch(/--runner-bootstrap-model <string>\s+FACEFLEET_RUNNER_BOOTSTRAP_MODEL/);
+    expect(usage()).toMatch(/--outbox-max-messages <number>\s+FACEFLEET_OUTBOX_MAX_MESSAGES/);
+  });
+});
+
+describe('parseEd25519PublicKey', () => {
+  it('accepts PEM, raw base64 and SPKI base64 of the same key', () => {
+    const spki = publicKey.export({ type: 'spki', format: 'der' }).toString('base64');
+    for (const text of [pem, rawB64, spki]) {
+      expect(parseEd25519PublicKey(text).equals(publicKey)).toBe(true);
+    }
+  });
+  it('rejects a key of another type', () => {
+    const rsa = generateKeyPairSync('ec', { namedCurve: 'P-256' }).publicKey;
+    expect(() =>
+      parseEd25519PublicKey(rsa.export({ type: 'spki', format: 'pem' }).toString()),
+    ).toThrow(/must be an Ed25519 key, not ec/);
+  });
+});

@@ -1,0 +1,137 @@
+import { execFileSync, spawnSync } from 'node:child_process';
+import { generateKeyPairSync } from 'node:crypto';
+import {
+  copyFileSync,
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readFileSync,
+  writeFileSync,
+} from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { loadConfig } from './config.js';
+import { jetsonFixtures, repoRoot } from './test-support/fixtures.js';
+
+const script = join(repoRoot, 'infra/jetson/install.sh');
+
+function tempRoot(release?: string) {
+  const root = mkdtempSync(join(tmpdir(), 'ff-install-'));
+  if (release) {
+    mkdirSync(join(root, 'etc'), { recursive: true });
+    copyFileSync(join(jetsonFixtures, release), join(root, 'etc/nv_tegra_release'));
+  }
+  const key = join(root, 'fleet.pub');
+  writeFileSync(
+    key,
+    generateKeyPairSync('ed25519').publicKey.export({ type: 'spki', format: 'pem' }),
+  );
+  return { root, key };
+}
+
+const enroll = (key: string) => [
+  '--device-id',
+  'cam-7',
+  '--device-token',
+  'tok "with" quotes',
+  '--broker-url',
+  'mqtts://fleet.example:8883',
+  '--control-plane-url',
+  'https://fleet.example',
+  '--fleet-public-key-file',
+  key,
+  '--source',
+  '/dev/video0',
+];
+
+const install = (args: string[]) => spawnSync('bash', [script, ...args], { encoding: 'utf8' });
+
+describe('infra/jetson/install.sh --root DIR --dry-run', () => {
+  it('on JetPack 5 (L4T R35.4.1): builds with TensorRT, writes a valid config and a hardened unit', () => {
+    const { root, key } = tempRoot('nv_tegra_release-r35.4.1-agx.txt');
+    const r = install(['--root', root, '--dry-run', ...enroll(key)]);
+    expect(r.stderr).toContain('L4T R35.4.1');
+    expect(r.status).toBe(0);
+    // system commands are printed, not run
+    expect(r.stdout).toMatch(/^\+ cmake -S .*packages\/runner .*-DFACEFLEET_TENSORRT=ON$/m);
+    expect(r.stdout).toMatch(
+      /^\+ \/usr\/src\/tensorrt\/bin\/trtexec --onnx=.*detectnet_v2_facenet_shaped\.onnx --fp16 --saveEngine=/m,
+    );
+    expect(r.stdout).toMatch(/^\+ systemctl enable --now facefleet-agent\.service$/m);
+
+    const unit = readFileSync(join(root, 'etc/systemd/system/facefleet-agent.service'), 'utf8');
+    for (const line of [
+      'Restart=on-failure',
+      'RestartSec=5',
+      'NoNewPrivileges=yes',
+      'ProtectSystem=strict',
+      'ReadWritePaths=/var/lib/facefleet',
+      'PrivateTmp=yes',
+      'StandardOutput=journal',
+      'User=facefleet',
+      'KillSignal=SIGTERM',
+      'Environment=NODE_OPTIONS=--max-semi-space-size=1',
+      'ExecStart=/usr/bin/env node /opt/facefleet/apps/agent/dist/main.js --config /etc/facefleet/agent.json',
+    ]) {
+      expect(unit.split('\n')).toContain(line);
+    }
+
+    // the config the agent will read passes the agent's own validation
+    const configPath = join(root, 'etc/facefleet/agent.json');
+    const config = loadConfig({ argv: ['--config', configPath], env: {} });
+    expect(config).toMatchObject({
+      deviceId: 'cam-7',
+      deviceToken: 'tok "with" quotes',
+      brokerUrl: 'mqtts://fleet.example:8883',
+      dataDir: '/var/lib/facefleet',
+      runner: {
+        backend: 'tensorrt',
+        model: 'detectnet_v2',
+        source: '/dev/video0',
+        bootstrapModel: '/var/lib/facefleet/engines/bootstrap/model.plan',
+      },
+    });
+    expect(config.fleetPublicKey.asymmetricKeyType).toBe('ed25519');
+
+    // the uninstall script removes what was installed, keeping the data dir without --purge
+    const uninstall = join(root, 'opt/facefleet/uninstall.sh');
+    expect(existsSync(uninstall)).toBe(true);
+    const u = spawnSync('bash', [uninstall, '--root', root, '--dry-run'], { encoding: 'utf8' });
+    expect(u.status).toBe(0);
+    expect(u.stdout).toContain('+ systemctl disable --now facefleet-agent.service');
+    expect(existsSync(join(root, 'etc/systemd/system/facefleet-agent.service'))).toBe(false);
+    expect(existsSync(join(root, 'etc/facefleet'))).toBe(false);
+    expect(existsSync(join(root, 'var/lib/facefleet'))).toBe(true);
+  });
+
+  it('refuses a machine that is not a Jetson, and names missing enrollment flags', () => {
+    const { root, key } = tempRoot();
+    const r = install(['--root', root, '--dry-run', ...enroll(key)]);
+    expect(r.status).toBe(1);
+    expect(r.stderr).toMatch(/nv_tegra_release not found: not a Jetson/);
+    const m = install(['--root', root, '--dry-run', '--device-id', 'x']);
+    expect(m.status).toBe(2);
+    expect(m.stderr).toContain(
+      'missing --device-token --broker-url --control-plane-url --fleet-public-key-file --source',
+    );
+  });
+
+  it('on JetPack 4 (L4T R32.7.1) it needs a Node.js 20 already there (glibc 2.27 cannot run one installed)', () => {
+    const { root, key } = tempRoot('nv_tegra_release-r32.7.1-nano.txt');
+    // this machine has Node 20, so the install goes on; the check is in the log
+    const r = install(['--root', root, '--dry-run', ...enroll(key)]);
+    expect(r.stderr).toContain('L4T R32.7.1');
+    expect(r.stderr).toMatch(/JetPack 4 .*Node\.js 20 cannot be installed/);
+    expect(r.status).toBe(0);
+  });
+
+  it('passes shellcheck (install and the generated uninstall script)', () => {
+    const { root, key } = tempRoot('nv_tegra_release-r35.4.1-agx.txt');
+    expect(install(['--root', root, '--dry-run', ...enroll(key)]).status).toBe(0);
+    // throws (fails the test) on any finding, or when shellcheck is not installed (scripts/setup.sh installs it)
+    execFileSync('shellcheck', [script, join(root, 'opt/facefleet/uninstall.sh')], {
+      encoding: 'utf8',
+    });
+  });
+});

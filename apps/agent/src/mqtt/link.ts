@@ -1,0 +1,144 @@
+import { readFileSync } from 'node:fs';
+import { topics } from '@facefleet/protocol';
+import mqtt, { type IClientOptions, type MqttClient } from 'mqtt';
+import type { Logger } from 'pino';
+import type { Outbox } from '../outbox/outbox.js';
+
+export interface MqttLinkOptions {
+  url: string;
+  deviceId: string;
+  token: string;
+  outbox: Outbox;
+  log: Logger;
+  /** Messages handed to MQTT and not yet acknowledged at once. */
+  inflight: number;
+  keepaliveS: number;
+  reconnectMs: number;
+  caFile?: string | undefined;
+  /** The retained offline status the broker publishes if the link dies (built with a fresh seq). */
+  will: (seq: number) => unknown;
+  /** Called after every (re)connect, once subscribed: the agent queues its current status. */
+  onConnect?: () => void;
+  /** A message on the device's own `desired` topic (an empty payload when it was cleared). */
+  onDesired?: (payload: Buffer) => void;
+}
+
+export interface MqttLink {
+  /** Sends what the outbox holds, as far as the in-flight window allows. Call after enqueueing. */
+  pump(): void;
+  connected(): boolean;
+  /** Waits until the outbox is empty or the deadline passes; true when it emptied. */
+  drain(timeoutMs: number): Promise<boolean>;
+  /** Disconnects cleanly (no will); messages not acknowledged stay in the outbox for the next start. */
+  close(): Promise<void>;
+}
+
+/**
+ * The device's MQTT connection. The SQLite outbox, not the MQTT session, is the source of truth:
+ * `clean: true`, and every message leaves the outbox only on its PUBACK. Messages handed to mqtt.js
+ * stay in its in-memory store across reconnects (it re-sends them first, in order, on reconnect),
+ * so within one process nothing is sent twice on purpose; after a restart everything unacknowledged
+ * is sent again from the outbox, and the control plane de-duplicates by (deviceId, seq).
+ * At most `inflight` messages are outstanding, so a long outage costs no memory.
+ */
+export function createMqttLink(options: MqttLinkOptions): MqttLink {
+  const { outbox, log } = options;
+  const statusTopic = topics.status(options.deviceId);
+  const desiredTopic = topics.desired(options.deviceId);
+  let inflight = 0;
+  let closing = false;
+  const drainWaiters = new Set<() => void>();
+
+  const willFor = (): NonNullable<IClientOptions['will']> => ({
+    topic: statusTopic,
+    payload: Buffer.from(JSON.stringify(options.will(outbox.reserveSeq()))),
+    qos: 1,
+    retain: true,
+  });
+
+  const clientOptions: IClientOptions = {
+    clientId: `facefleet-agent-${options.deviceId}`,
+    username: options.deviceId,
+    password: options.token,
+    clean: true,
+    keepalive: options.keepaliveS,
+    reconnectPeriod: options.reconnectMs,
+    connectTimeout: 10_000,
+    protocolVersion: 4,
+    will: willFor(),
+    ...(options.caFile ? { ca: readFileSync(options.caFile) } : {}),
+  };
+  const client: MqttClient = mqtt.connect(options.url, clientOptions);
+
+  const notifyDrained = () => {
+    if (outbox.pending() === 0) for (const w of drainWaiters) w();
+  };
+
+  function pump(): void {
+    if (!client.connected || closing) return;
+    const room = options.inflight - inflight;
+    if (room <= 0) return;
+    for (const m of outbox.claim(room)) {
+      inflight += 1;
+      client.publish(m.topic, m.payload, { qos: 1, retain: m.retain }, (err) => {
+        inflight -= 1;
+        if (err) {
+          // only when the client is ended: the message stays in the outbox for the next start
+          log.debug({ seq: m.seq, err: err.message }, 'publish not acknowledged');
+          return;
+        }
+        outbox.ack(m.seq);
+        notifyDrained();
+        pump();
+      });
+    }
+  }
+
+  client.on('connect', () => {
+    log.info({ url: options.url }, 'mqtt connected');
+    client.subscribe(desiredTopic, { qos: 1 }, (err) => {
+      if (err)
+        log.error({ err: err.message, topic: desiredTopic }, 'cannot subscribe to desired state');
+    });
+    options.onConnect?.();
+    pump();
+  });
+  client.on('message', (topic, payload) => {
+    if (topic === desiredTopic) options.onDesired?.(payload);
+  });
+  client.on('close', () => {
+    if (closing) return;
+    log.warn('mqtt connection closed; reconnecting');
+    // the next connection carries a will with a fresh seq
+    client.options.will = willFor();
+  });
+  client.on('error', (err) => log.warn({ err: err.message }, 'mqtt error'));
+
+  return {
+    pump,
+    connected: () => client.connected,
+    drain(timeoutMs) {
+      if (outbox.pending() === 0) return Promise.resolve(true);
+      return new Promise((resolve) => {
+        const done = (ok: boolean) => {
+          clearTimeout(timer);
+          drainWaiters.delete(onDrained);
+          resolve(ok);
+        };
+        const onDrained = () => done(true);
+        const timer = setTimeout(() => done(outbox.pending() === 0), timeoutMs);
+        drainWaiters.add(onDrained);
+        pump();
+      });
+    },
+    async close() {
+      closing = true;
+      outbox.flushAcks();
+      // a clean DISCONNECT (no will); forced if the broker does not answer in time
+      const ended = client.endAsync(false);
+      const timeout = new Promise<'timeout'>((r) => setTimeout(() => r('timeout'), 2000).unref());
+      if ((await Promise.race([ended, timeout])) === 'timeout') await client.endAsync(true);
+      outbox.flushAcks();
+    },
+  };
+}

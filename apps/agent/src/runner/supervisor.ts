@@ -1,0 +1,325 @@
+import { type ChildProcess, spawn } from 'node:child_process';
+import { EventEmitter } from 'node:events';
+import { createInterface } from 'node:readline';
+import {
+  fieldIssues,
+  type RunnerError,
+  type RunnerFrame,
+  type RunnerHello,
+  type RunnerStats,
+  runnerLineSchema,
+} from '@facefleet/protocol';
+import type { Logger } from 'pino';
+
+export type SupervisedState = 'starting' | 'running' | 'restarting' | 'crashloop' | 'stopped';
+
+export interface RunnerExit {
+  code: number | null;
+  signal: NodeJS.Signals | null;
+  /** True when the agent asked the runner to stop (restart, shutdown, watchdog). */
+  requested: boolean;
+  /** The runner's last `error` line before it exited, if any. */
+  error: RunnerError | null;
+  /** ms the process lived */
+  uptimeMs: number;
+}
+
+export interface SupervisorSnapshot {
+  state: SupervisedState;
+  pid: number | null;
+  restarts: number;
+  crashLoop: boolean;
+  invalidLines: number;
+  lastExit: RunnerExit | null;
+}
+
+export interface RunnerSupervisorEvents {
+  hello: [RunnerHello];
+  frame: [RunnerFrame];
+  stats: [RunnerStats];
+  runnerError: [RunnerError];
+  invalid: [string, string];
+  spawn: [number];
+  exit: [RunnerExit];
+  state: [SupervisorSnapshot];
+}
+
+export interface RunnerSupervisorOptions {
+  command: string;
+  /** Called at every start, so a restart picks up a switched engine. */
+  args: () => string[];
+  log: Logger;
+  backoffInitialMs: number;
+  backoffMaxMs: number;
+  /** crashLoopExits unexpected exits within crashLoopWindowS → crash loop (device degraded). */
+  crashLoopExits: number;
+  crashLoopWindowS: number;
+  /** No frame for this many seconds → restart. 0: off. */
+  watchdogS: number;
+  /** SIGTERM, then SIGKILL after this many ms. */
+  stopGraceMs: number;
+  /** [0, 1) source for backoff jitter (tests pin it). */
+  random?: () => number;
+}
+
+export interface RunnerSupervisor extends EventEmitter<RunnerSupervisorEvents> {
+  start(): void;
+  /** Stops the runner (SIGTERM, SIGKILL after the grace) and does not restart it. */
+  stop(): Promise<void>;
+  /** Stops the runner and starts it again at once (new engine), forgetting past crashes. */
+  restart(reason: string): Promise<void>;
+  snapshot(): SupervisorSnapshot;
+}
+
+/** A run that produced frames for this long resets the backoff. */
+const STABLE_MS = 10_000;
+/** Invalid lines are logged one by one up to this many, then every 1000th. */
+const INVALID_LOG_LIMIT = 20;
+
+/**
+ * Spawns and supervises `facefleet-runner`: every stdout line is validated against the protocol's
+ * runnerLineSchema (invalid lines are counted and logged, never fatal), stderr goes to the log,
+ * unexpected exits restart it with exponential backoff and jitter, N exits within T seconds flag a
+ * crash loop, and a watchdog restarts a runner that stops producing frames.
+ */
+export function createRunnerSupervisor(options: RunnerSupervisorOptions): RunnerSupervisor {
+  const { log } = options;
+  const random = options.random ?? Math.random;
+  const emitter = new EventEmitter<RunnerSupervisorEvents>();
+  let child: ChildProcess | null = null;
+  let state: SupervisedState = 'stopped';
+  let wanted = false;
+  let restarts = 0;
+  let invalidLines = 0;
+  let failures = 0; // consecutive unexpected exits, for the backoff
+  let exitTimes: number[] = [];
+  let crashLoop = false;
+  let lastExit: RunnerExit | null = null;
+  let restartTimer: NodeJS.Timeout | undefined;
+  let watchdogTimer: NodeJS.Timeout | undefined;
+  let stableTimer: NodeJS.Timeout | undefined;
+  let lastFrameAt = 0;
+  let stopRequested = false;
+  let exitPromise: Promise<void> = Promise.resolve();
+
+  const snapshot = (): SupervisorSnapshot => ({
+    state,
+    pid: child?.pid ?? null,
+    restarts,
+    crashLoop,
+    invalidLines,
+    lastExit,
+  });
+  const setState = (s: SupervisedState) => {
+    state = s;
+    emitter.emit('state', snapshot());
+  };
+
+  function handleLine(text: string, lastError: { value: RunnerError | null }) {
+    if (text.length === 0) return;
+    let data: unknown;
+    try {
+      data = JSON.parse(text);
+    } catch (err) {
+      return invalid(text, `not JSON: ${(err as Error).message}`);
+    }
+    const parsed = runnerLineSchema.safeParse(data);
+    if (!parsed.success) {
+      return invalid(
+        text,
+        fieldIssues(parsed.error)
+          .map((i) => `${i.path}: ${i.message}`)
+          .join('; '),
+      );
+    }
+    const line = parsed.data;
+    switch (line.type) {
+      case 'frame':
+        lastFrameAt = Date.now();
+        if (state !== 'running') {
+          setState('running');
+          stableTimer ??= setTimeout(
+            () => {
+              failures = 0;
+              if (crashLoop) {
+                crashLoop = false;
+                emitter.emit('state', snapshot());
+              }
+            },
+            Math.max(STABLE_MS, options.crashLoopWindowS * 1000),
+          );
+        }
+        emitter.emit('frame', line);
+        break;
+      case 'hello':
+        emitter.emit('hello', line);
+        break;
+      case 'stats':
+        emitter.emit('stats', line);
+        break;
+      case 'error':
+        lastError.value = line;
+        log.error({ code: line.code, message: line.message }, 'runner reported an error');
+        emitter.emit('runnerError', line);
+        break;
+    }
+  }
+
+  function invalid(text: string, reason: string) {
+    invalidLines += 1;
+    if (invalidLines <= INVALID_LOG_LIMIT || invalidLines % 1000 === 0) {
+      log.warn({ line: text.slice(0, 200), reason, invalidLines }, 'invalid runner line');
+    }
+    emitter.emit('invalid', text, reason);
+  }
+
+  function spawnRunner() {
+    clearTimeout(restartTimer);
+    restartTimer = undefined;
+    const args = options.args();
+    setState('starting');
+    const started = Date.now();
+    lastFrameAt = started;
+    stopRequested = false;
+    const proc = spawn(options.command, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+    child = proc;
+    const lastError: { value: RunnerError | null } = { value: null };
+    let resolveExit: () => void = () => {};
+    exitPromise = new Promise((r) => {
+      resolveExit = r;
+    });
+    const out = createInterface({ input: proc.stdout, crlfDelay: Number.POSITIVE_INFINITY });
+    out.on('line', (text) => handleLine(text, lastError));
+    const err = createInterface({ input: proc.stderr, crlfDelay: Number.POSITIVE_INFINITY });
+    err.on('line', (text) => log.info({ runnerPid: proc.pid, stderr: text }, 'runner'));
+    proc.once('spawn', () => {
+      log.info({ pid: proc.pid, command: options.command, args }, 'runner started');
+      if (proc.pid) emitter.emit('spawn', proc.pid);
+      emitter.emit('state', snapshot());
+    });
+    proc.once('error', (e) => {
+      // spawn failure (missing binary): 'close' follows with code null/-2
+      log.error({ err: e.message, command: options.command }, 'cannot start runner');
+    });
+    proc.once('close', (code, signal) => {
+      clearTimeout(stableTimer);
+      stableTimer = undefined;
+      out.close();
+      err.close();
+      const exit: RunnerExit = {
+        code: code ?? (signal ? null : -1),
+        signal,
+        requested: stopRequested,
+        error: lastError.value,
+        uptimeMs: Date.now() - started,
+      };
+      child = null;
+      lastExit = exit;
+      resolveExit();
+      onExit(exit);
+    });
+  }
+
+  function onExit(exit: RunnerExit) {
+    emitter.emit('exit', exit);
+    if (!wanted) {
+      setState('stopped');
+      return;
+    }
+    if (exit.requested) return; // restart() spawns the next one itself
+    restarts += 1;
+    const now = Date.now();
+    const crashed = exit.code !== 0;
+    if (crashed) {
+      failures += 1;
+      exitTimes = [...exitTimes.filter((t) => now - t < options.crashLoopWindowS * 1000), now];
+      if (exitTimes.length >= options.crashLoopExits && !crashLoop) {
+        crashLoop = true;
+        log.error(
+          { exits: exitTimes.length, windowS: options.crashLoopWindowS, lastExit: exit },
+          'runner is crash-looping',
+        );
+      }
+    }
+    const base = crashed
+      ? Math.min(options.backoffMaxMs, options.backoffInitialMs * 2 ** Math.max(0, failures - 1))
+      : options.backoffInitialMs;
+    // "equal jitter": half fixed, half random, so restarts of many devices spread out
+    const delay = Math.round(base / 2 + (random() * base) / 2);
+    log.warn(
+      { code: exit.code, signal: exit.signal, delayMs: delay, restarts },
+      'runner exited; restarting',
+    );
+    setState(crashLoop ? 'crashloop' : 'restarting');
+    restartTimer = setTimeout(spawnRunner, delay);
+  }
+
+  async function terminate(): Promise<void> {
+    const proc = child;
+    if (!proc || proc.exitCode !== null || proc.signalCode !== null) return exitPromise;
+    stopRequested = true;
+    proc.kill('SIGTERM');
+    const kill = setTimeout(() => {
+      log.warn({ pid: proc.pid, graceMs: options.stopGraceMs }, 'runner ignored SIGTERM; SIGKILL');
+      proc.kill('SIGKILL');
+    }, options.stopGraceMs);
+    await exitPromise;
+    clearTimeout(kill);
+  }
+
+  function startWatchdog() {
+    if (options.watchdogS <= 0 || watchdogTimer) return;
+    const limitMs = options.watchdogS * 1000;
+    watchdogTimer = setInterval(
+      () => {
+        if (!child || !wanted || stopRequested) return;
+        if (Date.now() - lastFrameAt > limitMs) {
+          log.error(
+            { pid: child.pid, watchdogS: options.watchdogS },
+            'no frame from the runner; restarting it',
+          );
+          // counted as a failure: a hung runner is as broken as a crashed one
+          stopRequested = false;
+          child.kill('SIGTERM');
+          const proc = child;
+          setTimeout(
+            () => proc.exitCode === null && proc.signalCode === null && proc.kill('SIGKILL'),
+            options.stopGraceMs,
+          ).unref();
+          lastFrameAt = Date.now();
+        }
+      },
+      Math.max(50, Math.min(1000, limitMs / 4)),
+    );
+  }
+
+  return Object.assign(emitter, {
+    start() {
+      if (wanted) return;
+      wanted = true;
+      startWatchdog();
+      spawnRunner();
+    },
+    async stop() {
+      wanted = false;
+      clearTimeout(restartTimer);
+      clearInterval(watchdogTimer);
+      watchdogTimer = undefined;
+      await terminate();
+      setState('stopped');
+    },
+    async restart(reason: string) {
+      log.info({ reason }, 'restarting runner');
+      clearTimeout(restartTimer);
+      wanted = true;
+      await terminate();
+      failures = 0;
+      exitTimes = [];
+      crashLoop = false;
+      restarts += 1;
+      startWatchdog();
+      spawnRunner();
+    },
+    snapshot,
+  }) as RunnerSupervisor;
+}

@@ -1,0 +1,95 @@
+import { type ChildProcess, spawn } from 'node:child_process';
+import type { KeyObject } from 'node:crypto';
+import { join } from 'node:path';
+import { createInterface } from 'node:readline';
+import { repoRoot } from './fixtures.js';
+
+export interface AgentProcessOptions {
+  deviceId: string;
+  token: string;
+  brokerUrl: string;
+  controlPlaneUrl: string;
+  dataDir: string;
+  publicKey: KeyObject;
+  runnerBin: string;
+  model: string;
+  source: string;
+  /** Extra FACEFLEET_* settings. */
+  env?: Record<string, string>;
+  /** Node.js flags (the systemd unit's NODE_OPTIONS, for the benchmark). */
+  nodeArgs?: string;
+}
+
+export interface LogLine {
+  level: number;
+  msg: string;
+  [k: string]: unknown;
+}
+
+/** The built agent (apps/agent/dist/main.js) as a real child process, configured through its environment. */
+export function startAgent(o: AgentProcessOptions) {
+  const env: Record<string, string> = {
+    PATH: process.env.PATH ?? '/usr/bin:/bin',
+    FACEFLEET_DEVICE_ID: o.deviceId,
+    FACEFLEET_DEVICE_TOKEN: o.token,
+    FACEFLEET_BROKER_URL: o.brokerUrl,
+    FACEFLEET_CONTROL_PLANE_URL: o.controlPlaneUrl,
+    FACEFLEET_DATA_DIR: o.dataDir,
+    FACEFLEET_FLEET_PUBLIC_KEY: o.publicKey.export({ type: 'spki', format: 'pem' }).toString(),
+    FACEFLEET_RUNNER_BIN: o.runnerBin,
+    FACEFLEET_RUNNER_BOOTSTRAP_MODEL: o.model,
+    FACEFLEET_RUNNER_SOURCE: o.source,
+    FACEFLEET_RUNNER_LOOP: 'true',
+    FACEFLEET_RUNNER_PACE: 'true',
+    FACEFLEET_RUNNER_STATS_INTERVAL_S: '1',
+    FACEFLEET_PUBLISH_FACES_WINDOW_S: '0.25',
+    FACEFLEET_PUBLISH_METRICS_INTERVAL_S: '1',
+    FACEFLEET_MQTT_RECONNECT_MS: '200',
+    FACEFLEET_SUPERVISOR_BACKOFF_INITIAL_MS: '100',
+    FACEFLEET_SUPERVISOR_BACKOFF_MAX_MS: '500',
+    FACEFLEET_LOG_LEVEL: 'debug',
+    // a /proc-only health collector: no Jetson here
+    FACEFLEET_HEALTH_DEVICE_TREE_MODEL: join(o.dataDir, 'no-device-tree-model'),
+    ...o.env,
+  };
+  const nodeArgs = (o.nodeArgs ?? '').split(' ').filter(Boolean);
+  const child: ChildProcess = spawn(
+    process.execPath,
+    [...nodeArgs, join(repoRoot, 'apps/agent/dist/main.js')],
+    {
+      env,
+      stdio: ['ignore', 'pipe', 'pipe'],
+    },
+  );
+  const logs: LogLine[] = [];
+  const stderr: string[] = [];
+  if (child.stdout) {
+    createInterface({ input: child.stdout }).on('line', (l) => {
+      try {
+        logs.push(JSON.parse(l) as LogLine);
+      } catch {
+        stderr.push(l);
+      }
+    });
+  }
+  if (child.stderr) createInterface({ input: child.stderr }).on('line', (l) => stderr.push(l));
+  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
+    child.once('exit', (code, signal) => resolve({ code, signal })),
+  );
+  return {
+    child,
+    logs,
+    stderr,
+    exited,
+    /** SIGTERM and wait for the exit status. */
+    async stop() {
+      if (child.exitCode === null && child.signalCode === null) child.kill('SIGTERM');
+      return exited;
+    },
+    async kill9() {
+      child.kill('SIGKILL');
+      return exited;
+    },
+    has: (msg: string) => logs.some((l) => l.msg === msg),
+  };
+}

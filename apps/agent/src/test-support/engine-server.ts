@@ -1,0 +1,88 @@
+import { createHash, type KeyObject, sign } from 'node:crypto';
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { type EngineManifest, engineSigningPayload } from '@facefleet/protocol';
+
+interface Blob {
+  data: Buffer;
+  /** Close the connection after this many bytes on the first request (to test resuming). */
+  cutAfter?: number;
+  served: number;
+}
+
+/**
+ * A small node:http server standing in for the control plane's `GET /api/v1/engines/:id/blob`:
+ * device-token auth (Bearer), Range requests (206 with Content-Range, 416 past the end).
+ */
+export async function startEngineServer(token: string) {
+  const blobs = new Map<string, Blob>();
+  const requests: { path: string; range: string | undefined; auth: string | undefined }[] = [];
+  const server: Server = createServer((req, res) => {
+    const path = req.url ?? '';
+    requests.push({ path, range: req.headers.range, auth: req.headers.authorization });
+    if (req.headers.authorization !== `Bearer ${token}`) {
+      res.writeHead(401).end('unauthorized');
+      return;
+    }
+    const blob = blobs.get(path);
+    if (!blob) {
+      res.writeHead(404).end('not found');
+      return;
+    }
+    const total = blob.data.length;
+    let start = 0;
+    const m = /^bytes=(\d+)-$/.exec(req.headers.range ?? '');
+    if (m) {
+      start = Number(m[1]);
+      if (start >= total) {
+        res.writeHead(416, { 'content-range': `bytes */${total}` }).end();
+        return;
+      }
+      res.writeHead(206, {
+        'content-range': `bytes ${start}-${total - 1}/${total}`,
+        'content-length': total - start,
+      });
+    } else {
+      res.writeHead(200, { 'content-length': total, 'accept-ranges': 'bytes' });
+    }
+    blob.served += 1;
+    if (blob.served === 1 && blob.cutAfter !== undefined && blob.cutAfter > start) {
+      res.write(blob.data.subarray(start, blob.cutAfter), () => res.socket?.destroy());
+      return;
+    }
+    res.end(blob.data.subarray(start));
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  const { port } = server.address() as AddressInfo;
+  return {
+    url: `http://127.0.0.1:${port}`,
+    requests,
+    put(path: string, data: Buffer, options: { cutAfter?: number } = {}) {
+      blobs.set(path, { data, served: 0, ...options });
+    },
+    close: () => new Promise<void>((r) => server.close(() => r())),
+  };
+}
+
+/** A manifest for `data`, signed with `privateKey` (override fields to break it on purpose). */
+export function signedManifest(
+  data: Buffer,
+  privateKey: KeyObject,
+  fields: Partial<EngineManifest> & Pick<EngineManifest, 'id'>,
+): EngineManifest {
+  const base: Omit<EngineManifest, 'signature'> = {
+    name: fields.id,
+    sha256: createHash('sha256').update(data).digest('hex'),
+    size: data.length,
+    url: `/api/v1/engines/${fields.id}/blob`,
+    deviceClass: 'generic-x86_64',
+    trtVersion: null,
+    backend: 'opencv',
+    model: 'blazeface',
+    format: 'onnx',
+    calibration: null,
+    ...fields,
+  };
+  const signature = sign(null, engineSigningPayload(base), privateKey).toString('base64');
+  return { ...base, signature, ...(fields.signature ? { signature: fields.signature } : {}) };
+}

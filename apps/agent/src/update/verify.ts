@@ -1,0 +1,47 @@
+import { createHash, type KeyObject, verify } from 'node:crypto';
+import { createReadStream } from 'node:fs';
+import { stat } from 'node:fs/promises';
+import { type EngineManifest, engineSigningPayload } from '@facefleet/protocol';
+import { VerifyError } from '../errors.js';
+
+export async function sha256File(path: string): Promise<string> {
+  const hash = createHash('sha256');
+  for await (const chunk of createReadStream(path)) hash.update(chunk as Buffer);
+  return hash.digest('hex');
+}
+
+/** Checks the Ed25519 signature of a manifest with the fleet public key; throws VerifyError. */
+export function verifyManifestSignature(manifest: EngineManifest, publicKey: KeyObject): void {
+  const signature = Buffer.from(manifest.signature, 'base64');
+  let ok = false;
+  try {
+    ok = verify(null, engineSigningPayload(manifest), publicKey, signature);
+  } catch {
+    ok = false;
+  }
+  if (!ok)
+    throw new VerifyError(
+      `engine ${manifest.id}: signature does not verify with the fleet public key`,
+    );
+}
+
+/** Checks a downloaded file's size and sha256 against what the (signed) manifest says. */
+export async function verifyFile(
+  path: string,
+  expected: { size: number; sha256: string },
+  what: string,
+): Promise<void> {
+  const size = await stat(path).then(
+    (s) => s.size,
+    () => -1,
+  );
+  if (size !== expected.size) {
+    throw new VerifyError(`${what}: size ${size} bytes, the manifest says ${expected.size}`);
+  }
+  const got = await sha256File(path);
+  if (got !== expected.sha256) {
+    throw new VerifyError(
+      `${what}: sha256 ${got} does not match the manifest's ${expected.sha256}`,
+    );
+  }
+}

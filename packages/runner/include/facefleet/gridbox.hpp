@@ -1,0 +1,24 @@
+// DetectNet_v2 GridBox decode (FaceNet), as DeepStream's DetectNet_v2 parser and TAO's
+// predictions_to_absolute describe it. Pure code on planar float arrays.
+#pragma once
+
+#include "facefleet/box.hpp"
+
+namespace facefleet {
+
+struct GridBoxParams {
+  float threshold = 0.2f;   // pre-cluster threshold on coverage; a cell passes when cov >= threshold
+  float bboxScale = 35.0f;  // DetectNet_v2 bbox normalisation (FaceNet model card / TAO)
+  float offset = 0.5f;      // cell centre offset in pixels (TAO)
+};
+
+// bbox: 4 planes of gridH×gridW (o0..o3), cov: 1 plane of gridH×gridW.
+// Appends candidate boxes in network-input pixels to `out` (conf = coverage).
+//   stride_x = ceil(netW / gridW), stride_y = ceil(netH / gridH)
+//   x1 = stride_x·i + offset − scale·o0   y1 = stride_y·j + offset − scale·o1
+//   x2 = stride_x·i + offset + scale·o2   y2 = stride_y·j + offset + scale·o3
+// clipped to [0,netW]×[0,netH]; boxes with x2 < x1 or y2 < y1 are dropped.
+void decodeGridBox(const float* bbox, const float* cov, int gridW, int gridH, int netW, int netH,
+                   const GridBoxParams& params, Boxes& out);
+
+}  // namespace facefleet

@@ -1,0 +1,80 @@
+// A small JSON writer and the exact line shapes of the runner's stdout contract
+// (validated by @facefleet/protocol with zod in strict mode: no extra keys).
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "facefleet/box.hpp"
+#include "facefleet/errors.hpp"
+
+namespace facefleet {
+
+constexpr const char* kRunnerVersion = "0.1.0";
+constexpr std::size_t kMaxBoxesPerFrame = 256;
+
+// Escapes for a JSON string body (quotes, backslash, control characters as \uXXXX).
+std::string jsonEscape(std::string_view s);
+// Fixed-point with at most `decimals` digits, trailing zeros trimmed; NaN/Inf become 0.
+std::string formatNumber(double v, int decimals);
+
+class JsonWriter {
+ public:
+  JsonWriter& beginObject();
+  JsonWriter& endObject();
+  JsonWriter& beginArray();
+  JsonWriter& endArray();
+  JsonWriter& key(std::string_view k);
+  JsonWriter& string(std::string_view v);
+  JsonWriter& number(double v, int decimals = 3);
+  JsonWriter& integer(long long v);
+  const std::string& str() const { return out_; }
+
+ private:
+  void separate();
+  std::string out_;
+  std::vector<bool> first_;
+  bool afterKey_ = false;
+};
+
+struct HelloMessage {
+  std::string backend, model, modelPath, modelSha256;
+  int inputWidth = 0, inputHeight = 0;
+  std::string source, sourceKind, cluster;
+  long long pid = 0;
+  std::int64_t ts = 0;
+};
+
+struct FrameTiming {
+  double capture = 0, pre = 0, infer = 0, post = 0, total = 0;
+};
+
+struct FrameMessage {
+  long long index = 0;
+  std::int64_t ts = 0;
+  int width = 0, height = 0;
+  Boxes boxes;  // source-frame pixels, corner form; written as x,y,w,h
+  FrameTiming ms;
+};
+
+struct StatsMessage {
+  std::int64_t ts = 0;
+  long long frames = 0;
+  double fps = 0, inferFps = 0;
+  double p50 = 0, p95 = 0, p99 = 0;
+  long long dropped = 0;
+  double windowS = 0;
+};
+
+// Each returns one line without the trailing newline.
+std::string helloLine(const HelloMessage& m);
+// faces = number of boxes detected; boxes = the 256 most confident of them.
+std::string frameLine(const FrameMessage& m);
+std::string statsLine(const StatsMessage& m);
+std::string errorLine(ErrorCode code, const std::string& message, std::int64_t ts);
+// The decode tool's {"type":"detections","count":N,"boxes":[...]}.
+std::string detectionsLine(const Boxes& boxes);
+
+}  // namespace facefleet

@@ -1,0 +1,43 @@
+// The run loop: capture + decode + preprocess on their own thread, overlapped with inference through
+// a bounded queue. Live sources (and --pace) keep only the newest frame and count the stale ones
+// dropped; files wait for the consumer, so every frame is processed.
+#pragma once
+
+#include <atomic>
+#include <functional>
+#include <string>
+#include <vector>
+
+#include "facefleet/detector.hpp"
+#include "facefleet/source.hpp"
+
+namespace facefleet {
+
+struct PipelineOptions {
+  bool loop = false;
+  bool pace = false;
+  long long maxFrames = 0;  // 0 = unlimited
+  double statsInterval = 5.0;
+  bool emitFrames = true;  // false: stats only (bench)
+};
+
+struct PipelineSummary {
+  long long frames = 0;
+  long long dropped = 0;
+  double wallS = 0;  // first capture to last frame done
+  std::vector<double> inferMs;
+  bool sourceFailed = false;  // a live source stopped delivering
+  std::string sourceError;
+};
+
+using LineSink = std::function<void(const std::string& line)>;
+
+// Emits frame lines, a stats line every statsInterval seconds and a final stats line. Stops at the
+// end of a non-looping file source, after maxFrames, on a live source failure, or when `stop` turns
+// true (the frame in progress is finished first). Throws RunnerError(Runtime) on inference errors.
+PipelineSummary runPipeline(Detector& detector, FrameSource& source, const PipelineOptions& options,
+                            const std::atomic<bool>& stop, const LineSink& sink);
+
+std::int64_t epochMs();
+
+}  // namespace facefleet

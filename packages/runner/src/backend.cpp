@@ -1,0 +1,35 @@
+#include "facefleet/backend.hpp"
+
+#include "facefleet/errors.hpp"
+
+namespace facefleet {
+
+bool tensorRtCompiledIn() {
+#ifdef FACEFLEET_HAVE_TENSORRT
+  return true;
+#else
+  return false;
+#endif
+}
+
+std::unique_ptr<Backend> Backend::create(const std::string& name, const BackendConfig& config) {
+  if (name == "opencv") return createOpenCvBackend(config);
+  if (name == "tensorrt") {
+#ifdef FACEFLEET_HAVE_TENSORRT
+    return createTensorRtBackend(config);
+#else
+    throw RunnerError(ErrorCode::BadArgs,
+                      "--backend: tensorrt is not compiled into this build (NvInfer.h/libnvinfer not found at "
+                      "configure time; see packages/runner/README.md)");
+#endif
+  }
+  throw RunnerError(ErrorCode::BadArgs, "--backend: '" + name + "' is not a backend (opencv, tensorrt)");
+}
+
+std::string backendUsage() {
+  return std::string("  --backend opencv|tensorrt         opencv (default): OpenCV DNN on an ONNX model, CPU\n") +
+         "                                    tensorrt: serialized engine from trtexec (" +
+         (tensorRtCompiledIn() ? "compiled in" : "NOT compiled into this build") + ")\n";
+}
+
+}  // namespace facefleet

@@ -1,0 +1,228 @@
+// TensorRT backend: deserializes an engine built by trtexec (on the device it runs on) and runs it
+// on the GPU. Compiled only where NvInfer.h, libnvinfer and the CUDA runtime are found
+// (CMake FACEFLEET_TENSORRT=AUTO|ON). NOT compiled or run on the development machine: see README.
+//
+// API facts relied on (NVIDIA TensorRT developer guide / NvInferRuntime.h):
+//  - TensorRT 8.x: bindings by index (getNbBindings, bindingIsInput, getBindingDimensions),
+//    execution with enqueueV2(bindings, stream, nullptr); engines built from UFF/etlt (DetectNet_v2 via
+//    tao-converter) may have an implicit batch dimension, which needs enqueue(batchSize, ...).
+//  - TensorRT 10.x: bindings removed; I/O tensors by name (getNbIOTensors, getIOTensorName,
+//    getTensorIOMode, getTensorShape), addresses via setTensorAddress, execution with enqueueV3(stream).
+//  - Objects are released with delete (destroy() deprecated in 8.0, removed in 10.0).
+#include <NvInfer.h>
+#include <cuda_runtime_api.h>
+
+#include <algorithm>
+#include <cstdio>
+#include <fstream>
+#include <iterator>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "facefleet/backend.hpp"
+#include "facefleet/errors.hpp"
+
+namespace facefleet {
+namespace {
+
+class Logger final : public nvinfer1::ILogger {
+ public:
+  void log(Severity severity, const char* msg) noexcept override {
+    if (severity <= Severity::kWARNING) std::fprintf(stderr, "[tensorrt] %s\n", msg);
+  }
+};
+
+void check(cudaError_t e, const char* what, ErrorCode code) {
+  if (e != cudaSuccess) throw RunnerError(code, std::string(what) + ": " + cudaGetErrorString(e));
+}
+
+std::vector<int> toVector(const nvinfer1::Dims& d) { return std::vector<int>(d.d, d.d + d.nbDims); }
+
+std::string dimsText(const std::vector<int>& d) {
+  std::string s;
+  for (int x : d) s += (s.empty() ? "" : "x") + std::to_string(x);
+  return s;
+}
+
+class TensorRtBackend final : public Backend {
+ public:
+  explicit TensorRtBackend(const BackendConfig& cfg) : input_(cfg.input) {
+    std::ifstream f(cfg.modelPath, std::ios::binary);
+    if (!f) throw RunnerError(ErrorCode::ModelLoad, "engine file '" + cfg.modelPath + "' cannot be read");
+    const std::vector<char> plan((std::istreambuf_iterator<char>(f)), std::istreambuf_iterator<char>());
+    runtime_.reset(nvinfer1::createInferRuntime(logger_));
+    if (!runtime_) throw RunnerError(ErrorCode::ModelLoad, "createInferRuntime failed");
+    engine_.reset(runtime_->deserializeCudaEngine(plan.data(), plan.size()));
+    if (!engine_)
+      throw RunnerError(ErrorCode::ModelLoad, "cannot deserialize '" + cfg.modelPath +
+                                                  "' (engines only run on the GPU and TensorRT version that built "
+                                                  "them; this is TensorRT " + std::to_string(NV_TENSORRT_MAJOR) +
+                                                  "." + std::to_string(NV_TENSORRT_MINOR) + ")");
+    context_.reset(engine_->createExecutionContext());
+    if (!context_) throw RunnerError(ErrorCode::ModelLoad, "createExecutionContext failed");
+    check(cudaStreamCreate(&stream_), "cudaStreamCreate", ErrorCode::ModelLoad);
+    collectTensors();
+    for (auto& t : tensors_) {
+      if (t.input) {
+        std::size_t expect = input_.elementCount();
+        if (t.count != expect)
+          throw RunnerError(ErrorCode::ModelLoad, "engine input '" + t.name + "' is " + dimsText(t.shape) +
+                                                      ", the configured input has " + std::to_string(expect) +
+                                                      " values (" + std::to_string(input_.channels) + "x" +
+                                                      std::to_string(input_.height) + "x" +
+                                                      std::to_string(input_.width) + ")");
+      }
+      check(cudaMalloc(&t.device, t.count * sizeof(float)), "cudaMalloc", ErrorCode::ModelLoad);
+      if (!t.input) t.host.resize(t.count);
+    }
+    bindAddresses();
+    for (const auto& wanted : cfg.outputNames) {
+      bool found = false;
+      for (const auto& t : tensors_) found = found || (!t.input && t.name == wanted);
+      if (!found) throw RunnerError(ErrorCode::ModelLoad, "output-blob-names: '" + wanted + "' is not an engine output");
+    }
+    for (const auto& t : tensors_) {
+      if (t.input) continue;
+      if (!cfg.outputNames.empty() &&
+          std::find(cfg.outputNames.begin(), cfg.outputNames.end(), t.name) == cfg.outputNames.end())
+        continue;
+      views_.push_back(TensorView{t.name, t.shape, t.host.data()});
+    }
+  }
+
+  ~TensorRtBackend() override {
+    for (auto& t : tensors_)
+      if (t.device) cudaFree(t.device);
+    if (stream_) cudaStreamDestroy(stream_);
+    context_.reset();
+    engine_.reset();
+    runtime_.reset();
+  }
+
+  const char* name() const override { return "tensorrt"; }
+
+  const std::vector<TensorView>& infer(const float* input) override {
+    for (auto& t : tensors_)
+      if (t.input)
+        check(cudaMemcpyAsync(t.device, input, t.count * sizeof(float), cudaMemcpyHostToDevice, stream_),
+              "cudaMemcpyAsync (input)", ErrorCode::Runtime);
+    bool ok = false;
+#if NV_TENSORRT_MAJOR >= 10
+    ok = context_->enqueueV3(stream_);
+#else
+    std::vector<void*> bindings(tensors_.size());
+    for (const auto& t : tensors_) bindings[t.index] = t.device;
+    ok = implicitBatch_ ? context_->enqueue(1, bindings.data(), stream_, nullptr)
+                        : context_->enqueueV2(bindings.data(), stream_, nullptr);
+#endif
+    if (!ok) throw RunnerError(ErrorCode::Runtime, "TensorRT enqueue failed");
+    for (auto& t : tensors_)
+      if (!t.input)
+        check(cudaMemcpyAsync(t.host.data(), t.device, t.count * sizeof(float), cudaMemcpyDeviceToHost, stream_),
+              "cudaMemcpyAsync (output)", ErrorCode::Runtime);
+    check(cudaStreamSynchronize(stream_), "cudaStreamSynchronize", ErrorCode::Runtime);
+    return views_;
+  }
+
+ private:
+  struct Tensor {
+    std::string name;
+    int index = 0;  // binding index (TensorRT 8)
+    bool input = false;
+    std::vector<int> shape;
+    std::size_t count = 0;
+    void* device = nullptr;
+    std::vector<float> host;
+  };
+
+  // Dynamic input dimensions (-1) are fixed to the configured input: batch 1, C,H,W or H,W,C.
+  nvinfer1::Dims concreteInputDims(nvinfer1::Dims d) const {
+    const int chw[3] = {input_.channels, input_.height, input_.width};
+    const int hwc[3] = {input_.height, input_.width, input_.channels};
+    const int* want = input_.layout == Layout::NCHW ? chw : hwc;
+    const int offset = d.nbDims - 3;
+    for (int i = 0; i < d.nbDims; ++i)
+      if (d.d[i] < 0) d.d[i] = i < offset ? 1 : want[i - offset];
+    return d;
+  }
+
+  static std::size_t countOf(const std::vector<int>& shape) {
+    std::size_t n = 1;
+    for (int x : shape) n *= static_cast<std::size_t>(x > 0 ? x : 1);
+    return n;
+  }
+
+  void collectTensors() {
+#if NV_TENSORRT_MAJOR >= 10
+    const int n = engine_->getNbIOTensors();
+    for (int i = 0; i < n; ++i) {
+      Tensor t;
+      t.name = engine_->getIOTensorName(i);
+      t.index = i;
+      t.input = engine_->getTensorIOMode(t.name.c_str()) == nvinfer1::TensorIOMode::kINPUT;
+      if (engine_->getTensorDataType(t.name.c_str()) != nvinfer1::DataType::kFLOAT)
+        throw RunnerError(ErrorCode::ModelLoad, "engine tensor '" + t.name + "' is not float32 (build with float I/O)");
+      if (t.input) {
+        const nvinfer1::Dims d = concreteInputDims(engine_->getTensorShape(t.name.c_str()));
+        if (!context_->setInputShape(t.name.c_str(), d))
+          throw RunnerError(ErrorCode::ModelLoad, "engine rejects input shape for '" + t.name + "'");
+      }
+      tensors_.push_back(t);
+    }
+    for (auto& t : tensors_) {
+      t.shape = toVector(context_->getTensorShape(t.name.c_str()));
+      t.count = countOf(t.shape);
+    }
+    // Addresses are set after allocation, in bindAddresses().
+#else
+    implicitBatch_ = engine_->hasImplicitBatchDimension();
+    const int n = engine_->getNbBindings();
+    for (int i = 0; i < n; ++i) {
+      Tensor t;
+      t.name = engine_->getBindingName(i);
+      t.index = i;
+      t.input = engine_->bindingIsInput(i);
+      if (engine_->getBindingDataType(i) != nvinfer1::DataType::kFLOAT)
+        throw RunnerError(ErrorCode::ModelLoad, "engine binding '" + t.name + "' is not float32 (build with float I/O)");
+      if (t.input && !implicitBatch_) {
+        const nvinfer1::Dims d = concreteInputDims(engine_->getBindingDimensions(i));
+        if (!context_->setBindingDimensions(i, d))
+          throw RunnerError(ErrorCode::ModelLoad, "engine rejects input shape for '" + t.name + "'");
+      }
+      tensors_.push_back(t);
+    }
+    for (auto& t : tensors_) {
+      t.shape = toVector(implicitBatch_ ? engine_->getBindingDimensions(t.index) : context_->getBindingDimensions(t.index));
+      t.count = countOf(t.shape);
+    }
+#endif
+  }
+
+  // TensorRT 10 binds device addresses by tensor name, once the buffers exist.
+  void bindAddresses() {
+#if NV_TENSORRT_MAJOR >= 10
+    for (const auto& t : tensors_)
+      if (!context_->setTensorAddress(t.name.c_str(), t.device))
+        throw RunnerError(ErrorCode::ModelLoad, "setTensorAddress failed for '" + t.name + "'");
+#endif
+  }
+
+  Logger logger_;
+  InputSpec input_;
+  std::unique_ptr<nvinfer1::IRuntime> runtime_;
+  std::unique_ptr<nvinfer1::ICudaEngine> engine_;
+  std::unique_ptr<nvinfer1::IExecutionContext> context_;
+  cudaStream_t stream_ = nullptr;
+  bool implicitBatch_ = false;
+  std::vector<Tensor> tensors_;
+  std::vector<TensorView> views_;
+};
+
+}  // namespace
+
+std::unique_ptr<Backend> createTensorRtBackend(const BackendConfig& config) {
+  return std::make_unique<TensorRtBackend>(config);
+}
+
+}  // namespace facefleet

@@ -1,0 +1,58 @@
+#include "facefleet/preprocess.hpp"
+
+#include <opencv2/imgproc.hpp>
+
+#include <cmath>
+#include <stdexcept>
+
+namespace facefleet {
+
+FrameTransform Preprocessor::run(const cv::Mat& frame, std::vector<float>& blob) {
+  const int W = spec_.width, H = spec_.height;
+  cv::Mat bgr = frame;
+  if (frame.channels() == 1) cv::cvtColor(frame, bgr, cv::COLOR_GRAY2BGR);
+  else if (frame.channels() == 4) cv::cvtColor(frame, bgr, cv::COLOR_BGRA2BGR);
+  if (bgr.depth() != CV_8U) throw std::runtime_error("preprocess: expected an 8-bit frame");
+
+  FrameTransform t;
+  if (spec_.letterbox) {
+    t = letterboxTransform(bgr.cols, bgr.rows, W, H);
+    const int rw = std::max(1, static_cast<int>(std::lround(bgr.cols * t.scaleX)));
+    const int rh = std::max(1, static_cast<int>(std::lround(bgr.rows * t.scaleY)));
+    const int px = std::max(0, (W - rw) / 2), py = std::max(0, (H - rh) / 2);
+    // Use the integer placement actually drawn, so boxes map back exactly.
+    t.padX = static_cast<float>(px);
+    t.padY = static_cast<float>(py);
+    t.scaleX = static_cast<float>(rw) / bgr.cols;
+    t.scaleY = static_cast<float>(rh) / bgr.rows;
+    canvas_.create(H, W, CV_8UC3);
+    canvas_.setTo(cv::Scalar::all(0));
+    cv::resize(bgr, resized_, cv::Size(rw, rh), 0, 0, cv::INTER_LINEAR);
+    resized_.copyTo(canvas_(cv::Rect(px, py, std::min(rw, W), std::min(rh, H))));
+  } else {
+    t = resizeTransform(bgr.cols, bgr.rows, W, H);
+    if (bgr.cols == W && bgr.rows == H) bgr.copyTo(canvas_);
+    else cv::resize(bgr, canvas_, cv::Size(W, H), 0, 0, cv::INTER_LINEAR);
+  }
+  if (spec_.rgb) cv::cvtColor(canvas_, ordered_, cv::COLOR_BGR2RGB);
+  else ordered_ = canvas_;
+
+  // y = netScaleFactor · (x − offset[c]), in the network's channel order.
+  const float s = spec_.netScaleFactor;
+  blob.resize(spec_.elementCount());
+  if (spec_.layout == Layout::NHWC) {
+    cv::Mat dst(H, W, CV_32FC3, blob.data());
+    ordered_.convertTo(dst, CV_32F, s);
+    cv::subtract(dst, cv::Scalar(s * spec_.offsets[0], s * spec_.offsets[1], s * spec_.offsets[2]), dst);
+  } else {
+    cv::Mat planes[3];
+    cv::split(ordered_, planes);
+    for (int c = 0; c < 3; ++c) {
+      cv::Mat dst(H, W, CV_32F, blob.data() + static_cast<std::size_t>(c) * W * H);
+      planes[c].convertTo(dst, CV_32F, s, -s * spec_.offsets[c]);
+    }
+  }
+  return t;
+}
+
+}  // namespace facefleet
