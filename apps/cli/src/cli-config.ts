@@ -25,6 +25,7 @@ export const CLI_ENV_VARS = [
   'FACEFLEET_MQTT_PASSWORD',
   'FACEFLEET_DEBUG',
   'XDG_CONFIG_HOME',
+  'XDG_STATE_HOME',
   'HOME',
   'NO_COLOR',
 ] as const;

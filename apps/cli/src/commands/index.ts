@@ -4,6 +4,7 @@ import { engineCommands } from './engines.js';
 import { fps } from './fps.js';
 import { rolloutCommands } from './rollouts.js';
 import { login, status } from './session.js';
+import { simulate } from './simulate.js';
 import { tailCommands } from './tail.js';
 
 /** Every command of `facefleet`, in the order the help lists them. */
@@ -15,4 +16,5 @@ export const commands: readonly Command[] = [
   ...rolloutCommands,
   fps,
   ...tailCommands,
+  simulate,
 ];
