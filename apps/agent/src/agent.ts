@@ -340,6 +340,7 @@ export function createAgent(options: AgentOptions): Agent {
     store,
     dataDir: config.dataDir,
     controlPlaneUrl: config.controlPlaneUrl,
+    deviceId,
     token: config.deviceToken,
     fleetPublicKey: config.fleetPublicKey,
     trtexecBin: config.trtexec.bin,
