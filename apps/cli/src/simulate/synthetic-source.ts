@@ -7,6 +7,8 @@ import type { EngineRef, RunnerFrame, RunnerHello } from '@facefleet/protocol';
  * frames due since the last tick, so 1,000 devices cost one timer, not 1,000.
  */
 export interface FrameClock {
+  /** The clock's time, ms (frames are timed by it). */
+  now(): number;
   add(tick: (now: number) => void): void;
   remove(tick: (now: number) => void): void;
   stop(): void;
@@ -16,6 +18,7 @@ export function createFrameClock(tickMs = 100): FrameClock {
   const ticks = new Set<(now: number) => void>();
   let timer: NodeJS.Timeout | undefined;
   return {
+    now: () => Date.now(),
     add(tick) {
       ticks.add(tick);
       timer ??= setInterval(() => {
@@ -199,7 +202,7 @@ export function createSyntheticSource(options: SyntheticSourceOptions): Detectio
         ts: Date.now(),
       };
       emitter.emit('hello', hello);
-      lastTick = Date.now();
+      lastTick = clock.now();
       clock.add(tick);
       if (profile.crash) later(CRASH_AFTER_MS, crashed);
     });
