@@ -240,6 +240,9 @@ export function createSimulator(options: SimulatorOptions) {
       flushTimeoutMs: 2000,
       outbox: openOutbox({
         path: ':memory:',
+        // seqs from the clock: a later run never reuses one the control plane stored (it would
+        // drop the message as a duplicate); ~1 message a second per device stays far below 1/ms
+        firstSeq: Date.now(),
         maxMessages: config.outbox.maxMessages,
         onDrop: (m) => agentLog.warn(m, 'outbox full: dropped a message'),
       }),
