@@ -10,10 +10,11 @@ as_root() { if [ "$(id -u)" = 0 ]; then "$@"; else sudo "$@"; fi; }
 
 # --- Debian packages --------------------------------------------------------------------------
 # build tools and OpenCV/GoogleTest for the runner, mosquitto for the external-broker tests,
-# opencv-doc for the sample video and images the demo and golden tests use, shellcheck for the
-# Jetson install script's test.
+# opencv-doc for the sample video and images the demo and golden tests use, chromium (with a font)
+# for the dashboard's browser tests (playwright-core drives it; `npx playwright install` cannot work),
+# shellcheck for the Jetson install script's test.
 apt_packages=(build-essential cmake pkg-config libopencv-dev libgtest-dev mosquitto mosquitto-clients
-  opencv-doc ca-certificates shellcheck)
+  opencv-doc ca-certificates chromium fonts-dejavu-core shellcheck)
 missing=()
 for p in "${apt_packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
@@ -45,12 +46,11 @@ pnpm -s build
 
 # --- native runner ----------------------------------------------------------------------------
 if [ -f packages/runner/CMakeLists.txt ]; then
+  # Models first: the build's golden tests look for them.
+  log 'fetching models'
+  bash packages/runner/scripts/fetch-models.sh
   log 'building the runner'
   cmake -S packages/runner -B packages/runner/build -DCMAKE_BUILD_TYPE=Release >/dev/null
   cmake --build packages/runner/build -j"$(nproc)" >/dev/null
-  if [ -x packages/runner/scripts/fetch-models.sh ]; then
-    log 'fetching models'
-    packages/runner/scripts/fetch-models.sh
-  fi
 fi
 log "ready in $root"

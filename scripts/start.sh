@@ -10,6 +10,6 @@ runner=packages/runner/build/facefleet-runner
 video=/usr/share/doc/opencv-doc/examples/data/Megamind.avi
 if [ -x "$runner" ]; then
   echo "The control plane and agent are not built yet; running the runner alone on $video." >&2
-  exec "$runner" --model blazeface --backend opencv --onnx packages/runner/models/face_detection_back_256x256_barracuda.onnx --source "$video" --loop --pace
+  exec "$runner" --decoder blazeface --model packages/runner/models/face_detection_back_256x256_barracuda.onnx --source "$video" --loop --pace
 fi
 echo 'Nothing runnable yet: the protocol package is built and tested (bash scripts/test.sh).' >&2

@@ -375,6 +375,25 @@ describe('agent over a real broker with the real runner', () => {
     const runnerStarts = () => agent.logs.filter((l) => l.msg === 'runner started').length;
     expect(runnerStarts()).toBe(1);
 
+    // invalid desired state (wrong field types, another device) is logged and ignored
+    await sub.client.publishAsync(topics.desired(id), '{"v":1,"rev":"x"}', { qos: 1 });
+    await sub.client.publishAsync(
+      topics.desired(id),
+      JSON.stringify(desired('someone-else', 9, null)),
+      { qos: 1 },
+    );
+    await waitFor(
+      () =>
+        agent.has('ignoring invalid desired state') &&
+        agent.has('ignoring desired state for another device'),
+      {
+        what: 'invalid desired states to be ignored',
+      },
+    );
+    expect(agent.logs.find((l) => l.msg === 'ignoring invalid desired state')?.err).toMatch(
+      /rev: .*number/,
+    );
+
     const good = readFileSync(blazefaceModel());
     const corrupted = Buffer.from(good);
     corrupted[1000] = (corrupted[1000] ?? 0) ^ 0xff;

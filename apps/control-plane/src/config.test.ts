@@ -9,7 +9,12 @@ describe('config', () => {
   it('has the documented defaults', () => {
     const c = loadConfig({ argv: [], env: {}, cwd: '/srv' });
     expect(c.dataDir).toBe('/srv/.data');
-    expect(c.http).toEqual({ host: '127.0.0.1', port: 8080 });
+    expect(c.http).toMatchObject({ host: '127.0.0.1', port: 8080, sessionTtlS: 43_200 });
+    // The dashboard is found beside this app in the repository unless --dashboard-dir says where.
+    expect(c.http.dashboardDir).toMatch(/apps\/dashboard\/dist$/);
+    expect(
+      loadConfig({ argv: ['--dashboard-dir', 'web'], env: {}, cwd: '/srv' }).http.dashboardDir,
+    ).toBe('/srv/web');
     expect(c.mqtt).toMatchObject({ port: 1883, wsPort: 8083, broker: null });
     expect(c.keyFile).toBe('/srv/.data/fleet-key.pem');
     expect(c.retention).toEqual({ rawDays: 7, rollupDays: 90 });

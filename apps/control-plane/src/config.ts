@@ -1,5 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { isAbsolute, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { fieldIssues } from '@facefleet/protocol';
 import { z } from 'zod';
 import { ConfigError } from './errors.js';
@@ -16,7 +17,25 @@ export const configSchema = z.strictObject({
   /** Where the database, the engine store and the fleet signing key live. */
   dataDir: z.string().min(1).default('./.data'),
   http: z
-    .strictObject({ host: z.string().min(1).default('127.0.0.1'), port: port.default(8080) })
+    .strictObject({
+      host: z.string().min(1).default('127.0.0.1'),
+      port: port.default(8080),
+      /** How long a dashboard sign-in lasts, in seconds. */
+      sessionTtlS: positiveInt.max(30 * 86_400).default(12 * 3600),
+      /**
+       * The dashboard's built files (apps/dashboard/dist). Default: beside this app in the
+       * repository (apps/control-plane/dist → ../../dashboard/dist).
+       */
+      dashboardDir: z.string().min(1).nullable().default(null),
+    })
+    .prefault({}),
+  live: z
+    .strictObject({
+      /** Live events are sent to browsers in batches at most this often (ms). */
+      flushMs: positiveInt.max(10_000).default(250),
+      /** An idle event stream gets a heartbeat, and its credentials are re-checked, this often (ms). */
+      heartbeatMs: positiveInt.max(300_000).default(15_000),
+    })
     .prefault({}),
   mqtt: z
     .strictObject({
@@ -74,7 +93,10 @@ export const configSchema = z.strictObject({
   logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
 });
 
-export type Config = z.infer<typeof configSchema> & { keyFile: string };
+export type Config = z.infer<typeof configSchema> & {
+  keyFile: string;
+  http: { dashboardDir: string };
+};
 export type ConfigInput = z.input<typeof configSchema>;
 
 /** Flags and environment variables, each mapped to a dotted config path and a value kind. */
@@ -82,6 +104,10 @@ const SETTINGS: Record<string, { path: string; kind: 'string' | 'number' | 'null
   'data-dir': { path: 'dataDir', kind: 'string' },
   'http-host': { path: 'http.host', kind: 'string' },
   'http-port': { path: 'http.port', kind: 'number' },
+  'session-ttl-s': { path: 'http.sessionTtlS', kind: 'number' },
+  'dashboard-dir': { path: 'http.dashboardDir', kind: 'string' },
+  'live-flush-ms': { path: 'live.flushMs', kind: 'number' },
+  'live-heartbeat-ms': { path: 'live.heartbeatMs', kind: 'number' },
   'mqtt-host': { path: 'mqtt.host', kind: 'string' },
   'mqtt-port': { path: 'mqtt.port', kind: 'number' },
   'mqtt-ws-port': { path: 'mqtt.wsPort', kind: 'nullable-number' },
@@ -198,5 +224,11 @@ export function loadConfig(options: LoadConfigOptions = {}): Config {
     ...data,
     dataDir,
     keyFile: data.keyFile ? resolve(cwd, data.keyFile) : join(dataDir, 'fleet-key.pem'),
+    http: {
+      ...data.http,
+      dashboardDir: data.http.dashboardDir
+        ? resolve(cwd, data.http.dashboardDir)
+        : fileURLToPath(new URL('../../dashboard/dist', import.meta.url)),
+    },
   };
 }

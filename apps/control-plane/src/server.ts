@@ -4,9 +4,11 @@ import { eq, sql } from 'drizzle-orm';
 import type { Logger } from 'pino';
 import { createAlertExecutor } from './alerts/executor.js';
 import { createApp } from './api/app.js';
+import { loadDashboard } from './api/dashboard.js';
 import { createApiTokens } from './auth/api-tokens.js';
 import { createMqttAuthenticator } from './auth/mqtt-auth.js';
 import { createVerifiedCache } from './auth/secrets.js';
+import { createSessions, loadOrCreateSessionKey } from './auth/sessions.js';
 import { createEmbeddedBroker } from './broker/embedded.js';
 import { createExternalBroker } from './broker/external.js';
 import type { Broker } from './broker/types.js';
@@ -17,6 +19,9 @@ import { devices } from './db/schema.js';
 import { createBlobStore } from './engines/blob-store.js';
 import { loadOrCreateFleetKey } from './engines/fleet-key.js';
 import { type CommittedMessage, createIngest } from './ingest/ingest.js';
+import { createEventBus } from './live/bus.js';
+import { createLiveFeed } from './live/feed.js';
+import { createLiveHub } from './live/hub.js';
 import { createDesiredPublisher } from './rollouts/desired.js';
 import { createRolloutExecutor } from './rollouts/executor.js';
 import { createTelemetry } from './telemetry.js';
@@ -118,10 +123,24 @@ export async function createServer({
     });
   }
 
+  // What changes is announced on this bus; the live endpoint streams it to dashboards.
+  const events = createEventBus({ log: log.child({ part: 'live' }) });
+  const live = createLiveFeed({ db, bus: events });
+  const hub = createLiveHub({
+    bus: events,
+    flushMs: config.live.flushMs,
+    heartbeatMs: config.live.heartbeatMs,
+  });
   const setDesired = createDesiredPublisher({ db, broker });
-  const rollouts = createRolloutExecutor({ db, setDesired, log: log.child({ part: 'rollouts' }) });
-  const alerts = createAlertExecutor({ db, broker, log: log.child({ part: 'alerts' }) });
+  const rollouts = createRolloutExecutor({
+    db,
+    setDesired,
+    log: log.child({ part: 'rollouts' }),
+    events,
+  });
+  const alerts = createAlertExecutor({ db, broker, log: log.child({ part: 'alerts' }), events });
   onCommit = (batch) => {
+    live.onCommit(batch);
     alerts.onCommit(batch);
     const reports = batch.flatMap((m) =>
       m.stored && m.message.kind === 'reported' ? [m.message.data] : [],
@@ -134,6 +153,9 @@ export async function createServer({
     'Devices connected to the embedded broker.',
     () => [[{}, broker.connectedDevices() ?? 0]],
   );
+  telemetry.gauge('facefleet_live_connections', 'Open live-event (SSE) streams.', () => [
+    [{}, hub.connections],
+  ]);
   telemetry.gauge('facefleet_ingest_pending', 'Messages waiting for the next batch commit.', () => [
     [{}, ingest.pending],
   ]);
@@ -141,6 +163,9 @@ export async function createServer({
     Object.entries(rollouts.countByState()).map(([state, n]) => [{ state }, n]),
   );
 
+  const dashboard = loadDashboard(config.http.dashboardDir);
+  if (dashboard.reason) log.warn({ dir: dashboard.dir }, dashboard.reason);
+  else log.info({ dir: dashboard.dir, files: dashboard.files?.size }, 'serving the dashboard at /');
   const app = createApp({
     database,
     broker,
@@ -154,6 +179,13 @@ export async function createServer({
     telemetry,
     log: log.child({ part: 'api' }),
     maxEngineBytes: config.engines.maxBytes,
+    sessions: createSessions({
+      key: loadOrCreateSessionKey(join(config.dataDir, 'session-key')),
+      ttlS: config.http.sessionTtlS,
+    }),
+    live,
+    hub,
+    dashboard,
     health: () => ({ broker: external ? 'external' : 'embedded', ingestPending: ingest.pending }),
   });
 
@@ -202,6 +234,8 @@ export async function createServer({
       closing ??= (async () => {
         clearInterval(retentionTimer);
         clearInterval(tickTimer);
+        // Event streams never end by themselves: end them, or closing the HTTP server would wait.
+        hub.close();
         const httpClosed = new Promise<void>((resolve) => http.close(() => resolve()));
         if ('closeIdleConnections' in http) http.closeIdleConnections();
         // Commit what is queued, then close the broker: late publishes are refused, not lost
@@ -211,7 +245,13 @@ export async function createServer({
         ingest.close();
         await rollouts.idle();
         await alerts.idle();
+        // The event streams ended above; their keep-alive sockets are idle only now.
+        if ('closeIdleConnections' in http) http.closeIdleConnections();
+        const force = setTimeout(() => {
+          if ('closeAllConnections' in http) http.closeAllConnections();
+        }, 2000);
         await httpClosed;
+        clearTimeout(force);
         database.close();
         log.info('stopped');
       })();

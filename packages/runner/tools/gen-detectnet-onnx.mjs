@@ -34,11 +34,6 @@ const key = (field, wire) => varint((field << 3) | wire);
 const fVarint = (field, n) => Buffer.concat([key(field, 0), varint(n)]);
 const fBytes = (field, buf) => Buffer.concat([key(field, 2), varint(buf.length), buf]);
 const fString = (field, s) => fBytes(field, Buffer.from(s, 'utf8'));
-const fFloat = (field, x) => {
-  const b = Buffer.alloc(4);
-  b.writeFloatLE(x);
-  return Buffer.concat([key(field, 5), b]);
-};
 const msg = (...parts) => Buffer.concat(parts.flat());
 
 // ---- ONNX messages (onnx.proto field numbers) -------------------------------------------------
@@ -61,7 +56,7 @@ const node = (opType, inputs, output, attrs = []) =>
   );
 const tensor = (name, dims, values) => {
   const raw = Buffer.alloc(values.length * 4);
-  values.forEach((v, i) => raw.writeFloatLE(v, i * 4));
+  for (let i = 0; i < values.length; i++) raw.writeFloatLE(values[i], i * 4);
   return msg(
     dims.map((d) => fVarint(1, d)),
     fVarint(2, FLOAT),

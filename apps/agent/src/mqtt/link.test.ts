@@ -58,6 +58,10 @@ describe('mqtt link over a real Mosquitto broker', () => {
     });
     await waitFor(() => new Set(sub.seqs('faces')).size === 80, {
       what: 'subscriber to get all 80',
+    }).catch((err) => {
+      const got = new Set(sub.seqs('faces'));
+      const missing = Array.from({ length: 80 }, (_, i) => i + 1).filter((i) => !got.has(i));
+      throw new Error(`${(err as Error).message}; missing seqs ${missing.join(',')}`);
     });
     const faces = sub.seqs('faces');
     // every seq exactly once after de-duplication, and in order

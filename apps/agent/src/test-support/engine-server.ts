@@ -2,6 +2,7 @@ import { createHash, type KeyObject, sign } from 'node:crypto';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { type EngineManifest, engineSigningPayload } from '@facefleet/protocol';
+import { genericDeviceClass } from '../health/jetson-info.js';
 
 interface Blob {
   data: Buffer;
@@ -79,7 +80,8 @@ export function signedManifest(
     sha256: createHash('sha256').update(data).digest('hex'),
     size: data.length,
     url: `/api/v1/engines/${fields.id}/blob`,
-    deviceClass: 'generic-x86_64',
+    // the class this machine detects itself as (tests run on x86_64 and arm64 alike)
+    deviceClass: genericDeviceClass(process.arch),
     trtVersion: null,
     backend: 'opencv',
     model: 'blazeface',

@@ -1,5 +1,5 @@
 import { type ChildProcess, spawn } from 'node:child_process';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { createConnection, createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -41,6 +41,9 @@ export interface Broker {
 export async function createBroker(): Promise<Broker> {
   const port = await freePort();
   const dir = mkdtempSync(join(tmpdir(), 'ff-mosquitto-'));
+  // mosquitto started as root drops to the `mosquitto` user: it must be able to write its
+  // persistence file here, or every restart silently loses the queued sessions
+  chmodSync(dir, 0o777);
   const conf = join(dir, 'mosquitto.conf');
   writeFileSync(
     conf,
@@ -51,7 +54,10 @@ export async function createBroker(): Promise<Broker> {
       'persistence true',
       `persistence_location ${dir}/`,
       'max_queued_messages 0',
-      'log_dest none',
+      process.env.FF_MOSQUITTO_LOG
+        ? `log_dest file ${process.env.FF_MOSQUITTO_LOG}`
+        : 'log_dest none',
+      process.env.FF_MOSQUITTO_LOG ? 'log_type all' : '',
       '',
     ].join('\n'),
   );

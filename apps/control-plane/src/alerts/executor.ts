@@ -14,6 +14,7 @@ import type { Broker } from '../broker/types.js';
 import type { Db } from '../db/open.js';
 import { alertRules, alerts, devices } from '../db/schema.js';
 import type { CommittedMessage } from '../ingest/ingest.js';
+import type { EventBus } from '../live/bus.js';
 import type { Selector } from '../rollouts/executor.js';
 import {
   type DeviceFacts,
@@ -45,6 +46,8 @@ export interface AlertExecutorOptions {
   now?: () => number;
   /** Webhook delivery; defaults to fetch. */
   post?: (url: string, body: string) => Promise<void>;
+  /** Where alerts are announced as they fire and resolve (the dashboard's live feed). */
+  events?: EventBus;
 }
 
 const emptyFacts = (): DeviceFacts => ({
@@ -174,6 +177,7 @@ export function createAlertExecutor(options: AlertExecutorOptions) {
       db.update(alerts).set({ state, resolvedAt: t }).where(eq(alerts.id, alertId)).run();
     }
     log.info({ ruleId: rule.id, deviceId, state, value }, alert.message);
+    options.events?.publish({ type: 'alert', alert });
     const body = JSON.stringify(alert);
     const delivery = (async () => {
       await broker.publish(topics.alert(rule.id, deviceId), body, { retain: true, qos: 1 });

@@ -1,18 +1,23 @@
 import { Hono } from 'hono';
+import { getCookie } from 'hono/cookie';
 import { HTTPException } from 'hono/http-exception';
 import type { Logger } from 'pino';
 import type { AlertExecutor } from '../alerts/executor.js';
 import type { ApiTokens } from '../auth/api-tokens.js';
 import type { VerifiedCache } from '../auth/secrets.js';
+import { CSRF_HEADER, SESSION_COOKIE, type Sessions } from '../auth/sessions.js';
 import type { Broker } from '../broker/types.js';
 import type { DatabaseHandle } from '../db/open.js';
 import type { BlobStore } from '../engines/blob-store.js';
 import type { FleetKey } from '../engines/fleet-key.js';
 import { ApiError, EngineStoreError } from '../errors.js';
+import type { LiveFeed } from '../live/feed.js';
+import type { LiveHub } from '../live/hub.js';
 import type { SetDesired } from '../rollouts/desired.js';
 import type { RolloutExecutor } from '../rollouts/executor.js';
 import type { Telemetry } from '../telemetry.js';
-import { authenticateRequest } from './authenticate.js';
+import { authenticateRequest, authenticateSession } from './authenticate.js';
+import { type DashboardAssets, dashboardRoutes } from './dashboard.js';
 import type { Env } from './http.js';
 import { DOCS_HTML, openApiDocument, type RouteDoc } from './openapi.js';
 import { adminRoutes } from './routes/admin.js';
@@ -20,8 +25,10 @@ import { alertRoutes } from './routes/alerts.js';
 import { deviceRoutes } from './routes/devices.js';
 import { engineRoutes } from './routes/engines.js';
 import { fleetRoutes } from './routes/fleet.js';
+import { liveRoutes } from './routes/live.js';
 import { meRoutes } from './routes/me.js';
 import { rolloutRoutes } from './routes/rollouts.js';
+import { sessionRoutes } from './routes/session.js';
 
 export interface AppDeps {
   database: DatabaseHandle;
@@ -36,6 +43,14 @@ export interface AppDeps {
   telemetry: Telemetry;
   log: Logger;
   maxEngineBytes: number;
+  /** Dashboard sign-in sessions (cookie). */
+  sessions: Sessions;
+  /** Announces API-made changes (devices enrolled, retagged, deleted) on the live feed. */
+  live: LiveFeed;
+  /** The live (SSE) connections. */
+  hub: LiveHub;
+  /** The dashboard's built files, served at `/`. */
+  dashboard: DashboardAssets;
   /** Extra health facts for /healthz (ingest queue, broker mode). */
   health?: () => Record<string, unknown>;
 }
@@ -47,6 +62,7 @@ export interface Registrar {
 }
 
 export const API_VERSION = '0.1.0';
+const SAFE_METHODS = new Set(['GET', 'HEAD', 'OPTIONS']);
 
 /** The HTTP API as a Hono app, with no port of its own (tests call `app.request()`). */
 export function createApp(deps: AppDeps): Hono<Env> {
@@ -88,7 +104,22 @@ export function createApp(deps: AppDeps): Hono<Env> {
   );
 
   app.use('/api/*', async (c, next) => {
-    c.set('principal', await authenticateRequest(c.req.header('authorization'), deps));
+    const header = c.req.header('authorization');
+    let principal = await authenticateRequest(header, deps);
+    if (!header) {
+      const cookie = getCookie(c, SESSION_COOKIE);
+      principal = cookie ? authenticateSession(cookie, deps) : undefined;
+      // A signed-in browser's request that changes something must prove it came from the
+      // dashboard's own script (see auth/sessions.ts).
+      if (principal && !SAFE_METHODS.has(c.req.method) && !c.req.header(CSRF_HEADER)) {
+        throw new ApiError(
+          403,
+          'forbidden',
+          `a request signed in by cookie must carry the ${CSRF_HEADER} header`,
+        );
+      }
+    }
+    c.set('principal', principal);
     await next();
   });
 
@@ -111,6 +142,9 @@ export function createApp(deps: AppDeps): Hono<Env> {
   alertRoutes(registrar, deps);
   fleetRoutes(registrar, deps);
   adminRoutes(registrar, deps);
+  sessionRoutes(registrar, deps);
+  liveRoutes(registrar, deps);
   meRoutes(registrar, deps);
+  dashboardRoutes(app, deps.dashboard);
   return app;
 }

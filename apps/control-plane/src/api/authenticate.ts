@@ -1,8 +1,9 @@
 import { eq } from 'drizzle-orm';
-import type { ApiTokens } from '../auth/api-tokens.js';
+import { type ApiTokens, ROLES, type Role } from '../auth/api-tokens.js';
 import type { VerifiedCache } from '../auth/secrets.js';
+import type { Sessions } from '../auth/sessions.js';
 import type { DatabaseHandle } from '../db/open.js';
-import { devices } from '../db/schema.js';
+import { apiTokens, devices } from '../db/schema.js';
 import { ApiError } from '../errors.js';
 import type { HttpPrincipal } from './http.js';
 
@@ -37,4 +38,30 @@ export async function authenticateRequest(
     }
   }
   throw new ApiError(401, 'unauthorized', 'the Authorization header does not hold a valid token');
+}
+
+/**
+ * A dashboard session cookie → the operator whose API token opened it, with that token's current
+ * role; undefined when the cookie is malformed, forged, expired or its token was revoked (the
+ * request is then anonymous, and a route that needs a role answers 401: sign in again).
+ */
+export function authenticateSession(
+  value: string,
+  deps: { sessions: Sessions; database: DatabaseHandle },
+): Extract<HttpPrincipal, { kind: 'operator' }> | undefined {
+  const claims = deps.sessions.verify(value);
+  if (!claims) return undefined;
+  const row = deps.database.db
+    .select({ role: apiTokens.role, name: apiTokens.name })
+    .from(apiTokens)
+    .where(eq(apiTokens.id, claims.tokenId))
+    .get();
+  if (!row || !(ROLES as readonly string[]).includes(row.role)) return undefined;
+  return {
+    kind: 'operator',
+    tokenId: claims.tokenId,
+    role: row.role as Role,
+    name: row.name,
+    sessionExpiresAt: claims.expiresAt,
+  };
 }

@@ -6,7 +6,14 @@ import { ApiError } from '../errors.js';
 
 /** Who made an HTTP request. */
 export type HttpPrincipal =
-  | { kind: 'operator'; tokenId: string; role: Role; name: string }
+  | {
+      kind: 'operator';
+      tokenId: string;
+      role: Role;
+      name: string;
+      /** Set when the request came with a dashboard session cookie: when that session ends. */
+      sessionExpiresAt?: number;
+    }
   | { kind: 'device'; deviceId: string };
 
 export type Env = { Variables: { principal: HttpPrincipal | undefined } };

@@ -3,7 +3,9 @@ import { and, eq, inArray, notInArray } from 'drizzle-orm';
 import type { Logger } from 'pino';
 import type { Db } from '../db/open.js';
 import { devices, engines, rollouts, rolloutTargets } from '../db/schema.js';
+import { rolloutView } from '../db/views.js';
 import { engineManifest } from '../engines/manifest.js';
+import type { EventBus } from '../live/bus.js';
 import type { SetDesired } from './desired.js';
 import {
   assignStages,
@@ -76,6 +78,8 @@ export interface RolloutExecutorOptions {
   setDesired: SetDesired;
   log: Logger;
   now?: () => number;
+  /** Where rollout progress is announced (the dashboard's live feed). */
+  events?: EventBus;
 }
 
 /**
@@ -148,22 +152,33 @@ export function createRolloutExecutor(options: RolloutExecutorOptions) {
     }
   }
 
-  /** Plans and performs until the planner has nothing more to do. */
-  async function advance(id: string): Promise<void> {
+  /** Plans and performs until the planner has nothing more to do; whether it did anything. */
+  async function advance(id: string): Promise<boolean> {
+    let performed = false;
     for (let round = 0; round < 10; round++) {
       const loaded = load(id);
-      if (!loaded) return;
+      if (!loaded) return performed;
       const steps = planRollout(view(loaded.row), loaded.targets.map(targetView), now());
-      if (steps.length === 0) return;
+      if (steps.length === 0) return performed;
       for (const step of steps) {
         try {
           await perform(loaded.row, loaded.targets, step);
+          performed = true;
         } catch (err) {
           log.error({ err, rolloutId: id, step }, 'rollout step failed');
-          return;
+          return performed;
         }
       }
     }
+    return performed;
+  }
+
+  /** Announces a rollout as it is now, with its targets. */
+  function announce(id: string): void {
+    if (!options.events) return;
+    const loaded = load(id);
+    if (loaded)
+      options.events.publish({ type: 'rollout', rollout: rolloutView(loaded.row, loaded.targets) });
   }
 
   function resolveTargets(input: CreateRolloutInput, deviceClass: string): string[] {
@@ -255,6 +270,7 @@ export function createRolloutExecutor(options: RolloutExecutorOptions) {
           }
         });
         await advance(input.id);
+        announce(input.id);
         return load(input.id)!.row;
       });
     },
@@ -275,6 +291,7 @@ export function createRolloutExecutor(options: RolloutExecutorOptions) {
           .where(eq(rollouts.id, id))
           .run();
         await advance(id);
+        announce(id);
         return load(id)!.row;
       });
     },
@@ -303,7 +320,10 @@ export function createRolloutExecutor(options: RolloutExecutorOptions) {
             touched.add(rollout.id);
           }
         }
-        for (const id of touched) await advance(id);
+        for (const id of touched) {
+          await advance(id);
+          announce(id);
+        }
       });
     },
 
@@ -315,7 +335,7 @@ export function createRolloutExecutor(options: RolloutExecutorOptions) {
           .from(rollouts)
           .where(notInArray(rollouts.state, FINAL_STATES))
           .all();
-        for (const { id } of active) await advance(id);
+        for (const { id } of active) if (await advance(id)) announce(id);
       });
     },
 

@@ -1,8 +1,17 @@
 import { DEVICE_STATES, deviceClassSchema, deviceIdSchema, topics } from '@facefleet/protocol';
-import { and, eq, gte, lt, sql } from 'drizzle-orm';
+import { and, desc, eq, gte, lt, sql } from 'drizzle-orm';
 import { z } from 'zod';
 import { hashSecret, newSecret } from '../../auth/secrets.js';
-import { devices, faceRollups, faceWindows, metricRollups, metrics } from '../../db/schema.js';
+import {
+  devices,
+  faceRollups,
+  faceWindows,
+  metricRollups,
+  metrics,
+  reportedHistory,
+  statusHistory,
+} from '../../db/schema.js';
+import { deviceView } from '../../db/views.js';
 import { ApiError } from '../../errors.js';
 import type { AppDeps, Registrar } from '../app.js';
 import { jsonBody, parseDuration, query, requireRole } from '../http.js';
@@ -35,25 +44,6 @@ export const seriesQuery = z.strictObject({
     )
     .default('60s'),
 });
-
-type DeviceRow = typeof devices.$inferSelect;
-
-export function deviceView(d: DeviceRow) {
-  return {
-    id: d.id,
-    deviceClass: d.deviceClass,
-    tags: JSON.parse(d.tags) as string[],
-    createdAt: d.createdAt,
-    lastSeen: d.lastSeen,
-    state: d.state,
-    engineId: d.engineId,
-    powerMode: d.powerMode,
-    desiredRev: d.desiredRev,
-    status: d.statusJson ? (JSON.parse(d.statusJson) as unknown) : null,
-    reported: d.reportedJson ? (JSON.parse(d.reportedJson) as unknown) : null,
-    desired: d.desiredJson ? (JSON.parse(d.desiredJson) as unknown) : null,
-  };
-}
 
 /** Resolves from/to/bucket, refusing more than 10,000 buckets. */
 export function seriesRange(q: z.infer<typeof seriesQuery>, now: number) {
@@ -112,6 +102,7 @@ export function deviceRoutes({ app, doc }: Registrar, deps: AppDeps): void {
       .get();
     deps.cache.forget(`device:${body.id}`);
     deps.alerts.devicesChanged();
+    deps.live.deviceChanged(body.id);
     return c.json(
       { device: deviceView(row), token, mqtt: { username: body.id, password: token } },
       201,
@@ -169,6 +160,7 @@ export function deviceRoutes({ app, doc }: Registrar, deps: AppDeps): void {
       .returning()
       .get();
     deps.alerts.devicesChanged();
+    deps.live.deviceChanged(id);
     return c.json({ device: deviceView(row!) });
   });
 
@@ -186,9 +178,77 @@ export function deviceRoutes({ app, doc }: Registrar, deps: AppDeps): void {
     db.delete(devices).where(eq(devices.id, id)).run();
     deps.cache.forget(`device:${id}`);
     deps.alerts.devicesChanged();
+    deps.live.deviceChanged(id);
     // An empty retained message clears the device's desired state on the broker.
     await deps.broker.publish(topics.desired(id), '', { retain: true, qos: 1 });
     return c.json({ deleted: id });
+  });
+
+  const historyQuery = z.strictObject({
+    limit: z.coerce.number().int().min(1).max(1000).default(50),
+  });
+  doc({
+    method: 'get',
+    path: '/api/v1/devices/:id/history',
+    summary:
+      "A device's engine update reports and status changes (newest first) and its latest metrics sample",
+    tag: 'devices',
+    auth: 'viewer',
+    query: historyQuery,
+  });
+  app.get('/api/v1/devices/:id/history', (c) => {
+    requireRole(c, 'viewer');
+    const id = c.req.param('id');
+    find(id);
+    const { limit } = query(c, historyQuery);
+    const updates = db
+      .select({
+        ts: reportedHistory.ts,
+        rev: reportedHistory.rev,
+        state: reportedHistory.updateState,
+        engineId: reportedHistory.engineId,
+        rolloutId: reportedHistory.rolloutId,
+        reason: reportedHistory.reason,
+      })
+      .from(reportedHistory)
+      .where(eq(reportedHistory.deviceId, id))
+      .orderBy(desc(reportedHistory.seq))
+      .limit(limit)
+      .all();
+    const statuses = db
+      .select({ ts: statusHistory.ts, state: statusHistory.state, reason: statusHistory.reason })
+      .from(statusHistory)
+      .where(eq(statusHistory.deviceId, id))
+      .orderBy(desc(statusHistory.seq))
+      .limit(limit)
+      .all();
+    const last = db
+      .select()
+      .from(metrics)
+      .where(eq(metrics.deviceId, id))
+      .orderBy(desc(metrics.seq))
+      .limit(1)
+      .get();
+    return c.json({
+      deviceId: id,
+      updates,
+      statuses,
+      latestMetrics: last
+        ? {
+            ts: last.ts,
+            fps: last.fps,
+            inferFps: last.inferFps,
+            latencyMs:
+              last.latencyP50 === null
+                ? null
+                : { p50: last.latencyP50, p95: last.latencyP95, p99: last.latencyP99 },
+            gpuPct: last.gpuPct,
+            ramUsedMb: last.ramUsedMb,
+            tempsC: JSON.parse(last.temps) as Record<string, number>,
+            powerMode: last.powerMode,
+          }
+        : null,
+    });
   });
 
   doc({

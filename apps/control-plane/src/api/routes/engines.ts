@@ -34,6 +34,8 @@ const engineName = z
   .refine((n) => !hasControlChar(n), 'must not contain control characters')
   .refine((n) => !n.includes('..'), 'must not contain ..');
 
+export const ENGINE_PRECISIONS = ['int8', 'fp16', 'fp32'] as const;
+
 export const uploadQuery = z.strictObject({
   id: z.string().refine(isValidId, `engine id ${idRule}`).optional(),
   name: engineName,
@@ -45,7 +47,7 @@ export const uploadQuery = z.strictObject({
     .string()
     .regex(/^\d+(\.\d+){0,3}$/, 'must look like 8.5.2')
     .optional(),
-  precision: z.enum(['int8', 'fp16', 'fp32']),
+  precision: z.enum(ENGINE_PRECISIONS),
   /** C,H,W: `3,416,736`. */
   inputDims: z
     .string()

@@ -1,7 +1,8 @@
 import { modelCardFps } from '@facefleet/protocol';
-import { and, gte, isNotNull } from 'drizzle-orm';
+import { and, gte, isNotNull, sql } from 'drizzle-orm';
 import { z } from 'zod';
-import { devices, engineBenchmarks, metrics } from '../../db/schema.js';
+import { devices, engineBenchmarks, faceWindows, metrics } from '../../db/schema.js';
+import { deviceView } from '../../db/views.js';
 import type { AppDeps, Registrar } from '../app.js';
 import { percentile, query, requireRole } from '../http.js';
 
@@ -22,6 +23,71 @@ const round = (n: number | null, digits = 2) =>
 
 export function fleetRoutes({ app, doc }: Registrar, deps: AppDeps): void {
   const { db } = deps.database;
+
+  doc({
+    method: 'get',
+    path: '/api/v1/fleet/overview',
+    summary:
+      "Every device with its last face window, its last metrics sample and its class's model-card FPS",
+    tag: 'fleet',
+    auth: 'viewer',
+  });
+  app.get('/api/v1/fleet/overview', (c) => {
+    requireRole(c, 'viewer');
+    // The newest row per device through the (device_id, seq) unique indexes.
+    const lastFaces = new Map(
+      db
+        .select({
+          deviceId: faceWindows.deviceId,
+          ts: faceWindows.ts,
+          last: faceWindows.last,
+          max: faceWindows.max,
+          mean: faceWindows.mean,
+          frames: faceWindows.frames,
+        })
+        .from(faceWindows)
+        .where(
+          sql`(${faceWindows.deviceId}, ${faceWindows.seq}) IN (SELECT device_id, max(seq) FROM face_windows GROUP BY device_id)`,
+        )
+        .all()
+        .map((r) => [r.deviceId, r]),
+    );
+    const lastMetrics = new Map(
+      db
+        .select({
+          deviceId: metrics.deviceId,
+          ts: metrics.ts,
+          fps: metrics.fps,
+          inferFps: metrics.inferFps,
+          latencyP95: metrics.latencyP95,
+          tempMaxC: metrics.tempMaxC,
+          powerMode: metrics.powerMode,
+        })
+        .from(metrics)
+        .where(
+          sql`(${metrics.deviceId}, ${metrics.seq}) IN (SELECT device_id, max(seq) FROM metrics GROUP BY device_id)`,
+        )
+        .all()
+        .map((r) => [r.deviceId, r]),
+    );
+    return c.json({
+      devices: db
+        .select()
+        .from(devices)
+        .orderBy(devices.id)
+        .all()
+        .map((row) => {
+          const { deviceId: _f, ...faces } = lastFaces.get(row.id) ?? { deviceId: '' };
+          const { deviceId: _m, ...m } = lastMetrics.get(row.id) ?? { deviceId: '' };
+          return {
+            ...deviceView(row),
+            lastFaces: lastFaces.has(row.id) ? faces : null,
+            lastMetrics: lastMetrics.has(row.id) ? m : null,
+            referenceFps: modelCardFps(row.deviceClass) ?? null,
+          };
+        }),
+    });
+  });
 
   doc({
     method: 'get',

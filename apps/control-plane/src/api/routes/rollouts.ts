@@ -3,6 +3,7 @@ import { deviceClassSchema, deviceIdSchema, idRule, isValidId } from '@facefleet
 import { desc } from 'drizzle-orm';
 import { z } from 'zod';
 import { rollouts } from '../../db/schema.js';
+import { rolloutView } from '../../db/views.js';
 import { ApiError } from '../../errors.js';
 import { RolloutInputError } from '../../rollouts/executor.js';
 import type { AppDeps, Registrar } from '../app.js';
@@ -38,48 +39,6 @@ export const createRolloutSchema = z.strictObject({
   /** Health gate on the device: seconds the new engine must run healthy. */
   gateHoldS: z.number().min(0).max(3600).default(30),
 });
-
-type RolloutRow = typeof rollouts.$inferSelect;
-
-function rolloutView(
-  row: RolloutRow,
-  targets?: {
-    deviceId: string;
-    stage: string;
-    state: string;
-    reason: string | null;
-    previousEngineId: string | null;
-    rev: number | null;
-  }[],
-) {
-  return {
-    id: row.id,
-    engineId: row.engineId,
-    selector: JSON.parse(row.selector) as unknown,
-    canaryShare: row.canaryShare,
-    holdS: row.holdS,
-    failureLimit: row.failureLimit,
-    minFpsRatio: row.minFpsRatio,
-    gateHoldS: row.gateHoldS,
-    state: row.state,
-    reason: row.reason,
-    canaryDoneAt: row.canaryDoneAt,
-    createdAt: row.createdAt,
-    updatedAt: row.updatedAt,
-    ...(targets
-      ? {
-          targets: targets.map((t) => ({
-            deviceId: t.deviceId,
-            stage: t.stage,
-            state: t.state,
-            reason: t.reason,
-            previousEngineId: t.previousEngineId,
-            rev: t.rev,
-          })),
-        }
-      : {}),
-  };
-}
 
 function asApiError(err: unknown): never {
   if (err instanceof RolloutInputError) {

@@ -1,0 +1,346 @@
+#!/usr/bin/env node
+/**
+ * `pnpm bench ingest`: N simulated devices (default 1,000 and 10,000) over real MQTT, each publishing
+ * one face window a second plus metrics, against
+ *   facefleet — the built control plane (`node dist/main.js`, embedded aedes, batched durable
+ *               ingest, PUBACK only after commit), and
+ *   baseline  — Debian's mosquitto plus a minimal subscriber inserting raw rows with better-sqlite3,
+ * in the same run. Prints durable rows/s, p99 publish→stored latency, RSS and CPU, and peak ingest,
+ * and ends with a BENCH_RESULT line for scripts/bench.mjs.
+ *   node dist/bench/ingest-bench.js [--devices 1000,10000] [--held-seconds 20] [--peak-seconds 10]
+ */
+import { type ChildProcess, spawn } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+import Database from 'better-sqlite3';
+import { hashSecret } from '../auth/secrets.js';
+import { sampleProcesses } from './proc-stats.js';
+
+const here = dirname(fileURLToPath(import.meta.url));
+const { values } = parseArgs({
+  options: {
+    devices: { type: 'string', default: '1000,10000' },
+    'held-seconds': { type: 'string', default: '20' },
+    'peak-seconds': { type: 'string', default: '10' },
+    mosquitto: { type: 'string', default: '/usr/sbin/mosquitto' },
+    /** Extra control-plane flags, e.g. `--server-args="--batch-ms 5"`. */
+    'server-args': { type: 'string', default: '' },
+    baseline: { type: 'boolean', default: true },
+  },
+  strict: false,
+});
+const sizes = String(values.devices)
+  .split(',')
+  .map((s) => Number(s.trim()));
+const heldS = String(values['held-seconds']);
+const peakS = String(values['peak-seconds']);
+
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const srv = createServer();
+    srv.listen(0, '127.0.0.1', () => {
+      const addr = srv.address();
+      srv.close(() =>
+        typeof addr === 'object' && addr ? resolve(addr.port) : reject(new Error('no port')),
+      );
+    });
+  });
+}
+
+/** Spawns a process and calls `onLine` for each stdout line; resolves when `ready(line)` is true. */
+function start(
+  cmd: string,
+  args: string[],
+  onLine: (line: string) => void,
+  ready?: (line: string) => boolean,
+) {
+  const child = spawn(cmd, args, { stdio: ['ignore', 'pipe', 'inherit'] });
+  let buf = '';
+  let readyResolve: () => void = () => {};
+  const readyP = new Promise<void>((resolve, reject) => {
+    readyResolve = resolve;
+    child.once('exit', (code) =>
+      reject(new Error(`${cmd} exited with ${code} before it was ready`)),
+    );
+  });
+  if (!ready) readyResolve();
+  child.stdout?.on('data', (chunk: Buffer) => {
+    buf += chunk.toString();
+    let nl = buf.indexOf('\n');
+    while (nl >= 0) {
+      const line = buf.slice(0, nl);
+      buf = buf.slice(nl + 1);
+      onLine(line);
+      if (ready?.(line)) readyResolve();
+      nl = buf.indexOf('\n');
+    }
+  });
+  return { child, ready: readyP };
+}
+
+function exited(child: ChildProcess): Promise<void> {
+  return child.exitCode !== null
+    ? Promise.resolve()
+    : new Promise((r) => child.once('exit', () => r()));
+}
+
+interface LoadResult {
+  devices: number;
+  connectS: number;
+  held: {
+    published: number;
+    acked: number;
+    errors: number;
+    ackedPerS: number;
+    p50Ms: number;
+    p99Ms: number;
+    maxMs: number;
+  };
+  peak: { acked: number; seconds: number; ackedPerS: number };
+  errors: number;
+}
+
+/** Runs the load generator; samples `pids` during the held phase; reports phase boundaries. */
+async function runLoad(
+  url: string,
+  devices: number,
+  token: string,
+  pids: number[],
+  onPhase: (phase: string) => void = () => {},
+) {
+  let result: LoadResult | undefined;
+  let sampler: ReturnType<typeof sampleProcesses> | undefined;
+  let usage = { cpuPct: 0, peakRssMb: 0 };
+  const gen = start(
+    process.execPath,
+    [
+      join(here, 'load-gen.js'),
+      '--url',
+      url,
+      '--devices',
+      String(devices),
+      '--token',
+      token,
+      '--held-seconds',
+      heldS,
+      '--peak-seconds',
+      peakS,
+    ],
+    (line) => {
+      if (line === 'PHASE held start') sampler = sampleProcesses(pids);
+      if (line === 'PHASE held end' && sampler) usage = sampler.stop();
+      if (line.startsWith('PHASE ')) onPhase(line.slice(6));
+      if (line.startsWith('RESULT ')) result = JSON.parse(line.slice(7)) as LoadResult;
+      else console.log(`  load: ${line}`);
+    },
+  );
+  await exited(gen.child);
+  if (!result) throw new Error('load generator printed no result');
+  return { result, usage };
+}
+
+async function benchFacefleet(n: number) {
+  const dir = mkdtempSync(join(tmpdir(), 'ff-bench-cp-'));
+  const [http, mqttPort] = [await freePort(), await freePort()];
+  const server = start(
+    process.execPath,
+    [
+      join(here, '..', 'main.js'),
+      '--data-dir',
+      dir,
+      '--http-port',
+      String(http),
+      '--mqtt-port',
+      String(mqttPort),
+      '--mqtt-ws-port',
+      'off',
+      '--log-level',
+      'info',
+    ],
+    () => {},
+    (line) => line.includes('"msg":"ready"'),
+  );
+  await server.ready;
+  // Enroll the devices straight into the database (the API would spend a scrypt per device on
+  // enrollment; the login path below still verifies every device's token once).
+  const token = 'bench-device-token-0123456789abcdef0123456789';
+  const hash = await hashSecret(token);
+  const db = new Database(join(dir, 'facefleet.db'));
+  const add = db.prepare(
+    "INSERT INTO devices (id, device_class, tags, token_hash, created_at) VALUES (?, 'jetson-nano', '[]', ?, ?)",
+  );
+  db.transaction(() => {
+    for (let i = 0; i < n; i++) add.run(`bench-${i}`, hash, Date.now());
+  })();
+  const { result, usage } = await runLoad(`mqtt://127.0.0.1:${mqttPort}`, n, token, [
+    server.child.pid!,
+  ]);
+  const rows = (
+    db
+      .prepare('SELECT (SELECT count(*) FROM face_windows) + (SELECT count(*) FROM metrics) AS n')
+      .get() as { n: number }
+  ).n;
+  db.close();
+  server.child.kill('SIGTERM');
+  await exited(server.child);
+  rmSync(dir, { recursive: true, force: true });
+  return { load: result, usage, storedRows: rows };
+}
+
+async function benchBaseline(n: number) {
+  const dir = mkdtempSync(join(tmpdir(), 'ff-bench-base-'));
+  const port = await freePort();
+  const conf = join(dir, 'mosquitto.conf');
+  writeFileSync(
+    conf,
+    [
+      `listener ${port} 127.0.0.1`,
+      'allow_anonymous true',
+      'persistence false',
+      'max_queued_messages 0',
+      'max_inflight_messages 0',
+      'max_connections -1',
+      'log_type error',
+      '',
+    ].join('\n'),
+  );
+  const broker = start(String(values.mosquitto), ['-c', conf], () => {});
+  // mosquitto prints nothing on start with log_type error: wait until it accepts connections.
+  await new Promise((r) => setTimeout(r, 300));
+  let count = 0;
+  const counts: { t: number; count: number }[] = [];
+  let snapshot: { stored: number; p50Ms: number; p99Ms: number } | undefined;
+  let snapshots = 0;
+  let final: { stored: number; p99Ms: number } | undefined;
+  const sub = start(
+    process.execPath,
+    [
+      join(here, 'raw-subscriber.js'),
+      '--url',
+      `mqtt://127.0.0.1:${port}`,
+      '--db',
+      join(dir, 'raw.db'),
+    ],
+    (line) => {
+      if (line.startsWith('COUNT ')) {
+        count = Number(line.slice(6));
+        counts.push({ t: Date.now(), count });
+      } else if (line.startsWith('SNAPSHOT ') && snapshots++ === 0)
+        snapshot = JSON.parse(line.slice(9));
+      else if (line.startsWith('RESULT ')) final = JSON.parse(line.slice(7));
+    },
+    (line) => line === 'SUBSCRIBED',
+  );
+  await sub.ready;
+  const marks: Record<string, number> = {};
+  const { result, usage } = await runLoad(
+    `mqtt://127.0.0.1:${port}`,
+    n,
+    'x',
+    [broker.child.pid!, sub.child.pid!],
+    (phase) => {
+      marks[phase] = Date.now();
+      // The held phase's stored latency: everything stored up to its end (the subscriber keeps up
+      // at one message per device per second).
+      if (phase === 'held end') sub.child.kill('SIGUSR1');
+    },
+  );
+  // Let the subscriber drain what the broker still queues (bounded wait), then read its figures.
+  const sent = result.held.acked + result.peak.acked;
+  const deadline = Date.now() + 120_000;
+  while (count < sent && Date.now() < deadline) await new Promise((r) => setTimeout(r, 500));
+  sub.child.kill('SIGTERM');
+  await exited(sub.child);
+  broker.child.kill('SIGTERM');
+  await exited(broker.child);
+  rmSync(dir, { recursive: true, force: true });
+  // Durable rate at peak: rows the subscriber stored per second while the peak phase ran.
+  const at = (t: number) => counts.reduce((c, s) => (s.t <= t ? s.count : c), 0);
+  const ps = marks['peak start'] ?? 0;
+  const pe = marks['peak end'] ?? 0;
+  const peakStoredPerS = pe > ps ? (at(pe) - at(ps)) / ((pe - ps) / 1000) : 0;
+  return {
+    load: result,
+    usage,
+    stored: final?.stored ?? count,
+    latency: snapshot,
+    peakStoredPerS,
+    sent,
+  };
+}
+
+const figures: unknown[] = [];
+for (const n of sizes) {
+  console.log(`\n=== ${n} devices: facefleet control plane ===`);
+  const ff = await benchFacefleet(n);
+  console.log(JSON.stringify(ff));
+  console.log(`\n=== ${n} devices: baseline (mosquitto + raw better-sqlite3 subscriber) ===`);
+  const base = await benchBaseline(n);
+  console.log(JSON.stringify(base));
+  const held = ff.load.held;
+  figures.push(
+    {
+      name: `${n} devices: connected (facefleet)`,
+      value: ff.load.devices,
+      unit: 'devices',
+      baseline: { name: 'mosquitto', value: base.load.devices },
+      target: { op: '>=', value: n },
+    },
+    {
+      name: `${n} devices: connect all`,
+      value: ff.load.connectS,
+      unit: 's',
+      baseline: { name: 'mosquitto', value: base.load.connectS },
+      target: null,
+    },
+    {
+      name: `${n} devices: held ingest, durable rows/s`,
+      value: held.ackedPerS,
+      unit: 'rows/s',
+      baseline: { name: 'mosquitto+sqlite acked', value: base.load.held.ackedPerS },
+      target: null,
+    },
+    {
+      name: `${n} devices: p99 publish→stored (held)`,
+      value: held.p99Ms,
+      unit: 'ms',
+      baseline: { name: 'mosquitto+sqlite', value: base.latency?.p99Ms ?? Number.NaN },
+      target: { op: '<=', value: 1000 },
+    },
+    {
+      name: `${n} devices: server RSS peak (held)`,
+      value: ff.usage.peakRssMb,
+      unit: 'MB',
+      baseline: { name: 'mosquitto+subscriber', value: base.usage.peakRssMb },
+      target: { op: '<=', value: 1536 },
+    },
+    {
+      name: `${n} devices: server CPU (held, % of one core)`,
+      value: ff.usage.cpuPct,
+      unit: '%',
+      baseline: { name: 'mosquitto+subscriber', value: base.usage.cpuPct },
+      target: null,
+    },
+    {
+      name: `${n} devices: peak durable ingest`,
+      value: ff.load.peak.ackedPerS,
+      unit: 'rows/s',
+      baseline: { name: 'mosquitto+sqlite stored', value: base.peakStoredPerS },
+      target: { op: '>=', value: 1.5 * base.peakStoredPerS },
+    },
+    {
+      name: `${n} devices: rows stored / acked`,
+      value: ff.storedRows / Math.max(1, held.acked + ff.load.peak.acked),
+      unit: '',
+      baseline: { name: 'baseline stored/acked', value: base.stored / Math.max(1, base.sent) },
+      target: { op: '>=', value: 1 },
+    },
+  );
+}
+console.log(
+  `BENCH_RESULT ${JSON.stringify({ bench: 'ingest', notes: `held ${heldS} s at 1 face window/s per device (+ metrics every 10 s), then ${peakS} s with 4 QoS 1 publishes in flight per device. facefleet acks after commit; mosquitto acks on receipt, so its stored latency is measured at the subscriber.`, figures })}`,
+);

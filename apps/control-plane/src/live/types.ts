@@ -1,0 +1,96 @@
+import type { Alert, Latency, Reported } from '@facefleet/protocol';
+
+/**
+ * What the control plane streams to browsers on `GET /api/v1/events` (server-sent events). Each
+ * event's SSE `event:` field is its `type`, its `data:` the JSON of the whole object. These are HTTP
+ * API shapes, built from what the control plane stored; the MQTT payloads stay in the protocol
+ * package. The dashboard imports these types (types only: nothing of the server reaches its bundle).
+ */
+
+/** A device as the API lists it (`GET /api/v1/devices`), sent when it is enrolled or changes state. */
+export interface LiveDevice {
+  id: string;
+  deviceClass: string;
+  tags: string[];
+  createdAt: number;
+  lastSeen: number | null;
+  state: string | null;
+  engineId: string | null;
+  powerMode: string | null;
+  desiredRev: number;
+  status: unknown;
+  reported: unknown;
+  desired: unknown;
+}
+
+/** A rollout with its targets, as `GET /api/v1/rollouts/:id` shows it. */
+export interface LiveRollout {
+  id: string;
+  engineId: string;
+  selector: unknown;
+  canaryShare: number;
+  holdS: number;
+  failureLimit: number;
+  minFpsRatio: number;
+  gateHoldS: number;
+  state: string;
+  reason: string | null;
+  canaryDoneAt: number | null;
+  createdAt: number;
+  updatedAt: number;
+  targets?: {
+    deviceId: string;
+    stage: string;
+    state: string;
+    reason: string | null;
+    previousEngineId: string | null;
+    rev: number | null;
+  }[];
+}
+
+export type LiveEvent =
+  /** Sent first on every connection: who is connected; the client (re)loads its snapshot then. */
+  | { type: 'hello'; serverTime: number; principal: { name: string; role: string } }
+  | { type: 'device'; device: LiveDevice }
+  | { type: 'device-removed'; deviceId: string }
+  /** A committed face-count window. */
+  | {
+      type: 'faces';
+      deviceId: string;
+      ts: number;
+      start: number;
+      end: number;
+      frames: number;
+      last: number;
+      max: number;
+      mean: number;
+      receivedAt: number;
+    }
+  /** A committed metrics sample, summarised; `referenceFps` is the class's model-card figure. */
+  | {
+      type: 'metrics';
+      deviceId: string;
+      ts: number;
+      deviceClass: string;
+      fps: number | null;
+      inferFps: number | null;
+      latencyMs: Latency | null;
+      tempsC: Record<string, number>;
+      powerMode: string | null;
+      gpuPct: number | null;
+      referenceFps: number | null;
+      receivedAt: number;
+    }
+  /** A device's update report (engine update progress, applied, rolled back). */
+  | {
+      type: 'reported';
+      deviceId: string;
+      ts: number;
+      rev: number;
+      engineId: string | null;
+      update: Reported['update'];
+    }
+  | { type: 'rollout'; rollout: LiveRollout }
+  | { type: 'alert'; alert: Alert };
+
+export type LiveEventType = LiveEvent['type'];

@@ -1,0 +1,7 @@
+import { render } from 'preact';
+import { App } from './app.js';
+import { createStore } from './store.js';
+import './styles.css';
+
+const root = document.getElementById('app');
+if (root) render(<App store={createStore()} />, root);

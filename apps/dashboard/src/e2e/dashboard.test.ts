@@ -1,0 +1,314 @@
+import { spawnSync } from 'node:child_process';
+import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { Page } from 'playwright-core';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { type BrowserSession, DESKTOP, openBrowser, PHONE } from './browser.js';
+import { type ControlPlaneProcess, REPO, startControlPlane } from './control-plane-process.js';
+import { type SimulatedDevice, startSimulatedDevice } from './simulated-devices.js';
+
+/**
+ * The dashboard end to end: the real control plane process serving the freshly bundled dashboard,
+ * simulated devices over real MQTT, and Debian's Chromium driven by playwright-core. Each page is
+ * saved under test-results/screenshots/ (desktop 1366×768 and phone 390×844) for a reviewer.
+ */
+
+const SHOTS = join(REPO, 'test-results', 'screenshots');
+const dist = mkdtempSync(join(tmpdir(), 'ff-e2e-dashboard-'));
+let cp: ControlPlaneProcess;
+let operator: BrowserSession;
+const devices: SimulatedDevice[] = [];
+const tokens: Record<'operator' | 'viewer', string> = { operator: '', viewer: '' };
+
+async function shot(page: Page, name: string): Promise<void> {
+  await page.screenshot({ path: join(SHOTS, `${name}.png`), fullPage: true });
+}
+
+async function signIn(page: Page, token: string): Promise<void> {
+  await page.goto(cp.url);
+  await page.getByLabel('API token').fill(token);
+  await page.getByRole('button', { name: 'Sign in' }).click();
+  await page.getByTestId('connection').getByText('live').waitFor();
+}
+
+const facesCell = (page: Page, id: string) =>
+  page.locator(`tr[data-device="${id}"] [data-testid="faces"] strong`);
+
+beforeAll(async () => {
+  mkdirSync(SHOTS, { recursive: true });
+  const bundle = spawnSync(
+    process.execPath,
+    [join(REPO, 'apps/dashboard/scripts/bundle.mjs'), '--outdir', dist],
+    {
+      encoding: 'utf8',
+    },
+  );
+  if (bundle.status !== 0) throw new Error(`bundling failed:\n${bundle.stderr}`);
+  cp = await startControlPlane(dist);
+  for (const role of ['operator', 'viewer'] as const) {
+    tokens[role] = (
+      await cp.api<{ token: string }>('POST', '/api/v1/tokens', { role, name: `${role} e2e` })
+    ).token;
+  }
+  operator = await openBrowser(DESKTOP);
+}, 60_000);
+
+// A failed test leaves a picture of what the operator's page showed at that moment.
+afterEach(async (ctx) => {
+  if (ctx.task.result?.state === 'fail' && operator) {
+    await shot(operator.page, `FAILED-${ctx.task.name.slice(0, 40).replace(/\W+/g, '-')}`).catch(
+      () => {},
+    );
+  }
+});
+
+afterAll(async () => {
+  await operator?.close();
+  await Promise.all(devices.map((d) => d.close()));
+  await cp?.stop();
+  rmSync(dist, { recursive: true, force: true });
+});
+
+describe('dashboard in Chromium', { timeout: 30_000 }, () => {
+  it('signs in with an API token, and refuses a wrong one', async () => {
+    const { page } = operator;
+    await page.goto(cp.url);
+    await page.getByRole('heading', { name: 'facefleet' }).waitFor();
+    await shot(page, 'sign-in-desktop');
+    await page.getByLabel('API token').fill('ff_0123456789abcdef_wrongwrongwrongwrongwrong');
+    await page.getByRole('button', { name: 'Sign in' }).click();
+    await expect
+      .poll(() => page.getByRole('alert').textContent())
+      .toContain('not a valid API token');
+    await signIn(page, tokens.operator);
+    expect(await page.getByTestId('role').textContent()).toContain('operator');
+    expect(await page.getByTestId('read-only').count()).toBe(0);
+  });
+
+  it('shows devices as they come online and their face counts change live', async () => {
+    const { page } = operator;
+    const fleet = [
+      { id: 'lobby-1', deviceClass: 'jetson-xavier-nx', tags: ['lobby'], inferFps: 318 },
+      { id: 'lobby-2', deviceClass: 'jetson-xavier-nx', tags: ['lobby'], inferFps: 120 },
+      { id: 'dock-1', deviceClass: 'jetson-nano', tags: ['dock'], inferFps: 15.5 },
+    ] as const;
+    for (const d of fleet) {
+      const { token } = await cp.api<{ token: string }>('POST', '/api/v1/devices', {
+        id: d.id,
+        deviceClass: d.deviceClass,
+        tags: d.tags,
+      });
+      devices.push(
+        await startSimulatedDevice({
+          mqttUrl: cp.mqttUrl,
+          id: d.id,
+          token,
+          deviceClass: d.deviceClass,
+          inferFps: d.inferFps,
+        }),
+      );
+    }
+    // All three appear online without a reload.
+    await expect
+      .poll(() => page.locator('tr[data-device] .state-online').count(), { timeout: 10_000 })
+      .toBe(3);
+    const [lobby1, lobby2, dock1] = devices as [SimulatedDevice, SimulatedDevice, SimulatedDevice];
+    await lobby1.faces(2);
+    await dock1.faces(1);
+    await expect.poll(() => facesCell(page, 'lobby-1').textContent()).toBe('2');
+    await lobby1.faces(6);
+    await expect.poll(() => facesCell(page, 'lobby-1').textContent()).toBe('6');
+    await lobby2.faces(3);
+    await expect.poll(() => page.getByTestId('count-faces').textContent()).toBe(String(6 + 3 + 1));
+    // lobby-2 runs at 120 of the card's 329 FPS: flagged; lobby-1 (318) is not.
+    expect(await page.locator('tr[data-device="lobby-2"] .fps-bad').count()).toBe(1);
+    expect(await page.locator('tr[data-device="lobby-1"] .fps-ok').count()).toBe(1);
+    // Filters
+    await page.selectOption('select[name="tag"]', 'dock');
+    expect(await page.locator('tr[data-device]').count()).toBe(1);
+    await page.selectOption('select[name="tag"]', '');
+    await page.selectOption('select[name="class"]', 'jetson-xavier-nx');
+    expect(await page.locator('tr[data-device]').count()).toBe(2);
+    await page.selectOption('select[name="class"]', '');
+    await shot(page, 'fleet-desktop');
+  });
+
+  it('opens a device page with its face chart, FPS chart, temperatures and history', async () => {
+    const { page } = operator;
+    for (const n of [1, 4, 3]) await devices[0]!.faces(n);
+    await page.getByRole('link', { name: 'lobby-1' }).click();
+    await page.getByTestId('device-title').getByText('lobby-1').waitFor();
+    // uPlot draws into a canvas; the chart says "no data" until buckets arrive.
+    await page.locator('[data-testid="chart-faces"] canvas').waitFor();
+    await expect
+      .poll(() => page.locator('[data-testid="chart-faces"] .chart-empty').count())
+      .toBe(0);
+    await expect.poll(() => page.locator('[data-testid="chart-fps"] .chart-empty').count()).toBe(0);
+    await page.getByTestId('temps').getByText('GPU', { exact: true }).waitFor();
+    await page.selectOption('select[name="range"]', { label: '15 min' });
+    await expect
+      .poll(() => page.locator('[data-testid="chart-faces"] figcaption').textContent())
+      .toContain('10s');
+    // The live count on the page follows the device.
+    await devices[0]!.faces(9);
+    await expect.poll(() => page.getByTestId('device-faces').textContent()).toBe('9');
+    await shot(page, 'device-desktop');
+  });
+
+  it('uploads an engine, starts a rollout and watches it go through its stages to completion', async () => {
+    const { page } = operator;
+    await page.getByRole('link', { name: 'Engines & rollouts' }).click();
+    const upload = page.getByTestId('upload-form');
+    await upload.locator('input[name="file"]').setInputFiles({
+      name: 'facenet-nx.plan',
+      mimeType: 'application/octet-stream',
+      buffer: Buffer.from('not really a TensorRT plan, but bytes with a sha256'),
+    });
+    await upload.locator('input[name="id"]').fill('facenet-nx-int8-9');
+    await upload.locator('input[name="name"]').fill('facenet pruned int8 9');
+    await upload.locator('input[name="trtVersion"]').fill('8.5.2');
+    expect(await upload.locator('select[name="deviceClass"]').inputValue()).toBe(
+      'jetson-xavier-nx',
+    );
+    expect(await upload.locator('select[name="backend"]').inputValue()).toBe('tensorrt');
+    await upload.getByRole('button', { name: 'Upload' }).click();
+    await page.getByTestId('engines').getByText('facenet-nx-int8-9').waitFor();
+
+    const form = page.getByTestId('rollout-form');
+    await form.locator('select[name="engineId"]').selectOption('facenet-nx-int8-9');
+    await form.locator('select[name="tag"]').selectOption('lobby');
+    await form.locator('input[name="canaryPct"]').fill('50');
+    await form.locator('input[name="holdS"]').fill('2');
+    await form.getByRole('button', { name: 'Start rollout' }).click();
+    const card = page.locator('article.rollout').first();
+    // The canary stage holds for 2 s before the rest follows: both states show up live.
+    await card
+      .locator('[data-state="canary"]')
+      .or(page.locator('article.rollout[data-state="canary"]'))
+      .first()
+      .waitFor();
+    await shot(page, 'rollout-canary-desktop');
+    await page.locator('article.rollout[data-state="completed"]').waitFor({ timeout: 15_000 });
+    expect(await card.getByText('canary 1/1 applied').count()).toBe(1);
+    expect(await card.getByText('rest 1/1 applied').count()).toBe(1);
+    expect(devices[0]!.applied).toEqual(['facenet-nx-int8-9']);
+    expect(devices[1]!.applied).toEqual(['facenet-nx-int8-9']);
+    expect(devices[2]!.applied).toEqual([]);
+    await shot(page, 'engines-desktop');
+    // The device page shows the new engine and the update in its history.
+    await page.goto(`${cp.url}/#/devices/lobby-2`);
+    await expect
+      .poll(() => page.getByTestId('device-engine').textContent(), { timeout: 10_000 })
+      .toBe('facenet-nx-int8-9');
+    await page.getByTestId('updates').getByText('applied').first().waitFor();
+  });
+
+  it('creates an alert rule and sees its alert arrive in the live feed', async () => {
+    const { page } = operator;
+    await page.getByRole('link', { name: 'Alerts' }).click();
+    const form = page.getByTestId('rule-form');
+    await form.locator('input[name="id"]').fill('lobby-crowd');
+    await form.locator('select[name="kind"]').selectOption('faces_above');
+    await form.locator('input[name="threshold"]').fill('10');
+    await form.locator('input[name="tag"]').fill('lobby');
+    await form.locator('select[name="severity"]').selectOption('critical');
+    await form.getByRole('button', { name: 'Create rule' }).click();
+    await page.locator('tr[data-rule="lobby-crowd"]').waitFor();
+    expect(await page.locator('[data-alert-rule="lobby-crowd"]').count()).toBe(0);
+    await devices[1]!.faces(12);
+    const item = page.locator('[data-alert-rule="lobby-crowd"]').first();
+    await item.waitFor({ timeout: 10_000 });
+    expect(await item.textContent()).toContain('lobby-2');
+    expect(await item.locator('.alert-firing').count()).toBe(1);
+    // …and it resolves live when the crowd leaves.
+    await devices[1]!.faces(2);
+    await item.locator('.alert-resolved').waitFor({ timeout: 10_000 });
+    await shot(page, 'alerts-desktop');
+  });
+
+  it('lets a viewer see everything and change nothing: no write controls, and the server refuses', async () => {
+    const viewer = await openBrowser(DESKTOP);
+    try {
+      const { page } = viewer;
+      await signIn(page, tokens.viewer);
+      await page.getByTestId('read-only').waitFor();
+      await expect.poll(() => page.locator('tr[data-device]').count()).toBe(3);
+      await shot(page, 'fleet-viewer-desktop');
+      await page.getByRole('link', { name: 'Engines & rollouts' }).click();
+      await page.locator('article.rollout[data-state="completed"]').waitFor();
+      expect(await page.getByTestId('upload-form').count()).toBe(0);
+      expect(await page.getByTestId('rollout-form').count()).toBe(0);
+      expect(await page.getByRole('button', { name: 'Abort' }).count()).toBe(0);
+      await page.getByRole('link', { name: 'Alerts' }).click();
+      await page.locator('tr[data-rule="lobby-crowd"]').waitFor();
+      expect(await page.getByTestId('rule-form').count()).toBe(0);
+      expect(await page.getByRole('button', { name: 'Delete' }).count()).toBe(0);
+      // A write sent from the viewer's signed-in page anyway (as a user could from the console).
+      const attempts = await page.evaluate(async () => {
+        const post = (path: string, body?: unknown) =>
+          fetch(path, {
+            method: 'POST',
+            headers: { 'content-type': 'application/json', 'x-facefleet-request': '1' },
+            body: body === undefined ? undefined : JSON.stringify(body),
+          }).then(async (r) => ({ status: r.status, body: await r.text() }));
+        return [
+          await post('/api/v1/alert-rules', { id: 'sneaky', kind: 'faces_above', threshold: 1 }),
+          await fetch('/api/v1/alert-rules/lobby-crowd', {
+            method: 'DELETE',
+            headers: { 'x-facefleet-request': '1' },
+          }).then((r) => ({ status: r.status, body: '' })),
+          await post('/api/v1/devices', { id: 'sneaky-cam', deviceClass: 'jetson-nano' }),
+        ];
+      });
+      expect(attempts.map((a) => a.status)).toEqual([403, 403, 403]);
+      expect(attempts[0]!.body).toContain('needs the operator role');
+      const rules = await cp.api<{ rules: { id: string }[] }>('GET', '/api/v1/alert-rules');
+      expect(rules.rules.map((r) => r.id)).toEqual(['lobby-crowd']);
+    } finally {
+      await viewer.close();
+    }
+  });
+
+  it('fits a phone screen: no sideways scrolling on any page', async () => {
+    const phone = await openBrowser(PHONE, true);
+    try {
+      const { page } = phone;
+      await page.goto(cp.url);
+      await shot(page, 'sign-in-phone');
+      await signIn(page, tokens.operator);
+      await expect.poll(() => page.locator('tr[data-device]').count()).toBe(3);
+      const overflow = () =>
+        page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
+      for (const [hash, name] of [
+        ['#/', 'fleet-phone'],
+        ['#/devices/lobby-1', 'device-phone'],
+        ['#/engines', 'engines-phone'],
+        ['#/alerts', 'alerts-phone'],
+      ] as const) {
+        await page.goto(`${cp.url}/${hash}`);
+        await page.locator('main h1').first().waitFor();
+        if (name === 'device-phone')
+          await page.locator('[data-testid="chart-faces"] canvas').waitFor();
+        if (name === 'engines-phone') await page.locator('article.rollout').first().waitFor();
+        expect(await overflow(), name).toBeLessThanOrEqual(0);
+        await shot(page, name);
+      }
+    } finally {
+      await phone.close();
+    }
+  });
+
+  it('serves the bundle compressed and cacheable, and the server stops cleanly on SIGTERM with streams open', async () => {
+    const html = await (await fetch(cp.url)).text();
+    const js = /src="(\/assets\/app-[\w-]+\.js)"/.exec(html)?.[1];
+    expect(js).toBeDefined();
+    const res = await fetch(`${cp.url}${js}`, { headers: { 'accept-encoding': 'gzip' } });
+    expect(res.headers.get('cache-control')).toContain('immutable');
+    expect(res.headers.get('content-encoding')).toBe('gzip');
+    // The operator's page still holds its event stream open.
+    const started = Date.now();
+    expect(await cp.stop()).toBe(0);
+    expect(Date.now() - started).toBeLessThan(5000);
+  });
+});

@@ -1,0 +1,102 @@
+import { spawnSync } from 'node:child_process';
+import {
+  parseJsonPayload,
+  RUNNER_EXIT_CODES,
+  type RunnerLine,
+  runnerLineSchema,
+} from '@facefleet/protocol';
+import { describe, expect, it } from 'vitest';
+import {
+  blazefaceModel,
+  facenetShapedModel,
+  megamind,
+  messi,
+  requireBuilt,
+  runnerBin,
+} from './paths.js';
+
+/** Runs the real runner binary; every stdout line must satisfy the protocol's runner-line schema. */
+function run(args: string[]): { lines: RunnerLine[]; status: number | null } {
+  const r = spawnSync(runnerBin, args, { encoding: 'utf8', timeout: 60_000 });
+  const lines = r.stdout
+    .split('\n')
+    .filter((l) => l.length > 0)
+    .map((l) => parseJsonPayload(runnerLineSchema, l, 'runner line'));
+  return { lines, status: r.status };
+}
+
+describe('runner output against the protocol schema', () => {
+  requireBuilt(runnerBin, blazefaceModel, facenetShapedModel);
+
+  it('BlazeFace on a video: hello, one frame line per frame, stats, exit 0', () => {
+    const { lines, status } = run([
+      '--decoder',
+      'blazeface',
+      '--model',
+      blazefaceModel,
+      '--source',
+      megamind,
+      '--max-frames',
+      '12',
+      '--stats-interval',
+      '1',
+    ]);
+    expect(status).toBe(0);
+    const hello = lines[0];
+    expect(hello?.type).toBe('hello');
+    if (hello?.type === 'hello') {
+      expect(hello.model).toBe('blazeface');
+      expect(hello.sourceKind).toBe('file');
+      expect(hello.modelSha256).toMatch(/^[0-9a-f]{64}$/);
+    }
+    const frames = lines.filter((l) => l.type === 'frame');
+    expect(frames.map((f) => f.index)).toEqual([...Array(12).keys()]);
+    expect(frames.filter((f) => f.faces > 0).length).toBeGreaterThanOrEqual(10);
+    for (const f of frames) expect(f.boxes.length).toBe(Math.min(f.faces, 256));
+    expect(lines.at(-1)?.type).toBe('stats');
+  });
+
+  it('the FaceNet-shaped DetectNet_v2 model on an image: boxes lie inside the source frame', () => {
+    const { lines, status } = run([
+      '--decoder',
+      'detectnet_v2',
+      '--model',
+      facenetShapedModel,
+      '--source',
+      messi,
+      '--cluster',
+      'dbscan',
+    ]);
+    expect(status).toBe(0);
+    const frame = lines.find((l) => l.type === 'frame');
+    expect(frame).toBeDefined();
+    if (frame?.type === 'frame') {
+      for (const b of frame.boxes) {
+        expect(b.x).toBeGreaterThanOrEqual(0);
+        expect(b.y).toBeGreaterThanOrEqual(0);
+        expect(b.x + b.w).toBeLessThanOrEqual(frame.width + 0.01);
+        expect(b.y + b.h).toBeLessThanOrEqual(frame.height + 0.01);
+      }
+    }
+  });
+
+  it.each([
+    ['a missing model', ['--model', '/nonexistent/model.onnx', '--source', messi], 'model_load'],
+    [
+      'a missing source',
+      ['--decoder', 'blazeface', '--model', blazefaceModel, '--source', '/nonexistent.avi'],
+      'source',
+    ],
+    [
+      'a bad flag value',
+      ['--model', blazefaceModel, '--source', messi, '--nms-iou-threshold', 'high'],
+      'bad_args',
+    ],
+  ] as const)('%s: one valid error line and its exit code', (_what, args, code) => {
+    const { lines, status } = run([...args]);
+    const errors = lines.filter((l) => l.type === 'error');
+    expect(errors).toHaveLength(1);
+    expect(errors[0]?.type === 'error' && errors[0].code).toBe(code);
+    expect(status).toBe(RUNNER_EXIT_CODES[code]);
+  });
+});
