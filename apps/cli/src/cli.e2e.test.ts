@@ -6,6 +6,7 @@ import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { EXIT } from './errors.js';
 import {
   type ControlPlane,
+  freePort,
   type RunningCli,
   runCliProcess,
   startCli,
@@ -385,5 +386,60 @@ describe('with simulated devices', () => {
     const list = JSON.parse((await cli('devices', 'list', '--json')).stdout) as { id: string }[];
     expect(list.filter((d) => d.id.startsWith('e2e-'))).toEqual([]);
     expect(() => statSync(dataDir)).toThrow();
+  });
+});
+
+describe('tails reconnect on their own', () => {
+  it('faces tail keeps printing after the control plane (and its broker) restarts', async () => {
+    const dataDir = mkdtempSync(join(tmpdir(), 'ff-cli-restart-'));
+    const ports = { httpPort: await freePort(), mqttPort: await freePort() };
+    let server = await startControlPlane({ dataDir, ...ports });
+    const e = { HOME: mkdtempSync(join(tmpdir(), 'ff-cli-home-')) };
+    const login = ['--server', server.url, '--token', server.adminToken];
+    const res = await server.api('POST', '/api/v1/subscribers', { name: 'restart-test' });
+    const creds = (await res.json()) as { username: string; password: string };
+    const sim = startCli(
+      [
+        'simulate',
+        '--devices',
+        '1',
+        '--classes',
+        'nano',
+        '--prefix',
+        'rs',
+        '--data-dir',
+        join(dataDir, 'sim'),
+        ...login,
+      ],
+      e,
+    );
+    const tail = startCli(
+      [
+        'faces',
+        'tail',
+        '--mqtt',
+        server.mqttUrl,
+        '--mqtt-user',
+        creds.username,
+        '--mqtt-password',
+        creds.password,
+      ],
+      e,
+    );
+    try {
+      await tail.waitForLine(/rs-nano-0001 {2}faces \d+/, 30_000);
+      await server.stop();
+      await tail.waitForLine(/lost the broker at mqtt:\/\/127\.0\.0\.1:\d+; reconnecting/);
+      const before = tail.stdout.length;
+      server = await startControlPlane({ dataDir, ...ports });
+      await tail.waitForLine(/^reconnected$/, 30_000);
+      await waitFor(() => tail.stdout.length > before + 1, 30_000, 'faces after the restart');
+      expect(tail.stdout.at(-1)).toMatch(/rs-nano-0001 {2}faces \d+/);
+    } finally {
+      expect(await tail.stop()).toBe(EXIT.ok);
+      await sim.stop();
+      await server.stop();
+      rmSync(dataDir, { recursive: true, force: true });
+    }
   });
 });

@@ -1,5 +1,6 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
+import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
@@ -21,9 +22,27 @@ export interface ControlPlane {
   stop(): Promise<number | null>;
 }
 
-/** Starts the control plane and resolves once it logged `ready` (with its ports). */
-export function startControlPlane(): Promise<ControlPlane> {
-  const dataDir = mkdtempSync(join(tmpdir(), 'ff-cli-cp-'));
+/** A free loopback port (for a server that must come back on the same port after a restart). */
+export function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const srv = createServer();
+    srv.once('error', reject);
+    srv.listen(0, '127.0.0.1', () => {
+      const addr = srv.address();
+      srv.close(() => resolve(typeof addr === 'object' && addr ? addr.port : 0));
+    });
+  });
+}
+
+/**
+ * Starts the control plane and resolves once it logged `ready` (with its ports). With `dataDir`
+ * and ports given, a restart finds its database and comes back where clients left it; `stop` then
+ * keeps the data.
+ */
+export function startControlPlane(
+  options: { dataDir?: string; httpPort?: number; mqttPort?: number } = {},
+): Promise<ControlPlane> {
+  const dataDir = options.dataDir ?? mkdtempSync(join(tmpdir(), 'ff-cli-cp-'));
   const child = spawn(
     process.execPath,
     [
@@ -31,9 +50,9 @@ export function startControlPlane(): Promise<ControlPlane> {
       '--data-dir',
       dataDir,
       '--http-port',
-      '0',
+      String(options.httpPort ?? 0),
       '--mqtt-port',
-      '0',
+      String(options.mqttPort ?? 0),
       '--mqtt-ws-port',
       'off',
       '--tick-ms',
@@ -73,7 +92,7 @@ export function startControlPlane(): Promise<ControlPlane> {
         async stop() {
           child.kill('SIGTERM');
           const code = await exited;
-          rmSync(dataDir, { recursive: true, force: true });
+          if (!options.dataDir) rmSync(dataDir, { recursive: true, force: true });
           return code;
         },
       });
