@@ -46,6 +46,8 @@ export function classRows(fps: FleetFps): ClassRow[] {
 }
 
 const pctText = (r: number | null) => (r === null ? null : `${Math.round(r * 100)}%`);
+/** FPS with one decimal always, so columns line up (15.0, not 15). */
+const f1 = (n: number | null) => (n === null ? null : n.toFixed(1));
 
 export const fps: Command = {
   path: ['fps'],
@@ -91,10 +93,10 @@ export const fps: Command = {
       renderTable<Row>(devices, [
         { header: 'DEVICE', value: (d) => d.deviceId, style },
         { header: 'CLASS', value: (d) => d.deviceClass },
-        { header: 'FPS p50', value: (d) => d.fps.p50, align: 'right' },
-        { header: 'p95', value: (d) => d.fps.p95, align: 'right' },
-        { header: 'INFER p50', value: (d) => d.inferFps.p50, align: 'right', style },
-        { header: 'p95', value: (d) => d.inferFps.p95, align: 'right' },
+        { header: 'FPS p50', value: (d) => f1(d.fps.p50), align: 'right' },
+        { header: 'p95', value: (d) => f1(d.fps.p95), align: 'right' },
+        { header: 'INFER p50', value: (d) => f1(d.inferFps.p50), align: 'right', style },
+        { header: 'p95', value: (d) => f1(d.inferFps.p95), align: 'right' },
         { header: 'CARD', value: (d) => d.referenceFps, align: 'right' },
         { header: 'RATIO', value: (d) => pctText(d.ratio), align: 'right', style },
         { header: 'POWER', value: (d) => d.powerMode },
@@ -106,9 +108,9 @@ export const fps: Command = {
       renderTable(classes, [
         { header: 'CLASS', value: (k) => k.deviceClass },
         { header: 'DEVICES', value: (k) => k.devices, align: 'right' },
-        { header: 'FPS p50', value: (k) => k.fpsP50, align: 'right' },
-        { header: 'INFER p50', value: (k) => k.inferP50, align: 'right' },
-        { header: 'p95', value: (k) => k.inferP95, align: 'right' },
+        { header: 'FPS p50', value: (k) => f1(k.fpsP50), align: 'right' },
+        { header: 'INFER p50', value: (k) => f1(k.inferP50), align: 'right' },
+        { header: 'p95', value: (k) => f1(k.inferP95), align: 'right' },
         { header: 'CARD', value: (k) => k.referenceFps, align: 'right' },
         { header: 'RATIO', value: (k) => pctText(k.ratio), align: 'right' },
         {
