@@ -291,7 +291,8 @@ describe('agent over a real broker with the real runner', () => {
     const goodRequests = server.requests.filter((r) => r.path === goodManifest.url);
     expect(goodRequests.length).toBeGreaterThanOrEqual(2);
     expect(goodRequests.at(-1)?.range).toMatch(/^bytes=\d+-$/);
-    expect(goodRequests.every((r) => r.auth === `Bearer ${TOKEN}`)).toBe(true);
+    const basic = `Basic ${Buffer.from(`${id}:${TOKEN}`).toString('base64')}`;
+    expect(goodRequests.every((r) => r.auth === basic)).toBe(true);
     // the runner now loads the engine from the data dir
     expect(
       agent.logs.some(

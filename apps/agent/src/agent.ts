@@ -4,6 +4,7 @@ import { extname, join } from 'node:path';
 import {
   type Desired,
   desiredSchema,
+  type EngineRef,
   facesSchema,
   MAX_PAYLOAD_BYTES,
   metricsSchema,
@@ -17,10 +18,19 @@ import {
 import type { Logger } from 'pino';
 import type { AgentConfig } from './config.js';
 import { AbortedError, UpdateError } from './errors.js';
-import { createHealthCollector, detectTrtVersion, identifyDevice } from './health/collector.js';
+import {
+  createHealthCollector,
+  detectTrtVersion,
+  type HealthCollector,
+  identifyDevice,
+} from './health/collector.js';
 import { createMqttLink, type MqttLink } from './mqtt/link.js';
-import { openOutbox } from './outbox/outbox.js';
-import { createRunnerSupervisor, type RunnerExit } from './runner/supervisor.js';
+import { type Outbox, openOutbox } from './outbox/outbox.js';
+import {
+  createRunnerSupervisor,
+  type RunnerExit,
+  type RunnerSupervisor,
+} from './runner/supervisor.js';
 import { createFacesAggregator } from './telemetry/faces-window.js';
 import { createFpsMeter } from './telemetry/fps-meter.js';
 import { createRunnerMetrics } from './telemetry/runner-metrics.js';
@@ -36,10 +46,27 @@ export interface AgentOptions {
   arch?: string;
   /** How long shutdown waits for the outbox to drain (ms). */
   flushTimeoutMs?: number;
+  /**
+   * Where detections come from. Default: the supervised runner process (`config.runner`). The fleet
+   * simulator passes a synthetic source with the same events (hello, frame, stats, exit, state), so
+   * everything downstream — telemetry, status, the health gate, rollback — is the agent's own code.
+   * Called once with a getter of the current engine, which (like the runner's `--model` argument)
+   * the source reads at every (re)start.
+   */
+  source?: (engine: () => EngineRef) => DetectionSource;
+  /** The outbox. Default: the SQLite file `<dataDir>/agent.db`. The simulator passes `:memory:` ones. */
+  outbox?: Outbox;
+  /** Device health for metrics. Default: tegrastats on a Jetson, /proc elsewhere. */
+  health?: HealthCollector;
 }
+
+/** What the agent needs of a detection source: the runner supervisor's interface and events. */
+export type DetectionSource = RunnerSupervisor;
 
 export interface Agent {
   start(): void;
+  /** Whether the MQTT link is up now. */
+  connected(): boolean;
   /** SIGTERM path: stop the runner, flush the outbox as far as the link allows, publish offline, close. */
   stop(): Promise<void>;
 }
@@ -77,11 +104,13 @@ export function createAgent(options: AgentOptions): Agent {
   const trtVersion = config.trtVersion ?? (identity.isJetson ? detectTrtVersion() : null);
   log.info({ deviceId, ...identity, trtVersion }, 'agent starting');
 
-  const outbox = openOutbox({
-    path: join(config.dataDir, 'agent.db'),
-    maxMessages: config.outbox.maxMessages,
-    onDrop: (m) => log.warn(m, 'outbox full: dropped a message'),
-  });
+  const outbox =
+    options.outbox ??
+    openOutbox({
+      path: join(config.dataDir, 'agent.db'),
+      maxMessages: config.outbox.maxMessages,
+      onDrop: (m) => log.warn(m, 'outbox full: dropped a message'),
+    });
   let link: MqttLink | null = null;
   const pump = () => link?.pump();
   const store = openEngineStore({
@@ -112,19 +141,23 @@ export function createAgent(options: AgentOptions): Agent {
       ...r.extraArgs,
     ];
   };
-  const supervisor = createRunnerSupervisor({
-    command: config.runner.bin,
-    args: runnerArgs,
-    log: log.child({ component: 'runner' }),
-    ...config.supervisor,
-  });
-  const health = createHealthCollector({
-    identity,
-    paths: config.health,
-    tegrastatsBin: config.health.tegrastatsBin,
-    nvpmodelBin: config.health.nvpmodelBin,
-    log: log.child({ component: 'health' }),
-  });
+  const supervisor: DetectionSource = options.source
+    ? options.source(() => store.get().current.ref)
+    : createRunnerSupervisor({
+        command: config.runner.bin,
+        args: runnerArgs,
+        log: log.child({ component: 'runner' }),
+        ...config.supervisor,
+      });
+  const health =
+    options.health ??
+    createHealthCollector({
+      identity,
+      paths: config.health,
+      tegrastatsBin: config.health.tegrastatsBin,
+      nvpmodelBin: config.health.nvpmodelBin,
+      log: log.child({ component: 'health' }),
+    });
 
   // --- telemetry ------------------------------------------------------------------------------
   const faces = createFacesAggregator({ boxes: config.publish.boxes, now: Date.now() });
@@ -307,6 +340,7 @@ export function createAgent(options: AgentOptions): Agent {
     store,
     dataDir: config.dataDir,
     controlPlaneUrl: config.controlPlaneUrl,
+    deviceId,
     token: config.deviceToken,
     fleetPublicKey: config.fleetPublicKey,
     trtexecBin: config.trtexec.bin,
@@ -351,6 +385,7 @@ export function createAgent(options: AgentOptions): Agent {
 
   const timers: NodeJS.Timeout[] = [];
   return {
+    connected: () => link?.connected() ?? false,
     start() {
       link = createMqttLink({
         url: config.brokerUrl,

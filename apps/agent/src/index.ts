@@ -1,4 +1,4 @@
-export { type Agent, type AgentOptions, createAgent } from './agent.js';
+export { type Agent, type AgentOptions, createAgent, type DetectionSource } from './agent.js';
 export {
   type AgentConfig,
   CONFIG_KEYS,
@@ -17,7 +17,13 @@ export {
   UpdateError,
   VerifyError,
 } from './errors.js';
-export { createHealthCollector, detectTrtVersion, identifyDevice } from './health/collector.js';
+export {
+  createHealthCollector,
+  type DeviceHealth,
+  detectTrtVersion,
+  type HealthCollector,
+  identifyDevice,
+} from './health/collector.js';
 export {
   deviceClassFromModel,
   genericDeviceClass,
@@ -31,7 +37,13 @@ export { parseTegrastats, type TegraStats } from './health/tegrastats.js';
 export { parseTrtexecSummary, type TrtexecSummary } from './health/trtexec.js';
 export { createMqttLink, type MqttLink } from './mqtt/link.js';
 export { type Outbox, openOutbox } from './outbox/outbox.js';
-export { createRunnerSupervisor, type RunnerSupervisor } from './runner/supervisor.js';
+export {
+  createRunnerSupervisor,
+  type RunnerExit,
+  type RunnerSupervisor,
+  type RunnerSupervisorEvents,
+  type SupervisorSnapshot,
+} from './runner/supervisor.js';
 export { createFacesAggregator } from './telemetry/faces-window.js';
 export { createRunnerMetrics } from './telemetry/runner-metrics.js';
 export { incompatibility, plan, type Step } from './update/planner.js';

@@ -12,8 +12,27 @@ export const storedLoginSchema = z.strictObject({
 export type StoredLogin = z.infer<typeof storedLoginSchema>;
 
 export interface CliEnv {
-  /** The environment variables the CLI reads (only here: FACEFLEET_SERVER, FACEFLEET_TOKEN, XDG_CONFIG_HOME, HOME). */
+  /** The environment variables the CLI reads, picked by `cliEnv` (see CLI_ENV_VARS). */
   env: Record<string, string | undefined>;
+}
+
+/** Every environment variable the CLI reads; nothing else in the CLI looks at process.env. */
+export const CLI_ENV_VARS = [
+  'FACEFLEET_SERVER',
+  'FACEFLEET_TOKEN',
+  'FACEFLEET_MQTT',
+  'FACEFLEET_MQTT_USER',
+  'FACEFLEET_MQTT_PASSWORD',
+  'FACEFLEET_DEBUG',
+  'XDG_CONFIG_HOME',
+  'XDG_STATE_HOME',
+  'HOME',
+  'NO_COLOR',
+] as const;
+
+/** The CLI's view of an environment: only the variables it reads. */
+export function cliEnv(env: Record<string, string | undefined>): CliEnv['env'] {
+  return Object.fromEntries(CLI_ENV_VARS.map((name) => [name, env[name]]));
 }
 
 /** `$XDG_CONFIG_HOME/facefleet/login.json`, else `~/.config/facefleet/login.json`. */

@@ -5,7 +5,7 @@ import { type ExitCode, UsageError } from './errors.js';
 /** Everything a command touches of the outside world, injected so tests can run it in-process. */
 export interface CliContext extends CliEnv {
   stdout: { write(s: string): unknown; isTTY?: boolean };
-  stderr: { write(s: string): unknown };
+  stderr: { write(s: string): unknown; isTTY?: boolean };
   fetch: typeof fetch;
   now: () => number;
   /** Aborted on SIGINT/SIGTERM: long-running commands (tail, watch, simulate) stop on it. */

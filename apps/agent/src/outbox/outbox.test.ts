@@ -35,6 +35,18 @@ const put = (o: Outbox, kind: 'faces' | 'metrics' | 'status' | 'reported', n = 1
 };
 
 describe('outbox', () => {
+  it('starts a new database at firstSeq, and an existing one where it left off', () => {
+    const path = tempDb();
+    const o = openOutbox({ path, maxMessages: 10, firstSeq: 1_764_270_000_000 });
+    expect(put(o, 'faces', 2)).toEqual([1_764_270_000_000, 1_764_270_000_001]);
+    o.close();
+    const again = openAt(path, 10);
+    expect(put(again, 'faces')).toEqual([1_764_270_000_002]);
+    const mem = openOutbox({ path: ':memory:', maxMessages: 10, firstSeq: 42 });
+    open.push(mem);
+    expect(mem.reserveSeq()).toBe(42);
+  });
+
   it('gives every message the next seq, and the payload carries it', () => {
     const o = openAt(tempDb());
     expect(put(o, 'faces', 3)).toEqual([0, 1, 2]);

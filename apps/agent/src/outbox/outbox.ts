@@ -54,6 +54,12 @@ export interface OutboxOptions {
   maxMessages: number;
   /** Called when a message was dropped because the outbox was full. */
   onDrop?: (message: { seq: number; kind: string }) => void;
+  /**
+   * The first seq of a database created now (default 0). An outbox that does not outlive its
+   * process (`:memory:`, the fleet simulator's) starts from the clock, so a device restarted with an
+   * empty outbox never reuses a seq the control plane has already stored and de-duplicates away.
+   */
+  firstSeq?: number;
 }
 
 /**
@@ -70,7 +76,7 @@ const DROP_ORDER = ['faces', 'metrics', 'status'] as const;
  * The cost is one fsync per message, about two a second at the default intervals; acknowledgements
  * are deleted in batches.
  */
-export function openOutbox({ path, maxMessages, onDrop }: OutboxOptions): Outbox {
+export function openOutbox({ path, maxMessages, onDrop, firstSeq }: OutboxOptions): Outbox {
   let db: Database.Database;
   try {
     if (path !== ':memory:') mkdirSync(dirname(path), { recursive: true });
@@ -78,7 +84,10 @@ export function openOutbox({ path, maxMessages, onDrop }: OutboxOptions): Outbox
     db.pragma('journal_mode = WAL');
     db.pragma('synchronous = FULL');
     db.pragma('busy_timeout = 5000');
-    migrate(db);
+    const created = migrate(db);
+    if (created && firstSeq !== undefined) {
+      db.prepare(`UPDATE counters SET value = ? WHERE name = 'next_seq'`).run(firstSeq);
+    }
   } catch (err) {
     throw new OutboxError(`cannot open outbox database ${path}: ${(err as Error).message}`);
   }
@@ -210,7 +219,8 @@ export function openOutbox({ path, maxMessages, onDrop }: OutboxOptions): Outbox
   return outbox;
 }
 
-function migrate(db: Database.Database): void {
+/** Brings the schema up to date; true when the database was created now. */
+function migrate(db: Database.Database): boolean {
   const version = db.pragma('user_version', { simple: true }) as number;
   for (let v = version; v < MIGRATIONS.length; v++) {
     db.transaction(() => {
@@ -218,4 +228,5 @@ function migrate(db: Database.Database): void {
       db.pragma(`user_version = ${v + 1}`);
     })();
   }
+  return version === 0;
 }

@@ -13,7 +13,7 @@ interface Blob {
 
 /**
  * A small node:http server standing in for the control plane's `GET /api/v1/engines/:id/blob`:
- * device-token auth (Bearer), Range requests (206 with Content-Range, 416 past the end).
+ * device auth (HTTP Basic deviceId:token, as the control plane), Range requests (206 with Content-Range, 416 past the end).
  */
 export async function startEngineServer(token: string) {
   const blobs = new Map<string, Blob>();
@@ -21,7 +21,11 @@ export async function startEngineServer(token: string) {
   const server: Server = createServer((req, res) => {
     const path = req.url ?? '';
     requests.push({ path, range: req.headers.range, auth: req.headers.authorization });
-    if (req.headers.authorization !== `Bearer ${token}`) {
+    const basic = /^Basic (.+)$/.exec(req.headers.authorization ?? '');
+    const [user, password] = Buffer.from(basic?.[1] ?? '', 'base64')
+      .toString('utf8')
+      .split(/:(.*)/s);
+    if (!user || password !== token) {
       res.writeHead(401).end('unauthorized');
       return;
     }

@@ -22,6 +22,7 @@ describe('downloadResumable', () => {
     const dest = join(tmp(), 'a.part');
     const err = await downloadResumable({
       url: `${server.url}/a`,
+      deviceId: 'cam-1',
       token: 'tok',
       dest,
       expectedSize: data.length,
@@ -34,6 +35,7 @@ describe('downloadResumable', () => {
     const progress: number[] = [];
     await downloadResumable({
       url: `${server.url}/a`,
+      deviceId: 'cam-1',
       token: 'tok',
       dest,
       expectedSize: data.length,
@@ -51,6 +53,7 @@ describe('downloadResumable', () => {
     const before = server.requests.length;
     await downloadResumable({
       url: `${server.url}/b`,
+      deviceId: 'cam-1',
       token: 'tok',
       dest,
       expectedSize: data.length,
@@ -59,6 +62,7 @@ describe('downloadResumable', () => {
     writeFileSync(dest, Buffer.concat([data, data]));
     await downloadResumable({
       url: `${server.url}/b`,
+      deviceId: 'cam-1',
       token: 'tok',
       dest,
       expectedSize: data.length,
@@ -73,6 +77,7 @@ describe('downloadResumable', () => {
     // the manifest still claims the larger size: 416 for bytes=1500-
     const err = await downloadResumable({
       url: `${server.url}/c`,
+      deviceId: 'cam-1',
       token: 'tok',
       dest,
       expectedSize: 2000,
@@ -86,6 +91,7 @@ describe('downloadResumable', () => {
     const dest = join(tmp(), 'd.part');
     const e401 = await downloadResumable({
       url: `${server.url}/d`,
+      deviceId: 'cam-1',
       token: 'wrong',
       dest,
       expectedSize: data.length,
@@ -93,13 +99,19 @@ describe('downloadResumable', () => {
     expect(e401).toMatchObject({ retryable: false, message: expect.stringMatching(/HTTP 401/) });
     const e404 = await downloadResumable({
       url: `${server.url}/nope`,
+      deviceId: 'cam-1',
       token: 'tok',
       dest,
       expectedSize: 1,
     }).catch((e) => e);
     expect(e404).toMatchObject({ retryable: false, message: expect.stringMatching(/HTTP 404/) });
+    // the control plane's blob route takes devices as HTTP Basic deviceId:token
+    expect(server.requests.at(-1)?.auth).toBe(
+      `Basic ${Buffer.from('cam-1:tok').toString('base64')}`,
+    );
     const refused = await downloadResumable({
       url: 'http://127.0.0.1:1/x',
+      deviceId: 'cam-1',
       token: 'tok',
       dest,
       expectedSize: 1,

@@ -4,6 +4,8 @@ import { UpdateError } from '../errors.js';
 
 export interface DownloadOptions {
   url: string;
+  /** The device's id and token: HTTP Basic `deviceId:token`, as the control plane's blob route expects. */
+  deviceId: string;
   token: string;
   /** The partial file: its size is the offset to resume from (it survives restarts). */
   dest: string;
@@ -13,7 +15,7 @@ export interface DownloadOptions {
 }
 
 /**
- * Streams `url` to `dest` with `Authorization: Bearer <token>`, resuming a partial file with a
+ * Streams `url` to `dest` with `Authorization: Basic base64(deviceId:token)`, resuming a partial file with a
  * `Range: bytes=N-` request. A server that ignores Range (200) makes it start over; one that answers
  * 416 means the file is already whole (or was larger: start over). Network faults and 5xx are
  * retryable; 4xx are not.
@@ -30,7 +32,8 @@ export async function downloadResumable(options: DownloadOptions): Promise<void>
     offset = 0;
   }
   if (offset === expectedSize) return;
-  const headers: Record<string, string> = { authorization: `Bearer ${options.token}` };
+  const basic = Buffer.from(`${options.deviceId}:${options.token}`).toString('base64');
+  const headers: Record<string, string> = { authorization: `Basic ${basic}` };
   if (offset > 0) headers.range = `bytes=${offset}-`;
   let res: Response;
   try {

@@ -77,6 +77,7 @@ function rig(facts: DeviceFacts, trtexecExit = 0) {
     store,
     dataDir: dir,
     controlPlaneUrl: server.url,
+    deviceId: 'nx-1',
     token: 'tok',
     fleetPublicKey: fleet.publicKey,
     trtexecBin: trt.bin,

@@ -28,6 +28,7 @@ export interface ExecutorDeps {
   store: EngineStore;
   dataDir: string;
   controlPlaneUrl: string;
+  deviceId: string;
   token: string;
   fleetPublicKey: KeyObject;
   trtexecBin: string;
@@ -130,6 +131,7 @@ export function createExecutors(deps: ExecutorDeps): Executors {
       let reported = Math.floor((store.get().update.progress ?? 0) * PROGRESS_STEPS);
       await downloadResumable({
         url: url(manifest.url),
+        deviceId: deps.deviceId,
         token: deps.token,
         dest: paths.partial,
         expectedSize: manifest.size,
@@ -144,6 +146,7 @@ export function createExecutors(deps: ExecutorDeps): Executors {
       if (manifest.calibration) {
         await downloadResumable({
           url: url(manifest.calibration.url),
+          deviceId: deps.deviceId,
           token: deps.token,
           dest: paths.calibration,
           expectedSize: manifest.calibration.size,

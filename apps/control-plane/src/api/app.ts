@@ -26,6 +26,7 @@ import { deviceRoutes } from './routes/devices.js';
 import { engineRoutes } from './routes/engines.js';
 import { fleetRoutes } from './routes/fleet.js';
 import { liveRoutes } from './routes/live.js';
+import { meRoutes } from './routes/me.js';
 import { rolloutRoutes } from './routes/rollouts.js';
 import { sessionRoutes } from './routes/session.js';
 
@@ -143,6 +144,7 @@ export function createApp(deps: AppDeps): Hono<Env> {
   adminRoutes(registrar, deps);
   sessionRoutes(registrar, deps);
   liveRoutes(registrar, deps);
+  meRoutes(registrar, deps);
   dashboardRoutes(app, deps.dashboard);
   return app;
 }

@@ -1,0 +1,208 @@
+import type { RunnerExit, SupervisorSnapshot } from '@facefleet/agent';
+import type { EngineRef, RunnerFrame } from '@facefleet/protocol';
+import { afterEach, describe, expect, it } from 'vitest';
+import { allocate, parseClassMix, planFleet } from './fleet-plan.js';
+import { createFrameClock, createSyntheticSource, type FrameClock } from './synthetic-source.js';
+
+describe('fleet plan', () => {
+  it('splits devices by weight, always summing to N', () => {
+    expect(allocate(1000, [40, 40, 20])).toEqual([400, 400, 200]);
+    expect(allocate(7, [40, 40, 20])).toEqual([3, 3, 1]);
+    expect(allocate(1, [1, 1])).toEqual([1, 0]);
+    for (const n of [1, 2, 3, 10, 99, 101]) {
+      expect(allocate(n, [3, 5, 7]).reduce((a, b) => a + b, 0)).toBe(n);
+    }
+  });
+
+  it('reads class mixes by name or alias and refuses classes without a model-card figure', () => {
+    expect(
+      parseClassMix('nano:40,jetson-xavier-nx:40,agx-xavier:20').map((m) => m.deviceClass),
+    ).toEqual(['jetson-nano', 'jetson-xavier-nx', 'jetson-agx-xavier']);
+    expect(() => parseClassMix('orin-nano:1')).toThrow(/not a class the simulator plays/);
+    expect(() => parseClassMix('nano:0')).toThrow(/weight of nano must be above 0/);
+    expect(() => parseClassMix('nano:1,jetson-nano:2')).toThrow(/twice/);
+    expect(() => parseClassMix('nano=3')).toThrow(/is not CLASS:WEIGHT/);
+  });
+
+  it('names devices by class and spreads the special roles over the classes, from the end', () => {
+    const plan = planFleet({
+      devices: 10,
+      classes: 'nano:1,xavier-nx:1',
+      prefix: 'sim',
+      throttle: 1,
+      crash: 1,
+      failGate: 1,
+    });
+    expect(plan.map((d) => d.id)).toEqual([
+      ...[1, 2, 3, 4, 5].map((i) => `sim-nano-000${i}`),
+      ...[1, 2, 3, 4, 5].map((i) => `sim-xavier-nx-000${i}`),
+    ]);
+    const roles = Object.fromEntries(
+      plan.filter((d) => d.role !== 'normal').map((d) => [d.id, d.role]),
+    );
+    expect(roles).toEqual({
+      'sim-nano-0005': 'fail-gate',
+      'sim-xavier-nx-0005': 'crash',
+      'sim-nano-0004': 'throttle',
+    });
+    expect(plan.find((d) => d.id === 'sim-nano-0004')?.tags).toEqual(['simulated', 'throttle']);
+    expect(() =>
+      planFleet({ devices: 2, classes: 'nano', prefix: 's', throttle: 2, crash: 1, failGate: 0 }),
+    ).toThrow(/ask for 3 devices, but --devices is 2/);
+  });
+});
+
+/** A clock the test advances by hand. */
+function manualClock(): FrameClock & { advance(ms: number): void } {
+  const ticks = new Set<(now: number) => void>();
+  let now = Date.now();
+  return {
+    now: () => now,
+    add: (t) => ticks.add(t),
+    remove: (t) => ticks.delete(t),
+    stop: () => ticks.clear(),
+    advance(ms) {
+      now += ms;
+      for (const t of ticks) t(now);
+    },
+  };
+}
+
+const bootstrap: EngineRef = {
+  id: 'bootstrap',
+  sha256: 'a'.repeat(64),
+  backend: 'tensorrt',
+  model: 'detectnet_v2',
+};
+const profile = {
+  inferFps: 329,
+  cameraFps: 15,
+  facesRate: 2,
+  crash: false,
+  failGate: false,
+  width: 1280,
+  height: 720,
+};
+const supervisor = {
+  backoffInitialMs: 20,
+  backoffMaxMs: 40,
+  crashLoopExits: 3,
+  crashLoopWindowS: 30,
+};
+const until = async (check: () => boolean, what: string) => {
+  const deadline = Date.now() + 5000;
+  while (!check()) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 5));
+  }
+};
+
+describe('synthetic detection source', () => {
+  let stop: (() => Promise<void>) | undefined;
+  afterEach(async () => {
+    await stop?.();
+  });
+
+  it('says hello, then delivers frames at the camera rate with inference times around its figure', async () => {
+    const clock = manualClock();
+    let pid = 100;
+    const src = createSyntheticSource({
+      profile,
+      clock,
+      engine: () => bootstrap,
+      nextPid: () => ++pid,
+      ...supervisor,
+    });
+    stop = () => src.stop();
+    const frames: RunnerFrame[] = [];
+    let hello = false;
+    src.on('hello', (h) => {
+      hello = h.pid === 101 && h.modelSha256 === bootstrap.sha256;
+    });
+    src.on('frame', (f) => frames.push(f));
+    src.start();
+    expect(src.snapshot()).toMatchObject({ state: 'starting', pid: 101 });
+    await until(() => hello, 'hello');
+    for (let i = 0; i < 100; i++) clock.advance(100); // 10 s
+    expect(frames.length).toBeGreaterThanOrEqual(149);
+    expect(frames.length).toBeLessThanOrEqual(150);
+    expect(src.snapshot().state).toBe('running');
+    const inferFps = frames.length / frames.reduce((s, f) => s + f.ms.infer / 1000, 0);
+    expect(inferFps).toBeGreaterThan(329 * 0.97);
+    expect(inferFps).toBeLessThan(329 * 1.03);
+    const meanFaces = frames.reduce((s, f) => s + f.faces, 0) / frames.length;
+    expect(meanFaces).toBeGreaterThan(1.5);
+    expect(meanFaces).toBeLessThan(2.5);
+  });
+
+  it('a crashing runner exits with the runtime error code and ends in a crash loop', async () => {
+    const clock = createFrameClock(10);
+    const src = createSyntheticSource({
+      profile: { ...profile, crash: true },
+      clock,
+      engine: () => bootstrap,
+      nextPid: (() => {
+        let p = 0;
+        return () => ++p;
+      })(),
+      ...supervisor,
+    });
+    stop = async () => {
+      await src.stop();
+      clock.stop();
+    };
+    const exits: RunnerExit[] = [];
+    const states: SupervisorSnapshot[] = [];
+    src.on('exit', (e) => exits.push(e));
+    src.on('state', (s) => states.push(s));
+    src.start();
+    await until(() => src.snapshot().crashLoop, 'the crash loop');
+    expect(exits.length).toBeGreaterThanOrEqual(3);
+    expect(exits[0]).toMatchObject({ code: 5, requested: false, error: { code: 'runtime' } });
+    expect(states.some((s) => s.state === 'crashloop')).toBe(true);
+    expect(src.snapshot().restarts).toBeGreaterThanOrEqual(3);
+  });
+
+  it('a fail-gate device runs a new engine at a third of the speed, and the old one at full speed again', async () => {
+    const clock = manualClock();
+    let engine = bootstrap;
+    const src = createSyntheticSource({
+      profile: { ...profile, failGate: true },
+      clock,
+      engine: () => engine,
+      nextPid: (() => {
+        let p = 0;
+        return () => ++p;
+      })(),
+      ...supervisor,
+    });
+    stop = () => src.stop();
+    let hellos = 0;
+    src.on('hello', () => {
+      hellos += 1;
+    });
+    const count = async (label: string) => {
+      const before = hellos;
+      await until(() => hellos > before, `hello (${label})`);
+      let n = 0;
+      const on = () => {
+        n += 1;
+      };
+      src.on('frame', on);
+      for (let i = 0; i < 30; i++) clock.advance(100);
+      src.off('frame', on);
+      return n;
+    };
+    src.start();
+    const base = await count('bootstrap');
+    engine = { ...bootstrap, id: 'new-engine' };
+    await src.restart('engine new-engine');
+    const slow = await count('new engine');
+    engine = bootstrap;
+    await src.restart('rollback to bootstrap');
+    const back = await count('rollback');
+    expect(base).toBe(45);
+    expect(slow).toBe(15);
+    expect(back).toBe(45);
+  });
+});

@@ -1,0 +1,281 @@
+import { EventEmitter } from 'node:events';
+import type { DetectionSource, RunnerExit, RunnerSupervisorEvents } from '@facefleet/agent';
+import type { EngineRef, RunnerFrame, RunnerHello } from '@facefleet/protocol';
+
+/**
+ * One clock for every simulated device: a single interval that asks each running source for the
+ * frames due since the last tick, so 1,000 devices cost one timer, not 1,000.
+ */
+export interface FrameClock {
+  /** The clock's time, ms (frames are timed by it). */
+  now(): number;
+  add(tick: (now: number) => void): void;
+  remove(tick: (now: number) => void): void;
+  stop(): void;
+}
+
+export function createFrameClock(tickMs = 100): FrameClock {
+  const ticks = new Set<(now: number) => void>();
+  let timer: NodeJS.Timeout | undefined;
+  return {
+    now: () => Date.now(),
+    add(tick) {
+      ticks.add(tick);
+      timer ??= setInterval(() => {
+        const now = Date.now();
+        for (const t of ticks) t(now);
+      }, tickMs);
+    },
+    remove(tick) {
+      ticks.delete(tick);
+      if (ticks.size === 0 && timer) {
+        clearInterval(timer);
+        timer = undefined;
+      }
+    },
+    stop() {
+      ticks.clear();
+      clearInterval(timer);
+      timer = undefined;
+    },
+  };
+}
+
+/** How one simulated device's detector behaves. */
+export interface SyntheticProfile {
+  /** Inference-only frames per second of the engine (the model card's figure, jittered). */
+  inferFps: number;
+  /** Frames per second the camera delivers; end-to-end FPS is the lower of this and inferFps. */
+  cameraFps: number;
+  /** Mean faces in view per frame. */
+  facesRate: number;
+  /** The runner crashes a moment after every start (→ crash loop → degraded). */
+  crash: boolean;
+  /** Any engine other than the first one runs at a third of the speed (→ health gate fails). */
+  failGate: boolean;
+  width: number;
+  height: number;
+}
+
+export interface SyntheticSourceOptions {
+  profile: SyntheticProfile;
+  clock: FrameClock;
+  engine: () => EngineRef;
+  /** The agent's supervisor settings: the same backoff and crash-loop rule as the real runner's. */
+  backoffInitialMs: number;
+  backoffMaxMs: number;
+  crashLoopExits: number;
+  crashLoopWindowS: number;
+  /** [0, 1) source (tests pin it). */
+  random?: () => number;
+  /** Fake pids are drawn from here so that each start has a new one. */
+  nextPid: () => number;
+}
+
+/** A standard normal draw (Box-Muller). */
+function gaussian(random: () => number): number {
+  const u = Math.max(1e-12, random());
+  return Math.sqrt(-2 * Math.log(u)) * Math.cos(2 * Math.PI * random());
+}
+
+/** A Poisson draw (Knuth's method; fine for the small means face counts have). */
+function poisson(mean: number, random: () => number): number {
+  if (mean <= 0) return 0;
+  if (mean > 30) return Math.max(0, Math.round(mean + Math.sqrt(mean) * gaussian(random)));
+  const limit = Math.exp(-mean);
+  let k = 0;
+  let p = random();
+  while (p > limit) {
+    k += 1;
+    p *= random();
+  }
+  return k;
+}
+
+/** How long a crashing runner lives before it dies, ms. */
+const CRASH_AFTER_MS = 300;
+/** Time from spawn to the runner's hello (model load), ms. */
+const HELLO_AFTER_MS = 150;
+
+/**
+ * A detection source that behaves like the supervised runner without a process: `hello` after a
+ * short model load, frames at the device's rate with per-frame inference times jittered around its
+ * class's figure (lognormal, σ = 4 %) and face counts drawn from a Poisson process, and — for
+ * crashing devices — an exit with the runner's runtime error code, restarted with the same backoff
+ * and crash-loop rule the real supervisor applies. Frames come from the shared clock.
+ */
+export function createSyntheticSource(options: SyntheticSourceOptions): DetectionSource {
+  const { profile, clock } = options;
+  const random = options.random ?? Math.random;
+  const emitter = new EventEmitter<RunnerSupervisorEvents>();
+  type State = ReturnType<DetectionSource['snapshot']>['state'];
+  let state: State = 'stopped';
+  let pid: number | null = null;
+  let wanted = false;
+  let restarts = 0;
+  let crashLoop = false;
+  let failures = 0;
+  let exitTimes: number[] = [];
+  let lastExit: RunnerExit | null = null;
+  let startedAt = 0;
+  let index = 0;
+  let due = 0;
+  let lastTick = 0;
+  let firstEngineId: string | null = null;
+  let slow = 1;
+  let timers: NodeJS.Timeout[] = [];
+
+  const snapshot = () => ({ state, pid, restarts, crashLoop, invalidLines: 0, lastExit });
+  const setState = (s: State) => {
+    state = s;
+    emitter.emit('state', snapshot());
+  };
+  const later = (ms: number, fn: () => void) => {
+    const t = setTimeout(() => {
+      timers = timers.filter((x) => x !== t);
+      fn();
+    }, ms);
+    timers.push(t);
+  };
+  const clearTimers = () => {
+    for (const t of timers) clearTimeout(t);
+    timers = [];
+  };
+
+  function tick(now: number) {
+    const dt = Math.max(0, now - lastTick);
+    lastTick = now;
+    // a failing engine is slower at inference and stalls the pipeline by the same factor
+    const inferFps = profile.inferFps / slow;
+    due += (Math.min(profile.cameraFps, profile.inferFps) / slow) * (dt / 1000);
+    const n = Math.floor(due);
+    due -= n;
+    for (let i = 0; i < n; i++) {
+      const infer = (1000 / inferFps) * Math.exp(0.04 * gaussian(random));
+      const pre = 1.2 + 0.2 * random();
+      const post = 0.25 + 0.1 * random();
+      const frame: RunnerFrame = {
+        type: 'frame',
+        index: index++,
+        ts: now,
+        width: profile.width,
+        height: profile.height,
+        faces: Math.min(10_000, poisson(profile.facesRate, random)),
+        boxes: [],
+        ms: {
+          capture: 0.4,
+          pre: round(pre),
+          infer: round(infer),
+          post: round(post),
+          total: round(0.4 + pre + infer + post),
+        },
+      };
+      if (state !== 'running') setState('running');
+      emitter.emit('frame', frame);
+    }
+  }
+
+  function spawnRunner() {
+    const engine = options.engine();
+    firstEngineId ??= engine.id;
+    slow = profile.failGate && engine.id !== firstEngineId ? 3 : 1;
+    pid = options.nextPid();
+    startedAt = Date.now();
+    index = 0;
+    due = 0;
+    setState('starting');
+    emitter.emit('spawn', pid);
+    later(HELLO_AFTER_MS, () => {
+      const hello: RunnerHello = {
+        type: 'hello',
+        v: 1,
+        runner: 'facefleet-runner (simulated)',
+        backend: engine.backend,
+        model: engine.model,
+        modelPath: `/var/lib/facefleet/engines/${engine.id}`,
+        modelSha256: engine.sha256,
+        input: { width: 736, height: 416 },
+        source: 'simulated camera',
+        sourceKind: 'camera',
+        cluster: 'nms',
+        pid: pid ?? 1,
+        ts: Date.now(),
+      };
+      emitter.emit('hello', hello);
+      lastTick = clock.now();
+      clock.add(tick);
+      if (profile.crash) later(CRASH_AFTER_MS, crashed);
+    });
+  }
+
+  function exited(exit: RunnerExit) {
+    clock.remove(tick);
+    clearTimers();
+    pid = null;
+    lastExit = exit;
+    emitter.emit('exit', exit);
+  }
+
+  function crashed() {
+    exited({
+      code: 5,
+      signal: null,
+      requested: false,
+      error: {
+        type: 'error',
+        ts: Date.now(),
+        code: 'runtime',
+        message: 'simulated crash: CUDA error 700 (an illegal memory access was encountered)',
+      },
+      uptimeMs: Date.now() - startedAt,
+    });
+    if (!wanted) return setState('stopped');
+    restarts += 1;
+    failures += 1;
+    const now = Date.now();
+    exitTimes = [...exitTimes.filter((t) => now - t < options.crashLoopWindowS * 1000), now];
+    if (exitTimes.length >= options.crashLoopExits) crashLoop = true;
+    const base = Math.min(options.backoffMaxMs, options.backoffInitialMs * 2 ** (failures - 1));
+    setState(crashLoop ? 'crashloop' : 'restarting');
+    later(Math.round(base / 2 + (random() * base) / 2), spawnRunner);
+  }
+
+  function stopRunner() {
+    if (pid === null) {
+      clearTimers();
+      return;
+    }
+    exited({
+      code: 0,
+      signal: 'SIGTERM',
+      requested: true,
+      error: null,
+      uptimeMs: Date.now() - startedAt,
+    });
+  }
+
+  return Object.assign(emitter, {
+    start() {
+      if (wanted) return;
+      wanted = true;
+      spawnRunner();
+    },
+    async stop() {
+      wanted = false;
+      stopRunner();
+      setState('stopped');
+    },
+    async restart(_reason: string) {
+      wanted = true;
+      stopRunner();
+      failures = 0;
+      exitTimes = [];
+      crashLoop = false;
+      restarts += 1;
+      spawnRunner();
+    },
+    snapshot,
+  }) as DetectionSource;
+}
+
+const round = (x: number) => Math.round(x * 1000) / 1000;
