@@ -436,7 +436,8 @@ describe('tails reconnect on their own', () => {
       await waitFor(() => tail.stdout.length > before + 1, 30_000, 'faces after the restart');
       expect(tail.stdout.at(-1)).toMatch(/rs-nano-0001 {2}faces \d+/);
     } finally {
-      expect(await tail.stop()).toBe(EXIT.ok);
+      const code = await tail.stop();
+      expect(code, `faces tail stderr:\n${tail.stderr.join('\n')}`).toBe(EXIT.ok);
       await sim.stop();
       await server.stop();
       rmSync(dataDir, { recursive: true, force: true });
