@@ -85,8 +85,10 @@ function desired(deviceId: string, rev: number, engine: EngineManifest | null, h
   };
 }
 
+const OUTAGE_MS = 30_000;
+
 describe('agent over a real broker with the real runner', () => {
-  it('broker stopped for 5 s then restarted: every faces window arrives, exactly once by seq, in order', async () => {
+  it('broker stopped for 30 s then restarted: every faces window arrives, exactly once by seq, in order', async () => {
     const { start } = setup('outage-1');
     const sub = await subscribe(broker.url, 'facefleet/v1/devices/outage-1/#');
     const agent = start();
@@ -96,12 +98,15 @@ describe('agent over a real broker with the real runner', () => {
     });
     await broker.stop();
     const downAt = Date.now();
-    // the outage: 5 s stands in for the issue's 30 s; nothing in the agent depends on its length
-    // (the outbox is bounded by count, not time), and 5 s spans ~20 windows and many reconnect tries
-    await waitFor(() => Date.now() - downAt >= 5000, { timeoutMs: 6000, what: 'the outage' });
+    // the outage the issue names: 30 s, ~120 windows of 0.25 s and many reconnect attempts
+    await waitFor(() => Date.now() - downAt >= OUTAGE_MS, {
+      timeoutMs: OUTAGE_MS + 1000,
+      what: 'the outage',
+    });
     await broker.start();
     await waitFor(
-      () => byKind(sub.received, 'faces').some((r) => (r.payload.start as number) > downAt + 5000),
+      () =>
+        byKind(sub.received, 'faces').some((r) => (r.payload.start as number) > downAt + OUTAGE_MS),
       {
         timeoutMs: 20_000,
         what: 'windows from after the outage',
@@ -116,12 +121,12 @@ describe('agent over a real broker with the real runner', () => {
     const once = unique(faces);
     const seqs = once.map((r) => r.payload.seq as number);
     expect(seqs).toEqual([...seqs].sort((a, b) => a - b)); // in order
-    expect(once.length).toBeGreaterThanOrEqual(24); // ≥ 6 s of 0.25 s windows
+    expect(once.length).toBeGreaterThanOrEqual(120); // ≥ 30 s of 0.25 s windows
     expectContiguous(once); // none missing, from start to the clean stop
     const during = once.filter(
-      (r) => (r.payload.end as number) > downAt && (r.payload.end as number) < downAt + 5000,
+      (r) => (r.payload.end as number) > downAt && (r.payload.end as number) < downAt + OUTAGE_MS,
     );
-    expect(during.length).toBeGreaterThanOrEqual(15); // queued while the broker was down, delivered after
+    expect(during.length).toBeGreaterThanOrEqual(100); // queued while the broker was down, delivered after
     // every message the agent stored left its outbox only with a PUBACK: nothing pending at exit
     expect(
       agent.logs.find((l) => l.msg === 'outbox flushed as far as the link allows'),
@@ -130,7 +135,7 @@ describe('agent over a real broker with the real runner', () => {
       pending: 0,
     });
     await sub.close();
-  });
+  }, 90_000);
 
   it('agent killed with -9 mid-stream: every window it had stored is delivered after restart', async () => {
     const { start, dataDir } = setup('kill-1');
