@@ -330,7 +330,7 @@ describe('with simulated devices', () => {
   it('tails an alert that a simulated device triggers, with credentials made for the run', async () => {
     const tail = startCli(['alerts', 'tail', '--json', '--count', '1'], env);
     await tail.waitForLine(/^listening on mqtt:\/\//);
-    expect(tail.stderr.join('\n')).toMatch(/read-only MQTT credentials subscriber:cli-[0-9a-f]+/);
+    expect(tail.stderr.join('\n')).toMatch(/read-only MQTT credentials subscriber@cli-[0-9a-f]+/);
     const res = await cp.api('POST', '/api/v1/alert-rules', {
       id: 'crowd-at-1',
       kind: 'faces_above',

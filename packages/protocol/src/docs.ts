@@ -15,7 +15,7 @@ interface TopicDoc {
 }
 
 const host = '-h localhost -p 1883';
-const subLogin = '-u subscriber:NAME -P "$FACEFLEET_SUBSCRIBER_TOKEN"';
+const subLogin = '-u subscriber@NAME -P "$FACEFLEET_SUBSCRIBER_TOKEN"';
 
 const rows: TopicDoc[] = [
   {
@@ -115,7 +115,7 @@ export function protocolDoc(): string {
     '  not `control-plane` or `subscriber`. They can never contain `/`, `+`, `#` or a leading `$`.',
     '- A device logs in with username = its device id, password = its device token. It may publish only',
     '  its own `status`, `faces`, `metrics` and `reported`, and subscribe only to its own `desired`.',
-    '- A read-only subscriber (mosquitto_sub, Node-RED, Home Assistant) logs in as `subscriber:NAME` with',
+    '- A read-only subscriber (mosquitto_sub, Node-RED, Home Assistant) logs in as `subscriber@NAME` with',
     '  a subscriber token from the control plane. It may subscribe to `facefleet/v1/alerts/#` and',
     '  `facefleet/v1/devices/+/faces` (or narrower filters) and publish nothing.',
     '- Everything else is denied, including every `$SYS` topic.',

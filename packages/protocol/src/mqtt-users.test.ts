@@ -12,10 +12,18 @@ describe('MQTT usernames', () => {
     });
     expect(parseMqttUsername('control-plane')).toEqual({ principal: { kind: 'control-plane' } });
   });
-  it.each([undefined, '', 'subscriber:', 'subscriber:a/b', 'cam/7', '+', '#', '$SYS', 'a:b'])(
-    'refuses %j',
-    (name) => {
-      expect(parseMqttUsername(name)).toBeUndefined();
-    },
-  );
+  it.each([
+    undefined,
+    '',
+    'subscriber@',
+    'subscriber@a/b',
+    'cam/7',
+    '+',
+    '#',
+    '$SYS',
+    'a:b',
+    'a@b',
+  ])('refuses %j', (name) => {
+    expect(parseMqttUsername(name)).toBeUndefined();
+  });
 });

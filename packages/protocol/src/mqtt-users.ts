@@ -3,11 +3,12 @@ import { isValidId } from './ids.js';
 
 /**
  * MQTT usernames. A device logs in as its device id (password: its device token). A read-only
- * subscriber logs in as `subscriber:NAME` (password: a subscriber token). The control plane's own
+ * subscriber logs in as `subscriber@NAME` (password: a subscriber token). The control plane's own
  * client, when it uses an external broker, logs in as `control-plane`. Device ids cannot contain
- * `:`, so the forms never collide.
+ * `@` and `control-plane` is reserved, so the forms never collide. (`@`, not `:`: Mosquitto's
+ * password file cannot hold a username with a colon, and an external Mosquitto must accept these.)
  */
-export const SUBSCRIBER_PREFIX = 'subscriber:';
+export const SUBSCRIBER_PREFIX = 'subscriber@';
 export const CONTROL_PLANE_USERNAME = 'control-plane';
 
 export type MqttUser =

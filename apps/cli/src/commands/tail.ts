@@ -25,7 +25,7 @@ const mqttOptions = {
 const mqttHelp = {
   mqtt: 'broker URL, like mqtt://host:1883 (default: the control plane host and its broker port)',
   'mqtt-user':
-    'read-only subscriber login, subscriber:NAME (default: created for this run if your token is admin)',
+    'read-only subscriber login, subscriber@NAME (default: created for this run if your token is admin)',
   'mqtt-password': 'its password (or FACEFLEET_MQTT_PASSWORD)',
   count: 'exit after this many messages',
 };
@@ -64,7 +64,7 @@ async function subscriberCredentials(ctx: CliContext, values: ParsedValues): Pro
     throw new CliError(
       'no MQTT credentials and not signed in',
       EXIT.auth,
-      'pass --mqtt URL --mqtt-user subscriber:NAME --mqtt-password P, or run `facefleet login`',
+      'pass --mqtt URL --mqtt-user subscriber@NAME --mqtt-password P, or run `facefleet login`',
     );
   }
   const client: ApiClient = createApiClient({
@@ -146,7 +146,7 @@ async function tail(
               new CliError(
                 `the broker refused the subscription to ${filter}`,
                 EXIT.auth,
-                'use read-only subscriber credentials (subscriber:NAME)',
+                'use read-only subscriber credentials (subscriber@NAME)',
               ),
             );
             return;
@@ -164,7 +164,7 @@ async function tail(
             new CliError(
               `the broker refused the login ${creds.username}: ${err.message}`,
               EXIT.auth,
-              'check --mqtt-user and --mqtt-password (subscriber:NAME and its password)',
+              'check --mqtt-user and --mqtt-password (subscriber@NAME and its password)',
             ),
           );
         } else if (!everConnected && !down) {

@@ -11,7 +11,7 @@ export interface MqttAuthOptions {
 
 /**
  * Who an MQTT login is: a device (its id + device token), a read-only subscriber
- * (`subscriber:NAME` + subscriber token) or nobody (undefined). Deny by default.
+ * (`subscriber@NAME` + subscriber token) or nobody (undefined). Deny by default.
  */
 export function createMqttAuthenticator(options: MqttAuthOptions) {
   const { db, cache } = options;
@@ -43,7 +43,7 @@ export function createMqttAuthenticator(options: MqttAuthOptions) {
           .where(eq(subscriberTokens.name, user.name))
           .get();
         if (!row) return undefined;
-        return (await cache.verify(`subscriber:${user.name}`, secret, row.hash))
+        return (await cache.verify(`subscriber@${user.name}`, secret, row.hash))
           ? user.principal
           : undefined;
       }

@@ -109,7 +109,7 @@ describe('ACL', () => {
   it('gives subscriber credentials face counts and alerts, read-only', async () => {
     const res = await t.api('POST', '/api/v1/subscribers', { body: { name: 'ha' } });
     const { username, password } = (await res.json()) as { username: string; password: string };
-    expect(username).toBe('subscriber:ha');
+    expect(username).toBe('subscriber@ha');
     const sub = await connectClient(t.mqttUrl, { username, password });
     clients.push(sub);
     expect(await grant(sub, 'facefleet/v1/devices/+/metrics')).toBe(128);

@@ -87,7 +87,7 @@ export function adminRoutes({ app, doc }: Registrar, deps: AppDeps): void {
       .values({ name, hash, createdAt: Date.now() })
       .onConflictDoUpdate({ target: subscriberTokens.name, set: { hash } })
       .run();
-    deps.cache.forget(`subscriber:${name}`);
+    deps.cache.forget(`subscriber@${name}`);
     return c.json(
       {
         username: subscriberUsername(name),
@@ -111,7 +111,7 @@ export function adminRoutes({ app, doc }: Registrar, deps: AppDeps): void {
     if (db.delete(subscriberTokens).where(eq(subscriberTokens.name, name)).run().changes === 0) {
       throw new ApiError(404, 'not_found', `no subscriber ${name}`);
     }
-    deps.cache.forget(`subscriber:${name}`);
+    deps.cache.forget(`subscriber@${name}`);
     return c.json({ deleted: name });
   });
 }
