@@ -6,19 +6,30 @@ import type { Page } from 'playwright-core';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { type BrowserSession, DESKTOP, openBrowser, PHONE } from './browser.js';
 import { type ControlPlaneProcess, REPO, startControlPlane } from './control-plane-process.js';
-import { type SimulatedDevice, startSimulatedDevice } from './simulated-devices.js';
+import { type SimulatorProcess, startSimulator } from './simulator-process.js';
 
 /**
  * The dashboard end to end: the real control plane process serving the freshly bundled dashboard,
- * simulated devices over real MQTT, and Debian's Chromium driven by playwright-core. Each page is
- * saved under test-results/screenshots/ (desktop 1366×768 and phone 390×844) for a reviewer.
+ * the fleet simulator (`facefleet simulate`, the agent's own code per device with a synthetic
+ * detector) as a child process over real MQTT, and Debian's Chromium driven by playwright-core.
+ * Each page is saved under test-results/screenshots/ (desktop 1366×768 and phone 390×844) for a
+ * reviewer.
+ *
+ * The simulated fleet: two Xavier NX and one Nano (ids PREFIX-CLASS-NNNN, tag `simulated`); the
+ * second Xavier NX is `--throttle`d (infers at 30 % of the model card, tag `throttle`). Faces are a
+ * Poisson draw per frame at `--faces-rate` 3, published every second, so counts change on their own
+ * and a window's max crosses 7 now and then (the faces_above rule below fires and resolves).
  */
 
 const SHOTS = join(REPO, 'test-results', 'screenshots');
 const dist = mkdtempSync(join(tmpdir(), 'ff-e2e-dashboard-'));
 let cp: ControlPlaneProcess;
 let operator: BrowserSession;
-const devices: SimulatedDevice[] = [];
+let sim: SimulatorProcess | undefined;
+const OK = 'e2e-xavier-nx-0001';
+const SLOW = 'e2e-xavier-nx-0002';
+const NANO = 'e2e-nano-0001';
+const ENGINE = 'facenet-nx-int8-9';
 const tokens: Record<'operator' | 'viewer', string> = { operator: '', viewer: '' };
 
 async function shot(page: Page, name: string): Promise<void> {
@@ -34,6 +45,32 @@ async function signIn(page: Page, token: string): Promise<void> {
 
 const facesCell = (page: Page, id: string) =>
   page.locator(`tr[data-device="${id}"] [data-testid="faces"] strong`);
+
+/** Polls `read` until it has returned at least two different values: the page changed live. */
+async function seesChange(read: () => Promise<string | null>, timeout = 15_000): Promise<string[]> {
+  const seen = new Set<string>();
+  await expect
+    .poll(
+      async () => {
+        const v = await read();
+        if (v !== null && v !== '') seen.add(v);
+        return seen.size;
+      },
+      { timeout, interval: 200 },
+    )
+    .toBeGreaterThanOrEqual(2);
+  return [...seen];
+}
+
+interface DeviceDoc {
+  device: {
+    engineId: string | null;
+    reported: {
+      engine: { id: string } | null;
+      update: { state: string; engineId: string | null } | null;
+    } | null;
+  };
+}
 
 beforeAll(async () => {
   mkdirSync(SHOTS, { recursive: true });
@@ -65,8 +102,10 @@ afterEach(async (ctx) => {
 
 afterAll(async () => {
   await operator?.close();
-  await Promise.all(devices.map((d) => d.close()));
+  const simExit = await sim?.stop();
   await cp?.stop();
+  // SIGTERM: every simulated device said offline and the simulator exited cleanly
+  if (sim) expect(simExit, sim.stderr.join('\n')).toBe(0);
   rmSync(dist, { recursive: true, force: true });
 });
 
@@ -88,45 +127,65 @@ describe('dashboard in Chromium', { timeout: 30_000 }, () => {
 
   it('shows devices as they come online and their face counts change live', async () => {
     const { page } = operator;
-    const fleet = [
-      { id: 'lobby-1', deviceClass: 'jetson-xavier-nx', tags: ['lobby'], inferFps: 318 },
-      { id: 'lobby-2', deviceClass: 'jetson-xavier-nx', tags: ['lobby'], inferFps: 120 },
-      { id: 'dock-1', deviceClass: 'jetson-nano', tags: ['dock'], inferFps: 15.5 },
-    ] as const;
-    for (const d of fleet) {
-      const { token } = await cp.api<{ token: string }>('POST', '/api/v1/devices', {
-        id: d.id,
-        deviceClass: d.deviceClass,
-        tags: d.tags,
-      });
-      devices.push(
-        await startSimulatedDevice({
-          mqttUrl: cp.mqttUrl,
-          id: d.id,
-          token,
-          deviceClass: d.deviceClass,
-          inferFps: d.inferFps,
-        }),
-      );
-    }
+    expect(await page.locator('tr[data-device]').count()).toBe(0);
+    sim = startSimulator(
+      [
+        '--devices',
+        '3',
+        '--classes',
+        'xavier-nx:2,nano:1',
+        '--throttle',
+        '1',
+        '--faces-rate',
+        '3',
+        '--prefix',
+        'e2e',
+        '--metrics-interval',
+        '1',
+        '--report-every',
+        '1',
+      ],
+      // enrolling devices takes the admin role
+      { server: cp.url, token: cp.admin },
+    );
+    expect(await sim.waitForLine(/throttle/)).toContain(`${SLOW} throttle`);
+    await sim.waitForLine(/^ready: 3\/3 devices connected/, 20_000);
     // All three appear online without a reload.
     await expect
       .poll(() => page.locator('tr[data-device] .state-online').count(), { timeout: 10_000 })
       .toBe(3);
-    const [lobby1, lobby2, dock1] = devices as [SimulatedDevice, SimulatedDevice, SimulatedDevice];
-    await lobby1.faces(2);
-    await dock1.faces(1);
-    await expect.poll(() => facesCell(page, 'lobby-1').textContent()).toBe('2');
-    await lobby1.faces(6);
-    await expect.poll(() => facesCell(page, 'lobby-1').textContent()).toBe('6');
-    await lobby2.faces(3);
-    await expect.poll(() => page.getByTestId('count-faces').textContent()).toBe(String(6 + 3 + 1));
-    // lobby-2 runs at 120 of the card's 329 FPS: flagged; lobby-1 (318) is not.
-    expect(await page.locator('tr[data-device="lobby-2"] .fps-bad').count()).toBe(1);
-    expect(await page.locator('tr[data-device="lobby-1"] .fps-ok').count()).toBe(1);
+    // Each device's count of faces in view changes window by window, live.
+    for (const id of [OK, SLOW, NANO]) {
+      const values = await seesChange(() => facesCell(page, id).textContent());
+      for (const v of values) expect(v).toMatch(/^\d+$/);
+    }
+    // The total is the sum of the rows (read in one go: the rows move every second).
+    await expect
+      .poll(
+        () =>
+          page.evaluate(() => {
+            const rows = Array.from(
+              document.querySelectorAll('tr[data-device] [data-testid="faces"] strong'),
+              (e) => Number(e.textContent),
+            );
+            const total = Number(
+              document.querySelector('[data-testid="count-faces"]')?.textContent,
+            );
+            return rows.length === 3 && rows.reduce((n, x) => n + x, 0) === total;
+          }),
+        { timeout: 10_000 },
+      )
+      .toBe(true);
+    // The throttled Xavier NX infers at ~30 % of the card's 329 FPS: flagged; the others are not.
+    await expect
+      .poll(() => page.locator(`tr[data-device="${SLOW}"] .fps-bad`).count(), { timeout: 10_000 })
+      .toBe(1);
+    expect(await page.locator(`tr[data-device="${OK}"] .fps-ok`).count()).toBe(1);
+    expect(await page.locator(`tr[data-device="${NANO}"] .fps-ok`).count()).toBe(1);
     // Filters
-    await page.selectOption('select[name="tag"]', 'dock');
+    await page.selectOption('select[name="tag"]', 'throttle');
     expect(await page.locator('tr[data-device]').count()).toBe(1);
+    expect(await page.locator(`tr[data-device="${SLOW}"]`).count()).toBe(1);
     await page.selectOption('select[name="tag"]', '');
     await page.selectOption('select[name="class"]', 'jetson-xavier-nx');
     expect(await page.locator('tr[data-device]').count()).toBe(2);
@@ -136,27 +195,34 @@ describe('dashboard in Chromium', { timeout: 30_000 }, () => {
 
   it('opens a device page with its face chart, FPS chart, temperatures and history', async () => {
     const { page } = operator;
-    for (const n of [1, 4, 3]) await devices[0]!.faces(n);
-    await page.getByRole('link', { name: 'lobby-1' }).click();
-    await page.getByTestId('device-title').getByText('lobby-1').waitFor();
+    await page.getByRole('link', { name: OK }).click();
+    await page.getByTestId('device-title').getByText(OK).waitFor();
     // uPlot draws into a canvas; the chart says "no data" until buckets arrive.
     await page.locator('[data-testid="chart-faces"] canvas').waitFor();
     await expect
-      .poll(() => page.locator('[data-testid="chart-faces"] .chart-empty').count())
+      .poll(() => page.locator('[data-testid="chart-faces"] .chart-empty').count(), {
+        timeout: 10_000,
+      })
       .toBe(0);
-    await expect.poll(() => page.locator('[data-testid="chart-fps"] .chart-empty').count()).toBe(0);
+    await expect
+      .poll(() => page.locator('[data-testid="chart-fps"] .chart-empty').count(), {
+        timeout: 10_000,
+      })
+      .toBe(0);
     await page.getByTestId('temps').getByText('GPU', { exact: true }).waitFor();
     await page.selectOption('select[name="range"]', { label: '15 min' });
     await expect
       .poll(() => page.locator('[data-testid="chart-faces"] figcaption').textContent())
       .toContain('10s');
     // The live count on the page follows the device.
-    await devices[0]!.faces(9);
-    await expect.poll(() => page.getByTestId('device-faces').textContent()).toBe('9');
+    const values = await seesChange(() => page.getByTestId('device-faces').textContent());
+    for (const v of values) expect(v).toMatch(/^\d+$/);
     await shot(page, 'device-desktop');
   });
 
-  it('uploads an engine, starts a rollout and watches it go through its stages to completion', async () => {
+  it('uploads an engine, starts a rollout and watches it go through its stages to completion', {
+    timeout: 60_000,
+  }, async () => {
     const { page } = operator;
     await page.getByRole('link', { name: 'Engines & rollouts' }).click();
     const upload = page.getByTestId('upload-form');
@@ -165,7 +231,7 @@ describe('dashboard in Chromium', { timeout: 30_000 }, () => {
       mimeType: 'application/octet-stream',
       buffer: Buffer.from('not really a TensorRT plan, but bytes with a sha256'),
     });
-    await upload.locator('input[name="id"]').fill('facenet-nx-int8-9');
+    await upload.locator('input[name="id"]').fill(ENGINE);
     await upload.locator('input[name="name"]').fill('facenet pruned int8 9');
     await upload.locator('input[name="trtVersion"]').fill('8.5.2');
     expect(await upload.locator('select[name="deviceClass"]').inputValue()).toBe(
@@ -173,13 +239,15 @@ describe('dashboard in Chromium', { timeout: 30_000 }, () => {
     );
     expect(await upload.locator('select[name="backend"]').inputValue()).toBe('tensorrt');
     await upload.getByRole('button', { name: 'Upload' }).click();
-    await page.getByTestId('engines').getByText('facenet-nx-int8-9').waitFor();
+    await page.getByTestId('engines').getByText(ENGINE).waitFor();
 
     const form = page.getByTestId('rollout-form');
-    await form.locator('select[name="engineId"]').selectOption('facenet-nx-int8-9');
-    await form.locator('select[name="tag"]').selectOption('lobby');
+    await form.locator('select[name="engineId"]').selectOption(ENGINE);
+    // Tag `simulated` is all three; the engine's class narrows it to the two Xavier NX.
+    await form.locator('select[name="tag"]').selectOption('simulated');
     await form.locator('input[name="canaryPct"]').fill('50');
     await form.locator('input[name="holdS"]').fill('2');
+    await form.locator('input[name="gateHoldS"]').fill('1');
     await form.getByRole('button', { name: 'Start rollout' }).click();
     const card = page.locator('article.rollout').first();
     // The canary stage holds for 2 s before the rest follows: both states show up live.
@@ -189,41 +257,54 @@ describe('dashboard in Chromium', { timeout: 30_000 }, () => {
       .first()
       .waitFor();
     await shot(page, 'rollout-canary-desktop');
-    await page.locator('article.rollout[data-state="completed"]').waitFor({ timeout: 15_000 });
+    // Each simulated device downloads the engine, verifies its sha256 and signature, benches it
+    // with the trtexec stand-in, passes the 1 s health gate and reports it applied.
+    await page.locator('article.rollout[data-state="completed"]').waitFor({ timeout: 40_000 });
     expect(await card.getByText('canary 1/1 applied').count()).toBe(1);
     expect(await card.getByText('rest 1/1 applied').count()).toBe(1);
-    expect(devices[0]!.applied).toEqual(['facenet-nx-int8-9']);
-    expect(devices[1]!.applied).toEqual(['facenet-nx-int8-9']);
-    expect(devices[2]!.applied).toEqual([]);
+    for (const id of [OK, SLOW]) {
+      const { device } = await cp.api<DeviceDoc>('GET', `/api/v1/devices/${id}`);
+      expect(device.reported?.engine?.id, id).toBe(ENGINE);
+      expect(device.reported?.update?.state, id).toBe('applied');
+    }
+    const nano = await cp.api<DeviceDoc>('GET', `/api/v1/devices/${NANO}`);
+    expect(nano.device.reported?.engine?.id).not.toBe(ENGINE);
+    // the Nano was never asked: no update, its bootstrap engine still runs
+    expect(nano.device.reported?.update?.state ?? 'idle').toBe('idle');
     await shot(page, 'engines-desktop');
     // The device page shows the new engine and the update in its history.
-    await page.goto(`${cp.url}/#/devices/lobby-2`);
+    await page.goto(`${cp.url}/#/devices/${SLOW}`);
     await expect
       .poll(() => page.getByTestId('device-engine').textContent(), { timeout: 10_000 })
-      .toBe('facenet-nx-int8-9');
+      .toBe(ENGINE);
     await page.getByTestId('updates').getByText('applied').first().waitFor();
   });
 
   it('creates an alert rule and sees its alert arrive in the live feed', async () => {
     const { page } = operator;
     await page.getByRole('link', { name: 'Alerts' }).click();
+    await page.getByTestId('rule-form').waitFor();
+    expect(await page.locator('[data-alert-rule="crowd"]').count()).toBe(0);
+    // At 3 faces per frame on average, a 1 s window's max reaches 7 in about 40 % of windows.
     const form = page.getByTestId('rule-form');
-    await form.locator('input[name="id"]').fill('lobby-crowd');
+    await form.locator('input[name="id"]').fill('crowd');
     await form.locator('select[name="kind"]').selectOption('faces_above');
-    await form.locator('input[name="threshold"]').fill('10');
-    await form.locator('input[name="tag"]').fill('lobby');
+    await form.locator('input[name="threshold"]').fill('7');
+    await form.locator('input[name="tag"]').fill('throttle');
     await form.locator('select[name="severity"]').selectOption('critical');
     await form.getByRole('button', { name: 'Create rule' }).click();
-    await page.locator('tr[data-rule="lobby-crowd"]').waitFor();
-    expect(await page.locator('[data-alert-rule="lobby-crowd"]').count()).toBe(0);
-    await devices[1]!.faces(12);
-    const item = page.locator('[data-alert-rule="lobby-crowd"]').first();
-    await item.waitFor({ timeout: 10_000 });
-    expect(await item.textContent()).toContain('lobby-2');
-    expect(await item.locator('.alert-firing').count()).toBe(1);
-    // …and it resolves live when the crowd leaves.
-    await devices[1]!.faces(2);
-    await item.locator('.alert-resolved').waitFor({ timeout: 10_000 });
+    await page.locator('tr[data-rule="crowd"]').waitFor();
+    const firing = page.locator('[data-alert-rule="crowd"]:has(.alert-firing)').first();
+    await firing.waitFor({ timeout: 15_000 });
+    expect(await firing.textContent()).toContain(SLOW);
+    // Only the device the rule's tag selects.
+    for (const text of await page.locator('[data-alert-rule="crowd"]').allTextContents())
+      expect(text).toContain(SLOW);
+    // …and it resolves live when the crowd thins out again.
+    await page
+      .locator('[data-alert-rule="crowd"] .alert-resolved')
+      .first()
+      .waitFor({ timeout: 15_000 });
     await shot(page, 'alerts-desktop');
   });
 
@@ -241,7 +322,7 @@ describe('dashboard in Chromium', { timeout: 30_000 }, () => {
       expect(await page.getByTestId('rollout-form').count()).toBe(0);
       expect(await page.getByRole('button', { name: 'Abort' }).count()).toBe(0);
       await page.getByRole('link', { name: 'Alerts' }).click();
-      await page.locator('tr[data-rule="lobby-crowd"]').waitFor();
+      await page.locator('tr[data-rule="crowd"]').waitFor();
       expect(await page.getByTestId('rule-form').count()).toBe(0);
       expect(await page.getByRole('button', { name: 'Delete' }).count()).toBe(0);
       // A write sent from the viewer's signed-in page anyway (as a user could from the console).
@@ -254,7 +335,7 @@ describe('dashboard in Chromium', { timeout: 30_000 }, () => {
           }).then(async (r) => ({ status: r.status, body: await r.text() }));
         return [
           await post('/api/v1/alert-rules', { id: 'sneaky', kind: 'faces_above', threshold: 1 }),
-          await fetch('/api/v1/alert-rules/lobby-crowd', {
+          await fetch('/api/v1/alert-rules/crowd', {
             method: 'DELETE',
             headers: { 'x-facefleet-request': '1' },
           }).then((r) => ({ status: r.status, body: '' })),
@@ -264,7 +345,7 @@ describe('dashboard in Chromium', { timeout: 30_000 }, () => {
       expect(attempts.map((a) => a.status)).toEqual([403, 403, 403]);
       expect(attempts[0]!.body).toContain('needs the operator role');
       const rules = await cp.api<{ rules: { id: string }[] }>('GET', '/api/v1/alert-rules');
-      expect(rules.rules.map((r) => r.id)).toEqual(['lobby-crowd']);
+      expect(rules.rules.map((r) => r.id)).toEqual(['crowd']);
     } finally {
       await viewer.close();
     }
@@ -282,7 +363,7 @@ describe('dashboard in Chromium', { timeout: 30_000 }, () => {
         page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
       for (const [hash, name] of [
         ['#/', 'fleet-phone'],
-        ['#/devices/lobby-1', 'device-phone'],
+        [`#/devices/${OK}`, 'device-phone'],
         ['#/engines', 'engines-phone'],
         ['#/alerts', 'alerts-phone'],
       ] as const) {

@@ -139,6 +139,7 @@ function RolloutForm({ store, engines }: { store: Store; engines: Engine[] }) {
       selector,
       canaryShare: Number(field(form, 'canaryPct')) / 100,
       holdS: Number(field(form, 'holdS')),
+      gateHoldS: Number(field(form, 'gateHoldS')),
       failureLimit: Number(field(form, 'failureLimit')),
     };
     setBusy(true);
@@ -196,6 +197,10 @@ function RolloutForm({ store, engines }: { store: Store; engines: Engine[] }) {
         <label>
           Hold (s)
           <input name="holdS" type="number" min="0" defaultValue="300" required />
+        </label>
+        <label>
+          Health gate (s)
+          <input name="gateHoldS" type="number" min="0" max="3600" defaultValue="30" required />
         </label>
         <label>
           Failure limit
@@ -274,7 +279,7 @@ function RolloutCard({ r, canWrite }: { r: LiveRollout; canWrite: boolean }) {
       </header>
       <p class="small">
         engine <span class="mono">{r.engineId}</span> · canary {Math.round(r.canaryShare * 100)} % ·
-        hold {r.holdS} s · started {time(r.createdAt)}
+        hold {r.holdS} s · health gate {r.gateHoldS} s · started {time(r.createdAt)}
       </p>
       {r.reason && <p class="small warn">{r.reason}</p>}
       <Progress label="canary" targets={targets.filter((t) => t.stage === 'canary')} />
