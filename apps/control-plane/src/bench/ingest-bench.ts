@@ -30,6 +30,9 @@ const { values } = parseArgs({
     /** Extra control-plane flags, e.g. `--server-args="--batch-ms 5"`. */
     'server-args': { type: 'string', default: '' },
     'node-args': { type: 'string', default: '' },
+    /** Devices of the fleet-simulator phase (0 skips it). */
+    'simulator-devices': { type: 'string', default: '1000' },
+    'simulator-seconds': { type: 'string', default: '30' },
   },
   strict: false,
 });
@@ -37,6 +40,7 @@ const sizes = String(values.devices)
   .split(',')
   .map((s) => Number(s.trim()));
 const heldS = String(values['held-seconds']);
+const simulatorDevices = Number(values['simulator-devices']);
 const peakS = String(values['peak-seconds']);
 
 function freePort(): Promise<number> {
@@ -144,6 +148,7 @@ async function runLoad(
 }
 
 async function benchFacefleet(n: number) {
+  let adminToken = '';
   const dir = mkdtempSync(join(tmpdir(), 'ff-bench-cp-'));
   const [http, mqttPort] = [await freePort(), await freePort()];
   const server = start(
@@ -163,7 +168,9 @@ async function benchFacefleet(n: number) {
       '--log-level',
       'info',
     ],
-    () => {},
+    (line) => {
+      adminToken = line.match(/first admin API token[^:]*: (\S+)/)?.[1] ?? adminToken;
+    },
     (line) => line.includes('"msg":"ready"'),
   );
   await server.ready;
@@ -186,11 +193,87 @@ async function benchFacefleet(n: number) {
       .prepare('SELECT (SELECT count(*) FROM face_windows) + (SELECT count(*) FROM metrics) AS n')
       .get() as { n: number }
   ).n;
+  const simulated =
+    n === sizes[0] && simulatorDevices > 0
+      ? await runSimulator(`http://127.0.0.1:${http}`, adminToken, db, server.child.pid!)
+      : undefined;
   db.close();
   server.child.kill('SIGTERM');
   await exited(server.child);
   rmSync(dir, { recursive: true, force: true });
-  return { load: result, usage, storedRows: rows };
+  return { load: result, usage, storedRows: rows, simulated };
+}
+
+/**
+ * The same server under `facefleet simulate`: N agents (the agent's own outbox, MQTT link and
+ * reconciler on a synthetic detector) enrolled through the API. Measures what the control plane
+ * stores per second from them, and what it costs, once every device is connected.
+ */
+async function runSimulator(server: string, token: string, db: Database.Database, pid: number) {
+  const cli = join(here, '..', '..', '..', 'cli', 'dist', 'main.js');
+  const dataDir = mkdtempSync(join(tmpdir(), 'ff-bench-sim-'));
+  const countRows = () =>
+    (
+      db
+        .prepare("SELECT count(*) AS n FROM face_windows WHERE device_id LIKE 'benchsim-%'")
+        .get() as { n: number }
+    ).n;
+  let sampler: ReturnType<typeof sampleProcesses> | undefined;
+  let from = { t: 0, rows: 0 };
+  let to = { t: 0, rows: 0 };
+  let simCpu = 0;
+  let simRss = 0;
+  const sim = start(
+    process.execPath,
+    [
+      cli,
+      'simulate',
+      '--devices',
+      String(simulatorDevices),
+      '--duration',
+      String(values['simulator-seconds']),
+      '--prefix',
+      'benchsim',
+      '--data-dir',
+      dataDir,
+      '--server',
+      server,
+      '--token',
+      token,
+      '--connect-concurrency',
+      '64',
+      '--report-every',
+      '5',
+      '--json',
+      '--cleanup',
+    ],
+    (line) => {
+      if (!line.startsWith('{')) return;
+      const r = JSON.parse(line) as { event: string; cpuPct: number; rssMb: number };
+      if (r.event === 'ready') {
+        sampler = sampleProcesses([pid]);
+        from = { t: Date.now(), rows: countRows() };
+      } else if (r.event === 'running') {
+        // the span ends at the last report, before the devices disconnect and are cleaned up
+        to = { t: Date.now(), rows: countRows() };
+        if (sampler) usage = sampler.stop();
+        sampler = sampleProcesses([pid]);
+        simCpu = r.cpuPct;
+        simRss = Math.max(simRss, r.rssMb);
+      }
+    },
+  );
+  let usage = { cpuPct: 0, peakRssMb: 0 };
+  await exited(sim.child);
+  sampler?.stop();
+  rmSync(dataDir, { recursive: true, force: true });
+  const seconds = (to.t - from.t) / 1000;
+  return {
+    devices: simulatorDevices,
+    storedPerS: seconds > 0 ? (to.rows - from.rows) / seconds : 0,
+    server: usage,
+    simulator: { cpuPct: simCpu, rssMb: simRss },
+  };
 }
 
 async function benchBaseline(n: number) {
@@ -342,6 +425,33 @@ for (const n of sizes) {
       target: { op: '>=', value: 1 },
     },
   );
+  if (ff.simulated) {
+    const sim = ff.simulated;
+    const label = `facefleet simulate, ${sim.devices} agents`;
+    figures.push(
+      {
+        name: `${label}: faces windows stored`,
+        value: sim.storedPerS,
+        unit: 'rows/s',
+        baseline: null,
+        target: { op: '>=', value: 0.95 * sim.devices },
+      },
+      {
+        name: `${label}: server CPU (last 5 s)`,
+        value: sim.server.cpuPct,
+        unit: '%',
+        baseline: { name: 'simulator process', value: sim.simulator.cpuPct },
+        target: null,
+      },
+      {
+        name: `${label}: server RSS peak (last 5 s)`,
+        value: sim.server.peakRssMb,
+        unit: 'MB',
+        baseline: { name: 'simulator process', value: sim.simulator.rssMb },
+        target: null,
+      },
+    );
+  }
 }
 console.log(
   `BENCH_RESULT ${JSON.stringify({ bench: 'ingest', notes: `held ${heldS} s at 1 face window/s per device (+ metrics every 10 s), then ${peakS} s with 4 QoS 1 publishes in flight per device. facefleet acks after commit; mosquitto acks on receipt, so its stored latency is measured at the subscriber.`, figures })}`,
