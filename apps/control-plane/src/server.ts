@@ -204,6 +204,10 @@ export async function createServer({
   };
   retention();
   const retentionTimer = setInterval(retention, 3_600_000);
+  // Snapshots for the ingest-rate gauge.
+  telemetry.sampleRates();
+  const rateTimer = setInterval(() => telemetry.sampleRates(), 1000);
+  rateTimer.unref();
   const tickTimer = setInterval(() => {
     alerts.tick();
     void rollouts.tick();
@@ -234,6 +238,7 @@ export async function createServer({
       closing ??= (async () => {
         clearInterval(retentionTimer);
         clearInterval(tickTimer);
+        clearInterval(rateTimer);
         // Event streams never end by themselves: end them, or closing the HTTP server would wait.
         hub.close();
         const httpClosed = new Promise<void>((resolve) => http.close(() => resolve()));
