@@ -9,6 +9,11 @@ import { createApiTokens } from './auth/api-tokens.js';
 import { createMqttAuthenticator } from './auth/mqtt-auth.js';
 import { createVerifiedCache } from './auth/secrets.js';
 import { createSessions, loadOrCreateSessionKey } from './auth/sessions.js';
+import {
+  type BrokerCredentials,
+  embeddedCredentials,
+  manualCredentials,
+} from './broker/credentials.js';
 import { createEmbeddedBroker } from './broker/embedded.js';
 import { createExternalBroker } from './broker/external.js';
 import type { Broker } from './broker/types.js';
@@ -92,7 +97,9 @@ export async function createServer({
   });
 
   let broker: Broker;
+  let credentials: BrokerCredentials;
   if (config.mqtt.broker) {
+    credentials = manualCredentials(log.child({ part: 'mqtt' }));
     const isEnrolledQuery = db
       .select({ id: devices.id })
       .from(devices)
@@ -109,7 +116,7 @@ export async function createServer({
       isEnrolled: (id) => isEnrolledQuery.get({ id }) !== undefined,
     });
   } else {
-    broker = await createEmbeddedBroker({
+    const embedded = await createEmbeddedBroker({
       host: config.mqtt.host,
       port: config.mqtt.port,
       wsPort: config.mqtt.wsPort,
@@ -121,6 +128,11 @@ export async function createServer({
       telemetry,
       log: log.child({ part: 'mqtt' }),
     });
+    broker = embedded;
+    credentials = embeddedCredentials(
+      (username, options) => embedded.disconnect(username, options),
+      log.child({ part: 'mqtt' }),
+    );
   }
 
   // What changes is announced on this bus; the live endpoint streams it to dashboards.
@@ -176,6 +188,7 @@ export async function createServer({
     setDesired,
     rollouts,
     alerts,
+    credentials,
     telemetry,
     log: log.child({ part: 'api' }),
     maxEngineBytes: config.engines.maxBytes,
@@ -247,6 +260,7 @@ export async function createServer({
         // (they were never acknowledged).
         ingest.flush();
         await broker.close();
+        await credentials.close();
         ingest.close();
         await rollouts.idle();
         await alerts.idle();

@@ -162,6 +162,10 @@ export function createTelemetry() {
     [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1],
   );
   const batchRows = counter('facefleet_ingest_batches_total', 'Ingest batches committed.');
+  const sessionsDropped = counter(
+    'facefleet_mqtt_sessions_revoked_total',
+    'Open MQTT sessions closed because their credentials were revoked or rotated.',
+  );
   const ingestRate = createRateWindow(
     ingested,
     INGEST_RATE_WINDOW_MS,
@@ -184,6 +188,7 @@ export function createTelemetry() {
     authFailures,
     batchCommit,
     batchRows,
+    sessionsDropped,
     /** Call about once a second (server.ts does): the ingest rate is computed from these samples. */
     sampleRates(now = performance.now()) {
       ingestRate.sample(now);
