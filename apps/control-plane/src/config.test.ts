@@ -66,6 +66,39 @@ describe('config', () => {
     );
   });
 
+  it('takes the dynamic-security admin login for an external broker, from flags or environment', () => {
+    const c = loadConfig({
+      argv: ['--broker', 'mqtt://broker:1883', '--broker-admin', 'dynsec'],
+      env: { FACEFLEET_BROKER_ADMIN_PASSWORD: 'pw' },
+    });
+    expect(c.mqtt).toMatchObject({
+      brokerAdmin: 'dynsec',
+      brokerAdminUsername: 'admin',
+      brokerAdminPassword: 'pw',
+    });
+    expect(loadConfig({ argv: [], env: {} }).mqtt.brokerAdmin).toBe('none');
+  });
+
+  it('refuses broker-admin dynsec without an external broker or an admin password, naming both', () => {
+    const issues = (argv: string[]) => {
+      try {
+        loadConfig({ argv, env: {} });
+      } catch (err) {
+        if (err instanceof ConfigError) return err.issues;
+        throw err;
+      }
+      return [];
+    };
+    expect(issues(['--broker-admin', 'dynsec']).map((i) => i.path)).toEqual([
+      'mqtt.brokerAdmin',
+      'mqtt.brokerAdminPassword',
+    ]);
+    expect(issues(['--broker-admin', 'dynsec'])[1]?.message).toMatch(/--broker-admin-password/);
+    const wrong = issues(['--broker', 'mqtt://b:1883', '--broker-admin', 'ldap']);
+    expect(wrong.map((i) => i.path)).toEqual(['mqtt.brokerAdmin']);
+    expect(wrong[0]?.message).toMatch(/dynsec/);
+  });
+
   it('turns MQTT over WebSocket off', () => {
     expect(loadConfig({ argv: ['--mqtt-ws-port', 'off'], env: {} }).mqtt.wsPort).toBeNull();
   });

@@ -49,14 +49,46 @@ export const configSchema = z.strictObject({
         .regex(/^mqtts?:\/\/[^\s/]+(:\d+)?\/?$/, 'must look like mqtt://host:port')
         .nullable()
         .default(null),
-      /** Password of the `control-plane` login on an external broker. */
+      /**
+       * Password of the `control-plane` login on an external broker. With `brokerAdmin: dynsec`
+       * the control plane sets it on the broker itself; left out, it sets a fresh random one at
+       * every start.
+       */
       brokerPassword: z.string().nullable().default(null),
+      /**
+       * Who keeps the external broker's logins: `none`, an operator (Mosquitto's password file,
+       * see infra/brokers/mosquitto); `dynsec`, the control plane, through Mosquitto's dynamic
+       * security plugin: it creates a login when a device is enrolled or its token rotated and
+       * subscriber credentials are made, and deletes it when they are deleted or revoked.
+       */
+      brokerAdmin: z.enum(['none', 'dynsec']).default('none'),
+      /** The dynamic-security admin login (`mosquitto_ctrl dynsec init FILE USERNAME`). */
+      brokerAdminUsername: z.string().min(1).default('admin'),
+      brokerAdminPassword: z.string().min(1).nullable().default(null),
       /** Messages per second one client may publish (a token bucket; excess is delayed). */
       ratePerSec: z.number().positive().default(100),
       /** Burst size of that bucket. */
       rateBurst: positiveInt.default(500),
       /** Disconnect a subscriber whose socket does not drain within this many ms. */
       drainTimeoutMs: positiveInt.default(10_000),
+    })
+    .superRefine((mqtt, ctx) => {
+      if (mqtt.brokerAdmin !== 'dynsec') return;
+      if (mqtt.broker === null) {
+        ctx.addIssue({
+          code: 'custom',
+          path: ['brokerAdmin'],
+          message: 'dynsec manages an external broker: set mqtt.broker (--broker) too',
+        });
+      }
+      if (mqtt.brokerAdminPassword === null) {
+        ctx.addIssue({
+          code: 'custom',
+          path: ['brokerAdminPassword'],
+          message:
+            'required with brokerAdmin dynsec (--broker-admin-password or FACEFLEET_BROKER_ADMIN_PASSWORD)',
+        });
+      }
     })
     .prefault({}),
   ingest: z
@@ -113,6 +145,9 @@ const SETTINGS: Record<string, { path: string; kind: 'string' | 'number' | 'null
   'mqtt-ws-port': { path: 'mqtt.wsPort', kind: 'nullable-number' },
   broker: { path: 'mqtt.broker', kind: 'string' },
   'broker-password': { path: 'mqtt.brokerPassword', kind: 'string' },
+  'broker-admin': { path: 'mqtt.brokerAdmin', kind: 'string' },
+  'broker-admin-username': { path: 'mqtt.brokerAdminUsername', kind: 'string' },
+  'broker-admin-password': { path: 'mqtt.brokerAdminPassword', kind: 'string' },
   'rate-per-sec': { path: 'mqtt.ratePerSec', kind: 'number' },
   'rate-burst': { path: 'mqtt.rateBurst', kind: 'number' },
   'batch-ms': { path: 'ingest.batchMs', kind: 'number' },

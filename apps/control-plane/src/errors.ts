@@ -44,13 +44,28 @@ export class IngestClosedError extends ControlPlaneError {
 }
 
 /**
+ * The external broker's admin API (Mosquitto dynamic security) did not do what was asked:
+ * `unavailable` (no answer, not connected), `conflict` (a login of that name exists that the
+ * control plane did not create), `refused` (the broker answered with an error).
+ */
+export class BrokerAdminError extends ControlPlaneError {
+  override name = 'BrokerAdminError';
+  constructor(
+    readonly code: 'unavailable' | 'conflict' | 'refused',
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+/**
  * An HTTP API error: every one becomes `{ error: { code, message, details } }` in app.onError.
  * `details` names the fields that were wrong, when there are any.
  */
 export class ApiError extends ControlPlaneError {
   override name = 'ApiError';
   constructor(
-    readonly status: 400 | 401 | 403 | 404 | 409 | 413 | 416 | 422 | 500 | 503,
+    readonly status: 400 | 401 | 403 | 404 | 409 | 413 | 416 | 422 | 500 | 502 | 503,
     readonly code: string,
     message: string,
     readonly details: FieldIssue[] | Record<string, unknown> | null = null,

@@ -10,6 +10,8 @@ import { createServer } from './server.js';
 
 const USAGE = `usage: facefleet-server [serve] [--config FILE] [--data-dir DIR] [--http-host H] [--http-port N]
                         [--mqtt-host H] [--mqtt-port N] [--mqtt-ws-port N|off] [--broker mqtt://host:port]
+                        [--broker-password P] [--broker-admin none|dynsec] [--broker-admin-username U]
+                        [--broker-admin-password P]
                         [--retention-raw-days N] [--retention-rollup-days N] [--log-level L] ...
        facefleet-server token create --role admin|operator|viewer [--name NAME] [--data-dir DIR]
 Every flag also reads from FACEFLEET_<FLAG> (FACEFLEET_DATA_DIR, FACEFLEET_HTTP_PORT, …).`;

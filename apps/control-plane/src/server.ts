@@ -7,15 +7,21 @@ import { createApp } from './api/app.js';
 import { loadDashboard } from './api/dashboard.js';
 import { createApiTokens } from './auth/api-tokens.js';
 import { createMqttAuthenticator } from './auth/mqtt-auth.js';
-import { createVerifiedCache } from './auth/secrets.js';
+import { createVerifiedCache, newSecret } from './auth/secrets.js';
 import { createSessions, loadOrCreateSessionKey } from './auth/sessions.js';
+import {
+  type BrokerCredentials,
+  embeddedCredentials,
+  manualCredentials,
+} from './broker/credentials.js';
+import { connectDynsecAdmin, createDynsecCredentials } from './broker/dynsec.js';
 import { createEmbeddedBroker } from './broker/embedded.js';
 import { createExternalBroker } from './broker/external.js';
 import type { Broker } from './broker/types.js';
 import type { Config } from './config.js';
 import { openDatabase } from './db/open.js';
 import { runRetention } from './db/retention.js';
-import { devices } from './db/schema.js';
+import { devices, subscriberTokens } from './db/schema.js';
 import { createBlobStore } from './engines/blob-store.js';
 import { loadOrCreateFleetKey } from './engines/fleet-key.js';
 import { type CommittedMessage, createIngest } from './ingest/ingest.js';
@@ -92,15 +98,56 @@ export async function createServer({
   });
 
   let broker: Broker;
+  let credentials: BrokerCredentials;
   if (config.mqtt.broker) {
+    let password = config.mqtt.brokerPassword;
+    if (config.mqtt.brokerAdmin === 'dynsec') {
+      const dynsecLog = log.child({ part: 'dynsec' });
+      const dynsec = createDynsecCredentials({
+        admin: await connectDynsecAdmin({
+          url: config.mqtt.broker,
+          username: config.mqtt.brokerAdminUsername,
+          // Required by the config schema with brokerAdmin dynsec.
+          password: config.mqtt.brokerAdminPassword ?? '',
+          log: dynsecLog,
+        }),
+        known: () => ({
+          devices: new Set(
+            db
+              .select({ id: devices.id })
+              .from(devices)
+              .all()
+              .map((r) => r.id),
+          ),
+          subscribers: new Set(
+            db
+              .select({ name: subscriberTokens.name })
+              .from(subscriberTokens)
+              .all()
+              .map((r) => r.name),
+          ),
+        }),
+        log: dynsecLog,
+      });
+      // The control plane's own login: the configured password, or a fresh one this start.
+      password ??= newSecret();
+      try {
+        await dynsec.setup(password);
+      } catch (err) {
+        await dynsec.close();
+        throw err;
+      }
+      credentials = dynsec;
+      dynsecLog.info('broker logins are managed through the dynamic-security plugin');
+    } else credentials = manualCredentials(log.child({ part: 'mqtt' }));
     const isEnrolledQuery = db
       .select({ id: devices.id })
       .from(devices)
       .where(eq(devices.id, sql.placeholder('id')))
       .prepare();
-    broker = await createExternalBroker({
+    const connecting = createExternalBroker({
       url: config.mqtt.broker,
-      password: config.mqtt.brokerPassword,
+      password,
       // Stable, so the broker keeps this session's subscription and queued messages across restarts.
       clientId: 'facefleet-control-plane',
       ingest,
@@ -108,8 +155,14 @@ export async function createServer({
       log: log.child({ part: 'mqtt' }),
       isEnrolled: (id) => isEnrolledQuery.get({ id }) !== undefined,
     });
+    try {
+      broker = await connecting;
+    } catch (err) {
+      await credentials.close();
+      throw err;
+    }
   } else {
-    broker = await createEmbeddedBroker({
+    const embedded = await createEmbeddedBroker({
       host: config.mqtt.host,
       port: config.mqtt.port,
       wsPort: config.mqtt.wsPort,
@@ -121,6 +174,11 @@ export async function createServer({
       telemetry,
       log: log.child({ part: 'mqtt' }),
     });
+    broker = embedded;
+    credentials = embeddedCredentials(
+      (username, options) => embedded.disconnect(username, options),
+      log.child({ part: 'mqtt' }),
+    );
   }
 
   // What changes is announced on this bus; the live endpoint streams it to dashboards.
@@ -176,6 +234,7 @@ export async function createServer({
     setDesired,
     rollouts,
     alerts,
+    credentials,
     telemetry,
     log: log.child({ part: 'api' }),
     maxEngineBytes: config.engines.maxBytes,
@@ -204,6 +263,10 @@ export async function createServer({
   };
   retention();
   const retentionTimer = setInterval(retention, 3_600_000);
+  // Snapshots for the ingest-rate gauge.
+  telemetry.sampleRates();
+  const rateTimer = setInterval(() => telemetry.sampleRates(), 1000);
+  rateTimer.unref();
   const tickTimer = setInterval(() => {
     alerts.tick();
     void rollouts.tick();
@@ -234,6 +297,7 @@ export async function createServer({
       closing ??= (async () => {
         clearInterval(retentionTimer);
         clearInterval(tickTimer);
+        clearInterval(rateTimer);
         // Event streams never end by themselves: end them, or closing the HTTP server would wait.
         hub.close();
         const httpClosed = new Promise<void>((resolve) => http.close(() => resolve()));
@@ -242,6 +306,7 @@ export async function createServer({
         // (they were never acknowledged).
         ingest.flush();
         await broker.close();
+        await credentials.close();
         ingest.close();
         await rollouts.idle();
         await alerts.idle();

@@ -1,3 +1,5 @@
+import { DEVICE_TOPIC_KINDS } from '@facefleet/protocol';
+
 /**
  * The control plane's own metrics, rendered in the Prometheus text exposition format at /metrics.
  * Small on purpose: counters with labels, gauges read at scrape time, one histogram kind.
@@ -18,6 +20,8 @@ function labelKey(labels: Labels): string {
 export interface Counter {
   inc(labels?: Labels, by?: number): void;
   get(labels?: Labels): number;
+  /** Every label set counted so far with its value. */
+  entries(): [Labels, number][];
 }
 
 export interface Histogram {
@@ -25,11 +29,59 @@ export interface Histogram {
   readonly count: number;
 }
 
+/** The kinds of device message the ingest stores (every device topic but desired). */
+const INGESTED_KINDS = DEVICE_TOPIC_KINDS.filter((k) => k !== 'desired');
+
+/** The window of the ingest-rate gauge. */
+export const INGEST_RATE_WINDOW_MS = 10_000;
+
+/**
+ * Per-second rates of a counter over a trailing window, computed from snapshots of its values
+ * (taken by `sample`, about once a second) so the counter's hot path pays nothing. The rate is
+ * (value now − value at the oldest snapshot) / time between them; the oldest snapshot kept is the
+ * newest one at least `windowMs` old, so once the process has run that long the span is
+ * `windowMs` plus at most one sampling interval. Times are milliseconds on a monotonic clock.
+ */
+export function createRateWindow(
+  counter: Counter,
+  windowMs: number,
+  /** Label sets reported even before the counter has them (at rate 0). */
+  always: Labels[] = [],
+) {
+  const snapshots: { t: number; values: Map<string, number> }[] = [];
+  const read = () => new Map(counter.entries().map(([l, v]) => [labelKey(l), v]));
+  const labelSets = (): [Labels, number][] => {
+    const seen = counter.entries();
+    const keys = new Set(seen.map(([l]) => labelKey(l)));
+    return [
+      ...always.filter((l) => !keys.has(labelKey(l))).map((l): [Labels, number] => [l, 0]),
+      ...seen,
+    ];
+  };
+  return {
+    sample(now: number): void {
+      snapshots.push({ t: now, values: read() });
+      while (snapshots.length > 1 && snapshots[1]!.t <= now - windowMs) snapshots.shift();
+    },
+    /** [labels, per-second rate] for every label set the counter has; 0 before two points exist. */
+    rates(now: number): [Labels, number][] {
+      const oldest = snapshots[0];
+      const span = oldest ? (now - oldest.t) / 1000 : 0;
+      return labelSets().map(([labels, value]) => {
+        if (!oldest || span <= 0) return [labels, 0];
+        const before = oldest.values.get(labelKey(labels)) ?? 0;
+        return [labels, Math.round(((value - before) / span) * 1000) / 1000];
+      });
+    },
+  };
+}
+
 export function createTelemetry() {
   const lines: (() => string[])[] = [];
 
   function counter(name: string, help: string): Counter {
     const values = new Map<string, number>();
+    const labelSets = new Map<string, Labels>();
     lines.push(() => [
       `# HELP ${name} ${help}`,
       `# TYPE ${name} counter`,
@@ -39,10 +91,15 @@ export function createTelemetry() {
     return {
       inc(labels = {}, by = 1) {
         const k = labelKey(labels);
-        values.set(k, (values.get(k) ?? 0) + by);
+        const v = values.get(k);
+        if (v === undefined) labelSets.set(k, { ...labels });
+        values.set(k, (v ?? 0) + by);
       },
       get(labels = {}) {
         return values.get(labelKey(labels)) ?? 0;
+      },
+      entries() {
+        return [...values].map(([k, v]): [Labels, number] => [labelSets.get(k)!, v]);
       },
     };
   }
@@ -105,6 +162,20 @@ export function createTelemetry() {
     [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1],
   );
   const batchRows = counter('facefleet_ingest_batches_total', 'Ingest batches committed.');
+  const sessionsDropped = counter(
+    'facefleet_mqtt_sessions_revoked_total',
+    'Open MQTT sessions closed because their credentials were revoked or rotated.',
+  );
+  const ingestRate = createRateWindow(
+    ingested,
+    INGEST_RATE_WINDOW_MS,
+    INGESTED_KINDS.map((kind) => ({ kind })),
+  );
+  gauge(
+    'facefleet_ingest_rows_per_second',
+    `Device messages stored per second over the last ${INGEST_RATE_WINDOW_MS / 1000} s, by kind.`,
+    () => ingestRate.rates(performance.now()),
+  );
 
   return {
     counter,
@@ -117,6 +188,11 @@ export function createTelemetry() {
     authFailures,
     batchCommit,
     batchRows,
+    sessionsDropped,
+    /** Call about once a second (server.ts does): the ingest rate is computed from these samples. */
+    sampleRates(now = performance.now()) {
+      ingestRate.sample(now);
+    },
     render(): string {
       return `${lines.flatMap((l) => l()).join('\n')}\n`;
     },

@@ -1,6 +1,9 @@
-import { mkdtempSync, rmSync } from 'node:fs';
+import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
+import { chmodSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer as createNetServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import {
   examples,
   type Faces,
@@ -160,4 +163,101 @@ export function reportedMessage(
   over: Partial<Reported> = {},
 ): Reported {
   return { ...examples.reported, deviceId, seq, ts: T0 + seq * 1000, engineBench: null, ...over };
+}
+
+/** A free TCP port on loopback (for programs that cannot be told to pick one themselves). */
+export function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const s = createNetServer();
+    s.once('error', reject);
+    s.listen(0, '127.0.0.1', () => {
+      const { port } = s.address() as { port: number };
+      s.close(() => resolve(port));
+    });
+  });
+}
+
+export interface TestMosquitto {
+  url: string;
+  /** The dynamic-security admin login (`mosquitto_ctrl dynsec init`). */
+  admin: { username: string; password: string };
+  /** Stops mosquitto (SIGTERM) and waits for it to exit. */
+  stop(): Promise<void>;
+}
+
+/** infra/brokers/mosquitto/mosquitto.conf, the configuration shipped for an external broker. */
+export const SHIPPED_MOSQUITTO_CONF = fileURLToPath(
+  new URL('../../../infra/brokers/mosquitto/mosquitto.conf', import.meta.url),
+);
+
+/**
+ * Debian's mosquitto with the configuration shipped in infra/ (the dynamic-security plugin),
+ * rewritten only where a test must differ: an ephemeral loopback port and files in `dir`. The
+ * plugin's file is made the documented way: `mosquitto_ctrl dynsec init FILE admin PASSWORD`.
+ */
+export async function startDynsecMosquitto(dir: string): Promise<TestMosquitto> {
+  const admin = { username: 'admin', password: 'admin-secret' };
+  const port = await freePort();
+  const dynsecFile = join(dir, 'dynamic-security.json');
+  execFileSync('mosquitto_ctrl', ['dynsec', 'init', dynsecFile, admin.username, admin.password], {
+    stdio: 'ignore',
+  });
+  const rewrites: [RegExp, string][] = [
+    [/^listener 1883$/, `listener ${port} 127.0.0.1`],
+    [/^plugin_opt_config_file .*/, `plugin_opt_config_file ${dynsecFile}`],
+    [/^persistence_location .*/, `persistence_location ${dir}/`],
+    [/^log_type (notice|warning)$/, ''],
+  ];
+  const shipped = readFileSync(SHIPPED_MOSQUITTO_CONF, 'utf8').split('\n');
+  for (const [pattern] of rewrites.slice(0, 3)) {
+    if (!shipped.some((line) => pattern.test(line))) {
+      throw new Error(`${SHIPPED_MOSQUITTO_CONF} has no line matching ${pattern}`);
+    }
+  }
+  const conf = join(dir, 'mosquitto.conf');
+  writeFileSync(
+    conf,
+    shipped
+      .map((line) => rewrites.reduce((l, [pattern, to]) => (pattern.test(l) ? to : l), line))
+      .join('\n'),
+  );
+  // Started as root, mosquitto drops to its own user, which must still rewrite the plugin's file.
+  chmodSync(dir, 0o777);
+  chmodSync(dynsecFile, 0o666);
+  chmodSync(conf, 0o644);
+  const child: ChildProcess = spawn('/usr/sbin/mosquitto', ['-c', conf], {
+    stdio: ['ignore', 'ignore', 'pipe'],
+  });
+  let stderr = '';
+  child.stderr?.on('data', (chunk: Buffer) => {
+    stderr = (stderr + chunk.toString()).slice(-4000);
+  });
+  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  const url = `mqtt://127.0.0.1:${port}`;
+  try {
+    await waitFor(
+      () =>
+        child.exitCode === null &&
+        connectClient(url, { ...admin, clientId: 'probe' }).then(
+          (c) => {
+            c.end(true);
+            return true;
+          },
+          () => false,
+        ),
+      15_000,
+      'mosquitto to accept connections',
+    );
+  } catch (err) {
+    child.kill('SIGTERM');
+    throw new Error(`${(err as Error).message}; mosquitto said:\n${stderr}`);
+  }
+  return {
+    url,
+    admin,
+    async stop() {
+      if (child.exitCode === null) child.kill('SIGTERM');
+      await exited;
+    },
+  };
 }

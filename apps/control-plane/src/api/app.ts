@@ -6,6 +6,7 @@ import type { AlertExecutor } from '../alerts/executor.js';
 import type { ApiTokens } from '../auth/api-tokens.js';
 import type { VerifiedCache } from '../auth/secrets.js';
 import { CSRF_HEADER, SESSION_COOKIE, type Sessions } from '../auth/sessions.js';
+import type { BrokerCredentials } from '../broker/credentials.js';
 import type { Broker } from '../broker/types.js';
 import type { DatabaseHandle } from '../db/open.js';
 import type { BlobStore } from '../engines/blob-store.js';
@@ -40,6 +41,8 @@ export interface AppDeps {
   setDesired: SetDesired;
   rollouts: RolloutExecutor;
   alerts: AlertExecutor;
+  /** Keeps the broker's logins and open sessions in step with enrolled devices and subscribers. */
+  credentials: BrokerCredentials;
   telemetry: Telemetry;
   log: Logger;
   maxEngineBytes: number;

@@ -32,7 +32,22 @@ export interface EmbeddedBrokerOptions {
 
 interface Session {
   principal: Principal;
+  username: string;
   bucket: TokenBucket;
+  /** The username's revocation count when this login was checked (see `disconnect`). */
+  epoch: number;
+  /** Its credentials were revoked: it may publish nothing more, not even its will. */
+  revoked: boolean;
+}
+
+/** The embedded broker, which can also drop the sessions of one login. */
+export interface EmbeddedBroker extends Broker {
+  /**
+   * Closes every session of `username`, and any login of it whose password check is still in
+   * flight, because its credentials changed. `discardWill`: publish nothing more from them (the
+   * login is deleted). Returns how many open sessions were closed.
+   */
+  disconnect(username: string, options: { discardWill: boolean }): number;
 }
 
 function listen(server: NetServer | HttpServer, port: number, host: string): Promise<number> {
@@ -68,12 +83,23 @@ function closeServer(server: NetServer | HttpServer): Promise<void> {
  * (another device's topic, a subscriber publishing) is refused and the client disconnected, as MQTT
  * 3.1.1 has no negative PUBACK.
  */
-export async function createEmbeddedBroker(options: EmbeddedBrokerOptions): Promise<Broker> {
+export async function createEmbeddedBroker(
+  options: EmbeddedBrokerOptions,
+): Promise<EmbeddedBroker> {
   const { ingest, telemetry, log } = options;
   const sessions = new WeakMap<Client, Session>();
   /** Payloads of invalid messages: acknowledged, never forwarded (aedes copies the Buffer by reference). */
   const dropped = new WeakSet<Buffer>();
   let devicesConnected = 0;
+  /** Open sessions by username, to drop them when their credentials change. */
+  const byUsername = new Map<string, Set<Client>>();
+  /**
+   * How often each username's credentials changed. A login whose password check started before a
+   * change is refused when the check ends, or closed when it becomes ready: it may have been
+   * checked against the old secret.
+   */
+  const epochs = new Map<string, { n: number; discardWill: boolean }>();
+  const epochOf = (username: string) => epochs.get(username)?.n ?? 0;
 
   const deny = (returnCode: number, message: string): AuthenticateError =>
     Object.assign(new Error(message), { returnCode }) as AuthenticateError;
@@ -85,9 +111,10 @@ export async function createEmbeddedBroker(options: EmbeddedBrokerOptions): Prom
     heartbeatInterval: 60_000,
     connectTimeout: 10_000,
     authenticate(client, username, password, done) {
+      const epoch = epochOf(username ?? '');
       options.authenticate(username, password).then(
         (principal) => {
-          if (!principal) {
+          if (!principal || epochOf(username ?? '') !== epoch) {
             telemetry.authFailures.inc();
             log.info({ clientId: client.id, username }, 'mqtt login refused');
             done(deny(4, 'bad username or password'), false);
@@ -95,7 +122,10 @@ export async function createEmbeddedBroker(options: EmbeddedBrokerOptions): Prom
           }
           sessions.set(client, {
             principal,
+            username: username ?? '',
             bucket: createTokenBucket(options.ratePerSec, options.rateBurst),
+            epoch,
+            revoked: false,
           });
           done(null, true);
         },
@@ -114,6 +144,10 @@ export async function createEmbeddedBroker(options: EmbeddedBrokerOptions): Prom
         return;
       }
       const { principal } = session;
+      if (session.revoked) {
+        callback(new Error('credentials revoked'));
+        return;
+      }
       if (!mayPublish(principal, packet.topic)) {
         telemetry.rejected.inc({ reason: 'acl' });
         log.warn({ clientId: client?.id, topic: packet.topic }, 'publish refused by the ACL');
@@ -170,10 +204,26 @@ export async function createEmbeddedBroker(options: EmbeddedBrokerOptions): Prom
   });
 
   aedes.on('clientReady', (client) => {
-    if (sessions.get(client)?.principal.kind === 'device') devicesConnected++;
+    const session = sessions.get(client);
+    if (!session) return;
+    if (session.principal.kind === 'device') devicesConnected++;
+    if (session.epoch !== epochOf(session.username)) {
+      // Its credentials changed while it was being let in.
+      session.revoked = epochs.get(session.username)?.discardWill ?? false;
+      telemetry.sessionsDropped.inc();
+      client.close();
+      return;
+    }
+    const open = byUsername.get(session.username);
+    if (open) open.add(client);
+    else byUsername.set(session.username, new Set([client]));
   });
   aedes.on('clientDisconnect', (client) => {
-    if (sessions.get(client)?.principal.kind === 'device') devicesConnected--;
+    const session = sessions.get(client);
+    if (!session) return;
+    if (session.principal.kind === 'device') devicesConnected--;
+    const open = byUsername.get(session.username);
+    if (open?.delete(client) && open.size === 0) byUsername.delete(session.username);
   });
   aedes.on('clientError', (client, err) => {
     log.debug({ clientId: client.id, err: err.message }, 'mqtt client error');
@@ -212,6 +262,18 @@ export async function createEmbeddedBroker(options: EmbeddedBrokerOptions): Prom
       });
     },
     connectedDevices: () => devicesConnected,
+    disconnect(username, { discardWill }) {
+      epochs.set(username, { n: epochOf(username) + 1, discardWill });
+      const open = [...(byUsername.get(username) ?? [])];
+      byUsername.delete(username);
+      for (const client of open) {
+        const session = sessions.get(client);
+        if (session && discardWill) session.revoked = true;
+        client.close();
+      }
+      if (open.length > 0) telemetry.sessionsDropped.inc({}, open.length);
+      return open.length;
+    },
     async close() {
       const closing = [closeServer(tcp)];
       if (ws) {

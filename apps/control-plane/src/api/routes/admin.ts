@@ -6,7 +6,7 @@ import { hashSecret, newSecret } from '../../auth/secrets.js';
 import { apiTokens, subscriberTokens } from '../../db/schema.js';
 import { ApiError } from '../../errors.js';
 import type { AppDeps, Registrar } from '../app.js';
-import { jsonBody, requireRole } from '../http.js';
+import { brokerApiError, jsonBody, requireRole, revokeOrWarn } from '../http.js';
 
 const tokenBody = z.strictObject({ role: z.enum(ROLES), name: z.string().min(1).max(64) });
 const subscriberBody = z.strictObject({
@@ -83,11 +83,29 @@ export function adminRoutes({ app, doc }: Registrar, deps: AppDeps): void {
     const { name } = await jsonBody(c, subscriberBody);
     const token = newSecret();
     const hash = await hashSecret(token);
+    const before = db
+      .select({ hash: subscriberTokens.hash })
+      .from(subscriberTokens)
+      .where(eq(subscriberTokens.name, name))
+      .get();
     db.insert(subscriberTokens)
       .values({ name, hash, createdAt: Date.now() })
       .onConflictDoUpdate({ target: subscriberTokens.name, set: { hash } })
       .run();
     deps.cache.forget(`subscriber@${name}`);
+    try {
+      // Re-creating credentials of a name replaces them: sessions with the old password close.
+      await deps.credentials.issue({ kind: 'subscriber', name }, token);
+    } catch (err) {
+      if (before) {
+        db.update(subscriberTokens)
+          .set({ hash: before.hash })
+          .where(eq(subscriberTokens.name, name))
+          .run();
+      } else db.delete(subscriberTokens).where(eq(subscriberTokens.name, name)).run();
+      deps.cache.forget(`subscriber@${name}`);
+      throw brokerApiError(err, `credentials for ${name} were not created`);
+    }
     return c.json(
       {
         username: subscriberUsername(name),
@@ -101,17 +119,18 @@ export function adminRoutes({ app, doc }: Registrar, deps: AppDeps): void {
   doc({
     method: 'delete',
     path: '/api/v1/subscribers/:name',
-    summary: 'Revoke subscriber credentials',
+    summary: 'Revoke subscriber credentials (their open MQTT sessions are closed)',
     tag: 'admin',
     auth: 'admin',
   });
-  app.delete('/api/v1/subscribers/:name', (c) => {
+  app.delete('/api/v1/subscribers/:name', async (c) => {
     requireRole(c, 'admin');
     const name = c.req.param('name');
     if (db.delete(subscriberTokens).where(eq(subscriberTokens.name, name)).run().changes === 0) {
       throw new ApiError(404, 'not_found', `no subscriber ${name}`);
     }
     deps.cache.forget(`subscriber@${name}`);
-    return c.json({ deleted: name });
+    const warning = await revokeOrWarn(deps, { kind: 'subscriber', name });
+    return c.json(warning ? { deleted: name, warning } : { deleted: name });
   });
 }

@@ -14,7 +14,14 @@ import {
 import { deviceView } from '../../db/views.js';
 import { ApiError } from '../../errors.js';
 import type { AppDeps, Registrar } from '../app.js';
-import { jsonBody, parseDuration, query, requireRole } from '../http.js';
+import {
+  brokerApiError,
+  jsonBody,
+  parseDuration,
+  query,
+  requireRole,
+  revokeOrWarn,
+} from '../http.js';
 
 const tagSchema = z
   .string()
@@ -101,6 +108,14 @@ export function deviceRoutes({ app, doc }: Registrar, deps: AppDeps): void {
       .returning()
       .get();
     deps.cache.forget(`device:${body.id}`);
+    try {
+      // The plaintext token exists only now: an external broker's login is made with it here.
+      await deps.credentials.issue({ kind: 'device', deviceId: body.id }, token);
+    } catch (err) {
+      db.delete(devices).where(eq(devices.id, body.id)).run();
+      deps.cache.forget(`device:${body.id}`);
+      throw brokerApiError(err, `device ${body.id} was not enrolled`);
+    }
     deps.alerts.devicesChanged();
     deps.live.deviceChanged(body.id);
     return c.json(
@@ -139,6 +154,37 @@ export function deviceRoutes({ app, doc }: Registrar, deps: AppDeps): void {
     return c.json({ device: deviceView(find(c.req.param('id'))) });
   });
 
+  doc({
+    method: 'post',
+    path: '/api/v1/devices/:id/token',
+    summary:
+      "Rotate a device's token: the new one is returned once, the old one stops working and its open MQTT sessions are closed",
+    tag: 'devices',
+    auth: 'admin',
+    ok: [200, 'The device and its new token'],
+  });
+  app.post('/api/v1/devices/:id/token', async (c) => {
+    requireRole(c, 'admin');
+    const id = c.req.param('id');
+    const before = find(id);
+    const token = newSecret();
+    const tokenHash = await hashSecret(token);
+    const row = db.update(devices).set({ tokenHash }).where(eq(devices.id, id)).returning().get();
+    if (!row) throw new ApiError(404, 'not_found', `no device ${id}`);
+    deps.cache.forget(`device:${id}`);
+    try {
+      await deps.credentials.issue({ kind: 'device', deviceId: id }, token);
+    } catch (err) {
+      db.update(devices).set({ tokenHash: before.tokenHash }).where(eq(devices.id, id)).run();
+      deps.cache.forget(`device:${id}`);
+      throw brokerApiError(
+        err,
+        `the token of ${id} was not changed (the broker may hold the new one: rotate again)`,
+      );
+    }
+    return c.json({ device: deviceView(row), token, mqtt: { username: id, password: token } });
+  });
+
   const tagsBody = z.strictObject({ tags: tagsSchema });
   doc({
     method: 'put',
@@ -167,7 +213,8 @@ export function deviceRoutes({ app, doc }: Registrar, deps: AppDeps): void {
   doc({
     method: 'delete',
     path: '/api/v1/devices/:id',
-    summary: 'Delete a device (its token stops working at once)',
+    summary:
+      'Delete a device (its token stops working at once and its open MQTT sessions are closed)',
     tag: 'devices',
     auth: 'admin',
   });
@@ -179,9 +226,10 @@ export function deviceRoutes({ app, doc }: Registrar, deps: AppDeps): void {
     deps.cache.forget(`device:${id}`);
     deps.alerts.devicesChanged();
     deps.live.deviceChanged(id);
+    const warning = await revokeOrWarn(deps, { kind: 'device', deviceId: id });
     // An empty retained message clears the device's desired state on the broker.
     await deps.broker.publish(topics.desired(id), '', { retain: true, qos: 1 });
-    return c.json({ deleted: id });
+    return c.json(warning ? { deleted: id, warning } : { deleted: id });
   });
 
   const historyQuery = z.strictObject({
