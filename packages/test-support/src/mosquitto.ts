@@ -44,7 +44,10 @@ export interface Mosquitto {
   /** SIGTERM and its exit code. */
   stop(timeoutMs?: number): Promise<number | null>;
   kill9(): Promise<void>;
-  /** Adds or changes logins, reloads (SIGHUP) and waits until the broker accepts them. */
+  /**
+   * Adds or changes logins, reloads (SIGHUP) and waits until the broker accepts them (while
+   * stopped: they are read at the next start).
+   */
   addUsers(users: Record<string, string>): Promise<void>;
   /** Replaces the ACL and reloads. */
   setAcl(acl: string): Promise<void>;
@@ -129,7 +132,8 @@ export async function startMosquitto(options: MosquittoOptions = {}): Promise<Mo
       if (!authenticated) throw new Error('mosquitto was started without users: it takes anyone');
       Object.assign(users, more);
       writePasswd();
-      broker.process?.child.kill('SIGHUP');
+      if (!broker.process?.running) return; // read at the next start
+      broker.process.child.kill('SIGHUP');
       for (const [user, password] of Object.entries(more)) {
         await waitFor(() => broker.canLogin(user, password), {
           timeoutMs: 10_000,
