@@ -1,12 +1,9 @@
-import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
-import { chmodSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
-import { tmpdir } from 'node:os';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { mayPublish, type Principal, topics } from '@facefleet/protocol';
+import { type Mosquitto, repoRoot, startMosquitto } from '@facefleet/test-support';
 import mqtt, { type MqttClient } from 'mqtt';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { repoRoot } from './paths.js';
 
 /**
  * The ACL shipped for an external Mosquitto (infra/brokers/mosquitto/facefleet.acl) must allow exactly
@@ -28,22 +25,11 @@ const principal: Record<Exclude<User, 'observer'>, Principal> = {
   'control-plane': { kind: 'control-plane' },
 };
 
-let dir: string;
-let port: number;
-let broker: ChildProcess;
+let broker: Mosquitto;
 const clients: MqttClient[] = [];
 
-function freePort(): Promise<number> {
-  return new Promise((resolve) => {
-    const s = createServer().listen(0, '127.0.0.1', () => {
-      const a = s.address();
-      s.close(() => resolve(typeof a === 'object' && a ? a.port : 0));
-    });
-  });
-}
-
 async function connect(user: User, password: string = users[user]): Promise<MqttClient> {
-  const client = mqtt.connect(`mqtt://127.0.0.1:${port}`, {
+  const client = mqtt.connect(broker.url, {
     username: user,
     password,
     clientId: `${user.replace(':', '-')}-${clients.length}`,
@@ -58,45 +44,14 @@ async function connect(user: User, password: string = users[user]): Promise<Mqtt
 }
 
 beforeAll(async () => {
-  dir = mkdtempSync(join(tmpdir(), 'ff-mosq-acl-'));
-  chmodSync(dir, 0o755); // mosquitto drops root for its own user and must read these files
-  port = await freePort();
-  const passwd = join(dir, 'passwd');
-  writeFileSync(passwd, '');
-  for (const [user, password] of Object.entries(users)) {
-    execFileSync('mosquitto_passwd', ['-b', passwd, user, password]);
-  }
   const acl = `${readFileSync(join(repoRoot, 'infra/brokers/mosquitto/facefleet.acl'), 'utf8')}\nuser observer\ntopic read #\n`;
-  writeFileSync(join(dir, 'acl'), acl);
-  writeFileSync(
-    join(dir, 'mosquitto.conf'),
-    [
-      `listener ${port} 127.0.0.1`,
-      'allow_anonymous false',
-      `password_file ${passwd}`,
-      `acl_file ${join(dir, 'acl')}`,
-      'log_type error',
-      '',
-    ].join('\n'),
-  );
-  for (const f of ['passwd', 'acl', 'mosquitto.conf']) chmodSync(join(dir, f), 0o644);
-  broker = spawn('/usr/sbin/mosquitto', ['-c', join(dir, 'mosquitto.conf')], { stdio: 'inherit' });
-  const deadline = Date.now() + 10_000;
-  for (;;) {
-    try {
-      await connect('observer');
-      break;
-    } catch (err) {
-      if (Date.now() > deadline) throw err;
-      await new Promise((r) => setTimeout(r, 100));
-    }
-  }
+  broker = await startMosquitto({ users: { ...users }, acl });
 });
 
 afterAll(async () => {
   await Promise.all(clients.map((c) => c.endAsync(true)));
-  broker?.kill('SIGTERM');
-  rmSync(dir, { recursive: true, force: true });
+  expect(await broker?.stop()).toBe(0);
+  await broker?.close();
 });
 
 describe('infra/brokers/mosquitto/facefleet.acl on a real mosquitto', () => {

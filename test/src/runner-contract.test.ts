@@ -5,7 +5,6 @@ import {
   type RunnerLine,
   runnerLineSchema,
 } from '@facefleet/protocol';
-import { describe, expect, it } from 'vitest';
 import {
   blazefaceModel,
   facenetShapedModel,
@@ -13,7 +12,8 @@ import {
   messi,
   requireBuilt,
   runnerBin,
-} from './paths.js';
+} from '@facefleet/test-support';
+import { describe, expect, it } from 'vitest';
 
 /** Runs the real runner binary; every stdout line must satisfy the protocol's runner-line schema. */
 function run(args: string[]): { lines: RunnerLine[]; status: number | null } {

@@ -2,17 +2,10 @@ import { createHash, randomBytes } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { type ControlPlane, freePort, startControlPlane, waitFor } from '@facefleet/test-support';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { EXIT } from './errors.js';
-import {
-  type ControlPlane,
-  freePort,
-  type RunningCli,
-  runCliProcess,
-  startCli,
-  startControlPlane,
-  waitFor,
-} from './test-support/processes.js';
+import { type RunningCli, runCliProcess, startCli } from './test-support/processes.js';
 
 /**
  * The CLI as a user runs it: `node dist/main.js …` child processes against the real control plane
@@ -338,7 +331,7 @@ describe('with simulated devices', () => {
       selector: { deviceIds: [id(1)] },
     });
     expect(res.status).toBe(201);
-    expect(await tail.exited).toBe(EXIT.ok);
+    expect((await tail.exited).code).toBe(EXIT.ok);
     const alert = JSON.parse(tail.stdout[0]!) as Record<string, unknown>;
     expect(alert).toMatchObject({
       ruleId: 'crowd-at-1',

@@ -110,20 +110,8 @@ export function connectClient(url: string, options: IClientOptions): Promise<Mqt
   });
 }
 
-/** Polls `check` until it returns a truthy value or `timeoutMs` passes. */
-export async function waitFor<T>(
-  check: () => T | Promise<T>,
-  timeoutMs = 5000,
-  what = 'condition',
-): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await check();
-    if (value) return value;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 20));
-  }
-}
+/** Polls until a condition holds: the harness's, shared by every package's tests. */
+export { waitFor } from '@facefleet/test-support';
 
 const T0 = Date.now();
 

@@ -63,6 +63,7 @@ int runCommand(const std::vector<std::string>& args, const std::atomic<bool>& st
   opt.loop = cfg.loop;
   opt.pace = cfg.pace;
   opt.maxFrames = cfg.maxFrames;
+  opt.maxFps = cfg.maxFps;
   opt.statsInterval = cfg.statsInterval;
   const PipelineSummary s = runPipeline(*detector, *source, opt, stop, emitLine);
   if (s.sourceFailed) throw RunnerError(ErrorCode::Source, s.sourceError.empty() ? "source stopped" : s.sourceError);

@@ -325,7 +325,7 @@ const std::vector<std::string> kModelFlags = {"config", "backend", "decoder", "m
                                               "threads"};
 const std::vector<std::string> kClusterFlags = {"cluster", "pre-cluster-threshold", "nms-iou-threshold", "topk",
                                                 "eps", "min-boxes", "dbscan-min-score", "detected-min-h"};
-const std::vector<std::string> kRunValueFlags = {"source", "max-frames", "stats-interval"};
+const std::vector<std::string> kRunValueFlags = {"source", "max-frames", "max-fps", "stats-interval"};
 const std::vector<std::string> kRunBoolFlags = {"loop", "pace"};
 
 bool applyFlag(RunnerConfig& c, const Flag& f) {
@@ -373,6 +373,10 @@ bool applyFlag(RunnerConfig& c, const Flag& f) {
     const long long n = parseInteger(v, w);
     if (n < 0) bad(w + ": " + v + " must not be negative");
     c.maxFrames = n;
+  } else if (f.name == "max-fps") {
+    const double fps = parseNumber(v, w);
+    if (!(fps >= 0) || fps > 1000) bad(w + ": " + v + " must be >= 0 and <= 1000 (0 = no limit)");
+    c.maxFps = fps;
   } else if (f.name == "stats-interval") {
     const double s = parseNumber(v, w);
     if (!(s > 0)) bad(w + ": " + v + " must be > 0");

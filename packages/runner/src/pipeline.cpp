@@ -61,11 +61,20 @@ void captureLoop(FrameSource& source, const InputSpec& spec, const PipelineOptio
   const double fps = source.fps() > 0 ? source.fps() : 30.0;
   const bool paced = opt.pace && !source.live();
   const auto paceStart = Clock::now();
+  // --max-fps: frames closer than `minGap` to the last one taken are skipped (live, paced) or waited
+  // for (other files, so every frame is still processed).
+  const bool limited = opt.maxFps > 0;
+  const bool skipFrames = paced || source.live();
+  const auto minGap = limited ? std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(1.0 / opt.maxFps))
+                              : Clock::duration::zero();
+  Clock::time_point lastTaken;
+  bool taken = false;
   long long index = 0;
   try {
     while (!stop.load() && !consumerDone.load()) {
       if (paced) std::this_thread::sleep_until(paceStart + std::chrono::duration_cast<Clock::duration>(
                                                                std::chrono::duration<double>(index / fps)));
+      if (limited && taken && !skipFrames) std::this_thread::sleep_until(lastTaken + minGap);
       const auto t0 = Clock::now();
       bool ok = source.read(frame);
       if (!ok && !source.live() && opt.loop && source.restart()) ok = source.read(frame);
@@ -77,6 +86,12 @@ void captureLoop(FrameSource& source, const InputSpec& spec, const PipelineOptio
         break;
       }
       const auto t1 = Clock::now();
+      if (limited && skipFrames && taken && t0 - lastTaken < minGap) {
+        ++index;  // skipped on purpose: not preprocessed, not counted as dropped
+        continue;
+      }
+      lastTaken = t0;
+      taken = true;
       Item item;
       item.index = index++;
       item.width = frame.cols;

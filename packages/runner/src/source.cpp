@@ -176,6 +176,8 @@ std::string sourceUsage() {
          "  --pace                            deliver file frames at the file's native FPS, like a\n"
          "                                    camera (stale frames are then dropped, as for live sources)\n"
          "  --max-frames N                    stop after N processed frames (0 = no limit)\n"
+         "  --max-fps F                       process at most F frames per second (0 = no limit): live\n"
+         "                                    and paced sources skip frames, other files are read slower\n"
          "  --stats-interval S                seconds between stats lines (default 5)\n";
 }
 

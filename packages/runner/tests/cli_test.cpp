@@ -127,6 +127,30 @@ TEST(Cli, SigtermFinishesTheFrameAndPrintsFinalStats) {
   for (const auto& l : rest) EXPECT_NO_THROW(minijson::parse(l)) << l;
 }
 
+TEST(Cli, MaxFpsSkipsFramesOfAPacedVideo) {
+  ASSERT_TRUE(haveModel(kBlazeBack));
+  ASSERT_TRUE(haveSample("Megamind.avi"));
+  // Megamind.avi plays at about 24 FPS; at most 4 of its frames per second are processed.
+  const auto r = run({"--decoder", "blazeface", "--model", modelPath(kBlazeBack), "--source", samplePath("Megamind.avi"),
+                      "--pace", "--max-fps", "4", "--max-frames", "4"});
+  ASSERT_EQ(r.exitCode, 0);
+  ASSERT_EQ(r.lines.size(), 6u);  // hello, 4 frames, final stats
+  std::vector<double> index, ts;
+  for (int i = 1; i <= 4; ++i) {
+    const auto f = parseLine(r.lines[i]);
+    ASSERT_EQ(f["type"].str, "frame");
+    index.push_back(f["index"].num);
+    ts.push_back(f["ts"].num);
+  }
+  EXPECT_EQ(index[0], 0);
+  // Frames in between are skipped, yet keep their source index (paced: ~6 apart; 3 leaves room
+  // for a loaded machine). Without the limit these would be 1 apart and ~42 ms.
+  for (int i = 1; i < 4; ++i) EXPECT_GE(index[i] - index[i - 1], 3) << i;
+  EXPECT_GE(ts[3] - ts[0], 700);
+  // Skipped frames are not "dropped" (stale frames the detector could not keep up with).
+  EXPECT_EQ(parseLine(r.lines[5])["type"].str, "stats");
+}
+
 TEST(Cli, LoopRestartsTheFolderAndMaxFramesStops) {
   ASSERT_TRUE(haveModel(kBlazeBack));
   ASSERT_TRUE(haveSample("messi5.jpg"));

@@ -174,6 +174,7 @@ TEST(Flags, OverrideTheConfigFile) {
   EXPECT_TRUE(c.loop);
   EXPECT_FALSE(c.pace);
   EXPECT_EQ(c.maxFrames, 10);
+  EXPECT_EQ(c.maxFps, 0);
   EXPECT_EQ(c.modelPath(), ::testing::TempDir() + "model.onnx");
   c = parseRunArgs({"--config", path, "--source", "x", "--cluster", "hybrid", "--model", "/m.onnx"}, w);
   EXPECT_EQ(c.cluster.mode, ClusterMode::Hybrid);
@@ -196,6 +197,8 @@ TEST(Flags, ErrorsNameTheFlag) {
   EXPECT_EQ(err({"--model", "m", "--source", "s", "--cluster", "kmeans"}),
             "--cluster: 'kmeans' is not one of none, nms, dbscan, hybrid");
   EXPECT_EQ(err({"--model", "m", "--source", "s", "--stats-interval", "0"}), "--stats-interval: 0 must be > 0");
+  EXPECT_EQ(err({"--model", "m", "--source", "s", "--max-fps", "-1"}),
+            "--max-fps: -1 must be >= 0 and <= 1000 (0 = no limit)");
   EXPECT_EQ(err({"--model", "m", "--source", "s", "--loop=1"}), "--loop: takes no value");
   EXPECT_NE(err({"--model", "m"}).find("--source: required"), std::string::npos);
   EXPECT_NE(err({"--source", "s"}).find("--model: required"), std::string::npos);

@@ -2,10 +2,10 @@ import { spawnSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { type ControlPlane, repoRoot, startControlPlane } from '@facefleet/test-support';
 import type { Page } from 'playwright-core';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { type BrowserSession, DESKTOP, openBrowser, PHONE } from './browser.js';
-import { type ControlPlaneProcess, REPO, startControlPlane } from './control-plane-process.js';
 import { type SimulatorProcess, startSimulator } from './simulator-process.js';
 
 /**
@@ -21,9 +21,9 @@ import { type SimulatorProcess, startSimulator } from './simulator-process.js';
  * and a window's max crosses 7 now and then (the faces_above rule below fires and resolves).
  */
 
-const SHOTS = join(REPO, 'test-results', 'screenshots');
+const SHOTS = join(repoRoot, 'test-results', 'screenshots');
 const dist = mkdtempSync(join(tmpdir(), 'ff-e2e-dashboard-'));
-let cp: ControlPlaneProcess;
+let cp: ControlPlane;
 let operator: BrowserSession;
 let sim: SimulatorProcess | undefined;
 const OK = 'e2e-xavier-nx-0001';
@@ -76,16 +76,19 @@ beforeAll(async () => {
   mkdirSync(SHOTS, { recursive: true });
   const bundle = spawnSync(
     process.execPath,
-    [join(REPO, 'apps/dashboard/scripts/bundle.mjs'), '--outdir', dist],
+    [join(repoRoot, 'apps/dashboard/scripts/bundle.mjs'), '--outdir', dist],
     {
       encoding: 'utf8',
     },
   );
   if (bundle.status !== 0) throw new Error(`bundling failed:\n${bundle.stderr}`);
-  cp = await startControlPlane(dist);
+  cp = await startControlPlane({
+    tickMs: 200,
+    args: ['--live-flush-ms', '100', '--dashboard-dir', dist],
+  });
   for (const role of ['operator', 'viewer'] as const) {
     tokens[role] = (
-      await cp.api<{ token: string }>('POST', '/api/v1/tokens', { role, name: `${role} e2e` })
+      await cp.json<{ token: string }>('POST', '/api/v1/tokens', { role, name: `${role} e2e` })
     ).token;
   }
   operator = await openBrowser(DESKTOP);
@@ -146,7 +149,7 @@ describe('dashboard in Chromium', { timeout: 30_000 }, () => {
         '1',
       ],
       // enrolling devices takes the admin role
-      { server: cp.url, token: cp.admin },
+      { server: cp.url, token: cp.adminToken },
     );
     expect(await sim.waitForLine(/throttle/)).toContain(`${SLOW} throttle`);
     await sim.waitForLine(/^ready: 3\/3 devices connected/, 20_000);
@@ -263,11 +266,11 @@ describe('dashboard in Chromium', { timeout: 30_000 }, () => {
     expect(await card.getByText('canary 1/1 applied').count()).toBe(1);
     expect(await card.getByText('rest 1/1 applied').count()).toBe(1);
     for (const id of [OK, SLOW]) {
-      const { device } = await cp.api<DeviceDoc>('GET', `/api/v1/devices/${id}`);
+      const { device } = await cp.json<DeviceDoc>('GET', `/api/v1/devices/${id}`);
       expect(device.reported?.engine?.id, id).toBe(ENGINE);
       expect(device.reported?.update?.state, id).toBe('applied');
     }
-    const nano = await cp.api<DeviceDoc>('GET', `/api/v1/devices/${NANO}`);
+    const nano = await cp.json<DeviceDoc>('GET', `/api/v1/devices/${NANO}`);
     expect(nano.device.reported?.engine?.id).not.toBe(ENGINE);
     // the Nano was never asked: no update, its bootstrap engine still runs
     expect(nano.device.reported?.update?.state ?? 'idle').toBe('idle');
@@ -344,7 +347,7 @@ describe('dashboard in Chromium', { timeout: 30_000 }, () => {
       });
       expect(attempts.map((a) => a.status)).toEqual([403, 403, 403]);
       expect(attempts[0]!.body).toContain('needs the operator role');
-      const rules = await cp.api<{ rules: { id: string }[] }>('GET', '/api/v1/alert-rules');
+      const rules = await cp.json<{ rules: { id: string }[] }>('GET', '/api/v1/alert-rules');
       expect(rules.rules.map((r) => r.id)).toEqual(['crowd']);
     } finally {
       await viewer.close();

@@ -24,13 +24,15 @@ export function startSimulator(
     // HOME in the temp dir: nothing read from or written to the user's facefleet config
     { HOME: dataDir },
   );
-  return {
-    ...cli,
+  const stop = cli.stop;
+  return Object.assign(cli, {
     dataDir,
-    async stop() {
-      const code = await cli.stop();
-      rmSync(dataDir, { recursive: true, force: true });
-      return code;
+    async stop(timeoutMs?: number) {
+      try {
+        return await stop(timeoutMs);
+      } finally {
+        rmSync(dataDir, { recursive: true, force: true });
+      }
     },
-  };
+  });
 }

@@ -36,6 +36,7 @@ struct RunnerConfig {
   bool loop = false;
   bool pace = false;
   long long maxFrames = 0;  // 0 = unlimited
+  double maxFps = 0;        // 0 = every frame the source delivers
   double statsInterval = 5.0;
   int threads = 0;  // 0 = OpenCV's default
 

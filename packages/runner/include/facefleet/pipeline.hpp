@@ -17,6 +17,9 @@ struct PipelineOptions {
   bool loop = false;
   bool pace = false;
   long long maxFrames = 0;  // 0 = unlimited
+  // At most this many frames per second reach the detector (0 = no limit). Live and paced sources
+  // skip the frames in between (they keep their source index); other files are read more slowly.
+  double maxFps = 0;
   double statsInterval = 5.0;
   bool emitFrames = true;  // false: stats only (bench)
 };

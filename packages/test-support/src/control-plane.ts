@@ -1,0 +1,200 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { controlPlaneMain, requireBuilt } from './paths.js';
+import { type RunningProcess, startProcess } from './process.js';
+
+export interface ControlPlaneOptions {
+  /** Kept by `stop()` when given (a restart finds its database there); else a temp dir, removed. */
+  dataDir?: string;
+  /** 0 (default): ephemeral. Give fixed ports (see `freePort`) to restart where clients left it. */
+  httpPort?: number;
+  mqttPort?: number;
+  /** MQTT over WebSocket; null (default) turns it off. */
+  wsPort?: number | null;
+  /** External broker URL (`--broker`): nothing is embedded then. */
+  broker?: string;
+  brokerPassword?: string;
+  /** Alert and rollout tick (default 100 ms, so tests are quick). */
+  tickMs?: number;
+  /**
+   * The admin token to call the API with. Only a fresh database announces one; a restart on a kept
+   * data dir needs the token the first start announced.
+   */
+  adminToken?: string;
+  /** More server flags (`--batch-ms 20`, `--dashboard-dir DIR`, …). */
+  args?: string[];
+  /** FACEFLEET_* settings and the like (nothing else is inherited besides PATH). */
+  env?: Record<string, string>;
+  /** Node.js flags. */
+  nodeArgs?: string[];
+  /** How long to wait for the `ready` line (default 30 s). */
+  readyTimeoutMs?: number;
+}
+
+export interface ApiCallOptions {
+  /** Another bearer token; null sends none. Default: the admin token. */
+  token?: string | null;
+  headers?: Record<string, string>;
+}
+
+export interface ControlPlane {
+  process: RunningProcess;
+  /** `http://127.0.0.1:PORT`. */
+  url: string;
+  /** The broker devices connect to: the embedded one, or the external `broker`. */
+  mqttUrl: string;
+  ports: { http: number; mqtt: number | null; ws: number | null };
+  /** The token `api` uses: the one announced on a fresh database, else `options.adminToken`. */
+  adminToken: string;
+  /** The first admin token the server announced (only on a fresh database), or null. */
+  announcedToken: string | null;
+  dataDir: string;
+  /** The SQLite database file (open it read-only to count rows). */
+  dbFile: string;
+  /**
+   * Calls the API. A plain object or array is sent as JSON; a string, Buffer or Uint8Array as
+   * raw bytes (engine uploads).
+   */
+  api(method: string, path: string, body?: unknown, options?: ApiCallOptions): Promise<Response>;
+  /** `api`, then the JSON body; throws with the status and body unless the status is `expect` (default: any 2xx). */
+  json<T>(
+    method: string,
+    path: string,
+    body?: unknown,
+    options?: ApiCallOptions & { expect?: number },
+  ): Promise<T>;
+  /** Enrolls a device (POST /api/v1/devices) and returns its token. */
+  enroll(id: string, options?: { deviceClass?: string; tags?: string[] }): Promise<string>;
+  /** The fleet's Ed25519 public key (PEM), which agents verify engines with. */
+  publicKey(): Promise<string>;
+  /** SIGTERM and its exit code (0 is a clean shutdown); removes a temp data dir. */
+  stop(timeoutMs?: number): Promise<number | null>;
+  /** SIGKILL, as a power cut would; keeps the data dir (a restart recovers from it). */
+  kill9(): Promise<void>;
+  /** Removes a temp data dir (after `kill9`, once nothing restarts on it). */
+  cleanup(): void;
+}
+
+/**
+ * Starts the built control plane (`node apps/control-plane/dist/main.js`) and resolves once it
+ * logged `ready` with its ports.
+ */
+export async function startControlPlane(options: ControlPlaneOptions = {}): Promise<ControlPlane> {
+  requireBuilt(controlPlaneMain);
+  const ownDir = options.dataDir === undefined;
+  const dataDir = options.dataDir ?? mkdtempSync(join(tmpdir(), 'ff-test-cp-'));
+  const args = [
+    ...(options.nodeArgs ?? []),
+    controlPlaneMain,
+    '--data-dir',
+    dataDir,
+    '--http-port',
+    String(options.httpPort ?? 0),
+    '--tick-ms',
+    String(options.tickMs ?? 100),
+  ];
+  if (options.broker) {
+    args.push('--broker', options.broker);
+    if (options.brokerPassword) args.push('--broker-password', options.brokerPassword);
+  } else {
+    args.push(
+      '--mqtt-port',
+      String(options.mqttPort ?? 0),
+      '--mqtt-ws-port',
+      options.wsPort == null ? 'off' : String(options.wsPort),
+    );
+  }
+  args.push(...(options.args ?? []));
+  const proc = startProcess(process.execPath, args, {
+    name: 'control-plane',
+    env: options.env ?? {},
+  });
+  const cleanup = () => {
+    if (ownDir) rmSync(dataDir, { recursive: true, force: true });
+  };
+
+  let ready: { ports: { http: number; mqtt: number | null; ws: number | null } };
+  try {
+    const line = await proc.waitForLine(/"msg":"ready"/, options.readyTimeoutMs ?? 30_000);
+    ready = JSON.parse(line) as typeof ready;
+  } catch (err) {
+    await proc.kill();
+    cleanup();
+    throw err;
+  }
+  const announced = proc.lines
+    .map((l) => /first admin API token[^:]*: (ff_[A-Za-z0-9_-]+)/.exec(l)?.[1])
+    .find(Boolean);
+  const announcedToken = announced ?? null;
+  const adminToken = announcedToken ?? options.adminToken ?? '';
+  const url = `http://127.0.0.1:${ready.ports.http}`;
+  const mqttUrl = options.broker ?? `mqtt://127.0.0.1:${ready.ports.mqtt}`;
+
+  const api: ControlPlane['api'] = async (method, path, body, call = {}) => {
+    const token = call.token === undefined ? adminToken : call.token;
+    if (token === '') {
+      throw new Error(
+        'the control plane announced no admin token (not a fresh database): pass adminToken',
+      );
+    }
+    const headers: Record<string, string> = { ...call.headers };
+    if (token) headers.authorization = `Bearer ${token}`;
+    let payload: string | Uint8Array | undefined;
+    if (body === undefined) payload = undefined;
+    else if (typeof body === 'string' || body instanceof Uint8Array) {
+      payload = body;
+      headers['content-type'] ??= 'application/octet-stream';
+    } else {
+      payload = JSON.stringify(body);
+      headers['content-type'] ??= 'application/json';
+    }
+    return fetch(`${url}${path}`, { method, headers, body: payload as RequestInit['body'] });
+  };
+  const json: ControlPlane['json'] = async (method, path, body, call = {}) => {
+    const res = await api(method, path, body, call);
+    const text = await res.text();
+    const ok = call.expect === undefined ? res.ok : res.status === call.expect;
+    if (!ok) throw new Error(`${method} ${path}: ${res.status} ${text}`);
+    return (text === '' ? undefined : JSON.parse(text)) as never;
+  };
+
+  return {
+    process: proc,
+    url,
+    mqttUrl,
+    ports: ready.ports,
+    adminToken,
+    announcedToken,
+    dataDir,
+    dbFile: join(dataDir, 'facefleet.db'),
+    api,
+    json,
+    async enroll(id, { deviceClass = 'generic-x86_64', tags = [] } = {}) {
+      const r = await json<{ token: string }>(
+        'POST',
+        '/api/v1/devices',
+        { id, deviceClass, tags },
+        { expect: 201 },
+      );
+      return r.token;
+    },
+    async publicKey() {
+      const r = await json<{ publicKeyPem: string }>('GET', '/api/v1/fleet/public-key', undefined, {
+        token: null,
+      });
+      return r.publicKeyPem;
+    },
+    async stop(timeoutMs) {
+      try {
+        return await proc.stop(timeoutMs);
+      } finally {
+        cleanup();
+      }
+    },
+    async kill9() {
+      await proc.kill('SIGKILL');
+    },
+    cleanup,
+  };
+}

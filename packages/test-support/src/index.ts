@@ -1,0 +1,48 @@
+export {
+  type Agent,
+  type AgentLog,
+  type AgentOptions,
+  hostDeviceClass,
+  startAgent,
+} from './agent.js';
+export {
+  type ApiCallOptions,
+  type ControlPlane,
+  type ControlPlaneOptions,
+  startControlPlane,
+} from './control-plane.js';
+export {
+  type Mosquitto,
+  type MosquittoOptions,
+  type MosquittoSub,
+  type MosquittoSubOptions,
+  type MqttMessage,
+  mosquittoSub,
+  startMosquitto,
+} from './mosquitto.js';
+export {
+  agentMain,
+  blazefaceModel,
+  cliMain,
+  controlPlaneMain,
+  facenetShapedModel,
+  megamind,
+  messi,
+  modelsDir,
+  mosquittoBin,
+  mosquittoPasswdBin,
+  mosquittoSubBin,
+  repoRoot,
+  requireBuilt,
+  runnerBin,
+  sampleData,
+  stdbufBin,
+} from './paths.js';
+export {
+  type ExitStatus,
+  type ProcessOptions,
+  type RunningProcess,
+  startProcess,
+  type WaitForLineOptions,
+} from './process.js';
+export { canConnect, freePort, type Truthy, type WaitOptions, waitFor } from './wait.js';
