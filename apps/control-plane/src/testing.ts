@@ -111,7 +111,9 @@ export function connectClient(url: string, options: IClientOptions): Promise<Mqt
 }
 
 /** Polls until a condition holds: the harness's, shared by every package's tests. */
-export { waitFor } from '@facefleet/test-support';
+import { waitFor } from '@facefleet/test-support';
+
+export { waitFor };
 
 const T0 = Date.now();
 

@@ -119,6 +119,9 @@ async function runLoad(
   let result: LoadResult | undefined;
   let sampler: ReturnType<typeof sampleProcesses> | undefined;
   let usage = { cpuPct: 0, peakRssMb: 0 };
+  let peakUsage = { cpuPct: 0, peakRssMb: 0 };
+  let genPeakUsage = { cpuPct: 0, peakRssMb: 0 };
+  let genSampler: ReturnType<typeof sampleProcesses> | undefined;
   const gen = start(
     process.execPath,
     [
@@ -135,8 +138,15 @@ async function runLoad(
       peakS,
     ],
     (line) => {
-      if (line === 'PHASE held start') sampler = sampleProcesses(pids);
+      if (line === 'PHASE held start' || line === 'PHASE peak start') {
+        sampler = sampleProcesses(pids);
+        genSampler = sampleProcesses([gen.child.pid!]);
+      }
       if (line === 'PHASE held end' && sampler) usage = sampler.stop();
+      if (line === 'PHASE peak end' && sampler && genSampler) {
+        peakUsage = sampler.stop();
+        genPeakUsage = genSampler.stop();
+      }
       if (line.startsWith('PHASE ')) onPhase(line.slice(6));
       if (line.startsWith('RESULT ')) result = JSON.parse(line.slice(7)) as LoadResult;
       else console.log(`  load: ${line}`);
@@ -144,7 +154,7 @@ async function runLoad(
   );
   await exited(gen.child);
   if (!result) throw new Error('load generator printed no result');
-  return { result, usage };
+  return { result, usage, peakUsage, genPeakUsage };
 }
 
 async function benchFacefleet(n: number) {
@@ -185,9 +195,12 @@ async function benchFacefleet(n: number) {
   db.transaction(() => {
     for (let i = 0; i < n; i++) add.run(`bench-${i}`, hash, Date.now());
   })();
-  const { result, usage } = await runLoad(`mqtt://127.0.0.1:${mqttPort}`, n, token, [
-    server.child.pid!,
-  ]);
+  const { result, usage, peakUsage, genPeakUsage } = await runLoad(
+    `mqtt://127.0.0.1:${mqttPort}`,
+    n,
+    token,
+    [server.child.pid!],
+  );
   const rows = (
     db
       .prepare('SELECT (SELECT count(*) FROM face_windows) + (SELECT count(*) FROM metrics) AS n')
@@ -201,7 +214,7 @@ async function benchFacefleet(n: number) {
   server.child.kill('SIGTERM');
   await exited(server.child);
   rmSync(dir, { recursive: true, force: true });
-  return { load: result, usage, storedRows: rows, simulated };
+  return { load: result, usage, peakUsage, genPeakUsage, storedRows: rows, simulated };
 }
 
 /**
@@ -322,7 +335,7 @@ async function benchBaseline(n: number) {
   );
   await sub.ready;
   const marks: Record<string, number> = {};
-  const { result, usage } = await runLoad(
+  const { result, usage, peakUsage, genPeakUsage } = await runLoad(
     `mqtt://127.0.0.1:${port}`,
     n,
     'x',
@@ -351,6 +364,8 @@ async function benchBaseline(n: number) {
   return {
     load: result,
     usage,
+    peakUsage,
+    genPeakUsage,
     stored: final?.stored ?? count,
     latency: snapshot,
     peakStoredPerS,
@@ -416,6 +431,20 @@ for (const n of sizes) {
       unit: 'rows/s',
       baseline: { name: 'mosquitto+sqlite stored', value: base.peakStoredPerS },
       target: { op: '>=', value: 1.5 * base.peakStoredPerS },
+    },
+    {
+      name: `${n} devices: server CPU at peak (% of one core)`,
+      value: ff.peakUsage.cpuPct,
+      unit: '%',
+      baseline: { name: 'mosquitto+subscriber', value: base.peakUsage.cpuPct },
+      target: null,
+    },
+    {
+      name: `${n} devices: load generator CPU at peak (% of one core)`,
+      value: ff.genPeakUsage.cpuPct,
+      unit: '%',
+      baseline: { name: 'against mosquitto', value: base.genPeakUsage.cpuPct },
+      target: null,
     },
     {
       name: `${n} devices: rows stored / acked`,

@@ -3,12 +3,13 @@
  * Ingest load generator: N MQTT devices in one process, each publishing one faces window a second
  * (and metrics every tenth second) — the "held" phase — then as fast as a per-device in-flight
  * window allows — the "peak" phase. Prints `PHASE name start|end` lines and a final `RESULT {json}`.
- * Used by ingest-bench; talks to whatever broker it is pointed at.
+ * Used by ingest-bench; talks to whatever broker it is pointed at, through a minimal MQTT client
+ * (raw-publisher.ts) so that the generator is not what limits the peak.
  */
 import { parseArgs } from 'node:util';
 import { examples, topics } from '@facefleet/protocol';
-import mqtt, { type MqttClient } from 'mqtt';
 import { percentile } from './proc-stats.js';
+import { RawPublisher } from './raw-publisher.js';
 
 const { values } = parseArgs({
   options: {
@@ -22,7 +23,7 @@ const { values } = parseArgs({
     'connect-concurrency': { type: 'string', default: '100' },
   },
 });
-const url = values.url ?? 'mqtt://127.0.0.1:1883';
+const url = new URL(values.url ?? 'mqtt://127.0.0.1:1883');
 const n = Number(values.devices);
 const heldS = Number(values['held-seconds']);
 const peakS = Number(values['peak-seconds']);
@@ -31,7 +32,7 @@ const connectConcurrency = Number(values['connect-concurrency']);
 
 interface Device {
   id: string;
-  client: MqttClient;
+  client: RawPublisher;
   seq: number;
 }
 
@@ -55,7 +56,7 @@ function metricsMessage(d: Device): { topic: string; payload: string } {
 function publish(d: Device, m: { topic: string; payload: string }): Promise<number> {
   const t0 = performance.now();
   return new Promise((resolve, reject) => {
-    d.client.publish(m.topic, m.payload, { qos: 1 }, (err) =>
+    d.client.publish(m.topic, m.payload, (err) =>
       err ? reject(err) : resolve(performance.now() - t0),
     );
   });
@@ -68,20 +69,13 @@ async function connectAll(): Promise<Device[]> {
     while (next < n) {
       const i = next++;
       const id = `${values.prefix}-${i}`;
-      const client = mqtt.connect(url, {
-        clientId: id,
-        username: id,
-        password: values.token,
-        clean: true,
-        reconnectPeriod: 0,
-        keepalive: 120,
-        connectTimeout: 120_000,
-      });
-      await new Promise<void>((resolve, reject) => {
-        client.once('connect', () => resolve());
-        client.once('error', reject);
-      });
-      client.on('error', () => {});
+      const client = await RawPublisher.open(
+        url.hostname,
+        Number(url.port || 1883),
+        id,
+        id,
+        values.token ?? '',
+      );
       devices.push({ id, client, seq: 0 });
     }
   }
@@ -172,7 +166,7 @@ console.log('PHASE peak end');
 const peak = { acked: peakAcked, seconds: peakSeconds, ackedPerS: peakAcked / peakSeconds };
 
 const sent = devices.reduce((s, d) => s + d.seq, 0);
-await Promise.all(devices.map((d) => d.client.endAsync()));
+await Promise.all(devices.map((d) => d.client.end()));
 console.log(
   `RESULT ${JSON.stringify({ devices: devices.length, connectS, held, peak, sent, errors })}`,
 );

@@ -173,10 +173,7 @@ export async function createEmbeddedBroker(
           callback(null);
           return;
         }
-        ingest.submit(message).then(
-          () => callback(null),
-          (err: Error) => callback(err),
-        );
+        ingest.enqueue(message, (err) => callback(err ?? null));
       };
       const wait = session.bucket.take();
       if (wait > 0) {
