@@ -30,6 +30,7 @@ export {
 export { protocolDoc } from './docs.js';
 export { type FieldIssue, fieldIssues, PayloadError, ProtocolError, TopicError } from './errors.js';
 export { examples } from './examples.js';
+export { isFacesFast } from './fast-check.js';
 export {
   deviceIdSchema,
   ID_MAX_LENGTH,

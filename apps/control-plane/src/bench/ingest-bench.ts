@@ -483,5 +483,5 @@ for (const n of sizes) {
   }
 }
 console.log(
-  `BENCH_RESULT ${JSON.stringify({ bench: 'ingest', notes: `held ${heldS} s at 1 face window/s per device (+ metrics every 10 s), then ${peakS} s with 4 QoS 1 publishes in flight per device. facefleet acks after commit; mosquitto acks on receipt, so its stored latency is measured at the subscriber.`, figures })}`,
+  `BENCH_RESULT ${JSON.stringify({ bench: 'ingest', notes: `held ${heldS} s at 1 face window/s per device (+ metrics every 10 s), then ${peakS} s with 32 QoS 1 publishes in flight per device (the agent outbox's window). facefleet acks after commit; mosquitto acks on receipt, so its stored latency is measured at the subscriber.`, figures })}`,
 );

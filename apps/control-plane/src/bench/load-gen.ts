@@ -19,7 +19,8 @@ const { values } = parseArgs({
     token: { type: 'string', default: 'x' },
     'held-seconds': { type: 'string', default: '20' },
     'peak-seconds': { type: 'string', default: '10' },
-    'peak-inflight': { type: 'string', default: '4' },
+    /** QoS 1 publishes each device keeps in flight at peak: the agent's outbox default (32). */
+    'peak-inflight': { type: 'string', default: '32' },
     'connect-concurrency': { type: 'string', default: '100' },
   },
 });
