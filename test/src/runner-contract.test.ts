@@ -1,4 +1,5 @@
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import {
   parseJsonPayload,
   RUNNER_EXIT_CODES,
@@ -12,6 +13,7 @@ import {
   messi,
   requireBuilt,
   runnerBin,
+  waitFor,
 } from '@facefleet/test-support';
 import { describe, expect, it } from 'vitest';
 
@@ -98,5 +100,41 @@ describe('runner output against the protocol schema', () => {
     expect(errors).toHaveLength(1);
     expect(errors[0]?.type === 'error' && errors[0].code).toBe(code);
     expect(status).toBe(RUNNER_EXIT_CODES[code]);
+  });
+});
+
+describe('runner lifetime', () => {
+  requireBuilt(runnerBin, blazefaceModel);
+
+  /** Running, not a zombie waiting to be reaped. */
+  const alive = (pid: number): boolean => {
+    try {
+      return !/^\d+ \(.*\) Z/.test(readFileSync(`/proc/${pid}/stat`, 'utf8'));
+    } catch {
+      return false;
+    }
+  };
+
+  it('stops by itself when the process that started it is killed with -9', async () => {
+    // A shell stands in for the agent: it starts the runner on a looping video and is SIGKILLed.
+    const parent = spawn(
+      'sh',
+      [
+        '-c',
+        `"$0" --decoder blazeface --model "$1" --source "$2" --loop --pace --max-fps 2 >/dev/null & echo $!; wait`,
+        runnerBin,
+        blazefaceModel,
+        megamind,
+      ],
+      { stdio: ['ignore', 'pipe', 'inherit'] },
+    );
+    const pid = await new Promise<number>((resolve) =>
+      parent.stdout.once('data', (chunk: Buffer) => resolve(Number(chunk.toString().trim()))),
+    );
+    await waitFor(() => alive(pid), { timeoutMs: 10_000, what: 'the runner to start' });
+    await new Promise((r) => setTimeout(r, 500)); // past its start-up, into the frame loop
+    expect(alive(pid)).toBe(true);
+    parent.kill('SIGKILL');
+    await waitFor(() => !alive(pid), { timeoutMs: 15_000, what: 'the orphaned runner to stop' });
   });
 });
