@@ -264,33 +264,54 @@ export function createIngest(options: IngestOptions) {
     }
   }
 
-  const commitBatch = sqlite.transaction((batch: Pending[]) =>
-    batch.map((item) => store(item.message, item.receivedAt)),
-  );
-
-  // Devices' last-seen times are kept here and written at most once per `lastSeenMs` (one UPDATE per
-  // device that spoke since), not with every batch: at peak a device lands in every batch, and its
-  // UPDATE cost as much as its insert. So a last-seen time in the database (and the API) may be up
-  // to `lastSeenMs` old; alert rules keep their own, exact, from the committed batches.
-  const lastSeen = new Map<string, number>();
-  const unwrittenLastSeen = new Map<string, number>();
-  const writeLastSeen = sqlite.transaction((entries: [string, number][]) => {
+  // Devices' last-seen times. Writing one per message doubled the cost of a face window at peak,
+  // so each device's time is written at most once per `lastSeenMs`, inside the batch that carries
+  // it: its first message at once, later ones when the written time is that old. A device that
+  // goes quiet gets its final time from a timer. The database (and the API) may so be up to
+  // `lastSeenMs` behind; alert rules keep their own, exact, from the committed batches.
+  const lastSeenMs = options.lastSeenMs ?? 1000;
+  const seen = new Map<string, { at: number; written: number }>();
+  const touch = (entries: [string, number][]) => {
     for (const [deviceId, at] of entries) touchDevice.run({ deviceId, lastSeen: at });
+  };
+  const commitBatch = sqlite.transaction((batch: Pending[], touches: [string, number][]) => {
+    const stored = batch.map((item) => store(item.message, item.receivedAt));
+    touch(touches);
+    return stored;
   });
-  function flushLastSeen(): void {
-    if (unwrittenLastSeen.size === 0) return;
-    const entries = [...unwrittenLastSeen];
-    unwrittenLastSeen.clear();
+  /** Last-seen writes due with this batch. */
+  function dueTouches(items: Pending[]): [string, number][] {
+    const due = new Map<string, number>();
+    for (const item of items) {
+      const id = item.message.data.deviceId;
+      const e = seen.get(id) ?? { at: 0, written: 0 };
+      if (e.at === 0) seen.set(id, e);
+      if (item.receivedAt > e.at) e.at = item.receivedAt;
+      if (e.written === 0 || e.at - e.written >= lastSeenMs) due.set(id, e.at);
+    }
+    return [...due];
+  }
+  const markWritten = (entries: [string, number][]) => {
+    for (const [id, at] of entries) {
+      const e = seen.get(id);
+      if (e && e.written < at) e.written = at;
+    }
+  };
+  const writeQuiet = sqlite.transaction(touch);
+  function flushQuiet(all = false): void {
+    const cutoff = now() - lastSeenMs;
+    const entries: [string, number][] = [];
+    for (const [id, e] of seen)
+      if (e.at > e.written && (all || e.at <= cutoff)) entries.push([id, e.at]);
+    if (entries.length === 0) return;
     try {
-      writeLastSeen(entries);
+      writeQuiet(entries);
+      markWritten(entries);
     } catch (err) {
-      log.error({ err }, 'writing last-seen times failed; retrying');
-      for (const [id, at] of entries) {
-        if ((unwrittenLastSeen.get(id) ?? 0) < at) unwrittenLastSeen.set(id, at);
-      }
+      log.error({ err }, 'writing last-seen times failed; will retry');
     }
   }
-  const lastSeenTimer = setInterval(flushLastSeen, options.lastSeenMs ?? 1000);
+  const lastSeenTimer = setInterval(flushQuiet, lastSeenMs);
   lastSeenTimer.unref();
 
   let batch: Pending[] = [];
@@ -313,8 +334,10 @@ export function createIngest(options: IngestOptions) {
     batch = [];
     const started = performance.now();
     let stored: boolean[];
+    const touches = dueTouches(items);
     try {
-      stored = commitBatch(items);
+      stored = commitBatch(items, touches);
+      markWritten(touches);
     } catch (err) {
       log.error({ err, rows: items.length }, 'ingest batch commit failed; nothing acknowledged');
       for (const item of items) item.done(err as Error);
@@ -329,11 +352,6 @@ export function createIngest(options: IngestOptions) {
       const isNew = stored[i] ?? false;
       const key = `${isNew ? '+' : '='}${item.message.kind}`;
       counts.set(key, (counts.get(key) ?? 0) + 1);
-      const id = item.message.data.deviceId;
-      if ((lastSeen.get(id) ?? 0) < item.receivedAt) {
-        lastSeen.set(id, item.receivedAt);
-        unwrittenLastSeen.set(id, item.receivedAt);
-      }
       committed[i] = { message: item.message, stored: isNew, receivedAt: item.receivedAt };
     }
     for (const [key, n] of counts) {
@@ -379,7 +397,7 @@ export function createIngest(options: IngestOptions) {
       flush();
       closed = true;
       clearInterval(lastSeenTimer);
-      flushLastSeen();
+      flushQuiet(true);
     },
     get pending(): number {
       return batch.length;
