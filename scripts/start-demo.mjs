@@ -3,6 +3,7 @@
 // dashboard) and one local agent whose runner detects faces on the CPU in Debian's sample video,
 // looping. State lives in .data/ and survives restarts. Ctrl-C (or SIGTERM) stops everything cleanly.
 //   node scripts/start-demo.mjs [--http-port 8080] [--mqtt-port 1883] [--device-id local-cpu]
+//                               [--data-dir .data] [--max-fps N  (spare the CPU: detect N frames/s)]
 import { spawn } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
@@ -18,6 +19,7 @@ const { values: flags } = parseArgs({
     'device-id': { type: 'string', default: 'local-cpu' },
     'data-dir': { type: 'string', default: join(root, '.data') },
     source: { type: 'string', default: '/usr/share/doc/opencv-doc/examples/data/Megamind.avi' },
+    'max-fps': { type: 'string' },
   },
 });
 const dataDir = flags['data-dir'];
@@ -204,6 +206,7 @@ start('agent', [
   'true',
   '--runner-pace',
   'true',
+  ...(flags['max-fps'] ? [`--runner-extra-args=--max-fps ${flags['max-fps']}`] : []),
 ]);
 
 const sub = secrets.subscriber;
