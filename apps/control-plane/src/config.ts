@@ -69,6 +69,12 @@ export const configSchema = z.strictObject({
       ratePerSec: z.number().positive().default(100),
       /** Burst size of that bucket. */
       rateBurst: positiveInt.default(500),
+      /**
+       * A client announcing a longer MQTT packet is disconnected before it is read (the embedded
+       * broker). Payloads over the protocol's 64 KiB but under this are read, counted as too_large
+       * and dropped; this cap keeps one client from making the server buffer up to 256 MiB.
+       */
+      maxPacketBytes: positiveInt.min(256 * 1024).default(1024 * 1024),
       /** Disconnect a subscriber whose socket does not drain within this many ms. */
       drainTimeoutMs: positiveInt.default(10_000),
     })
@@ -148,6 +154,7 @@ const SETTINGS: Record<string, { path: string; kind: 'string' | 'number' | 'null
   'broker-admin': { path: 'mqtt.brokerAdmin', kind: 'string' },
   'broker-admin-username': { path: 'mqtt.brokerAdminUsername', kind: 'string' },
   'broker-admin-password': { path: 'mqtt.brokerAdminPassword', kind: 'string' },
+  'mqtt-max-packet-bytes': { path: 'mqtt.maxPacketBytes', kind: 'number' },
   'rate-per-sec': { path: 'mqtt.ratePerSec', kind: 'number' },
   'rate-burst': { path: 'mqtt.rateBurst', kind: 'number' },
   'batch-ms': { path: 'ingest.batchMs', kind: 'number' },

@@ -166,6 +166,7 @@ export async function createServer({
       host: config.mqtt.host,
       port: config.mqtt.port,
       wsPort: config.mqtt.wsPort,
+      maxPacketBytes: config.mqtt.maxPacketBytes,
       ratePerSec: config.mqtt.ratePerSec,
       rateBurst: config.mqtt.rateBurst,
       drainTimeoutMs: config.mqtt.drainTimeoutMs,

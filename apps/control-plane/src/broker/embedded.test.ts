@@ -1,4 +1,6 @@
-import { topics } from '@facefleet/protocol';
+import { connect } from 'node:net';
+import { MAX_PAYLOAD_BYTES, topics } from '@facefleet/protocol';
+import { connectWire, encodeLength } from '@facefleet/test-support';
 import type { MqttClient } from 'mqtt';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import {
@@ -244,5 +246,65 @@ describe('ingest', () => {
     // The broker is still healthy for new logins.
     const late = await device('cam-b');
     expect(late.connected).toBe(true);
+  });
+});
+
+describe('packet size', () => {
+  const mqttPort = () => Number(new URL(t.mqttUrl).port);
+  const tooLarge = () => t.server.telemetry.rejected.get({ reason: 'packet_too_large' });
+
+  it('reads a payload over 64 KiB under the packet cap, refuses it as too_large and keeps the link', async () => {
+    const c = await connectWire({
+      port: mqttPort(),
+      clientId: 'cam-b-big',
+      username: 'cam-b',
+      password: tokens['cam-b']!,
+    });
+    try {
+      const before = count('face_windows', 'cam-b');
+      const rejected = t.server.telemetry.rejected.get({ reason: 'too_large' });
+      const msg = facesMessage('cam-b', 7000);
+      const padded = JSON.stringify({ ...msg, pad: 'x'.repeat(MAX_PAYLOAD_BYTES) });
+      await c.publish(topics.faces('cam-b'), padded);
+      expect(t.server.telemetry.rejected.get({ reason: 'too_large' })).toBe(rejected + 1);
+      await c.publish(topics.faces('cam-b'), JSON.stringify(facesMessage('cam-b', 7001)));
+      expect(count('face_windows', 'cam-b')).toBe(before + 1);
+      expect(c.closed).toBe(false);
+    } finally {
+      await c.end();
+    }
+  });
+
+  it('disconnects a device announcing a packet over the cap before reading it, and counts it', async () => {
+    const c = await connectWire({
+      port: mqttPort(),
+      clientId: 'cam-b-huge',
+      username: 'cam-b',
+      password: tokens['cam-b']!,
+    });
+    const before = tooLarge();
+    // A PUBLISH that says 200 MB follow; only its first 64 KiB are ever sent.
+    c.write(Buffer.from([0x30, ...encodeLength(200_000_000)]));
+    c.write(Buffer.alloc(64 * 1024, 0x61));
+    await c.whenClosed;
+    expect(tooLarge()).toBe(before + 1);
+    // others are served as before
+    const other = await device('cam-a');
+    await other.publishAsync(topics.faces('cam-a'), JSON.stringify(facesMessage('cam-a', 7100)), {
+      qos: 1,
+    });
+  });
+
+  it('closes an unauthenticated connection whose CONNECT announces 100 MB, long before the connect timeout', async () => {
+    const before = tooLarge();
+    const socket = connect(mqttPort(), '127.0.0.1');
+    const closed = new Promise<number>((resolve) => {
+      const t0 = Date.now();
+      socket.once('close', () => resolve(Date.now() - t0));
+    });
+    socket.on('error', () => {});
+    socket.write(Buffer.from([0x10, ...encodeLength(100_000_000), 0, 4]));
+    expect(await closed).toBeLessThan(5000);
+    expect(tooLarge()).toBe(before + 1);
   });
 });

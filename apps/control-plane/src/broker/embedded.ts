@@ -1,9 +1,14 @@
-import { createServer as createHttpServer, type Server as HttpServer } from 'node:http';
+import {
+  createServer as createHttpServer,
+  type Server as HttpServer,
+  type IncomingMessage,
+} from 'node:http';
 import {
   type AddressInfo,
   createServer as createNetServer,
   type Server as NetServer,
 } from 'node:net';
+import type { Duplex } from 'node:stream';
 import { mayPublish, maySubscribe, type Principal } from '@facefleet/protocol';
 import { Aedes, type AuthenticateError, type Client } from 'aedes';
 import type { Logger } from 'pino';
@@ -13,6 +18,7 @@ import { IngestError } from '../errors.js';
 import { decodeDeviceMessage } from '../ingest/decode.js';
 import type { Ingest } from '../ingest/ingest.js';
 import type { Telemetry } from '../telemetry.js';
+import { limitPacketSize } from './packet-limit.js';
 import { createTokenBucket, type TokenBucket } from './rate-limit.js';
 import type { Broker } from './types.js';
 
@@ -21,6 +27,8 @@ export interface EmbeddedBrokerOptions {
   port: number;
   /** MQTT over WebSocket port; null: none. */
   wsPort: number | null;
+  /** A client announcing a larger MQTT packet (its remaining length) is disconnected unread. */
+  maxPacketBytes: number;
   ratePerSec: number;
   rateBurst: number;
   drainTimeoutMs: number;
@@ -229,7 +237,24 @@ export async function createEmbeddedBroker(
     log.debug({ err: err.message }, 'mqtt connection error');
   });
 
-  const tcp = createNetServer(aedes.handle);
+  /**
+   * Every connection passes through the packet-size cap before aedes parses it. A payload over the
+   * protocol's MAX_PAYLOAD_BYTES but under this cap is still read and refused as `too_large`
+   * (and acknowledged, like any invalid device message); past the cap the client is disconnected.
+   */
+  const handle = (conn: Duplex, req?: IncomingMessage) => {
+    const client: Client = aedes.handle(
+      limitPacketSize(conn, options.maxPacketBytes, (announced) => {
+        telemetry.rejected.inc({ reason: 'packet_too_large' });
+        log.warn(
+          { clientId: client.id ?? null, announced, limit: options.maxPacketBytes },
+          'MQTT packet over the size limit: connection closed',
+        );
+      }),
+      req,
+    );
+  };
+  const tcp = createNetServer((socket) => handle(socket));
   const mqttPort = await listen(tcp, options.port, options.host);
   let ws: { http: HttpServer; wss: WebSocketServer } | undefined;
   let wsPort: number | null = null;
@@ -241,7 +266,7 @@ export async function createEmbeddedBroker(
     wss.on('connection', (socket, req) => {
       const stream = createWebSocketStream(socket);
       stream.on('error', () => socket.terminate());
-      aedes.handle(stream, req);
+      handle(stream, req);
     });
     wsPort = await listen(http, options.wsPort, options.host);
     ws = { http, wss };
