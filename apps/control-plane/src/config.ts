@@ -20,6 +20,11 @@ export const configSchema = z.strictObject({
     .strictObject({
       host: z.string().min(1).default('127.0.0.1'),
       port: port.default(8080),
+      /**
+       * Largest request body the API reads (JSON and the like; engine uploads have their own
+       * limit, engines.maxBytes). Room for a rollout naming 100,000 devices by id.
+       */
+      maxBodyBytes: positiveInt.default(8 * 1024 * 1024),
       /** How long a dashboard sign-in lasts, in seconds. */
       sessionTtlS: positiveInt.max(30 * 86_400).default(12 * 3600),
       /**
@@ -143,6 +148,7 @@ const SETTINGS: Record<string, { path: string; kind: 'string' | 'number' | 'null
   'http-host': { path: 'http.host', kind: 'string' },
   'http-port': { path: 'http.port', kind: 'number' },
   'session-ttl-s': { path: 'http.sessionTtlS', kind: 'number' },
+  'http-max-body-bytes': { path: 'http.maxBodyBytes', kind: 'number' },
   'dashboard-dir': { path: 'http.dashboardDir', kind: 'string' },
   'live-flush-ms': { path: 'live.flushMs', kind: 'number' },
   'live-heartbeat-ms': { path: 'live.heartbeatMs', kind: 'number' },

@@ -239,6 +239,7 @@ export async function createServer({
     telemetry,
     log: log.child({ part: 'api' }),
     maxEngineBytes: config.engines.maxBytes,
+    maxBodyBytes: config.http.maxBodyBytes,
     sessions: createSessions({
       key: loadOrCreateSessionKey(join(config.dataDir, 'session-key')),
       ttlS: config.http.sessionTtlS,

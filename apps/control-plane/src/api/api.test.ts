@@ -116,6 +116,25 @@ describe('tokens and roles', () => {
     expect(((await res.json()) as ErrorBody).error.code).toBe('unauthorized');
   });
 
+  it('counts refused requests in /metrics by reason', async () => {
+    const failures = t.server.telemetry.httpAuthFailures;
+    const before = Object.fromEntries(
+      ['missing_token', 'invalid_token', 'forbidden'].map((r) => [r, failures.get({ reason: r })]),
+    );
+    await t.api('GET', '/api/v1/engines', { token: null });
+    await t.api('GET', '/api/v1/engines', { token: 'ff_nope' });
+    await t.api('GET', '/api/v1/engines', {
+      token: null,
+      headers: { authorization: 'Basic bm9ib2R5Ong=' },
+    });
+    await t.api('DELETE', '/api/v1/devices/x', { token: await t.token('viewer') });
+    expect(failures.get({ reason: 'missing_token' })).toBe(before.missing_token! + 1);
+    expect(failures.get({ reason: 'invalid_token' })).toBe(before.invalid_token! + 2);
+    expect(failures.get({ reason: 'forbidden' })).toBe(before.forbidden! + 1);
+    const text = await (await t.api('GET', '/metrics', { token: null })).text();
+    expect(text).toMatch(/facefleet_http_auth_failures_total\{reason="forbidden"\} [1-9]/);
+  });
+
   it('lets a viewer read but not write', async () => {
     const viewer = await t.token('viewer');
     expect((await t.api('GET', '/api/v1/devices', { token: viewer })).status).toBe(200);
@@ -268,6 +287,61 @@ describe('engines', () => {
         engines: unknown[];
       };
       expect(list.engines).toHaveLength(0);
+    } finally {
+      await small.close();
+    }
+  });
+});
+
+describe('request bodies', () => {
+  it('refuses a body over the limit with 413 and the error JSON, with or without a length', async () => {
+    const small = await startTestServer(['--http-max-body-bytes', '1000']);
+    try {
+      const big = JSON.stringify({
+        id: 'cam-big',
+        deviceClass: 'jetson-nano',
+        tags: ['x'.repeat(2000)],
+      });
+      const declared = await small.api('POST', '/api/v1/devices', {
+        body: big,
+        headers: { 'content-type': 'application/json' },
+      });
+      expect(declared.status).toBe(413);
+      expect(((await declared.json()) as ErrorBody).error).toMatchObject({
+        code: 'too_large',
+        message: 'request body larger than 1000 bytes',
+      });
+      // chunked: no content-length to go by
+      const bytes = new TextEncoder().encode(big);
+      const stream = new ReadableStream<Uint8Array>({
+        start(controller) {
+          for (let i = 0; i < bytes.length; i += 100)
+            controller.enqueue(bytes.subarray(i, i + 100));
+          controller.close();
+        },
+      });
+      const chunked = await small.server.app.request('/api/v1/devices', {
+        method: 'POST',
+        headers: {
+          authorization: `Bearer ${small.admin}`,
+          'content-type': 'application/json',
+          'transfer-encoding': 'chunked',
+        },
+        body: stream,
+        duplex: 'half',
+      } as RequestInit);
+      expect(chunked.status).toBe(413);
+      expect((await small.api('GET', '/api/v1/devices/cam-big')).status).toBe(404);
+      // a body under the limit is read as before
+      const ok = await small.api('POST', '/api/v1/devices', {
+        body: { id: 'cam-small', deviceClass: 'jetson-nano' },
+      });
+      expect(ok.status).toBe(201);
+      // engine uploads are not held to it: they stream under their own limit
+      const engine = await small.api('POST', `/api/v1/engines?${engineQuery()}`, {
+        body: new Uint8Array(5000),
+      });
+      expect(engine.status).toBe(201);
     } finally {
       await small.close();
     }

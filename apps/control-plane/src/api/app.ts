@@ -1,4 +1,5 @@
 import { Hono } from 'hono';
+import { bodyLimit } from 'hono/body-limit';
 import { getCookie } from 'hono/cookie';
 import { HTTPException } from 'hono/http-exception';
 import type { Logger } from 'pino';
@@ -46,6 +47,8 @@ export interface AppDeps {
   telemetry: Telemetry;
   log: Logger;
   maxEngineBytes: number;
+  /** Largest request body read, except engine uploads (`maxEngineBytes`, streamed). */
+  maxBodyBytes: number;
   /** Dashboard sign-in sessions (cookie). */
   sessions: Sessions;
   /** Announces API-made changes (devices enrolled, retagged, deleted) on the live feed. */
@@ -74,6 +77,15 @@ export function createApp(deps: AppDeps): Hono<Env> {
   const registrar: Registrar = { app, doc: (r) => routes.push(r) };
 
   app.onError((err, c) => {
+    if (err instanceof ApiError && (err.status === 401 || err.status === 403)) {
+      const reason =
+        err.status === 403
+          ? 'forbidden'
+          : c.req.header('authorization')
+            ? 'invalid_token'
+            : 'missing_token';
+      deps.telemetry.httpAuthFailures.inc({ reason });
+    }
     if (err instanceof ApiError) {
       return c.json(
         { error: { code: err.code, message: err.message, details: err.details } },
@@ -125,6 +137,16 @@ export function createApp(deps: AppDeps): Hono<Env> {
     c.set('principal', principal);
     await next();
   });
+  // Bodies are read whole (JSON): cap them. Engine uploads stream to disk under their own limit.
+  const limitBody = bodyLimit({
+    maxSize: deps.maxBodyBytes,
+    onError: () => {
+      throw new ApiError(413, 'too_large', `request body larger than ${deps.maxBodyBytes} bytes`);
+    },
+  });
+  app.use('/api/*', (c, next) =>
+    c.req.method === 'POST' && c.req.path === '/api/v1/engines' ? next() : limitBody(c, next),
+  );
 
   app.get('/healthz', (c) =>
     c.json({
