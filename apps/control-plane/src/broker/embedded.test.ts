@@ -1,5 +1,5 @@
 import { connect } from 'node:net';
-import { MAX_PAYLOAD_BYTES, topics } from '@facefleet/protocol';
+import { agentClientId, MAX_PAYLOAD_BYTES, topics } from '@facefleet/protocol';
 import { connectWire, encodeLength } from '@facefleet/test-support';
 import type { MqttClient } from 'mqtt';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
@@ -97,6 +97,29 @@ describe('ACL', () => {
     await closed;
     expect(count('face_windows', 'cam-b')).toBe(0);
     expect(t.server.telemetry.rejected.get({ reason: 'acl' })).toBeGreaterThanOrEqual(1);
+  });
+
+  it("keeps a device from taking over another login's session by its client id", async () => {
+    const b = await device('cam-b', { clientId: 'shared-id' });
+    const failures = t.server.telemetry.authFailures.get();
+    const port = Number(new URL(t.mqttUrl).port);
+    const login = (clientId: string, username: string) =>
+      connectWire({ port, clientId, username, password: tokens[username]! });
+    // a session held by cam-b
+    const takeover = await login('shared-id', 'cam-a');
+    expect(takeover.returnCode).toBe(2); // identifier rejected
+    // another device's agent id, even while that agent is away
+    const squat = await login(agentClientId('cam-b'), 'cam-a');
+    expect(squat.returnCode).toBe(2);
+    expect(t.server.telemetry.authFailures.get()).toBe(failures + 2);
+    expect(b.connected).toBe(true);
+    // its own login takes its own session over, as MQTT says
+    const again = await login('shared-id', 'cam-b');
+    expect(again.returnCode).toBe(0);
+    await waitFor(() => !b.connected, 5000, 'the older cam-b session to be closed');
+    const own = await login(agentClientId('cam-a'), 'cam-a');
+    expect(own.returnCode).toBe(0);
+    await Promise.all([again.end(), own.end()]);
   });
 
   it("refuses a subscription to another device's desired state and to everything", async () => {

@@ -9,7 +9,7 @@ import {
   type Server as NetServer,
 } from 'node:net';
 import type { Duplex } from 'node:stream';
-import { mayPublish, maySubscribe, type Principal } from '@facefleet/protocol';
+import { mayPublish, maySubscribe, mayUseClientId, type Principal } from '@facefleet/protocol';
 import { Aedes, type AuthenticateError, type Client } from 'aedes';
 import type { Logger } from 'pino';
 import { createWebSocketStream, WebSocketServer } from 'ws';
@@ -108,6 +108,21 @@ export async function createEmbeddedBroker(
    */
   const epochs = new Map<string, { n: number; discardWill: boolean }>();
   const epochOf = (username: string) => epochs.get(username)?.n ?? 0;
+  /** The open session holding each client id. */
+  const byClientId = new Map<string, Client>();
+  /**
+   * Why this login may not have `clientId`, or undefined. MQTT gives a client id's session to the
+   * newest connection, closing the old one and publishing its will: without this, any device could
+   * knock another off the broker (and mark it offline) by connecting with its client id. A session
+   * is taken over only by the login that holds it, and agents' ids are their devices' own.
+   */
+  const clientIdRefusal = (clientId: string, username: string): string | undefined => {
+    if (!mayUseClientId(username, clientId)) return "another device's agent client id";
+    const holder = byClientId.get(clientId);
+    const held = holder ? sessions.get(holder) : undefined;
+    if (held && held.username !== username) return 'client id in use by another login';
+    return undefined;
+  };
 
   const deny = (returnCode: number, message: string): AuthenticateError =>
     Object.assign(new Error(message), { returnCode }) as AuthenticateError;
@@ -126,6 +141,13 @@ export async function createEmbeddedBroker(
             telemetry.authFailures.inc();
             log.info({ clientId: client.id, username }, 'mqtt login refused');
             done(deny(4, 'bad username or password'), false);
+            return;
+          }
+          const refusal = clientIdRefusal(client.id, username ?? '');
+          if (refusal) {
+            telemetry.authFailures.inc();
+            log.warn({ clientId: client.id, username }, `mqtt login refused: ${refusal}`);
+            done(deny(2, `identifier rejected: ${refusal}`), false);
             return;
           }
           sessions.set(client, {
@@ -211,6 +233,7 @@ export async function createEmbeddedBroker(
   aedes.on('clientReady', (client) => {
     const session = sessions.get(client);
     if (!session) return;
+    byClientId.set(client.id, client);
     if (session.principal.kind === 'device') devicesConnected++;
     if (session.epoch !== epochOf(session.username)) {
       // Its credentials changed while it was being let in.
@@ -224,6 +247,7 @@ export async function createEmbeddedBroker(
     else byUsername.set(session.username, new Set([client]));
   });
   aedes.on('clientDisconnect', (client) => {
+    if (byClientId.get(client.id) === client) byClientId.delete(client.id);
     const session = sessions.get(client);
     if (!session) return;
     if (session.principal.kind === 'device') devicesConnected--;
