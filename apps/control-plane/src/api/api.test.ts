@@ -1,4 +1,5 @@
 import { createHash, createPublicKey, verify } from 'node:crypto';
+import { Agent, request } from 'node:http';
 import { engineSigningPayload } from '@facefleet/protocol';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startTestServer, type TestServer } from '../testing.js';
@@ -343,6 +344,70 @@ describe('request bodies', () => {
       });
       expect(engine.status).toBe(201);
     } finally {
+      await small.close();
+    }
+  });
+});
+
+describe('request bodies over a real socket', () => {
+  it('a client reusing its connection after a 413 is not cut off on its next request', async () => {
+    const small = await startTestServer([
+      '--http-max-body-bytes',
+      '1000',
+      '--engine-max-bytes',
+      '100000',
+    ]);
+    // one keep-alive connection, reused for every request, as fetch and browsers do
+    const agent = new Agent({ keepAlive: true, maxSockets: 1 });
+    const send = (method: string, path: string, chunks: number) =>
+      new Promise<{ status: number; connection: string | undefined; body: string }>(
+        (resolve, reject) => {
+          const req = request(
+            {
+              agent,
+              host: '127.0.0.1',
+              port: small.server.ports.http,
+              method,
+              path,
+              headers: {
+                authorization: `Bearer ${small.admin}`,
+                'content-type': 'application/json',
+                ...(chunks > 0 ? { 'transfer-encoding': 'chunked' } : {}),
+              },
+            },
+            (res) => {
+              let body = '';
+              res.on('data', (b: Buffer) => {
+                body += b.toString();
+              });
+              res.on('end', () =>
+                resolve({ status: res.statusCode ?? 0, connection: res.headers.connection, body }),
+              );
+            },
+          );
+          req.on('error', reject);
+          let sent = 0;
+          const write = () => {
+            if (sent === chunks || req.destroyed) return void req.end();
+            sent++;
+            if (req.write(Buffer.alloc(16 * 1024, 0x20))) setImmediate(write);
+            else req.once('drain', write);
+          };
+          write();
+        },
+      );
+    try {
+      // a JSON body and an engine, both streamed (no length) far past their limits
+      for (const path of ['/api/v1/alert-rules', `/api/v1/engines?${engineQuery()}`]) {
+        const refused = await send('POST', path, 64);
+        expect(refused.status, path).toBe(413);
+        expect(JSON.parse(refused.body)).toMatchObject({ error: { code: 'too_large' } });
+        // the server will not read the rest: it says it closes the connection
+        expect(refused.connection, path).toBe('close');
+        expect((await send('GET', '/api/v1/devices', 0)).status).toBe(200);
+      }
+    } finally {
+      agent.destroy();
       await small.close();
     }
   });

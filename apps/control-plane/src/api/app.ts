@@ -69,6 +69,12 @@ export interface Registrar {
 
 export const API_VERSION = '0.1.0';
 const SAFE_METHODS = new Set(['GET', 'HEAD', 'OPTIONS']);
+/**
+ * On a 413 the rest of the body is left unread, and the server gives up draining it soon after
+ * (@hono/node-server: 500 ms): say so, or a client reusing the connection would lose its next
+ * request on it.
+ */
+const UNREAD_BODY = { connection: 'close' };
 
 /** The HTTP API as a Hono app, with no port of its own (tests call `app.request()`). */
 export function createApp(deps: AppDeps): Hono<Env> {
@@ -90,11 +96,16 @@ export function createApp(deps: AppDeps): Hono<Env> {
       return c.json(
         { error: { code: err.code, message: err.message, details: err.details } },
         err.status,
+        err.status === 413 ? UNREAD_BODY : {},
       );
     }
     if (err instanceof EngineStoreError) {
       const status = err.code === 'too_large' ? 413 : err.code === 'not_found' ? 404 : 400;
-      return c.json({ error: { code: err.code, message: err.message, details: null } }, status);
+      return c.json(
+        { error: { code: err.code, message: err.message, details: null } },
+        status,
+        status === 413 ? UNREAD_BODY : {},
+      );
     }
     if (err instanceof HTTPException) {
       return c.json(
