@@ -13,6 +13,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import {
   blazefaceVariant,
   device,
+  prng,
   readDb,
   rolloutUntil,
   runnerModel,
@@ -38,18 +39,6 @@ const ROUNDS = 5;
  */
 const MAX_DELAY_MS = 5000;
 const SEED = Number(process.env.FACEFLEET_FAULT_SEED ?? Date.now() % 2 ** 31);
-
-/** mulberry32: a small seeded PRNG, uniform in [0, 1). */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 2 ** 32;
-  };
-}
 
 interface PersistedEngine {
   ref: { id: string; sha256: string };

@@ -130,7 +130,7 @@ interface DeviceDoc {
     id: string;
     status: {
       state: string;
-      runner: { state: string; pid: number | null };
+      runner: { state: string; pid: number | null; restarts: number };
       engine: { id: string; sha256: string } | null;
     } | null;
     reported: {
@@ -255,4 +255,16 @@ export async function runnerModel(
   }
   const path = argv[argv.indexOf('--model') + 1];
   return path ? { pid, path, sha256: sha256(readFileSync(path)) } : null;
+}
+
+/** mulberry32: a small seeded PRNG, uniform in [0, 1), so a random test can be replayed. */
+export function prng(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 2 ** 32;
+  };
 }
