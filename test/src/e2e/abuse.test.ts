@@ -641,7 +641,7 @@ describe('abuse of a running fleet', { timeout: 120_000 }, () => {
       expect(windowsBetween(id, started, ended), id).toBeGreaterThanOrEqual(1);
     }
     expect(healthPolls).toBeGreaterThanOrEqual(1);
-    expect(maxHealthMs).toBeLessThan(2000);
+    expect(maxHealthMs).toBeLessThan(3000);
     console.log(
       `fuzz: ${FUZZ_MESSAGES} messages in ${ended - started} ms ` +
         `(${Math.round((FUZZ_MESSAGES / (ended - started)) * 1000)}/s): ` +

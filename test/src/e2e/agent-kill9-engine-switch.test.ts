@@ -34,10 +34,10 @@ const ID = 'switch-cam-1';
 const ROUNDS = 5;
 /**
  * Kill delays are log-uniform up to this: the download, verification, staging and switch take
- * tens of ms here, the runner restart and health gate (2 s hold) seconds, so every step gets hit,
+ * tens of ms here, the runner restart and health gate (3 s hold) seconds, so every step gets hit,
  * and now and then the update has finished.
  */
-const MAX_DELAY_MS = 5000;
+const MAX_DELAY_MS = 6000;
 const SEED = Number(process.env.FACEFLEET_FAULT_SEED ?? Date.now() % 2 ** 31);
 
 interface PersistedEngine {
@@ -126,8 +126,9 @@ describe('an agent killed with -9 during engine switches', { timeout: 300_000 },
           canaryShare: 0,
           holdS: 0,
           failureLimit: 0,
-          gateHoldS: 2,
-          minFpsRatio: 0.5,
+          // roomy: a loaded CI machine can starve a runner for a second or two
+          gateHoldS: 3,
+          minFpsRatio: 0.25,
         },
         { expect: 201 },
       );
