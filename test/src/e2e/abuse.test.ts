@@ -362,9 +362,13 @@ describe('abuse of a running fleet', { timeout: 120_000 }, () => {
       { expect: 201 },
     );
     const snapshot = async () => ({
+      // what an operator controls (last-seen times and reports change as the agents run)
       devices: (
-        await cp.json<{ devices: { id: string; tags: string[] }[] }>('GET', '/api/v1/devices')
-      ).devices,
+        await cp.json<{ devices: { id: string; tags: string[]; deviceClass: string }[] }>(
+          'GET',
+          '/api/v1/devices',
+        )
+      ).devices.map(({ id, tags, deviceClass }) => ({ id, tags, deviceClass })),
       engines: (await cp.json<{ engines: unknown[] }>('GET', '/api/v1/engines')).engines,
       rollouts: (await cp.json<{ rollouts: unknown[] }>('GET', '/api/v1/rollouts')).rollouts,
       rules: (await cp.json<{ rules: unknown[] }>('GET', '/api/v1/alert-rules')).rules,
