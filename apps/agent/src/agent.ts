@@ -178,7 +178,7 @@ export function createAgent(options: AgentOptions): Agent {
   function publishFaces(now: number) {
     const w = faces.take(now);
     if (!w) return;
-    outbox.enqueue({
+    const seq = outbox.enqueue({
       kind: 'faces',
       topic: topics.faces(deviceId),
       build: (seq) => {
@@ -190,6 +190,8 @@ export function createAgent(options: AgentOptions): Agent {
         return msg;
       },
     });
+    // Every window the device produced, by seq: what the control plane should end up storing.
+    log.debug({ seq, start: w.start, end: w.end, frames: w.frames }, 'faces window queued');
     pump();
   }
 

@@ -20,6 +20,11 @@ export const configSchema = z.strictObject({
     .strictObject({
       host: z.string().min(1).default('127.0.0.1'),
       port: port.default(8080),
+      /**
+       * Largest request body the API reads (JSON and the like; engine uploads have their own
+       * limit, engines.maxBytes). Room for a rollout naming 100,000 devices by id.
+       */
+      maxBodyBytes: positiveInt.default(8 * 1024 * 1024),
       /** How long a dashboard sign-in lasts, in seconds. */
       sessionTtlS: positiveInt.max(30 * 86_400).default(12 * 3600),
       /**
@@ -69,6 +74,12 @@ export const configSchema = z.strictObject({
       ratePerSec: z.number().positive().default(100),
       /** Burst size of that bucket. */
       rateBurst: positiveInt.default(500),
+      /**
+       * A client announcing a longer MQTT packet is disconnected before it is read (the embedded
+       * broker). Payloads over the protocol's 64 KiB but under this are read, counted as too_large
+       * and dropped; this cap keeps one client from making the server buffer up to 256 MiB.
+       */
+      maxPacketBytes: positiveInt.min(256 * 1024).default(1024 * 1024),
       /** Disconnect a subscriber whose socket does not drain within this many ms. */
       drainTimeoutMs: positiveInt.default(10_000),
     })
@@ -137,6 +148,7 @@ const SETTINGS: Record<string, { path: string; kind: 'string' | 'number' | 'null
   'http-host': { path: 'http.host', kind: 'string' },
   'http-port': { path: 'http.port', kind: 'number' },
   'session-ttl-s': { path: 'http.sessionTtlS', kind: 'number' },
+  'http-max-body-bytes': { path: 'http.maxBodyBytes', kind: 'number' },
   'dashboard-dir': { path: 'http.dashboardDir', kind: 'string' },
   'live-flush-ms': { path: 'live.flushMs', kind: 'number' },
   'live-heartbeat-ms': { path: 'live.heartbeatMs', kind: 'number' },
@@ -148,6 +160,7 @@ const SETTINGS: Record<string, { path: string; kind: 'string' | 'number' | 'null
   'broker-admin': { path: 'mqtt.brokerAdmin', kind: 'string' },
   'broker-admin-username': { path: 'mqtt.brokerAdminUsername', kind: 'string' },
   'broker-admin-password': { path: 'mqtt.brokerAdminPassword', kind: 'string' },
+  'mqtt-max-packet-bytes': { path: 'mqtt.maxPacketBytes', kind: 'number' },
   'rate-per-sec': { path: 'mqtt.ratePerSec', kind: 'number' },
   'rate-burst': { path: 'mqtt.rateBurst', kind: 'number' },
   'batch-ms': { path: 'ingest.batchMs', kind: 'number' },

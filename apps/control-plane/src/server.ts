@@ -166,6 +166,7 @@ export async function createServer({
       host: config.mqtt.host,
       port: config.mqtt.port,
       wsPort: config.mqtt.wsPort,
+      maxPacketBytes: config.mqtt.maxPacketBytes,
       ratePerSec: config.mqtt.ratePerSec,
       rateBurst: config.mqtt.rateBurst,
       drainTimeoutMs: config.mqtt.drainTimeoutMs,
@@ -238,6 +239,7 @@ export async function createServer({
     telemetry,
     log: log.child({ part: 'api' }),
     maxEngineBytes: config.engines.maxBytes,
+    maxBodyBytes: config.http.maxBodyBytes,
     sessions: createSessions({
       key: loadOrCreateSessionKey(join(config.dataDir, 'session-key')),
       ttlS: config.http.sessionTtlS,

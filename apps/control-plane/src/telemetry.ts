@@ -156,6 +156,10 @@ export function createTelemetry() {
     'Publishes delayed because a client exceeded its rate.',
   );
   const authFailures = counter('facefleet_mqtt_auth_failures_total', 'Refused MQTT logins.');
+  const httpAuthFailures = counter(
+    'facefleet_http_auth_failures_total',
+    'Refused API requests, by reason: missing_token, invalid_token (401), forbidden (403: a role or device that may not).',
+  );
   const batchCommit = histogram(
     'facefleet_ingest_batch_commit_seconds',
     'Time to commit one ingest batch.',
@@ -186,6 +190,7 @@ export function createTelemetry() {
     duplicates,
     rateLimited,
     authFailures,
+    httpAuthFailures,
     batchCommit,
     batchRows,
     sessionsDropped,

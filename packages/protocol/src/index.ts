@@ -61,8 +61,11 @@ export {
   type UpdateState,
 } from './messages.js';
 export {
+  AGENT_CLIENT_ID_PREFIX,
+  agentClientId,
   CONTROL_PLANE_USERNAME,
   type MqttUser,
+  mayUseClientId,
   parseMqttUsername,
   SUBSCRIBER_PREFIX,
   subscriberUsername,

@@ -1,5 +1,10 @@
 import { describe, expect, it } from 'vitest';
-import { parseMqttUsername, subscriberUsername } from './mqtt-users.js';
+import {
+  agentClientId,
+  mayUseClientId,
+  parseMqttUsername,
+  subscriberUsername,
+} from './mqtt-users.js';
 
 describe('MQTT usernames', () => {
   it('tells devices, subscribers and the control plane apart', () => {
@@ -25,5 +30,19 @@ describe('MQTT usernames', () => {
     'a@b',
   ])('refuses %j', (name) => {
     expect(parseMqttUsername(name)).toBeUndefined();
+  });
+});
+
+describe('agent client ids', () => {
+  it('belong to their own device only', () => {
+    expect(agentClientId('cam-7')).toBe('facefleet-agent-cam-7');
+    expect(mayUseClientId('cam-7', agentClientId('cam-7'))).toBe(true);
+    expect(mayUseClientId('cam-8', agentClientId('cam-7'))).toBe(false);
+    expect(mayUseClientId('cam-7', 'facefleet-agent-')).toBe(false);
+    expect(mayUseClientId(subscriberUsername('n'), agentClientId('cam-7'))).toBe(false);
+    expect(mayUseClientId(undefined, agentClientId('cam-7'))).toBe(false);
+    // any other client id is up to the broker's session rules
+    expect(mayUseClientId('cam-8', 'cam-7-watcher')).toBe(true);
+    expect(mayUseClientId('cam-8', 'facefleet-cli-1a2b')).toBe(true);
   });
 });

@@ -30,3 +30,19 @@ export function parseMqttUsername(username: string | undefined): MqttUser | unde
 export function subscriberUsername(name: string): string {
   return `${SUBSCRIBER_PREFIX}${name}`;
 }
+
+/**
+ * MQTT client ids of device agents: `facefleet-agent-<deviceId>`. The prefix is reserved: a login
+ * may use such an id only for its own device, so no device can take over, or sit on, the session
+ * of another device's agent (the embedded broker enforces it).
+ */
+export const AGENT_CLIENT_ID_PREFIX = 'facefleet-agent-';
+
+export function agentClientId(deviceId: string): string {
+  return `${AGENT_CLIENT_ID_PREFIX}${deviceId}`;
+}
+
+/** Whether `username` may connect with `clientId` as far as the reserved agent ids go. */
+export function mayUseClientId(username: string | undefined, clientId: string): boolean {
+  return !clientId.startsWith(AGENT_CLIENT_ID_PREFIX) || clientId === agentClientId(username ?? '');
+}

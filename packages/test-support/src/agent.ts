@@ -1,4 +1,4 @@
-import { mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { ControlPlane } from './control-plane.js';
@@ -66,6 +66,11 @@ export interface Agent {
   stop(timeoutMs?: number): Promise<number | null>;
   /** SIGKILL; keeps the data dir. */
   kill9(): Promise<void>;
+  /**
+   * Starts the agent again once this one has exited: the same device, token, data dir (its outbox
+   * and engines) and flags. The new one owns the data dir as this one did.
+   */
+  restart(): Promise<Agent>;
   /** Removes a temp data dir. */
   cleanup(): void;
 }
@@ -75,7 +80,12 @@ export interface Agent {
  * control plane's API, supervising the real runner (BlazeFace on OpenCV DNN) on the sample video,
  * looping and paced. The same flags as scripts/start-demo.mjs, plus short windows for tests.
  */
-export async function startAgent(options: AgentOptions): Promise<Agent> {
+export function startAgent(options: AgentOptions): Promise<Agent> {
+  return launch(options, options.dataDir === undefined);
+}
+
+/** `ownDir`: the data dir is the harness's own, removed by `stop()` and `cleanup()`. */
+async function launch(options: AgentOptions, ownDir: boolean): Promise<Agent> {
   const model = options.model ?? blazefaceModel;
   const source = options.source ?? megamind;
   requireBuilt(agentMain, runnerBin, model, source);
@@ -83,7 +93,6 @@ export async function startAgent(options: AgentOptions): Promise<Agent> {
   const deviceClass = options.deviceClass ?? hostDeviceClass;
   const token =
     options.token ?? (await cp.enroll(options.deviceId, { deviceClass, tags: options.tags ?? [] }));
-  const ownDir = options.dataDir === undefined;
   const dataDir = options.dataDir ?? mkdtempSync(join(tmpdir(), `ff-test-agent-`));
   const args = [
     ...(options.nodeArgs ?? []),
@@ -184,6 +193,11 @@ export async function startAgent(options: AgentOptions): Promise<Agent> {
     },
     async kill9() {
       await proc.kill('SIGKILL');
+    },
+    async restart() {
+      if (proc.running) throw new Error(`${proc.name}: restart() while it still runs`);
+      if (!existsSync(dataDir)) throw new Error(`${proc.name}: its data dir was removed`);
+      return launch({ ...options, token, dataDir }, ownDir);
     },
     cleanup,
   };

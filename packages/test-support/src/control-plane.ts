@@ -1,6 +1,7 @@
-import { mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { type Metrics, parseMetrics } from './metrics.js';
 import { controlPlaneMain, requireBuilt } from './paths.js';
 import { type RunningProcess, startProcess } from './process.js';
 
@@ -68,10 +69,18 @@ export interface ControlPlane {
   enroll(id: string, options?: { deviceClass?: string; tags?: string[] }): Promise<string>;
   /** The fleet's Ed25519 public key (PEM), which agents verify engines with. */
   publicKey(): Promise<string>;
+  /** GET /metrics, parsed. */
+  metrics(): Promise<Metrics>;
   /** SIGTERM and its exit code (0 is a clean shutdown); removes a temp data dir. */
   stop(timeoutMs?: number): Promise<number | null>;
   /** SIGKILL, as a power cut would; keeps the data dir (a restart recovers from it). */
   kill9(): Promise<void>;
+  /**
+   * Starts the control plane again, once this one has exited (`kill9`, or `stop` on a data dir
+   * that was given): the same data dir, the same ports (clients reconnect where they left it),
+   * flags and admin token. The new one owns the data dir as this one did.
+   */
+  restart(): Promise<ControlPlane>;
   /** Removes a temp data dir (after `kill9`, once nothing restarts on it). */
   cleanup(): void;
 }
@@ -80,9 +89,13 @@ export interface ControlPlane {
  * Starts the built control plane (`node apps/control-plane/dist/main.js`) and resolves once it
  * logged `ready` with its ports.
  */
-export async function startControlPlane(options: ControlPlaneOptions = {}): Promise<ControlPlane> {
+export function startControlPlane(options: ControlPlaneOptions = {}): Promise<ControlPlane> {
+  return launch(options, options.dataDir === undefined);
+}
+
+/** `ownDir`: the data dir is the harness's own, removed by `stop()` and `cleanup()`. */
+async function launch(options: ControlPlaneOptions, ownDir: boolean): Promise<ControlPlane> {
   requireBuilt(controlPlaneMain);
-  const ownDir = options.dataDir === undefined;
   const dataDir = options.dataDir ?? mkdtempSync(join(tmpdir(), 'ff-test-cp-'));
   const args = [
     ...(options.nodeArgs ?? []),
@@ -185,6 +198,11 @@ export async function startControlPlane(options: ControlPlaneOptions = {}): Prom
       });
       return r.publicKeyPem;
     },
+    async metrics() {
+      const res = await fetch(`${url}/metrics`);
+      if (!res.ok) throw new Error(`GET /metrics: ${res.status} ${await res.text()}`);
+      return parseMetrics(await res.text());
+    },
     async stop(timeoutMs) {
       try {
         return await proc.stop(timeoutMs);
@@ -194,6 +212,23 @@ export async function startControlPlane(options: ControlPlaneOptions = {}): Prom
     },
     async kill9() {
       await proc.kill('SIGKILL');
+    },
+    async restart() {
+      if (proc.running) throw new Error('control-plane: restart() while it still runs');
+      if (ownDir && !existsSync(dataDir))
+        throw new Error('control-plane: its data dir was removed');
+      return launch(
+        {
+          ...options,
+          dataDir,
+          httpPort: ready.ports.http,
+          ...(options.broker
+            ? {}
+            : { mqttPort: ready.ports.mqtt ?? 0, wsPort: ready.ports.ws ?? null }),
+          adminToken,
+        },
+        ownDir,
+      );
     },
     cleanup,
   };

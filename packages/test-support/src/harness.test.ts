@@ -2,7 +2,9 @@ import { execFileSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { afterAll, describe, expect, it } from 'vitest';
 import { startControlPlane } from './control-plane.js';
+import { parseMetrics } from './metrics.js';
 import { mosquittoSub, startMosquitto } from './mosquitto.js';
+import { connectWire } from './mqtt-wire.js';
 import { startProcess } from './process.js';
 import { canConnect, freePort, waitFor } from './wait.js';
 
@@ -124,6 +126,72 @@ describe('startMosquitto and mosquittoSub', () => {
   });
 });
 
+describe('connectWire', () => {
+  it('logs in or is refused, publishes QoS 1 until the PUBACK, subscribes, and receives', async () => {
+    const broker = await startMosquitto({
+      users: { dev: 'd-secret' },
+      acl: ['user dev', 'topic readwrite demo/#'].join('\n'),
+    });
+    try {
+      const refused = await connectWire({
+        port: broker.port,
+        clientId: 'w0',
+        username: 'dev',
+        password: 'x',
+      });
+      expect([4, 5]).toContain(refused.returnCode);
+      await refused.whenClosed;
+      expect(refused.closed).toBe(true);
+
+      const c = await connectWire({
+        port: broker.port,
+        clientId: 'w1',
+        username: 'dev',
+        password: 'd-secret',
+      });
+      expect(c.returnCode).toBe(0);
+      expect(await c.subscribe('demo/#')).toBe(1);
+      await c.publish('demo/a', Buffer.from([0, 1, 2, 255]));
+      expect(c.inflight).toBe(0);
+      await waitFor(() => c.messages.length === 1, 5000, 'the message back');
+      expect(c.messages[0]).toMatchObject({
+        topic: 'demo/a',
+        payload: Buffer.from([0, 1, 2, 255]),
+      });
+      const acked = await new Promise<Error | undefined>((done) =>
+        c.publishQos1('demo/b', 'x', done),
+      );
+      expect(acked).toBeUndefined();
+      await c.end();
+      expect(c.closed).toBe(true);
+      await expect(c.publish('demo/c', 'late')).rejects.toThrow(/closed/);
+    } finally {
+      await broker.close();
+    }
+  });
+});
+
+describe('parseMetrics', () => {
+  it('reads samples with and without labels, sums them, and refuses garbage', () => {
+    const m = parseMetrics(
+      [
+        '# HELP x_total things',
+        '# TYPE x_total counter',
+        'x_total{reason="a"} 2',
+        'x_total{reason="b",kind="q\\\\"} 3',
+        'y 1.5',
+        '',
+      ].join('\n'),
+    );
+    expect(m.get('x_total', { reason: 'a' })).toBe(2);
+    expect(m.get('x_total', { reason: 'b', kind: 'q\\' })).toBe(3);
+    expect(m.get('x_total', { reason: 'c' })).toBe(0);
+    expect(m.sum('x_total')).toBe(5);
+    expect(m.get('y')).toBe(1.5);
+    expect(() => parseMetrics('what is this')).toThrow(/not a Prometheus sample line/);
+  });
+});
+
 describe('startControlPlane', () => {
   it('starts on fixed ports, calls the API as admin, stops with 0 and removes its temp data', async () => {
     const httpPort = await freePort();
@@ -139,6 +207,22 @@ describe('startControlPlane', () => {
     await expect(cp.json('GET', '/api/v1/devices/nope')).rejects.toThrow(/404/);
     expect(await cp.publicKey()).toMatch(/BEGIN PUBLIC KEY/);
     expect(await cp.stop()).toBe(0);
+    expect(existsSync(cp.dataDir)).toBe(false);
+  });
+
+  it('restarts after kill -9 on the same ports and data, with the admin token of the first start', async () => {
+    const mqttPort = await freePort();
+    const cp = await startControlPlane({ mqttPort });
+    await cp.enroll('harness-2');
+    await cp.kill9();
+    expect(await canConnect(mqttPort)).toBe(false);
+    const again = await cp.restart();
+    expect(again.announcedToken).toBeNull();
+    expect([again.url, again.mqttUrl]).toEqual([cp.url, cp.mqttUrl]);
+    const { devices } = await again.json<{ devices: { id: string }[] }>('GET', '/api/v1/devices');
+    expect(devices.map((d) => d.id)).toEqual(['harness-2']);
+    expect((await again.metrics()).get('facefleet_mqtt_auth_failures_total')).toBe(0);
+    expect(await again.stop()).toBe(0);
     expect(existsSync(cp.dataDir)).toBe(false);
   });
 });

@@ -11,6 +11,7 @@ export {
   type ControlPlaneOptions,
   startControlPlane,
 } from './control-plane.js';
+export { type MetricSample, type Metrics, parseMetrics } from './metrics.js';
 export {
   type Mosquitto,
   type MosquittoOptions,
@@ -20,6 +21,15 @@ export {
   mosquittoSub,
   startMosquitto,
 } from './mosquitto.js';
+export {
+  connectWire,
+  encodeConnect,
+  encodeLength,
+  encodePublish,
+  type WireClient,
+  type WireClientOptions,
+  type WireMessage,
+} from './mqtt-wire.js';
 export {
   agentMain,
   blazefaceModel,

@@ -1,7 +1,9 @@
+import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import {
   type Agent,
+  blazefaceModel,
   type ControlPlane,
   hostDeviceClass,
   type Mosquitto,
@@ -11,6 +13,7 @@ import {
   startAgent,
   startControlPlane,
   startMosquitto,
+  waitFor,
 } from '@facefleet/test-support';
 import Database from 'better-sqlite3';
 
@@ -127,7 +130,7 @@ interface DeviceDoc {
     id: string;
     status: {
       state: string;
-      runner: { state: string; pid: number | null };
+      runner: { state: string; pid: number | null; restarts: number };
       engine: { id: string; sha256: string } | null;
     } | null;
     reported: {
@@ -156,6 +159,26 @@ export interface Rollout {
 
 export async function rollout(cp: ControlPlane, id: string): Promise<Rollout> {
   return (await cp.json<{ rollout: Rollout }>('GET', `/api/v1/rollouts/${id}`)).rollout;
+}
+
+/** Waits until rollout `id` is in state `want`; throws at once if it reaches one of `fail`. */
+export function rolloutUntil(
+  cp: ControlPlane,
+  id: string,
+  want: string,
+  fail: string[],
+  timeoutMs = 150_000,
+): Promise<Rollout> {
+  return waitFor(
+    async () => {
+      const r = await rollout(cp, id);
+      if (fail.includes(r.state)) {
+        throw new Error(`rollout ${id} ${r.state}: ${r.reason}\n${JSON.stringify(r.targets)}`);
+      }
+      return r.state === want ? r : null;
+    },
+    { timeoutMs, intervalMs: 250, what: `rollout ${id} to be ${want}` },
+  );
 }
 
 export interface HistoryEntry {
@@ -198,4 +221,50 @@ export async function uploadEngine(
     { expect: 201 },
   );
   return r.engine;
+}
+
+export const sha256 = (b: Uint8Array) => createHash('sha256').update(b).digest('hex');
+
+/**
+ * A valid BlazeFace engine with a sha256 of its own: the same model with `label` as its ONNX
+ * doc_string. (A protobuf message followed by another is their merge, so appending field 6,
+ * ModelProto.doc_string, is a well-formed model that OpenCV loads like the original.)
+ */
+export function blazefaceVariant(label: string): Buffer {
+  const doc = Buffer.from(label);
+  if (doc.length > 127) throw new Error('blazefaceVariant: keep the label under 128 bytes');
+  return Buffer.concat([readFileSync(blazefaceModel), Buffer.from([0x32, doc.length]), doc]);
+}
+
+/**
+ * The model file that the runner process behind the device's reported status has open: its path
+ * and sha256; null while no runner runs (or it restarted since the status was published).
+ */
+export async function runnerModel(
+  cp: ControlPlane,
+  id: string,
+): Promise<{ pid: number; path: string; sha256: string } | null> {
+  const d = await device(cp, id);
+  const pid = d.status?.runner.pid;
+  if (!pid || d.status?.runner.state !== 'running') return null;
+  let argv: string[];
+  try {
+    argv = readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0');
+  } catch {
+    return null; // restarted since the status was published
+  }
+  const path = argv[argv.indexOf('--model') + 1];
+  return path ? { pid, path, sha256: sha256(readFileSync(path)) } : null;
+}
+
+/** mulberry32: a small seeded PRNG, uniform in [0, 1), so a random test can be replayed. */
+export function prng(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 2 ** 32;
+  };
 }

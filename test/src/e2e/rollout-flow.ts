@@ -1,14 +1,16 @@
-import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { topics } from '@facefleet/protocol';
 import { blazefaceModel, mosquittoSub, waitFor } from '@facefleet/test-support';
 import { expect, it } from 'vitest';
 import {
+  blazefaceVariant,
   DEVICE_IDS,
   device,
   type Fleet,
   type Rollout,
-  rollout,
+  rolloutUntil,
+  runnerModel,
+  sha256,
   TAG,
   updateHistory,
   uploadEngine,
@@ -26,44 +28,12 @@ const BAD = 'e2e-broken';
 const CANARY = DEVICE_IDS[0]; // the first of the sorted targets, with a 10 % canary share of 3
 const REST = DEVICE_IDS.slice(1);
 
-const sha256 = (b: Uint8Array) => createHash('sha256').update(b).digest('hex');
+/** A second valid BlazeFace engine with its own sha256. */
+const secondBlazeface = () => blazefaceVariant('facefleet e2e: a second engine');
 
-/**
- * A second valid BlazeFace engine with its own sha256: the same model with a different ONNX
- * doc_string. (A protobuf message followed by another is their merge, so appending field 6,
- * ModelProto.doc_string, is a well-formed model that OpenCV loads like the original.)
- */
-function secondBlazeface(): Buffer {
-  const doc = Buffer.from('facefleet e2e: a second engine');
-  return Buffer.concat([readFileSync(blazefaceModel), Buffer.from([0x32, doc.length]), doc]);
-}
-
-/** The model file the runner process behind the device's reported status has open, hashed. */
+/** The sha256 of the model file the runner behind the device's reported status has open. */
 async function runnerModelSha(fleet: Fleet, id: string): Promise<string | null> {
-  const d = await device(fleet.cp, id);
-  const pid = d.status?.runner.pid;
-  if (!pid || d.status?.runner.state !== 'running') return null;
-  let argv: string[];
-  try {
-    argv = readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0');
-  } catch {
-    return null; // restarted since the status was published
-  }
-  const model = argv[argv.indexOf('--model') + 1];
-  return model ? sha256(readFileSync(model)) : null;
-}
-
-async function rolloutUntil(fleet: Fleet, id: string, want: string, fail: string[]) {
-  return waitFor(
-    async () => {
-      const r = await rollout(fleet.cp, id);
-      if (fail.includes(r.state)) {
-        throw new Error(`rollout ${id} ${r.state}: ${r.reason}\n${JSON.stringify(r.targets)}`);
-      }
-      return r.state === want ? r : null;
-    },
-    { timeoutMs: 150_000, intervalMs: 250, what: `rollout ${id} to be ${want}` },
-  );
+  return (await runnerModel(fleet.cp, id))?.sha256 ?? null;
 }
 
 export function rolloutTests(fleet: () => Fleet): void {
@@ -87,7 +57,7 @@ export function rolloutTests(fleet: () => Fleet): void {
       },
       { expect: 201 },
     );
-    const done: Rollout = await rolloutUntil(f, 'e2e-good', 'completed', ['halted', 'aborted']);
+    const done: Rollout = await rolloutUntil(f.cp, 'e2e-good', 'completed', ['halted', 'aborted']);
     expect(done.targets.filter((t) => t.stage === 'canary').map((t) => t.deviceId)).toEqual([
       CANARY,
     ]);
@@ -160,7 +130,7 @@ export function rolloutTests(fleet: () => Fleet): void {
         },
         { expect: 201 },
       );
-      const halted = await rolloutUntil(f, 'e2e-bad', 'halted', ['completed', 'aborted']);
+      const halted = await rolloutUntil(f.cp, 'e2e-bad', 'halted', ['completed', 'aborted']);
       expect(halted.reason).toMatch(/1 devices failed the update \(limit 0\)/);
       const byId = new Map(halted.targets.map((t) => [t.deviceId, t]));
       expect(byId.get(CANARY)?.stage).toBe('canary');

@@ -1,5 +1,5 @@
 import { readFileSync } from 'node:fs';
-import { topics } from '@facefleet/protocol';
+import { agentClientId, topics } from '@facefleet/protocol';
 import mqtt, { type IClientOptions, type MqttClient } from 'mqtt';
 import type { Logger } from 'pino';
 import type { Outbox } from '../outbox/outbox.js';
@@ -57,7 +57,7 @@ export function createMqttLink(options: MqttLinkOptions): MqttLink {
   });
 
   const clientOptions: IClientOptions = {
-    clientId: `facefleet-agent-${options.deviceId}`,
+    clientId: agentClientId(options.deviceId),
     username: options.deviceId,
     password: options.token,
     clean: true,

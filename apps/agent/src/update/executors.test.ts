@@ -1,7 +1,15 @@
 import { generateKeyPairSync, randomBytes } from 'node:crypto';
-import { chmodSync, existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import {
+  chmodSync,
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readFileSync,
+  renameSync,
+  writeFileSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import {
   type Desired,
   type EngineManifest,
@@ -106,11 +114,16 @@ function rig(facts: DeviceFacts, trtexecExit = 0) {
   return {
     dir,
     store,
+    executors,
     trt,
     restarts,
     reports,
     setGate: (r: Error | number) => {
       gateResult = r;
+    },
+    /** Makes `d` the desired state the executors see, without reconciling. */
+    desire: (d: Desired) => {
+      desired = d;
     },
     apply: async (d: Desired) => {
       desired = d;
@@ -183,6 +196,39 @@ describe('engine update on a Jetson (trtexec replayed from recorded output)', ()
       'applied',
     ]);
     expect(reports.at(-1)?.engineBench?.inferFps).toBe(41087.7);
+    r.close();
+  });
+
+  it('killed after stage moved the engine into place but before that was recorded: resumes and applies it', async () => {
+    const r = rig(nx);
+    const plan = randomBytes(700);
+    const m = signedManifest(plan, fleet.privateKey, {
+      id: 'p-moved',
+      deviceClass: 'jetson-xavier-nx',
+      backend: 'tensorrt',
+      model: 'detectnet_v2',
+      format: 'plan',
+      trtVersion: '8.4.0',
+    });
+    server.put(m.url, plan);
+    const d = desiredFor(m);
+    r.desire(d);
+    // What the agent had done when it was killed: everything up to stage's rename, which happened;
+    // its record ('staged') did not, so the persisted state still says 'verifying'.
+    await r.executors.begin({ kind: 'begin', manifest: m });
+    await r.executors.download({ kind: 'download', manifest: m });
+    const paths = enginePaths(r.dir, m);
+    mkdirSync(dirname(paths.final), { recursive: true });
+    renameSync(paths.partial, paths.final);
+    expect(r.store.get().update.state).toBe('verifying');
+
+    await r.apply(d);
+    const s = r.store.get();
+    expect(r.reports().map((x) => x.update.state)).not.toContain('failed');
+    expect(s.update).toMatchObject({ state: 'applied', engineId: 'p-moved', reason: null });
+    expect(s.current.ref.id).toBe('p-moved');
+    expect(readFileSync(s.current.path)).toEqual(plan);
+    expect(r.restarts).toEqual(['engine p-moved']);
     r.close();
   });
 

@@ -1,12 +1,12 @@
 import type { KeyObject } from 'node:crypto';
-import { mkdir, rename, rm } from 'node:fs/promises';
+import { access, mkdir, rename, rm } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import type { Desired, EngineManifest } from '@facefleet/protocol';
 import type { Logger } from 'pino';
 import { AbortedError, UpdateError } from '../errors.js';
 import { downloadResumable } from './download.js';
 import type { EngineStore } from './engine-store.js';
-import type { Step, StepKind } from './planner.js';
+import { buildsOnDevice, type Step, type StepKind } from './planner.js';
 import type { EngineBench, InstalledEngine } from './state.js';
 import { benchEngine, buildArgs, runTrtexec } from './trtexec-run.js';
 import { verifyFile, verifyManifestSignature } from './verify.js';
@@ -61,6 +61,26 @@ export function enginePaths(
 }
 
 const PROGRESS_STEPS = 4; // report download progress at 25 % steps
+
+const exists = (path: string) =>
+  access(path).then(
+    () => true,
+    () => false,
+  );
+
+/**
+ * Where the downloaded engine is now: the partial file, unless `stage` already moved it to its
+ * final place and the agent was killed before that was recorded (the persisted state then still
+ * says `verifying`, and the steps from verify on run again on the file where it is).
+ */
+async function downloadedFile(
+  paths: ReturnType<typeof enginePaths>,
+  m: EngineManifest,
+): Promise<string> {
+  // a build on the device leaves the download where it is: the final file is the built plan
+  if (buildsOnDevice(m) || (await exists(paths.partial))) return paths.partial;
+  return (await exists(paths.final)) ? paths.final : paths.partial;
+}
 
 /**
  * The function that performs each step kind. Every step persists its outcome (and queues a report)
@@ -156,10 +176,11 @@ export function createExecutors(deps: ExecutorDeps): Executors {
     },
     async verify({ manifest }) {
       const paths = enginePaths(deps.dataDir, manifest);
+      const file = await downloadedFile(paths, manifest);
       try {
         // the signature first: it vouches for the sha256 and size the file is checked against
         verifyManifestSignature(manifest, deps.fleetPublicKey);
-        await verifyFile(paths.partial, manifest, `engine ${manifest.id}`);
+        await verifyFile(file, manifest, `engine ${manifest.id}`);
         if (manifest.calibration) {
           await verifyFile(
             paths.calibration,
@@ -169,7 +190,7 @@ export function createExecutors(deps: ExecutorDeps): Executors {
         }
       } catch (err) {
         // a bad download is not kept: the next attempt starts clean
-        await rm(paths.partial, { force: true });
+        await rm(file, { force: true });
         await rm(paths.calibration, { force: true });
         throw err;
       }
@@ -189,17 +210,18 @@ export function createExecutors(deps: ExecutorDeps): Executors {
     },
     async bench({ manifest }) {
       const paths = enginePaths(deps.dataDir, manifest);
-      const plan = manifest.format === 'onnx' ? paths.built : paths.partial;
+      const plan = manifest.format === 'onnx' ? paths.built : await downloadedFile(paths, manifest);
       const bench: EngineBench = await benchEngine(deps.trtexecBin, manifest.id, plan);
       log.info({ engineId: manifest.id, bench }, 'trtexec measured the engine');
       setUpdate({ stagedBench: bench });
     },
     async stage({ manifest }) {
       const paths = enginePaths(deps.dataDir, manifest);
-      const from =
-        manifest.format === 'onnx' && manifest.backend === 'tensorrt' ? paths.built : paths.partial;
-      await mkdir(dirname(paths.final), { recursive: true });
-      await rename(from, paths.final);
+      const from = buildsOnDevice(manifest) ? paths.built : await downloadedFile(paths, manifest);
+      if (from !== paths.final) {
+        await mkdir(dirname(paths.final), { recursive: true });
+        await rename(from, paths.final);
+      }
       const staged: InstalledEngine = {
         ref: {
           id: manifest.id,

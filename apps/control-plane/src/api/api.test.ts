@@ -1,4 +1,5 @@
 import { createHash, createPublicKey, verify } from 'node:crypto';
+import { Agent, request } from 'node:http';
 import { engineSigningPayload } from '@facefleet/protocol';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startTestServer, type TestServer } from '../testing.js';
@@ -114,6 +115,25 @@ describe('tokens and roles', () => {
     });
     expect(res.status).toBe(401);
     expect(((await res.json()) as ErrorBody).error.code).toBe('unauthorized');
+  });
+
+  it('counts refused requests in /metrics by reason', async () => {
+    const failures = t.server.telemetry.httpAuthFailures;
+    const before = Object.fromEntries(
+      ['missing_token', 'invalid_token', 'forbidden'].map((r) => [r, failures.get({ reason: r })]),
+    );
+    await t.api('GET', '/api/v1/engines', { token: null });
+    await t.api('GET', '/api/v1/engines', { token: 'ff_nope' });
+    await t.api('GET', '/api/v1/engines', {
+      token: null,
+      headers: { authorization: 'Basic bm9ib2R5Ong=' },
+    });
+    await t.api('DELETE', '/api/v1/devices/x', { token: await t.token('viewer') });
+    expect(failures.get({ reason: 'missing_token' })).toBe(before.missing_token! + 1);
+    expect(failures.get({ reason: 'invalid_token' })).toBe(before.invalid_token! + 2);
+    expect(failures.get({ reason: 'forbidden' })).toBe(before.forbidden! + 1);
+    const text = await (await t.api('GET', '/metrics', { token: null })).text();
+    expect(text).toMatch(/facefleet_http_auth_failures_total\{reason="forbidden"\} [1-9]/);
   });
 
   it('lets a viewer read but not write', async () => {
@@ -269,6 +289,125 @@ describe('engines', () => {
       };
       expect(list.engines).toHaveLength(0);
     } finally {
+      await small.close();
+    }
+  });
+});
+
+describe('request bodies', () => {
+  it('refuses a body over the limit with 413 and the error JSON, with or without a length', async () => {
+    const small = await startTestServer(['--http-max-body-bytes', '1000']);
+    try {
+      const big = JSON.stringify({
+        id: 'cam-big',
+        deviceClass: 'jetson-nano',
+        tags: ['x'.repeat(2000)],
+      });
+      const declared = await small.api('POST', '/api/v1/devices', {
+        body: big,
+        headers: { 'content-type': 'application/json' },
+      });
+      expect(declared.status).toBe(413);
+      expect(((await declared.json()) as ErrorBody).error).toMatchObject({
+        code: 'too_large',
+        message: 'request body larger than 1000 bytes',
+      });
+      // chunked: no content-length to go by
+      const bytes = new TextEncoder().encode(big);
+      const stream = new ReadableStream<Uint8Array>({
+        start(controller) {
+          for (let i = 0; i < bytes.length; i += 100)
+            controller.enqueue(bytes.subarray(i, i + 100));
+          controller.close();
+        },
+      });
+      const chunked = await small.server.app.request('/api/v1/devices', {
+        method: 'POST',
+        headers: {
+          authorization: `Bearer ${small.admin}`,
+          'content-type': 'application/json',
+          'transfer-encoding': 'chunked',
+        },
+        body: stream,
+        duplex: 'half',
+      } as RequestInit);
+      expect(chunked.status).toBe(413);
+      expect((await small.api('GET', '/api/v1/devices/cam-big')).status).toBe(404);
+      // a body under the limit is read as before
+      const ok = await small.api('POST', '/api/v1/devices', {
+        body: { id: 'cam-small', deviceClass: 'jetson-nano' },
+      });
+      expect(ok.status).toBe(201);
+      // engine uploads are not held to it: they stream under their own limit
+      const engine = await small.api('POST', `/api/v1/engines?${engineQuery()}`, {
+        body: new Uint8Array(5000),
+      });
+      expect(engine.status).toBe(201);
+    } finally {
+      await small.close();
+    }
+  });
+});
+
+describe('request bodies over a real socket', () => {
+  it('a client reusing its connection after a 413 is not cut off on its next request', async () => {
+    const small = await startTestServer([
+      '--http-max-body-bytes',
+      '1000',
+      '--engine-max-bytes',
+      '100000',
+    ]);
+    // one keep-alive connection, reused for every request, as fetch and browsers do
+    const agent = new Agent({ keepAlive: true, maxSockets: 1 });
+    const send = (method: string, path: string, chunks: number) =>
+      new Promise<{ status: number; connection: string | undefined; body: string }>(
+        (resolve, reject) => {
+          const req = request(
+            {
+              agent,
+              host: '127.0.0.1',
+              port: small.server.ports.http,
+              method,
+              path,
+              headers: {
+                authorization: `Bearer ${small.admin}`,
+                'content-type': 'application/json',
+                ...(chunks > 0 ? { 'transfer-encoding': 'chunked' } : {}),
+              },
+            },
+            (res) => {
+              let body = '';
+              res.on('data', (b: Buffer) => {
+                body += b.toString();
+              });
+              res.on('end', () =>
+                resolve({ status: res.statusCode ?? 0, connection: res.headers.connection, body }),
+              );
+            },
+          );
+          req.on('error', reject);
+          let sent = 0;
+          const write = () => {
+            if (sent === chunks || req.destroyed) return void req.end();
+            sent++;
+            if (req.write(Buffer.alloc(16 * 1024, 0x20))) setImmediate(write);
+            else req.once('drain', write);
+          };
+          write();
+        },
+      );
+    try {
+      // a JSON body and an engine, both streamed (no length) far past their limits
+      for (const path of ['/api/v1/alert-rules', `/api/v1/engines?${engineQuery()}`]) {
+        const refused = await send('POST', path, 64);
+        expect(refused.status, path).toBe(413);
+        expect(JSON.parse(refused.body)).toMatchObject({ error: { code: 'too_large' } });
+        // the server will not read the rest: it says it closes the connection
+        expect(refused.connection, path).toBe('close');
+        expect((await send('GET', '/api/v1/devices', 0)).status).toBe(200);
+      }
+    } finally {
+      agent.destroy();
       await small.close();
     }
   });

@@ -1,4 +1,5 @@
 import { Hono } from 'hono';
+import { bodyLimit } from 'hono/body-limit';
 import { getCookie } from 'hono/cookie';
 import { HTTPException } from 'hono/http-exception';
 import type { Logger } from 'pino';
@@ -46,6 +47,8 @@ export interface AppDeps {
   telemetry: Telemetry;
   log: Logger;
   maxEngineBytes: number;
+  /** Largest request body read, except engine uploads (`maxEngineBytes`, streamed). */
+  maxBodyBytes: number;
   /** Dashboard sign-in sessions (cookie). */
   sessions: Sessions;
   /** Announces API-made changes (devices enrolled, retagged, deleted) on the live feed. */
@@ -66,6 +69,12 @@ export interface Registrar {
 
 export const API_VERSION = '0.1.0';
 const SAFE_METHODS = new Set(['GET', 'HEAD', 'OPTIONS']);
+/**
+ * On a 413 the rest of the body is left unread, and the server gives up draining it soon after
+ * (@hono/node-server: 500 ms): say so, or a client reusing the connection would lose its next
+ * request on it.
+ */
+const UNREAD_BODY = { connection: 'close' };
 
 /** The HTTP API as a Hono app, with no port of its own (tests call `app.request()`). */
 export function createApp(deps: AppDeps): Hono<Env> {
@@ -74,15 +83,29 @@ export function createApp(deps: AppDeps): Hono<Env> {
   const registrar: Registrar = { app, doc: (r) => routes.push(r) };
 
   app.onError((err, c) => {
+    if (err instanceof ApiError && (err.status === 401 || err.status === 403)) {
+      const reason =
+        err.status === 403
+          ? 'forbidden'
+          : c.req.header('authorization')
+            ? 'invalid_token'
+            : 'missing_token';
+      deps.telemetry.httpAuthFailures.inc({ reason });
+    }
     if (err instanceof ApiError) {
       return c.json(
         { error: { code: err.code, message: err.message, details: err.details } },
         err.status,
+        err.status === 413 ? UNREAD_BODY : {},
       );
     }
     if (err instanceof EngineStoreError) {
       const status = err.code === 'too_large' ? 413 : err.code === 'not_found' ? 404 : 400;
-      return c.json({ error: { code: err.code, message: err.message, details: null } }, status);
+      return c.json(
+        { error: { code: err.code, message: err.message, details: null } },
+        status,
+        status === 413 ? UNREAD_BODY : {},
+      );
     }
     if (err instanceof HTTPException) {
       return c.json(
@@ -125,6 +148,16 @@ export function createApp(deps: AppDeps): Hono<Env> {
     c.set('principal', principal);
     await next();
   });
+  // Bodies are read whole (JSON): cap them. Engine uploads stream to disk under their own limit.
+  const limitBody = bodyLimit({
+    maxSize: deps.maxBodyBytes,
+    onError: () => {
+      throw new ApiError(413, 'too_large', `request body larger than ${deps.maxBodyBytes} bytes`);
+    },
+  });
+  app.use('/api/*', (c, next) =>
+    c.req.method === 'POST' && c.req.path === '/api/v1/engines' ? next() : limitBody(c, next),
+  );
 
   app.get('/healthz', (c) =>
     c.json({

@@ -1,4 +1,6 @@
-import { topics } from '@facefleet/protocol';
+import { connect } from 'node:net';
+import { agentClientId, MAX_PAYLOAD_BYTES, topics } from '@facefleet/protocol';
+import { connectWire, encodeLength } from '@facefleet/test-support';
 import type { MqttClient } from 'mqtt';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import {
@@ -95,6 +97,29 @@ describe('ACL', () => {
     await closed;
     expect(count('face_windows', 'cam-b')).toBe(0);
     expect(t.server.telemetry.rejected.get({ reason: 'acl' })).toBeGreaterThanOrEqual(1);
+  });
+
+  it("keeps a device from taking over another login's session by its client id", async () => {
+    const b = await device('cam-b', { clientId: 'shared-id' });
+    const failures = t.server.telemetry.authFailures.get();
+    const port = Number(new URL(t.mqttUrl).port);
+    const login = (clientId: string, username: string) =>
+      connectWire({ port, clientId, username, password: tokens[username]! });
+    // a session held by cam-b
+    const takeover = await login('shared-id', 'cam-a');
+    expect(takeover.returnCode).toBe(2); // identifier rejected
+    // another device's agent id, even while that agent is away
+    const squat = await login(agentClientId('cam-b'), 'cam-a');
+    expect(squat.returnCode).toBe(2);
+    expect(t.server.telemetry.authFailures.get()).toBe(failures + 2);
+    expect(b.connected).toBe(true);
+    // its own login takes its own session over, as MQTT says
+    const again = await login('shared-id', 'cam-b');
+    expect(again.returnCode).toBe(0);
+    await waitFor(() => !b.connected, 5000, 'the older cam-b session to be closed');
+    const own = await login(agentClientId('cam-a'), 'cam-a');
+    expect(own.returnCode).toBe(0);
+    await Promise.all([again.end(), own.end()]);
   });
 
   it("refuses a subscription to another device's desired state and to everything", async () => {
@@ -244,5 +269,65 @@ describe('ingest', () => {
     // The broker is still healthy for new logins.
     const late = await device('cam-b');
     expect(late.connected).toBe(true);
+  });
+});
+
+describe('packet size', () => {
+  const mqttPort = () => Number(new URL(t.mqttUrl).port);
+  const tooLarge = () => t.server.telemetry.rejected.get({ reason: 'packet_too_large' });
+
+  it('reads a payload over 64 KiB under the packet cap, refuses it as too_large and keeps the link', async () => {
+    const c = await connectWire({
+      port: mqttPort(),
+      clientId: 'cam-b-big',
+      username: 'cam-b',
+      password: tokens['cam-b']!,
+    });
+    try {
+      const before = count('face_windows', 'cam-b');
+      const rejected = t.server.telemetry.rejected.get({ reason: 'too_large' });
+      const msg = facesMessage('cam-b', 7000);
+      const padded = JSON.stringify({ ...msg, pad: 'x'.repeat(MAX_PAYLOAD_BYTES) });
+      await c.publish(topics.faces('cam-b'), padded);
+      expect(t.server.telemetry.rejected.get({ reason: 'too_large' })).toBe(rejected + 1);
+      await c.publish(topics.faces('cam-b'), JSON.stringify(facesMessage('cam-b', 7001)));
+      expect(count('face_windows', 'cam-b')).toBe(before + 1);
+      expect(c.closed).toBe(false);
+    } finally {
+      await c.end();
+    }
+  });
+
+  it('disconnects a device announcing a packet over the cap before reading it, and counts it', async () => {
+    const c = await connectWire({
+      port: mqttPort(),
+      clientId: 'cam-b-huge',
+      username: 'cam-b',
+      password: tokens['cam-b']!,
+    });
+    const before = tooLarge();
+    // A PUBLISH that says 200 MB follow; only its first 64 KiB are ever sent.
+    c.write(Buffer.from([0x30, ...encodeLength(200_000_000)]));
+    c.write(Buffer.alloc(64 * 1024, 0x61));
+    await c.whenClosed;
+    expect(tooLarge()).toBe(before + 1);
+    // others are served as before
+    const other = await device('cam-a');
+    await other.publishAsync(topics.faces('cam-a'), JSON.stringify(facesMessage('cam-a', 7100)), {
+      qos: 1,
+    });
+  });
+
+  it('closes an unauthenticated connection whose CONNECT announces 100 MB, long before the connect timeout', async () => {
+    const before = tooLarge();
+    const socket = connect(mqttPort(), '127.0.0.1');
+    const closed = new Promise<number>((resolve) => {
+      const t0 = Date.now();
+      socket.once('close', () => resolve(Date.now() - t0));
+    });
+    socket.on('error', () => {});
+    socket.write(Buffer.from([0x10, ...encodeLength(100_000_000), 0, 4]));
+    expect(await closed).toBeLessThan(5000);
+    expect(tooLarge()).toBe(before + 1);
   });
 });

@@ -1,10 +1,15 @@
-import { createServer as createHttpServer, type Server as HttpServer } from 'node:http';
+import {
+  createServer as createHttpServer,
+  type Server as HttpServer,
+  type IncomingMessage,
+} from 'node:http';
 import {
   type AddressInfo,
   createServer as createNetServer,
   type Server as NetServer,
 } from 'node:net';
-import { mayPublish, maySubscribe, type Principal } from '@facefleet/protocol';
+import type { Duplex } from 'node:stream';
+import { mayPublish, maySubscribe, mayUseClientId, type Principal } from '@facefleet/protocol';
 import { Aedes, type AuthenticateError, type Client } from 'aedes';
 import type { Logger } from 'pino';
 import { createWebSocketStream, WebSocketServer } from 'ws';
@@ -13,6 +18,7 @@ import { IngestError } from '../errors.js';
 import { decodeDeviceMessage } from '../ingest/decode.js';
 import type { Ingest } from '../ingest/ingest.js';
 import type { Telemetry } from '../telemetry.js';
+import { limitPacketSize } from './packet-limit.js';
 import { createTokenBucket, type TokenBucket } from './rate-limit.js';
 import type { Broker } from './types.js';
 
@@ -21,6 +27,8 @@ export interface EmbeddedBrokerOptions {
   port: number;
   /** MQTT over WebSocket port; null: none. */
   wsPort: number | null;
+  /** A client announcing a larger MQTT packet (its remaining length) is disconnected unread. */
+  maxPacketBytes: number;
   ratePerSec: number;
   rateBurst: number;
   drainTimeoutMs: number;
@@ -100,6 +108,21 @@ export async function createEmbeddedBroker(
    */
   const epochs = new Map<string, { n: number; discardWill: boolean }>();
   const epochOf = (username: string) => epochs.get(username)?.n ?? 0;
+  /** The open session holding each client id. */
+  const byClientId = new Map<string, Client>();
+  /**
+   * Why this login may not have `clientId`, or undefined. MQTT gives a client id's session to the
+   * newest connection, closing the old one and publishing its will: without this, any device could
+   * knock another off the broker (and mark it offline) by connecting with its client id. A session
+   * is taken over only by the login that holds it, and agents' ids are their devices' own.
+   */
+  const clientIdRefusal = (clientId: string, username: string): string | undefined => {
+    if (!mayUseClientId(username, clientId)) return "another device's agent client id";
+    const holder = byClientId.get(clientId);
+    const held = holder ? sessions.get(holder) : undefined;
+    if (held && held.username !== username) return 'client id in use by another login';
+    return undefined;
+  };
 
   const deny = (returnCode: number, message: string): AuthenticateError =>
     Object.assign(new Error(message), { returnCode }) as AuthenticateError;
@@ -118,6 +141,13 @@ export async function createEmbeddedBroker(
             telemetry.authFailures.inc();
             log.info({ clientId: client.id, username }, 'mqtt login refused');
             done(deny(4, 'bad username or password'), false);
+            return;
+          }
+          const refusal = clientIdRefusal(client.id, username ?? '');
+          if (refusal) {
+            telemetry.authFailures.inc();
+            log.warn({ clientId: client.id, username }, `mqtt login refused: ${refusal}`);
+            done(deny(2, `identifier rejected: ${refusal}`), false);
             return;
           }
           sessions.set(client, {
@@ -203,6 +233,7 @@ export async function createEmbeddedBroker(
   aedes.on('clientReady', (client) => {
     const session = sessions.get(client);
     if (!session) return;
+    byClientId.set(client.id, client);
     if (session.principal.kind === 'device') devicesConnected++;
     if (session.epoch !== epochOf(session.username)) {
       // Its credentials changed while it was being let in.
@@ -216,6 +247,7 @@ export async function createEmbeddedBroker(
     else byUsername.set(session.username, new Set([client]));
   });
   aedes.on('clientDisconnect', (client) => {
+    if (byClientId.get(client.id) === client) byClientId.delete(client.id);
     const session = sessions.get(client);
     if (!session) return;
     if (session.principal.kind === 'device') devicesConnected--;
@@ -229,7 +261,24 @@ export async function createEmbeddedBroker(
     log.debug({ err: err.message }, 'mqtt connection error');
   });
 
-  const tcp = createNetServer(aedes.handle);
+  /**
+   * Every connection passes through the packet-size cap before aedes parses it. A payload over the
+   * protocol's MAX_PAYLOAD_BYTES but under this cap is still read and refused as `too_large`
+   * (and acknowledged, like any invalid device message); past the cap the client is disconnected.
+   */
+  const handle = (conn: Duplex, req?: IncomingMessage) => {
+    const client: Client = aedes.handle(
+      limitPacketSize(conn, options.maxPacketBytes, (announced) => {
+        telemetry.rejected.inc({ reason: 'packet_too_large' });
+        log.warn(
+          { clientId: client.id ?? null, announced, limit: options.maxPacketBytes },
+          'MQTT packet over the size limit: connection closed',
+        );
+      }),
+      req,
+    );
+  };
+  const tcp = createNetServer((socket) => handle(socket));
   const mqttPort = await listen(tcp, options.port, options.host);
   let ws: { http: HttpServer; wss: WebSocketServer } | undefined;
   let wsPort: number | null = null;
@@ -241,7 +290,7 @@ export async function createEmbeddedBroker(
     wss.on('connection', (socket, req) => {
       const stream = createWebSocketStream(socket);
       stream.on('error', () => socket.terminate());
-      aedes.handle(stream, req);
+      handle(stream, req);
     });
     wsPort = await listen(http, options.wsPort, options.host);
     ws = { http, wss };

@@ -190,6 +190,7 @@ describe('a login in flight while its credentials are revoked', () => {
       host: '127.0.0.1',
       port: 0,
       wsPort: null,
+      maxPacketBytes: 1024 * 1024,
       ratePerSec: 100,
       rateBurst: 100,
       drainTimeoutMs: 5000,
