@@ -69,6 +69,8 @@ export {
 export { parseJsonPayload, parsePayload } from './parse.js';
 export {
   CLUSTER_MODES,
+  isRunnerFrame,
+  parseRunnerLine,
   RUNNER_BACKENDS,
   RUNNER_ERROR_CODES,
   RUNNER_EXIT_CODES,
@@ -77,6 +79,7 @@ export {
   type RunnerFrame,
   type RunnerHello,
   type RunnerLine,
+  type RunnerLineResult,
   type RunnerStats,
   runnerErrorSchema,
   runnerFrameSchema,
