@@ -1,15 +1,14 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { EventEmitter } from 'node:events';
-import { createInterface } from 'node:readline';
 import {
-  fieldIssues,
+  parseRunnerLine,
   type RunnerError,
   type RunnerFrame,
   type RunnerHello,
   type RunnerStats,
-  runnerLineSchema,
 } from '@facefleet/protocol';
 import type { Logger } from 'pino';
+import { createLineSplitter } from './line-splitter.js';
 
 export type SupervisedState = 'starting' | 'running' | 'restarting' | 'crashloop' | 'stopped';
 
@@ -75,10 +74,13 @@ export interface RunnerSupervisor extends EventEmitter<RunnerSupervisorEvents> {
 const STABLE_MS = 10_000;
 /** Invalid lines are logged one by one up to this many, then every 1000th. */
 const INVALID_LOG_LIMIT = 20;
+/** The longest runner line (a hello with 4 KiB paths, a frame with 256 boxes are ~10 KiB). */
+const MAX_LINE_BYTES = 1024 * 1024;
 
 /**
  * Spawns and supervises `facefleet-runner`: every stdout line is validated against the protocol's
- * runnerLineSchema (invalid lines are counted and logged, never fatal), stderr goes to the log,
+ * runner line contract (`parseRunnerLine`: frame lines by its hand check, everything else and every
+ * refusal by runnerLineSchema; invalid lines are counted and logged, never fatal), stderr goes to the log,
  * unexpected exits restart it with exponential backoff and jitter, N exits within T seconds flag a
  * crash loop, and a watchdog restarts a runner that stops producing frames.
  */
@@ -117,22 +119,9 @@ export function createRunnerSupervisor(options: RunnerSupervisorOptions): Runner
 
   function handleLine(text: string, lastError: { value: RunnerError | null }) {
     if (text.length === 0) return;
-    let data: unknown;
-    try {
-      data = JSON.parse(text);
-    } catch (err) {
-      return invalid(text, `not JSON: ${(err as Error).message}`);
-    }
-    const parsed = runnerLineSchema.safeParse(data);
-    if (!parsed.success) {
-      return invalid(
-        text,
-        fieldIssues(parsed.error)
-          .map((i) => `${i.path}: ${i.message}`)
-          .join('; '),
-      );
-    }
-    const line = parsed.data;
+    const parsed = parseRunnerLine(text);
+    if (!parsed.ok) return invalid(text, parsed.reason);
+    const line = parsed.line;
     switch (line.type) {
       case 'frame':
         lastFrameAt = Date.now();
@@ -188,10 +177,19 @@ export function createRunnerSupervisor(options: RunnerSupervisorOptions): Runner
     exitPromise = new Promise((r) => {
       resolveExit = r;
     });
-    const out = createInterface({ input: proc.stdout, crlfDelay: Number.POSITIVE_INFINITY });
-    out.on('line', (text) => handleLine(text, lastError));
-    const err = createInterface({ input: proc.stderr, crlfDelay: Number.POSITIVE_INFINITY });
-    err.on('line', (text) => log.info({ runnerPid: proc.pid, stderr: text }, 'runner'));
+    const out = createLineSplitter({
+      onLine: (text) => handleLine(text, lastError),
+      onTooLong: (bytes) => invalid('', `line of ${bytes} bytes is longer than ${MAX_LINE_BYTES}`),
+      maxLineBytes: MAX_LINE_BYTES,
+    });
+    proc.stdout.on('data', (chunk: Buffer) => out.push(chunk));
+    const err = createLineSplitter({
+      onLine: (text) => log.info({ runnerPid: proc.pid, stderr: text }, 'runner'),
+      onTooLong: (bytes) =>
+        log.warn({ runnerPid: proc.pid, bytes }, 'runner stderr line too long; dropped'),
+      maxLineBytes: MAX_LINE_BYTES,
+    });
+    proc.stderr.on('data', (chunk: Buffer) => err.push(chunk));
     proc.once('spawn', () => {
       log.info({ pid: proc.pid, command: options.command, args }, 'runner started');
       if (proc.pid) emitter.emit('spawn', proc.pid);
@@ -204,8 +202,8 @@ export function createRunnerSupervisor(options: RunnerSupervisorOptions): Runner
     proc.once('close', (code, signal) => {
       clearTimeout(stableTimer);
       stableTimer = undefined;
-      out.close();
-      err.close();
+      out.end();
+      err.end();
       const exit: RunnerExit = {
         code: code ?? (signal ? null : -1),
         signal,
