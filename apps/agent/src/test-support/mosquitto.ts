@@ -1,4 +1,4 @@
-import { type ChildProcess, spawn } from 'node:child_process';
+import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
 import { chmodSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { createConnection, createServer } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -30,16 +30,26 @@ function canConnect(port: number): Promise<boolean> {
   });
 }
 
+/** PEM files of a broker's TLS listener. */
+export interface BrokerTls {
+  caFile: string;
+  certFile: string;
+  keyFile: string;
+}
+
 /** A real Mosquitto broker on an ephemeral loopback port, with a generated config; restartable. */
 export interface Broker {
   port: number;
   url: string;
+  /** `mqtts://localhost:PORT` when created with `tls`. */
+  tlsUrl?: string;
   start(): Promise<void>;
   stop(): Promise<void>;
 }
 
-export async function createBroker(): Promise<Broker> {
+export async function createBroker(options: { tls?: BrokerTls } = {}): Promise<Broker> {
   const port = await freePort();
+  const tlsPort = options.tls ? await freePort() : 0;
   const dir = mkdtempSync(join(tmpdir(), 'ff-mosquitto-'));
   // mosquitto started as root drops to the `mosquitto` user: it must be able to write its
   // persistence file here, or every restart silently loses the queued sessions
@@ -54,6 +64,14 @@ export async function createBroker(): Promise<Broker> {
       'persistence true',
       `persistence_location ${dir}/`,
       'max_queued_messages 0',
+      ...(options.tls
+        ? [
+            `listener ${tlsPort} 127.0.0.1`,
+            `cafile ${options.tls.caFile}`,
+            `certfile ${options.tls.certFile}`,
+            `keyfile ${options.tls.keyFile}`,
+          ]
+        : []),
       process.env.FF_MOSQUITTO_LOG
         ? `log_dest file ${process.env.FF_MOSQUITTO_LOG}`
         : 'log_dest none',
@@ -65,6 +83,7 @@ export async function createBroker(): Promise<Broker> {
   const broker: Broker = {
     port,
     url: `mqtt://127.0.0.1:${port}`,
+    ...(options.tls ? { tlsUrl: `mqtts://localhost:${tlsPort}` } : {}),
     async start() {
       proc = spawn(MOSQUITTO, ['-c', conf], { stdio: ['ignore', 'ignore', 'inherit'] });
       const p = proc;
@@ -72,10 +91,14 @@ export async function createBroker(): Promise<Broker> {
       p.once('exit', () => {
         exited = true;
       });
-      await waitFor(async () => exited || (await canConnect(port)), {
-        timeoutMs: 10_000,
-        what: 'mosquitto to listen',
-      });
+      await waitFor(
+        async () =>
+          exited || ((await canConnect(port)) && (!tlsPort || (await canConnect(tlsPort)))),
+        {
+          timeoutMs: 10_000,
+          what: 'mosquitto to listen',
+        },
+      );
       if (exited) throw new Error(`mosquitto exited at start (port ${port})`);
     },
     async stop() {
@@ -89,4 +112,70 @@ export async function createBroker(): Promise<Broker> {
   };
   await broker.start();
   return broker;
+}
+
+/**
+ * A private CA and a server certificate it signed for `localhost` and 127.0.0.1, made with the
+ * openssl command (which Debian's ca-certificates, a setup.sh package, depends on).
+ */
+export function makeTestCertificates(dir: string): BrokerTls & { otherCaFile: string } {
+  const file = (name: string) => join(dir, name);
+  const openssl = (...args: string[]) => execFileSync('openssl', args, { stdio: 'pipe' });
+  const newCa = (name: string) =>
+    openssl(
+      'req',
+      '-x509',
+      '-newkey',
+      'rsa:2048',
+      '-nodes',
+      '-days',
+      '2',
+      '-subj',
+      `/CN=${name}`,
+      '-keyout',
+      file(`${name}.key`),
+      '-out',
+      file(`${name}.crt`),
+    );
+  newCa('test-ca');
+  newCa('other-ca');
+  openssl(
+    'req',
+    '-newkey',
+    'rsa:2048',
+    '-nodes',
+    '-subj',
+    '/CN=localhost',
+    '-keyout',
+    file('server.key'),
+    '-out',
+    file('server.csr'),
+  );
+  writeFileSync(file('san.ext'), 'subjectAltName=DNS:localhost,IP:127.0.0.1\n');
+  openssl(
+    'x509',
+    '-req',
+    '-in',
+    file('server.csr'),
+    '-CA',
+    file('test-ca.crt'),
+    '-CAkey',
+    file('test-ca.key'),
+    '-CAcreateserial',
+    '-days',
+    '2',
+    '-extfile',
+    file('san.ext'),
+    '-out',
+    file('server.crt'),
+  );
+  // mosquitto started as root reads them as the `mosquitto` user
+  for (const f of ['test-ca.crt', 'server.crt', 'server.key']) chmodSync(file(f), 0o644);
+  chmodSync(dir, 0o755);
+  return {
+    caFile: file('test-ca.crt'),
+    certFile: file('server.crt'),
+    keyFile: file('server.key'),
+    otherCaFile: file('other-ca.crt'),
+  };
 }
