@@ -9,6 +9,7 @@ import {
 } from '@facefleet/protocol';
 import type { Logger } from 'pino';
 import { createLineSplitter } from './line-splitter.js';
+import { openRunnerOutput } from './output-channel.js';
 
 export type SupervisedState = 'starting' | 'running' | 'restarting' | 'crashloop' | 'stopped';
 
@@ -57,6 +58,12 @@ export interface RunnerSupervisorOptions {
   watchdogS: number;
   /** SIGTERM, then SIGKILL after this many ms. */
   stopGraceMs: number;
+  /**
+   * The runner's stdout is read at most every this many ms (lines collect in the socket meanwhile).
+   * Default 50: one wakeup per 25 lines at 500 frames/s; nothing the agent publishes is finer
+   * than its 1 s windows. 0: every write is read as it arrives.
+   */
+  readBatchMs?: number;
   /** [0, 1) source for backoff jitter (tests pin it). */
   random?: () => number;
 }
@@ -103,6 +110,9 @@ export function createRunnerSupervisor(options: RunnerSupervisorOptions): Runner
   let lastFrameAt = 0;
   let stopRequested = false;
   let exitPromise: Promise<void> = Promise.resolve();
+  /** A start in progress (opening the output socket, until spawn); stop and restart wait for it. */
+  let spawning: Promise<void> | null = null;
+  const readBatchMs = options.readBatchMs ?? 50;
 
   const snapshot = (): SupervisorSnapshot => ({
     state,
@@ -162,27 +172,45 @@ export function createRunnerSupervisor(options: RunnerSupervisorOptions): Runner
     emitter.emit('invalid', text, reason);
   }
 
-  function spawnRunner() {
+  function spawnRunner(): void {
     clearTimeout(restartTimer);
     restartTimer = undefined;
-    const args = options.args();
     setState('starting');
-    const started = Date.now();
-    lastFrameAt = started;
-    stopRequested = false;
-    const proc = spawn(options.command, args, { stdio: ['ignore', 'pipe', 'pipe'] });
-    child = proc;
-    const lastError: { value: RunnerError | null } = { value: null };
-    let resolveExit: () => void = () => {};
-    exitPromise = new Promise((r) => {
-      resolveExit = r;
+    const started = startRunner().catch((e: unknown) => {
+      // no socket for its output (out of file descriptors?): as if the runner failed to start
+      log.error({ err: (e as Error).message }, 'cannot open the runner output socket');
+      lastExit = { code: -1, signal: null, requested: false, error: null, uptimeMs: 0 };
+      onExit(lastExit);
     });
+    spawning = started;
+    void started.finally(() => {
+      if (spawning === started) spawning = null;
+    });
+  }
+
+  async function startRunner(): Promise<void> {
+    const args = options.args();
+    const lastError: { value: RunnerError | null } = { value: null };
     const out = createLineSplitter({
       onLine: (text) => handleLine(text, lastError),
       onTooLong: (bytes) => invalid('', `line of ${bytes} bytes is longer than ${MAX_LINE_BYTES}`),
       maxLineBytes: MAX_LINE_BYTES,
     });
-    proc.stdout.on('data', (chunk: Buffer) => out.push(chunk));
+    const output = await openRunnerOutput({ onData: (c) => out.push(c), batchMs: readBatchMs });
+    if (!wanted) {
+      output.destroy(); // stopped while the socket was being opened
+      return;
+    }
+    const started = Date.now();
+    lastFrameAt = started;
+    stopRequested = false;
+    const proc = spawn(options.command, args, { stdio: ['ignore', output.writer, 'pipe'] });
+    output.writer.destroy(); // the runner has its own copy; EOF comes when it closes that
+    child = proc;
+    let resolveExit: () => void = () => {};
+    exitPromise = new Promise((r) => {
+      resolveExit = r;
+    });
     const err = createLineSplitter({
       onLine: (text) => log.info({ runnerPid: proc.pid, stderr: text }, 'runner'),
       onTooLong: (bytes) =>
@@ -199,7 +227,11 @@ export function createRunnerSupervisor(options: RunnerSupervisorOptions): Runner
       // spawn failure (missing binary): 'close' follows with code null/-2
       log.error({ err: e.message, command: options.command }, 'cannot start runner');
     });
-    proc.once('close', (code, signal) => {
+    const closed = new Promise<[number | null, NodeJS.Signals | null]>((resolve) =>
+      proc.once('close', (code, signal) => resolve([code, signal])),
+    );
+    // the exit is handled once the runner's last line is read, so its error line counts
+    void Promise.all([closed, output.ended]).then(([[code, signal]]) => {
       clearTimeout(stableTimer);
       stableTimer = undefined;
       out.end();
@@ -253,6 +285,7 @@ export function createRunnerSupervisor(options: RunnerSupervisorOptions): Runner
   }
 
   async function terminate(): Promise<void> {
+    if (spawning) await spawning;
     const proc = child;
     if (!proc || proc.exitCode !== null || proc.signalCode !== null) return exitPromise;
     stopRequested = true;

@@ -1,0 +1,93 @@
+import { rmSync } from 'node:fs';
+import { connect, createServer, type Socket } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+
+export interface RunnerOutputOptions {
+  /** Bytes the runner wrote; the buffer is reused after the call returns. */
+  onData: (chunk: Buffer) => void;
+  /** After each read, leave the socket alone this long (ms) so lines collect; 0: read at once. */
+  batchMs: number;
+}
+
+export interface RunnerOutput {
+  /** The runner's stdout: hand it to spawn() (stdio[1]), then close it here with destroy(). */
+  writer: Socket;
+  /** Settles once every process that held the writer closed it and every byte was delivered. */
+  ended: Promise<void>;
+  /** Stops reading and closes both ends (a runner that was never started). */
+  destroy(): void;
+}
+
+let nextId = 0;
+
+/**
+ * The runner's stdout as one end of a Unix socket pair instead of a pipe, read in batches. The
+ * runner flushes every line (500 a second on an AGX Xavier); read from a pipe stream, each line
+ * cost the agent an event-loop wakeup, two read() calls and Node's stream machinery, which was
+ * most of the agent's CPU (`pnpm bench agent`). Node's socket `onread` option reads into one
+ * reused buffer with no stream in between, and pausing it after each read (resumed after
+ * `batchMs`) lets the kernel collect the lines meanwhile: at 500 frames/s and 50 ms, one wakeup
+ * per 25 lines. An idle socket is not paused, so a line after a quiet spell is read at once.
+ */
+export async function openRunnerOutput(options: RunnerOutputOptions): Promise<RunnerOutput> {
+  const name = `facefleet-runner-${process.pid}-${nextId++}`;
+  // Linux: an abstract socket, no file to clean up; elsewhere a socket file in the temp directory
+  const path = process.platform === 'linux' ? `\0${name}` : join(tmpdir(), `${name}.sock`);
+  const server = createServer({ pauseOnConnect: true });
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(path, () => {
+      server.off('error', reject);
+      resolve();
+    });
+  });
+  let resumeTimer: NodeJS.Timeout | undefined;
+  let reader: Socket | undefined;
+  try {
+    const accepted = new Promise<Socket>((resolve) => server.once('connection', resolve));
+    const buffer = Buffer.allocUnsafe(64 * 1024);
+    const socket: Socket = connect({
+      path,
+      onread: {
+        buffer,
+        callback: (n: number) => {
+          options.onData(buffer.subarray(0, n));
+          if (options.batchMs <= 0 || socket.destroyed) return true;
+          resumeTimer = setTimeout(() => socket.resume(), options.batchMs);
+          return false; // pauses: the kernel keeps what the runner writes until the timer
+        },
+      },
+    });
+    reader = socket;
+    const connected = new Promise<void>((resolve, reject) => {
+      socket.once('connect', resolve);
+      socket.once('error', reject);
+    });
+    const [writer] = await Promise.all([accepted, connected]);
+    const ended = new Promise<void>((resolve) => {
+      socket.once('close', () => {
+        clearTimeout(resumeTimer);
+        resolve();
+      });
+    });
+    // a reset by a killed runner ends the output like EOF does ('close' follows)
+    socket.on('error', () => {});
+    return {
+      writer,
+      ended,
+      destroy() {
+        clearTimeout(resumeTimer);
+        socket.destroy();
+        writer.destroy();
+      },
+    };
+  } catch (err) {
+    clearTimeout(resumeTimer);
+    reader?.destroy();
+    throw err;
+  } finally {
+    server.close();
+    if (!path.startsWith('\0')) rmSync(path, { force: true });
+  }
+}
