@@ -63,6 +63,14 @@ case "$backend" in tensorrt|opencv) ;; *) echo "install.sh: --backend: '$backend
 
 repo=$(cd "$(dirname "$0")/../.." && pwd)
 root=${root%/}
+# the agent as it ships: one bundle whose first line names the Node flags it runs with
+# (#!/usr/bin/env -S node FLAGS); the unit passes the same flags
+bundle=apps/agent/dist/facefleet-agent.js
+if [ ! -f "$repo/$bundle" ]; then
+  echo "install.sh: $repo/$bundle is missing: run 'pnpm install && pnpm build' first" >&2
+  exit 1
+fi
+node_flags=$(sed -n '1s|^#!/usr/bin/env -S node ||p' "$repo/$bundle")
 prefix=/opt/facefleet       # paths as the device sees them (they go into the unit and config)
 confdir=/etc/facefleet
 datadir=/var/lib/facefleet
@@ -195,9 +203,8 @@ Type=simple
 User=facefleet
 Group=facefleet
 SupplementaryGroups=video
-ExecStart=/usr/bin/env node $prefix/apps/agent/dist/main.js --config $confdir/agent.json
-# a small young generation: ~25 MB less RSS at 500 frames/s for about the same CPU (pnpm bench agent)
-Environment=NODE_OPTIONS=--max-semi-space-size=1
+# Node flags from the bundle's first line (apps/agent/scripts/bundle.mjs says why each; pnpm bench agent)
+ExecStart=/usr/bin/env node $node_flags $prefix/$bundle --config $confdir/agent.json
 # restart on failure with backoff: 5 s, growing to 2 min (RestartSteps/RestartMaxDelaySec need
 # systemd 254+; older systemd ignores them and keeps RestartSec)
 Restart=on-failure

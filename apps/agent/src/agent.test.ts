@@ -13,9 +13,10 @@ import { type Received, subscribe } from './test-support/subscriber.js';
 import { waitFor } from './test-support/wait.js';
 
 /**
- * Whole-agent tests: the built agent (dist/main.js) as a child process, a real Mosquitto broker on a
- * loopback port, the real runner binary on a real video, engine downloads from a node:http server
- * with Range support. Run `pnpm build` (test-all does) before these.
+ * Whole-agent tests: the shipped agent (dist/facefleet-agent.js, with the Node flags of its first
+ * line) as a child process, a real Mosquitto broker on a loopback port, the real runner binary on a
+ * real video, engine downloads from a node:http server with Range support. Run `pnpm build`
+ * (test-all does) before these.
  */
 const TOKEN = 'device-token-1';
 const fleet = generateKeyPairSync('ed25519');

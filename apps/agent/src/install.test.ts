@@ -12,6 +12,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { loadConfig } from './config.js';
+import { scriptNodeFlags } from './node-flags.js';
+import { AGENT_BUNDLE } from './test-support/agent-process.js';
 import { jetsonFixtures, repoRoot } from './test-support/fixtures.js';
 
 const script = join(repoRoot, 'infra/jetson/install.sh');
@@ -71,11 +73,13 @@ describe('infra/jetson/install.sh --root DIR --dry-run', () => {
       'StandardOutput=journal',
       'User=facefleet',
       'KillSignal=SIGTERM',
-      'Environment=NODE_OPTIONS=--max-semi-space-size=1',
-      'ExecStart=/usr/bin/env node /opt/facefleet/apps/agent/dist/main.js --config /etc/facefleet/agent.json',
+      `ExecStart=/usr/bin/env node ${scriptNodeFlags(AGENT_BUNDLE).join(' ')} /opt/facefleet/apps/agent/dist/facefleet-agent.js --config /etc/facefleet/agent.json`,
     ]) {
       expect(unit.split('\n')).toContain(line);
     }
+    // the flags are the bundle's, not a second list that could drift
+    expect(scriptNodeFlags(AGENT_BUNDLE)).toContain('--single-threaded');
+    expect(unit).not.toContain('NODE_OPTIONS');
 
     // the config the agent will read passes the agent's own validation
     const configPath = join(root, 'etc/facefleet/agent.json');
