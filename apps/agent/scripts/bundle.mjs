@@ -5,7 +5,7 @@
 // the systemd unit (infra/jetson/install.sh), scripts/start-demo.mjs, the integration tests and
 // `pnpm bench agent` all run it, with the Node flags of its first line (NODE_FLAGS below).
 //
-// Why one file (pnpm bench agent, 500 frames/s): ~150 ES and CommonJS modules each cost the agent
+// Why one file (pnpm bench agent, 500 frames/s): ~280 ES and CommonJS modules each cost the agent
 // a module record, a wrapper and their full source text in the V8 heap; bundled and minified it
 // holds one script of ~0.9 MB and RSS is ~4 MB lower. better-sqlite3 stays a normal import: it
 // loads its native addon from its own directory.
