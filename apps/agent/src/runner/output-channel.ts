@@ -1,4 +1,4 @@
-import { rmSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { connect, createServer, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -19,32 +19,34 @@ export interface RunnerOutput {
   destroy(): void;
 }
 
-let nextId = 0;
-
 /**
- * The runner's stdout as one end of a Unix socket pair instead of a pipe, read in batches. The
- * runner flushes every line (500 a second on an AGX Xavier); read from a pipe stream, each line
- * cost the agent an event-loop wakeup, two read() calls and Node's stream machinery, which was
- * most of the agent's CPU (`pnpm bench agent`). Node's socket `onread` option reads into one
- * reused buffer with no stream in between, and pausing it after each read (resumed after
- * `batchMs`) lets the kernel collect the lines meanwhile: at 500 frames/s and 50 ms, one wakeup
- * per 25 lines. An idle socket is not paused, so a line after a quiet spell is read at once.
+ * The runner's stdout, read in batches. The runner flushes every line (500 a second on an AGX
+ * Xavier); read as the child's stdout stream (`stdio: 'pipe'`), each line cost the agent an
+ * event-loop wakeup, two read() calls and Node's stream machinery, which was most of the agent's
+ * CPU (`pnpm bench agent`). Here the agent makes the Unix socket pair itself, so it can read its
+ * end with the socket `onread` option (one reused buffer, no stream) and pause it after each read,
+ * which in that mode stops reading until resumed `batchMs` later: the kernel collects the lines
+ * meanwhile (at 500 frames/s and 50 ms, one wakeup per 25 lines). An idle socket is not paused, so
+ * a line after a quiet spell is read at once.
+ *
+ * The pair is made by listening on a socket file in a new private directory (mkdtemp: mode 0700,
+ * so only the agent's own user can connect), connecting to it and accepting; the file and its
+ * directory are gone before the runner starts.
  */
 export async function openRunnerOutput(options: RunnerOutputOptions): Promise<RunnerOutput> {
-  const name = `facefleet-runner-${process.pid}-${nextId++}`;
-  // Linux: an abstract socket, no file to clean up; elsewhere a socket file in the temp directory
-  const path = process.platform === 'linux' ? `\0${name}` : join(tmpdir(), `${name}.sock`);
+  const dir = mkdtempSync(join(tmpdir(), 'facefleet-runner-'));
+  const path = join(dir, 'stdout.sock');
   const server = createServer({ pauseOnConnect: true });
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(path, () => {
-      server.off('error', reject);
-      resolve();
-    });
-  });
   let resumeTimer: NodeJS.Timeout | undefined;
   let reader: Socket | undefined;
   try {
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject);
+      server.listen(path, () => {
+        server.off('error', reject);
+        resolve();
+      });
+    });
     const accepted = new Promise<Socket>((resolve) => server.once('connection', resolve));
     const buffer = Buffer.allocUnsafe(64 * 1024);
     const socket: Socket = connect({
@@ -88,6 +90,6 @@ export async function openRunnerOutput(options: RunnerOutputOptions): Promise<Ru
     throw err;
   } finally {
     server.close();
-    if (!path.startsWith('\0')) rmSync(path, { force: true });
+    rmSync(dir, { recursive: true, force: true });
   }
 }

@@ -1,5 +1,6 @@
-import { type ChildProcess, spawn } from 'node:child_process';
+import { type ChildProcess, type ChildProcessByStdio, spawn } from 'node:child_process';
 import { EventEmitter } from 'node:events';
+import type { Readable } from 'node:stream';
 import {
   parseRunnerLine,
   type RunnerError,
@@ -204,8 +205,12 @@ export function createRunnerSupervisor(options: RunnerSupervisorOptions): Runner
     const started = Date.now();
     lastFrameAt = started;
     stopRequested = false;
-    const proc = spawn(options.command, args, { stdio: ['ignore', output.writer, 'pipe'] });
-    output.writer.destroy(); // the runner has its own copy; EOF comes when it closes that
+    let proc: ChildProcessByStdio<null, null, Readable>;
+    try {
+      proc = spawn(options.command, args, { stdio: ['ignore', output.writer, 'pipe'] });
+    } finally {
+      output.writer.destroy(); // the runner has its own copy; EOF comes when it closes that
+    }
     child = proc;
     let resolveExit: () => void = () => {};
     exitPromise = new Promise((r) => {
