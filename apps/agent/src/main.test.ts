@@ -60,7 +60,6 @@ describe('facefleet-agent (the built bundle)', () => {
         'started without the Node flags the agent is tuned for: expect more memory use';
       for (const [nodeArgs, warns] of [
         [undefined, false],
-        ['', true],
         ['--max-semi-space-size=1', true],
       ] as const) {
         const agent = start(nodeArgs);

@@ -6,7 +6,10 @@ import { join } from 'node:path';
 export interface RunnerOutputOptions {
   /** Bytes the runner wrote; the buffer is reused after the call returns. */
   onData: (chunk: Buffer) => void;
-  /** After each read, leave the socket alone this long (ms) so lines collect; 0: read at once. */
+  /**
+   * A read less than this many ms after the one before pauses the socket for as long, so lines
+   * collect; a writer slower than that is read line by line. 0: never pause.
+   */
   batchMs: number;
 }
 
@@ -24,10 +27,11 @@ export interface RunnerOutput {
  * Xavier); read as the child's stdout stream (`stdio: 'pipe'`), each line cost the agent an
  * event-loop wakeup, two read() calls and Node's stream machinery, which was most of the agent's
  * CPU (`pnpm bench agent`). Here the agent makes the Unix socket pair itself, so it can read its
- * end with the socket `onread` option (one reused buffer, no stream) and pause it after each read,
- * which in that mode stops reading until resumed `batchMs` later: the kernel collects the lines
- * meanwhile (at 500 frames/s and 50 ms, one wakeup per 25 lines). An idle socket is not paused, so
- * a line after a quiet spell is read at once.
+ * end with the socket `onread` option (one reused buffer, no stream) and pause it, which in that
+ * mode stops reading until resumed. It pauses for `batchMs` after a read that came less than
+ * `batchMs` after the previous one: the kernel collects the lines meanwhile. At 500 frames/s and
+ * 25 ms that is ~40 wakeups a second instead of 500; a camera at 30 frames/s, or a quiet runner,
+ * is read line by line as before.
  *
  * The pair is made by listening on a socket file in a new private directory (mkdtemp: mode 0700,
  * so only the agent's own user can connect), connecting to it and accepting; the file and its
@@ -38,6 +42,7 @@ export async function openRunnerOutput(options: RunnerOutputOptions): Promise<Ru
   const path = join(dir, 'stdout.sock');
   const server = createServer({ pauseOnConnect: true });
   let resumeTimer: NodeJS.Timeout | undefined;
+  let lastReadAt = Number.NEGATIVE_INFINITY;
   let reader: Socket | undefined;
   try {
     await new Promise<void>((resolve, reject) => {
@@ -55,7 +60,10 @@ export async function openRunnerOutput(options: RunnerOutputOptions): Promise<Ru
         buffer,
         callback: (n: number) => {
           options.onData(buffer.subarray(0, n));
-          if (options.batchMs <= 0 || socket.destroyed) return true;
+          const now = performance.now();
+          const sincePrevious = now - lastReadAt;
+          lastReadAt = now;
+          if (sincePrevious >= options.batchMs || socket.destroyed) return true;
           resumeTimer = setTimeout(() => socket.resume(), options.batchMs);
           return false; // pauses: the kernel keeps what the runner writes until the timer
         },

@@ -115,8 +115,8 @@ export async function createBroker(options: { tls?: BrokerTls } = {}): Promise<B
 }
 
 /**
- * A private CA and a server certificate it signed for `localhost` and 127.0.0.1, made with the
- * openssl command (which Debian's ca-certificates, a setup.sh package, depends on).
+ * A private CA and a server certificate it signed for `localhost` and 127.0.0.1 (P-256 keys: cheap
+ * to make on a loaded machine), made with the openssl command (which Debian's ca-certificates, a setup.sh package, depends on).
  */
 export function makeTestCertificates(dir: string): BrokerTls & { otherCaFile: string } {
   const file = (name: string) => join(dir, name);
@@ -126,7 +126,9 @@ export function makeTestCertificates(dir: string): BrokerTls & { otherCaFile: st
       'req',
       '-x509',
       '-newkey',
-      'rsa:2048',
+      'ec',
+      '-pkeyopt',
+      'ec_paramgen_curve:prime256v1',
       '-nodes',
       '-days',
       '2',
@@ -142,7 +144,9 @@ export function makeTestCertificates(dir: string): BrokerTls & { otherCaFile: st
   openssl(
     'req',
     '-newkey',
-    'rsa:2048',
+    'ec',
+    '-pkeyopt',
+    'ec_paramgen_curve:prime256v1',
     '-nodes',
     '-subj',
     '/CN=localhost',
