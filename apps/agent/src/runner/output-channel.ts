@@ -52,7 +52,10 @@ export async function openRunnerOutput(options: RunnerOutputOptions): Promise<Ru
         resolve();
       });
     });
-    const accepted = new Promise<Socket>((resolve) => server.once('connection', resolve));
+    const accepted = new Promise<Socket>((resolve, reject) => {
+      server.once('connection', resolve);
+      server.once('error', reject); // accept() failing (out of descriptors)
+    });
     const buffer = Buffer.allocUnsafe(64 * 1024);
     const socket: Socket = connect({
       path,
