@@ -30,7 +30,8 @@ const api = `http://127.0.0.1:${flags['http-port']}`;
 const deviceId = flags['device-id'];
 const model = join(root, 'packages/runner/models/face_detection_back_256x256_barracuda.onnx');
 const runner = join(root, 'packages/runner/build/facefleet-runner');
-for (const p of [runner, model, flags.source]) {
+const agentBundle = join(root, 'apps/agent/dist/facefleet-agent.js');
+for (const p of [runner, model, flags.source, agentBundle]) {
   if (!existsSync(p)) {
     console.error(`${p} is missing: run bash scripts/setup.sh`);
     process.exit(1);
@@ -178,8 +179,18 @@ if (!secrets.subscriber) {
 const { publicKeyPem } = await (await fetch(`${api}/api/v1/fleet/public-key`)).json();
 
 // 3. The local agent: it supervises the CPU runner (BlazeFace on OpenCV DNN) on the looping video.
+// The agent as it ships: the bundle, with the Node flags its first line names (as the bin and the
+// systemd unit run it).
+const agentFlags = (
+  /^#!\/usr\/bin\/env -S node (.*)$/m.exec(
+    readFileSync(agentBundle, 'utf8').split('\n', 1)[0] ?? '',
+  )?.[1] ?? ''
+)
+  .split(' ')
+  .filter(Boolean);
 start('agent', [
-  'apps/agent/dist/main.js',
+  ...agentFlags,
+  agentBundle,
   '--device-id',
   deviceId,
   '--device-token',

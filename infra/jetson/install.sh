@@ -1,37 +1,42 @@
 #!/usr/bin/env bash
-# Installs the facefleet agent on an NVIDIA Jetson: checks JetPack, installs Node.js if missing,
-# builds the runner with TensorRT, writes the agent config (enrollment), installs a hardened systemd
-# unit and an uninstall script.
+# Installs the facefleet agent on an NVIDIA Jetson: checks JetPack, installs Node.js if missing
+# (or uses the one --node names), builds the runner with TensorRT, writes the agent config
+# (enrollment), installs a hardened systemd unit and an uninstall script.
 #
 #   sudo infra/jetson/install.sh --device-id cam-7 --device-token TOKEN \
 #     --broker-url mqtts://fleet.example:8883 --control-plane-url https://fleet.example \
 #     --fleet-public-key-file fleet.pub --source /dev/video0
 #
+# --node PATH  run the agent with this Node.js (>= 20) instead of installing one: JetPack 4
+#              (Jetson Nano) needs it, see infra/jetson/README.md
 # --root DIR   install below DIR instead of / (the tests use a temporary root)
 # --dry-run    print the system commands (apt-get, cmake, useradd, systemctl) instead of running
 #              them; files are still written below --root
 set -euo pipefail
 
 usage() {
-  sed -n '2,15p' "$0" | sed 's/^# \{0,1\}//'
+  sed -n '2,14p' "$0" | sed 's/^# \{0,1\}//'
   cat <<'USAGE'
 Required: --device-id ID --device-token TOKEN --broker-url URL --control-plane-url URL
           --fleet-public-key-file FILE --source SRC
 Optional: --model PATH (bootstrap engine; default: the repository's DetectNet_v2 ONNX)
           --backend tensorrt|opencv (default tensorrt) --decoder detectnet_v2|blazeface
           --allow-non-jetson (install on a machine without /etc/nv_tegra_release)
+          --node PATH (a Node.js >= 20 to run the agent with; required on JetPack 4)
 USAGE
 }
 
 root=/
 dry_run=0
 allow_non_jetson=0
+node_bin=''
 device_id='' device_token='' broker_url='' control_plane_url='' key_file='' source=''
 model='' backend=tensorrt decoder=detectnet_v2
 while [ $# -gt 0 ]; do
   case "$1" in
     --root) root=${2:?--root needs a directory}; shift 2 ;;
     --dry-run) dry_run=1; shift ;;
+    --node) node_bin=${2:-}; shift 2 ;;
     --allow-non-jetson) allow_non_jetson=1; shift ;;
     --device-id) device_id=${2:-}; shift 2 ;;
     --device-token) device_token=${2:-}; shift 2 ;;
@@ -60,9 +65,24 @@ if [ ${#missing[@]} -gt 0 ]; then
 fi
 [ -r "$key_file" ] || { echo "install.sh: --fleet-public-key-file: cannot read '$key_file'" >&2; exit 2; }
 case "$backend" in tensorrt|opencv) ;; *) echo "install.sh: --backend: '$backend' is not tensorrt or opencv" >&2; exit 2 ;; esac
+if [ -n "$node_bin" ]; then
+  case "$node_bin" in /*) ;; *) echo "install.sh: --node: '$node_bin' is not an absolute path (the unit runs it)" >&2; exit 2 ;; esac
+  if [ ! -f "$node_bin" ] || [ ! -x "$node_bin" ]; then
+    echo "install.sh: --node: '$node_bin' is not an executable file" >&2
+    exit 2
+  fi
+fi
 
 repo=$(cd "$(dirname "$0")/../.." && pwd)
 root=${root%/}
+# the agent as it ships: one bundle whose first line names the Node flags it runs with
+# (#!/usr/bin/env -S node FLAGS); the unit passes the same flags
+bundle=apps/agent/dist/facefleet-agent.js
+if [ ! -f "$repo/$bundle" ]; then
+  echo "install.sh: $repo/$bundle is missing: run 'pnpm install && pnpm build' first" >&2
+  exit 1
+fi
+node_flags=$(sed -n '1s|^#!/usr/bin/env -S node ||p' "$repo/$bundle")
 prefix=/opt/facefleet       # paths as the device sees them (they go into the unit and config)
 confdir=/etc/facefleet
 datadir=/var/lib/facefleet
@@ -87,17 +107,17 @@ if [ -r "$release_file" ]; then
     exit 1
   fi
   log "L4T R$l4t_major.$l4t_rev"
-  # Node.js 20 needs glibc 2.28; JetPack 4 (L4T R32, Ubuntu 18.04) has 2.27, so it needs JetPack 5+
-  # (L4T R35+) unless a Node.js 20 that runs is already installed.
+  # Node.js 20's official linux-arm64 binaries (and NodeSource's packages of them) need glibc 2.28;
+  # JetPack 4 (L4T R32, Ubuntu 18.04) has 2.27, and the Jetson Nano gets no JetPack 5
   if [ "$l4t_major" -lt 35 ]; then
-    jetpack_too_old=1
-    log "L4T R$l4t_major is JetPack 4 (Ubuntu 18.04, glibc 2.27): Node.js 20 cannot be installed on it"
+    jetpack4=1
+    log "L4T R$l4t_major is JetPack 4 (Ubuntu 18.04, glibc 2.27): Node.js 20 cannot be installed from NodeSource"
   else
-    jetpack_too_old=0
+    jetpack4=0
   fi
 elif [ "$allow_non_jetson" = 1 ]; then
   log "no $release_file: installing on a non-Jetson machine (opencv backend)"
-  jetpack_too_old=0
+  jetpack4=0
   [ "$backend" = tensorrt ] && { echo "install.sh: --backend tensorrt needs a Jetson" >&2; exit 1; }
 else
   echo "install.sh: $release_file not found: not a Jetson (use --allow-non-jetson to install anyway)" >&2
@@ -105,18 +125,48 @@ else
 fi
 
 # --- Node.js --------------------------------------------------------------------------------------
-node_major=0
-if command -v node >/dev/null 2>&1; then node_major=$(node -p 'process.versions.node.split(".")[0]'); fi
-if [ "$node_major" -lt 20 ]; then
-  if [ "$jetpack_too_old" = 1 ]; then
-    echo "install.sh: Node.js >= 20 is missing and cannot be installed on JetPack 4; upgrade to JetPack 5 or later" >&2
+jetpack4_help="JetPack 4 (L4T R32, Ubuntu 18.04) has glibc 2.27; Node.js 20's official linux-arm64
+  binaries, and the NodeSource packages made from them, need glibc 2.28, and the Jetson Nano cannot
+  move to JetPack 5. Build a Node.js >= 20 for this system (or take one from a distribution that
+  targets glibc 2.27) and pass it with --node /path/to/node: see infra/jetson/README.md."
+# node_version BIN: BIN's `--version` (v20.11.1); fails, with what it printed, when it does not run
+node_version() {
+  local out
+  if ! out=$("$1" --version 2>&1); then printf '%s' "$out"; return 1; fi
+  case "$out" in v[0-9]*) printf '%s' "$out" ;; *) printf '%s' "$out"; return 1 ;; esac
+}
+major_of() { local v=${1#v}; printf '%s' "${v%%.*}"; }
+if [ -n "$node_bin" ]; then
+  # the user's Node.js: it must run here and be >= 20 (a binary built for glibc 2.28 fails here)
+  if ! version=$(node_version "$node_bin"); then
+    echo "install.sh: --node $node_bin does not run here: $version" >&2
+    if [ "$jetpack4" = 1 ]; then echo "  $jetpack4_help" >&2; fi
     exit 1
   fi
-  log "installing Node.js 20 (NodeSource apt repository)"
-  run apt-get update
-  run apt-get install -y ca-certificates curl gnupg
-  run bash -c 'curl -fsSL https://deb.nodesource.com/setup_20.x | bash -'
-  run apt-get install -y nodejs
+  if [ "$(major_of "$version")" -lt 20 ]; then
+    echo "install.sh: --node $node_bin is Node.js $version; the agent needs 20 or later" >&2
+    exit 1
+  fi
+  log "using Node.js $version at $node_bin"
+  node_cmd=$node_bin
+else
+  version=''
+  if command -v node >/dev/null 2>&1; then version=$(node_version node) || version=''; fi
+  if [ -z "$version" ] || [ "$(major_of "$version")" -lt 20 ]; then
+    if [ "$jetpack4" = 1 ]; then
+      echo "install.sh: no Node.js >= 20 here${version:+ (node is $version)}, and NodeSource's cannot run on this system." >&2
+      echo "  $jetpack4_help" >&2
+      exit 1
+    fi
+    log "installing Node.js 20 (NodeSource apt repository)"
+    run apt-get update
+    run apt-get install -y ca-certificates curl gnupg
+    run bash -c 'curl -fsSL https://deb.nodesource.com/setup_20.x | bash -'
+    run apt-get install -y nodejs
+  else
+    log "using Node.js $version from PATH"
+  fi
+  node_cmd='/usr/bin/env node'
 fi
 
 # --- the runner, with TensorRT -----------------------------------------------------------------
@@ -153,7 +203,7 @@ fi
 
 # --- config (enrollment) ------------------------------------------------------------------------
 # JSON string of $1 (node is there by now; `--` so a PEM's leading dashes are not taken for options)
-json() { node -e 'process.stdout.write(JSON.stringify(process.argv[1]))' -- "$1"; }
+json() { "${node_bin:-node}" -e 'process.stdout.write(JSON.stringify(process.argv[1]))' -- "$1"; }
 config="$root$confdir/agent.json"
 umask 077
 cat >"$config" <<JSON
@@ -195,9 +245,8 @@ Type=simple
 User=facefleet
 Group=facefleet
 SupplementaryGroups=video
-ExecStart=/usr/bin/env node $prefix/apps/agent/dist/main.js --config $confdir/agent.json
-# a small young generation: ~25 MB less RSS at 500 frames/s for about the same CPU (pnpm bench agent)
-Environment=NODE_OPTIONS=--max-semi-space-size=1
+# Node flags from the bundle's first line (apps/agent/scripts/bundle.mjs says why each; pnpm bench agent)
+ExecStart=$node_cmd $node_flags $prefix/$bundle --config $confdir/agent.json
 # restart on failure with backoff: 5 s, growing to 2 min (RestartSteps/RestartMaxDelaySec need
 # systemd 254+; older systemd ignores them and keeps RestartSec)
 Restart=on-failure

@@ -1,5 +1,5 @@
 import { generateKeyPairSync } from 'node:crypto';
-import { mkdtempSync, readFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { type Desired, type EngineManifest, examples, topics } from '@facefleet/protocol';
@@ -13,9 +13,10 @@ import { type Received, subscribe } from './test-support/subscriber.js';
 import { waitFor } from './test-support/wait.js';
 
 /**
- * Whole-agent tests: the built agent (dist/main.js) as a child process, a real Mosquitto broker on a
- * loopback port, the real runner binary on a real video, engine downloads from a node:http server
- * with Range support. Run `pnpm build` (test-all does) before these.
+ * Whole-agent tests: the shipped agent (dist/facefleet-agent.js, with the Node flags of its first
+ * line) as a child process, a real Mosquitto broker on a loopback port, the real runner binary on a
+ * real video, engine downloads from a node:http server with Range support. Run `pnpm build`
+ * (test-all does) before these.
  */
 const TOKEN = 'device-token-1';
 const fleet = generateKeyPairSync('ed25519');
@@ -308,6 +309,91 @@ describe('agent over a real broker with the real runner', () => {
     expect((await agent.stop()).code).toBe(0);
     await sub.close();
   });
+
+  it('agent killed with -9 during an engine download: after restart it resumes with Range, verifies and applies; the old engine ran until the switch', async () => {
+    const id = 'dl-kill-1';
+    const { start, dataDir } = setup(id);
+    const sub = await subscribe(broker.url, `facefleet/v1/devices/${id}/#`);
+    const first = start();
+    await waitFor(() => byKind(sub.received, 'faces').length >= 2, {
+      timeoutMs: 20_000,
+      what: 'running',
+    });
+    const engine = readFileSync(blazefaceModel());
+    const m = signedManifest(engine, fleet.privateKey, { id: 'dlk-1' });
+    // a slow link: 8 KiB every 50 ms (~160 KB/s), so the ~600 KB engine takes seconds to arrive
+    server.put(m.url, engine, { throttle: { chunkBytes: 8192, intervalMs: 50 } });
+    const downloadFrom = Date.now();
+    await sub.client.publishAsync(topics.desired(id), JSON.stringify(desired(id, 1, m)), {
+      qos: 1,
+      retain: true,
+    });
+    const partial = join(dataDir, 'downloads');
+    const partialSize = () => {
+      const f = existsSync(partial) ? readdirSync(partial).find((n) => n.endsWith('.part')) : '';
+      return f ? statSync(join(partial, f)).size : 0;
+    };
+    // mid-download, with the bootstrap engine's windows still arriving
+    await waitFor(
+      () =>
+        partialSize() >= 32 * 1024 &&
+        byKind(sub.received, 'faces').some((r) => (r.payload.start as number) > downloadFrom),
+      { timeoutMs: 20_000, what: 'part of the engine on disk and windows meanwhile' },
+    );
+    await first.kill9();
+    const kept = partialSize();
+    expect(kept).toBeGreaterThan(0);
+    expect(kept).toBeLessThan(engine.length);
+    // until the kill the first process ran the bootstrap engine: its runner was never restarted
+    expect(first.logs.filter((l) => l.msg === 'runner started')).toHaveLength(1);
+
+    const seen = sub.received.length;
+    const requestsBefore = server.requests.filter((r) => r.path === m.url).length;
+    const restartAt = Date.now();
+    const second = start();
+    const stateOf = (r: Received) => (r.payload.update as { state: string }).state;
+    const afterRestart = () => byKind(sub.received.slice(seen), 'reported');
+    await waitFor(
+      () => afterRestart().some((r) => r.payload.rev === 1 && stateOf(r) === 'applied'),
+      {
+        timeoutMs: 40_000,
+        what: 'applied after the restart',
+      },
+    );
+    // the new process asked only for the rest: a Range from exactly the bytes the kill left on disk
+    const resumed = server.requests.filter((r) => r.path === m.url).slice(requestsBefore);
+    expect(resumed[0]?.range).toBe(`bytes=${kept}-`);
+    const reports = unique(afterRestart());
+    expect(reports.map(stateOf)).toEqual(
+      expect.arrayContaining(['downloading', 'verifying', 'staged', 'health_check', 'applied']),
+    );
+    expect(reports.at(-1)?.payload).toMatchObject({
+      rev: 1,
+      engine: { id: 'dlk-1', sha256: m.sha256 },
+      previousEngine: { id: 'bootstrap' },
+    });
+    // the old engine kept running until the switch (the first report naming the new engine): it was
+    // current while the rest downloaded and was verified, the second process started the runner on
+    // it and published its windows meanwhile, and only then restarted the runner on the new engine
+    const engineOf = (r: Received) => (r.payload.engine as { id: string }).id;
+    const switchIdx = reports.findIndex((r) => engineOf(r) === 'dlk-1');
+    expect(reports.slice(0, switchIdx).map(stateOf)).toEqual(
+      expect.arrayContaining(['downloading', 'verifying']),
+    );
+    expect(reports.slice(0, switchIdx).every((r) => engineOf(r) === 'bootstrap')).toBe(true);
+    const switchedAt = reports[switchIdx]?.payload.ts as number;
+    expect(
+      byKind(sub.received.slice(seen), 'faces').some(
+        (r) => (r.payload.start as number) >= restartAt && (r.payload.end as number) <= switchedAt,
+      ),
+    ).toBe(true);
+    const starts = second.logs.filter((l) => l.msg === 'runner started');
+    expect(starts.length).toBeGreaterThanOrEqual(2);
+    expect(JSON.stringify(starts[0]?.args)).toContain(blazefaceModel());
+    expect(JSON.stringify(starts.at(-1)?.args)).toContain(join(dataDir, 'engines'));
+    expect((await second.stop()).code).toBe(0);
+    await sub.close();
+  }, 90_000);
 
   it('agent killed with -9 during the health gate: after restart it reports the truth and finishes the gate', async () => {
     const id = 'gate-kill-1';

@@ -1,5 +1,4 @@
-import { createHash } from 'node:crypto';
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { extname, join } from 'node:path';
 import {
   type Desired,
@@ -38,6 +37,7 @@ import { openEngineStore } from './update/engine-store.js';
 import { createExecutors, type GateProbe } from './update/executors.js';
 import { createReconciler } from './update/reconciler.js';
 import type { InstalledEngine } from './update/state.js';
+import { sha256FileSync } from './update/verify.js';
 
 export interface AgentOptions {
   config: AgentConfig;
@@ -76,9 +76,7 @@ const BOOTSTRAP_ID = 'bootstrap';
 /** The engine from the config (the model the device shipped with), current until an update. */
 function bootstrapEngine(config: AgentConfig): InstalledEngine {
   const path = config.runner.bootstrapModel;
-  const sha256 = existsSync(path)
-    ? createHash('sha256').update(readFileSync(path)).digest('hex')
-    : '0'.repeat(64);
+  const sha256 = existsSync(path) ? sha256FileSync(path) : '0'.repeat(64);
   return {
     ref: { id: BOOTSTRAP_ID, sha256, backend: config.runner.backend, model: config.runner.model },
     path,

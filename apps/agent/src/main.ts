@@ -6,6 +6,7 @@ import pino from 'pino';
 import { createAgent } from './agent.js';
 import { loadConfig, parseArgs, usage } from './config.js';
 import { ConfigError } from './errors.js';
+import { missingNodeFlags, scriptNodeFlags } from './node-flags.js';
 
 const argv = process.argv.slice(2);
 if (parseArgs(argv).help) {
@@ -24,12 +25,20 @@ try {
   throw err;
 }
 
-const pkg = JSON.parse(
-  readFileSync(join(dirname(fileURLToPath(import.meta.url)), '../package.json'), 'utf8'),
-) as {
+const self = fileURLToPath(import.meta.url);
+const pkg = JSON.parse(readFileSync(join(dirname(self), '../package.json'), 'utf8')) as {
   version: string;
 };
 const log = pino({ level: config.logLevel, base: { deviceId: config.deviceId } });
+// The bundle's first line names the Node flags its memory figures assume; a launcher that drops
+// them (`node dist/facefleet-agent.js`, a package-manager shim made before the build) still works
+const missing = missingNodeFlags(scriptNodeFlags(self), process.execArgv);
+if (missing.length > 0) {
+  log.warn(
+    { missing, execArgv: process.execArgv },
+    'started without the Node flags the agent is tuned for: expect more memory use',
+  );
+}
 const agent = createAgent({ config, log, version: pkg.version });
 agent.start();
 

@@ -73,6 +73,8 @@ export {
 export { parseJsonPayload, parsePayload } from './parse.js';
 export {
   CLUSTER_MODES,
+  isRunnerFrame,
+  parseRunnerLine,
   RUNNER_BACKENDS,
   RUNNER_ERROR_CODES,
   RUNNER_EXIT_CODES,
@@ -81,6 +83,7 @@ export {
   type RunnerFrame,
   type RunnerHello,
   type RunnerLine,
+  type RunnerLineResult,
   type RunnerStats,
   runnerErrorSchema,
   runnerFrameSchema,

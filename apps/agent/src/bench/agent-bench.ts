@@ -3,11 +3,13 @@
  * (an AGX Xavier's FaceNet pace; model card: 537 FPS inference-only). Targets: ≤ 5 % of one core,
  * ≤ 60 MB RSS.
  *
- * Real parts: the built agent (dist/main.js) as its own process, a Mosquitto broker on a loopback
- * port, a subscriber counting the faces windows. The runner's output is recorded from the real
- * runner on the sample video and replayed at 500 frames/s (replay-runner.js), because the CPU
+ * Real parts: the shipped agent (dist/facefleet-agent.js, with the Node flags of its first line) as
+ * its own process, a Mosquitto broker on a loopback port, a subscriber counting the faces windows.
+ * The runner's output is recorded from the real runner on the sample video and replayed at 500
+ * frames/s, one write per line as the runner writes them (replay-runner.js), because the CPU
  * runner here runs at ~60 frames/s. The agent is measured from /proc/<pid>/stat and status; the
  * replay process is not counted. Baseline: the same agent at 25 frames/s (a paced camera).
+ * BENCH_NODE_ARGS replaces the bundle's Node flags (to compare others).
  */
 import { execFileSync, spawnSync } from 'node:child_process';
 import { generateKeyPairSync } from 'node:crypto';
@@ -15,7 +17,8 @@ import { chmodSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { startAgent } from '../test-support/agent-process.js';
+import { scriptNodeFlags } from '../node-flags.js';
+import { AGENT_BUNDLE, startAgent } from '../test-support/agent-process.js';
 import { createBroker } from '../test-support/mosquitto.js';
 import { blazefaceModel, runnerArgs, runnerBin, SAMPLE_VIDEO } from '../test-support/runner.js';
 import { subscribe } from '../test-support/subscriber.js';
@@ -25,11 +28,8 @@ const here = dirname(fileURLToPath(import.meta.url));
 const CLK_TCK = Number(execFileSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).trim()) || 100;
 const warmupS = Number(process.env.BENCH_WARMUP_S ?? 3);
 const measureS = Number(process.env.BENCH_MEASURE_S ?? 15);
-/**
- * Node flags as the systemd unit sets them (infra/jetson/install.sh): a 1 MB young generation
- * semi-space keeps RSS ~25 MB lower at this message rate for about the same CPU.
- */
-const nodeArgs = process.env.BENCH_NODE_ARGS ?? '--max-semi-space-size=1';
+/** The flags the bin, the systemd unit and the demo run the agent with: the bundle's first line. */
+const nodeArgs = process.env.BENCH_NODE_ARGS ?? scriptNodeFlags(AGENT_BUNDLE).join(' ');
 
 function cpuTicks(pid: number): number {
   // fields after the "(comm)": state is field 3; utime and stime are fields 14 and 15
@@ -103,11 +103,22 @@ async function measure(fps: number, recording: string, brokerUrl: string) {
   );
   const cpuS = (cpuTicks(pid) - startTicks) / CLK_TCK;
   const wallS = (Date.now() - startAt) / 1000;
+  // frames the agent counted per second over the windows it published in the measurement, by the
+  // windows' own start and end (a window cut by the measurement's edges would skew a wall-clock rate)
   const windows = sub.received.slice(startWindows);
   const frames = windows.reduce((n, w) => n + (w.payload.frames as number), 0);
+  const spanS =
+    windows.length > 0
+      ? ((windows.at(-1)?.payload.end as number) - (windows[0]?.payload.start as number)) / 1000
+      : 0;
   const { code } = await agent.stop();
   await sub.close();
-  return { cpuPct: (cpuS / wallS) * 100, rssMb: maxRss, consumedFps: frames / wallS, exit: code };
+  return {
+    cpuPct: (cpuS / wallS) * 100,
+    rssMb: maxRss,
+    consumedFps: spanS > 0 ? frames / spanS : 0,
+    exit: code,
+  };
 }
 
 const broker = await createBroker();
@@ -119,7 +130,7 @@ try {
   console.log(`25 frames/s:  ${JSON.stringify(slow)}`);
   const result = {
     bench: 'agent',
-    notes: `Node flags: ${nodeArgs || '(none)'}. Agent process only (replay runner not counted), ${measureS} s after ${warmupS} s warm-up; faces window 1 s, metrics 10 s, real Mosquitto on loopback. Runner output recorded from the real runner (BlazeFace on Megamind.avi) and replayed at the given rate.`,
+    notes: `Node flags: ${nodeArgs || '(none)'}. Agent process only (replay runner not counted), ${measureS} s after ${warmupS} s warm-up; faces window 1 s, metrics 10 s, real Mosquitto on loopback. Runner output recorded from the real runner (BlazeFace on Megamind.avi) and replayed at the given rate, one write per line.`,
     figures: [
       {
         name: 'agent CPU at 500 frames/s',

@@ -4,6 +4,8 @@
  * runner cannot reach an AGX Xavier's 500 frames/s here. Takes the runner's argv (ignored) and
  * reads FACEFLEET_REPLAY_FILE (JSON lines recorded from facefleet-runner) and FACEFLEET_REPLAY_FPS.
  * Timestamps, indices and the pid are rewritten; everything else is the recorded bytes' content.
+ * Like the runner (emitLine: fwrite, fflush), every line is its own write, at its frame's time (to
+ * the millisecond), so the agent wakes up for lines as it would on a device.
  */
 import { readFileSync } from 'node:fs';
 
@@ -28,7 +30,7 @@ if (!hello || frames.length === 0) {
 }
 process.stdout.write(`${JSON.stringify({ ...hello, pid: process.pid, ts: Date.now() })}\n`);
 
-const TICK_MS = 10;
+const TICK_MS = 1;
 const start = Date.now();
 let sent = 0;
 let lastStats = start;
@@ -36,20 +38,20 @@ let statsFrames = 0;
 const timer = setInterval(() => {
   const now = Date.now();
   const due = Math.floor(((now - start) * fps) / 1000);
-  let out = '';
   while (sent < due) {
     const f = frames[sent % frames.length];
-    out += `${JSON.stringify({ ...f, index: sent, ts: now })}\n`;
+    process.stdout.write(`${JSON.stringify({ ...f, index: sent, ts: now })}\n`);
     sent += 1;
     statsFrames += 1;
   }
   if (stats && now - lastStats >= 1000) {
     const windowS = (now - lastStats) / 1000;
-    out += `${JSON.stringify({ ...stats, ts: now, frames: statsFrames, fps: statsFrames / windowS, dropped: 0, windowS })}\n`;
+    process.stdout.write(
+      `${JSON.stringify({ ...stats, ts: now, frames: statsFrames, fps: statsFrames / windowS, dropped: 0, windowS })}\n`,
+    );
     lastStats = now;
     statsFrames = 0;
   }
-  if (out) process.stdout.write(out);
 }, TICK_MS);
 const stop = () => {
   clearInterval(timer);

@@ -5,10 +5,10 @@ import { topics } from '@facefleet/protocol';
 import pino from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { openOutbox } from '../outbox/outbox.js';
-import { type Broker, createBroker } from '../test-support/mosquitto.js';
+import { type Broker, createBroker, makeTestCertificates } from '../test-support/mosquitto.js';
 import { subscribe } from '../test-support/subscriber.js';
 import { waitFor } from '../test-support/wait.js';
-import { createMqttLink } from './link.js';
+import { brokerStream, createMqttLink } from './link.js';
 
 const log = pino({ level: 'silent' });
 let broker: Broker;
@@ -78,5 +78,67 @@ describe('mqtt link over a real Mosquitto broker', () => {
     await link.close();
     await sub.close();
     outbox.close();
+  });
+});
+
+describe('mqtt link over TLS (mqtts://) to a real Mosquitto', () => {
+  it('verifies the broker against the configured CA, and refuses a broker it cannot verify', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'ff-tls-'));
+    const certs = makeTestCertificates(dir);
+    const tlsBroker = await createBroker({ tls: certs });
+    const lines: { id: string; msg: string; err?: string }[] = [];
+    const captured = pino({ level: 'debug' }, { write: (l: string) => lines.push(JSON.parse(l)) });
+    const open = (id: string, caFile?: string) => {
+      const outbox = openOutbox({ path: join(dir, `${id}.db`), maxMessages: 100 });
+      const link = createMqttLink({
+        url: tlsBroker.tlsUrl ?? '',
+        deviceId: id,
+        token: 't',
+        outbox,
+        log: captured.child({ id }),
+        inflight: 4,
+        keepaliveS: 5,
+        reconnectMs: 200,
+        caFile,
+        will: (seq) => ({ seq, state: 'offline' }),
+      });
+      return { link, outbox };
+    };
+    const certificateErrors = (id: string) =>
+      lines.filter(
+        (l) => l.id === id && l.msg === 'mqtt error' && /certificate/i.test(l.err ?? ''),
+      );
+    // the subscriber reads on the plain listener what the device published over TLS
+    const sub = await subscribe(tlsBroker.url, 'facefleet/v1/devices/tls-ok/#');
+    const ok = open('tls-ok', certs.caFile);
+    const wrongCa = open('tls-wrong-ca', certs.otherCaFile);
+    const noCa = open('tls-no-ca');
+    try {
+      await waitFor(() => ok.link.connected(), { what: 'the link with the right CA to connect' });
+      ok.outbox.enqueue({
+        kind: 'faces',
+        topic: topics.faces('tls-ok'),
+        build: (seq) => ({ seq }),
+      });
+      ok.link.pump();
+      await waitFor(() => sub.seqs('faces').length === 1, { what: 'a message sent over TLS' });
+      await waitFor(
+        () =>
+          certificateErrors('tls-wrong-ca').length > 0 && certificateErrors('tls-no-ca').length > 0,
+        { what: 'both links that cannot verify the broker to report a certificate error' },
+      );
+      expect(wrongCa.link.connected()).toBe(false);
+      expect(noCa.link.connected()).toBe(false);
+      expect(wrongCa.outbox.pending() + noCa.outbox.pending()).toBe(0);
+    } finally {
+      await Promise.all([ok.link.close(), wrongCa.link.close(), noCa.link.close()]);
+      for (const o of [ok, wrongCa, noCa]) o.outbox.close();
+      await sub.close();
+      await tlsBroker.stop();
+    }
+  });
+
+  it('refuses a broker URL that is not mqtt:// or mqtts://', () => {
+    expect(() => brokerStream('ws://broker.example')).toThrow(/not mqtt:\/\/ or mqtts:\/\//);
   });
 });

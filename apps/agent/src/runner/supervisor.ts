@@ -1,15 +1,16 @@
-import { type ChildProcess, spawn } from 'node:child_process';
+import { type ChildProcess, type ChildProcessByStdio, spawn } from 'node:child_process';
 import { EventEmitter } from 'node:events';
-import { createInterface } from 'node:readline';
+import type { Readable } from 'node:stream';
 import {
-  fieldIssues,
+  parseRunnerLine,
   type RunnerError,
   type RunnerFrame,
   type RunnerHello,
   type RunnerStats,
-  runnerLineSchema,
 } from '@facefleet/protocol';
 import type { Logger } from 'pino';
+import { createLineSplitter } from './line-splitter.js';
+import { openRunnerOutput } from './output-channel.js';
 
 export type SupervisedState = 'starting' | 'running' | 'restarting' | 'crashloop' | 'stopped';
 
@@ -58,6 +59,12 @@ export interface RunnerSupervisorOptions {
   watchdogS: number;
   /** SIGTERM, then SIGKILL after this many ms. */
   stopGraceMs: number;
+  /**
+   * Runner lines that come faster than one per this many ms are read in batches of this long
+   * (openRunnerOutput). Default 25: ~40 wakeups a second at 500 frames/s instead of 500, while a
+   * 30 frames/s camera is read line by line. 0: every write is read as it arrives.
+   */
+  readBatchMs?: number;
   /** [0, 1) source for backoff jitter (tests pin it). */
   random?: () => number;
 }
@@ -75,10 +82,13 @@ export interface RunnerSupervisor extends EventEmitter<RunnerSupervisorEvents> {
 const STABLE_MS = 10_000;
 /** Invalid lines are logged one by one up to this many, then every 1000th. */
 const INVALID_LOG_LIMIT = 20;
+/** The longest runner line (a hello with 4 KiB paths, a frame with 256 boxes are ~10 KiB). */
+const MAX_LINE_BYTES = 1024 * 1024;
 
 /**
  * Spawns and supervises `facefleet-runner`: every stdout line is validated against the protocol's
- * runnerLineSchema (invalid lines are counted and logged, never fatal), stderr goes to the log,
+ * runner line contract (`parseRunnerLine`: frame lines by its hand check, everything else and every
+ * refusal by runnerLineSchema; invalid lines are counted and logged, never fatal), stderr goes to the log,
  * unexpected exits restart it with exponential backoff and jitter, N exits within T seconds flag a
  * crash loop, and a watchdog restarts a runner that stops producing frames.
  */
@@ -101,6 +111,9 @@ export function createRunnerSupervisor(options: RunnerSupervisorOptions): Runner
   let lastFrameAt = 0;
   let stopRequested = false;
   let exitPromise: Promise<void> = Promise.resolve();
+  /** A start in progress (opening the output socket, until spawn); stop and restart wait for it. */
+  let spawning: Promise<void> | null = null;
+  const readBatchMs = options.readBatchMs ?? 25;
 
   const snapshot = (): SupervisorSnapshot => ({
     state,
@@ -117,22 +130,9 @@ export function createRunnerSupervisor(options: RunnerSupervisorOptions): Runner
 
   function handleLine(text: string, lastError: { value: RunnerError | null }) {
     if (text.length === 0) return;
-    let data: unknown;
-    try {
-      data = JSON.parse(text);
-    } catch (err) {
-      return invalid(text, `not JSON: ${(err as Error).message}`);
-    }
-    const parsed = runnerLineSchema.safeParse(data);
-    if (!parsed.success) {
-      return invalid(
-        text,
-        fieldIssues(parsed.error)
-          .map((i) => `${i.path}: ${i.message}`)
-          .join('; '),
-      );
-    }
-    const line = parsed.data;
+    const parsed = parseRunnerLine(text);
+    if (!parsed.ok) return invalid(text, parsed.reason);
+    const line = parsed.line;
     switch (line.type) {
       case 'frame':
         lastFrameAt = Date.now();
@@ -173,25 +173,56 @@ export function createRunnerSupervisor(options: RunnerSupervisorOptions): Runner
     emitter.emit('invalid', text, reason);
   }
 
-  function spawnRunner() {
+  function spawnRunner(): void {
     clearTimeout(restartTimer);
     restartTimer = undefined;
-    const args = options.args();
     setState('starting');
+    const started = startRunner().catch((e: unknown) => {
+      // no socket for its output (out of file descriptors?): as if the runner failed to start
+      log.error({ err: (e as Error).message }, 'cannot open the runner output socket');
+      lastExit = { code: -1, signal: null, requested: false, error: null, uptimeMs: 0 };
+      onExit(lastExit);
+    });
+    spawning = started;
+    void started.finally(() => {
+      if (spawning === started) spawning = null;
+    });
+  }
+
+  async function startRunner(): Promise<void> {
+    const args = options.args();
+    const lastError: { value: RunnerError | null } = { value: null };
+    const out = createLineSplitter({
+      onLine: (text) => handleLine(text, lastError),
+      onTooLong: (bytes) => invalid('', `line of ${bytes} bytes is longer than ${MAX_LINE_BYTES}`),
+      maxLineBytes: MAX_LINE_BYTES,
+    });
+    const output = await openRunnerOutput({ onData: (c) => out.push(c), batchMs: readBatchMs });
+    if (!wanted) {
+      output.destroy(); // stopped while the socket was being opened
+      return;
+    }
     const started = Date.now();
     lastFrameAt = started;
     stopRequested = false;
-    const proc = spawn(options.command, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+    let proc: ChildProcessByStdio<null, null, Readable>;
+    try {
+      proc = spawn(options.command, args, { stdio: ['ignore', output.writer, 'pipe'] });
+    } finally {
+      output.writer.destroy(); // the runner has its own copy; EOF comes when it closes that
+    }
     child = proc;
-    const lastError: { value: RunnerError | null } = { value: null };
     let resolveExit: () => void = () => {};
     exitPromise = new Promise((r) => {
       resolveExit = r;
     });
-    const out = createInterface({ input: proc.stdout, crlfDelay: Number.POSITIVE_INFINITY });
-    out.on('line', (text) => handleLine(text, lastError));
-    const err = createInterface({ input: proc.stderr, crlfDelay: Number.POSITIVE_INFINITY });
-    err.on('line', (text) => log.info({ runnerPid: proc.pid, stderr: text }, 'runner'));
+    const err = createLineSplitter({
+      onLine: (text) => log.info({ runnerPid: proc.pid, stderr: text }, 'runner'),
+      onTooLong: (bytes) =>
+        log.warn({ runnerPid: proc.pid, bytes }, 'runner stderr line too long; dropped'),
+      maxLineBytes: MAX_LINE_BYTES,
+    });
+    proc.stderr.on('data', (chunk: Buffer) => err.push(chunk));
     proc.once('spawn', () => {
       log.info({ pid: proc.pid, command: options.command, args }, 'runner started');
       if (proc.pid) emitter.emit('spawn', proc.pid);
@@ -201,11 +232,15 @@ export function createRunnerSupervisor(options: RunnerSupervisorOptions): Runner
       // spawn failure (missing binary): 'close' follows with code null/-2
       log.error({ err: e.message, command: options.command }, 'cannot start runner');
     });
-    proc.once('close', (code, signal) => {
+    const closed = new Promise<[number | null, NodeJS.Signals | null]>((resolve) =>
+      proc.once('close', (code, signal) => resolve([code, signal])),
+    );
+    // the exit is handled once the runner's last line is read, so its error line counts
+    void Promise.all([closed, output.ended]).then(([[code, signal]]) => {
       clearTimeout(stableTimer);
       stableTimer = undefined;
-      out.close();
-      err.close();
+      out.end();
+      err.end();
       const exit: RunnerExit = {
         code: code ?? (signal ? null : -1),
         signal,
@@ -255,6 +290,7 @@ export function createRunnerSupervisor(options: RunnerSupervisorOptions): Runner
   }
 
   async function terminate(): Promise<void> {
+    if (spawning) await spawning;
     const proc = child;
     if (!proc || proc.exitCode !== null || proc.signalCode !== null) return exitPromise;
     stopRequested = true;

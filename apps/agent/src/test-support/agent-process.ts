@@ -2,7 +2,11 @@ import { type ChildProcess, spawn } from 'node:child_process';
 import type { KeyObject } from 'node:crypto';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
+import { scriptNodeFlags } from '../node-flags.js';
 import { repoRoot } from './fixtures.js';
+
+/** The agent as it ships (scripts/bundle.mjs, part of `pnpm build`). */
+export const AGENT_BUNDLE = join(repoRoot, 'apps/agent/dist/facefleet-agent.js');
 
 export interface AgentProcessOptions {
   deviceId: string;
@@ -16,7 +20,7 @@ export interface AgentProcessOptions {
   source: string;
   /** Extra FACEFLEET_* settings. */
   env?: Record<string, string>;
-  /** Node.js flags (the systemd unit's NODE_OPTIONS, for the benchmark). */
+  /** Node.js flags instead of those the bundle's first line names (the benchmark compares them). */
   nodeArgs?: string;
 }
 
@@ -26,7 +30,11 @@ export interface LogLine {
   [k: string]: unknown;
 }
 
-/** The built agent (apps/agent/dist/main.js) as a real child process, configured through its environment. */
+/**
+ * The shipped agent (apps/agent/dist/facefleet-agent.js) as a real child process with the Node
+ * flags its first line names, as the bin and the systemd unit run it; configured through its
+ * environment.
+ */
 export function startAgent(o: AgentProcessOptions) {
   const env: Record<string, string> = {
     PATH: process.env.PATH ?? '/usr/bin:/bin',
@@ -52,15 +60,14 @@ export function startAgent(o: AgentProcessOptions) {
     FACEFLEET_HEALTH_DEVICE_TREE_MODEL: join(o.dataDir, 'no-device-tree-model'),
     ...o.env,
   };
-  const nodeArgs = (o.nodeArgs ?? '').split(' ').filter(Boolean);
-  const child: ChildProcess = spawn(
-    process.execPath,
-    [...nodeArgs, join(repoRoot, 'apps/agent/dist/main.js')],
-    {
-      env,
-      stdio: ['ignore', 'pipe', 'pipe'],
-    },
-  );
+  const nodeArgs =
+    o.nodeArgs === undefined
+      ? scriptNodeFlags(AGENT_BUNDLE)
+      : o.nodeArgs.split(' ').filter(Boolean);
+  const child: ChildProcess = spawn(process.execPath, [...nodeArgs, AGENT_BUNDLE], {
+    env,
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
   const logs: LogLine[] = [];
   const stderr: string[] = [];
   if (child.stdout) {

@@ -8,6 +8,8 @@ interface Blob {
   data: Buffer;
   /** Close the connection after this many bytes on the first request (to test resuming). */
   cutAfter?: number;
+  /** Send the body `chunkBytes` at a time, `intervalMs` apart (a slow link), on every request. */
+  throttle?: { chunkBytes: number; intervalMs: number };
   served: number;
 }
 
@@ -55,6 +57,20 @@ export async function startEngineServer(token: string) {
       res.write(blob.data.subarray(start, blob.cutAfter), () => res.socket?.destroy());
       return;
     }
+    const { throttle } = blob;
+    if (throttle) {
+      let at = start;
+      const timer = setInterval(() => {
+        const end = Math.min(total, at + throttle.chunkBytes);
+        if (end >= total) {
+          clearInterval(timer);
+          res.end(blob.data.subarray(at, end));
+        } else res.write(blob.data.subarray(at, end));
+        at = end;
+      }, throttle.intervalMs);
+      res.once('close', () => clearInterval(timer)); // finished, or the client went away
+      return;
+    }
     res.end(blob.data.subarray(start));
   });
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
@@ -62,7 +78,11 @@ export async function startEngineServer(token: string) {
   return {
     url: `http://127.0.0.1:${port}`,
     requests,
-    put(path: string, data: Buffer, options: { cutAfter?: number } = {}) {
+    put(
+      path: string,
+      data: Buffer,
+      options: { cutAfter?: number; throttle?: { chunkBytes: number; intervalMs: number } } = {},
+    ) {
       blobs.set(path, { data, served: 0, ...options });
     },
     close: () => new Promise<void>((r) => server.close(() => r())),

@@ -6,7 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { UpdateError, VerifyError } from '../errors.js';
 import { signedManifest, startEngineServer } from '../test-support/engine-server.js';
 import { downloadResumable } from './download.js';
-import { sha256File, verifyFile, verifyManifestSignature } from './verify.js';
+import { sha256File, sha256FileSync, verifyFile, verifyManifestSignature } from './verify.js';
 
 let server: Awaited<ReturnType<typeof startEngineServer>>;
 beforeAll(async () => {
@@ -127,6 +127,8 @@ describe('verification', () => {
     writeFileSync(f, data);
     const m = signedManifest(data, fleet.privateKey, { id: 'e' });
     expect(await sha256File(f)).toBe(m.sha256);
+    // 200,000 bytes: three full 64 KiB reads and a short one
+    expect(sha256FileSync(f)).toBe(m.sha256);
     await verifyFile(f, m, 'engine e');
     await expect(verifyFile(f, { ...m, size: m.size + 1 }, 'engine e')).rejects.toThrow(
       /size 200000 bytes, the manifest says 200001/,

@@ -1,5 +1,5 @@
 import { createHash, type KeyObject, verify } from 'node:crypto';
-import { createReadStream } from 'node:fs';
+import { closeSync, createReadStream, openSync, readSync } from 'node:fs';
 import { stat } from 'node:fs/promises';
 import { type EngineManifest, engineSigningPayload } from '@facefleet/protocol';
 import { VerifyError } from '../errors.js';
@@ -7,6 +7,22 @@ import { VerifyError } from '../errors.js';
 export async function sha256File(path: string): Promise<string> {
   const hash = createHash('sha256');
   for await (const chunk of createReadStream(path)) hash.update(chunk as Buffer);
+  return hash.digest('hex');
+}
+
+/**
+ * The same, synchronously, 64 KiB at a time: for the bootstrap engine at start. A TensorRT plan is
+ * tens of MB; read whole, it would be the agent's peak RSS.
+ */
+export function sha256FileSync(path: string): string {
+  const hash = createHash('sha256');
+  const buf = Buffer.allocUnsafe(64 * 1024);
+  const fd = openSync(path, 'r');
+  try {
+    for (let n = readSync(fd, buf); n > 0; n = readSync(fd, buf)) hash.update(buf.subarray(0, n));
+  } finally {
+    closeSync(fd);
+  }
   return hash.digest('hex');
 }
 
