@@ -142,7 +142,10 @@ async function runLoad(
         sampler = sampleProcesses(pids);
         genSampler = sampleProcesses([gen.child.pid!]);
       }
-      if (line === 'PHASE held end' && sampler) usage = sampler.stop();
+      if (line === 'PHASE held end' && sampler) {
+        usage = sampler.stop();
+        genSampler?.stop();
+      }
       if (line === 'PHASE peak end' && sampler && genSampler) {
         peakUsage = sampler.stop();
         genPeakUsage = genSampler.stop();
