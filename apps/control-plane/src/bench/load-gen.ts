@@ -127,7 +127,16 @@ await new Promise<void>((resolve) => {
   }, 10);
 });
 const heldPublishS = (Date.now() - heldStart) / 1000;
-await Promise.race([Promise.all(pending), new Promise((r) => setTimeout(r, 60_000))]);
+// Wait for the stragglers (at most a minute); the timer must not outlive them, or it alone keeps
+// the process alive for that minute after the result is printed.
+let drainTimer: NodeJS.Timeout | undefined;
+await Promise.race([
+  Promise.all(pending),
+  new Promise((r) => {
+    drainTimer = setTimeout(r, 60_000);
+  }),
+]);
+clearTimeout(drainTimer);
 console.log('PHASE held end');
 latencies.sort((a, b) => a - b);
 const held = {

@@ -146,14 +146,18 @@ export class RawPublisher {
     this.rx = buf.length > 0 ? Buffer.from(buf) : Buffer.alloc(0);
   }
 
-  /** DISCONNECT, then waits for the socket to close. */
-  end(): Promise<void> {
+  /** DISCONNECT, then waits for the socket to close (destroying it after `timeoutMs`). */
+  end(timeoutMs = 5000): Promise<void> {
     return new Promise((resolve) => {
       if (this.socket.destroyed) {
         resolve();
         return;
       }
-      this.socket.once('close', () => resolve());
+      const timer = setTimeout(() => this.socket.destroy(), timeoutMs);
+      this.socket.once('close', () => {
+        clearTimeout(timer);
+        resolve();
+      });
       this.socket.end(Buffer.from([0xe0, 0x00]));
     });
   }
