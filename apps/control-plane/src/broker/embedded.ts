@@ -267,16 +267,15 @@ export async function createEmbeddedBroker(
    * (and acknowledged, like any invalid device message); past the cap the client is disconnected.
    */
   const handle = (conn: Duplex, req?: IncomingMessage) => {
-    const client: Client = aedes.handle(
-      limitPacketSize(conn, options.maxPacketBytes, (announced) => {
-        telemetry.rejected.inc({ reason: 'packet_too_large' });
-        log.warn(
-          { clientId: client.id ?? null, announced, limit: options.maxPacketBytes },
-          'MQTT packet over the size limit: connection closed',
-        );
-      }),
-      req,
-    );
+    let client: Client | undefined;
+    limitPacketSize(conn, options.maxPacketBytes, (announced) => {
+      telemetry.rejected.inc({ reason: 'packet_too_large' });
+      log.warn(
+        { clientId: client?.id ?? null, announced, limit: options.maxPacketBytes },
+        'MQTT packet over the size limit: connection closed',
+      );
+    });
+    client = aedes.handle(conn, req);
   };
   const tcp = createNetServer((socket) => handle(socket));
   const mqttPort = await listen(tcp, options.port, options.host);

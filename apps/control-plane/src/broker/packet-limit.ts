@@ -1,4 +1,4 @@
-import { Duplex } from 'node:stream';
+import type { Duplex } from 'node:stream';
 
 /**
  * Reads MQTT fixed headers as bytes stream by and says when one announces a packet longer than
@@ -44,65 +44,38 @@ export function createPacketScanner(maxBytes: number) {
 }
 
 /**
- * A client connection as aedes sees it, with a cap on the size of one MQTT packet: a packet whose
- * header announces more than `maxBytes` ends the connection at once (`onTooLarge` is told), before
- * its body is read. Without it the MQTT parser buffers a packet of any announced size (up to the
- * protocol's 256 MiB) in memory before anything can look at it, so one client could exhaust the
- * server's memory with a single publish, or an unauthenticated one with its CONNECT.
- * Backpressure passes through: when aedes stops reading, the socket is paused.
+ * Puts a cap on the size of one MQTT packet on a client connection: a packet whose header announces
+ * more than `maxBytes` ends the connection at once (`onTooLarge` is told), before its body is read.
+ * Without it the MQTT parser buffers a packet of any announced size (up to the protocol's 256 MiB)
+ * in memory before anything can look at it, so one client could exhaust the server's memory with a
+ * single publish, or an unauthenticated one with its CONNECT.
+ *
+ * aedes pulls bytes with `conn.read()` whenever the stream is readable; the cap wraps that method
+ * on the connection itself, so every byte is scanned before the parser sees it and nothing else
+ * changes: no second stream per client, no copy, backpressure exactly as before. (A Duplex in
+ * between cost ~10 % of the broker's CPU per message at 10,000 clients.)
  */
-export function limitPacketSize(
-  conn: Duplex,
+export function limitPacketSize<T extends Duplex>(
+  conn: T,
   maxBytes: number,
-  onTooLarge: (announced: number, limited: Duplex) => void,
-): Duplex {
+  onTooLarge: (announced: number) => void,
+): T {
   const scanner = createPacketScanner(maxBytes);
-  let waitingForDrain: (() => void) | undefined;
-  const limited = new Duplex({
-    readableHighWaterMark: conn.readableHighWaterMark,
-    writableHighWaterMark: conn.writableHighWaterMark,
-    allowHalfOpen: false,
-    read() {
-      conn.resume();
-    },
-    write(chunk, encoding, callback) {
-      if (conn.write(chunk, encoding)) callback();
-      else waitingForDrain = callback;
-    },
-    writev(chunks, callback) {
-      // mqtt-packet corks the stream while it writes one packet in pieces: keep them together
-      let flushed = true;
-      conn.cork();
-      for (const { chunk, encoding } of chunks) flushed = conn.write(chunk, encoding);
-      conn.uncork();
-      if (flushed) callback();
-      else waitingForDrain = callback;
-    },
-    final(callback) {
-      conn.end(callback);
-    },
-    destroy(err, callback) {
-      conn.destroy();
-      callback(err);
-    },
-  });
-  conn.on('data', (chunk: Buffer) => {
-    const announced = scanner.feed(chunk);
-    if (announced !== undefined) {
-      conn.pause();
-      onTooLarge(announced, limited);
-      limited.destroy();
-      return;
+  const read = conn.read.bind(conn);
+  let tripped = false;
+  conn.read = (size?: number) => {
+    if (tripped) return null;
+    const chunk: unknown = read(size);
+    if (chunk instanceof Uint8Array) {
+      const announced = scanner.feed(chunk);
+      if (announced !== undefined) {
+        tripped = true;
+        onTooLarge(announced);
+        conn.destroy();
+        return null;
+      }
     }
-    if (!limited.push(chunk)) conn.pause();
-  });
-  conn.on('drain', () => {
-    const callback = waitingForDrain;
-    waitingForDrain = undefined;
-    callback?.();
-  });
-  conn.on('end', () => limited.push(null));
-  conn.on('error', (err) => limited.destroy(err));
-  conn.on('close', () => limited.destroy());
-  return limited;
+    return chunk;
+  };
+  return conn;
 }
