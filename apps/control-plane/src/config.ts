@@ -106,8 +106,13 @@ export const configSchema = z.strictObject({
     .strictObject({
       /** Commit a batch at most this many ms after its first message. */
       batchMs: positiveInt.max(10_000).default(25),
-      /** …or as soon as it holds this many rows. */
+      /** …or as soon as it holds this many rows (a batch waits while the one before commits). */
       batchRows: positiveInt.max(100_000).default(2000),
+      /**
+       * `worker`: batches are written by a writer thread with its own connection, so commits and
+       * WAL checkpoints never stall the MQTT clients and the API; `inline`: on the main thread.
+       */
+      writer: z.enum(['worker', 'inline']).default('worker'),
     })
     .prefault({}),
   db: z
@@ -165,6 +170,7 @@ const SETTINGS: Record<string, { path: string; kind: 'string' | 'number' | 'null
   'rate-burst': { path: 'mqtt.rateBurst', kind: 'number' },
   'batch-ms': { path: 'ingest.batchMs', kind: 'number' },
   'batch-rows': { path: 'ingest.batchRows', kind: 'number' },
+  'ingest-writer': { path: 'ingest.writer', kind: 'string' },
   'db-synchronous': { path: 'db.synchronous', kind: 'string' },
   'retention-raw-days': { path: 'retention.rawDays', kind: 'number' },
   'retention-rollup-days': { path: 'retention.rollupDays', kind: 'number' },

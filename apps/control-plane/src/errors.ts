@@ -36,6 +36,11 @@ export class IngestError extends ControlPlaneError {
 }
 
 /** The ingest is closed (shutdown in progress) and takes no more messages. */
+/** The ingest writer could not commit a batch (the thread failed, or SQLite refused). */
+export class IngestWriterError extends ControlPlaneError {
+  override name = 'IngestWriterError';
+}
+
 export class IngestClosedError extends ControlPlaneError {
   override name = 'IngestClosedError';
   constructor() {

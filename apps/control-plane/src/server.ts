@@ -1,4 +1,5 @@
 import { join } from 'node:path';
+import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { type ServerType, serve } from '@hono/node-server';
 import { eq, sql } from 'drizzle-orm';
 import type { Logger } from 'pino';
@@ -94,6 +95,7 @@ export async function createServer({
     // Behind an external broker messages arrive one at a time (see broker/external.ts).
     batchMs: external ? 0 : config.ingest.batchMs,
     batchRows: config.ingest.batchRows,
+    writer: config.ingest.writer,
     onCommit: (batch) => onCommit(batch),
   });
 
@@ -218,6 +220,22 @@ export async function createServer({
   telemetry.gauge('facefleet_ingest_pending', 'Messages waiting for the next batch commit.', () => [
     [{}, ingest.pending],
   ]);
+  // How late the event loop runs: every MQTT client, API request and commit callback waits this.
+  const loopDelay = monitorEventLoopDelay({ resolution: 10 });
+  loopDelay.enable();
+  telemetry.gauge(
+    'facefleet_event_loop_delay_seconds',
+    'Event-loop delay since the previous scrape: p50, p99 and max.',
+    () => {
+      const out: [Record<string, string>, number][] = [
+        [{ quantile: '0.5' }, loopDelay.percentile(50) / 1e9],
+        [{ quantile: '0.99' }, loopDelay.percentile(99) / 1e9],
+        [{ quantile: '1' }, loopDelay.max / 1e9],
+      ];
+      loopDelay.reset();
+      return out;
+    },
+  );
   telemetry.gauge('facefleet_rollouts', 'Rollouts by state.', () =>
     Object.entries(rollouts.countByState()).map(([state, n]) => [{ state }, n]),
   );
@@ -306,10 +324,10 @@ export async function createServer({
         if ('closeIdleConnections' in http) http.closeIdleConnections();
         // Commit what is queued, then close the broker: late publishes are refused, not lost
         // (they were never acknowledged).
-        ingest.flush();
+        await ingest.flush();
         await broker.close();
         await credentials.close();
-        ingest.close();
+        await ingest.close();
         await rollouts.idle();
         await alerts.idle();
         // The event streams ended above; their keep-alive sockets are idle only now.

@@ -165,6 +165,11 @@ export function createTelemetry() {
     'Time to commit one ingest batch.',
     [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1],
   );
+  const ackDelay = histogram(
+    'facefleet_ingest_ack_delay_seconds',
+    'Time from receiving a device message to its batch committing (when the QoS 1 ack may go out).',
+    [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5],
+  );
   const batchRows = counter('facefleet_ingest_batches_total', 'Ingest batches committed.');
   const sessionsDropped = counter(
     'facefleet_mqtt_sessions_revoked_total',
@@ -192,6 +197,7 @@ export function createTelemetry() {
     authFailures,
     httpAuthFailures,
     batchCommit,
+    ackDelay,
     batchRows,
     sessionsDropped,
     /** Call about once a second (server.ts does): the ingest rate is computed from these samples. */

@@ -214,7 +214,7 @@ describe('a login in flight while its credentials are revoked', () => {
       expect(telemetry.authFailures.get()).toBe(1);
     } finally {
       await broker.close();
-      ingest.close();
+      await ingest.close();
       database.close();
       rmSync(dir, { recursive: true, force: true });
     }

@@ -4,6 +4,7 @@ import { fileURLToPath } from 'node:url';
 import Database from 'better-sqlite3';
 import { type BetterSQLite3Database, drizzle } from 'drizzle-orm/better-sqlite3';
 import { migrate } from 'drizzle-orm/better-sqlite3/migrator';
+import { configureConnection, type Synchronous } from './connection.js';
 import * as schema from './schema.js';
 
 export type Db = BetterSQLite3Database<typeof schema>;
@@ -13,12 +14,15 @@ export interface DatabaseHandle {
   db: Db;
   /** The raw connection, for pragmas, transactions and closing. */
   sqlite: Database.Database;
+  /** The file it was opened from (`:memory:` for a private in-memory database). */
+  file: string;
+  synchronous: Synchronous;
   close(): void;
 }
 
 export interface OpenDatabaseOptions {
   /** `normal` is durable against process death under WAL (see config.ts); `full` against power loss. */
-  synchronous?: 'normal' | 'full';
+  synchronous?: Synchronous;
 }
 
 /** drizzle-kit's generated migrations, committed in apps/control-plane/drizzle (src/db → ../../drizzle). */
@@ -31,15 +35,15 @@ export const MIGRATIONS_DIR = fileURLToPath(new URL('../../drizzle', import.meta
 export function openDatabase(file: string, options: OpenDatabaseOptions = {}): DatabaseHandle {
   if (file !== ':memory:') mkdirSync(dirname(file), { recursive: true });
   const sqlite = new Database(file);
-  sqlite.pragma('journal_mode = WAL');
-  sqlite.pragma(`synchronous = ${options.synchronous === 'full' ? 'FULL' : 'NORMAL'}`);
-  sqlite.pragma('busy_timeout = 5000');
-  sqlite.pragma('foreign_keys = ON');
+  const synchronous = options.synchronous ?? 'normal';
+  configureConnection(sqlite, synchronous);
   const db = drizzle(sqlite, { schema });
   migrate(db, { migrationsFolder: MIGRATIONS_DIR });
   return {
     db,
     sqlite,
+    file,
+    synchronous,
     close: () => {
       if (sqlite.open) sqlite.close();
     },

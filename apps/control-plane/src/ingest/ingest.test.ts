@@ -8,7 +8,7 @@ import { createTelemetry } from '../telemetry.js';
 import { facesMessage } from '../testing.js';
 import { createIngest } from './ingest.js';
 
-describe('ingest: last-seen times', () => {
+describe.each(['inline', 'worker'] as const)('ingest (%s writer): last-seen times', (writer) => {
   let dir: string;
   let database: DatabaseHandle;
   afterEach(() => {
@@ -32,6 +32,7 @@ describe('ingest: last-seen times', () => {
       batchMs: 1_000_000,
       batchRows: 1_000_000,
       lastSeenMs: 1000,
+      writer,
       now: () => clock,
     });
     const lastSeen = () =>
@@ -43,7 +44,7 @@ describe('ingest: last-seen times', () => {
     const send = async (seq: number, at: number) => {
       clock = at;
       const done = ingest.submit({ kind: 'faces', data: facesMessage('cam-1', seq) });
-      ingest.flush();
+      await ingest.flush();
       await done;
     };
     return { ingest, lastSeen, send, t0: clock };
@@ -60,11 +61,47 @@ describe('ingest: last-seen times', () => {
     expect(lastSeen()).toBe(t0 + 1000);
     await send(3, t0 + 1500);
     expect(lastSeen()).toBe(t0 + 1000);
-    ingest.close(); // a device gone quiet, or a shutdown: nothing is left behind
+    await ingest.close(); // a device gone quiet, or a shutdown: nothing is left behind
     expect(lastSeen()).toBe(t0 + 1500);
     const rows = database.sqlite.prepare('SELECT count(*) AS n FROM face_windows').get() as {
       n: number;
     };
     expect(rows.n).toBe(4);
+  });
+});
+
+describe('ingest (worker writer): a batch that cannot commit', () => {
+  it('fails only that batch, acknowledges none of it, and keeps the writer for the next', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'ff-ingest-'));
+    const database = openDatabase(join(dir, 'f.db'));
+    const telemetry = createTelemetry();
+    const ingest = createIngest({
+      database,
+      telemetry,
+      log: pino({ level: 'silent' }),
+      batchMs: 1_000_000,
+      batchRows: 1_000_000,
+      writer: 'worker',
+    });
+    try {
+      await ingest.submit({ kind: 'faces', data: facesMessage('cam-1', 0) });
+      // The writer's connection finds the table gone when it next writes to it.
+      database.sqlite.exec('ALTER TABLE face_windows RENAME TO face_windows_away');
+      const failing = ingest.submit({ kind: 'faces', data: facesMessage('cam-1', 1) });
+      await ingest.flush();
+      await expect(failing).rejects.toThrow(/face_windows/);
+      database.sqlite.exec('ALTER TABLE face_windows_away RENAME TO face_windows');
+      await ingest.submit({ kind: 'faces', data: facesMessage('cam-1', 2) });
+      const seqs = database.sqlite
+        .prepare('SELECT seq FROM face_windows ORDER BY seq')
+        .all()
+        .map((r) => (r as { seq: number }).seq);
+      expect(seqs).toEqual([0, 2]);
+      expect(telemetry.ingested.get({ kind: 'faces' })).toBe(2);
+    } finally {
+      await ingest.close();
+      database.close();
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });

@@ -1,10 +1,11 @@
-import { eq, sql } from 'drizzle-orm';
+import { Worker } from 'node:worker_threads';
 import type { Logger } from 'pino';
 import type { DatabaseHandle } from '../db/open.js';
-import { devices, engineBenchmarks, reportedHistory, statusHistory } from '../db/schema.js';
-import { IngestClosedError } from '../errors.js';
+import { IngestClosedError, IngestWriterError } from '../errors.js';
 import type { Telemetry } from '../telemetry.js';
 import type { IngestMessage } from './decode.js';
+import { createWriter, type Row, type Touch, toRow } from './writer.js';
+import type { WriterReply, WriterRequest, WriterWorkerData } from './writer-worker.js';
 
 /** A message after its batch committed; `stored` is false for a replay already in the database. */
 export interface CommittedMessage {
@@ -24,6 +25,12 @@ export interface IngestOptions {
   now?: () => number;
   /** Write devices' last-seen times at most this often (ms); default 1000. */
   lastSeenMs?: number;
+  /**
+   * Where batches are written: `worker` (default for a database file) is a writer thread with its
+   * own connection, so commits never block the event loop; `inline` writes on this thread (the
+   * only choice for an in-memory database).
+   */
+  writer?: 'inline' | 'worker';
   /** Called after every commit, with the messages of the batch (alerts, rollouts, analytics). */
   onCommit?: (batch: CommittedMessage[]) => void;
 }
@@ -34,235 +41,129 @@ interface Pending {
   done: (err?: Error) => void;
 }
 
-const p = (name: string) => sql.placeholder(name);
+/**
+ * Writes batches and calls back with, per row, whether it was new (or with the error that kept the
+ * batch from committing). One batch at a time.
+ */
+interface Committer {
+  commit(
+    rows: Row[],
+    touches: Touch[],
+    done: (err: Error | undefined, stored?: Uint8Array, seconds?: number) => void,
+  ): void;
+  close(): Promise<void>;
+}
+
+function inlineCommitter(database: DatabaseHandle): Committer {
+  const writer = createWriter(database.sqlite);
+  return {
+    commit(rows, touches, done) {
+      const started = performance.now();
+      let stored: Uint8Array;
+      try {
+        stored = writer.commit(rows, touches);
+      } catch (err) {
+        done(err as Error);
+        return;
+      }
+      done(undefined, stored, (performance.now() - started) / 1000);
+    },
+    close: async () => {},
+  };
+}
+
+/** The compiled worker: beside this file, or under dist/ when the sources run through vitest. */
+function workerUrl(): URL {
+  const here = import.meta.url;
+  if (!here.endsWith('.ts')) return new URL('./writer-worker.js', here);
+  const i = here.lastIndexOf('/src/');
+  return new URL(
+    `${here.slice(0, i)}/dist/${here.slice(i + 5, here.lastIndexOf('/'))}/writer-worker.js`,
+  );
+}
+
+/**
+ * A writer thread. If it dies, the batch in it fails (nothing of it was acknowledged) and the next
+ * batch starts a new one.
+ */
+function workerCommitter(database: DatabaseHandle, log: Logger): Committer {
+  let worker: Worker | undefined;
+  let nextId = 1;
+  const waiting = new Map<number, (reply: WriterReply | Error) => void>();
+  const failAll = (err: Error) => {
+    const callbacks = [...waiting.values()];
+    waiting.clear();
+    for (const cb of callbacks) cb(err);
+  };
+  function start(): Worker {
+    const w = new Worker(workerUrl(), {
+      workerData: {
+        file: database.file,
+        synchronous: database.synchronous,
+      } satisfies WriterWorkerData,
+    });
+    w.on('message', (reply: WriterReply) => {
+      const cb = waiting.get(reply.id);
+      waiting.delete(reply.id);
+      cb?.(reply);
+    });
+    w.on('error', (err) => {
+      log.error({ err }, 'ingest writer thread failed');
+      failAll(new IngestWriterError(`ingest writer thread failed: ${err.message}`));
+    });
+    w.on('exit', (code) => {
+      if (worker === w) worker = undefined;
+      if (waiting.size > 0) failAll(new IngestWriterError(`ingest writer thread exited (${code})`));
+    });
+    return w;
+  }
+  return {
+    commit(rows, touches, done) {
+      worker ??= start();
+      const id = nextId++;
+      waiting.set(id, (reply) => {
+        if (reply instanceof Error) done(reply);
+        else if ('error' in reply)
+          done(
+            Object.assign(new IngestWriterError(reply.error.message), { code: reply.error.code }),
+          );
+        else if ('stored' in reply) done(undefined, reply.stored, reply.seconds);
+      });
+      worker.postMessage({ id, rows, touches } satisfies WriterRequest);
+    },
+    async close() {
+      const w = worker;
+      if (!w) return;
+      const id = nextId++;
+      const closed = new Promise<void>((resolve) => {
+        waiting.set(id, () => resolve());
+        w.once('exit', () => resolve());
+      });
+      w.postMessage({ id, close: true } satisfies WriterRequest);
+      await closed;
+      worker = undefined;
+      await w.terminate();
+    },
+  };
+}
 
 /**
  * Batches validated device messages and commits them in one SQLite transaction with prepared
- * inserts, idempotent on (deviceId, seq). `submit` resolves only once the message's batch has
+ * inserts, idempotent on (deviceId, seq). A message's `done` is called only once its batch has
  * committed: the broker sends the QoS 1 PUBACK then, so an acknowledged message is on disk.
+ *
+ * By default the commits run on a writer thread (writer-worker.ts), one batch at a time; what
+ * arrives meanwhile forms the next batch, which is sent the moment the previous one commits. At
+ * 10,000 devices the SQLite work was about a quarter of the event loop's time, and its commits and
+ * WAL checkpoints stalled every client for tens of milliseconds at a time.
  */
 export function createIngest(options: IngestOptions) {
   const { database, telemetry, log, batchMs, batchRows } = options;
-  const { db, sqlite } = database;
   const now = options.now ?? Date.now;
-
-  // The two statements that run for nearly every message are raw better-sqlite3 statements with
-  // positional parameters: drizzle's prepared queries map named placeholders on every run, which
-  // cost ~15 % of the commit in the ingest benchmark's profile. The rest go through drizzle.
-  const insertFaces = sqlite.prepare<
-    [
-      string,
-      number,
-      number,
-      number,
-      number,
-      number,
-      number,
-      number,
-      number,
-      number,
-      string | null,
-      number,
-    ]
-  >(
-    `INSERT INTO face_windows (device_id, seq, ts, start, "end", frames, last, min, max, mean, boxes, received_at)
-     VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING`,
-  );
-  const insertMetrics = sqlite.prepare(
-    `INSERT INTO metrics (device_id, seq, ts, interval_s, fps, infer_fps, latency_p50, latency_p95,
-       latency_p99, frames, dropped, gpu_pct, ram_used_mb, temp_max_c, temps, power_mode, device_class,
-       received_at)
-     VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING`,
-  );
-  const insertStatus = db
-    .insert(statusHistory)
-    .values({
-      deviceId: p('deviceId'),
-      seq: p('seq'),
-      ts: p('ts'),
-      state: p('state'),
-      reason: p('reason'),
-    })
-    .onConflictDoNothing()
-    .prepare();
-  const insertReported = db
-    .insert(reportedHistory)
-    .values({
-      deviceId: p('deviceId'),
-      seq: p('seq'),
-      ts: p('ts'),
-      rev: p('rev'),
-      updateState: p('updateState'),
-      engineId: p('engineId'),
-      rolloutId: p('rolloutId'),
-      reason: p('reason'),
-      json: p('json'),
-    })
-    .onConflictDoNothing()
-    .prepare();
-  const updateStatus = db
-    .update(devices)
-    .set({
-      state: sql`${p('state')}`,
-      statusJson: sql`${p('json')}`,
-      engineId: sql`${p('engineId')}`,
-      engineSha256: sql`${p('engineSha256')}`,
-    })
-    .where(eq(devices.id, sql.placeholder('deviceId')))
-    .prepare();
-  const updateReported = db
-    .update(devices)
-    .set({
-      reportedJson: sql`${p('json')}`,
-      engineId: sql`${p('engineId')}`,
-      engineSha256: sql`${p('engineSha256')}`,
-    })
-    .where(eq(devices.id, sql.placeholder('deviceId')))
-    .prepare();
-  const updatePowerMode = db
-    .update(devices)
-    .set({ powerMode: sql`${p('powerMode')}` })
-    .where(eq(devices.id, sql.placeholder('deviceId')))
-    .prepare();
-  const touchDevice = db
-    .update(devices)
-    .set({ lastSeen: sql`max(coalesce(${devices.lastSeen}, 0), ${p('lastSeen')})` })
-    .where(eq(devices.id, sql.placeholder('deviceId')))
-    .prepare();
-  const upsertBench = db
-    .insert(engineBenchmarks)
-    .values({
-      engineId: p('engineId'),
-      deviceId: p('deviceId'),
-      inferFps: p('inferFps'),
-      latencyP50: p('latencyP50'),
-      latencyP95: p('latencyP95'),
-      latencyP99: p('latencyP99'),
-      trtVersion: p('trtVersion'),
-      ts: p('ts'),
-    })
-    .onConflictDoUpdate({
-      target: [engineBenchmarks.engineId, engineBenchmarks.deviceId],
-      set: {
-        inferFps: sql`excluded.infer_fps`,
-        latencyP50: sql`excluded.latency_p50`,
-        latencyP95: sql`excluded.latency_p95`,
-        latencyP99: sql`excluded.latency_p99`,
-        trtVersion: sql`excluded.trt_version`,
-        ts: sql`excluded.ts`,
-      },
-    })
-    .prepare();
-
-  /** Writes one message; returns whether it was new. */
-  function store(m: IngestMessage, receivedAt: number): boolean {
-    switch (m.kind) {
-      case 'faces': {
-        const d = m.data;
-        return (
-          insertFaces.run(
-            d.deviceId,
-            d.seq,
-            d.ts,
-            d.start,
-            d.end,
-            d.frames,
-            d.last,
-            d.min,
-            d.max,
-            d.mean,
-            d.boxes ? JSON.stringify(d.boxes) : null,
-            receivedAt,
-          ).changes > 0
-        );
-      }
-      case 'metrics': {
-        const d = m.data;
-        const temps = Object.values(d.device.tempsC);
-        const r = d.runner;
-        const inserted =
-          insertMetrics.run(
-            d.deviceId,
-            d.seq,
-            d.ts,
-            d.intervalS,
-            r?.fps ?? null,
-            r?.inferFps ?? null,
-            r?.latencyMs.p50 ?? null,
-            r?.latencyMs.p95 ?? null,
-            r?.latencyMs.p99 ?? null,
-            r?.frames ?? null,
-            r?.dropped ?? null,
-            d.device.gpuPct,
-            d.device.ramMb.used,
-            temps.length > 0 ? Math.max(...temps) : null,
-            JSON.stringify(d.device.tempsC),
-            d.device.powerMode,
-            d.device.deviceClass,
-            receivedAt,
-          ).changes > 0;
-        if (inserted) updatePowerMode.run({ deviceId: d.deviceId, powerMode: d.device.powerMode });
-        return inserted;
-      }
-      case 'status': {
-        const d = m.data;
-        const inserted =
-          insertStatus.run({
-            deviceId: d.deviceId,
-            seq: d.seq,
-            ts: d.ts,
-            state: d.state,
-            reason: d.reason,
-          }).changes > 0;
-        if (inserted) {
-          updateStatus.run({
-            deviceId: d.deviceId,
-            state: d.state,
-            json: JSON.stringify(d),
-            engineId: d.engine?.id ?? null,
-            engineSha256: d.engine?.sha256 ?? null,
-          });
-        }
-        return inserted;
-      }
-      case 'reported': {
-        const d = m.data;
-        const inserted =
-          insertReported.run({
-            deviceId: d.deviceId,
-            seq: d.seq,
-            ts: d.ts,
-            rev: d.rev,
-            updateState: d.update.state,
-            engineId: d.update.engineId,
-            rolloutId: d.update.rolloutId,
-            reason: d.update.reason,
-            json: JSON.stringify(d),
-          }).changes > 0;
-        if (inserted) {
-          updateReported.run({
-            deviceId: d.deviceId,
-            json: JSON.stringify(d),
-            engineId: d.engine?.id ?? null,
-            engineSha256: d.engine?.sha256 ?? null,
-          });
-          if (d.engineBench) {
-            upsertBench.run({
-              engineId: d.engineBench.engineId,
-              deviceId: d.deviceId,
-              inferFps: d.engineBench.inferFps,
-              latencyP50: d.engineBench.latencyMs.p50,
-              latencyP95: d.engineBench.latencyMs.p95,
-              latencyP99: d.engineBench.latencyMs.p99,
-              trtVersion: d.engineBench.trtVersion,
-              ts: d.ts,
-            });
-          }
-        }
-        return inserted;
-      }
-    }
-  }
+  const mode = options.writer ?? (database.file === ':memory:' ? 'inline' : 'worker');
+  if (mode === 'worker' && database.file === ':memory:')
+    throw new Error('the ingest writer thread needs a database file, not :memory:');
+  const committer = mode === 'worker' ? workerCommitter(database, log) : inlineCommitter(database);
 
   // Devices' last-seen times. Writing one per message doubled the cost of a face window at peak,
   // so each device's time is written at most once per `lastSeenMs`, inside the batch that carries
@@ -271,16 +172,8 @@ export function createIngest(options: IngestOptions) {
   // `lastSeenMs` behind; alert rules keep their own, exact, from the committed batches.
   const lastSeenMs = options.lastSeenMs ?? 1000;
   const seen = new Map<string, { at: number; written: number }>();
-  const touch = (entries: [string, number][]) => {
-    for (const [deviceId, at] of entries) touchDevice.run({ deviceId, lastSeen: at });
-  };
-  const commitBatch = sqlite.transaction((batch: Pending[], touches: [string, number][]) => {
-    const stored = batch.map((item) => store(item.message, item.receivedAt));
-    touch(touches);
-    return stored;
-  });
   /** Last-seen writes due with this batch. */
-  function dueTouches(items: Pending[]): [string, number][] {
+  function dueTouches(items: Pending[]): Touch[] {
     const due = new Map<string, number>();
     for (const item of items) {
       const id = item.message.data.deviceId;
@@ -291,65 +184,91 @@ export function createIngest(options: IngestOptions) {
     }
     return [...due];
   }
-  const markWritten = (entries: [string, number][]) => {
+  const markWritten = (entries: Touch[]) => {
     for (const [id, at] of entries) {
       const e = seen.get(id);
       if (e && e.written < at) e.written = at;
     }
   };
-  const writeQuiet = sqlite.transaction(touch);
-  function flushQuiet(all = false): void {
+  /** Devices whose latest time is unwritten and (unless `all`) at least an interval old. */
+  function quietTouches(all: boolean): Touch[] {
     const cutoff = now() - lastSeenMs;
-    const entries: [string, number][] = [];
+    const entries: Touch[] = [];
     for (const [id, e] of seen)
       if (e.at > e.written && (all || e.at <= cutoff)) entries.push([id, e.at]);
-    if (entries.length === 0) return;
-    try {
-      writeQuiet(entries);
-      markWritten(entries);
-    } catch (err) {
-      log.error({ err }, 'writing last-seen times failed; will retry');
-    }
+    return entries;
   }
-  const lastSeenTimer = setInterval(flushQuiet, lastSeenMs);
+  let quietDue = false;
+  const lastSeenTimer = setInterval(() => {
+    quietDue = true;
+    kick();
+  }, lastSeenMs);
   lastSeenTimer.unref();
 
   let batch: Pending[] = [];
   let timer: { cancel(): void } | undefined;
   const schedule = (): { cancel(): void } => {
     if (batchMs === 0) {
-      const handle = setImmediate(flush);
+      const handle = setImmediate(kick);
       return { cancel: () => clearImmediate(handle) };
     }
-    const handle = setTimeout(flush, batchMs);
+    const handle = setTimeout(kick, batchMs);
     return { cancel: () => clearTimeout(handle) };
   };
   let closed = false;
+  let inFlight = false;
+  /** Called when nothing is queued or in flight. */
+  let idleWaiters: (() => void)[] = [];
 
-  function flush(): void {
+  /** Sends the queued batch (and any quiet devices' last-seen times) unless one is in flight. */
+  function kick(): void {
     timer?.cancel();
     timer = undefined;
-    if (batch.length === 0) return;
-    const items = batch;
-    batch = [];
-    const started = performance.now();
-    let stored: boolean[];
-    const touches = dueTouches(items);
-    try {
-      stored = commitBatch(items, touches);
-      markWritten(touches);
-    } catch (err) {
-      log.error({ err, rows: items.length }, 'ingest batch commit failed; nothing acknowledged');
-      for (const item of items) item.done(err as Error);
+    if (inFlight) return;
+    if (batch.length === 0 && !quietDue) {
+      const waiters = idleWaiters;
+      idleWaiters = [];
+      for (const w of waiters) w();
       return;
     }
-    telemetry.batchCommit.observe((performance.now() - started) / 1000);
+    const items = batch;
+    batch = [];
+    const touches = dueTouches(items);
+    if (quietDue) {
+      quietDue = false;
+      const have = new Set(touches.map((t) => t[0]));
+      for (const t of quietTouches(false)) if (!have.has(t[0])) touches.push(t);
+    }
+    if (items.length === 0 && touches.length === 0) {
+      kick();
+      return;
+    }
+    const rows = items.map((item) => toRow(item.message, item.receivedAt));
+    inFlight = true;
+    committer.commit(rows, touches, (err, stored, seconds) => {
+      inFlight = false;
+      if (err || !stored) {
+        log.error({ err, rows: items.length }, 'ingest batch commit failed; nothing acknowledged');
+        for (const item of items) item.done(err ?? new IngestWriterError('no result'));
+      } else {
+        markWritten(touches);
+        if (items.length > 0) committedBatch(items, stored, seconds ?? 0);
+      }
+      // What arrived during this commit goes at once: the commit itself was the wait.
+      kick();
+    });
+  }
+
+  function committedBatch(items: Pending[], stored: Uint8Array, seconds: number): void {
+    telemetry.batchCommit.observe(seconds);
     telemetry.batchRows.inc();
     const counts = new Map<string, number>();
     const committed: CommittedMessage[] = new Array(items.length);
+    const at = now();
     for (let i = 0; i < items.length; i++) {
       const item = items[i]!;
-      const isNew = stored[i] ?? false;
+      telemetry.ackDelay.observe((at - item.receivedAt) / 1000);
+      const isNew = stored[i] === 1;
       const key = `${isNew ? '+' : '='}${item.message.kind}`;
       counts.set(key, (counts.get(key) ?? 0) + 1);
       committed[i] = { message: item.message, stored: isNew, receivedAt: item.receivedAt };
@@ -368,13 +287,20 @@ export function createIngest(options: IngestOptions) {
     }
   }
 
+  /** Resolves when everything queued before it (and anything after) has been committed. */
+  function flush(): Promise<void> {
+    const idle = new Promise<void>((resolve) => idleWaiters.push(resolve));
+    kick();
+    return idle;
+  }
+
   function enqueue(message: IngestMessage, done: (err?: Error) => void): void {
     if (closed) {
       done(new IngestClosedError());
       return;
     }
     batch.push({ message, receivedAt: now(), done });
-    if (batch.length >= batchRows) flush();
+    if (batch.length >= batchRows) kick();
     else if (!timer) timer = schedule();
   }
 
@@ -390,15 +316,29 @@ export function createIngest(options: IngestOptions) {
         enqueue(message, (err) => (err ? reject(err) : resolve())),
       );
     },
-    /** Commits what is queued now. */
+    /** Commits what is queued now; resolves when nothing is left to commit. */
     flush,
-    /** Commits what is queued, writes last-seen times, and refuses anything more. */
-    close(): void {
-      flush();
+    /**
+     * Refuses anything more, commits what is queued, writes every device's last-seen time and
+     * stops the writer thread.
+     */
+    async close(): Promise<void> {
       closed = true;
       clearInterval(lastSeenTimer);
-      flushQuiet(true);
+      await flush();
+      const rest = quietTouches(true);
+      if (rest.length > 0) {
+        await new Promise<void>((resolve) =>
+          committer.commit([], rest, (err) => {
+            if (err) log.error({ err }, 'writing last-seen times failed');
+            else markWritten(rest);
+            resolve();
+          }),
+        );
+      }
+      await committer.close();
     },
+    /** Messages queued or being committed. */
     get pending(): number {
       return batch.length;
     },
