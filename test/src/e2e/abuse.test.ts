@@ -580,6 +580,7 @@ describe('abuse of a running fleet', { timeout: 120_000 }, () => {
     const expected = new Map<string, number>();
     for (const m of messages) expected.set(m.expect, (expected.get(m.expect) ?? 0) + 1);
     const before = await cp.metrics();
+    const logLinesBefore = cp.process.lines.length;
 
     // /healthz, polled all along: the control plane stays responsive.
     let flooding = true;
@@ -638,6 +639,12 @@ describe('abuse of a running fleet', { timeout: 120_000 }, () => {
     );
     expect(counted).toEqual(Object.fromEntries(expected));
     expect(after.sum(REJECTED) - before.sum(REJECTED)).toBe(FUZZ_MESSAGES);
+    // Counted, not each logged: a flooding client cannot fill the disk with warnings.
+    const refusalLines = cp.process.lines
+      .slice(logLinesBefore)
+      .filter((l) => /device message refused|refused by the ACL/.test(l));
+    expect(refusalLines.length).toBeGreaterThan(0);
+    expect(refusalLines.length).toBeLessThanOrEqual(10 * (expected.size + 1));
     expect(rowCounts(ATTACKER)).toEqual(Object.fromEntries(TABLES.map((t) => [t, 0])));
     for (const id of AGENTS) {
       expect(foreignRows(id), id).toBe(0);

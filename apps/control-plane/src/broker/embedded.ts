@@ -17,6 +17,7 @@ import type { MqttAuthenticator } from '../auth/mqtt-auth.js';
 import { IngestError } from '../errors.js';
 import { decodeDeviceMessage } from '../ingest/decode.js';
 import type { Ingest } from '../ingest/ingest.js';
+import { createLogLimiter } from '../log-limit.js';
 import type { Telemetry } from '../telemetry.js';
 import { limitPacketSize } from './packet-limit.js';
 import { createTokenBucket, type TokenBucket } from './rate-limit.js';
@@ -95,6 +96,7 @@ export async function createEmbeddedBroker(
   options: EmbeddedBrokerOptions,
 ): Promise<EmbeddedBroker> {
   const { ingest, telemetry, log } = options;
+  const refusals = createLogLimiter(log);
   const sessions = new WeakMap<Client, Session>();
   /** Payloads of invalid messages: acknowledged, never forwarded (aedes copies the Buffer by reference). */
   const dropped = new WeakSet<Buffer>();
@@ -180,7 +182,11 @@ export async function createEmbeddedBroker(
       }
       if (!mayPublish(principal, packet.topic)) {
         telemetry.rejected.inc({ reason: 'acl' });
-        log.warn({ clientId: client?.id, topic: packet.topic }, 'publish refused by the ACL');
+        refusals.warn(
+          'acl',
+          { clientId: client?.id, topic: packet.topic },
+          'publish refused by the ACL',
+        );
         callback(new Error(`not authorized to publish to ${packet.topic}`));
         return;
       }
@@ -194,7 +200,8 @@ export async function createEmbeddedBroker(
             return;
           }
           telemetry.rejected.inc({ reason: err.reason });
-          log.warn(
+          refusals.warn(
+            err.reason,
             { clientId: client?.id, topic: packet.topic, reason: err.reason },
             `device message refused: ${err.message}`,
           );

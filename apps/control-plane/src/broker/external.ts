@@ -4,6 +4,7 @@ import type { Logger } from 'pino';
 import { IngestError } from '../errors.js';
 import { decodeDeviceMessage } from '../ingest/decode.js';
 import type { Ingest } from '../ingest/ingest.js';
+import { createLogLimiter } from '../log-limit.js';
 import type { Telemetry } from '../telemetry.js';
 import type { Broker } from './types.js';
 
@@ -32,6 +33,7 @@ export interface ExternalBrokerOptions {
  */
 export async function createExternalBroker(options: ExternalBrokerOptions): Promise<Broker> {
   const { ingest, telemetry, log } = options;
+  const refusals = createLogLimiter(log);
   const client: MqttClient = mqtt.connect(options.url, {
     username: CONTROL_PLANE_USERNAME,
     ...(options.password ? { password: options.password } : {}),
@@ -52,7 +54,8 @@ export async function createExternalBroker(options: ExternalBrokerOptions): Prom
     } catch (err) {
       if (!(err instanceof IngestError)) return callback(err as Error);
       telemetry.rejected.inc({ reason: err.reason });
-      log.warn(
+      refusals.warn(
+        err.reason,
         { topic: packet.topic, reason: err.reason },
         `device message refused: ${err.message}`,
       );
