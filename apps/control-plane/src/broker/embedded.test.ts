@@ -176,6 +176,11 @@ describe('ingest', () => {
       .prepare('SELECT seq FROM face_windows WHERE device_id = ? AND seq = ?')
       .get('cam-b', 2000);
     expect(row).toEqual({ seq: 2000 });
+    // …and /metrics shows how long acks waited for their commits, and how late the event loop ran
+    const text = await (await t.api('GET', '/metrics', { token: null })).text();
+    const acked = /facefleet_ingest_ack_delay_seconds_count (\d+)/.exec(text);
+    expect(Number(acked?.[1])).toBeGreaterThanOrEqual(1);
+    expect(text).toMatch(/facefleet_event_loop_delay_seconds\{quantile="0.99"\} [\d.e-]+/);
   });
 
   it('counts malformed payloads by reason, does not store them, and keeps serving', async () => {
