@@ -659,11 +659,15 @@ describe('abuse of a running fleet', { timeout: 120_000 }, () => {
         `${JSON.stringify(Object.fromEntries(expected))}; /healthz at most ${Math.round(maxHealthMs)} ms`,
     );
 
-    // Topics that break the protocol itself (wildcards, empty): the connection is dropped.
-    for (const topic of ['facefleet/v1/devices/+/faces', 'facefleet/v1/#', '']) {
+    // Topics that break the protocol itself (wildcards, empty): the connection is dropped, and
+    // the refusal counted.
+    const badTopics = ['facefleet/v1/devices/+/faces', 'facefleet/v1/#', ''];
+    for (const topic of badTopics) {
       const c = await attacker('abuse-a-fuzz');
       await expect(c.publish(topic, '{}')).rejects.toThrow(/closed/);
     }
+    const afterTopics = await cp.metrics();
+    expect(delta(after, afterTopics, REJECTED, { reason: 'bad_topic' })).toBe(badTopics.length);
     expect(rowCounts(ATTACKER)).toEqual(Object.fromEntries(TABLES.map((t) => [t, 0])));
   });
 

@@ -1,6 +1,6 @@
 import { connect } from 'node:net';
 import { agentClientId, MAX_PAYLOAD_BYTES, topics } from '@facefleet/protocol';
-import { connectWire, encodeLength } from '@facefleet/test-support';
+import { connectWire, encodeLength, encodePublish } from '@facefleet/test-support';
 import type { MqttClient } from 'mqtt';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import {
@@ -301,6 +301,30 @@ describe('packet size', () => {
     } finally {
       await c.end();
     }
+  });
+
+  it('counts a publish to a wildcard, empty or too deep topic and closes that connection only', async () => {
+    const other = await device('cam-a');
+    const badTopic = () => t.server.telemetry.rejected.get({ reason: 'bad_topic' });
+    const before = badTopic();
+    const topicsRefused = [
+      'facefleet/v1/devices/+/faces',
+      'facefleet/v1/devices/#',
+      '',
+      'a/'.repeat(300),
+    ];
+    for (const [i, topic] of topicsRefused.entries()) {
+      const c = await connectWire({
+        port: mqttPort(),
+        clientId: `cam-b-topic-${i}`,
+        username: 'cam-b',
+        password: tokens['cam-b']!,
+      });
+      c.write(encodePublish(topic, '{}', 1, 1));
+      await c.whenClosed;
+    }
+    expect(badTopic()).toBe(before + topicsRefused.length);
+    expect(other.connected).toBe(true);
   });
 
   it('disconnects a device announcing a packet over the cap before reading it, and counts it', async () => {

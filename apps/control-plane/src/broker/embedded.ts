@@ -262,6 +262,12 @@ export async function createEmbeddedBroker(
     if (open?.delete(client) && open.size === 0) byUsername.delete(session.username);
   });
   aedes.on('clientError', (client, err) => {
+    // aedes refuses these topics itself, before authorizePublish, and closes the connection
+    if (/ not allowed in PUBLISH$|^topic has too many levels$/.test(err.message)) {
+      telemetry.rejected.inc({ reason: 'bad_topic' });
+      refusals.warn('bad_topic', { clientId: client.id }, `publish refused: ${err.message}`);
+      return;
+    }
     log.debug({ clientId: client.id, err: err.message }, 'mqtt client error');
   });
   aedes.on('connectionError', (_client, err) => {
