@@ -4,7 +4,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { startControlPlane } from './control-plane.js';
 import { parseMetrics } from './metrics.js';
 import { mosquittoSub, startMosquitto } from './mosquitto.js';
-import { connectWire } from './mqtt-wire.js';
+import { connectWire, encodeLength, encodePublish } from './mqtt-wire.js';
 import { startProcess } from './process.js';
 import { canConnect, freePort, waitFor } from './wait.js';
 
@@ -168,6 +168,28 @@ describe('connectWire', () => {
     } finally {
       await broker.close();
     }
+  });
+});
+
+describe('encodePublish', () => {
+  it('writes the MQTT 3.1.1 PUBLISH layout: header, length, topic, packet id, payload', () => {
+    const ascii = (t: string) => [...Buffer.from(t)];
+    expect([...encodePublish('a/b', 'hi', 1, 258, true)]).toEqual([
+      0x33,
+      9,
+      0,
+      3,
+      ...ascii('a/b'),
+      1,
+      2,
+      ...ascii('hi'),
+    ]);
+    // QoS 0 has no packet id; a payload past 127 bytes takes a two-byte length
+    const body = new Uint8Array(200).fill(7);
+    const p = encodePublish('t', body, 0, 99);
+    expect([...p.subarray(0, 6)]).toEqual([0x30, ...encodeLength(203), 0, 1, ...ascii('t')]);
+    expect(p.subarray(6)).toEqual(Buffer.from(body));
+    expect(p.length).toBe(1 + 2 + 203);
   });
 });
 

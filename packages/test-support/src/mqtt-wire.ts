@@ -95,6 +95,7 @@ export function encodeConnect(o: WireClientOptions): Buffer {
   );
 }
 
+/** One PUBLISH packet, written into a single buffer (the ingest load generator sends millions). */
 export function encodePublish(
   topic: string,
   payload: string | Uint8Array,
@@ -102,9 +103,21 @@ export function encodePublish(
   id: number,
   retain = false,
 ): Buffer {
-  const body = typeof payload === 'string' ? Buffer.from(payload, 'utf8') : Buffer.from(payload);
-  const idBytes = qos > 0 ? Buffer.from([id >> 8, id & 0xff]) : Buffer.alloc(0);
-  return packet(0x30 | (qos << 1) | (retain ? 1 : 0), Buffer.concat([field(topic), idBytes, body]));
+  const topicLength = Buffer.byteLength(topic);
+  const payloadLength =
+    typeof payload === 'string' ? Buffer.byteLength(payload) : payload.byteLength;
+  const rest = 2 + topicLength + (qos > 0 ? 2 : 0) + payloadLength;
+  const header = encodeLength(rest);
+  const out = Buffer.allocUnsafe(1 + header.length + rest);
+  let o = 0;
+  out[o++] = 0x30 | (qos << 1) | (retain ? 1 : 0);
+  for (const b of header) out[o++] = b;
+  o = out.writeUInt16BE(topicLength, o);
+  o += out.write(topic, o, 'utf8');
+  if (qos > 0) o = out.writeUInt16BE(id, o);
+  if (typeof payload === 'string') out.write(payload, o, 'utf8');
+  else out.set(payload, o);
+  return out;
 }
 
 /** Connects and resolves once the CONNACK arrived, whatever its code (check `returnCode`). */

@@ -4,12 +4,13 @@
  * (and metrics every tenth second) — the "held" phase — then as fast as a per-device in-flight
  * window allows — the "peak" phase. Prints `PHASE name start|end` lines and a final `RESULT {json}`.
  * Used by ingest-bench; talks to whatever broker it is pointed at, through a minimal MQTT client
- * (raw-publisher.ts) so that the generator is not what limits the peak.
+ * (test-support's wire client: mqtt.js spent several times the broker's CPU per message on the
+ * client side, which made the generator, not the broker under test, what limited the peak).
  */
 import { parseArgs } from 'node:util';
 import { examples, topics } from '@facefleet/protocol';
+import { connectWire, type WireClient } from '@facefleet/test-support';
 import { percentile } from './proc-stats.js';
-import { RawPublisher } from './raw-publisher.js';
 
 const { values } = parseArgs({
   options: {
@@ -33,7 +34,7 @@ const connectConcurrency = Number(values['connect-concurrency']);
 
 interface Device {
   id: string;
-  client: RawPublisher;
+  client: WireClient;
   seq: number;
 }
 
@@ -57,7 +58,7 @@ function metricsMessage(d: Device): { topic: string; payload: string } {
 function publish(d: Device, m: { topic: string; payload: string }): Promise<number> {
   const t0 = performance.now();
   return new Promise((resolve, reject) => {
-    d.client.publish(m.topic, m.payload, (err) =>
+    d.client.publishQos1(m.topic, m.payload, (err) =>
       err ? reject(err) : resolve(performance.now() - t0),
     );
   });
@@ -70,13 +71,19 @@ async function connectAll(): Promise<Device[]> {
     while (next < n) {
       const i = next++;
       const id = `${values.prefix}-${i}`;
-      const client = await RawPublisher.open(
-        url.hostname,
-        Number(url.port || 1883),
-        id,
-        id,
-        values.token ?? '',
-      );
+      const client = await connectWire({
+        host: url.hostname,
+        port: Number(url.port || 1883),
+        clientId: id,
+        username: id,
+        password: values.token ?? '',
+        keepaliveS: 600,
+        timeoutMs: 60_000,
+      });
+      if (client.returnCode !== 0) {
+        client.destroy();
+        throw new Error(`CONNACK return code ${client.returnCode} for ${id}`);
+      }
       devices.push({ id, client, seq: 0 });
     }
   }
@@ -185,7 +192,15 @@ console.log('PHASE peak end');
 const peak = { acked: peakAcked, seconds: peakSeconds, ackedPerS: peakAcked / peakSeconds };
 
 const sent = devices.reduce((s, d) => s + d.seq, 0);
-await Promise.all(devices.map((d) => d.client.end()));
+// DISCONNECT each; a connection the broker has not closed after 5 s is dropped.
+await Promise.all(
+  devices.map((d) =>
+    Promise.race([
+      d.client.end(),
+      new Promise<void>((r) => setTimeout(r, 5000).unref()).then(() => d.client.destroy()),
+    ]),
+  ),
+);
 console.log(
   `RESULT ${JSON.stringify({ devices: devices.length, connectS, held, peak, sent, errors })}`,
 );
