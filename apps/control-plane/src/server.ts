@@ -217,9 +217,11 @@ export async function createServer({
   telemetry.gauge('facefleet_live_connections', 'Open live-event (SSE) streams.', () => [
     [{}, hub.connections],
   ]);
-  telemetry.gauge('facefleet_ingest_pending', 'Messages waiting for the next batch commit.', () => [
-    [{}, ingest.pending],
-  ]);
+  telemetry.gauge(
+    'facefleet_ingest_pending',
+    'Device messages received and not yet committed (queued or in the commit under way).',
+    () => [[{}, ingest.pending]],
+  );
   // How late the event loop runs: every MQTT client, API request and commit callback waits this.
   const loopDelay = monitorEventLoopDelay({ resolution: 10 });
   loopDelay.enable();

@@ -88,7 +88,10 @@ describe('ingest (worker writer): a batch that cannot commit', () => {
       // The writer's connection finds the table gone when it next writes to it.
       database.sqlite.exec('ALTER TABLE face_windows RENAME TO face_windows_away');
       const failing = ingest.submit({ kind: 'faces', data: facesMessage('cam-1', 1) });
-      await ingest.flush();
+      const flushed = ingest.flush();
+      expect(ingest.pending).toBe(1); // sent to the writer, not committed
+      await flushed;
+      expect(ingest.pending).toBe(0);
       await expect(failing).rejects.toThrow(/face_windows/);
       database.sqlite.exec('ALTER TABLE face_windows_away RENAME TO face_windows');
       await ingest.submit({ kind: 'faces', data: facesMessage('cam-1', 2) });

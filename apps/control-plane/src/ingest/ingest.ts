@@ -217,6 +217,8 @@ export function createIngest(options: IngestOptions) {
   };
   let closed = false;
   let inFlight = false;
+  /** Messages in the batch being committed. */
+  let inFlightRows = 0;
   /** Called when nothing is queued or in flight. */
   let idleWaiters: (() => void)[] = [];
 
@@ -245,8 +247,10 @@ export function createIngest(options: IngestOptions) {
     }
     const rows = items.map((item) => toRow(item.message, item.receivedAt));
     inFlight = true;
+    inFlightRows = items.length;
     committer.commit(rows, touches, (err, stored, seconds) => {
       inFlight = false;
+      inFlightRows = 0;
       if (err || !stored) {
         log.error({ err, rows: items.length }, 'ingest batch commit failed; nothing acknowledged');
         for (const item of items) item.done(err ?? new IngestWriterError('no result'));
@@ -340,7 +344,7 @@ export function createIngest(options: IngestOptions) {
     },
     /** Messages queued or being committed. */
     get pending(): number {
-      return batch.length;
+      return batch.length + inFlightRows;
     },
   };
 }
