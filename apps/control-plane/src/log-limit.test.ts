@@ -25,4 +25,15 @@ describe('createLogLimiter', () => {
     expect(lines.at(-1)).toMatchObject({ i: 100, suppressedBefore: 97 });
     expect(lines.at(-1)?.msg).toMatch(/97 like it not logged/);
   });
+
+  it('with one line a window, that line still says how many were left out before it', () => {
+    const { log, lines } = capture();
+    let clock = 0;
+    const limiter = createLogLimiter(log, { perWindow: 1, windowMs: 1000, now: () => clock });
+    for (let i = 0; i < 5; i++) limiter.warn('acl', { i }, 'refused');
+    clock = 1000;
+    limiter.warn('acl', { i: 5 }, 'refused');
+    expect(lines.map((l) => l.i)).toEqual([0, 5]);
+    expect(lines[1]).toMatchObject({ suppressedBefore: 4, limit: 1 });
+  });
 });

@@ -32,17 +32,17 @@ export function createLogLimiter(log: Logger, options: LogLimiterOptions = {}) {
         return;
       }
       w.logged++;
+      let logged = fields;
+      let text = message;
+      if (suppressedBefore > 0) {
+        logged = { ...logged, suppressedBefore };
+        text += ` (${suppressedBefore} like it not logged)`;
+      }
       if (w.logged === perWindow) {
-        log.warn(
-          { ...fields, limit: perWindow, windowS: windowMs / 1000 },
-          `${message} (further ones like it are only counted for ${windowMs / 1000} s)`,
-        );
-      } else if (suppressedBefore > 0) {
-        log.warn(
-          { ...fields, suppressedBefore },
-          `${message} (${suppressedBefore} like it not logged)`,
-        );
-      } else log.warn(fields, message);
+        logged = { ...logged, limit: perWindow, windowS: windowMs / 1000 };
+        text += ` (further ones like it are only counted for ${windowMs / 1000} s)`;
+      }
+      log.warn(logged, text);
     },
   };
 }
