@@ -115,45 +115,7 @@ import { waitFor } from '@facefleet/test-support';
 
 export { waitFor };
 
-const T0 = Date.now();
-
-export function facesMessage(deviceId: string, seq: number, over: Partial<Faces> = {}): Faces {
-  const ts = over.ts ?? T0 + seq * 1000;
-  const { boxes: _boxes, ...base } = examples.faces;
-  return { ...base, deviceId, seq, ts, start: ts - 1000, end: ts, ...over };
-}
-
-export function metricsMessage(
-  deviceId: string,
-  seq: number,
-  over: Partial<Metrics['runner'] & object> = {},
-  device: Partial<Metrics['device']> = {},
-): Metrics {
-  return {
-    ...examples.metrics,
-    deviceId,
-    seq,
-    ts: T0 + seq * 1000,
-    runner: { ...examples.metrics.runner, ...over },
-    device: { ...examples.metrics.device, cpuPct: [...examples.metrics.device.cpuPct], ...device },
-  };
-}
-
-export function statusMessage(
-  deviceId: string,
-  seq: number,
-  state: Status['state'] = 'online',
-): Status {
-  return { ...examples.status, deviceId, seq, ts: T0 + seq * 1000, state };
-}
-
-export function reportedMessage(
-  deviceId: string,
-  seq: number,
-  over: Partial<Reported> = {},
-): Reported {
-  return { ...examples.reported, deviceId, seq, ts: T0 + seq * 1000, engineBench: null, ...over };
-}
+export { facesMessage, metricsMessage, reportedMessage, statusMessage } from '@facefleet/protocol';
 
 /** A free TCP port on loopback (for programs that cannot be told to pick one themselves). */
 export function freePort(): Promise<number> {
