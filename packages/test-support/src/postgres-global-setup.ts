@@ -1,7 +1,6 @@
 import type { TestProject } from 'vitest/node';
 import { type Postgres, startPostgres } from './postgres.js';
 
-
 /**
  * vitest globalSetup: one throwaway PostgreSQL cluster for the whole run (tests make their own
  * databases in it: see `postgresDatabase`). A failure to start is handed to the tests, which then

@@ -70,7 +70,10 @@ export function workerWriter(options: WorkerWriterOptions): SqliteWriter {
   };
   function start(): Worker {
     const w = new Worker(workerUrl(), {
-      workerData: { file: options.file, synchronous: options.synchronous } satisfies WriterWorkerData,
+      workerData: {
+        file: options.file,
+        synchronous: options.synchronous,
+      } satisfies WriterWorkerData,
     });
     w.on('message', (reply: WriterReply) => {
       const entry = waiting.get(reply.id);
