@@ -495,8 +495,9 @@ export async function createServer({
         hub.close();
         const httpClosed = new Promise<void>((resolve) => http.close(() => resolve()));
         if ('closeIdleConnections' in http) http.closeIdleConnections();
-        // Commit what is queued, then close the broker: late publishes are refused, not lost
-        // (they were never acknowledged).
+        // Take no more from a shared subscription, commit what is queued, then close the broker:
+        // late publishes are refused, not lost (they were never acknowledged).
+        await broker.drain?.();
         await ingest.flush();
         await broker.close();
         await credentials.close();
