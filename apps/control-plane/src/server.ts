@@ -501,9 +501,10 @@ export async function createServer({
         hub.close();
         const httpClosed = new Promise<void>((resolve) => http.close(() => resolve()));
         if ('closeIdleConnections' in http) http.closeIdleConnections();
-        // Take no more from a shared subscription, commit what is queued, then close the broker:
-        // late publishes are refused, not lost (they were never acknowledged).
-        await broker.drain?.();
+        // Commit what is queued, then close the broker: late publishes are refused, not lost
+        // (they were never acknowledged). An external broker keeps this instance's sessions
+        // subscribed and queues their share of the messages until it is back: leaving the shared
+        // subscription here would lose what arrives while no instance runs.
         await ingest.flush();
         await broker.close();
         await credentials.close();
