@@ -40,7 +40,7 @@ const result = await esbuild.build({
   bundle: true,
   platform: 'node',
   format: 'esm',
-  target: 'node20',
+  target: 'node16',
   external: ['better-sqlite3'],
   minify: true,
   sourcemap: 'linked',

@@ -4,7 +4,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { type Desired, type EngineManifest, examples, topics } from '@facefleet/protocol';
 import Database from 'better-sqlite3';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { sqliteAddonPath } from './outbox/sqlite-addon.js';
 import { startAgent } from './test-support/agent-process.js';
 import { signedManifest, startEngineServer } from './test-support/engine-server.js';
 import { type Broker, createBroker } from './test-support/mosquitto.js';
@@ -34,11 +35,16 @@ afterAll(async () => {
   await broker?.stop();
   await server?.close();
 });
+// every agent a test started: a test that fails half way still leaves none running
+const started: ReturnType<typeof startAgent>[] = [];
+afterEach(async () => {
+  await Promise.all(started.splice(0).map((a) => a.stop()));
+});
 
 function setup(deviceId: string, env: Record<string, string> = {}, model = blazefaceModel()) {
   const dataDir = mkdtempSync(join(tmpdir(), `ff-agent-${deviceId}-`));
-  const start = () =>
-    startAgent({
+  const start = () => {
+    const agent = startAgent({
       deviceId,
       token: TOKEN,
       brokerUrl: broker.url,
@@ -50,6 +56,9 @@ function setup(deviceId: string, env: Record<string, string> = {}, model = blaze
       source: SAMPLE_VIDEO,
       env,
     });
+    started.push(agent);
+    return agent;
+  };
   return { dataDir, start };
 }
 
@@ -147,7 +156,10 @@ describe('agent over a real broker with the real runner', () => {
       what: 'first windows',
     });
     await broker.stop();
-    const db = new Database(join(dataDir, 'agent.db'), { readonly: true });
+    const db = new Database(join(dataDir, 'agent.db'), {
+      readonly: true,
+      nativeBinding: sqliteAddonPath(), // the Node 16 run's addon, as the agent's
+    });
     const stored = () =>
       db
         .prepare<[], { seq: number }>(`SELECT seq FROM outbox WHERE kind = 'faces' ORDER BY seq`)

@@ -69,11 +69,14 @@ export function startAgent(o: AgentProcessOptions) {
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   const logs: LogLine[] = [];
+  /** stdout's lines as written (JSON.parse hides a key written twice: the last one wins). */
+  const rawLogs: string[] = [];
   const stderr: string[] = [];
   if (child.stdout) {
     createInterface({ input: child.stdout }).on('line', (l) => {
       try {
         logs.push(JSON.parse(l) as LogLine);
+        rawLogs.push(l);
       } catch {
         stderr.push(l);
       }
@@ -86,6 +89,7 @@ export function startAgent(o: AgentProcessOptions) {
   return {
     child,
     logs,
+    rawLogs,
     stderr,
     exited,
     /** SIGTERM and wait for the exit status. */
