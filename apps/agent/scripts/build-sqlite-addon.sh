@@ -27,7 +27,7 @@ agent=$(cd "$(dirname "$0")/.." && pwd)
 
 # resolved by that Node from the agent, as the agent resolves it at run time
 pkg=$(cd "$agent" && "$node" -p "require('path').dirname(require.resolve('better-sqlite3/package.json'))")
-tag=$("$node" -p '`node-v${process.versions.modules}-${process.platform}-${process.arch}`')
+tag=$("$node" -p "'node-v' + process.versions.modules + '-' + process.platform + '-' + process.arch")
 dest="$pkg/lib/binding/$tag/better_sqlite3.node"
 if [ -f "$dest" ] && [ "${FORCE:-0}" != 1 ]; then
   echo "build-sqlite-addon: $dest is there" >&2

@@ -69,6 +69,8 @@ describe('facefleet-agent (the built bundle)', () => {
           what: 'agent start',
         });
         expect(agent.has(warning), `node flags ${nodeArgs ?? '(the bundle’s)'}`).toBe(warns);
+        // the agent runs on the Node running the tests (Node 16.20.2 in scripts/node16/run.mjs)
+        expect(agent.logs.find((l) => l.msg === 'agent starting')?.node).toBe(process.version);
         // pino's base carries deviceId: a line that adds it again has the key twice
         expect(agent.rawLogs.length).toBeGreaterThan(0);
         for (const line of agent.rawLogs) {
