@@ -12,9 +12,11 @@ as_root() { if [ "$(id -u)" = 0 ]; then "$@"; else sudo "$@"; fi; }
 # build tools and OpenCV/GoogleTest for the runner, mosquitto for the external-broker tests,
 # opencv-doc for the sample video and images the demo and golden tests use, chromium (with a font)
 # for the dashboard's browser tests (playwright-core drives it; `npx playwright install` cannot work),
-# and for the Jetson install script's test: shellcheck, and readelf (binutils, with build-essential).
+# for the Jetson install script's test shellcheck and readelf (binutils, with build-essential),
+# postgresql for the store's second adapter (the tests start a throwaway cluster of their own; the
+# package's own cluster is not used).
 apt_packages=(build-essential cmake pkg-config libopencv-dev libgtest-dev mosquitto mosquitto-clients
-  opencv-doc ca-certificates chromium fonts-dejavu-core shellcheck)
+  opencv-doc ca-certificates chromium fonts-dejavu-core shellcheck postgresql)
 missing=()
 for p in "${apt_packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")

@@ -16,6 +16,20 @@ const positiveInt = z.int().positive();
 export const configSchema = z.strictObject({
   /** Where the database, the engine store and the fleet signing key live. */
   dataDir: z.string().min(1).default('./.data'),
+  /**
+   * The database: a SQLite file (default: <dataDir>/facefleet.db, the embedded single process) or
+   * a PostgreSQL URL (`postgres://user:password@host:5432/facefleet`), which several stateless
+   * instances can share.
+   */
+  store: z
+    .string()
+    .min(1)
+    .refine(
+      (s) => !/^[a-z][a-z0-9+.-]*:\/\//i.test(s) || /^postgres(ql)?:\/\/[^\s]+$/.test(s),
+      'must be a SQLite file path or a postgres:// URL',
+    )
+    .nullable()
+    .default(null),
   http: z
     .strictObject({
       host: z.string().min(1).default('127.0.0.1'),
@@ -123,6 +137,8 @@ export const configSchema = z.strictObject({
        * last transactions. `full` also fsyncs the WAL at every commit (survives power loss).
        */
       synchronous: z.enum(['normal', 'full']).default('normal'),
+      /** PostgreSQL: connections in this instance's pool. */
+      poolSize: positiveInt.max(1000).default(10),
     })
     .prefault({}),
   retention: z
@@ -143,6 +159,7 @@ export const configSchema = z.strictObject({
 
 export type Config = z.infer<typeof configSchema> & {
   keyFile: string;
+  store: string;
   http: { dashboardDir: string };
 };
 export type ConfigInput = z.input<typeof configSchema>;
@@ -150,6 +167,8 @@ export type ConfigInput = z.input<typeof configSchema>;
 /** Flags and environment variables, each mapped to a dotted config path and a value kind. */
 const SETTINGS: Record<string, { path: string; kind: 'string' | 'number' | 'nullable-number' }> = {
   'data-dir': { path: 'dataDir', kind: 'string' },
+  store: { path: 'store', kind: 'string' },
+  'db-pool-size': { path: 'db.poolSize', kind: 'number' },
   'http-host': { path: 'http.host', kind: 'string' },
   'http-port': { path: 'http.port', kind: 'number' },
   'session-ttl-s': { path: 'http.sessionTtlS', kind: 'number' },
@@ -277,6 +296,12 @@ export function loadConfig(options: LoadConfigOptions = {}): Config {
   return {
     ...data,
     dataDir,
+    store:
+      data.store === null
+        ? join(dataDir, 'facefleet.db')
+        : /^postgres(ql)?:\/\//.test(data.store) || data.store === ':memory:'
+          ? data.store
+          : resolve(cwd, data.store),
     keyFile: data.keyFile ? resolve(cwd, data.keyFile) : join(dataDir, 'fleet-key.pem'),
     http: {
       ...data.http,

@@ -1,7 +1,7 @@
 import { join } from 'node:path';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
+import { openStore, type Store } from '@facefleet/store';
 import { type ServerType, serve } from '@hono/node-server';
-import { eq, sql } from 'drizzle-orm';
 import type { Logger } from 'pino';
 import { createAlertExecutor } from './alerts/executor.js';
 import { createApp } from './api/app.js';
@@ -20,9 +20,6 @@ import { createEmbeddedBroker } from './broker/embedded.js';
 import { createExternalBroker } from './broker/external.js';
 import type { Broker } from './broker/types.js';
 import type { Config } from './config.js';
-import { openDatabase } from './db/open.js';
-import { runRetention } from './db/retention.js';
-import { devices, subscriberTokens } from './db/schema.js';
 import { createBlobStore } from './engines/blob-store.js';
 import { loadOrCreateFleetKey } from './engines/fleet-key.js';
 import { type CommittedMessage, createIngest } from './ingest/ingest.js';
@@ -31,6 +28,11 @@ import { createLiveFeed } from './live/feed.js';
 import { createLiveHub } from './live/hub.js';
 import { createDesiredPublisher } from './rollouts/desired.js';
 import { createRolloutExecutor } from './rollouts/executor.js';
+import { createAlertRuleService } from './services/alert-rules.js';
+import { createChangeFeed } from './services/changes.js';
+import { createDeviceService } from './services/devices.js';
+import { createEngineService } from './services/engines.js';
+import { createSubscriberService } from './services/subscribers.js';
 import { createTelemetry } from './telemetry.js';
 
 export interface ServerOptions {
@@ -44,10 +46,10 @@ export interface RunningServer {
   ports: { http: number; mqtt: number | null; ws: number | null };
   /** The parts, for tests and embedding: `app.request()` reaches the API without a socket. */
   app: ReturnType<typeof createApp>;
-  database: ReturnType<typeof openDatabase>;
+  store: Store;
   ingest: ReturnType<typeof createIngest>;
   rollouts: ReturnType<typeof createRolloutExecutor>;
-  alerts: ReturnType<typeof createAlertExecutor>;
+  alerts: Awaited<ReturnType<typeof createAlertExecutor>>;
   telemetry: ReturnType<typeof createTelemetry>;
   /** The first admin token when this start created it (a fresh database), else null. */
   firstAdminToken: string | null;
@@ -64,19 +66,23 @@ export async function createServer({
   log,
   announce,
 }: ServerOptions): Promise<RunningServer> {
-  const database = openDatabase(join(config.dataDir, 'facefleet.db'), {
+  const store = await openStore(config.store, {
     synchronous: config.db.synchronous,
+    writer: config.ingest.writer,
+    poolSize: config.db.poolSize,
+    onError: (err) => log.error({ err }, 'store: a background connection failed'),
   });
-  const { db } = database;
+  log.info({ store: store.location, kind: store.kind }, 'store open');
   const telemetry = createTelemetry();
   const cache = createVerifiedCache();
-  const tokens = createApiTokens(db, cache);
+  const tokens = createApiTokens(store, cache);
   const fleetKey = loadOrCreateFleetKey(config.keyFile);
   if (fleetKey.created) log.info({ keyFile: config.keyFile }, 'generated the fleet signing key');
-  const store = createBlobStore(join(config.dataDir, 'engines'));
+  const blobs = createBlobStore(join(config.dataDir, 'engines'));
+  const changes = createChangeFeed();
 
   let firstAdminToken: string | null = null;
-  if (tokens.count() === 0) {
+  if ((await tokens.count()) === 0) {
     const { token } = await tokens.create('admin', 'first admin');
     firstAdminToken = token;
     (announce ?? ((l) => process.stdout.write(`${l}\n`)))(
@@ -89,13 +95,12 @@ export async function createServer({
   let onCommit: (batch: CommittedMessage[]) => void = () => {};
   const external = config.mqtt.broker !== null;
   const ingest = createIngest({
-    database,
+    committer: store.ingest,
     telemetry,
     log: log.child({ part: 'ingest' }),
     // Behind an external broker messages arrive one at a time (see broker/external.ts).
     batchMs: external ? 0 : config.ingest.batchMs,
     batchRows: config.ingest.batchRows,
-    writer: config.ingest.writer,
     onCommit: (batch) => onCommit(batch),
   });
 
@@ -113,21 +118,9 @@ export async function createServer({
           password: config.mqtt.brokerAdminPassword ?? '',
           log: dynsecLog,
         }),
-        known: () => ({
-          devices: new Set(
-            db
-              .select({ id: devices.id })
-              .from(devices)
-              .all()
-              .map((r) => r.id),
-          ),
-          subscribers: new Set(
-            db
-              .select({ name: subscriberTokens.name })
-              .from(subscriberTokens)
-              .all()
-              .map((r) => r.name),
-          ),
+        known: async () => ({
+          devices: new Set(await store.devices.ids()),
+          subscribers: new Set(await store.credentials.subscriberNames()),
         }),
         log: dynsecLog,
       });
@@ -142,11 +135,18 @@ export async function createServer({
       credentials = dynsec;
       dynsecLog.info('broker logins are managed through the dynamic-security plugin');
     } else credentials = manualCredentials(log.child({ part: 'mqtt' }));
-    const isEnrolledQuery = db
-      .select({ id: devices.id })
-      .from(devices)
-      .where(eq(devices.id, sql.placeholder('id')))
-      .prepare();
+    // Messages arrive one at a time here: enrolled devices are remembered (until they change) so
+    // that each message does not wait for a query.
+    const enrolled = new Set<string>();
+    changes.subscribe((change) => {
+      if (change.kind === 'device') enrolled.delete(change.id);
+    });
+    const isEnrolled = async (id: string) => {
+      if (enrolled.has(id)) return true;
+      const known = await store.devices.exists(id);
+      if (known) enrolled.add(id);
+      return known;
+    };
     const connecting = createExternalBroker({
       url: config.mqtt.broker,
       password,
@@ -155,7 +155,7 @@ export async function createServer({
       ingest,
       telemetry,
       log: log.child({ part: 'mqtt' }),
-      isEnrolled: (id) => isEnrolledQuery.get({ id }) !== undefined,
+      isEnrolled,
     });
     try {
       broker = await connecting;
@@ -172,7 +172,7 @@ export async function createServer({
       ratePerSec: config.mqtt.ratePerSec,
       rateBurst: config.mqtt.rateBurst,
       drainTimeoutMs: config.mqtt.drainTimeoutMs,
-      authenticate: createMqttAuthenticator({ db, cache }),
+      authenticate: createMqttAuthenticator({ store, cache }),
       ingest,
       telemetry,
       log: log.child({ part: 'mqtt' }),
@@ -186,20 +186,32 @@ export async function createServer({
 
   // What changes is announced on this bus; the live endpoint streams it to dashboards.
   const events = createEventBus({ log: log.child({ part: 'live' }) });
-  const live = createLiveFeed({ db, bus: events });
+  const live = createLiveFeed({ store, bus: events, log: log.child({ part: 'live' }) });
   const hub = createLiveHub({
     bus: events,
     flushMs: config.live.flushMs,
     heartbeatMs: config.live.heartbeatMs,
   });
-  const setDesired = createDesiredPublisher({ db, broker });
+  const setDesired = createDesiredPublisher({ store, broker });
   const rollouts = createRolloutExecutor({
-    db,
+    store,
     setDesired,
     log: log.child({ part: 'rollouts' }),
     events,
   });
-  const alerts = createAlertExecutor({ db, broker, log: log.child({ part: 'alerts' }), events });
+  const alerts = await createAlertExecutor({
+    store,
+    broker,
+    log: log.child({ part: 'alerts' }),
+    events,
+  });
+  changes.subscribe(async (change) => {
+    if (change.kind === 'rules') await alerts.rulesChanged();
+    if (change.kind === 'device') {
+      live.deviceChanged(change.id);
+      await alerts.devicesChanged();
+    }
+  });
   onCommit = (batch) => {
     live.onCommit(batch);
     alerts.onCommit(batch);
@@ -238,42 +250,46 @@ export async function createServer({
       return out;
     },
   );
+  let rolloutCounts: Record<string, number> = {};
+  telemetry.beforeScrape(async () => {
+    rolloutCounts = await rollouts.countByState();
+  });
   telemetry.gauge('facefleet_rollouts', 'Rollouts by state.', () =>
-    Object.entries(rollouts.countByState()).map(([state, n]) => [{ state }, n]),
+    Object.entries(rolloutCounts).map(([state, n]) => [{ state }, n]),
   );
 
   const dashboard = loadDashboard(config.http.dashboardDir);
   if (dashboard.reason) log.warn({ dir: dashboard.dir }, dashboard.reason);
   else log.info({ dir: dashboard.dir, files: dashboard.files?.size }, 'serving the dashboard at /');
+  const serviceLog = log.child({ part: 'api' });
   const app = createApp({
-    database,
-    broker,
     store,
+    broker,
+    blobs,
     fleetKey,
     tokens,
     cache,
-    setDesired,
+    devices: createDeviceService({ store, cache, credentials, broker, changes, log: serviceLog }),
+    engines: createEngineService({ store, blobs, fleetKey, maxBytes: config.engines.maxBytes }),
+    subscribers: createSubscriberService({ store, cache, credentials, log: serviceLog }),
+    alertRules: createAlertRuleService({ store, changes }),
     rollouts,
-    alerts,
-    credentials,
     telemetry,
-    log: log.child({ part: 'api' }),
+    log: serviceLog,
     maxEngineBytes: config.engines.maxBytes,
     maxBodyBytes: config.http.maxBodyBytes,
     sessions: createSessions({
       key: loadOrCreateSessionKey(join(config.dataDir, 'session-key')),
       ttlS: config.http.sessionTtlS,
     }),
-    live,
     hub,
     dashboard,
     health: () => ({ broker: external ? 'external' : 'embedded', ingestPending: ingest.pending }),
   });
 
-  const retention = () => {
+  const retention = async () => {
     try {
-      const removed = runRetention(
-        database,
+      const removed = await store.retention(
         Date.now(),
         config.retention.rawDays,
         config.retention.rollupDays,
@@ -283,8 +299,10 @@ export async function createServer({
       log.error({ err }, 'retention failed');
     }
   };
-  retention();
-  const retentionTimer = setInterval(retention, 3_600_000);
+  let retentionRun = retention();
+  const retentionTimer = setInterval(() => {
+    retentionRun = retentionRun.then(retention);
+  }, 3_600_000);
   // Snapshots for the ingest-rate gauge.
   telemetry.sampleRates();
   const rateTimer = setInterval(() => telemetry.sampleRates(), 1000);
@@ -309,7 +327,7 @@ export async function createServer({
   return {
     ports: { http: httpPort, mqtt: broker.ports.mqtt, ws: broker.ports.ws },
     app,
-    database,
+    store,
     ingest,
     rollouts,
     alerts,
@@ -332,6 +350,7 @@ export async function createServer({
         await ingest.close();
         await rollouts.idle();
         await alerts.idle();
+        await retentionRun;
         // The event streams ended above; their keep-alive sockets are idle only now.
         if ('closeIdleConnections' in http) http.closeIdleConnections();
         const force = setTimeout(() => {
@@ -339,7 +358,7 @@ export async function createServer({
         }, 2000);
         await httpClosed;
         clearTimeout(force);
-        database.close();
+        await store.close();
         log.info('stopped');
       })();
       return closing;

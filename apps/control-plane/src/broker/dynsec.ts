@@ -341,7 +341,7 @@ function check(r: DynsecResponse | undefined, allowed: readonly string[] = []): 
 export interface DynsecCredentialsOptions {
   admin: DynsecAdmin;
   /** Ids of enrolled devices and names of subscriber credentials, read from the database. */
-  known: () => { devices: ReadonlySet<string>; subscribers: ReadonlySet<string> };
+  known: () => Promise<{ devices: ReadonlySet<string>; subscribers: ReadonlySet<string> }>;
   log: Logger;
   /** After a failed change, reconcile again this long later (ms); doubles to a minute. */
   retryMs?: number;
@@ -440,7 +440,7 @@ export function createDynsecCredentials(options: DynsecCredentialsOptions) {
     const [roles] = await admin.run([{ command: 'listRoles', verbose: false, count: -1 }]);
     const roleNames = (check(roles).data as { roles: string[] }).roles;
     // Read the database only now: every login listed above was made after its row was written.
-    const plan = planReconcile({ clients, roles: roleNames }, options.known());
+    const plan = planReconcile({ clients, roles: roleNames }, await options.known());
     for (const r of await admin.run(plan.commands)) {
       check(r, [ERR.clientNotFound, ERR.roleNotFound]);
     }

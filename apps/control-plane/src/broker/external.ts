@@ -17,7 +17,7 @@ export interface ExternalBrokerOptions {
   telemetry: Telemetry;
   log: Logger;
   /** Whether a device id is enrolled; messages from others are dropped. */
-  isEnrolled: (deviceId: string) => boolean;
+  isEnrolled: (deviceId: string) => Promise<boolean>;
 }
 
 /**
@@ -44,28 +44,46 @@ export async function createExternalBroker(options: ExternalBrokerOptions): Prom
     connectTimeout: 10_000,
   });
 
+  const refuse = (topic: string, err: IngestError) => {
+    telemetry.rejected.inc({ reason: err.reason });
+    refusals.warn(
+      err.reason,
+      { topic, reason: err.reason },
+      `device message refused: ${err.message}`,
+    );
+  };
   client.handleMessage = (packet: IPublishPacket, callback: (err?: Error) => void) => {
     let message: ReturnType<typeof decodeDeviceMessage>;
     try {
       message = decodeDeviceMessage(packet.topic, packet.payload as Buffer);
-      if (!options.isEnrolled(message.data.deviceId)) {
-        throw new IngestError('unknown_device', `device ${message.data.deviceId} is not enrolled`);
-      }
     } catch (err) {
       if (!(err instanceof IngestError)) return callback(err as Error);
-      telemetry.rejected.inc({ reason: err.reason });
-      refusals.warn(
-        err.reason,
-        { topic: packet.topic, reason: err.reason },
-        `device message refused: ${err.message}`,
-      );
+      refuse(packet.topic, err);
       return callback();
     }
-    ingest.submit(message).then(
-      () => callback(),
+    const deviceId = message.data.deviceId;
+    options.isEnrolled(deviceId).then(
+      (enrolled) => {
+        if (!enrolled) {
+          refuse(
+            packet.topic,
+            new IngestError('unknown_device', `device ${deviceId} is not enrolled`),
+          );
+          callback();
+          return;
+        }
+        ingest.submit(message).then(
+          () => callback(),
+          (err: Error) => {
+            // Not acknowledged: the broker redelivers it on the next session.
+            log.error({ err }, 'ingest failed; closing the session so the broker redelivers');
+            client.end(true);
+            callback(err);
+          },
+        );
+      },
       (err: Error) => {
-        // Not acknowledged: the broker redelivers it on the next session.
-        log.error({ err }, 'ingest failed; closing the session so the broker redelivers');
+        log.error({ err }, 'enrolment check failed; closing the session so the broker redelivers');
         client.end(true);
         callback(err);
       },

@@ -1,28 +1,33 @@
 import {
+  bigint,
+  boolean,
+  doublePrecision,
   index,
-  integer,
+  pgTable,
   primaryKey,
-  real,
-  sqliteTable,
   text,
   uniqueIndex,
-} from 'drizzle-orm/sqlite-core';
+} from 'drizzle-orm/pg-core';
 
 /**
+ * The control plane's tables on PostgreSQL: the same tables, columns and JS types as ./sqlite.ts
+ * (rows.ts checks that at compile time). Integers are bigint (read as JS numbers: every value is
+ * below 2^53), reals double precision.
+ *
  * The control plane's tables. Timestamps are integer milliseconds since the epoch; JSON columns hold
  * text validated by the protocol schemas before it was written.
  */
 
-export const devices = sqliteTable('devices', {
+export const devices = pgTable('devices', {
   id: text('id').primaryKey(),
   deviceClass: text('device_class').notNull(),
   /** JSON array of strings. */
   tags: text('tags').notNull().default('[]'),
   /** scrypt hash of the device's MQTT / download token. */
   tokenHash: text('token_hash').notNull(),
-  createdAt: integer('created_at').notNull(),
+  createdAt: bigint('created_at', { mode: 'number' }).notNull(),
   /** Server time of the last message from the device. */
-  lastSeen: integer('last_seen'),
+  lastSeen: bigint('last_seen', { mode: 'number' }),
   /** online / offline / degraded, from the device's retained status. */
   state: text('state'),
   statusJson: text('status_json'),
@@ -31,25 +36,25 @@ export const devices = sqliteTable('devices', {
   powerMode: text('power_mode'),
   reportedJson: text('reported_json'),
   /** Revision of the last desired state published for the device. */
-  desiredRev: integer('desired_rev').notNull().default(0),
+  desiredRev: bigint('desired_rev', { mode: 'number' }).notNull().default(0),
   desiredJson: text('desired_json'),
 });
 
-export const faceWindows = sqliteTable(
+export const faceWindows = pgTable(
   'face_windows',
   {
     deviceId: text('device_id').notNull(),
-    seq: integer('seq').notNull(),
-    ts: integer('ts').notNull(),
-    start: integer('start').notNull(),
-    end: integer('end').notNull(),
-    frames: integer('frames').notNull(),
-    last: integer('last').notNull(),
-    min: integer('min').notNull(),
-    max: integer('max').notNull(),
-    mean: real('mean').notNull(),
+    seq: bigint('seq', { mode: 'number' }).notNull(),
+    ts: bigint('ts', { mode: 'number' }).notNull(),
+    start: bigint('start', { mode: 'number' }).notNull(),
+    end: bigint('end', { mode: 'number' }).notNull(),
+    frames: bigint('frames', { mode: 'number' }).notNull(),
+    last: bigint('last', { mode: 'number' }).notNull(),
+    min: bigint('min', { mode: 'number' }).notNull(),
+    max: bigint('max', { mode: 'number' }).notNull(),
+    mean: doublePrecision('mean').notNull(),
     boxes: text('boxes'),
-    receivedAt: integer('received_at').notNull(),
+    receivedAt: bigint('received_at', { mode: 'number' }).notNull(),
   },
   (t) => [
     uniqueIndex('face_windows_device_seq').on(t.deviceId, t.seq),
@@ -57,27 +62,27 @@ export const faceWindows = sqliteTable(
   ],
 );
 
-export const metrics = sqliteTable(
+export const metrics = pgTable(
   'metrics',
   {
     deviceId: text('device_id').notNull(),
-    seq: integer('seq').notNull(),
-    ts: integer('ts').notNull(),
-    intervalS: real('interval_s').notNull(),
-    fps: real('fps'),
-    inferFps: real('infer_fps'),
-    latencyP50: real('latency_p50'),
-    latencyP95: real('latency_p95'),
-    latencyP99: real('latency_p99'),
-    frames: integer('frames'),
-    dropped: integer('dropped'),
-    gpuPct: real('gpu_pct'),
-    ramUsedMb: real('ram_used_mb'),
-    tempMaxC: real('temp_max_c'),
+    seq: bigint('seq', { mode: 'number' }).notNull(),
+    ts: bigint('ts', { mode: 'number' }).notNull(),
+    intervalS: doublePrecision('interval_s').notNull(),
+    fps: doublePrecision('fps'),
+    inferFps: doublePrecision('infer_fps'),
+    latencyP50: doublePrecision('latency_p50'),
+    latencyP95: doublePrecision('latency_p95'),
+    latencyP99: doublePrecision('latency_p99'),
+    frames: bigint('frames', { mode: 'number' }),
+    dropped: bigint('dropped', { mode: 'number' }),
+    gpuPct: doublePrecision('gpu_pct'),
+    ramUsedMb: doublePrecision('ram_used_mb'),
+    tempMaxC: doublePrecision('temp_max_c'),
     temps: text('temps').notNull(),
     powerMode: text('power_mode'),
     deviceClass: text('device_class').notNull(),
-    receivedAt: integer('received_at').notNull(),
+    receivedAt: bigint('received_at', { mode: 'number' }).notNull(),
   },
   (t) => [
     uniqueIndex('metrics_device_seq').on(t.deviceId, t.seq),
@@ -85,13 +90,13 @@ export const metrics = sqliteTable(
   ],
 );
 
-export const reportedHistory = sqliteTable(
+export const reportedHistory = pgTable(
   'reported_history',
   {
     deviceId: text('device_id').notNull(),
-    seq: integer('seq').notNull(),
-    ts: integer('ts').notNull(),
-    rev: integer('rev').notNull(),
+    seq: bigint('seq', { mode: 'number' }).notNull(),
+    ts: bigint('ts', { mode: 'number' }).notNull(),
+    rev: bigint('rev', { mode: 'number' }).notNull(),
     updateState: text('update_state').notNull(),
     engineId: text('engine_id'),
     rolloutId: text('rollout_id'),
@@ -101,12 +106,12 @@ export const reportedHistory = sqliteTable(
   (t) => [uniqueIndex('reported_device_seq').on(t.deviceId, t.seq)],
 );
 
-export const statusHistory = sqliteTable(
+export const statusHistory = pgTable(
   'status_history',
   {
     deviceId: text('device_id').notNull(),
-    seq: integer('seq').notNull(),
-    ts: integer('ts').notNull(),
+    seq: bigint('seq', { mode: 'number' }).notNull(),
+    ts: bigint('ts', { mode: 'number' }).notNull(),
     state: text('state').notNull(),
     reason: text('reason'),
   },
@@ -114,22 +119,22 @@ export const statusHistory = sqliteTable(
 );
 
 /** Per-engine, per-device trtexec figures from `reported.engineBench`. */
-export const engineBenchmarks = sqliteTable(
+export const engineBenchmarks = pgTable(
   'engine_benchmarks',
   {
     engineId: text('engine_id').notNull(),
     deviceId: text('device_id').notNull(),
-    inferFps: real('infer_fps').notNull(),
-    latencyP50: real('latency_p50').notNull(),
-    latencyP95: real('latency_p95').notNull(),
-    latencyP99: real('latency_p99').notNull(),
+    inferFps: doublePrecision('infer_fps').notNull(),
+    latencyP50: doublePrecision('latency_p50').notNull(),
+    latencyP95: doublePrecision('latency_p95').notNull(),
+    latencyP99: doublePrecision('latency_p99').notNull(),
     trtVersion: text('trt_version'),
-    ts: integer('ts').notNull(),
+    ts: bigint('ts', { mode: 'number' }).notNull(),
   },
   (t) => [primaryKey({ columns: [t.engineId, t.deviceId] })],
 );
 
-export const engines = sqliteTable('engines', {
+export const engines = pgTable('engines', {
   id: text('id').primaryKey(),
   name: text('name').notNull(),
   model: text('model').notNull(),
@@ -141,34 +146,34 @@ export const engines = sqliteTable('engines', {
   /** JSON array of input dimensions, e.g. [3,416,736]. */
   inputDims: text('input_dims').notNull(),
   sha256: text('sha256').notNull(),
-  size: integer('size').notNull(),
+  size: bigint('size', { mode: 'number' }).notNull(),
   signature: text('signature').notNull(),
-  createdAt: integer('created_at').notNull(),
+  createdAt: bigint('created_at', { mode: 'number' }).notNull(),
 });
 
-export const rollouts = sqliteTable('rollouts', {
+export const rollouts = pgTable('rollouts', {
   id: text('id').primaryKey(),
   engineId: text('engine_id').notNull(),
   /** JSON: { deviceIds?, tag?, deviceClass? } as given at creation. */
   selector: text('selector').notNull(),
-  canaryShare: real('canary_share').notNull(),
-  holdS: real('hold_s').notNull(),
-  failureLimit: integer('failure_limit').notNull(),
-  minFpsRatio: real('min_fps_ratio').notNull(),
+  canaryShare: doublePrecision('canary_share').notNull(),
+  holdS: doublePrecision('hold_s').notNull(),
+  failureLimit: bigint('failure_limit', { mode: 'number' }).notNull(),
+  minFpsRatio: doublePrecision('min_fps_ratio').notNull(),
   /** The device-side health gate: seconds the new engine must run healthy before `applied`. */
-  gateHoldS: real('gate_hold_s').notNull(),
+  gateHoldS: doublePrecision('gate_hold_s').notNull(),
   /** canary, rolling, paused, completed, halted, aborted */
   state: text('state').notNull(),
   /** The state to go back to on resume. */
   pausedFrom: text('paused_from'),
   /** When every canary was applied (the hold starts); null before. */
-  canaryDoneAt: integer('canary_done_at'),
+  canaryDoneAt: bigint('canary_done_at', { mode: 'number' }),
   reason: text('reason'),
-  createdAt: integer('created_at').notNull(),
-  updatedAt: integer('updated_at').notNull(),
+  createdAt: bigint('created_at', { mode: 'number' }).notNull(),
+  updatedAt: bigint('updated_at', { mode: 'number' }).notNull(),
 });
 
-export const rolloutTargets = sqliteTable(
+export const rolloutTargets = pgTable(
   'rollout_targets',
   {
     rolloutId: text('rollout_id').notNull(),
@@ -179,29 +184,29 @@ export const rolloutTargets = sqliteTable(
     state: text('state').notNull(),
     /** The engine the device ran before the rollout, to revert to. */
     previousEngineId: text('previous_engine_id'),
-    rev: integer('rev'),
+    rev: bigint('rev', { mode: 'number' }),
     reason: text('reason'),
-    updatedAt: integer('updated_at').notNull(),
+    updatedAt: bigint('updated_at', { mode: 'number' }).notNull(),
   },
   (t) => [primaryKey({ columns: [t.rolloutId, t.deviceId] })],
 );
 
-export const alertRules = sqliteTable('alert_rules', {
+export const alertRules = pgTable('alert_rules', {
   id: text('id').primaryKey(),
   kind: text('kind').notNull(),
   /** The threshold the kind compares with (faces, seconds, ratio, °C). */
-  threshold: real('threshold').notNull(),
+  threshold: doublePrecision('threshold').notNull(),
   /** How long the condition must hold before the alert fires, in seconds. */
-  forS: real('for_s').notNull(),
+  forS: doublePrecision('for_s').notNull(),
   severity: text('severity').notNull(),
   /** JSON: { deviceIds?, tag?, deviceClass? }; empty = every device. */
   selector: text('selector').notNull(),
   webhookUrl: text('webhook_url'),
-  enabled: integer('enabled', { mode: 'boolean' }).notNull().default(true),
-  createdAt: integer('created_at').notNull(),
+  enabled: boolean('enabled').notNull().default(true),
+  createdAt: bigint('created_at', { mode: 'number' }).notNull(),
 });
 
-export const alerts = sqliteTable(
+export const alerts = pgTable(
   'alerts',
   {
     id: text('id').primaryKey(),
@@ -212,55 +217,55 @@ export const alerts = sqliteTable(
     state: text('state').notNull(),
     severity: text('severity').notNull(),
     message: text('message').notNull(),
-    value: real('value'),
-    threshold: real('threshold'),
-    firedAt: integer('fired_at').notNull(),
-    resolvedAt: integer('resolved_at'),
+    value: doublePrecision('value'),
+    threshold: doublePrecision('threshold'),
+    firedAt: bigint('fired_at', { mode: 'number' }).notNull(),
+    resolvedAt: bigint('resolved_at', { mode: 'number' }),
   },
   (t) => [index('alerts_rule_device').on(t.ruleId, t.deviceId)],
 );
 
-export const apiTokens = sqliteTable('api_tokens', {
+export const apiTokens = pgTable('api_tokens', {
   id: text('id').primaryKey(),
   name: text('name').notNull(),
   /** admin, operator or viewer */
   role: text('role').notNull(),
   hash: text('hash').notNull(),
-  createdAt: integer('created_at').notNull(),
+  createdAt: bigint('created_at', { mode: 'number' }).notNull(),
 });
 
-export const subscriberTokens = sqliteTable('subscriber_tokens', {
+export const subscriberTokens = pgTable('subscriber_tokens', {
   name: text('name').primaryKey(),
   hash: text('hash').notNull(),
-  createdAt: integer('created_at').notNull(),
+  createdAt: bigint('created_at', { mode: 'number' }).notNull(),
 });
 
 /** 1-minute rollups of face windows, kept longer than the raw rows. */
-export const faceRollups = sqliteTable(
+export const faceRollups = pgTable(
   'face_rollups',
   {
     deviceId: text('device_id').notNull(),
-    minute: integer('minute').notNull(),
-    windows: integer('windows').notNull(),
-    frames: integer('frames').notNull(),
-    maxFaces: integer('max_faces').notNull(),
-    meanSum: real('mean_sum').notNull(),
+    minute: bigint('minute', { mode: 'number' }).notNull(),
+    windows: bigint('windows', { mode: 'number' }).notNull(),
+    frames: bigint('frames', { mode: 'number' }).notNull(),
+    maxFaces: bigint('max_faces', { mode: 'number' }).notNull(),
+    meanSum: doublePrecision('mean_sum').notNull(),
   },
   (t) => [primaryKey({ columns: [t.deviceId, t.minute] })],
 );
 
 /** 1-minute rollups of metrics. */
-export const metricRollups = sqliteTable(
+export const metricRollups = pgTable(
   'metric_rollups',
   {
     deviceId: text('device_id').notNull(),
-    minute: integer('minute').notNull(),
-    samples: integer('samples').notNull(),
-    fpsSum: real('fps_sum').notNull(),
-    fpsMin: real('fps_min'),
-    inferFpsSum: real('infer_fps_sum').notNull(),
-    latencyP95Max: real('latency_p95_max'),
-    tempMaxC: real('temp_max_c'),
+    minute: bigint('minute', { mode: 'number' }).notNull(),
+    samples: bigint('samples', { mode: 'number' }).notNull(),
+    fpsSum: doublePrecision('fps_sum').notNull(),
+    fpsMin: doublePrecision('fps_min'),
+    inferFpsSum: doublePrecision('infer_fps_sum').notNull(),
+    latencyP95Max: doublePrecision('latency_p95_max'),
+    tempMaxC: doublePrecision('temp_max_c'),
   },
   (t) => [primaryKey({ columns: [t.deviceId, t.minute] })],
 );

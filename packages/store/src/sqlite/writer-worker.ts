@@ -1,12 +1,16 @@
 /**
- * The ingest writer thread: its own connection to the database, committing the batches the main
- * thread sends (see ingest.ts). SQLite work — inserts, commits, WAL checkpoints — so never blocks
- * the event loop that serves the MQTT clients and the API.
+ * The SQLite writer thread: its own connection to the database, committing the ingest batches and
+ * running the retention that the main thread sends (see committer.ts). SQLite work — inserts,
+ * commits, WAL checkpoints, rollups — so never blocks the event loop that serves the MQTT clients
+ * and the API, and every write of the two kinds goes through this one connection in turn.
  */
 import { parentPort, workerData } from 'node:worker_threads';
 import Database from 'better-sqlite3';
-import { configureConnection, type Synchronous } from '../db/connection.js';
-import { createWriter, type Row, type Touch } from './writer.js';
+import type { RetentionResult } from '../ingest/committer.js';
+import type { Row, Touch } from '../ingest/rows.js';
+import { configureConnection, type Synchronous } from './connection.js';
+import { runRetention } from './retention.js';
+import { createWriter } from './writer.js';
 
 export interface WriterWorkerData {
   file: string;
@@ -14,9 +18,11 @@ export interface WriterWorkerData {
 }
 export type WriterRequest =
   | { id: number; rows: Row[]; touches: Touch[] }
+  | { id: number; retention: { now: number; rawDays: number; rollupDays: number } }
   | { id: number; close: true };
 export type WriterReply =
   | { id: number; stored: Uint8Array; seconds: number }
+  | { id: number; removed: RetentionResult }
   | { id: number; error: { message: string; code?: string } }
   | { id: number; closed: true };
 
@@ -37,8 +43,13 @@ port.on('message', (req: WriterRequest) => {
   const started = performance.now();
   let reply: WriterReply;
   try {
-    const stored = writer.commit(req.rows, req.touches);
-    reply = { id: req.id, stored, seconds: (performance.now() - started) / 1000 };
+    if ('retention' in req) {
+      const { now, rawDays, rollupDays } = req.retention;
+      reply = { id: req.id, removed: runRetention(sqlite, now, rawDays, rollupDays) };
+    } else {
+      const stored = writer.commit(req.rows, req.touches);
+      reply = { id: req.id, stored, seconds: (performance.now() - started) / 1000 };
+    }
   } catch (err) {
     const e = err as Error & { code?: unknown };
     reply = {

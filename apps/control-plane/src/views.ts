@@ -1,12 +1,12 @@
-import type { LiveDevice, LiveRollout } from '../live/types.js';
-import type { devices, rollouts, rolloutTargets } from './schema.js';
+import type { DeviceRow, RolloutRow, RolloutTargetRow } from '@facefleet/store';
+import type { LiveDevice, LiveRollout } from './live/types.js';
 
 /**
  * Rows as the API shows them (JSON columns parsed, secrets left out). Shared by the routes and by
  * the live feed, so a device or rollout looks the same in `GET` answers and in server-sent events.
  */
 
-export function deviceView(d: typeof devices.$inferSelect): LiveDevice {
+export function deviceView(d: DeviceRow): LiveDevice {
   return {
     id: d.id,
     deviceClass: d.deviceClass,
@@ -23,10 +23,7 @@ export function deviceView(d: typeof devices.$inferSelect): LiveDevice {
   };
 }
 
-export function rolloutView(
-  row: typeof rollouts.$inferSelect,
-  targets?: (typeof rolloutTargets.$inferSelect)[],
-): LiveRollout {
+export function rolloutView(row: RolloutRow, targets?: RolloutTargetRow[]): LiveRollout {
   return {
     id: row.id,
     engineId: row.engineId,

@@ -1,20 +1,20 @@
-import type { DatabaseHandle } from './open.js';
+import type Database from 'better-sqlite3';
+import type { RetentionResult } from '../ingest/committer.js';
 
 const DAY = 86_400_000;
 
 /**
- * Downsampling and retention: raw face windows and metrics older than `rawDays` are folded into
+ * Downsampling and retention on SQLite (run on the ingest writer's connection, see committer.ts): raw face windows and metrics older than `rawDays` are folded into
  * their 1-minute rollups and deleted, in one transaction; rollups older than `rollupDays` are
  * deleted. The series endpoints read raw rows and rollups together, and a row is only ever in one
  * of them, so nothing is counted twice.
  */
 export function runRetention(
-  database: DatabaseHandle,
+  sqlite: Database.Database,
   now: number,
   rawDays: number,
   rollupDays: number,
-): { faces: number; metrics: number } {
-  const { sqlite } = database;
+): RetentionResult {
   const rawCutoff = now - rawDays * DAY;
   const rollupCutoff = now - rollupDays * DAY;
   return sqlite.transaction(() => {
