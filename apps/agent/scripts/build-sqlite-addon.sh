@@ -13,7 +13,11 @@
 # source and SQLite as the package's own build; nothing else differs but the headers.
 # Environment: JOBS (default 2), PYTHON (node-gyp's --python; JetPack 4 needs python3.8),
 # CXXFLAGS (appended last, so -std=c++17 overrides better-sqlite3's -std=c++20 on GCC 7),
-# FORCE=1 rebuilds an addon that is already there.
+# FORCE=1 rebuilds an addon that is already there, REUSE_SQLITE=1 links the SQLite library the
+# package's own build compiled (build/Release/.../sqlite3.a: the same amalgamation and defines)
+# instead of compiling it again, ~10 s instead of a minute and more: scripts/setup.sh, where pnpm
+# built the package on this machine; a device builds everything (its checkout may come from another
+# architecture, which the check below refuses anyway).
 set -euo pipefail
 node_dir=${1:?usage: build-sqlite-addon.sh NODE_DIR}
 node_dir=$(cd "$node_dir" && pwd)
@@ -38,16 +42,32 @@ work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 # a copy of the package's sources, so its own build/ (the workspace's Node) is left alone
 cp -r "$pkg/binding.gyp" "$pkg/src" "$pkg/deps" "$pkg/package.json" "$work/"
-gyp_args=(rebuild --release "--nodedir=$node_dir" -j "${JOBS:-2}")
+gyp_args=(--release "--nodedir=$node_dir")
 [ -n "${PYTHON:-}" ] && gyp_args+=("--python=$PYTHON")
 echo "build-sqlite-addon: better-sqlite3 $("$node" -p "require('$pkg/package.json').version") for Node.js $("$node" --version) ($tag)" >&2
 # better-sqlite3's gyp files run `node` (deps/copy.js): the same Node, first on PATH
-(cd "$work" && PATH="$node_dir/bin:$PATH" "$node" "$agent/node_modules/node-gyp/bin/node-gyp.js" \
-  "${gyp_args[@]}" >build.log 2>&1) || {
+gyp() { PATH="$node_dir/bin:$PATH" "$node" "$agent/node_modules/node-gyp/bin/node-gyp.js" "$@"; }
+failed() {
   tail -n 40 "$work/build.log" >&2
-  echo "build-sqlite-addon: node-gyp failed (the last 40 lines above)" >&2
+  echo "build-sqlite-addon: $1 failed (the last 40 lines above)" >&2
   exit 1
 }
+sqlite_lib=$pkg/build/Release/obj.target/deps/sqlite3.a
+machine=$(case "$tag" in *-x64) echo X86-64 ;; *-arm64) echo AArch64 ;; *) echo none ;; esac)
+if [ "${REUSE_SQLITE:-0}" = 1 ] && [ -f "$sqlite_lib" ] &&
+  readelf -h "$sqlite_lib" 2>/dev/null | grep -q "Machine:.*$machine"; then
+  echo "build-sqlite-addon: linking SQLite as the package's own build compiled it ($sqlite_lib)" >&2
+  (cd "$work" && gyp configure "${gyp_args[@]}" >build.log 2>&1) || failed 'node-gyp configure'
+  mkdir -p "$work/build/Release/obj.target/deps"
+  cp "$sqlite_lib" "$work/build/Release/obj.target/deps/sqlite3.a"
+  cp "$sqlite_lib" "$work/build/Release/sqlite3.a"
+  # -o: take the library as it is, never remake it (gyp would, for the new include paths)
+  (cd "$work" && PATH="$node_dir/bin:$PATH" make -C build -j "${JOBS:-2}" BUILDTYPE=Release \
+    -o Release/obj.target/deps/sqlite3.a -o Release/sqlite3.a better_sqlite3 >>build.log 2>&1) ||
+    failed make
+else
+  (cd "$work" && gyp rebuild "${gyp_args[@]}" -j "${JOBS:-2}" >build.log 2>&1) || failed node-gyp
+fi
 mkdir -p "$(dirname "$dest")"
 cp "$work/build/Release/better_sqlite3.node" "$dest.tmp"
 mv "$dest.tmp" "$dest"
