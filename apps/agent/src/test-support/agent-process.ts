@@ -83,8 +83,9 @@ export function startAgent(o: AgentProcessOptions) {
     });
   }
   if (child.stderr) createInterface({ input: child.stderr }).on('line', (l) => stderr.push(l));
+  // 'close': after the exit and after the last line of its output was read, so `logs` is complete
   const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
-    child.once('exit', (code, signal) => resolve({ code, signal })),
+    child.once('close', (code, signal) => resolve({ code, signal })),
   );
   return {
     child,

@@ -114,6 +114,9 @@ async function get(
       else if (target.protocol === 'http:') httpGet(target, opts, resolve).on('error', reject);
       else reject(new Error(`unsupported protocol ${target.protocol}`));
     });
+    // a connection cut before the body is read must not be an unhandled 'error' event: reading the
+    // body then ends early (an interrupted download), and a drained refusal ends anyway
+    res.on('error', () => {});
     const status = res.statusCode ?? 0;
     const location = res.headers.location;
     if (status < 300 || status >= 400 || status === 304 || !location) return res;
