@@ -11,6 +11,7 @@ import type { Broker } from '../broker/types.js';
 import type { BlobStore } from '../engines/blob-store.js';
 import type { FleetKey } from '../engines/fleet-key.js';
 import { ApiError, BrokerAdminError, EngineStoreError, ServiceError } from '../errors.js';
+import type { Ingest } from '../ingest/ingest.js';
 import type { LiveHub } from '../live/hub.js';
 import type { RolloutExecutor } from '../rollouts/executor.js';
 import type { AlertRuleService } from '../services/alert-rules.js';
@@ -27,6 +28,7 @@ import { alertRoutes } from './routes/alerts.js';
 import { deviceRoutes } from './routes/devices.js';
 import { engineRoutes } from './routes/engines.js';
 import { fleetRoutes } from './routes/fleet.js';
+import { ingestRoutes } from './routes/ingest.js';
 import { liveRoutes } from './routes/live.js';
 import { meRoutes } from './routes/me.js';
 import { rolloutRoutes } from './routes/rollouts.js';
@@ -46,6 +48,10 @@ export interface AppDeps {
   subscribers: SubscriberService;
   alertRules: AlertRuleService;
   rollouts: RolloutExecutor;
+  /** Device messages forwarded over HTTP (routes/ingest.ts) go through the same ingest. */
+  ingest: Ingest;
+  /** HTTP ingest: the shared signing secret and the enrolment check; null when it is off. */
+  httpIngest: { secret: string; isEnrolled(deviceId: string): Promise<boolean> } | null;
   telemetry: Telemetry;
   log: Logger;
   maxEngineBytes: number;
@@ -205,6 +211,7 @@ export function createApp(deps: AppDeps): Hono<Env> {
   adminRoutes(registrar, deps);
   sessionRoutes(registrar, deps);
   liveRoutes(registrar, deps);
+  ingestRoutes(registrar, deps);
   meRoutes(registrar, deps);
   dashboardRoutes(app, deps.dashboard);
   return app;

@@ -26,12 +26,18 @@ export interface IngestOptions {
   lastSeenMs?: number;
   /** Called after every commit, with the messages of the batch (alerts, rollouts, analytics). */
   onCommit?: (batch: CommittedMessage[]) => void;
+  /**
+   * The bus messages that tell the other instances about a batch (see cluster/messages.ts): sent
+   * by the store if and only if the batch commits. None with a single instance.
+   */
+  relay?: (batch: CommittedMessage[]) => string[];
 }
 
 interface Pending {
   message: IngestMessage;
   receivedAt: number;
-  done: (err?: Error) => void;
+  /** After the commit: no error, and whether the message was new (false: a replay). */
+  done: (err?: Error, stored?: boolean) => void;
 }
 
 /**
@@ -131,19 +137,39 @@ export function createIngest(options: IngestOptions) {
     const rows = items.map((item) => toRow(item.message, item.receivedAt));
     inFlight = true;
     inFlightRows = items.length;
-    committer.commit(rows, touches, (err, stored, seconds) => {
-      inFlight = false;
-      inFlightRows = 0;
-      if (err || !stored) {
-        log.error({ err, rows: items.length }, 'ingest batch commit failed; nothing acknowledged');
-        for (const item of items) item.done(err ?? new Error('the store gave no result'));
-      } else {
-        markWritten(touches);
-        if (items.length > 0) committedBatch(items, stored, seconds ?? 0);
-      }
-      // What arrived during this commit goes at once: the commit itself was the wait.
-      kick();
-    });
+    const relay = options.relay;
+    const announce =
+      relay && items.length > 0
+        ? (stored: Uint8Array) =>
+            relay(
+              items.map((item, i) => ({
+                message: item.message,
+                stored: stored[i] === 1,
+                receivedAt: item.receivedAt,
+              })),
+            )
+        : undefined;
+    committer.commit(
+      rows,
+      touches,
+      (err, stored, seconds) => {
+        inFlight = false;
+        inFlightRows = 0;
+        if (err || !stored) {
+          log.error(
+            { err, rows: items.length },
+            'ingest batch commit failed; nothing acknowledged',
+          );
+          for (const item of items) item.done(err ?? new Error('the store gave no result'));
+        } else {
+          markWritten(touches);
+          if (items.length > 0) committedBatch(items, stored, seconds ?? 0);
+        }
+        // What arrived during this commit goes at once: the commit itself was the wait.
+        kick();
+      },
+      announce,
+    );
   }
 
   function committedBatch(items: Pending[], stored: Uint8Array, seconds: number): void {
@@ -164,7 +190,7 @@ export function createIngest(options: IngestOptions) {
       const counter = key[0] === '+' ? telemetry.ingested : telemetry.duplicates;
       counter.inc({ kind: key.slice(1) }, n);
     }
-    for (const item of items) item.done();
+    for (let i = 0; i < items.length; i++) items[i]!.done(undefined, stored[i] === 1);
     if (options.onCommit) {
       try {
         options.onCommit(committed);
@@ -181,7 +207,7 @@ export function createIngest(options: IngestOptions) {
     return idle;
   }
 
-  function enqueue(message: IngestMessage, done: (err?: Error) => void): void {
+  function enqueue(message: IngestMessage, done: (err?: Error, stored?: boolean) => void): void {
     if (closed) {
       done(new IngestClosedError());
       return;
@@ -197,10 +223,10 @@ export function createIngest(options: IngestOptions) {
      * or with the error that kept it from committing.
      */
     enqueue,
-    /** `enqueue` as a promise. */
-    submit(message: IngestMessage): Promise<void> {
-      return new Promise<void>((resolve, reject) =>
-        enqueue(message, (err) => (err ? reject(err) : resolve())),
+    /** `enqueue` as a promise: whether the message was new once its batch committed. */
+    submit(message: IngestMessage): Promise<boolean> {
+      return new Promise<boolean>((resolve, reject) =>
+        enqueue(message, (err, stored) => (err ? reject(err) : resolve(stored === true))),
       );
     },
     /** Commits what is queued now; resolves when nothing is left to commit. */
