@@ -13,12 +13,16 @@
 # source and SQLite as the package's own build; nothing else differs but the headers.
 # Environment: JOBS (default 2), PYTHON (node-gyp's --python; JetPack 4 needs python3.8),
 # CXXFLAGS (appended last, so -std=c++17 overrides better-sqlite3's -std=c++20 on GCC 7),
-# FORCE=1 rebuilds an addon that is already there, REUSE_SQLITE=1 links the SQLite library the
-# package's own build compiled (build/Release/.../sqlite3.a: the same amalgamation and defines)
-# instead of compiling it again, ~10 s instead of a minute and more: scripts/setup.sh, where pnpm
-# built the package on this machine; a device builds everything (its checkout may come from another
-# architecture, which the check below refuses anyway).
+# FORCE=1 rebuilds an addon that is already there (one that does not load in that Node is rebuilt
+# anyway). REUSE_SQLITE=1 links the SQLite library the package's own build compiled
+# (build/Release/.../sqlite3.a: the same amalgamation and defines) instead of compiling it again,
+# ~10 s instead of a minute and more: scripts/setup.sh, where pnpm built the package on this
+# machine; a device builds everything (its checkout may come from another architecture, which the
+# check below refuses anyway). Every addon built is loaded by that Node before it goes in place.
 set -euo pipefail
+# node-gyp lets npm_config_* variables override its command line: an npm_config_nodedir=/usr (what
+# scripts/setup.sh exports for the workspace's own build) would build against the wrong headers
+unset npm_config_nodedir npm_config_target npm_config_runtime npm_config_arch npm_config_disturl
 node_dir=${1:?usage: build-sqlite-addon.sh NODE_DIR}
 node_dir=$(cd "$node_dir" && pwd)
 node="$node_dir/bin/node"
@@ -33,8 +37,16 @@ agent=$(cd "$(dirname "$0")/.." && pwd)
 pkg=$(cd "$agent" && "$node" -p "require('path').dirname(require.resolve('better-sqlite3/package.json'))")
 tag=$("$node" -p "'node-v' + process.versions.modules + '-' + process.platform + '-' + process.arch")
 dest="$pkg/lib/binding/$tag/better_sqlite3.node"
-if [ -f "$dest" ] && [ "${FORCE:-0}" != 1 ]; then
-  echo "build-sqlite-addon: $dest is there" >&2
+# sqlite_version ADDON: SQLite's version, run by that Node through ADDON; fails with why not
+sqlite_version() {
+  "$node" -e '
+    const Database = require(process.argv[1]);
+    const db = new Database(":memory:", { nativeBinding: process.argv[2] });
+    process.stdout.write(db.prepare("SELECT sqlite_version() AS v").get().v);
+  ' "$pkg" "$1" 2>&1
+}
+if [ -f "$dest" ] && [ "${FORCE:-0}" != 1 ] && check=$(sqlite_version "$dest"); then
+  echo "build-sqlite-addon: $dest is there (SQLite $check)" >&2
   exit 0
 fi
 
@@ -69,6 +81,13 @@ else
   (cd "$work" && gyp rebuild "${gyp_args[@]}" -j "${JOBS:-2}" >build.log 2>&1) || failed node-gyp
 fi
 mkdir -p "$(dirname "$dest")"
-cp "$work/build/Release/better_sqlite3.node" "$dest.tmp"
-mv "$dest.tmp" "$dest"
-echo "build-sqlite-addon: wrote $dest" >&2
+tmp=${dest%.node}.tmp.node # better-sqlite3 loads only a name that ends in .node
+cp "$work/build/Release/better_sqlite3.node" "$tmp"
+# that Node loads it and runs SQLite with it, or it does not go in place
+if ! check=$(sqlite_version "$tmp"); then
+  rm -f "$tmp"
+  echo "build-sqlite-addon: the built addon does not load in Node.js $("$node" --version): $check" >&2
+  exit 1
+fi
+mv "$tmp" "$dest"
+echo "build-sqlite-addon: wrote $dest (SQLite $check)" >&2
