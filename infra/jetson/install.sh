@@ -17,7 +17,8 @@
 set -euo pipefail
 
 usage() {
-  sed -n '2,14p' "$0" | sed 's/^# \{0,1\}//'
+  # the comment block at the top of this file
+  sed -n '2,/^[^#]/{/^#/p;}' "$0" | sed 's/^# \{0,1\}//'
   cat <<'USAGE'
 Required: --device-id ID --device-token TOKEN --broker-url URL --control-plane-url URL
           --fleet-public-key-file FILE --source SRC

@@ -184,6 +184,21 @@ describe('infra/jetson/install.sh --root DIR --dry-run', () => {
     expect(own.stderr).toContain(`--node ${old} is Node.js v16.20.2; the agent needs 20 or later`);
   });
 
+  it('--help shows the whole comment at its top: every option and the JetPack 4 Node', () => {
+    const r = install(['--help']);
+    expect(r.status).toBe(0);
+    for (const text of [
+      '--node PATH',
+      '--root DIR',
+      '--dry-run',
+      'Required:',
+      'past its end of life',
+    ]) {
+      expect(r.stdout).toContain(text);
+    }
+    expect(r.stdout).not.toContain('set -euo pipefail');
+  });
+
   it('refuses a machine that is not a Jetson, and names missing enrollment flags', () => {
     const { root, key } = tempRoot();
     const r = install(['--root', root, '--dry-run', ...enroll(key)]);
