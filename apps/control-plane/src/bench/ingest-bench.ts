@@ -10,14 +10,16 @@
  *               and rate measured from the store's bus (an ingest batch's notice is delivered when
  *               its transaction commits),
  * in the same run. Prints durable rows/s, p99 publish→stored latency, RSS and CPU, and peak ingest,
- * and ends with a BENCH_RESULT line for scripts/bench.mjs.
+ * and ends with a BENCH_RESULT line for scripts/bench.mjs. Its child processes (control plane,
+ * mosquitto, subscriber, load generator, simulator) end with it, however it ends (tied-children.ts).
  *   node dist/bench/ingest-bench.js [--devices 1000,10000] [--held-seconds 20] [--peak-seconds 10]
  *        [--store sqlite,postgres] [--instances 1,2,3]
+ *   node dist/bench/ingest-bench.js --help
  */
-import { type ChildProcess, spawn } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
-import { tmpdir } from 'node:os';
+import { tmpdir, userInfo } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
@@ -26,6 +28,7 @@ import Database from 'better-sqlite3';
 import pg from 'pg';
 import { hashSecret } from '../auth/secrets.js';
 import { percentile, sampleProcesses } from './proc-stats.js';
+import { tiedChildren } from './tied-children.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const { values } = parseArgs({
@@ -46,9 +49,33 @@ const { values } = parseArgs({
     instances: { type: 'string', default: '1,2,3' },
     /** PostgreSQL: ingest sessions per instance on the shared subscription. */
     'ingest-sessions': { type: 'string', default: '32' },
+    help: { type: 'boolean', short: 'h', default: false },
   },
+  // scripts/bench.mjs hands every benchmark the flags given to `pnpm bench`
   strict: false,
 });
+if (values.help) {
+  console.log(`usage: node dist/bench/ingest-bench.js [options]   (or: pnpm bench ingest [options])
+
+N simulated devices over real MQTT against the built control plane, then against mosquitto plus a
+raw better-sqlite3 subscriber (the baseline), in the same run; ends with a BENCH_RESULT line.
+
+  --devices LIST            device counts, one run each (default 1000,10000)
+  --held-seconds S          the held phase: one face window a second per device (default 20)
+  --peak-seconds S          the peak phase: 32 QoS 1 publishes in flight per device (default 10)
+  --simulator-devices N     agents of the facefleet simulate phase, at the first count; 0 skips (default 1000)
+  --simulator-seconds S     how long that phase runs (default 30)
+  --mosquitto PATH          the baseline broker (default /usr/sbin/mosquitto)
+  --server-args ARGS        extra control-plane flags, e.g. --server-args="--batch-ms 5"
+  --node-args ARGS          Node flags for the control plane, e.g. --node-args=--cpu-prof
+  --store LIST              sqlite (the embedded process) and/or postgres (default both)
+  --instances LIST          PostgreSQL: control-plane instances behind mosquitto, one run each (default 1,2,3)
+  --ingest-sessions N       PostgreSQL: ingest sessions per instance (default 32)
+  -h, --help                this text`);
+  process.exit(0);
+}
+// the control plane, mosquitto, the subscriber, the load generator and the simulator
+const children = tiedChildren('ingest-bench');
 const stores = new Set(String(values.store).split(','));
 const instanceCounts = String(values.instances)
   .split(',')
@@ -79,7 +106,7 @@ function start(
   onLine: (line: string) => void,
   ready?: (line: string) => boolean,
 ) {
-  const child = spawn(cmd, args, { stdio: ['ignore', 'pipe', 'inherit'] });
+  const child = children.spawn(cmd, args, { stdio: ['ignore', 'pipe', 'inherit'] });
   let buf = '';
   let readyResolve: () => void = () => {};
   const readyP = new Promise<void>((resolve, reject) => {
@@ -197,6 +224,8 @@ async function benchFacefleet(n: number) {
       'off',
       '--log-level',
       'info',
+      // declared and documented, but never passed on before
+      ...String(values['server-args']).split(' ').filter(Boolean),
     ],
     (line) => {
       adminToken = line.match(/first admin API token[^:]*: (\S+)/)?.[1] ?? adminToken;
@@ -323,6 +352,9 @@ async function benchBaseline(n: number) {
       'max_inflight_messages 0',
       'max_connections -1',
       'log_type error',
+      // started as root, mosquitto would switch to its own user, and a change of user clears the
+      // parent-death signal that ends it with the bench (tied-children.ts): stay who we are
+      `user ${userInfo().username}`,
       '',
     ].join('\n'),
   );
@@ -414,6 +446,8 @@ async function benchPostgres(n: number, instances: number, cluster: Postgres) {
       'max_inflight_messages 0',
       'max_connections -1',
       'log_type error',
+      // as for the baseline: stay who we are, so the broker ends with the bench
+      `user ${userInfo().username}`,
       '',
     ].join('\n'),
   );
@@ -529,162 +563,165 @@ async function benchPostgres(n: number, instances: number, cluster: Postgres) {
 }
 
 const figures: unknown[] = [];
-const cluster = stores.has('postgres') ? await startPostgres() : undefined;
-for (const n of sizes) {
-  if (cluster) {
-    for (const k of instanceCounts) {
-      console.log(`\n=== ${n} devices: ${k} instance(s) on PostgreSQL behind mosquitto ===`);
-      const r = await benchPostgres(n, k, cluster);
-      console.log(JSON.stringify(r));
-      const label = `${n} devices, PostgreSQL, ${k} instance${k > 1 ? 's' : ''}`;
+await children.run(async () => {
+  const figures: unknown[] = [];
+  const cluster = stores.has('postgres') ? await startPostgres() : undefined;
+  for (const n of sizes) {
+    if (cluster) {
+      for (const k of instanceCounts) {
+        console.log(`\n=== ${n} devices: ${k} instance(s) on PostgreSQL behind mosquitto ===`);
+        const r = await benchPostgres(n, k, cluster);
+        console.log(JSON.stringify(r));
+        const label = `${n} devices, PostgreSQL, ${k} instance${k > 1 ? 's' : ''}`;
+        figures.push(
+          {
+            name: `${label}: p99 publish→stored (held)`,
+            value: r.held.p99Ms,
+            unit: 'ms',
+            baseline: null,
+            target: null,
+          },
+          {
+            name: `${label}: peak durable ingest`,
+            value: r.peakStoredPerS,
+            unit: 'rows/s',
+            baseline: null,
+            target: null,
+          },
+          {
+            name: `${label}: CPU of all instances (held, % of one core)`,
+            value: r.usage.cpuPct,
+            unit: '%',
+            baseline: null,
+            target: null,
+          },
+          {
+            name: `${label}: RSS of all instances (held)`,
+            value: r.usage.peakRssMb,
+            unit: 'MB',
+            baseline: null,
+            target: null,
+          },
+          {
+            name: `${label}: rows stored / acked by the broker`,
+            value: r.storedRows / Math.max(1, r.sent),
+            unit: '',
+            baseline: null,
+            target: { op: '>=', value: 1 },
+          },
+        );
+      }
+    }
+    if (!stores.has('sqlite')) continue;
+    console.log(`\n=== ${n} devices: facefleet control plane ===`);
+    const ff = await benchFacefleet(n);
+    console.log(JSON.stringify(ff));
+    console.log(`\n=== ${n} devices: baseline (mosquitto + raw better-sqlite3 subscriber) ===`);
+    const base = await benchBaseline(n);
+    console.log(JSON.stringify(base));
+    const held = ff.load.held;
+    figures.push(
+      {
+        name: `${n} devices: connected (facefleet)`,
+        value: ff.load.devices,
+        unit: 'devices',
+        baseline: { name: 'mosquitto', value: base.load.devices },
+        target: { op: '>=', value: n },
+      },
+      {
+        name: `${n} devices: connect all`,
+        value: ff.load.connectS,
+        unit: 's',
+        baseline: { name: 'mosquitto', value: base.load.connectS },
+        target: null,
+      },
+      {
+        name: `${n} devices: held ingest, durable rows/s`,
+        value: held.ackedPerS,
+        unit: 'rows/s',
+        baseline: { name: 'mosquitto+sqlite acked', value: base.load.held.ackedPerS },
+        target: null,
+      },
+      {
+        name: `${n} devices: p99 publish→stored (held)`,
+        value: held.p99Ms,
+        unit: 'ms',
+        baseline: { name: 'mosquitto+sqlite', value: base.latency?.p99Ms ?? Number.NaN },
+        target: { op: '<=', value: 1000 },
+      },
+      {
+        name: `${n} devices: server RSS peak (held)`,
+        value: ff.usage.peakRssMb,
+        unit: 'MB',
+        baseline: { name: 'mosquitto+subscriber', value: base.usage.peakRssMb },
+        target: { op: '<=', value: 1536 },
+      },
+      {
+        name: `${n} devices: server CPU (held, % of one core)`,
+        value: ff.usage.cpuPct,
+        unit: '%',
+        baseline: { name: 'mosquitto+subscriber', value: base.usage.cpuPct },
+        target: null,
+      },
+      {
+        name: `${n} devices: peak durable ingest`,
+        value: ff.load.peak.ackedPerS,
+        unit: 'rows/s',
+        baseline: { name: 'mosquitto+sqlite stored', value: base.peakStoredPerS },
+        target: { op: '>=', value: 1.5 * base.peakStoredPerS },
+      },
+      {
+        name: `${n} devices: server CPU at peak (% of one core)`,
+        value: ff.peakUsage.cpuPct,
+        unit: '%',
+        baseline: { name: 'mosquitto+subscriber', value: base.peakUsage.cpuPct },
+        target: null,
+      },
+      {
+        name: `${n} devices: load generator CPU at peak (% of one core)`,
+        value: ff.genPeakUsage.cpuPct,
+        unit: '%',
+        baseline: { name: 'against mosquitto', value: base.genPeakUsage.cpuPct },
+        target: null,
+      },
+      {
+        name: `${n} devices: rows stored / acked`,
+        value: ff.storedRows / Math.max(1, held.acked + ff.load.peak.acked),
+        unit: '',
+        baseline: { name: 'baseline stored/acked', value: base.stored / Math.max(1, base.sent) },
+        target: { op: '>=', value: 1 },
+      },
+    );
+    if (ff.simulated) {
+      const sim = ff.simulated;
+      const label = `facefleet simulate, ${sim.devices} agents`;
       figures.push(
         {
-          name: `${label}: p99 publish→stored (held)`,
-          value: r.held.p99Ms,
-          unit: 'ms',
-          baseline: null,
-          target: null,
-        },
-        {
-          name: `${label}: peak durable ingest`,
-          value: r.peakStoredPerS,
+          name: `${label}: faces windows stored`,
+          value: sim.storedPerS,
           unit: 'rows/s',
           baseline: null,
-          target: null,
+          target: { op: '>=', value: 0.95 * sim.devices },
         },
         {
-          name: `${label}: CPU of all instances (held, % of one core)`,
-          value: r.usage.cpuPct,
+          name: `${label}: server CPU (last 5 s)`,
+          value: sim.server.cpuPct,
           unit: '%',
-          baseline: null,
+          baseline: { name: 'simulator process', value: sim.simulator.cpuPct },
           target: null,
         },
         {
-          name: `${label}: RSS of all instances (held)`,
-          value: r.usage.peakRssMb,
+          name: `${label}: server RSS peak (last 5 s)`,
+          value: sim.server.peakRssMb,
           unit: 'MB',
-          baseline: null,
+          baseline: { name: 'simulator process', value: sim.simulator.rssMb },
           target: null,
-        },
-        {
-          name: `${label}: rows stored / acked by the broker`,
-          value: r.storedRows / Math.max(1, r.sent),
-          unit: '',
-          baseline: null,
-          target: { op: '>=', value: 1 },
         },
       );
     }
   }
-  if (!stores.has('sqlite')) continue;
-  console.log(`\n=== ${n} devices: facefleet control plane ===`);
-  const ff = await benchFacefleet(n);
-  console.log(JSON.stringify(ff));
-  console.log(`\n=== ${n} devices: baseline (mosquitto + raw better-sqlite3 subscriber) ===`);
-  const base = await benchBaseline(n);
-  console.log(JSON.stringify(base));
-  const held = ff.load.held;
-  figures.push(
-    {
-      name: `${n} devices: connected (facefleet)`,
-      value: ff.load.devices,
-      unit: 'devices',
-      baseline: { name: 'mosquitto', value: base.load.devices },
-      target: { op: '>=', value: n },
-    },
-    {
-      name: `${n} devices: connect all`,
-      value: ff.load.connectS,
-      unit: 's',
-      baseline: { name: 'mosquitto', value: base.load.connectS },
-      target: null,
-    },
-    {
-      name: `${n} devices: held ingest, durable rows/s`,
-      value: held.ackedPerS,
-      unit: 'rows/s',
-      baseline: { name: 'mosquitto+sqlite acked', value: base.load.held.ackedPerS },
-      target: null,
-    },
-    {
-      name: `${n} devices: p99 publish→stored (held)`,
-      value: held.p99Ms,
-      unit: 'ms',
-      baseline: { name: 'mosquitto+sqlite', value: base.latency?.p99Ms ?? Number.NaN },
-      target: { op: '<=', value: 1000 },
-    },
-    {
-      name: `${n} devices: server RSS peak (held)`,
-      value: ff.usage.peakRssMb,
-      unit: 'MB',
-      baseline: { name: 'mosquitto+subscriber', value: base.usage.peakRssMb },
-      target: { op: '<=', value: 1536 },
-    },
-    {
-      name: `${n} devices: server CPU (held, % of one core)`,
-      value: ff.usage.cpuPct,
-      unit: '%',
-      baseline: { name: 'mosquitto+subscriber', value: base.usage.cpuPct },
-      target: null,
-    },
-    {
-      name: `${n} devices: peak durable ingest`,
-      value: ff.load.peak.ackedPerS,
-      unit: 'rows/s',
-      baseline: { name: 'mosquitto+sqlite stored', value: base.peakStoredPerS },
-      target: { op: '>=', value: 1.5 * base.peakStoredPerS },
-    },
-    {
-      name: `${n} devices: server CPU at peak (% of one core)`,
-      value: ff.peakUsage.cpuPct,
-      unit: '%',
-      baseline: { name: 'mosquitto+subscriber', value: base.peakUsage.cpuPct },
-      target: null,
-    },
-    {
-      name: `${n} devices: load generator CPU at peak (% of one core)`,
-      value: ff.genPeakUsage.cpuPct,
-      unit: '%',
-      baseline: { name: 'against mosquitto', value: base.genPeakUsage.cpuPct },
-      target: null,
-    },
-    {
-      name: `${n} devices: rows stored / acked`,
-      value: ff.storedRows / Math.max(1, held.acked + ff.load.peak.acked),
-      unit: '',
-      baseline: { name: 'baseline stored/acked', value: base.stored / Math.max(1, base.sent) },
-      target: { op: '>=', value: 1 },
-    },
+  cluster?.close();
+  console.log(
+    `BENCH_RESULT ${JSON.stringify({ bench: 'ingest', notes: `held ${heldS} s at 1 face window/s per device (+ metrics every 10 s), then ${peakS} s with 32 QoS 1 publishes in flight per device (the agent outbox's window). facefleet acks after commit; mosquitto acks on receipt, so its stored latency is measured at the subscriber.`, figures })}`,
   );
-  if (ff.simulated) {
-    const sim = ff.simulated;
-    const label = `facefleet simulate, ${sim.devices} agents`;
-    figures.push(
-      {
-        name: `${label}: faces windows stored`,
-        value: sim.storedPerS,
-        unit: 'rows/s',
-        baseline: null,
-        target: { op: '>=', value: 0.95 * sim.devices },
-      },
-      {
-        name: `${label}: server CPU (last 5 s)`,
-        value: sim.server.cpuPct,
-        unit: '%',
-        baseline: { name: 'simulator process', value: sim.simulator.cpuPct },
-        target: null,
-      },
-      {
-        name: `${label}: server RSS peak (last 5 s)`,
-        value: sim.server.peakRssMb,
-        unit: 'MB',
-        baseline: { name: 'simulator process', value: sim.simulator.rssMb },
-        target: null,
-      },
-    );
-  }
-}
-cluster?.close();
-console.log(
-  `BENCH_RESULT ${JSON.stringify({ bench: 'ingest', notes: `held ${heldS} s at 1 face window/s per device (+ metrics every 10 s), then ${peakS} s with 32 QoS 1 publishes in flight per device (the agent outbox's window). facefleet acks after commit; mosquitto acks on receipt, so its stored latency is measured at the subscriber.`, figures })}`,
-);
+});
