@@ -566,6 +566,8 @@ const figures: unknown[] = [];
 await children.run(async () => {
   const figures: unknown[] = [];
   const cluster = stores.has('postgres') ? await startPostgres() : undefined;
+  // (pg_ctl runs the server detached: stop it however the bench ends, but for a kill -9)
+  if (cluster) process.once('exit', () => cluster.close());
   for (const n of sizes) {
     if (cluster) {
       for (const k of instanceCounts) {
