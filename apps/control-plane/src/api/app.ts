@@ -1,27 +1,14 @@
-import type { Store } from '@facefleet/store';
 import { Hono } from 'hono';
 import { bodyLimit } from 'hono/body-limit';
 import { getCookie } from 'hono/cookie';
 import { HTTPException } from 'hono/http-exception';
-import type { Logger } from 'pino';
-import type { ApiTokens } from '../auth/api-tokens.js';
-import type { VerifiedCache } from '../auth/secrets.js';
-import { CSRF_HEADER, SESSION_COOKIE, type Sessions } from '../auth/sessions.js';
-import type { Broker } from '../broker/types.js';
-import type { BlobStore } from '../engines/blob-store.js';
-import type { FleetKey } from '../engines/fleet-key.js';
+import { CSRF_HEADER, SESSION_COOKIE } from '../auth/sessions.js';
 import { ApiError, BrokerAdminError, EngineStoreError, ServiceError } from '../errors.js';
-import type { LiveHub } from '../live/hub.js';
-import type { RolloutExecutor } from '../rollouts/executor.js';
-import type { AlertRuleService } from '../services/alert-rules.js';
-import type { DeviceService } from '../services/devices.js';
-import type { EngineService } from '../services/engines.js';
-import type { SubscriberService } from '../services/subscribers.js';
-import type { Telemetry } from '../telemetry.js';
 import { authenticateRequest, authenticateSession } from './authenticate.js';
-import { type DashboardAssets, dashboardRoutes } from './dashboard.js';
+import { dashboardRoutes } from './dashboard.js';
+import type { AppDeps } from './deps.js';
 import type { Env } from './http.js';
-import { DOCS_HTML, openApiDocument, type RouteDoc } from './openapi.js';
+import { DOCS_HTML, openApiDocument } from './openapi.js';
 import { adminRoutes } from './routes/admin.js';
 import { alertRoutes } from './routes/alerts.js';
 import { deviceRoutes } from './routes/devices.js';
@@ -32,40 +19,7 @@ import { meRoutes } from './routes/me.js';
 import { rolloutRoutes } from './routes/rollouts.js';
 import { sessionRoutes } from './routes/session.js';
 
-export interface AppDeps {
-  /** Reads: the routes query the store's repositories; every change goes through a service. */
-  store: Store;
-  broker: Broker;
-  /** Engine files, by sha256. */
-  blobs: BlobStore;
-  fleetKey: FleetKey;
-  tokens: ApiTokens;
-  cache: VerifiedCache;
-  devices: DeviceService;
-  engines: EngineService;
-  subscribers: SubscriberService;
-  alertRules: AlertRuleService;
-  rollouts: RolloutExecutor;
-  telemetry: Telemetry;
-  log: Logger;
-  maxEngineBytes: number;
-  /** Largest request body read, except engine uploads (`maxEngineBytes`, streamed). */
-  maxBodyBytes: number;
-  /** Dashboard sign-in sessions (cookie). */
-  sessions: Sessions;
-  /** The live (SSE) connections. */
-  hub: LiveHub;
-  /** The dashboard's built files, served at `/`. */
-  dashboard: DashboardAssets;
-  /** Extra health facts for /healthz (ingest queue, broker mode). */
-  health?: () => Record<string, unknown>;
-}
-
-/** A route module: registers its handlers on `app` and describes them with `doc`. */
-export interface Registrar {
-  app: Hono<Env>;
-  doc(route: RouteDoc): void;
-}
+export type { AppDeps } from './deps.js';
 
 export const API_VERSION = '0.1.0';
 const SAFE_METHODS = new Set(['GET', 'HEAD', 'OPTIONS']);
@@ -76,11 +30,13 @@ const SAFE_METHODS = new Set(['GET', 'HEAD', 'OPTIONS']);
  */
 const UNREAD_BODY = { connection: 'close' };
 
-/** The HTTP API as a Hono app, with no port of its own (tests call `app.request()`). */
-export function createApp(deps: AppDeps): Hono<Env> {
+/**
+ * The HTTP API as a Hono app, with no port of its own (tests call `app.request()`). Each route
+ * module is a sub-app mounted here; their route types compose into the returned app's type
+ * (`AppType`), which the CLI and the dashboard call through Hono's typed client.
+ */
+export function createApp(deps: AppDeps) {
   const app = new Hono<Env>();
-  const routes: RouteDoc[] = [];
-  const registrar: Registrar = { app, doc: (r) => routes.push(r) };
 
   app.onError((err, c) => {
     if (err instanceof ApiError && (err.status === 401 || err.status === 403)) {
@@ -184,28 +140,37 @@ export function createApp(deps: AppDeps): Hono<Env> {
     c.req.method === 'POST' && c.req.path === '/api/v1/engines' ? next() : limitBody(c, next),
   );
 
-  app.get('/healthz', async (c) =>
-    c.json({
-      ok: await deps.store.ping(),
-      connectedDevices: deps.broker.connectedDevices(),
-      ...deps.health?.(),
-    }),
-  );
-  app.get('/metrics', async (c) =>
-    c.text(await deps.telemetry.collect(), 200, { 'content-type': 'text/plain; version=0.0.4' }),
-  );
-  app.get('/openapi.json', (c) => c.json(openApiDocument(routes, API_VERSION) as object));
-  app.get('/docs', (c) => c.html(DOCS_HTML));
+  const api = app
+    .get('/healthz', async (c) =>
+      c.json({
+        ok: await deps.store.ping(),
+        connectedDevices: deps.broker.connectedDevices(),
+        ...deps.health?.(),
+      }),
+    )
+    .get('/metrics', async (c) =>
+      c.text(await deps.telemetry.collect(), 200, { 'content-type': 'text/plain; version=0.0.4' }),
+    )
+    .route('/api/v1', deviceRoutes(deps))
+    .route('/api/v1', engineRoutes(deps))
+    .route('/api/v1', rolloutRoutes(deps))
+    .route('/api/v1', alertRoutes(deps))
+    .route('/api/v1', fleetRoutes(deps))
+    .route('/api/v1', adminRoutes(deps))
+    .route('/api/v1', sessionRoutes(deps))
+    .route('/api/v1', liveRoutes(deps))
+    .route('/api/v1', meRoutes(deps));
 
-  deviceRoutes(registrar, deps);
-  engineRoutes(registrar, deps);
-  rolloutRoutes(registrar, deps);
-  alertRoutes(registrar, deps);
-  fleetRoutes(registrar, deps);
-  adminRoutes(registrar, deps);
-  sessionRoutes(registrar, deps);
-  liveRoutes(registrar, deps);
-  meRoutes(registrar, deps);
+  // Built from the routes themselves (their `doc` and validators), once every one is mounted.
+  let spec: unknown;
+  app.get('/openapi.json', (c) => {
+    spec ??= openApiDocument(app.routes, API_VERSION);
+    return c.json(spec as object);
+  });
+  app.get('/docs', (c) => c.html(DOCS_HTML));
   dashboardRoutes(app, deps.dashboard);
-  return app;
+  return api;
 }
+
+/** The API's routes with their inputs and answers, for `hc<AppType>` (types only). */
+export type AppType = ReturnType<typeof createApp>;

@@ -1,10 +1,10 @@
 import { useEffect, useState } from 'preact/hooks';
 import { api } from '../api.js';
-import { useNow } from '../app.js';
 import { Chart } from '../chart.js';
 import { ago, num, RANGES, time } from '../format.js';
 import { type Store, useStore } from '../store.js';
 import type { DeviceHistory, FaceBucket, MetricBucket, StoredAlert } from '../types.js';
+import { useNow } from '../use-now.js';
 import { FpsCell } from './fleet.js';
 
 interface Series {
