@@ -1,9 +1,8 @@
 import { Hono } from 'hono';
 import { bodyLimit } from 'hono/body-limit';
 import { getCookie } from 'hono/cookie';
-import { HTTPException } from 'hono/http-exception';
 import { CSRF_HEADER, SESSION_COOKIE } from '../auth/sessions.js';
-import { ApiError, BrokerAdminError, EngineStoreError, ServiceError } from '../errors.js';
+import { ApiError } from '../errors.js';
 import { authenticateRequest, authenticateSession } from './authenticate.js';
 import { dashboardRoutes } from './dashboard.js';
 import type { AppDeps } from './deps.js';
@@ -24,13 +23,6 @@ export type { AppDeps } from './deps.js';
 export const API_VERSION = '0.1.0';
 const SAFE_METHODS = new Set(['GET', 'HEAD', 'OPTIONS']);
 /**
- * On a 413 the rest of the body is left unread, and the server gives up draining it soon after
- * (@hono/node-server: 500 ms): say so, or a client reusing the connection would lose its next
- * request on it.
- */
-const UNREAD_BODY = { connection: 'close' };
-
-/**
  * The HTTP API as a Hono app, with no port of its own (tests call `app.request()`). Each route
  * module is a sub-app mounted here; their route types compose into the returned app's type
  * (`AppType`), which the CLI and the dashboard call through Hono's typed client.
@@ -38,77 +30,29 @@ const UNREAD_BODY = { connection: 'close' };
 export function createApp(deps: AppDeps) {
   const app = new Hono<Env>();
 
+  // Every error answers `{ error: { code, message, details } }`: ApiError.from maps what the
+  // services, the broker admin and the engine store throw; anything else is a bug (500, logged).
   app.onError((err, c) => {
-    if (err instanceof ApiError && (err.status === 401 || err.status === 403)) {
+    const error = ApiError.from(err);
+    if (!error) {
+      deps.log.error({ err, path: c.req.path }, 'unhandled API error');
+      return c.json({ error: { code: 'internal', message: 'internal error', details: null } }, 500);
+    }
+    if (error.kind === 'unauthorized' || error.kind === 'forbidden') {
       const reason =
-        err.status === 403
+        error.kind === 'forbidden'
           ? 'forbidden'
           : c.req.header('authorization')
             ? 'invalid_token'
             : 'missing_token';
       deps.telemetry.httpAuthFailures.inc({ reason });
     }
-    if (err instanceof ServiceError) {
-      const status = err.kind === 'not_found' ? 404 : err.kind === 'conflict' ? 409 : 400;
-      const message =
-        err.field && err.kind === 'invalid' && !err.message.startsWith(`${err.field}:`)
-          ? `${err.field}: ${err.message}`
-          : err.message;
-      return c.json(
-        {
-          error: {
-            code: err.kind === 'invalid' ? 'invalid_request' : err.kind,
-            message,
-            details: err.field ? [{ path: err.field, message: err.detail }] : null,
-          },
-        },
-        status,
-      );
-    }
-    if (err instanceof BrokerAdminError) {
-      // 409 a login of that name exists on the broker, 503 no answer, 502 the broker refused.
-      const status = err.code === 'conflict' ? 409 : err.code === 'unavailable' ? 503 : 502;
-      return c.json(
-        { error: { code: `broker_${err.code}`, message: err.message, details: null } },
-        status,
-      );
-    }
-    if (err instanceof ApiError) {
-      return c.json(
-        { error: { code: err.code, message: err.message, details: err.details } },
-        err.status,
-        err.status === 413 ? UNREAD_BODY : {},
-      );
-    }
-    if (err instanceof EngineStoreError) {
-      const status = err.code === 'too_large' ? 413 : err.code === 'not_found' ? 404 : 400;
-      return c.json(
-        { error: { code: err.code, message: err.message, details: null } },
-        status,
-        status === 413 ? UNREAD_BODY : {},
-      );
-    }
-    if (err instanceof HTTPException) {
-      return c.json(
-        { error: { code: `http_${err.status}`, message: err.message || 'error', details: null } },
-        err.status,
-      );
-    }
-    deps.log.error({ err, path: c.req.path }, 'unhandled API error');
-    return c.json({ error: { code: 'internal', message: 'internal error', details: null } }, 500);
+    return c.json(error.body, error.status, error.headers);
   });
-  app.notFound((c) =>
-    c.json(
-      {
-        error: {
-          code: 'not_found',
-          message: `no route ${c.req.method} ${c.req.path}`,
-          details: null,
-        },
-      },
-      404,
-    ),
-  );
+  app.notFound((c) => {
+    const error = new ApiError('not_found', `no route ${c.req.method} ${c.req.path}`);
+    return c.json(error.body, error.status);
+  });
 
   app.use('/api/*', async (c, next) => {
     const header = c.req.header('authorization');
@@ -120,7 +64,6 @@ export function createApp(deps: AppDeps) {
       // dashboard's own script (see auth/sessions.ts).
       if (principal && !SAFE_METHODS.has(c.req.method) && !c.req.header(CSRF_HEADER)) {
         throw new ApiError(
-          403,
           'forbidden',
           `a request signed in by cookie must carry the ${CSRF_HEADER} header`,
         );
@@ -133,7 +76,7 @@ export function createApp(deps: AppDeps) {
   const limitBody = bodyLimit({
     maxSize: deps.maxBodyBytes,
     onError: () => {
-      throw new ApiError(413, 'too_large', `request body larger than ${deps.maxBodyBytes} bytes`);
+      throw new ApiError('too_large', `request body larger than ${deps.maxBodyBytes} bytes`);
     },
   });
   app.use('/api/*', (c, next) =>

@@ -22,10 +22,9 @@ export function requireRole(
   role: Role,
 ): Extract<HttpPrincipal, { kind: 'operator' }> {
   const p = c.get('principal');
-  if (!p)
-    throw new ApiError(401, 'unauthorized', 'a valid Authorization: Bearer token is required');
+  if (!p) throw new ApiError('unauthorized', 'a valid Authorization: Bearer token is required');
   if (p.kind !== 'operator' || !roleAllows(p.role, role)) {
-    throw new ApiError(403, 'forbidden', `this needs the ${role} role`);
+    throw new ApiError('forbidden', `this needs the ${role} role`);
   }
   return p;
 }

@@ -27,10 +27,9 @@ export function validatedInput(handler: unknown): ValidatedInput | undefined {
 function invalid(where: string, error: z.ZodError): ApiError {
   const issues = fieldIssues(error);
   return new ApiError(
-    400,
     'invalid_request',
     `invalid ${where}: ${issues.map((i) => `${i.path}: ${i.message}`).join('; ')}`,
-    issues,
+    { details: issues },
   );
 }
 
@@ -48,9 +47,9 @@ export function jsonBody<S extends z.ZodType>(
       try {
         data = await c.req.json();
       } catch (err) {
-        throw new ApiError(400, 'invalid_request', `body: not JSON (${(err as Error).message})`, [
-          { path: '(body)', message: 'not JSON' },
-        ]);
+        throw new ApiError('invalid_request', `body: not JSON (${(err as Error).message})`, {
+          details: [{ path: '(body)', message: 'not JSON' }],
+        });
       }
       const result = schema.safeParse(data);
       if (!result.success) throw invalid('body', result.error);

@@ -41,7 +41,7 @@ export function adminRoutes({ tokens, subscribers }: Pick<AppDeps, 'tokens' | 's
       doc({ summary: 'Revoke an API token', tag: 'admin', auth: 'admin' }),
       async (c) => {
         const id = c.req.param('id');
-        if (!(await tokens.revoke(id))) throw new ApiError(404, 'not_found', `no token ${id}`);
+        if (!(await tokens.revoke(id))) throw new ApiError('not_found', `no token ${id}`);
         return c.json({ deleted: id });
       },
     )

@@ -43,14 +43,14 @@ export function seriesRange(q: z.infer<typeof seriesQuery>, now: number) {
   const from = q.from ?? to - 3_600_000;
   const bucketMs = parseDuration(q.bucket)!;
   if (from >= to) {
-    throw new ApiError(400, 'invalid_request', 'from: must be before to', [
-      { path: 'from', message: 'must be before to' },
-    ]);
+    throw new ApiError('invalid_request', 'from: must be before to', {
+      details: [{ path: 'from', message: 'must be before to' }],
+    });
   }
   if ((to - from) / bucketMs > 10_000) {
-    throw new ApiError(400, 'invalid_request', 'bucket: more than 10000 buckets in the range', [
-      { path: 'bucket', message: 'more than 10000 buckets in the range' },
-    ]);
+    throw new ApiError('invalid_request', 'bucket: more than 10000 buckets in the range', {
+      details: [{ path: 'bucket', message: 'more than 10000 buckets in the range' }],
+    });
   }
   return { from, to, bucketMs };
 }

@@ -110,10 +110,10 @@ export function engineRoutes({
         const meta = c.req.valid('query');
         const declared = Number(c.req.header('content-length') ?? Number.NaN);
         if (declared > maxEngineBytes) {
-          throw new ApiError(413, 'too_large', `engine larger than ${maxEngineBytes} bytes`);
+          throw new ApiError('too_large', `engine larger than ${maxEngineBytes} bytes`);
         }
         const body = c.req.raw.body;
-        if (!body) throw new ApiError(400, 'invalid_request', 'body: the engine file is missing');
+        if (!body) throw new ApiError('invalid_request', 'body: the engine file is missing');
         const row = await engines.upload(
           { ...meta, inputDims: meta.inputDims.split(',').map(Number) },
           Readable.fromWeb(body as import('node:stream/web').ReadableStream<Uint8Array>),
@@ -147,14 +147,13 @@ export function engineRoutes({
       }),
       async (c) => {
         const p = c.get('principal');
-        if (!p) throw new ApiError(401, 'unauthorized', 'a device or operator token is required');
+        if (!p) throw new ApiError('unauthorized', 'a device or operator token is required');
         if (p.kind === 'operator') requireRole(c, 'viewer');
         const row = await engines.find(c.req.param('id'));
         if (p.kind === 'device') {
           const device = await store.devices.get(p.deviceId);
           if (device && device.deviceClass !== row.deviceClass) {
             throw new ApiError(
-              403,
               'forbidden',
               `engine ${row.id} targets ${row.deviceClass}, not ${device.deviceClass}`,
             );
@@ -162,7 +161,7 @@ export function engineRoutes({
         }
         const size = blobs.size(row.sha256);
         if (size === undefined)
-          throw new ApiError(404, 'not_found', `the blob of engine ${row.id} is missing`);
+          throw new ApiError('not_found', `the blob of engine ${row.id} is missing`);
         const headers: Record<string, string> = {
           'content-type': 'application/octet-stream',
           'accept-ranges': 'bytes',
@@ -171,17 +170,9 @@ export function engineRoutes({
         };
         const range = parseRange(c.req.header('range'), size);
         if (range === 'unsatisfiable') {
-          return c.json(
-            {
-              error: {
-                code: 'range_not_satisfiable',
-                message: `range outside 0-${size - 1}`,
-                details: null,
-              },
-            },
-            416,
-            { 'content-range': `bytes */${size}` },
-          );
+          throw new ApiError('range_not_satisfiable', `range outside 0-${size - 1}`, {
+            headers: { 'content-range': `bytes */${size}` },
+          });
         }
         const start = range?.start ?? 0;
         const end = range?.end ?? size - 1;

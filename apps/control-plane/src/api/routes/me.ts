@@ -20,7 +20,7 @@ export function meRoutes({ broker }: Pick<AppDeps, 'broker'>) {
     (c) => {
       const p = c.get('principal');
       if (!p) {
-        throw new ApiError(401, 'unauthorized', 'a valid Authorization: Bearer token is required');
+        throw new ApiError('unauthorized', 'a valid Authorization: Bearer token is required');
       }
       const mqtt = {
         /** null behind an external broker: the operator knows its address. */

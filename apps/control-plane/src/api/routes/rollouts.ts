@@ -75,7 +75,7 @@ export function rolloutRoutes({ store, rollouts }: Pick<AppDeps, 'store' | 'roll
       doc({ summary: 'Show a rollout and its targets', tag: 'rollouts', auth: 'viewer' }),
       async (c) => {
         const loaded = await store.rollouts.load(c.req.param('id'));
-        if (!loaded) throw new ApiError(404, 'not_found', `no rollout ${c.req.param('id')}`);
+        if (!loaded) throw new ApiError('not_found', `no rollout ${c.req.param('id')}`);
         return c.json({ rollout: rolloutView(loaded.row, loaded.targets) });
       },
     )

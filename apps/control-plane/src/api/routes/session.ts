@@ -32,7 +32,7 @@ function isHttps(c: Context<Env>): boolean {
 /** Only the dashboard's own script can set this header (no cross-site sign-in into another account). */
 const fromDashboard: MiddlewareHandler<Env> = async (c, next) => {
   if (!c.req.header(CSRF_HEADER)) {
-    throw new ApiError(403, 'forbidden', `sign-in must carry the ${CSRF_HEADER} header`);
+    throw new ApiError('forbidden', `sign-in must carry the ${CSRF_HEADER} header`);
   }
   await next();
 };
@@ -59,9 +59,9 @@ export function sessionRoutes({
         const { token } = c.req.valid('json');
         const verified = await tokens.verify(token.trim());
         if (!verified) {
-          throw new ApiError(401, 'unauthorized', 'token: not a valid API token', [
-            { path: 'token', message: 'not a valid API token' },
-          ]);
+          throw new ApiError('unauthorized', 'token: not a valid API token', {
+            details: [{ path: 'token', message: 'not a valid API token' }],
+          });
         }
         const session = sessions.issue(verified.id);
         setCookie(c, SESSION_COOKIE, session.value, {
