@@ -1,4 +1,4 @@
-import { DEVICE_CLASSES, resolveDeviceClass } from '@facefleet/protocol';
+import { DEVICE_CLASSES, type DeviceClass, resolveDeviceClass } from '@facefleet/protocol';
 import type { DeviceView } from '../api-client.js';
 import { type Command, requiredFlag } from '../command.js';
 import { EXIT, UsageError } from '../errors.js';
@@ -6,7 +6,7 @@ import { ago, renderTable } from '../table.js';
 import { clientFor, coloursFor, listFlag, positionalArgs, printJson } from './common.js';
 
 /** A device class by name or short alias (`nano`, `xavier-nx`), or a usage error listing them. */
-export function deviceClassFlag(value: string, flag: string): string {
+export function deviceClassFlag(value: string, flag: string): DeviceClass {
   const cls = resolveDeviceClass(value);
   if (!cls) {
     throw new UsageError(

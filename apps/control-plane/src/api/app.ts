@@ -84,13 +84,14 @@ export function createApp(deps: AppDeps) {
   );
 
   const api = app
-    .get('/healthz', async (c) =>
-      c.json({
+    .get('/healthz', async (c) => {
+      const health: { ok: boolean; connectedDevices: number | null; [fact: string]: unknown } = {
         ok: await deps.store.ping(),
         connectedDevices: deps.broker.connectedDevices(),
         ...deps.health?.(),
-      }),
-    )
+      };
+      return c.json(health);
+    })
     .get('/metrics', async (c) =>
       c.text(await deps.telemetry.collect(), 200, { 'content-type': 'text/plain; version=0.0.4' }),
     )

@@ -1,4 +1,5 @@
-import type { Alert, Latency, Reported } from '@facefleet/protocol';
+import type { Alert, DEVICE_STATES, Desired, Latency, Reported, Status } from '@facefleet/protocol';
+import type { RolloutState, Selector, TargetState } from '../rollouts/planner.js';
 
 /**
  * What the control plane streams to browsers on `GET /api/v1/events` (server-sent events). Each
@@ -14,34 +15,36 @@ export interface LiveDevice {
   tags: string[];
   createdAt: number;
   lastSeen: number | null;
-  state: string | null;
+  /** null: never heard from. */
+  state: (typeof DEVICE_STATES)[number] | null;
   engineId: string | null;
   powerMode: string | null;
   desiredRev: number;
-  status: unknown;
-  reported: unknown;
-  desired: unknown;
+  /** The last status, report and desired state (protocol payloads), as stored. */
+  status: Status | null;
+  reported: Reported | null;
+  desired: Desired | null;
 }
 
 /** A rollout with its targets, as `GET /api/v1/rollouts/:id` shows it. */
 export interface LiveRollout {
   id: string;
   engineId: string;
-  selector: unknown;
+  selector: Selector;
   canaryShare: number;
   holdS: number;
   failureLimit: number;
   minFpsRatio: number;
   gateHoldS: number;
-  state: string;
+  state: RolloutState;
   reason: string | null;
   canaryDoneAt: number | null;
   createdAt: number;
   updatedAt: number;
   targets?: {
     deviceId: string;
-    stage: string;
-    state: string;
+    stage: 'canary' | 'rest';
+    state: TargetState;
     reason: string | null;
     previousEngineId: string | null;
     rev: number | null;

@@ -1,5 +1,5 @@
 import { useEffect, useState } from 'preact/hooks';
-import { api } from './api.js';
+import { api, json } from './api.js';
 import type { FleetDevice, LiveEvent, LiveRollout, Meta, Principal, StoredAlert } from './types.js';
 
 /**
@@ -47,9 +47,9 @@ export function createStore() {
 
   async function loadSnapshot(): Promise<void> {
     const [overview, rollouts, alerts] = await Promise.all([
-      api.get<{ devices: FleetDevice[] }>('/api/v1/fleet/overview'),
-      api.get<{ rollouts: LiveRollout[] }>('/api/v1/rollouts'),
-      api.get<{ alerts: StoredAlert[] }>('/api/v1/alerts?limit=100'),
+      json(api.fleet.overview.$get()),
+      json(api.rollouts.$get()),
+      json(api.alerts.$get({ query: { limit: '100' } })),
     ]);
     state.devices = new Map(overview.devices.map((d) => [d.id, d]));
     state.rollouts = new Map(rollouts.rollouts.map((r) => [r.id, r]));
@@ -69,7 +69,10 @@ export function createStore() {
         state.devices.set(event.device.id, {
           lastFaces: null,
           lastMetrics: null,
-          referenceFps: state.meta?.modelCardFps[event.device.deviceClass] ?? null,
+          referenceFps:
+            (state.meta?.modelCardFps as Record<string, number> | undefined)?.[
+              event.device.deviceClass
+            ] ?? null,
           ...old,
           ...event.device,
         });

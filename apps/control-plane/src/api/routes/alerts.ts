@@ -2,6 +2,7 @@ import { ALERT_KINDS, idRule, isValidId, SEVERITIES } from '@facefleet/protocol'
 import type { AlertRuleRow } from '@facefleet/store';
 import { Hono } from 'hono';
 import { z } from 'zod';
+import type { Selector } from '../../rollouts/planner.js';
 import type { AppDeps } from '../deps.js';
 import type { Env } from '../http.js';
 import { doc } from '../openapi.js';
@@ -54,7 +55,7 @@ const alertsQuery = z.strictObject({
 
 const ruleView = (r: AlertRuleRow) => ({
   ...r,
-  selector: JSON.parse(r.selector) as unknown,
+  selector: JSON.parse(r.selector) as Selector,
 });
 
 /** Alert rules and the alerts they raised; mounted at `/api/v1`. */

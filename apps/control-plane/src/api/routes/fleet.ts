@@ -1,4 +1,5 @@
 import { modelCardFps } from '@facefleet/protocol';
+import type { EngineBenchmarkRow, FpsSample } from '@facefleet/store';
 import { Hono } from 'hono';
 import { z } from 'zod';
 import { deviceView } from '../../views.js';
@@ -21,6 +22,78 @@ const fpsQuery = z.strictObject({
 
 const round = (n: number | null, digits = 2) =>
   n === null ? null : Math.round(n * 10 ** digits) / 10 ** digits;
+
+/** One device's FPS figures over the window, beside its class's model card and its benchmarks. */
+function deviceFps(
+  deviceId: string,
+  deviceClass: string,
+  list: FpsSample[],
+  benches: EngineBenchmarkRow[],
+  minRatio: number,
+) {
+  const reference = modelCardFps(deviceClass) ?? null;
+  const inferP50 = percentile(
+    list.flatMap((r) => (r.inferFps === null ? [] : [r.inferFps])),
+    50,
+  );
+  const ratio = reference && inferP50 !== null ? inferP50 / reference : null;
+  return {
+    deviceId,
+    samples: list.length,
+    fps: {
+      p50: round(
+        percentile(
+          list.map((r) => r.fps),
+          50,
+        ),
+      ),
+      p95: round(
+        percentile(
+          list.map((r) => r.fps),
+          95,
+        ),
+      ),
+    },
+    inferFps: {
+      p50: round(inferP50),
+      p95: round(
+        percentile(
+          list.flatMap((r) => (r.inferFps === null ? [] : [r.inferFps])),
+          95,
+        ),
+      ),
+    },
+    latencyMs: {
+      p50: round(
+        percentile(
+          list.flatMap((r) => (r.p50 === null ? [] : [r.p50])),
+          50,
+        ),
+        3,
+      ),
+      p95: round(
+        percentile(
+          list.flatMap((r) => (r.p95 === null ? [] : [r.p95])),
+          95,
+        ),
+        3,
+      ),
+    },
+    powerMode: list[list.length - 1]!.powerMode,
+    referenceFps: reference,
+    ratio: round(ratio, 3),
+    belowReference: ratio !== null && ratio < minRatio,
+    engineBenchmarks: benches
+      .filter((b) => b.deviceId === deviceId)
+      .map((b) => ({
+        engineId: b.engineId,
+        inferFps: b.inferFps,
+        latencyMs: { p50: b.latencyP50, p95: b.latencyP95, p99: b.latencyP99 },
+        trtVersion: b.trtVersion,
+        ts: b.ts,
+      })),
+  };
+}
 
 /** The fleet at a glance: every device's last figures, and FPS against the model card; at `/api/v1`. */
 export function fleetRoutes({ store }: Pick<AppDeps, 'store'>) {
@@ -73,71 +146,10 @@ export function fleetRoutes({ store }: Pick<AppDeps, 'store'>) {
           byDevice.set(r.deviceId, list);
         }
         const classOf = new Map(devices.map((d) => [d.id, d.deviceClass]));
-        const classes = new Map<string, unknown[]>();
+        const classes = new Map<string, ReturnType<typeof deviceFps>[]>();
         for (const [deviceId, list] of byDevice) {
           const deviceClass = classOf.get(deviceId) ?? list[list.length - 1]!.deviceClass;
-          const reference = modelCardFps(deviceClass) ?? null;
-          const inferP50 = percentile(
-            list.flatMap((r) => (r.inferFps === null ? [] : [r.inferFps])),
-            50,
-          );
-          const ratio = reference && inferP50 !== null ? inferP50 / reference : null;
-          const entry = {
-            deviceId,
-            samples: list.length,
-            fps: {
-              p50: round(
-                percentile(
-                  list.map((r) => r.fps),
-                  50,
-                ),
-              ),
-              p95: round(
-                percentile(
-                  list.map((r) => r.fps),
-                  95,
-                ),
-              ),
-            },
-            inferFps: {
-              p50: round(inferP50),
-              p95: round(
-                percentile(
-                  list.flatMap((r) => (r.inferFps === null ? [] : [r.inferFps])),
-                  95,
-                ),
-              ),
-            },
-            latencyMs: {
-              p50: round(
-                percentile(
-                  list.flatMap((r) => (r.p50 === null ? [] : [r.p50])),
-                  50,
-                ),
-                3,
-              ),
-              p95: round(
-                percentile(
-                  list.flatMap((r) => (r.p95 === null ? [] : [r.p95])),
-                  95,
-                ),
-                3,
-              ),
-            },
-            powerMode: list[list.length - 1]!.powerMode,
-            referenceFps: reference,
-            ratio: round(ratio, 3),
-            belowReference: ratio !== null && ratio < q.minRatio,
-            engineBenchmarks: benches
-              .filter((b) => b.deviceId === deviceId)
-              .map((b) => ({
-                engineId: b.engineId,
-                inferFps: b.inferFps,
-                latencyMs: { p50: b.latencyP50, p95: b.latencyP95, p99: b.latencyP99 },
-                trtVersion: b.trtVersion,
-                ts: b.ts,
-              })),
-          };
+          const entry = deviceFps(deviceId, deviceClass, list, benches, q.minRatio);
           const list2 = classes.get(deviceClass) ?? [];
           list2.push(entry);
           classes.set(deviceClass, list2);
