@@ -1,4 +1,5 @@
 import { readFileSync } from 'node:fs';
+import { hostname } from 'node:os';
 import { isAbsolute, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { fieldIssues } from '@facefleet/protocol';
@@ -30,6 +31,16 @@ export const configSchema = z.strictObject({
     )
     .nullable()
     .default(null),
+  /**
+   * This instance's stable name among several sharing one PostgreSQL store: its lease holder name
+   * and the base of its MQTT client ids (its persistent sessions on the external broker). Default:
+   * `embedded` with SQLite, the host name with PostgreSQL. Restart an instance under the same id.
+   */
+  instanceId: z
+    .string()
+    .regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$/, 'must be 1-63 characters of A-Z a-z 0-9 . _ -')
+    .nullable()
+    .default(null),
   http: z
     .strictObject({
       host: z.string().min(1).default('127.0.0.1'),
@@ -41,6 +52,11 @@ export const configSchema = z.strictObject({
       maxBodyBytes: positiveInt.default(8 * 1024 * 1024),
       /** How long a dashboard sign-in lasts, in seconds. */
       sessionTtlS: positiveInt.max(30 * 86_400).default(12 * 3600),
+      /**
+       * The key that signs dashboard session cookies (made on first start). Instances sharing a
+       * store must share it too. Default: <dataDir>/session-key.
+       */
+      sessionKeyFile: z.string().min(1).nullable().default(null),
       /**
        * The dashboard's built files (apps/dashboard/dist). Default: beside this app in the
        * repository (apps/control-plane/dist → ../../dashboard/dist).
@@ -96,6 +112,16 @@ export const configSchema = z.strictObject({
       maxPacketBytes: positiveInt.min(256 * 1024).default(1024 * 1024),
       /** Disconnect a subscriber whose socket does not drain within this many ms. */
       drainTimeoutMs: positiveInt.default(10_000),
+      /**
+       * External broker: this instance's ingest sessions on the shared subscription (each has one
+       * message in flight until its batch commits; more sessions, bigger batches).
+       */
+      ingestSessions: positiveInt.max(256).default(16),
+      /** External broker: the shared-subscription group every instance joins. */
+      shareGroup: z
+        .string()
+        .regex(/^[A-Za-z0-9_-]{1,64}$/, 'must be 1-64 characters of A-Z a-z 0-9 _ -')
+        .default('facefleet'),
     })
     .superRefine((mqtt, ctx) => {
       if (mqtt.brokerAdmin !== 'dynsec') return;
@@ -149,18 +175,34 @@ export const configSchema = z.strictObject({
       rollupDays: z.number().positive().default(90),
     })
     .prefault({}),
-  engines: z.strictObject({ maxBytes: positiveInt.default(1024 * 1024 * 1024) }).prefault({}),
+  engines: z
+    .strictObject({
+      maxBytes: positiveInt.default(1024 * 1024 * 1024),
+      /**
+       * Where engine files are kept, by sha256. Instances sharing a store must share this folder
+       * (a network file system). Default: <dataDir>/engines.
+       */
+      dir: z.string().min(1).nullable().default(null),
+    })
+    .prefault({}),
   /** Fleet Ed25519 signing key (PKCS#8 PEM); generated on first start. Default: <dataDir>/fleet-key.pem */
   keyFile: z.string().min(1).nullable().default(null),
   /** How often alert rules about silence (offline, no faces) and rollout holds are evaluated. */
   tickMs: positiveInt.default(1000),
+  /**
+   * The leader lease: singleton work (rollouts, alerts, retention) moves to another instance this
+   * long after its leader stops renewing (killed, or cut off from the database).
+   */
+  leaseMs: positiveInt.min(500).max(600_000).default(5000),
   logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
 });
 
 export type Config = z.infer<typeof configSchema> & {
   keyFile: string;
   store: string;
-  http: { dashboardDir: string };
+  instanceId: string;
+  http: { dashboardDir: string; sessionKeyFile: string };
+  engines: { dir: string };
 };
 export type ConfigInput = z.input<typeof configSchema>;
 
@@ -168,6 +210,12 @@ export type ConfigInput = z.input<typeof configSchema>;
 const SETTINGS: Record<string, { path: string; kind: 'string' | 'number' | 'nullable-number' }> = {
   'data-dir': { path: 'dataDir', kind: 'string' },
   store: { path: 'store', kind: 'string' },
+  'instance-id': { path: 'instanceId', kind: 'string' },
+  'session-key-file': { path: 'http.sessionKeyFile', kind: 'string' },
+  'engines-dir': { path: 'engines.dir', kind: 'string' },
+  'ingest-sessions': { path: 'mqtt.ingestSessions', kind: 'number' },
+  'share-group': { path: 'mqtt.shareGroup', kind: 'string' },
+  'lease-ms': { path: 'leaseMs', kind: 'number' },
   'db-pool-size': { path: 'db.poolSize', kind: 'number' },
   'http-host': { path: 'http.host', kind: 'string' },
   'http-port': { path: 'http.port', kind: 'number' },
@@ -293,18 +341,43 @@ export function loadConfig(options: LoadConfigOptions = {}): Config {
   if (issues.length > 0 || !result.success) throw new ConfigError(issues);
   const data = result.data;
   const dataDir = isAbsolute(data.dataDir) ? data.dataDir : resolve(cwd, data.dataDir);
+  const postgres = data.store !== null && /^postgres(ql)?:\/\//.test(data.store);
+  if (postgres && data.mqtt.brokerAdmin === 'dynsec' && data.mqtt.brokerPassword === null) {
+    // Each instance would give the shared `control-plane` login a password of its own.
+    throw new ConfigError([
+      {
+        path: 'mqtt.brokerPassword',
+        message:
+          'required with a PostgreSQL store and brokerAdmin dynsec: every instance logs in as control-plane with it',
+      },
+    ]);
+  }
   return {
     ...data,
     dataDir,
     store:
       data.store === null
         ? join(dataDir, 'facefleet.db')
-        : /^postgres(ql)?:\/\//.test(data.store) || data.store === ':memory:'
+        : postgres || data.store === ':memory:'
           ? data.store
           : resolve(cwd, data.store),
+    instanceId:
+      data.instanceId ??
+      (postgres
+        ? hostname()
+            .replace(/[^A-Za-z0-9._-]/g, '-')
+            .slice(0, 63)
+        : 'embedded'),
+    engines: {
+      ...data.engines,
+      dir: data.engines.dir ? resolve(cwd, data.engines.dir) : join(dataDir, 'engines'),
+    },
     keyFile: data.keyFile ? resolve(cwd, data.keyFile) : join(dataDir, 'fleet-key.pem'),
     http: {
       ...data.http,
+      sessionKeyFile: data.http.sessionKeyFile
+        ? resolve(cwd, data.http.sessionKeyFile)
+        : join(dataDir, 'session-key'),
       dashboardDir: data.http.dashboardDir
         ? resolve(cwd, data.http.dashboardDir)
         : fileURLToPath(new URL('../../dashboard/dist', import.meta.url)),

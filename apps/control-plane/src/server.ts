@@ -1,9 +1,10 @@
-import { join } from 'node:path';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
+import { CONTROL_PLANE_USERNAME } from '@facefleet/protocol';
 import { openStore, type Store } from '@facefleet/store';
 import { type ServerType, serve } from '@hono/node-server';
+import mqtt from 'mqtt';
 import type { Logger } from 'pino';
-import { createAlertExecutor } from './alerts/executor.js';
+import { type AlertExecutor, createAlertExecutor } from './alerts/executor.js';
 import { createApp } from './api/app.js';
 import { loadDashboard } from './api/dashboard.js';
 import { createApiTokens } from './auth/api-tokens.js';
@@ -19,6 +20,8 @@ import { connectDynsecAdmin, createDynsecCredentials } from './broker/dynsec.js'
 import { createEmbeddedBroker } from './broker/embedded.js';
 import { createExternalBroker } from './broker/external.js';
 import type { Broker } from './broker/types.js';
+import { createLeadership } from './cluster/leader.js';
+import { batchMessages, changeMessage, committedOf, decodeBusMessage } from './cluster/messages.js';
 import type { Config } from './config.js';
 import { createBlobStore } from './engines/blob-store.js';
 import { loadOrCreateFleetKey } from './engines/fleet-key.js';
@@ -29,7 +32,7 @@ import { createLiveHub } from './live/hub.js';
 import { createDesiredPublisher } from './rollouts/desired.js';
 import { createRolloutExecutor } from './rollouts/executor.js';
 import { createAlertRuleService } from './services/alert-rules.js';
-import { createChangeFeed } from './services/changes.js';
+import { type Change, createChangeFeed } from './services/changes.js';
 import { createDeviceService } from './services/devices.js';
 import { createEngineService } from './services/engines.js';
 import { createSubscriberService } from './services/subscribers.js';
@@ -49,12 +52,32 @@ export interface RunningServer {
   store: Store;
   ingest: ReturnType<typeof createIngest>;
   rollouts: ReturnType<typeof createRolloutExecutor>;
-  alerts: Awaited<ReturnType<typeof createAlertExecutor>>;
   telemetry: ReturnType<typeof createTelemetry>;
+  /** This instance's id, and whether it leads now (does the singleton work). */
+  instance: { id: string; readonly leader: boolean };
   /** The first admin token when this start created it (a fresh database), else null. */
   firstAdminToken: string | null;
   /** Stops accepting, commits the ingest batch, closes the broker and the database. */
   close(): Promise<void>;
+}
+
+/** Whether the control-plane login with `password` is accepted by the broker at `url`. */
+async function canLogin(url: string, password: string): Promise<boolean> {
+  const client = mqtt.connect(url, {
+    username: CONTROL_PLANE_USERNAME,
+    password,
+    clientId: `facefleet-cp-probe-${process.pid}`,
+    clean: true,
+    reconnectPeriod: 0,
+    connectTimeout: 5000,
+  });
+  const ok = await new Promise<boolean>((resolve) => {
+    client.once('connect', () => resolve(true));
+    client.once('error', () => resolve(false));
+    client.once('close', () => resolve(false));
+  });
+  await client.endAsync(true).catch(() => {});
+  return ok;
 }
 
 /**
@@ -66,28 +89,44 @@ export async function createServer({
   log,
   announce,
 }: ServerOptions): Promise<RunningServer> {
+  const instanceId = config.instanceId;
+  // Set once the leader lease exists (below): what to do when the bus is back after a loss.
+  let busBack: () => void = () => {};
   const store = await openStore(config.store, {
     synchronous: config.db.synchronous,
     writer: config.ingest.writer,
     poolSize: config.db.poolSize,
     onError: (err) => log.error({ err }, 'store: a background connection failed'),
+    onBusState: (state) => {
+      if (state === 'lost') log.warn('store bus: listening connection lost; reconnecting');
+      else busBack();
+    },
   });
-  log.info({ store: store.location, kind: store.kind }, 'store open');
+  log.info({ store: store.location, kind: store.kind, instance: instanceId }, 'store open');
+  const clustered = store.kind === 'postgres';
   const telemetry = createTelemetry();
   const cache = createVerifiedCache();
   const tokens = createApiTokens(store, cache);
   const fleetKey = loadOrCreateFleetKey(config.keyFile);
   if (fleetKey.created) log.info({ keyFile: config.keyFile }, 'generated the fleet signing key');
-  const blobs = createBlobStore(join(config.dataDir, 'engines'));
+  const blobs = createBlobStore(config.engines.dir);
   const changes = createChangeFeed();
 
+  // The first admin token, made by one instance only when several start on an empty store.
   let firstAdminToken: string | null = null;
-  if ((await tokens.count()) === 0) {
-    const { token } = await tokens.create('admin', 'first admin');
-    firstAdminToken = token;
-    (announce ?? ((l) => process.stdout.write(`${l}\n`)))(
-      `first admin API token (shown once, store it now): ${token}`,
-    );
+  while (!(await store.leases.acquire('bootstrap', instanceId, 30_000))) {
+    await new Promise((r) => setTimeout(r, 200));
+  }
+  try {
+    if ((await tokens.count()) === 0) {
+      const { token } = await tokens.create('admin', 'first admin');
+      firstAdminToken = token;
+      (announce ?? ((l) => process.stdout.write(`${l}\n`)))(
+        `first admin API token (shown once, store it now): ${token}`,
+      );
+    }
+  } finally {
+    await store.leases.release('bootstrap', instanceId);
   }
 
   // The executors need the broker to publish and the ingest needs the executors: the commit hook
@@ -98,14 +137,57 @@ export async function createServer({
     committer: store.ingest,
     telemetry,
     log: log.child({ part: 'ingest' }),
-    // Behind an external broker messages arrive one at a time (see broker/external.ts).
+    // Behind an external broker each ingest session has one message in flight (see
+    // broker/external.ts): what arrives while a batch commits is the next batch.
     batchMs: external ? 0 : config.ingest.batchMs,
     batchRows: config.ingest.batchRows,
     onCommit: (batch) => onCommit(batch),
+    // Several instances: the others hear of every batch (inside its transaction).
+    ...(clustered
+      ? {
+          relay: (batch: CommittedMessage[]) => {
+            const { messages, dropped } = batchMessages(
+              instanceId,
+              batch,
+              store.bus.maxMessageBytes,
+            );
+            if (dropped > 0) log.warn({ dropped }, 'bus: messages too large to relay left out');
+            return messages;
+          },
+        }
+      : {}),
   });
 
   let broker: Broker;
   let credentials: BrokerCredentials;
+  let reconcileBroker: () => Promise<void> = async () => {};
+  let forgetEnrolled: (id: string) => void = () => {};
+  // One embedded broker per store: a second instance would hold devices the first cannot reach.
+  const embeddedLease = external
+    ? undefined
+    : createLeadership({
+        store,
+        holder: instanceId,
+        lease: 'embedded-broker',
+        ttlMs: config.leaseMs,
+        log: log.child({ part: 'cluster' }),
+        onChange: (held) => {
+          if (!held && !closingStarted) {
+            log.error('another instance took the embedded-broker lease: use an external broker');
+          }
+        },
+      });
+  let closingStarted = false;
+  if (embeddedLease) {
+    await embeddedLease.start();
+    if (!embeddedLease.leader) {
+      await embeddedLease.stop();
+      await store.close();
+      throw new Error(
+        `another control-plane instance with an embedded MQTT broker runs on this store (${store.location}): several instances need an external broker (--broker)`,
+      );
+    }
+  }
   if (config.mqtt.broker) {
     let password = config.mqtt.brokerPassword;
     if (config.mqtt.brokerAdmin === 'dynsec') {
@@ -124,23 +206,28 @@ export async function createServer({
         }),
         log: dynsecLog,
       });
-      // The control plane's own login: the configured password, or a fresh one this start.
+      // The control plane's own login: the configured password, or a fresh one this start. When
+      // the broker already takes the configured one (another instance set it), it is left as it
+      // is: setting it again would drop that instance's sessions. The leader reconciles.
+      const setPassword = password === null || !(await canLogin(config.mqtt.broker, password));
       password ??= newSecret();
       try {
-        await dynsec.setup(password);
+        await dynsec.setup(password, { setPassword, reconcile: false });
       } catch (err) {
         await dynsec.close();
         throw err;
       }
       credentials = dynsec;
       dynsecLog.info('broker logins are managed through the dynamic-security plugin');
+      reconcileBroker = () =>
+        dynsec.reconcile().then(
+          () => {},
+          (err: unknown) => dynsecLog.warn({ err }, 'dynamic-security: reconcile failed'),
+        );
     } else credentials = manualCredentials(log.child({ part: 'mqtt' }));
-    // Messages arrive one at a time here: enrolled devices are remembered (until they change) so
-    // that each message does not wait for a query.
+    // Each message waits for this check: enrolled devices are remembered (until they change).
     const enrolled = new Set<string>();
-    changes.subscribe((change) => {
-      if (change.kind === 'device') enrolled.delete(change.id);
-    });
+    forgetEnrolled = (id) => enrolled.delete(id);
     const isEnrolled = async (id: string) => {
       if (enrolled.has(id)) return true;
       const known = await store.devices.exists(id);
@@ -150,8 +237,11 @@ export async function createServer({
     const connecting = createExternalBroker({
       url: config.mqtt.broker,
       password,
-      // Stable, so the broker keeps this session's subscription and queued messages across restarts.
-      clientId: 'facefleet-control-plane',
+      // Stable, so the broker keeps this instance's sessions and their queued messages across
+      // restarts.
+      clientId: `facefleet-cp-${instanceId}`,
+      sessions: config.mqtt.ingestSessions,
+      shareGroup: config.mqtt.shareGroup,
       ingest,
       telemetry,
       log: log.child({ part: 'mqtt' }),
@@ -199,27 +289,94 @@ export async function createServer({
     log: log.child({ part: 'rollouts' }),
     events,
   });
-  const alerts = await createAlertExecutor({
-    store,
-    broker,
-    log: log.child({ part: 'alerts' }),
-    events,
-  });
-  changes.subscribe(async (change) => {
-    if (change.kind === 'rules') await alerts.rulesChanged();
-    if (change.kind === 'device') {
-      live.deviceChanged(change.id);
-      await alerts.devicesChanged();
-    }
-  });
-  onCommit = (batch) => {
+  // Alert evaluation keeps state in memory: it exists on the leader only.
+  let alerts: AlertExecutor | undefined;
+  // Until the leader lease is first tried (below), this instance does no singleton work.
+  let leading = () => false;
+
+  /** A committed batch, this instance's or another's: live events everywhere; the leader acts. */
+  function handleBatch(batch: CommittedMessage[]): void {
     live.onCommit(batch);
-    alerts.onCommit(batch);
+    if (!leading()) return;
+    alerts?.onCommit(batch);
     const reports = batch.flatMap((m) =>
       m.stored && m.message.kind === 'reported' ? [m.message.data] : [],
     );
     void rollouts.onReports(reports);
+  }
+  /** What a use case changed, here or on another instance. */
+  async function applyChange(change: Change): Promise<void> {
+    if (change.kind === 'rules') await alerts?.rulesChanged();
+    if (change.kind === 'device') {
+      cache.forget(`device:${change.id}`);
+      forgetEnrolled(change.id);
+      live.deviceChanged(change.id);
+      await alerts?.devicesChanged();
+    }
+  }
+  changes.subscribe(async (change) => {
+    await applyChange(change);
+    if (clustered) await store.bus.publish(changeMessage(instanceId, change));
+  });
+  onCommit = handleBatch;
+  store.bus.subscribe((text) => {
+    const m = decodeBusMessage(text);
+    // This instance handled its own already (the bus echoes them).
+    if (!m || m.o === instanceId) return;
+    if (m.t === 'batch') handleBatch(committedOf(m));
+    else
+      applyChange(m.change).catch((err: unknown) => log.error({ err }, 'bus: change not applied'));
+  });
+
+  const retention = async () => {
+    try {
+      const removed = await store.retention(
+        Date.now(),
+        config.retention.rawDays,
+        config.retention.rollupDays,
+      );
+      if (removed.faces + removed.metrics > 0) log.info(removed, 'retention: raw rows rolled up');
+    } catch (err) {
+      log.error({ err }, 'retention failed');
+    }
   };
+  let retentionRun: Promise<void> = Promise.resolve();
+  let retentionTimer: NodeJS.Timeout | undefined;
+
+  const leadership = createLeadership({
+    store,
+    holder: instanceId,
+    ttlMs: config.leaseMs,
+    log: log.child({ part: 'cluster' }),
+    async onChange(leader) {
+      if (leader) {
+        alerts = await createAlertExecutor({
+          store,
+          broker,
+          log: log.child({ part: 'alerts' }),
+          events,
+        });
+        // What the previous leader (if any) had not acted on yet.
+        await rollouts.catchUp();
+        void reconcileBroker();
+        retentionRun = retentionRun.then(retention);
+        retentionTimer = setInterval(() => {
+          retentionRun = retentionRun.then(retention);
+        }, 3_600_000);
+      } else {
+        clearInterval(retentionTimer);
+        const previous = alerts;
+        alerts = undefined;
+        await previous?.idle();
+      }
+    },
+  });
+  // Reports heard by nobody while the bus was down: the leader catches up from the database.
+  busBack = () => {
+    if (leadership.leader) void rollouts.catchUp();
+  };
+  leading = () => leadership.leader;
+  await leadership.start();
 
   telemetry.gauge(
     'facefleet_connected_devices',
@@ -279,36 +436,27 @@ export async function createServer({
     maxEngineBytes: config.engines.maxBytes,
     maxBodyBytes: config.http.maxBodyBytes,
     sessions: createSessions({
-      key: loadOrCreateSessionKey(join(config.dataDir, 'session-key')),
+      key: loadOrCreateSessionKey(config.http.sessionKeyFile),
       ttlS: config.http.sessionTtlS,
     }),
     hub,
     dashboard,
-    health: () => ({ broker: external ? 'external' : 'embedded', ingestPending: ingest.pending }),
+    health: () => ({
+      broker: external ? 'external' : 'embedded',
+      store: store.kind,
+      instance: instanceId,
+      leader: leadership.leader,
+      ingestPending: ingest.pending,
+    }),
   });
 
-  const retention = async () => {
-    try {
-      const removed = await store.retention(
-        Date.now(),
-        config.retention.rawDays,
-        config.retention.rollupDays,
-      );
-      if (removed.faces + removed.metrics > 0) log.info(removed, 'retention: raw rows rolled up');
-    } catch (err) {
-      log.error({ err }, 'retention failed');
-    }
-  };
-  let retentionRun = retention();
-  const retentionTimer = setInterval(() => {
-    retentionRun = retentionRun.then(retention);
-  }, 3_600_000);
   // Snapshots for the ingest-rate gauge.
   telemetry.sampleRates();
   const rateTimer = setInterval(() => telemetry.sampleRates(), 1000);
   rateTimer.unref();
   const tickTimer = setInterval(() => {
-    alerts.tick();
+    if (!leadership.leader) return;
+    alerts?.tick();
     void rollouts.tick();
   }, config.tickMs);
 
@@ -330,26 +478,34 @@ export async function createServer({
     store,
     ingest,
     rollouts,
-    alerts,
     telemetry,
+    instance: {
+      id: instanceId,
+      get leader() {
+        return leadership.leader;
+      },
+    },
     firstAdminToken,
     close() {
       closing ??= (async () => {
-        clearInterval(retentionTimer);
+        closingStarted = true;
         clearInterval(tickTimer);
         clearInterval(rateTimer);
         // Event streams never end by themselves: end them, or closing the HTTP server would wait.
         hub.close();
         const httpClosed = new Promise<void>((resolve) => http.close(() => resolve()));
         if ('closeIdleConnections' in http) http.closeIdleConnections();
-        // Commit what is queued, then close the broker: late publishes are refused, not lost
-        // (they were never acknowledged).
+        // Take no more from a shared subscription, commit what is queued, then close the broker:
+        // late publishes are refused, not lost (they were never acknowledged).
+        await broker.drain?.();
         await ingest.flush();
         await broker.close();
         await credentials.close();
         await ingest.close();
         await rollouts.idle();
-        await alerts.idle();
+        // Another instance takes the singleton work at once, not after the lease runs out.
+        await leadership.stop();
+        await embeddedLease?.stop();
         await retentionRun;
         // The event streams ended above; their keep-alive sockets are idle only now.
         if ('closeIdleConnections' in http) http.closeIdleConnections();

@@ -1,3 +1,4 @@
+import type { SQL } from 'drizzle-orm';
 import type { BetterSQLite3Database } from 'drizzle-orm/better-sqlite3';
 import type * as tables from './schema/sqlite.js';
 
@@ -26,6 +27,8 @@ export interface Dialect {
   readonly kind: 'sqlite' | 'postgres';
   readonly db: QueryDb;
   readonly t: Tables;
+  /** The database's own clock in epoch milliseconds, as SQL (leases are timed by it, not by instances' clocks). */
+  readonly nowMs: SQL<number>;
   /**
    * Runs the statements that `build` makes on the handle it is given, in order, in one
    * transaction: all or none. (SQLite: a native transaction, synchronously; PostgreSQL: a

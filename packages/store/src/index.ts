@@ -1,3 +1,4 @@
+export { type ClusterBus, localBus, packMessages } from './bus.js';
 export type { Dialect, QueryDb, Statement, Tables } from './dialect.js';
 export { StoreError, StoreLocationError, StoreWriterError } from './errors.js';
 export type { IngestCommitter, RetentionResult } from './ingest/committer.js';
@@ -13,6 +14,7 @@ export type { AlertFilter, AlertRepository } from './repositories/alerts.js';
 export type { CredentialRepository } from './repositories/credentials.js';
 export type { DeviceRepository, NewDevice } from './repositories/devices.js';
 export type { EngineRepository } from './repositories/engines.js';
+export type { LeaseRepository } from './repositories/leases.js';
 export {
   FINAL_ROLLOUT_STATES,
   type RolloutChange,

@@ -11,8 +11,10 @@ export interface OpenStoreOptions {
   writer?: 'inline' | 'worker';
   /** PostgreSQL: connections in the pool. */
   poolSize?: number;
-  /** Failures of background parts (SQLite's writer thread, idle PostgreSQL connections). */
-  onError?: (err: Error) => void;
+  /** Failures of background parts (SQLite's writer thread, idle PostgreSQL connections, the bus). */
+  onError?: (err: unknown) => void;
+  /** PostgreSQL: the bus's listening connection was lost or is back. */
+  onBusState?: (state: 'listening' | 'lost') => void;
 }
 
 /** Whether `location` names a PostgreSQL database rather than a SQLite file. */
@@ -32,6 +34,7 @@ export async function openStore(location: string, options: OpenStoreOptions = {}
       url: location,
       ...(options.poolSize ? { poolSize: options.poolSize } : {}),
       ...(options.onError ? { onError: options.onError } : {}),
+      ...(options.onBusState ? { onBusState: options.onBusState } : {}),
     });
   }
   if (/^[a-z][a-z0-9+.-]*:\/\//i.test(location)) {

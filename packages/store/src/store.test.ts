@@ -1,5 +1,5 @@
 import { facesMessage, metricsMessage, reportedMessage, statusMessage } from '@facefleet/protocol';
-import { freshStoreLocation } from '@facefleet/test-support';
+import { freshStoreLocation, waitFor } from '@facefleet/test-support';
 import { afterEach, beforeEach, describe, expect, inject, it } from 'vitest';
 import type { IngestCommitter } from './ingest/committer.js';
 import { type IngestMessage, type Row, type Touch, toRow } from './ingest/rows.js';
@@ -13,9 +13,19 @@ import { query, STORE_KINDS } from './testing.js';
  * on PostgreSQL (a real server: the vitest run's cluster).
  */
 
-const commit = (ingest: IngestCommitter, rows: Row[], touches: Touch[] = []) =>
+const commit = (
+  ingest: IngestCommitter,
+  rows: Row[],
+  touches: Touch[] = [],
+  announce?: (stored: Uint8Array) => string[],
+) =>
   new Promise<number[]>((resolve, reject) =>
-    ingest.commit(rows, touches, (err, stored) => (err ? reject(err) : resolve([...stored!]))),
+    ingest.commit(
+      rows,
+      touches,
+      (err, stored) => (err ? reject(err) : resolve([...stored!])),
+      announce,
+    ),
   );
 const rowsOf = (messages: IngestMessage[], at = 1000) => messages.map((m) => toRow(m, at));
 
@@ -297,6 +307,52 @@ describe.each(STORE_KINDS)('store contract (%s)', (kind) => {
     expect(await store.credentials.deleteSubscriber('ha')).toBe(false);
   });
 
+  it('leases: one holder at a time, renewed by it, taken by another once expired or released', async () => {
+    expect(await store.leases.acquire('rollouts', 'a', 60_000)).toBe(true);
+    expect(await store.leases.acquire('rollouts', 'b', 60_000)).toBe(false);
+    expect(await store.leases.acquire('rollouts', 'a', 60_000)).toBe(true); // renewed
+    expect(await store.leases.holder('rollouts')).toBe('a');
+    expect(await store.leases.acquire('alerts', 'b', 60_000)).toBe(true); // another name
+    await store.leases.release('rollouts', 'b'); // not b's: nothing happens
+    expect(await store.leases.acquire('rollouts', 'b', 60_000)).toBe(false);
+    await store.leases.release('rollouts', 'a');
+    expect(await store.leases.acquire('rollouts', 'b', 200)).toBe(true);
+    // b stops renewing: a gets it once it has expired, not before.
+    const tookAt = Date.now();
+    await waitFor(() => store.leases.acquire('rollouts', 'a', 60_000), 5000, 'the lease to expire');
+    expect(Date.now() - tookAt).toBeGreaterThanOrEqual(150);
+  });
+
+  it('bus: a batch is announced if and only if it commits; publish reaches every listener', async () => {
+    const heard: string[] = [];
+    // PostgreSQL: a second instance on the same data hears it; SQLite has one instance only.
+    const other = kind === 'postgres' ? await openStore(location) : store;
+    try {
+      other.bus.subscribe((m) => heard.push(m));
+      await commit(
+        store.ingest,
+        rowsOf([{ kind: 'faces', data: facesMessage('cam-1', 1) }]),
+        [],
+        (stored) => [`batch ${[...stored].join('')}`],
+      );
+      await query(store, 'ALTER TABLE face_windows RENAME TO face_windows_away');
+      await expect(
+        commit(
+          store.ingest,
+          rowsOf([{ kind: 'faces', data: facesMessage('cam-1', 2) }]),
+          [],
+          () => ['never'],
+        ),
+      ).rejects.toThrow();
+      await query(store, 'ALTER TABLE face_windows_away RENAME TO face_windows');
+      await store.bus.publish('changed');
+      await waitFor(() => heard.includes('changed'), 5000, 'the published message');
+      expect(heard).toEqual(['batch 1', 'changed']);
+    } finally {
+      if (other !== store) await other.close();
+    }
+  });
+
   it('answers ping and keeps its data across close and reopen', async () => {
     expect(await store.ping()).toBe(true);
     await enroll('cam-1');
@@ -338,3 +394,14 @@ function target(rolloutId: string, deviceId: string): RolloutTargetRow {
     updatedAt: 1,
   };
 }
+
+describe('packMessages', () => {
+  it('packs items into messages under the limit and leaves out what can never fit', async () => {
+    const { packMessages } = await import('./bus.js');
+    const items = Array.from({ length: 50 }, (_, i) => ({ i, pad: 'x'.repeat(90) }));
+    const { messages, dropped } = packMessages([...items, { huge: 'y'.repeat(2000) }], 1000);
+    expect(dropped).toBe(1);
+    expect(messages.every((m) => Buffer.byteLength(m) <= 1000)).toBe(true);
+    expect(messages.flatMap((m) => JSON.parse(m) as unknown[])).toEqual(items);
+  });
+});

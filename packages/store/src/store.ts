@@ -1,9 +1,11 @@
+import type { ClusterBus } from './bus.js';
 import type { Dialect } from './dialect.js';
 import type { IngestCommitter, RetentionResult } from './ingest/committer.js';
 import { alertRepository } from './repositories/alerts.js';
 import { credentialRepository } from './repositories/credentials.js';
 import { deviceRepository } from './repositories/devices.js';
 import { engineRepository } from './repositories/engines.js';
+import { leaseRepository } from './repositories/leases.js';
 import { rolloutRepository } from './repositories/rollouts.js';
 import { telemetryRepository } from './repositories/telemetry.js';
 
@@ -22,8 +24,11 @@ export interface Store {
   readonly rollouts: ReturnType<typeof rolloutRepository>;
   readonly alerts: ReturnType<typeof alertRepository>;
   readonly credentials: ReturnType<typeof credentialRepository>;
+  readonly leases: ReturnType<typeof leaseRepository>;
   /** Commits ingest batches (SQLite: on the writer thread by default). */
   readonly ingest: IngestCommitter;
+  /** Messages between the instances sharing this store (SQLite: this process only). */
+  readonly bus: ClusterBus;
   /**
    * Folds raw face windows and metrics older than `rawDays` into their 1-minute rollups and
    * deletes them; deletes rollups older than `rollupDays`. Off the event loop: on SQLite's writer
@@ -45,5 +50,6 @@ export function repositories(dialect: Dialect) {
     rollouts: rolloutRepository(dialect),
     alerts: alertRepository(dialect),
     credentials: credentialRepository(dialect),
+    leases: leaseRepository(dialect),
   };
 }

@@ -26,6 +26,11 @@ export interface IngestOptions {
   lastSeenMs?: number;
   /** Called after every commit, with the messages of the batch (alerts, rollouts, analytics). */
   onCommit?: (batch: CommittedMessage[]) => void;
+  /**
+   * The bus messages that tell the other instances about a batch (see cluster/messages.ts): sent
+   * by the store if and only if the batch commits. None with a single instance.
+   */
+  relay?: (batch: CommittedMessage[]) => string[];
 }
 
 interface Pending {
@@ -131,19 +136,39 @@ export function createIngest(options: IngestOptions) {
     const rows = items.map((item) => toRow(item.message, item.receivedAt));
     inFlight = true;
     inFlightRows = items.length;
-    committer.commit(rows, touches, (err, stored, seconds) => {
-      inFlight = false;
-      inFlightRows = 0;
-      if (err || !stored) {
-        log.error({ err, rows: items.length }, 'ingest batch commit failed; nothing acknowledged');
-        for (const item of items) item.done(err ?? new Error('the store gave no result'));
-      } else {
-        markWritten(touches);
-        if (items.length > 0) committedBatch(items, stored, seconds ?? 0);
-      }
-      // What arrived during this commit goes at once: the commit itself was the wait.
-      kick();
-    });
+    const relay = options.relay;
+    const announce =
+      relay && items.length > 0
+        ? (stored: Uint8Array) =>
+            relay(
+              items.map((item, i) => ({
+                message: item.message,
+                stored: stored[i] === 1,
+                receivedAt: item.receivedAt,
+              })),
+            )
+        : undefined;
+    committer.commit(
+      rows,
+      touches,
+      (err, stored, seconds) => {
+        inFlight = false;
+        inFlightRows = 0;
+        if (err || !stored) {
+          log.error(
+            { err, rows: items.length },
+            'ingest batch commit failed; nothing acknowledged',
+          );
+          for (const item of items) item.done(err ?? new Error('the store gave no result'));
+        } else {
+          markWritten(touches);
+          if (items.length > 0) committedBatch(items, stored, seconds ?? 0);
+        }
+        // What arrived during this commit goes at once: the commit itself was the wait.
+        kick();
+      },
+      announce,
+    );
   }
 
   function committedBatch(items: Pending[], stored: Uint8Array, seconds: number): void {

@@ -284,6 +284,35 @@ export function createRolloutExecutor(options: RolloutExecutorOptions) {
       });
     },
 
+    /**
+     * Applies every device's last stored report to the active rollouts it is a target of: for a
+     * new leader, whose predecessor may have died with reports it had not acted on, and after the
+     * bus between instances was down. (Reports are otherwise followed as batches commit.)
+     */
+    catchUp(): Promise<void> {
+      return serial(async () => {
+        const touched = new Set<string>();
+        for (const id of await store.rollouts.activeIds()) {
+          const loaded = await load(id);
+          if (!loaded) continue;
+          const open = loaded.targets.filter((t) => t.state === 'desired' || t.state === 'applied');
+          const reported = await store.devices.reportedOf(open.map((t) => t.deviceId));
+          for (const target of open) {
+            const report = reported.get(target.deviceId);
+            if (!report) continue;
+            const next = targetAfterReport(view(loaded.row), targetView(target), report);
+            if (!next) continue;
+            await setTarget(id, target.deviceId, next);
+            touched.add(id);
+          }
+        }
+        for (const id of touched) {
+          await advance(id);
+          await announce(id);
+        }
+      });
+    },
+
     /** Time-driven progress (the canary hold). */
     tick(): Promise<void> {
       return serial(async () => {

@@ -1,4 +1,5 @@
 import { fileURLToPath } from 'node:url';
+import { sql } from 'drizzle-orm';
 import { drizzle } from 'drizzle-orm/node-postgres';
 import { migrate } from 'drizzle-orm/node-postgres/migrator';
 import pg from 'pg';
@@ -7,6 +8,7 @@ import { StoreWriterError } from '../errors.js';
 import type { IngestCommitter } from '../ingest/committer.js';
 import * as schema from '../schema/pg.js';
 import { repositories, type Store } from '../store.js';
+import { BUS_CHANNEL, pgBus } from './bus.js';
 import { runRetention } from './retention.js';
 import { commitBatch } from './writer.js';
 
@@ -19,10 +21,12 @@ const MIGRATION_LOCK = 0x66616365; // "face"
 export interface PostgresStoreOptions {
   /** `postgres://user:password@host:port/database` */
   url: string;
-  /** Connections in the pool (default 10). */
+  /** Connections in the pool (default 10), besides the bus's listening connection. */
   poolSize?: number;
-  /** Told about errors of idle pooled connections (the pool replaces them). */
-  onError?: (err: Error) => void;
+  /** Told about errors of idle pooled connections (the pool replaces them) and of the bus. */
+  onError?: (err: unknown) => void;
+  /** Told when the bus's listening connection is lost and back (messages in between are missed). */
+  onBusState?: (state: 'listening' | 'lost') => void;
 }
 
 export interface PostgresStore extends Store {
@@ -81,6 +85,7 @@ export async function openPostgresStore(options: PostgresStoreOptions): Promise<
     // See dialect.ts: the PostgreSQL handle and tables under the shared query type.
     db: db as unknown as QueryDb,
     t: schema as unknown as Tables,
+    nowMs: sql<number>`(extract(epoch from clock_timestamp()) * 1000)::bigint`.mapWith(Number),
     async atomic(build) {
       await db.transaction(async (tx) => {
         for (const statement of build(tx as unknown as QueryDb)) await statement;
@@ -88,11 +93,16 @@ export async function openPostgresStore(options: PostgresStoreOptions): Promise<
     },
   };
   const ingest: IngestCommitter = {
-    commit(rows, touches, done) {
+    commit(rows, touches, done, announce) {
       const started = performance.now();
       pool.connect().then(
         (client) =>
-          commitBatch(client, rows, touches).then(
+          commitBatch(
+            client,
+            rows,
+            touches,
+            announce ? { channel: BUS_CHANNEL, messages: announce } : undefined,
+          ).then(
             (stored) => {
               client.release();
               done(undefined, stored, (performance.now() - started) / 1000);
@@ -107,6 +117,19 @@ export async function openPostgresStore(options: PostgresStoreOptions): Promise<
     },
     close: async () => {},
   };
+  const bus = pgBus({
+    url: options.url,
+    pool,
+    ...(options.onError ? { onError: options.onError } : {}),
+    ...(options.onBusState ? { onState: options.onBusState } : {}),
+  });
+  try {
+    await bus.start();
+  } catch (err) {
+    await bus.close();
+    await pool.end();
+    throw err;
+  }
   let closed = false;
   return {
     kind: 'postgres',
@@ -114,6 +137,7 @@ export async function openPostgresStore(options: PostgresStoreOptions): Promise<
     pool,
     ...repositories(dialect),
     ingest,
+    bus,
     async retention(now, rawDays, rollupDays) {
       const client = await pool.connect();
       try {
@@ -133,6 +157,7 @@ export async function openPostgresStore(options: PostgresStoreOptions): Promise<
     async close() {
       if (closed) return;
       closed = true;
+      await bus.close();
       await pool.end();
     },
   };

@@ -114,11 +114,15 @@ function lastPerDevice<T extends unknown[]>(items: T[]): unknown[][] {
   return Array.from({ length: width }, (_, c) => sorted.map((item) => item[c]));
 }
 
-/** Writes `rows` and `touches` in one transaction on `client`; per row 1 = new, 0 = a replay. */
+/**
+ * Writes `rows` and `touches` in one transaction on `client`; per row 1 = new, 0 = a replay. The
+ * messages `announce` makes are NOTIFYed on `channel` in the same transaction.
+ */
 export async function commitBatch(
   client: PoolClient,
   rows: Row[],
   touches: Touch[],
+  announce?: { channel: string; messages: (stored: Uint8Array) => string[] },
 ): Promise<Uint8Array> {
   const stored = new Uint8Array(rows.length);
   const byKind: Row[][] = [[], [], [], []];
@@ -180,6 +184,13 @@ export async function commitBatch(
     if (touches.length > 0) {
       const sorted = [...touches].sort((a, b) => (a[0] < b[0] ? -1 : 1));
       await client.query(SQL.touch, [sorted.map((x) => x[0]), sorted.map((x) => x[1])]);
+    }
+    const messages = announce?.messages(stored) ?? [];
+    if (messages.length > 0) {
+      await client.query(
+        'SELECT pg_notify($1, m) FROM unnest($2::text[]) WITH ORDINALITY AS u(m, i) ORDER BY i',
+        [announce!.channel, messages],
+      );
     }
     await client.query('COMMIT');
   } catch (err) {

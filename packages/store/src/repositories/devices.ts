@@ -1,3 +1,4 @@
+import type { Reported } from '@facefleet/protocol';
 import { eq, inArray, sql } from 'drizzle-orm';
 import type { Dialect } from '../dialect.js';
 import type { DeviceRow } from '../schema/rows.js';
@@ -71,6 +72,18 @@ export function deviceRepository({ db, t }: Dialect) {
     },
     async setDesiredJson(id: string, desiredJson: string): Promise<void> {
       await db.update(d).set({ desiredJson }).where(eq(d.id, id));
+    },
+    /** The last stored `reported` message of each of `ids` that has one (as JSON, parsed). */
+    async reportedOf(ids: readonly string[]): Promise<Map<string, Reported>> {
+      const out = new Map<string, Reported>();
+      for (const part of chunks(ids)) {
+        const rows = await db
+          .select({ id: d.id, json: d.reportedJson })
+          .from(d)
+          .where(inArray(d.id, part));
+        for (const r of rows) if (r.json) out.set(r.id, JSON.parse(r.json) as Reported);
+      }
+      return out;
     },
     /** The engine each of `ids` reports running (null: none known). */
     async engineIds(ids: readonly string[]): Promise<Map<string, string | null>> {

@@ -265,3 +265,15 @@ export const metricRollups = sqliteTable(
   },
   (t) => [primaryKey({ columns: [t.deviceId, t.minute] })],
 );
+
+/**
+ * Who does a piece of singleton work (rollout executor, alert evaluation, retention, broker
+ * reconcile) until when: one instance holds a lease and renews it; when it stops renewing, another
+ * takes it after `expires_at`.
+ */
+export const leases = sqliteTable('leases', {
+  name: text('name').primaryKey(),
+  holder: text('holder').notNull(),
+  /** Database time (ms) after which another instance may take it. */
+  expiresAt: integer('expires_at').notNull(),
+});

@@ -2,8 +2,10 @@ import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import Database from 'better-sqlite3';
+import { sql } from 'drizzle-orm';
 import { drizzle } from 'drizzle-orm/better-sqlite3';
 import { migrate } from 'drizzle-orm/better-sqlite3/migrator';
+import { localBus } from '../bus.js';
 import type { Dialect } from '../dialect.js';
 import * as schema from '../schema/sqlite.js';
 import { repositories, type Store } from '../store.js';
@@ -27,7 +29,7 @@ export interface SqliteStoreOptions {
    */
   writer?: 'inline' | 'worker';
   /** Told when the writer thread fails (the failed batch is refused; the next starts a new thread). */
-  onWriterError?: (err: Error) => void;
+  onWriterError?: (err: unknown) => void;
 }
 
 /** A SQLite store and, for tests, its main connection. */
@@ -59,6 +61,7 @@ export function openSqliteStore(options: SqliteStoreOptions): SqliteStore {
     kind: 'sqlite',
     db,
     t: schema,
+    nowMs: sql<number>`CAST(unixepoch('subsec') * 1000 AS INTEGER)`,
     async atomic(build) {
       // better-sqlite3 runs a transaction synchronously: nothing else can interleave with it.
       sqlite.transaction(() => {
@@ -74,13 +77,23 @@ export function openSqliteStore(options: SqliteStoreOptions): SqliteStore {
           ...(options.onWriterError ? { onError: options.onWriterError } : {}),
         })
       : inlineWriter(sqlite);
+  const bus = localBus(options.onWriterError);
   let closed = false;
   return {
     kind: 'sqlite',
     location: file,
     sqlite,
     ...repositories(dialect),
-    ingest: writer,
+    ingest: {
+      commit(rows, touches, done, announce) {
+        writer.commit(rows, touches, (err, stored, seconds) => {
+          if (!err && stored && announce) for (const m of announce(stored)) void bus.publish(m);
+          done(err, stored, seconds);
+        });
+      },
+      close: () => writer.close(),
+    },
+    bus,
     retention: (now, rawDays, rollupDays) => writer.retention(now, rawDays, rollupDays),
     ping: async () => sqlite.open,
     async close() {
