@@ -1,4 +1,11 @@
-import type { Alert, DEVICE_STATES, Desired, Latency, Reported, Status } from '@facefleet/protocol';
+import type {
+  Alert,
+  DEVICE_STATES,
+  Desired,
+  MetricsSample,
+  Reported,
+  Status,
+} from '@facefleet/protocol';
 import type { RolloutState, Selector, TargetState } from '../rollouts/planner.js';
 
 /**
@@ -70,20 +77,7 @@ export type LiveEvent =
       receivedAt: number;
     }
   /** A committed metrics sample, summarised; `referenceFps` is the class's model-card figure. */
-  | {
-      type: 'metrics';
-      deviceId: string;
-      ts: number;
-      deviceClass: string;
-      fps: number | null;
-      inferFps: number | null;
-      latencyMs: Latency | null;
-      tempsC: Record<string, number>;
-      powerMode: string | null;
-      gpuPct: number | null;
-      referenceFps: number | null;
-      receivedAt: number;
-    }
+  | ({ type: 'metrics'; receivedAt: number } & MetricsSample)
   /** A device's update report (engine update progress, applied, rolled back). */
   | {
       type: 'reported';

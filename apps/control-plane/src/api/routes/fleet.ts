@@ -1,4 +1,4 @@
-import { modelCardFps } from '@facefleet/protocol';
+import { fpsRatio, referenceFps } from '@facefleet/protocol';
 import type { EngineBenchmarkRow, FpsSample } from '@facefleet/store';
 import { Hono } from 'hono';
 import { z } from 'zod';
@@ -31,12 +31,12 @@ function deviceFps(
   benches: EngineBenchmarkRow[],
   minRatio: number,
 ) {
-  const reference = modelCardFps(deviceClass) ?? null;
+  const reference = referenceFps(deviceClass);
   const inferP50 = percentile(
     list.flatMap((r) => (r.inferFps === null ? [] : [r.inferFps])),
     50,
   );
-  const ratio = reference && inferP50 !== null ? inferP50 / reference : null;
+  const ratio = fpsRatio(inferP50, reference);
   return {
     deviceId,
     samples: list.length,
@@ -117,7 +117,7 @@ export function fleetRoutes({ store }: Pick<AppDeps, 'store'>) {
             ...deviceView(row),
             lastFaces: lastFaces.get(row.id) ?? null,
             lastMetrics: lastMetrics.get(row.id) ?? null,
-            referenceFps: modelCardFps(row.deviceClass) ?? null,
+            referenceFps: referenceFps(row.deviceClass),
           })),
         });
       },
@@ -160,7 +160,7 @@ export function fleetRoutes({ store }: Pick<AppDeps, 'store'>) {
           reference: 'NVIDIA FaceNet model card: pruned INT8, batch 1, trtexec inference-only FPS',
           classes: [...classes].map(([deviceClass, devicesOfClass]) => ({
             deviceClass,
-            referenceFps: modelCardFps(deviceClass) ?? null,
+            referenceFps: referenceFps(deviceClass),
             devices: devicesOfClass,
           })),
         });
