@@ -12,7 +12,7 @@ import { type IClientOptions, MqttClient } from 'mqtt';
 import { pino } from 'pino';
 import { afterEach, describe, expect, it } from 'vitest';
 import { createTelemetry } from '../telemetry.js';
-import { waitFor } from '../testing.js';
+import { grant, waitFor } from '../testing.js';
 import { type BrokerCore, createBrokerCore } from './embedded.js';
 
 /**
@@ -157,15 +157,6 @@ const closed = (c: MqttClient) => new Promise<void>((r) => c.once('close', () =>
 /** aedes opens a session (clientReady) just after its CONNACK: wait for the count. */
 const devicesOpen = (h: Harness, n: number) =>
   waitFor(() => h.core.connectedDevices() === n, 5000, `${n} open device sessions`);
-/** The SUBACK code for one filter: the granted QoS, or 128 when refused. */
-async function grant(c: MqttClient, filter: string): Promise<number> {
-  try {
-    const [g] = await c.subscribeAsync(filter, { qos: 1 });
-    return g!.qos;
-  } catch (err) {
-    return (err as { packet?: { granted?: number[] } }).packet?.granted?.[0] ?? -1;
-  }
-}
 const faces = (id: string, seq: number) => JSON.stringify(facesMessage(id, seq));
 
 describe('broker hooks over in-memory streams', () => {

@@ -68,6 +68,16 @@ export function deviceRoutes({ store, devices }: Pick<AppDeps, 'store' | 'device
     await next();
   };
 
+  /** A device's buckets over the query's range, as the faces and metrics routes answer them. */
+  const series = async <B>(
+    id: string,
+    q: z.infer<typeof seriesQuery>,
+    read: (id: string, from: number, to: number, bucketMs: number) => Promise<B[]>,
+  ) => {
+    const { from, to, bucketMs } = seriesRange(q, Date.now());
+    return { deviceId: id, from, to, bucketMs, buckets: await read(id, from, to, bucketMs) };
+  };
+
   return new Hono<Env>()
     .post(
       '/devices',
@@ -197,12 +207,8 @@ export function deviceRoutes({ store, devices }: Pick<AppDeps, 'store' | 'device
       }),
       enrolled,
       query(seriesQuery),
-      async (c) => {
-        const id = c.req.param('id');
-        const { from, to, bucketMs } = seriesRange(c.req.valid('query'), Date.now());
-        const buckets = await store.telemetry.faceBuckets(id, from, to, bucketMs);
-        return c.json({ deviceId: id, from, to, bucketMs, buckets });
-      },
+      async (c) =>
+        c.json(await series(c.req.param('id'), c.req.valid('query'), store.telemetry.faceBuckets)),
     )
     .get(
       '/devices/:id/metrics',
@@ -213,11 +219,9 @@ export function deviceRoutes({ store, devices }: Pick<AppDeps, 'store' | 'device
       }),
       enrolled,
       query(seriesQuery),
-      async (c) => {
-        const id = c.req.param('id');
-        const { from, to, bucketMs } = seriesRange(c.req.valid('query'), Date.now());
-        const buckets = await store.telemetry.metricBuckets(id, from, to, bucketMs);
-        return c.json({ deviceId: id, from, to, bucketMs, buckets });
-      },
+      async (c) =>
+        c.json(
+          await series(c.req.param('id'), c.req.valid('query'), store.telemetry.metricBuckets),
+        ),
     );
 }
