@@ -153,6 +153,11 @@ export const configSchema = z.strictObject({
        * WAL checkpoints never stall the MQTT clients and the API; `inline`: on the main thread.
        */
       writer: z.enum(['worker', 'inline']).default('worker'),
+      /**
+       * The secret that signs device messages forwarded over HTTP (`POST /api/v1/ingest`, for a
+       * broker's rule engine or webhook); HTTP ingest is off without it. At least 32 characters.
+       */
+      httpSecret: z.string().min(32, 'must be at least 32 characters').nullable().default(null),
     })
     .prefault({}),
   db: z
@@ -238,6 +243,7 @@ const SETTINGS: Record<string, { path: string; kind: 'string' | 'number' | 'null
   'batch-ms': { path: 'ingest.batchMs', kind: 'number' },
   'batch-rows': { path: 'ingest.batchRows', kind: 'number' },
   'ingest-writer': { path: 'ingest.writer', kind: 'string' },
+  'ingest-http-secret': { path: 'ingest.httpSecret', kind: 'string' },
   'db-synchronous': { path: 'db.synchronous', kind: 'string' },
   'retention-raw-days': { path: 'retention.rawDays', kind: 'number' },
   'retention-rollup-days': { path: 'retention.rollupDays', kind: 'number' },

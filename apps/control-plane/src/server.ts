@@ -31,11 +31,8 @@ import { createLiveFeed } from './live/feed.js';
 import { createLiveHub } from './live/hub.js';
 import { createDesiredPublisher } from './rollouts/desired.js';
 import { createRolloutExecutor } from './rollouts/executor.js';
-import { createAlertRuleService } from './services/alert-rules.js';
 import { type Change, createChangeFeed } from './services/changes.js';
-import { createDeviceService } from './services/devices.js';
-import { createEngineService } from './services/engines.js';
-import { createSubscriberService } from './services/subscribers.js';
+import { createServices } from './services/index.js';
 import { createTelemetry } from './telemetry.js';
 
 export interface ServerOptions {
@@ -161,7 +158,16 @@ export async function createServer({
   let broker: Broker;
   let credentials: BrokerCredentials;
   let reconcileBroker: () => Promise<void> = async () => {};
-  let forgetEnrolled: (id: string) => void = () => {};
+  // Messages taken from an external broker or over HTTP wait for this check: enrolled devices are
+  // remembered (until they change; the embedded broker checks logins instead).
+  const enrolled = new Set<string>();
+  const forgetEnrolled = (id: string) => enrolled.delete(id);
+  const isEnrolled = async (id: string) => {
+    if (enrolled.has(id)) return true;
+    const known = await store.devices.exists(id);
+    if (known) enrolled.add(id);
+    return known;
+  };
   // One embedded broker per store: a second instance would hold devices the first cannot reach.
   const embeddedLease = external
     ? undefined
@@ -225,15 +231,6 @@ export async function createServer({
           (err: unknown) => dynsecLog.warn({ err }, 'dynamic-security: reconcile failed'),
         );
     } else credentials = manualCredentials(log.child({ part: 'mqtt' }));
-    // Each message waits for this check: enrolled devices are remembered (until they change).
-    const enrolled = new Set<string>();
-    forgetEnrolled = (id) => enrolled.delete(id);
-    const isEnrolled = async (id: string) => {
-      if (enrolled.has(id)) return true;
-      const known = await store.devices.exists(id);
-      if (known) enrolled.add(id);
-      return known;
-    };
     const connecting = createExternalBroker({
       url: config.mqtt.broker,
       password,
@@ -426,11 +423,20 @@ export async function createServer({
     fleetKey,
     tokens,
     cache,
-    devices: createDeviceService({ store, cache, credentials, broker, changes, log: serviceLog }),
-    engines: createEngineService({ store, blobs, fleetKey, maxBytes: config.engines.maxBytes }),
-    subscribers: createSubscriberService({ store, cache, credentials, log: serviceLog }),
-    alertRules: createAlertRuleService({ store, changes }),
+    ...createServices({
+      store,
+      cache,
+      credentials,
+      broker,
+      changes,
+      blobs,
+      fleetKey,
+      maxEngineBytes: config.engines.maxBytes,
+      log: serviceLog,
+    }),
     rollouts,
+    ingest,
+    httpIngest: config.ingest.httpSecret ? { secret: config.ingest.httpSecret, isEnrolled } : null,
     telemetry,
     log: serviceLog,
     maxEngineBytes: config.engines.maxBytes,
@@ -495,9 +501,10 @@ export async function createServer({
         hub.close();
         const httpClosed = new Promise<void>((resolve) => http.close(() => resolve()));
         if ('closeIdleConnections' in http) http.closeIdleConnections();
-        // Take no more from a shared subscription, commit what is queued, then close the broker:
-        // late publishes are refused, not lost (they were never acknowledged).
-        await broker.drain?.();
+        // Commit what is queued, then close the broker: late publishes are refused, not lost
+        // (they were never acknowledged). An external broker keeps this instance's sessions
+        // subscribed and queues their share of the messages until it is back: leaving the shared
+        // subscription here would lose what arrives while no instance runs.
         await ingest.flush();
         await broker.close();
         await credentials.close();

@@ -13,6 +13,7 @@ import { alertRoutes } from './routes/alerts.js';
 import { deviceRoutes } from './routes/devices.js';
 import { engineRoutes } from './routes/engines.js';
 import { fleetRoutes } from './routes/fleet.js';
+import { ingestRoutes } from './routes/ingest.js';
 import { liveRoutes } from './routes/live.js';
 import { meRoutes } from './routes/me.js';
 import { rolloutRoutes } from './routes/rollouts.js';
@@ -103,6 +104,7 @@ export function createApp(deps: AppDeps) {
     .route('/api/v1', adminRoutes(deps))
     .route('/api/v1', sessionRoutes(deps))
     .route('/api/v1', liveRoutes(deps))
+    .route('/api/v1', ingestRoutes(deps))
     .route('/api/v1', meRoutes(deps));
 
   // Built from the routes themselves (their `doc` and validators), once every one is mounted.

@@ -6,6 +6,7 @@ import type { Sessions } from '../auth/sessions.js';
 import type { Broker } from '../broker/types.js';
 import type { BlobStore } from '../engines/blob-store.js';
 import type { FleetKey } from '../engines/fleet-key.js';
+import type { Ingest } from '../ingest/ingest.js';
 import type { LiveHub } from '../live/hub.js';
 import type { RolloutExecutor } from '../rollouts/executor.js';
 import type { AlertRuleService } from '../services/alert-rules.js';
@@ -34,6 +35,10 @@ export interface AppDeps {
   subscribers: SubscriberService;
   alertRules: AlertRuleService;
   rollouts: RolloutExecutor;
+  /** Device messages forwarded over HTTP (routes/ingest.ts) go through the same ingest. */
+  ingest: Ingest;
+  /** HTTP ingest: the shared signing secret and the enrolment check; null when it is off. */
+  httpIngest: { secret: string; isEnrolled(deviceId: string): Promise<boolean> } | null;
   telemetry: Telemetry;
   log: Logger;
   maxEngineBytes: number;

@@ -14,6 +14,11 @@ export interface RouteDoc {
    * role), `device` (a device token or any operator: the handler checks), or `public`.
    */
   auth: Role | 'device' | 'public';
+  /**
+   * The JSON body, for a route that must read the raw body itself before validating it (the HTTP
+   * ingest checks its signature first); every other route documents its body by its validator.
+   */
+  body?: z.ZodType;
   /** A raw (binary) request body instead of JSON. */
   rawBody?: string;
   /** Success status and its description. */

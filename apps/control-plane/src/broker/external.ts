@@ -139,11 +139,6 @@ export async function createExternalBroker(options: ExternalBrokerOptions): Prom
     get connected() {
       return publisher.connected;
     },
-    async drain() {
-      await Promise.all(
-        clients.slice(1).map((c) => c.unsubscribeAsync(filter).catch(() => undefined)),
-      );
-    },
     async close() {
       await Promise.all(clients.map((c) => c.endAsync()));
     },

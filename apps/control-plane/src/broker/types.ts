@@ -6,11 +6,5 @@ export interface Broker {
   connectedDevices(): number | null;
   /** Ports it listens on (embedded), for tests and logs. */
   readonly ports: { mqtt: number | null; ws: number | null };
-  /**
-   * Stops taking device messages before a shutdown (what is in flight is still acknowledged after
-   * it is committed): an external broker then routes the shared subscription's messages to the
-   * other instances instead of queueing them for this one.
-   */
-  drain?(): Promise<void>;
   close(): Promise<void>;
 }

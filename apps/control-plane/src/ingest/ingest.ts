@@ -36,7 +36,8 @@ export interface IngestOptions {
 interface Pending {
   message: IngestMessage;
   receivedAt: number;
-  done: (err?: Error) => void;
+  /** After the commit: no error, and whether the message was new (false: a replay). */
+  done: (err?: Error, stored?: boolean) => void;
 }
 
 /**
@@ -189,7 +190,7 @@ export function createIngest(options: IngestOptions) {
       const counter = key[0] === '+' ? telemetry.ingested : telemetry.duplicates;
       counter.inc({ kind: key.slice(1) }, n);
     }
-    for (const item of items) item.done();
+    for (let i = 0; i < items.length; i++) items[i]!.done(undefined, stored[i] === 1);
     if (options.onCommit) {
       try {
         options.onCommit(committed);
@@ -206,7 +207,7 @@ export function createIngest(options: IngestOptions) {
     return idle;
   }
 
-  function enqueue(message: IngestMessage, done: (err?: Error) => void): void {
+  function enqueue(message: IngestMessage, done: (err?: Error, stored?: boolean) => void): void {
     if (closed) {
       done(new IngestClosedError());
       return;
@@ -222,10 +223,10 @@ export function createIngest(options: IngestOptions) {
      * or with the error that kept it from committing.
      */
     enqueue,
-    /** `enqueue` as a promise. */
-    submit(message: IngestMessage): Promise<void> {
-      return new Promise<void>((resolve, reject) =>
-        enqueue(message, (err) => (err ? reject(err) : resolve())),
+    /** `enqueue` as a promise: whether the message was new once its batch committed. */
+    submit(message: IngestMessage): Promise<boolean> {
+      return new Promise<boolean>((resolve, reject) =>
+        enqueue(message, (err, stored) => (err ? reject(err) : resolve(stored === true))),
       );
     },
     /** Commits what is queued now; resolves when nothing is left to commit. */
