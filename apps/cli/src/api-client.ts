@@ -120,8 +120,8 @@ export function createApiClient(options: ApiClientOptions) {
     me: () => json(api.me.$get()),
     publicKey: () => json(anonymous.fleet['public-key'].$get()),
 
-    listDevices: async (q: { tag?: string; class?: string; status?: string } = {}) =>
-      (await json(api.devices.$get({ query: q as never }))).devices,
+    listDevices: async (query: Parameters<typeof api.devices.$get>[0]['query'] = {}) =>
+      (await json(api.devices.$get({ query }))).devices,
     getDevice: async (deviceId: string) =>
       (await json(api.devices[':id'].$get(device(deviceId)))).device,
     enroll: (body: Parameters<typeof api.devices.$post>[0]['json']) =>

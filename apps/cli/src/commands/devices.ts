@@ -17,6 +17,8 @@ export function deviceClassFlag(value: string, flag: string): DeviceClass {
   return cls;
 }
 
+const STATES = ['online', 'degraded', 'offline', 'never'] as const;
+
 const list: Command = {
   path: ['devices', 'list'],
   summary: 'list devices with their state, engine and last contact',
@@ -32,8 +34,8 @@ const list: Command = {
   },
   async run(ctx, values, positionals) {
     positionalArgs(positionals, [], 'devices list');
-    const state = values.state as string | undefined;
-    if (state && !['online', 'degraded', 'offline', 'never'].includes(state)) {
+    const state = values.state as (typeof STATES)[number] | undefined;
+    if (state && !STATES.includes(state)) {
       throw new UsageError(
         `--state must be online, degraded, offline or never (got ${JSON.stringify(state)})`,
       );
