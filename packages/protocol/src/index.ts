@@ -23,8 +23,6 @@ export {
   DEVICE_CLASSES,
   type DeviceClass,
   deviceClassSchema,
-  MODEL_CARD_FPS,
-  modelCardFps,
   resolveDeviceClass,
 } from './device-classes.js';
 export { protocolDoc } from './docs.js';
@@ -66,6 +64,7 @@ export {
   UPDATE_STATES,
   type UpdateState,
 } from './messages.js';
+export { MODEL_CARD_FPS, modelCardFps } from './model-card.js';
 export {
   AGENT_CLIENT_ID_PREFIX,
   agentClientId,
@@ -77,6 +76,17 @@ export {
   subscriberUsername,
 } from './mqtt-users.js';
 export { parseJsonPayload, parsePayload } from './parse.js';
+export {
+  fpsRatio,
+  type LastFaces,
+  type LastMetrics,
+  lastFaces,
+  lastMetrics,
+  type MetricsSample,
+  metricsSample,
+  referenceFps,
+  tempMaxC,
+} from './projections.js';
 export {
   CLUSTER_MODES,
   isRunnerFrame,
