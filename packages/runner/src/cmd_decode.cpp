@@ -51,6 +51,7 @@ int decodeCommand(const std::vector<std::string>& args) {
   const auto cov = readFloats(covPath, plane, "--cov");
   GridBoxParams p;
   p.threshold = cfg.preClusterThreshold ? *cfg.preClusterThreshold : 0.2f;
+  p.clip = cfg.boxClip();
   Boxes boxes;
   decodeGridBox(bbox.data(), cov.data(), grid[0], grid[1], input[0], input[1], p, boxes);
   Clusterer(cfg.cluster).run(boxes);

@@ -214,6 +214,7 @@ std::array<int, 2> parseSize(const std::string& text, const std::string& what) {
 
 void applyNvinferConfig(RunnerConfig& cfg, const std::string& text, const std::string& label,
                         const std::string& baseDir, std::vector<std::string>& warnings) {
+  cfg.fromNvinferConfig = true;
   std::istringstream in(text);
   std::string raw, group;
   int lineNo = 0;
@@ -286,6 +287,18 @@ float RunnerConfig::threshold(const Decoder& d) const {
   return preClusterThreshold ? *preClusterThreshold : d.defaultThreshold;
 }
 
+BoxClip RunnerConfig::boxClip() const {
+  if (bboxClip) return *bboxClip;
+  return fromNvinferConfig ? BoxClip::DeepStream : BoxClip::Tao;
+}
+
+DecodeOptions RunnerConfig::decodeOptions(const Decoder& d) const {
+  DecodeOptions o;
+  o.threshold = threshold(d);
+  o.clip = boxClip();
+  return o;
+}
+
 std::vector<std::string> RunnerConfig::outputNames(const Decoder& d) const {
   return outputBlobNames.empty() ? d.defaultOutputNames : outputBlobNames;
 }
@@ -324,7 +337,8 @@ std::vector<Flag> parseFlags(const std::vector<std::string>& args, const std::ve
 const std::vector<std::string> kModelFlags = {"config", "backend", "decoder", "model", "input", "output-blob-names",
                                               "threads"};
 const std::vector<std::string> kClusterFlags = {"cluster", "pre-cluster-threshold", "nms-iou-threshold", "topk",
-                                                "eps", "min-boxes", "dbscan-min-score", "detected-min-h"};
+                                                "eps", "min-boxes", "dbscan-min-score", "detected-min-h",
+                                                "bbox-clip"};
 const std::vector<std::string> kRunValueFlags = {"source", "max-frames", "max-fps", "stats-interval"};
 const std::vector<std::string> kRunBoolFlags = {"loop", "pace"};
 
@@ -366,6 +380,10 @@ bool applyFlag(RunnerConfig& c, const Flag& f) {
     setMinScore(c, v, w);
   } else if (f.name == "detected-min-h") {
     setMinH(c, v, w);
+  } else if (f.name == "bbox-clip") {
+    BoxClip clip;
+    if (!parseBoxClip(v, clip)) bad(w + ": '" + v + "' is not tao or deepstream");
+    c.bboxClip = clip;
   } else if (f.name == "source") {
     if (v.empty()) bad(w + ": empty source");
     c.source = v;

@@ -34,7 +34,7 @@ Detector::Detector(const RunnerConfig& cfg, Decoder decoder, int maxBatch)
       clusterer_(cfg.cluster),
       pre_(input_) {
   if (modelPath_.empty()) throw RunnerError(ErrorCode::BadArgs, "--model: required");
-  decodeOptions_.threshold = cfg.threshold(decoder_);
+  decodeOptions_ = cfg.decodeOptions(decoder_);
   BackendConfig bc;
   bc.modelPath = modelPath_;
   bc.input = input_;

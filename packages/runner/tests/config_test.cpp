@@ -207,3 +207,26 @@ TEST(Flags, ErrorsNameTheFlag) {
   EXPECT_EQ(err({"--model", "m", "--source", "s", "--pre-cluster-threshold", "nan"}),
             "--pre-cluster-threshold: 'nan' is not a number");
 }
+
+// Settings from a DeepStream config get DeepStream's clamp to the last pixel; flags alone keep
+// TAO's [0, W] clip; --bbox-clip decides over both.
+TEST(Config, BoxClipFollowsWhereTheSettingsCameFrom) {
+  std::vector<std::string> warnings;
+  RunnerConfig plain;
+  EXPECT_EQ(plain.boxClip(), BoxClip::Tao);
+  RunnerConfig ds;
+  applyNvinferConfig(ds, kFacenet, "facenet.txt", "/cfg", warnings);
+  EXPECT_EQ(ds.boxClip(), BoxClip::DeepStream);
+  EXPECT_EQ(ds.decodeOptions(Decoder::create("detectnet_v2")).clip, BoxClip::DeepStream);
+  applyFlag(ds, Flag{"bbox-clip", "tao"});
+  EXPECT_EQ(ds.boxClip(), BoxClip::Tao);
+  applyFlag(plain, Flag{"bbox-clip", "deepstream"});
+  EXPECT_EQ(plain.boxClip(), BoxClip::DeepStream);
+  try {
+    applyFlag(plain, Flag{"bbox-clip", "w-1"});
+    FAIL() << "expected bad_args";
+  } catch (const RunnerError& e) {
+    EXPECT_EQ(e.code(), ErrorCode::BadArgs);
+    EXPECT_NE(std::string(e.what()).find("--bbox-clip"), std::string::npos);
+  }
+}

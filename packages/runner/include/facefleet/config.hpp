@@ -31,6 +31,8 @@ struct RunnerConfig {
 
   ClusterParams cluster;
   std::optional<float> preClusterThreshold;
+  std::optional<BoxClip> bboxClip;  // --bbox-clip; unset = boxClip()'s default
+  bool fromNvinferConfig = false;   // a DeepStream nvinfer config file was applied
 
   std::string source;
   bool loop = false;
@@ -44,6 +46,10 @@ struct RunnerConfig {
   std::string modelPath() const;
   InputSpec inputSpec(const Decoder& decoder) const;
   float threshold(const Decoder& decoder) const;
+  // --bbox-clip, else DeepStream's clamp when the settings come from an nvinfer config file (the
+  // user runs a DeepStream deployment), else TAO's [0, W] clip.
+  BoxClip boxClip() const;
+  DecodeOptions decodeOptions(const Decoder& decoder) const;
   std::vector<std::string> outputNames(const Decoder& decoder) const;
 };
 
