@@ -195,6 +195,22 @@ TEST(Cli, DecodeToolOnRawTensors) {
   EXPECT_NEAR(b["w"].num, 35 * (0.2 + 0.6), 0.01);
   EXPECT_NEAR(b["h"].num, 35 * (0.4 + 0.8), 0.01);
   EXPECT_NEAR(b["conf"].num, 0.9, 1e-4);
+  // --precision full: every float32 exactly as the decoder computed it (parity checks beyond the
+  // 0.01 px of the default), read back bit for bit.
+  r = run({"decode", "--bbox", dir + "/bbox.bin", "--cov", dir + "/cov.bin", "--grid", "46x26", "--precision",
+           "full"});
+  ASSERT_EQ(r.exitCode, 0);
+  const auto full = parseLine(r.lines[0])["boxes"].items[0];
+  const float x1 = 16 * 20 + 0.5f - 35.0f * 0.2f, y1 = 16 * 10 + 0.5f - 35.0f * 0.4f;
+  EXPECT_EQ(static_cast<float>(full["x"].num), x1);
+  EXPECT_EQ(static_cast<float>(full["y"].num), y1);
+  EXPECT_EQ(static_cast<float>(full["w"].num), (16 * 20 + 0.5f + 35.0f * 0.6f) - x1);
+  EXPECT_EQ(static_cast<float>(full["conf"].num), 0.9f);
+  r = run({"decode", "--bbox", dir + "/bbox.bin", "--cov", dir + "/cov.bin", "--grid", "46x26", "--precision", "0"});
+  EXPECT_EQ(parseLine(r.lines[0])["boxes"].items[0]["x"].num, 314);  // 313.5 to 0 decimals
+  expectError(run({"decode", "--bbox", dir + "/bbox.bin", "--cov", dir + "/cov.bin", "--grid", "46x26",
+                   "--precision", "12"}),
+              2, "bad_args", "--precision");
   r = run({"decode", "--bbox", dir + "/bbox.bin", "--cov", dir + "/cov.bin", "--grid", "46x26",
            "--pre-cluster-threshold", "0.95"});
   ASSERT_EQ(r.exitCode, 0);
@@ -220,16 +236,28 @@ TEST(Cli, EvalScoresALabelledFolder) {
   EXPECT_EQ(v["type"].str, "eval");
   EXPECT_EQ(v["images"].num, 2);
   EXPECT_EQ(v["groundTruths"].num, 1);
-  EXPECT_EQ(v["apIntegrated"].num, 1);
-  EXPECT_EQ(v["apSampled"].num, 1);
+  EXPECT_EQ(v["apMode"].str, "voc2010");
+  EXPECT_EQ(v["ap"].num, 1);
+  EXPECT_EQ(v["apAll"].keys(), (Keys{"voc2007", "voc2010", "tao", "tao-sample"}));
+  EXPECT_EQ(v["apAll"]["voc2007"].num, 1);
+  EXPECT_EQ(v["apAll"]["tao-sample"].num, 1);
+  EXPECT_EQ(v["apAll"]["tao"].num, 0);  // one detection: TAO INTEGRATE leaves its precision out
   EXPECT_EQ(v["recall"].num, 1);
+  r = run({"eval", "--decoder", "blazeface", "--model", modelPath(kBlazeBack), "--images", dir + "/images",
+           "--labels", dir + "/labels", "--ap-mode", "tao-sample"});
+  ASSERT_EQ(r.exitCode, 0);
+  EXPECT_EQ(parseLine(r.lines.back())["apMode"].str, "tao-sample");
+  EXPECT_EQ(parseLine(r.lines.back())["ap"].num, 1);
+  expectError(run({"eval", "--decoder", "blazeface", "--model", modelPath(kBlazeBack), "--images", dir + "/images",
+                   "--labels", dir + "/labels", "--ap-mode", "integrate"}),
+              2, "bad_args", "--ap-mode");
   // A label somewhere else: the detection becomes a false positive and the face a miss.
   writeText(dir + "/labels/messi.txt", "face 0 0 0 10 10 40 40 0 0 0 0 0 0 0\n");
   r = run({"eval", "--decoder", "blazeface", "--model", modelPath(kBlazeBack), "--images", dir + "/images",
            "--labels", dir + "/labels"});
   ASSERT_EQ(r.exitCode, 0);
   v = parseLine(r.lines.back());
-  EXPECT_EQ(v["apIntegrated"].num, 0);
+  EXPECT_EQ(v["ap"].num, 0);
   EXPECT_EQ(v["falsePositives"].num, 1);
 }
 

@@ -2,6 +2,9 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <cstdlib>
+
+#include <cmath>
 #include <limits>
 
 #include "facefleet/json.hpp"
@@ -123,6 +126,20 @@ TEST(Json, DetectionsLine) {
   EXPECT_EQ(v.keys(), (Keys{"type", "count", "boxes"}));
   EXPECT_EQ(v["count"].num, 1);
   EXPECT_EQ(v["boxes"].items[0]["h"].num, 6);
+}
+
+TEST(Json, ExactFloatsReadBackBitForBit) {
+  for (float f : {0.1f, 0.9f, 313.5f, 1.0f / 3.0f, 735.99994f, 1e-7f, -2.5f, 0.0f}) {
+    JsonWriter w;
+    w.exactFloat(f);
+    EXPECT_EQ(std::strtof(w.str().c_str(), nullptr), f) << w.str();
+  }
+  JsonWriter w;
+  w.beginArray().exactFloat(0.5f).exactFloat(NAN).exactFloat(-0.0f).endArray();
+  EXPECT_EQ(w.str(), "[0.5,0,0]");
+  const std::string line = detectionsLine(Boxes{{1.0f / 3.0f, 2, 4, 8, 0.5f}}, kFullPrecision);
+  EXPECT_NE(line.find("\"x\":0.33333334,"), std::string::npos) << line;  // shortest exact text
+  EXPECT_NE(detectionsLine(Boxes{{1.0f / 3.0f, 2, 4, 8, 0.5f}}, 4).find("\"x\":0.3333,"), std::string::npos);
 }
 
 TEST(Stats, PercentileInterpolates) {

@@ -29,6 +29,8 @@ class JsonWriter {
   JsonWriter& key(std::string_view k);
   JsonWriter& string(std::string_view v);
   JsonWriter& number(double v, int decimals = 3);
+  // Shortest text that reads back as the same float32 (at most 9 significant digits); NaN/Inf -> 0.
+  JsonWriter& exactFloat(float v);
   JsonWriter& integer(long long v);
   const std::string& str() const { return out_; }
 
@@ -74,7 +76,10 @@ std::string helloLine(const HelloMessage& m);
 std::string frameLine(const FrameMessage& m);
 std::string statsLine(const StatsMessage& m);
 std::string errorLine(ErrorCode code, const std::string& message, std::int64_t ts);
-// The decode tool's {"type":"detections","count":N,"boxes":[...]}.
-std::string detectionsLine(const Boxes& boxes);
+// The decode tool's {"type":"detections","count":N,"boxes":[...]}. `decimals`: digits after the
+// point for x,y,w,h and conf (default: 2 and 4, as frame lines); kFullPrecision writes every float
+// exactly (9 significant digits, which round-trip a float32).
+constexpr int kFullPrecision = -1;
+std::string detectionsLine(const Boxes& boxes, int decimals = 2);
 
 }  // namespace facefleet
