@@ -132,8 +132,7 @@ int benchCommand(const std::vector<std::string>& args, const std::atomic<bool>& 
     opt.emitFrames = false;
     const PipelineSummary s = runPipeline(*detector, *src, opt, stop, [](const std::string&) {});
     const double e2eFps = s.wallS > 0 ? s.frames / s.wallS : 0;
-    const double e2eInferMean =
-        s.inferMs.empty() ? 0 : std::accumulate(s.inferMs.begin(), s.inferMs.end(), 0.0) / s.inferMs.size();
+    const double e2eInferMean = s.inferMs.mean();
     w.key("endToEnd").beginObject()
         .key("source").string(cfg.source)
         .key("frames").integer(s.frames)

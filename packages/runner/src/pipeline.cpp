@@ -164,7 +164,7 @@ PipelineSummary runPipeline(Detector& detector, FrameSource& source, const Pipel
         msg.ts = epochMs();
         if (opt.emitFrames) sink(frameLine(msg));
         window.addFrame(msg.ms.infer);
-        summary.inferMs.push_back(msg.ms.infer);
+        summary.inferMs.add(msg.ms.infer);
         ++summary.frames;
         if (opt.maxFrames > 0 && summary.frames >= opt.maxFrames) break;
       }

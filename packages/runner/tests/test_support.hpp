@@ -87,6 +87,7 @@ class Runner {
     return lines;
   }
   void signal(int sig) { ::kill(pid_, sig); }
+  pid_t pid() const { return pid_; }
   // Exit status (or 128 + signal).
   int wait() {
     int status = 0;

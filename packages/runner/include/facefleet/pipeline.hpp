@@ -10,6 +10,7 @@
 
 #include "facefleet/detector.hpp"
 #include "facefleet/source.hpp"
+#include "facefleet/stats.hpp"
 
 namespace facefleet {
 
@@ -28,7 +29,7 @@ struct PipelineSummary {
   long long frames = 0;
   long long dropped = 0;
   double wallS = 0;  // first capture to last frame done
-  std::vector<double> inferMs;
+  LatencyStats inferMs;  // bounded: flat memory over any run length
   bool sourceFailed = false;  // a live source stopped delivering
   std::string sourceError;
 };
