@@ -299,6 +299,11 @@ DecodeOptions RunnerConfig::decodeOptions(const Decoder& d) const {
   return o;
 }
 
+int RunnerConfig::maxBatch() const {
+  if (batchSize > 0) return batchSize;
+  return static_cast<int>(std::max<std::size_t>(1, cameras.size()));
+}
+
 std::vector<std::string> RunnerConfig::outputNames(const Decoder& d) const {
   return outputBlobNames.empty() ? d.defaultOutputNames : outputBlobNames;
 }
@@ -339,8 +344,9 @@ const std::vector<std::string> kModelFlags = {"config", "backend", "decoder", "m
 const std::vector<std::string> kClusterFlags = {"cluster", "pre-cluster-threshold", "nms-iou-threshold", "topk",
                                                 "eps", "min-boxes", "dbscan-min-score", "detected-min-h",
                                                 "bbox-clip"};
-const std::vector<std::string> kRunValueFlags = {"source", "max-frames", "max-fps", "stats-interval"};
-const std::vector<std::string> kRunBoolFlags = {"loop", "pace"};
+const std::vector<std::string> kRunValueFlags = {"source",     "sources",          "max-frames",      "max-fps",
+                                                 "stats-interval", "batch-size", "batch-timeout-ms", "reconnect-max-s"};
+const std::vector<std::string> kRunBoolFlags = {"loop", "pace", "no-reconnect"};
 
 bool applyFlag(RunnerConfig& c, const Flag& f) {
   const std::string w = "--" + f.name;
@@ -384,9 +390,37 @@ bool applyFlag(RunnerConfig& c, const Flag& f) {
     BoxClip clip;
     if (!parseBoxClip(v, clip)) bad(w + ": '" + v + "' is not tao or deepstream");
     c.bboxClip = clip;
-  } else if (f.name == "source") {
-    if (v.empty()) bad(w + ": empty source");
-    c.source = v;
+  } else if (f.name == "source" || f.name == "sources") {
+    if (c.camerasFromConfig) {  // the command line replaces the config file's cameras
+      c.cameras.clear();
+      c.camerasFromConfig = false;
+    }
+    if (f.name == "source") {
+      const CameraSpec spec = parseCameraSpec(v, std::to_string(c.cameras.size()));
+      if (spec.source.empty()) bad(w + ": empty source" + (v.empty() ? "" : " for camera '" + spec.id + "'"));
+      c.cameras.push_back(spec);
+    } else {
+      std::ifstream file(v);
+      if (!file) bad(w + ": cannot read '" + v + "'");
+      std::stringstream text;
+      text << file.rdbuf();
+      parseSourcesText(text.str(), v, c.cameras);
+    }
+  } else if (f.name == "batch-size") {
+    const long long b = parseInteger(v, w);
+    if (b < 1 || b > 64) bad(w + ": " + v + " must be 1..64");
+    c.batchSize = static_cast<int>(b);
+  } else if (f.name == "batch-timeout-ms") {
+    const double ms = parseNumber(v, w);
+    if (!(ms >= 0) || ms > 60000) bad(w + ": " + v + " must be 0..60000");
+    c.batchTimeoutMs = ms;
+  } else if (f.name == "reconnect-max-s") {
+    const double s = parseNumber(v, w);
+    if (!(s >= 0.1) || s > 3600) bad(w + ": " + v + " must be 0.1..3600");
+    c.reconnect.maxS = s;
+    c.reconnect.initialS = std::min(c.reconnect.initialS, s);
+  } else if (f.name == "no-reconnect") {
+    c.reconnect.enabled = false;
   } else if (f.name == "max-frames") {
     const long long n = parseInteger(v, w);
     if (n < 0) bad(w + ": " + v + " must not be negative");
@@ -418,7 +452,10 @@ RunnerConfig parseRunArgs(const std::vector<std::string>& args, std::vector<std:
   for (const Flag& f : flags)
     if (f.name == "config") loadNvinferConfig(cfg, f.value, warnings);
   for (const Flag& f : flags) applyFlag(cfg, f);
-  if (cfg.source.empty()) bad("--source: required (image, folder, video, URL, /dev/videoN or GStreamer pipeline)");
+  if (cfg.cameras.empty())
+    bad("--source: required ([ID=]SRC: image, folder, video, URL, /dev/videoN or GStreamer pipeline; repeat it, or "
+        "--sources FILE, for several cameras)");
+  checkCameras(cfg.cameras);
   if (cfg.modelPath().empty())
     bad("--model: required (or onnx-file / model-engine-file in the --config file)");
   return cfg;

@@ -93,8 +93,9 @@ void Detector::detectBatch(const float* blob, const std::vector<FrameTransform>&
   const std::size_t perFrame = input_.elementCount();
   out.resize(transforms.size());
   if (timing) {
-    timing->inferMs = 0;
-    timing->inferCalls = 0;
+    timing->callMs.clear();
+    timing->callFrames.clear();
+    timing->inferMs.assign(transforms.size(), 0.0);
     timing->postMs.assign(transforms.size(), 0.0);
   }
   for (int first = 0; first < frames; first += step) {
@@ -102,8 +103,10 @@ void Detector::detectBatch(const float* blob, const std::vector<FrameTransform>&
     auto t0 = std::chrono::steady_clock::now();
     const auto& outputs = backend_->infer(blob + perFrame * static_cast<std::size_t>(first), n);
     if (timing) {
-      timing->inferMs += msSince(t0);
-      ++timing->inferCalls;
+      const double ms = msSince(t0);
+      timing->callMs.push_back(ms);
+      timing->callFrames.push_back(n);
+      for (int b = 0; b < n; ++b) timing->inferMs[first + b] = ms;
     }
     for (int b = 0; b < n; ++b) {
       t0 = std::chrono::steady_clock::now();

@@ -175,10 +175,13 @@ std::string helloLine(const HelloMessage& m) {
       .key("input").beginObject().key("width").integer(m.inputWidth).key("height").integer(m.inputHeight).endObject()
       .key("source").string(m.source)
       .key("sourceKind").string(m.sourceKind)
-      .key("cluster").string(m.cluster)
-      .key("pid").integer(m.pid)
-      .key("ts").integer(m.ts)
-      .endObject();
+      .key("cluster").string(m.cluster);
+  w.key("cameras").beginArray();
+  for (const HelloCamera& c : m.cameras)
+    w.beginObject().key("id").string(c.id).key("source").string(c.source).key("sourceKind").string(c.sourceKind).endObject();
+  w.endArray();
+  w.key("batch").beginObject().key("size").integer(m.batchSize).key("timeoutMs").number(m.batchTimeoutMs).endObject();
+  w.key("pid").integer(m.pid).key("ts").integer(m.ts).endObject();
   return w.str();
 }
 
@@ -186,6 +189,7 @@ std::string frameLine(const FrameMessage& m) {
   JsonWriter w;
   w.beginObject()
       .key("type").string("frame")
+      .key("camera").string(m.camera)
       .key("index").integer(m.index)
       .key("ts").integer(m.ts)
       .key("width").integer(m.width)
@@ -217,8 +221,33 @@ std::string statsLine(const StatsMessage& m) {
       .key("p99").number(m.p99)
       .endObject()
       .key("dropped").integer(m.dropped)
-      .key("windowS").number(m.windowS)
+      .key("windowS").number(m.windowS);
+  w.key("cameras").beginArray();
+  for (const CameraStats& c : m.cameras) {
+    w.beginObject()
+        .key("id").string(c.id)
+        .key("state").string(c.state)
+        .key("frames").integer(c.frames)
+        .key("processedFps").number(c.processedFps, 2)
+        .key("cameraFps").number(c.cameraFps, 2)
+        .key("skipped").integer(c.skipped)
+        .key("dropped").integer(c.dropped)
+        .key("reconnects").integer(c.reconnects);
+    if (!c.error.empty()) {
+      std::size_t n = std::min<std::size_t>(c.error.size(), 1024);
+      while (n < c.error.size() && n > 0 && (static_cast<unsigned char>(c.error[n]) & 0xC0) == 0x80) --n;  // whole UTF-8
+      w.key("error").string(std::string_view(c.error).substr(0, n));
+    }
+    w.endObject();
+  }
+  w.endArray();
+  w.key("batch").beginObject()
+      .key("batches").integer(m.batch.batches)
+      .key("meanSize").number(m.batch.meanSize, 2)
+      .key("inferFps").number(m.batch.inferFps, 2)
+      .key("batchFps").number(m.batch.batchFps, 2)
       .endObject();
+  w.endObject();
   return w.str();
 }
 

@@ -42,7 +42,11 @@ TEST(Cli, DetectNetModelRunsEndToEndOnVideo) {
   ASSERT_EQ(r.lines.size(), 6u);  // hello, 4 frames, final stats
   const auto hello = parseLine(r.lines[0]);
   EXPECT_EQ(hello.keys(), (Keys{"type", "v", "runner", "backend", "model", "modelPath", "modelSha256", "input",
-                                "source", "sourceKind", "cluster", "pid", "ts"}));
+                                "source", "sourceKind", "cluster", "cameras", "batch", "pid", "ts"}));
+  ASSERT_EQ(hello["cameras"].items.size(), 1u);
+  EXPECT_EQ(hello["cameras"].items[0]["id"].str, "0");
+  EXPECT_EQ(hello["cameras"].items[0]["source"].str, hello["source"].str);
+  EXPECT_EQ(hello["batch"]["size"].num, 1);
   EXPECT_EQ(hello["type"].str, "hello");
   EXPECT_EQ(hello["backend"].str, "opencv");
   EXPECT_EQ(hello["model"].str, "detectnet_v2");
@@ -55,6 +59,7 @@ TEST(Cli, DetectNetModelRunsEndToEndOnVideo) {
   for (int i = 1; i <= 4; ++i) {
     const auto f = parseLine(r.lines[i]);
     EXPECT_EQ(f["type"].str, "frame");
+    EXPECT_EQ(f["camera"].str, "0");  // one camera without an id is camera "0"
     EXPECT_EQ(f["index"].num, i - 1);
     EXPECT_EQ(f["width"].num, 720);
     EXPECT_EQ(f["height"].num, 528);
@@ -103,7 +108,10 @@ TEST(Cli, ExitCodesPerErrorClass) {
               3, "model_load", "does not accept the configured input");
   expectError(run({"--model", modelPath(kDetectNet), "--source", "/nonexistent/video.avi"}), 4, "source",
               "/nonexistent/video.avi");
-  expectError(run({"--model", modelPath(kDetectNet), "--source", "/dev/video99"}), 4, "source", "/dev/video99");
+  // A live source that cannot be opened: with --no-reconnect it is the runner's error, as a file is
+  // (by default it is retried: tests/multicam_test.cpp).
+  expectError(run({"--model", modelPath(kDetectNet), "--source", "/dev/video99", "--no-reconnect"}), 4, "source",
+              "/dev/video99");
   expectError(run({"--model", modelPath(kDetectNet), "--backend", "tensorrt", "--source", img}), 2, "bad_args",
               "tensorrt");
 }

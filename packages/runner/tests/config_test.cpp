@@ -170,7 +170,10 @@ TEST(Flags, OverrideTheConfigFile) {
                                 w);
   EXPECT_FLOAT_EQ(c.cluster.nmsIou, 0.45f);
   EXPECT_EQ(c.cluster.mode, ClusterMode::Dbscan);
-  EXPECT_EQ(c.source, "/v.avi");
+  ASSERT_EQ(c.cameras.size(), 1u);
+  EXPECT_EQ(c.cameras[0].id, "0");  // one camera without an id: camera "0"
+  EXPECT_EQ(c.cameras[0].source, "/v.avi");
+  EXPECT_EQ(c.maxBatch(), 1);
   EXPECT_TRUE(c.loop);
   EXPECT_FALSE(c.pace);
   EXPECT_EQ(c.maxFrames, 10);
@@ -229,4 +232,67 @@ TEST(Config, BoxClipFollowsWhereTheSettingsCameFrom) {
     EXPECT_EQ(e.code(), ErrorCode::BadArgs);
     EXPECT_NE(std::string(e.what()).find("--bbox-clip"), std::string::npos);
   }
+}
+
+TEST(Cameras, SourceFlagsNameCamerasAndRejectDuplicates) {
+  std::vector<std::string> w;
+  RunnerConfig c = parseRunArgs({"--model", "/m.onnx", "--source", "door=rtsp://10.0.0.5/live?user=a", "--source",
+                                 "/data/a=b.avi", "--source", "rtsp://10.0.0.6/s?x=1", "--source",
+                                 "v4l2src device=/dev/video0 ! videoconvert ! appsink", "--batch-timeout-ms", "25"},
+                                w);
+  ASSERT_EQ(c.cameras.size(), 4u);
+  EXPECT_EQ(c.cameras[0].id, "door");
+  EXPECT_EQ(c.cameras[0].source, "rtsp://10.0.0.5/live?user=a");
+  EXPECT_EQ(c.cameras[1].id, "1");  // "/data/a" is not an id: the whole text is the path
+  EXPECT_EQ(c.cameras[1].source, "/data/a=b.avi");
+  EXPECT_EQ(c.cameras[2].id, "2");
+  EXPECT_EQ(c.cameras[2].source, "rtsp://10.0.0.6/s?x=1");
+  EXPECT_EQ(c.cameras[3].source, "v4l2src device=/dev/video0 ! videoconvert ! appsink");
+  EXPECT_EQ(c.maxBatch(), 4);  // one frame per camera, as nvstreammux's batch-size = sources
+  EXPECT_EQ(c.batchTimeoutMs, 25);
+  c = parseRunArgs({"--model", "/m.onnx", "--source", "a=x.avi", "--source", "b=y.avi", "--batch-size", "1"}, w);
+  EXPECT_EQ(c.maxBatch(), 1);
+  for (const auto& args : std::vector<std::vector<std::string>>{
+           {"--model", "/m.onnx", "--source", "a=x.avi", "--source", "a=y.avi"},  // same id twice
+           {"--model", "/m.onnx", "--source", "a="},                              // empty source
+           {"--model", "/m.onnx", "--source", "a=x.avi", "--batch-size", "0"}}) {
+    try {
+      parseRunArgs(args, w);
+      FAIL() << "expected bad_args for " << args[3];
+    } catch (const RunnerError& e) {
+      EXPECT_EQ(e.code(), ErrorCode::BadArgs);
+      EXPECT_EQ(std::string(e.what()).rfind("--", 0), 0u) << e.what();
+    }
+  }
+}
+
+TEST(Cameras, SourcesFileAndIds) {
+  std::vector<CameraSpec> cams;
+  parseSourcesText("# site A\nlobby=/v/lobby.mp4\n\n  rtsp://cam2/stream?a=b  \n/dev/video0\n", "cams.txt", cams);
+  ASSERT_EQ(cams.size(), 3u);
+  EXPECT_EQ(cams[0].id, "lobby");
+  EXPECT_EQ(cams[1].id, "1");
+  EXPECT_EQ(cams[1].source, "rtsp://cam2/stream?a=b");
+  EXPECT_EQ(cams[2].source, "/dev/video0");
+  try {
+    parseSourcesText("ok=/a.avi\nbroken=\n", "cams.txt", cams);
+    FAIL();
+  } catch (const RunnerError& e) {
+    EXPECT_STREQ(e.what(), "cams.txt:2: camera 'broken' has an empty source");
+  }
+  EXPECT_TRUE(isCameraId("cam-1.left_2"));
+  EXPECT_FALSE(isCameraId(""));
+  EXPECT_FALSE(isCameraId("a b"));
+  EXPECT_FALSE(isCameraId(std::string(65, 'a')));
+}
+
+TEST(Cameras, ReconnectBackoffGrowsToItsCapWithBoundedJitter) {
+  ReconnectPolicy p;  // 0.5 s doubling to 30 s, ±25%
+  EXPECT_DOUBLE_EQ(reconnectDelayS(p, 1, 0.5), 0.5);
+  EXPECT_DOUBLE_EQ(reconnectDelayS(p, 2, 0.5), 1.0);
+  EXPECT_DOUBLE_EQ(reconnectDelayS(p, 4, 0.5), 4.0);
+  EXPECT_DOUBLE_EQ(reconnectDelayS(p, 20, 0.5), 30.0);   // capped
+  EXPECT_DOUBLE_EQ(reconnectDelayS(p, 3, 0.0), 1.5);     // -25%
+  EXPECT_NEAR(reconnectDelayS(p, 3, 0.999999), 2.5, 1e-5);  // +25%
+  EXPECT_STREQ(cameraStateName(CameraState::Reconnecting), "reconnecting");
 }

@@ -47,18 +47,25 @@ class StatsWindow {
  public:
   explicit StatsWindow(std::int64_t startMs) : startMs_(startMs) {}
 
-  void addFrame(double inferMs) { inferMs_.add(inferMs); }
+  // One inference call that ran `frames` frames in `inferMs`.
+  void addInference(int frames, double inferMs) {
+    inferMs_.add(inferMs);
+    frames_ += frames;
+  }
+  void addFrame(double inferMs) { addInference(1, inferMs); }
   void addDropped(long long n) { dropped_ += n; }
-  long long frames() const { return inferMs_.count(); }
+  long long frames() const { return frames_; }
   double elapsedS(std::int64_t nowMs) const { return (nowMs - startMs_) / 1000.0; }
 
-  // fps = frames completed / window seconds (end to end); inferFps = 1000 / mean inference ms;
-  // latency percentiles of inference ms. Starts a new window at nowMs.
+  // fps = frames completed / window seconds (end to end); inferFps = frames per second of inference
+  // time (1000 / mean inference ms at batch 1); latency percentiles of inference call ms; batch
+  // figures. `cameras` is left for the caller. Starts a new window at nowMs.
   StatsMessage take(std::int64_t nowMs);
 
  private:
   std::int64_t startMs_;
   LatencyStats inferMs_;
+  long long frames_ = 0;
   long long dropped_ = 0;
 };
 
