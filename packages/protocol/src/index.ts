@@ -72,7 +72,9 @@ export {
 } from './mqtt-users.js';
 export { parseJsonPayload, parsePayload } from './parse.js';
 export {
+  CAMERA_STATES,
   CLUSTER_MODES,
+  DEFAULT_CAMERA_ID,
   isRunnerFrame,
   parseRunnerLine,
   RUNNER_BACKENDS,
@@ -85,6 +87,7 @@ export {
   type RunnerLine,
   type RunnerLineResult,
   type RunnerStats,
+  runnerCameraIdSchema,
   runnerErrorSchema,
   runnerFrameSchema,
   runnerHelloSchema,

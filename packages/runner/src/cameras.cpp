@@ -11,7 +11,9 @@
 namespace facefleet {
 
 bool isCameraId(const std::string& id) {
-  return !id.empty() && id.size() <= 64 && std::all_of(id.begin(), id.end(), [](char c) {
+  // The protocol's id rule (packages/protocol ids.ts): a camera id may become an MQTT topic level.
+  return !id.empty() && id.size() <= 64 && std::isalnum(static_cast<unsigned char>(id[0])) &&
+         std::all_of(id.begin(), id.end(), [](char c) {
     return std::isalnum(static_cast<unsigned char>(c)) || c == '_' || c == '.' || c == '-';
   });
 }

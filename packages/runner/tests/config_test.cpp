@@ -283,6 +283,8 @@ TEST(Cameras, SourcesFileAndIds) {
   EXPECT_TRUE(isCameraId("cam-1.left_2"));
   EXPECT_FALSE(isCameraId(""));
   EXPECT_FALSE(isCameraId("a b"));
+  EXPECT_FALSE(isCameraId(".hidden"));
+  EXPECT_FALSE(isCameraId("a/b"));
   EXPECT_FALSE(isCameraId(std::string(65, 'a')));
 }
 

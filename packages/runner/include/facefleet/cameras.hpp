@@ -12,7 +12,8 @@ struct CameraSpec {
   std::string source;  // as --source takes it: file, folder, URL, /dev/videoN, GStreamer pipeline
 };
 
-// A camera id: 1 to 64 characters of [A-Za-z0-9_.-].
+// A camera id: 1 to 64 characters of [A-Za-z0-9_.-], the first a letter or digit (the protocol's id
+// rule, so an id can become an MQTT topic level).
 bool isCameraId(const std::string& id);
 
 // "ID=SRC" -> {ID, SRC} when the text before the first '=' is a camera id; otherwise the whole
