@@ -1,6 +1,7 @@
 #include "facefleet/config.hpp"
 
 #include <algorithm>
+#include <cctype>
 #include <cerrno>
 #include <cmath>
 #include <cstdlib>
@@ -212,11 +213,89 @@ std::array<int, 2> parseSize(const std::string& text, const std::string& what) {
   return {static_cast<int>(w), static_cast<int>(h)};
 }
 
-void applyNvinferConfig(RunnerConfig& cfg, const std::string& text, const std::string& label,
-                        const std::string& baseDir, std::vector<std::string>& warnings) {
+namespace {
+
+// deepstream-app groups that do not change what the runner computes (display, sinks, tracking,
+// secondary models, messaging): accepted silently so a whole deepstream-app config loads.
+bool silentAppGroup(const std::string& g) {
+  static const char* kPrefixes[] = {"application", "tiled-display", "osd", "sink", "tracker", "tests",
+                                    "secondary-gie", "secondary-pre-process", "pre-process", "nvds-analytics",
+                                    "message-converter", "message-consumer", "img-save", "ds-example",
+                                    "source-attr-all"};
+  for (const char* p : kPrefixes)
+    if (g.rfind(p, 0) == 0) return true;
+  return false;
+}
+
+bool isSourceGroup(const std::string& g, int& number) {
+  if (g.rfind("source", 0) != 0 || g.size() == 6 || g.size() > 9) return false;
+  for (std::size_t i = 6; i < g.size(); ++i)
+    if (!std::isdigit(static_cast<unsigned char>(g[i]))) return false;
+  number = std::stoi(g.substr(6));
+  return true;
+}
+
+// deepstream-app's uri: file:// paths become plain paths; other schemes are passed to the source.
+std::string sourceFromUri(const std::string& uri) {
+  if (uri.rfind("file://", 0) == 0) return uri.substr(7);
+  return uri;
+}
+
+// One [sourceN] group of a deepstream-app config, applied when the group ends.
+struct SourceGroup {
+  int number = -1;
+  std::string where;
+  bool enable = true;
+  long long type = 2;  // 1 V4L2 camera, 2 URI, 3 multi-URI, 4 RTSP, 5 CSI
+  std::string uri;
+  long long v4l2Node = 0;
+};
+
+void addSource(RunnerConfig& cfg, const SourceGroup& g, std::vector<std::string>& warnings) {
+  if (g.number < 0 || !g.enable) return;
+  CameraSpec spec;
+  spec.id = std::to_string(g.number);
+  switch (g.type) {
+    case 1: spec.source = "/dev/video" + std::to_string(g.v4l2Node); break;
+    case 2:
+    case 3:
+    case 4:
+      if (g.uri.empty()) bad(g.where + ": [source" + spec.id + "] has no uri");
+      spec.source = sourceFromUri(g.uri);
+      break;
+    case 5:
+      bad(g.where + ": [source" + spec.id + "] type=5 (CSI camera) is not supported: give an nvarguscamerasrc "
+          "GStreamer pipeline ending in appsink with --source instead");
+    default: bad(g.where + ": [source" + spec.id + "] type=" + std::to_string(g.type) + " is not a source type (1-5)");
+  }
+  if (g.type == 3) warnings.push_back(g.where + ": [source" + spec.id + "] type=3: num-sources is not applied (one camera)");
+  if (!cfg.camerasFromConfig) {
+    cfg.cameras.clear();
+    cfg.camerasFromConfig = true;
+  }
+  cfg.cameras.push_back(spec);
+}
+
+void applyConfigText(RunnerConfig& cfg, const std::string& text, const std::string& label, const std::string& baseDir,
+                     std::vector<std::string>& warnings, int depth);
+
+void loadConfigFile(RunnerConfig& cfg, const std::string& path, const std::string& what,
+                    std::vector<std::string>& warnings, int depth) {
+  std::ifstream f(path);
+  if (!f) bad(what + ": cannot read '" + path + "'");
+  std::stringstream ss;
+  ss << f.rdbuf();
+  const auto slash = path.rfind('/');
+  const std::string base = slash == std::string::npos ? "." : path.substr(0, slash == 0 ? 1 : slash);
+  applyConfigText(cfg, ss.str(), path, base, warnings, depth);
+}
+
+void applyConfigText(RunnerConfig& cfg, const std::string& text, const std::string& label, const std::string& baseDir,
+                     std::vector<std::string>& warnings, int depth) {
   cfg.fromNvinferConfig = true;
   std::istringstream in(text);
   std::string raw, group;
+  SourceGroup source;
   int lineNo = 0;
   while (std::getline(in, raw)) {
     ++lineNo;
@@ -225,9 +304,17 @@ void applyNvinferConfig(RunnerConfig& cfg, const std::string& text, const std::s
     if (line.empty() || line[0] == '#' || line[0] == ';') continue;
     if (line[0] == '[') {
       if (line.back() != ']') bad(where + ": malformed group header '" + line + "'");
+      addSource(cfg, source, warnings);
+      source = SourceGroup{};
       group = trim(line.substr(1, line.size() - 2));
-      if (group != "property" && group != "class-attrs-all" && group != "class-attrs-0")
+      int number = -1;
+      if (isSourceGroup(group, number)) {
+        source.number = number;
+        source.where = where;
+      } else if (group != "property" && group != "class-attrs-all" && group != "class-attrs-0" &&
+                 group != "streammux" && group != "primary-gie" && group != "source-list" && !silentAppGroup(group)) {
         warnings.push_back(where + ": unknown group [" + group + "] (its keys are ignored)");
+      }
       continue;
     }
     const auto eq = line.find('=');
@@ -249,18 +336,64 @@ void applyNvinferConfig(RunnerConfig& cfg, const std::string& text, const std::s
       if (auto it = keys.find(key); it != keys.end()) it->second(cfg, value, what, baseDir, warnings);
       else if (unappliedClassKeys().count(key)) warnings.push_back(what + ": not applied by facefleet-runner (ignored)");
       else if (!silentClassKeys().count(key)) warnings.push_back(what + ": unknown key in [" + group + "] (ignored)");
+    } else if (source.number >= 0) {  // [sourceN]
+      if (key == "enable") source.enable = parseInteger(value, what) != 0;
+      else if (key == "type") source.type = parseInteger(value, what);
+      else if (key == "uri") source.uri = value;
+      else if (key == "camera-v4l2-dev-node") source.v4l2Node = parseInteger(value, what);
+      else if (key == "rtsp-reconnect-interval-sec") {
+        const double s = parseNumber(value, what);
+        if (s > 0) cfg.reconnect.initialS = std::min(s, cfg.reconnect.maxS);  // the first retry, then backoff
+      }
+    } else if (group == "source-list") {  // DeepStream 6.2+: list=uri;uri, sensor-id-list=id;id
+      if (key == "list") {
+        const auto uris = splitList(value);
+        if (!cfg.camerasFromConfig) {
+          cfg.cameras.clear();
+          cfg.camerasFromConfig = true;
+        }
+        for (const auto& u : uris)
+          cfg.cameras.push_back(CameraSpec{std::to_string(cfg.cameras.size()), sourceFromUri(u)});
+      } else if (key == "sensor-id-list") {
+        const auto ids = splitList(value);
+        if (ids.size() != cfg.cameras.size())
+          bad(what + ": " + std::to_string(ids.size()) + " ids for " + std::to_string(cfg.cameras.size()) +
+              " sources (list= must come first, one id per uri)");
+        for (std::size_t i = 0; i < ids.size(); ++i) {
+          if (!isCameraId(ids[i])) bad(what + ": '" + ids[i] + "' is not a camera id (A-Z a-z 0-9 . _ -)");
+          cfg.cameras[i].id = ids[i];
+        }
+      }
+    } else if (group == "streammux") {
+      if (key == "batch-size") {
+        const long long b = parseInteger(value, what);
+        if (b < 1 || b > 64) bad(what + ": " + value + " must be 1..64");
+        cfg.batchSize = static_cast<int>(b);
+      } else if (key == "batched-push-timeout") {  // microseconds; -1 = wait for a full batch
+        const long long us = parseInteger(value, what);
+        cfg.batchTimeoutMs = us < 0 ? 60000.0 : std::min(60000.0, us / 1000.0);
+      }
+    } else if (group == "primary-gie") {
+      if (key == "config-file") {
+        if (depth >= 2) bad(what + ": config files nested too deep");
+        loadConfigFile(cfg, joinPath(baseDir, value), what, warnings, depth + 1);
+      } else if (key == "model-engine-file") {
+        cfg.engineFile = joinPath(baseDir, value);
+      }
     }
   }
+  addSource(cfg, source, warnings);
+}
+
+}  // namespace
+
+void applyNvinferConfig(RunnerConfig& cfg, const std::string& text, const std::string& label,
+                        const std::string& baseDir, std::vector<std::string>& warnings) {
+  applyConfigText(cfg, text, label, baseDir, warnings, 0);
 }
 
 void loadNvinferConfig(RunnerConfig& cfg, const std::string& path, std::vector<std::string>& warnings) {
-  std::ifstream f(path);
-  if (!f) bad("--config: cannot read '" + path + "'");
-  std::stringstream ss;
-  ss << f.rdbuf();
-  const auto slash = path.rfind('/');
-  const std::string base = slash == std::string::npos ? "." : path.substr(0, slash == 0 ? 1 : slash);
-  applyNvinferConfig(cfg, ss.str(), path, base, warnings);
+  loadConfigFile(cfg, path, "--config", warnings, 0);
 }
 
 std::string RunnerConfig::modelPath() const {

@@ -1,6 +1,11 @@
 // nvinfer config files and flags: values land where they should, errors name key and line.
 #include <gtest/gtest.h>
 
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <fstream>
+
 #include "facefleet/config.hpp"
 #include "facefleet/errors.hpp"
 
@@ -297,4 +302,72 @@ TEST(Cameras, ReconnectBackoffGrowsToItsCapWithBoundedJitter) {
   EXPECT_DOUBLE_EQ(reconnectDelayS(p, 3, 0.0), 1.5);     // -25%
   EXPECT_NEAR(reconnectDelayS(p, 3, 0.999999), 2.5, 1e-5);  // +25%
   EXPECT_STREQ(cameraStateName(CameraState::Reconnecting), "reconnecting");
+}
+
+// A whole deepstream-app config: cameras from [sourceN] (file:// uris become paths, disabled ones
+// are left out, ids are N), batching from [streammux], the model from [primary-gie]'s nvinfer
+// config-file (relative to the app config), display and sink groups accepted without noise.
+TEST(Config, DeepStreamAppConfigGivesCamerasBatchingAndTheModel) {
+  const std::string dir = ::testing::TempDir() + "facefleet_dsapp_" + std::to_string(::getpid());
+  ::mkdir(dir.c_str(), 0755);
+  {
+    std::ofstream(dir + "/config_infer_primary_facenet.txt")
+        << "[property]\nonnx-file=facenet.onnx\ninfer-dims=3;416;736\ncluster-mode=2\n[class-attrs-all]\n"
+           "pre-cluster-threshold=0.3\n";
+    std::ofstream(dir + "/deepstream_app_config.txt")
+        << "[application]\nenable-perf-measurement=1\n[tiled-display]\nenable=1\nrows=2\n"
+           "[source0]\nenable=1\ntype=3\nuri=file:///opt/videos/lobby.mp4\nnum-sources=1\n"
+           "[source1]\nenable=0\ntype=3\nuri=file:///opt/videos/unused.mp4\n"
+           "[source2]\nenable=1\ntype=4\nuri=rtsp://10.0.0.7/stream1\nrtsp-reconnect-interval-sec=2\n"
+           "[source3]\nenable=1\ntype=1\ncamera-v4l2-dev-node=2\n"
+           "[sink0]\nenable=1\ntype=2\n[osd]\nenable=1\n"
+           "[streammux]\nbatch-size=3\nbatched-push-timeout=33000\nwidth=1920\n"
+           "[primary-gie]\nenable=1\nconfig-file=config_infer_primary_facenet.txt\nbatch-size=3\n";
+  }
+  std::vector<std::string> w;
+  RunnerConfig c = parseRunArgs({"--config", dir + "/deepstream_app_config.txt"}, w);
+  ASSERT_EQ(c.cameras.size(), 3u);
+  EXPECT_EQ(c.cameras[0].id, "0");
+  EXPECT_EQ(c.cameras[0].source, "/opt/videos/lobby.mp4");
+  EXPECT_EQ(c.cameras[1].id, "2");
+  EXPECT_EQ(c.cameras[1].source, "rtsp://10.0.0.7/stream1");
+  EXPECT_EQ(c.cameras[2].source, "/dev/video2");
+  EXPECT_EQ(c.maxBatch(), 3);
+  EXPECT_DOUBLE_EQ(c.batchTimeoutMs, 33.0);
+  EXPECT_DOUBLE_EQ(c.reconnect.initialS, 2.0);
+  EXPECT_EQ(c.modelPath(), dir + "/facenet.onnx");
+  EXPECT_EQ(c.cluster.mode, ClusterMode::Nms);
+  EXPECT_FLOAT_EQ(*c.preClusterThreshold, 0.3f);
+  EXPECT_EQ(c.boxClip(), BoxClip::DeepStream);
+  ASSERT_EQ(w.size(), 1u) << "only type=3's num-sources is worth a warning";
+  EXPECT_NE(w[0].find("num-sources"), std::string::npos);
+  // --source on the command line replaces the config's cameras.
+  c = parseRunArgs({"--config", dir + "/deepstream_app_config.txt", "--source", "only=/v.avi"}, w);
+  ASSERT_EQ(c.cameras.size(), 1u);
+  EXPECT_EQ(c.cameras[0].id, "only");
+}
+
+TEST(Config, DeepStreamSourceListNamesCamerasBySensorId) {
+  RunnerConfig c;
+  std::vector<std::string> w;
+  applyNvinferConfig(c,
+                     "[source-list]\nnum-source-bins=2\nlist=file:///a.mp4;rtsp://cam/b\n"
+                     "sensor-id-list=lobby;door\n",
+                     "app.txt", "/", w);
+  ASSERT_EQ(c.cameras.size(), 2u);
+  EXPECT_EQ(c.cameras[0].id, "lobby");
+  EXPECT_EQ(c.cameras[0].source, "/a.mp4");
+  EXPECT_EQ(c.cameras[1].id, "door");
+  EXPECT_TRUE(w.empty());
+  for (const char* text : {"[source-list]\nlist=a.mp4\nsensor-id-list=a;b\n", "[source0]\ntype=5\n",
+                           "[source0]\ntype=2\n", "[streammux]\nbatch-size=0\n"}) {
+    RunnerConfig bad;
+    try {
+      applyNvinferConfig(bad, text, "app.txt", "/", w);
+      FAIL() << text;
+    } catch (const RunnerError& e) {
+      EXPECT_EQ(e.code(), ErrorCode::BadArgs);
+      EXPECT_EQ(std::string(e.what()).rfind("app.txt:", 0), 0u) << e.what();
+    }
+  }
 }
