@@ -3,6 +3,7 @@
 // decode + clustering on synthetic 46×26 FaceNet grids. Prints one {"type":"bench"} line.
 #include <algorithm>
 #include <chrono>
+#include <ctime>
 #include <numeric>
 #include <sstream>
 
@@ -149,14 +150,17 @@ int benchCommand(const std::vector<std::string>& args, const std::atomic<bool>& 
       const long long calls = std::max<long long>(1, iterations / b);
       for (long long i = 0; i < std::max<long long>(1, warmup / b) && !stop.load(); ++i) backend.infer(many.data(), b);
       const auto t0 = Clock::now();
+      const std::clock_t cpu0 = std::clock();  // the process's CPU time, every thread
       long long done = 0;
       for (; done < calls && !stop.load(); ++done) backend.infer(many.data(), b);
       const double s = std::chrono::duration<double>(Clock::now() - t0).count();
+      const double cpuS = static_cast<double>(std::clock() - cpu0) / CLOCKS_PER_SEC;
       w.beginObject()
           .key("batch").integer(b)
           .key("calls").integer(done)
           .key("fps").number(s > 0 ? static_cast<double>(done * b) / s : 0, 2)
           .key("callMs").number(done ? s * 1000.0 / static_cast<double>(done) : 0)
+          .key("cpuMsPerFrame").number(done ? cpuS * 1000.0 / static_cast<double>(done * b) : 0)
           .endObject();
     }
     w.endArray();

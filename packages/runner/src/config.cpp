@@ -61,6 +61,11 @@ void setEps(RunnerConfig& c, const std::string& v, const std::string& w) { c.clu
 void setMinBoxes(RunnerConfig& c, const std::string& v, const std::string& w) { c.cluster.minSamples = parseNonNegative(v, w); }
 void setMinScore(RunnerConfig& c, const std::string& v, const std::string& w) { c.cluster.minScore = parseNonNegative(v, w); }
 void setMinH(RunnerConfig& c, const std::string& v, const std::string& w) { c.cluster.minHeight = parseNonNegative(v, w); }
+void setBatchSize(RunnerConfig& c, const std::string& v, const std::string& w) {
+  const long long b = parseInteger(v, w);
+  if (b < 1 || b > static_cast<long long>(kMaxCameras)) bad(w + ": " + v + " must be 1..64");
+  c.batchSize = static_cast<int>(b);
+}
 
 using Setter = std::function<void(RunnerConfig&, const std::string& value, const std::string& what,
                                   const std::string& baseDir, std::vector<std::string>& warnings)>;
@@ -366,9 +371,7 @@ void applyConfigText(RunnerConfig& cfg, const std::string& text, const std::stri
       }
     } else if (group == "streammux") {
       if (key == "batch-size") {
-        const long long b = parseInteger(value, what);
-        if (b < 1 || b > 64) bad(what + ": " + value + " must be 1..64");
-        cfg.batchSize = static_cast<int>(b);
+        setBatchSize(cfg, value, what);
       } else if (key == "batched-push-timeout") {  // microseconds; -1 = wait for a full batch
         const long long us = parseInteger(value, what);
         cfg.batchTimeoutMs = us < 0 ? 60000.0 : std::min(60000.0, us / 1000.0);
@@ -434,6 +437,11 @@ DecodeOptions RunnerConfig::decodeOptions(const Decoder& d) const {
 
 int RunnerConfig::maxBatch() const {
   if (batchSize > 0) return batchSize;
+  // One frame per camera, as nvstreammux's batch-size = number of sources — where batching pays:
+  // on a GPU. OpenCV DNN on a CPU spends the same CPU time per frame batched or not, and a batch
+  // of 4 costs more memory and makes every frame wait for the whole batch (measured:
+  // packages/runner/README.md), so there cameras take turns.
+  if (backend != "tensorrt") return 1;
   return static_cast<int>(std::max<std::size_t>(1, cameras.size()));
 }
 
@@ -540,9 +548,7 @@ bool applyFlag(RunnerConfig& c, const Flag& f) {
       parseSourcesText(text.str(), v, c.cameras);
     }
   } else if (f.name == "batch-size") {
-    const long long b = parseInteger(v, w);
-    if (b < 1 || b > 64) bad(w + ": " + v + " must be 1..64");
-    c.batchSize = static_cast<int>(b);
+    setBatchSize(c, v, w);
   } else if (f.name == "batch-timeout-ms") {
     const double ms = parseNumber(v, w);
     if (!(ms >= 0) || ms > 60000) bad(w + ": " + v + " must be 0..60000");

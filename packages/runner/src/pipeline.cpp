@@ -79,21 +79,26 @@ void captureLoop(Camera& camera, std::size_t lane, const InputSpec& spec, const 
   long long index = 0;
   try {
     while (!halt.load()) {
+      // A paced file frame's time is its place in the file (index / fps), so which frames --max-fps
+      // skips does not depend on how busy the machine is; a live frame's time is when it was read.
+      Clock::time_point due;
       if (paced) {
         const double fps = camera.fps() > 0 ? camera.fps() : 30.0;
-        std::this_thread::sleep_until(paceStart + seconds(index / fps));
+        due = paceStart + seconds(index / fps);
+        std::this_thread::sleep_until(due);
       }
       if (limited && taken && !skipFrames) std::this_thread::sleep_until(lastTaken + minGap);
       const auto t0 = Clock::now();
       if (!camera.read(frame, halt)) break;
       ++counters.captured;
       const auto t1 = Clock::now();
-      if (limited && skipFrames && taken && t0 - lastTaken < minGap) {
+      const auto frameTime = paced ? due : t0;
+      if (limited && skipFrames && taken && frameTime - lastTaken < minGap) {
         ++index;  // skipped on purpose: not preprocessed, not counted as dropped
         ++counters.skipped;
         continue;
       }
-      lastTaken = t0;
+      lastTaken = frameTime;
       taken = true;
       Item item;
       item.index = index++;

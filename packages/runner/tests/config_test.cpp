@@ -253,10 +253,16 @@ TEST(Cameras, SourceFlagsNameCamerasAndRejectDuplicates) {
   EXPECT_EQ(c.cameras[2].id, "2");
   EXPECT_EQ(c.cameras[2].source, "rtsp://10.0.0.6/s?x=1");
   EXPECT_EQ(c.cameras[3].source, "v4l2src device=/dev/video0 ! videoconvert ! appsink");
+  EXPECT_EQ(c.maxBatch(), 1);  // opencv on a CPU: cameras take turns (batches save nothing there)
+  c.backend = "tensorrt";
   EXPECT_EQ(c.maxBatch(), 4);  // one frame per camera, as nvstreammux's batch-size = sources
   EXPECT_EQ(c.batchTimeoutMs, 25);
-  c = parseRunArgs({"--model", "/m.onnx", "--source", "a=x.avi", "--source", "b=y.avi", "--batch-size", "1"}, w);
-  EXPECT_EQ(c.maxBatch(), 1);
+  c = parseRunArgs({"--model", "/m.onnx", "--backend", "tensorrt", "--source", "a=x.avi", "--source", "b=y.avi",
+                    "--batch-size", "1"},
+                   w);
+  EXPECT_EQ(c.maxBatch(), 1);  // --batch-size decides over the default
+  c = parseRunArgs({"--model", "/m.onnx", "--source", "a=x.avi", "--batch-size", "3"}, w);
+  EXPECT_EQ(c.maxBatch(), 3);
   for (const auto& args : std::vector<std::vector<std::string>>{
            {"--model", "/m.onnx", "--source", "a=x.avi", "--source", "a=y.avi"},  // same id twice
            {"--model", "/m.onnx", "--source", "a="},                              // empty source

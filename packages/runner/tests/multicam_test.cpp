@@ -18,15 +18,6 @@ using Clock = std::chrono::steady_clock;
 
 namespace {
 
-minijson::Value parse(const std::string& line) {
-  try {
-    return minijson::parse(line);
-  } catch (const std::exception& e) {
-    ADD_FAILURE() << "not JSON: " << line << " (" << e.what() << ")";
-    return {};
-  }
-}
-
 bool isType(const std::string& line, const char* type) {
   return line.rfind(std::string("{\"type\":\"") + type + "\"", 0) == 0;
 }
@@ -40,7 +31,7 @@ struct FrameText {
 
 FrameText frameText(const std::string& line) {
   FrameText f;
-  const auto v = parse(line);
+  const auto v = parseLine(line);
   f.camera = v["camera"].str;
   f.index = static_cast<long long>(v["index"].num);
   const auto from = line.find("\"faces\":"), to = line.find(",\"ms\":");
@@ -97,13 +88,13 @@ TEST(MultiCamera, FourCamerasGiveEachCameraExactlyWhatItsSourceGivesAlone) {
   const std::vector<std::string> model = {"--model", smallModel(), "--input", "368x208", "--cluster", "dbscan"};
   std::vector<std::string> args = model;
   for (const auto& c : cams) args.insert(args.end(), {"--source", c.first + "=" + c.second});
-  args.insert(args.end(), {"--stats-interval", "1000"});
+  args.insert(args.end(), {"--batch-size", "4", "--stats-interval", "1000"});
   const RunResult together = run(args);
   ASSERT_EQ(together.exitCode, 0);
-  const auto hello = parse(together.lines.front());
+  const auto hello = parseLine(together.lines.front());
   EXPECT_EQ(hello["batch"]["size"].num, 4);
   ASSERT_EQ(hello["cameras"].items.size(), 4u);
-  const auto finalStats = parse(together.lines.back());
+  const auto finalStats = parseLine(together.lines.back());
   ASSERT_EQ(finalStats["type"].str, "stats");
   EXPECT_GT(finalStats["batch"]["meanSize"].num, 1.5) << "frames of several cameras shared inference calls";
   for (const auto& c : finalStats["cameras"].items) EXPECT_EQ(c["state"].str, "ended") << c["id"].str;
@@ -148,11 +139,11 @@ TEST(MultiCamera, AMissingOrDyingCameraDoesNotStopOrSlowTheOthers) {
   std::string missingError;
   for (std::string line; megaCaptured.size() < 72 && r.readLine(line);) {
     if (isType(line, "frame")) {
-      const auto v = parse(line);
+      const auto v = parseLine(line);
       if (v["camera"].str == "mega") megaCaptured.push_back(v["ts"].num - v["ms"]["total"].num);
       if (v["camera"].str == "dying") ++dyingFrames;
     } else if (isType(line, "stats")) {
-      const auto v = parse(line);
+      const auto v = parseLine(line);
       if (const auto* c = cameraIn(v, "missing")) {
         sawMissingFailed = sawMissingFailed || (*c)["state"].str == "failed";
         missingError = (*c)["error"].str;
@@ -186,7 +177,7 @@ TEST(MultiCamera, ALiveSourceThatCannotOpenIsRetriedAndReported) {
   int reconnectingStats = 0;
   while (reconnectingStats < 3 && r.readLine(line)) {
     if (!isType(line, "stats")) continue;
-    const auto v = parse(line);
+    const auto v = parseLine(line);
     const auto* c = cameraIn(v, "0");
     ASSERT_NE(c, nullptr);
     if ((*c)["state"].str == "connecting") continue;  // the first attempt may still be under way
@@ -259,9 +250,9 @@ TEST(Rtsp, ACameraComesBackWhenItsServerDoesWithoutARunnerRestart) {
   auto readUntil = [&](const std::function<bool()>& done) {
     for (std::string line; !done() && Clock::now() < deadline && r.readLine(line);) {
       if (isType(line, "frame")) {
-        ++frames[parse(line)["camera"].str];
+        ++frames[parseLine(line)["camera"].str];
       } else if (isType(line, "stats")) {
-        const auto v = parse(line);
+        const auto v = parseLine(line);
         if (const auto* c = cameraIn(v, "rtsp")) {
           rtspState = (*c)["state"].str;
           reconnects += static_cast<long long>((*c)["reconnects"].num);

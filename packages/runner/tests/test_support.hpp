@@ -122,6 +122,16 @@ inline RunResult run(const std::vector<std::string>& args) {
   return res;
 }
 
+// One stdout line as JSON; a line that is not JSON fails the test (and gives an empty value).
+inline minijson::Value parseLine(const std::string& line) {
+  try {
+    return minijson::parse(line);
+  } catch (const std::exception& e) {
+    ADD_FAILURE() << "not JSON: " << line << " (" << e.what() << ")";
+    return {};
+  }
+}
+
 inline std::string tempDir(const std::string& name) {
   std::string d = ::testing::TempDir() + "facefleet_" + name + "_" + std::to_string(::getpid());
   ::mkdir(d.c_str(), 0755);

@@ -37,7 +37,7 @@ struct RunnerConfig {
 
   std::vector<CameraSpec> cameras;  // --source [ID=]SRC (repeatable), --sources FILE, [sourceN]
   bool camerasFromConfig = false;   // the cameras came from the config file (a --source replaces them)
-  int batchSize = 0;                // frames per inference at most; 0 = the number of cameras
+  int batchSize = 0;                // frames per inference at most; 0 = maxBatch()'s default
   double batchTimeoutMs = 40.0;     // how long a batch waits for a slow camera
   ReconnectPolicy reconnect;
   bool loop = false;
@@ -51,7 +51,9 @@ struct RunnerConfig {
   std::string modelPath() const;
   InputSpec inputSpec(const Decoder& decoder) const;
   float threshold(const Decoder& decoder) const;
-  // The batch size the detector is created with: --batch-size, else one frame per camera.
+  // The batch size the detector is created with: --batch-size (or [streammux] batch-size), else one
+  // frame per camera with the tensorrt backend and 1 with opencv (CPU batches save no CPU time and
+  // cost memory and latency).
   int maxBatch() const;
   // --bbox-clip, else DeepStream's clamp when the settings come from an nvinfer config file (the
   // user runs a DeepStream deployment), else TAO's [0, W] clip.
