@@ -147,11 +147,20 @@ export const examples = {
     source: '/usr/share/doc/opencv-doc/examples/data/Megamind.avi',
     sourceKind: 'file',
     cluster: 'nms',
+    cameras: [
+      {
+        id: '0',
+        source: '/usr/share/doc/opencv-doc/examples/data/Megamind.avi',
+        sourceKind: 'file',
+      },
+    ],
+    batch: { size: 1, timeoutMs: 40 },
     pid: 2211,
     ts,
   } satisfies RunnerHello,
   runnerFrame: {
     type: 'frame',
+    camera: '0',
     index: 0,
     ts: ts + 40,
     width: 720,
@@ -169,6 +178,19 @@ export const examples = {
     latencyMs: { p50: 12.1, p95: 14, p99: 15.2 },
     dropped: 0,
     windowS: 5,
+    cameras: [
+      {
+        id: '0',
+        state: 'online',
+        frames: 150,
+        processedFps: 29.9,
+        cameraFps: 29.9,
+        skipped: 0,
+        dropped: 0,
+        reconnects: 0,
+      },
+    ],
+    batch: { batches: 150, meanSize: 1, inferFps: 80.1, batchFps: 80.1 },
   } satisfies RunnerStats,
   runnerError: {
     type: 'error',

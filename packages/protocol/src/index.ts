@@ -88,7 +88,9 @@ export {
   tempMaxC,
 } from './projections.js';
 export {
+  CAMERA_STATES,
   CLUSTER_MODES,
+  DEFAULT_CAMERA_ID,
   isRunnerFrame,
   parseRunnerLine,
   RUNNER_BACKENDS,
@@ -101,6 +103,7 @@ export {
   type RunnerLine,
   type RunnerLineResult,
   type RunnerStats,
+  runnerCameraIdSchema,
   runnerErrorSchema,
   runnerFrameSchema,
   runnerHelloSchema,

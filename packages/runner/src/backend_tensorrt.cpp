@@ -87,7 +87,9 @@ class TensorRtBackend final : public Backend {
       if (!cfg.outputNames.empty() &&
           std::find(cfg.outputNames.begin(), cfg.outputNames.end(), t.name) == cfg.outputNames.end())
         continue;
-      views_.push_back(TensorView{t.name, t.shape, t.host.data()});
+      std::vector<int> shape = t.shape;
+      if (implicitBatch_ || shape.empty() || shape[0] != 1) shape.insert(shape.begin(), 1);
+      views_.push_back(TensorView{t.name, shape, t.host.data()});
     }
   }
 
@@ -101,8 +103,14 @@ class TensorRtBackend final : public Backend {
   }
 
   const char* name() const override { return "tensorrt"; }
+  // TODO(trt helper, issue #14): batch > 1 from an optimization profile (named-tensor API) or the
+  // implicit batch of older engines; until then this backend runs one frame per call and the
+  // Detector splits batches. Outputs must lead with the batch dimension (Backend::infer contract):
+  // implicit-batch engines report shapes without it, so views_ prepend it below.
+  int maxBatch() const override { return 1; }
 
-  const std::vector<TensorView>& infer(const float* input) override {
+  const std::vector<TensorView>& infer(const float* input, int batch) override {
+    if (batch != 1) throw RunnerError(ErrorCode::Runtime, "tensorrt backend: batch " + std::to_string(batch) + " > 1");
     for (auto& t : tensors_)
       if (t.input)
         check(cudaMemcpyAsync(t.device, input, t.count * sizeof(float), cudaMemcpyHostToDevice, stream_),

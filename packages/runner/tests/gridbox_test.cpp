@@ -223,3 +223,74 @@ TEST(Decoders, CreateByName) {
   EXPECT_EQ(Decoder::create("blazeface").defaultInput.layout, Layout::NHWC);
   EXPECT_THROW(Decoder::create("yolo"), std::invalid_argument);
 }
+
+// A batched backend output [2,4,H,W] / [2,1,H,W]: frame b's slice has shape [1,...] and starts b
+// frames in, so the decoder sees exactly what a single-frame run would have given it.
+TEST(BatchSlice, EachFrameDecodesAsIfItRanAlone) {
+  Grid a(4, 3), b(4, 3);
+  a.set(1, 1, 0.9f, 0.5f, 0.5f, 0.5f, 0.5f);
+  b.set(2, 0, 0.8f, 0.2f, 0.1f, 0.3f, 0.4f);
+  b.set(3, 2, 0.7f, 0.1f, 0.1f, 0.1f, 0.1f);
+  std::vector<float> bbox = a.bbox, cov = a.cov;
+  bbox.insert(bbox.end(), b.bbox.begin(), b.bbox.end());
+  cov.insert(cov.end(), b.cov.begin(), b.cov.end());
+  const std::vector<TensorView> outs = {{"output_bbox/BiasAdd", {2, 4, 3, 4}, bbox.data()},
+                                        {"output_cov/Sigmoid", {2, 1, 3, 4}, cov.data()}};
+  std::vector<TensorView> slices;
+  frameSlices(outs, 1, slices);
+  ASSERT_EQ(slices.size(), 2u);
+  EXPECT_EQ(slices[0].shape, (std::vector<int>{1, 4, 3, 4}));
+  EXPECT_EQ(slices[0].data, bbox.data() + 48);
+  EXPECT_EQ(slices[1].data, cov.data() + 12);
+  for (int f = 0; f < 2; ++f) {
+    frameSlices(outs, f, slices);
+    Boxes got;
+    decodeDetectNetV2(slices, NetworkInfo{64, 48}, DecodeOptions{}, got);
+    const Boxes want = (f == 0 ? a : b).decode(64, 48);
+    ASSERT_EQ(got.size(), want.size()) << "frame " << f;
+    for (std::size_t k = 0; k < got.size(); ++k) {
+      EXPECT_EQ(got[k].x1, want[k].x1);
+      EXPECT_EQ(got[k].conf, want[k].conf);
+    }
+  }
+}
+
+// DeepStream's DetectNet_v2 parser clamps corners to the last pixel (W − 1, H − 1); TAO clips to
+// the image size. Same cells as ClipsAtEachEdge: only the right and bottom edges differ, by 1 px.
+TEST(GridBox, DeepStreamClampsToTheLastPixel) {
+  Grid g(4, 3);
+  g.set(0, 1, 0.9f, 1.0f, 0.0f, 0.1f, 0.1f);  // x1 -> 0 (both)
+  g.set(3, 1, 0.9f, 0.1f, 0.0f, 1.0f, 0.1f);  // x2 = 83.5 -> 63 (DeepStream) / 64 (TAO)
+  g.set(1, 0, 0.9f, 0.1f, 1.0f, 0.1f, 0.1f);  // y1 -> 0 (both)
+  g.set(1, 2, 0.9f, 0.1f, 0.1f, 0.1f, 1.0f);  // y2 = 67.5 -> 47 (DeepStream) / 48 (TAO)
+  GridBoxParams p;
+  p.clip = BoxClip::DeepStream;
+  Boxes ds;
+  decodeGridBox(g.bbox.data(), g.cov.data(), g.w, g.h, 64, 48, p, ds);
+  const Boxes tao = g.decode(64, 48);
+  ASSERT_EQ(ds.size(), 4u);
+  ASSERT_EQ(tao.size(), 4u);
+  EXPECT_FLOAT_EQ(ds[0].y1, 0.0f);
+  EXPECT_FLOAT_EQ(ds[1].x1, 0.0f);
+  EXPECT_FLOAT_EQ(ds[2].x2, 63.0f);
+  EXPECT_FLOAT_EQ(tao[2].x2, 64.0f);
+  EXPECT_FLOAT_EQ(ds[3].y2, 47.0f);
+  EXPECT_FLOAT_EQ(tao[3].y2, 48.0f);
+  // A corner inside the last pixel is clamped too: x2 = 48.5 + 35·0.43 = 63.55 -> 63.
+  Grid in(4, 3);
+  in.set(3, 1, 0.9f, 0.1f, 0.1f, 0.43f, 0.1f);
+  Boxes one;
+  decodeGridBox(in.bbox.data(), in.cov.data(), in.w, in.h, 64, 48, p, one);
+  ASSERT_EQ(one.size(), 1u);
+  EXPECT_FLOAT_EQ(one[0].x2, 63.0f);
+  EXPECT_NEAR(in.decode(64, 48)[0].x2, 63.55f, 1e-4);
+  // Through the decoder table the clip travels in DecodeOptions.
+  const std::vector<TensorView> outs = {{"output_bbox/BiasAdd", {1, 4, 3, 4}, g.bbox.data()},
+                                        {"output_cov/Sigmoid", {1, 1, 3, 4}, g.cov.data()}};
+  DecodeOptions o;
+  o.clip = BoxClip::DeepStream;
+  Boxes viaTable;
+  decodeDetectNetV2(outs, NetworkInfo{64, 48}, o, viaTable);
+  ASSERT_EQ(viaTable.size(), 4u);
+  EXPECT_FLOAT_EQ(viaTable[2].x2, 63.0f);
+}
