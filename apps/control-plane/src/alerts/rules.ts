@@ -78,6 +78,8 @@ export function readCondition(rule: RuleSpec, facts: DeviceFacts, now: number): 
       return facts.updateState === null
         ? { holds: null, value: null }
         : { holds: facts.updateState === 'rolled_back', value: null };
+    case 'camera_offline':
+      return { holds: null, value: null };
   }
 }
 
@@ -126,6 +128,7 @@ export function describe(
     fps_below: `ran below ${rule.threshold} of the model card's FPS for ${rule.forS} s`,
     temp_above: `ran hotter than ${rule.threshold} °C for ${rule.forS} s`,
     engine_rolled_back: 'rolled an engine update back',
+    camera_offline: `had a camera reconnecting or offline for more than ${rule.threshold} s`,
   };
   return state === 'firing'
     ? `${deviceId} ${what[rule.kind]}${v} [rule ${rule.id}]`
