@@ -1,6 +1,7 @@
 import { existsSync } from 'node:fs';
 import { extname, join } from 'node:path';
 import {
+  cameraField,
   type Desired,
   desiredSchema,
   type EngineRef,
@@ -15,7 +16,7 @@ import {
   topics,
 } from '@facefleet/protocol';
 import type { Logger } from 'pino';
-import type { AgentConfig } from './config.js';
+import { type AgentConfig, configuredCameras } from './config.js';
 import { AbortedError, UpdateError } from './errors.js';
 import {
   createHealthCollector,
@@ -30,7 +31,7 @@ import {
   type RunnerExit,
   type RunnerSupervisor,
 } from './runner/supervisor.js';
-import { createFacesAggregator } from './telemetry/faces-window.js';
+import { createCameraTelemetry } from './telemetry/cameras.js';
 import { createFpsMeter } from './telemetry/fps-meter.js';
 import { createRunnerMetrics } from './telemetry/runner-metrics.js';
 import { openEngineStore } from './update/engine-store.js';
@@ -133,8 +134,10 @@ export function createAgent(options: AgentOptions): Agent {
       engine.ref.model,
       '--model',
       engine.path,
-      '--source',
-      r.source,
+      // camera "0" of a one-camera device keeps the plain `--source SRC` it always had
+      ...configuredCameras(config).flatMap((c) =>
+        config.cameras ? ['--source', `${c.id}=${c.source}`] : ['--source', c.source],
+      ),
       ...(r.loop ? ['--loop'] : []),
       ...(r.pace ? ['--pace'] : []),
       '--stats-interval',
@@ -162,43 +165,69 @@ export function createAgent(options: AgentOptions): Agent {
     });
 
   // --- telemetry ------------------------------------------------------------------------------
-  const faces = createFacesAggregator({ boxes: config.publish.boxes, now: Date.now() });
+  const cameras = createCameraTelemetry({
+    ids: configuredCameras(config).map((c) => c.id),
+    boxes: config.publish.boxes,
+    now: Date.now(),
+  });
   const metrics = createRunnerMetrics({ now: Date.now() });
   const fpsMeter = createFpsMeter();
   supervisor.on('frame', (f) => {
-    faces.add(f);
+    cameras.frame(f);
     metrics.frame(f);
     fpsMeter.frame(Date.now());
   });
-  supervisor.on('stats', (s) => metrics.stats(s));
+  supervisor.on('stats', (s) => {
+    metrics.stats(s);
+    cameras.stats(s);
+  });
   supervisor.on('invalid', () => metrics.invalidLine());
-  supervisor.on('spawn', () => fpsMeter.reset());
+  supervisor.on('spawn', () => {
+    fpsMeter.reset();
+    cameras.runnerStarting(Date.now());
+  });
+  supervisor.on('hello', (h) => {
+    cameras.hello(h.cameras?.map((c) => c.id) ?? [], Date.now());
+    publishStatus();
+  });
   supervisor.on('exit', (e) => {
     if (!e.requested) metrics.restart();
+    cameras.runnerDown(
+      e.requested ? 'runner stopped' : `runner not running (${describeExit(e)})`,
+      Date.now(),
+    );
   });
 
   function publishFaces(now: number) {
-    const w = faces.take(now);
-    if (!w) return;
-    const seq = outbox.enqueue({
-      kind: 'faces',
-      topic: topics.faces(deviceId),
-      build: (seq) => {
-        let msg = parsePayload(facesSchema, { v: 1, deviceId, seq, ts: now, ...w }, 'faces');
-        if (JSON.stringify(msg).length > MAX_PAYLOAD_BYTES) {
-          const { boxes: _dropped, ...rest } = msg;
-          msg = rest;
-        }
-        return msg;
-      },
-    });
-    // Every window the device produced, by seq: what the control plane should end up storing.
-    log.debug({ seq, start: w.start, end: w.end, frames: w.frames }, 'faces window queued');
+    for (const { camera, window: w } of cameras.takeFaces(now)) {
+      const seq = outbox.enqueue({
+        kind: 'faces',
+        topic: topics.faces(deviceId),
+        build: (seq) => {
+          let msg = parsePayload(
+            facesSchema,
+            { v: 1, deviceId, ...cameraField(camera), seq, ts: now, ...w },
+            'faces',
+          );
+          if (JSON.stringify(msg).length > MAX_PAYLOAD_BYTES) {
+            const { boxes: _dropped, ...rest } = msg;
+            msg = rest;
+          }
+          return msg;
+        },
+      });
+      // Every window the device produced, by seq: what the control plane should end up storing.
+      log.debug(
+        { seq, camera, start: w.start, end: w.end, frames: w.frames },
+        'faces window queued',
+      );
+    }
     pump();
   }
 
   function publishMetrics(now: number) {
     const runner = metrics.take(now);
+    const perCamera = cameras.takeMetrics(now);
     outbox.enqueue({
       kind: 'metrics',
       topic: topics.metrics(deviceId),
@@ -211,7 +240,12 @@ export function createAgent(options: AgentOptions): Agent {
             seq,
             ts: now,
             intervalS: config.publish.metricsIntervalS,
-            runner: runner && { ...runner, restarts: supervisor.snapshot().restarts },
+            runner: runner && {
+              ...runner,
+              restarts: supervisor.snapshot().restarts,
+              ...(perCamera.cameras.length > 0 ? { cameras: perCamera.cameras } : {}),
+              ...(perCamera.batch ? { batch: perCamera.batch } : {}),
+            },
             device: health.sample(),
             outbox: { pending: outbox.pending(), dropped: outbox.dropped() },
           },
@@ -225,6 +259,14 @@ export function createAgent(options: AgentOptions): Agent {
   const statusFor = (state: Status['state'], seq: number): Status => {
     const snap = supervisor.snapshot();
     const degraded = state === 'degraded';
+    const offline = state === 'offline';
+    const list = cameras
+      .states()
+      .map((c) =>
+        offline
+          ? { ...c, state: 'offline' as const, reason: 'device offline', since: Date.now() }
+          : c,
+      );
     return {
       v: 1,
       deviceId,
@@ -247,13 +289,14 @@ export function createAgent(options: AgentOptions): Agent {
         : state === 'offline'
           ? 'agent offline'
           : null,
+      ...(list.length > 0 ? { cameras: list } : {}),
     };
   };
   let lastStatusKey = '';
   function publishStatus(force = false) {
     const snap = supervisor.snapshot();
     const state: Status['state'] = snap.crashLoop ? 'degraded' : 'online';
-    const key = `${state}|${snap.state}|${store.get().current.ref.id}`;
+    const key = `${state}|${snap.state}|${store.get().current.ref.id}|${cameras.key()}`;
     if (!force && key === lastStatusKey) return;
     lastStatusKey = key;
     outbox.enqueue({
@@ -265,6 +308,12 @@ export function createAgent(options: AgentOptions): Agent {
     pump();
   }
   supervisor.on('state', () => publishStatus());
+  // a camera that drops or comes back changes the status at once
+  supervisor.on('camera', (line) => {
+    cameras.camera(line);
+    publishStatus();
+  });
+  supervisor.on('stats', () => publishStatus());
 
   // --- engine updates -------------------------------------------------------------------------
   let stopping = false;
