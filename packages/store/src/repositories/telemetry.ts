@@ -26,6 +26,45 @@ export interface MetricBucket {
 /** "Last faces" and the last metrics sample, as the protocol's projections define them. */
 export type { LastFaces, LastMetrics };
 
+/** One camera's figures in one time bucket, raw samples and 1-minute rollups together. */
+export interface CameraBucket {
+  t: number;
+  samples: number;
+  /** Mean processed FPS, and the lowest sample. */
+  fps: number;
+  fpsMin: number | null;
+  /** Mean FPS the source delivered. */
+  cameraFps: number;
+  frames: number;
+  dropped: number;
+  skipped: number;
+  reconnects: number;
+  /** Share of the samples in which the camera was not online (0 to 1). */
+  offline: number;
+}
+
+/** A camera's newest metrics sample. */
+export interface LastCameraMetrics {
+  ts: number;
+  state: string;
+  fps: number;
+  cameraFps: number;
+  dropped: number;
+  skipped: number;
+  reconnects: number;
+}
+
+/** One camera's metrics sample as the fleet FPS view reads it. */
+export interface CameraFpsSample {
+  deviceId: string;
+  camera: string;
+  fps: number;
+  cameraFps: number;
+  dropped: number;
+  skipped: number;
+  state: string;
+}
+
 /** One metrics sample as the fleet FPS view reads it. */
 export interface FpsSample {
   deviceId: string;
@@ -51,13 +90,19 @@ export function telemetryRepository({ db, t }: Dialect) {
   const fr = t.faceRollups;
   const m = t.metrics;
   const mr = t.metricRollups;
+  const cm = t.cameraMetrics;
+  const cr = t.cameraMetricRollups;
   return {
-    /** Face counts of `deviceId` in [from, to) by `bucketMs`, oldest first. */
+    /**
+     * Face counts of `deviceId` in [from, to) by `bucketMs`, oldest first: of one camera, or
+     * (`camera` undefined) of all its cameras together.
+     */
     async faceBuckets(
       deviceId: string,
       from: number,
       to: number,
       bucketMs: number,
+      camera?: string,
     ): Promise<FaceBucket[]> {
       const b = literal(bucketMs);
       const bucket = num(sql`(${fw.start} / ${b}) * ${b}`);
@@ -70,7 +115,14 @@ export function telemetryRepository({ db, t }: Dialect) {
           meanSum: num(sql`sum(${fw.mean})`),
         })
         .from(fw)
-        .where(and(eq(fw.deviceId, deviceId), gte(fw.start, from), lt(fw.start, to)))
+        .where(
+          and(
+            eq(fw.deviceId, deviceId),
+            camera === undefined ? undefined : eq(fw.camera, camera),
+            gte(fw.start, from),
+            lt(fw.start, to),
+          ),
+        )
         .groupBy(bucket);
       const rbucket = num(sql`(${fr.minute} / ${b}) * ${b}`);
       const rolled = await db
@@ -82,7 +134,14 @@ export function telemetryRepository({ db, t }: Dialect) {
           meanSum: num(sql`sum(${fr.meanSum})`),
         })
         .from(fr)
-        .where(and(eq(fr.deviceId, deviceId), gte(fr.minute, from), lt(fr.minute, to)))
+        .where(
+          and(
+            eq(fr.deviceId, deviceId),
+            camera === undefined ? undefined : eq(fr.camera, camera),
+            gte(fr.minute, from),
+            lt(fr.minute, to),
+          ),
+        )
         .groupBy(rbucket);
       const merged = new Map<number, Omit<(typeof raw)[number], 't'>>();
       for (const r of [...raw, ...rolled]) {
@@ -182,6 +241,156 @@ export function telemetryRepository({ db, t }: Dialect) {
           latencyP95Max: v.latencyP95Max,
           tempMaxC: v.tempMaxC,
         }));
+    },
+
+    /** One camera's figures in [from, to) by `bucketMs`, oldest first. */
+    async cameraBuckets(
+      deviceId: string,
+      camera: string,
+      from: number,
+      to: number,
+      bucketMs: number,
+    ): Promise<CameraBucket[]> {
+      const b = literal(bucketMs);
+      const bucket = num(sql`(${cm.ts} / ${b}) * ${b}`);
+      const raw = await db
+        .select({
+          t: bucket,
+          samples: num(sql`count(*)`),
+          fpsSum: num(sql`sum(${cm.fps})`),
+          fpsMin: numOrNull(sql`min(${cm.fps})`),
+          cameraFpsSum: num(sql`sum(${cm.cameraFps})`),
+          frames: num(sql`sum(${cm.frames})`),
+          dropped: num(sql`sum(${cm.dropped})`),
+          skipped: num(sql`sum(${cm.skipped})`),
+          reconnects: num(sql`sum(${cm.reconnects})`),
+          offlineSamples: num(sql`sum(CASE WHEN ${cm.state} = 'online' THEN 0 ELSE 1 END)`),
+        })
+        .from(cm)
+        .where(
+          and(eq(cm.deviceId, deviceId), eq(cm.camera, camera), gte(cm.ts, from), lt(cm.ts, to)),
+        )
+        .groupBy(bucket);
+      const rbucket = num(sql`(${cr.minute} / ${b}) * ${b}`);
+      const rolled = await db
+        .select({
+          t: rbucket,
+          samples: num(sql`sum(${cr.samples})`),
+          fpsSum: num(sql`sum(${cr.fpsSum})`),
+          fpsMin: numOrNull(sql`min(${cr.fpsMin})`),
+          cameraFpsSum: num(sql`sum(${cr.cameraFpsSum})`),
+          frames: num(sql`sum(${cr.frames})`),
+          dropped: num(sql`sum(${cr.dropped})`),
+          skipped: num(sql`sum(${cr.skipped})`),
+          reconnects: num(sql`sum(${cr.reconnects})`),
+          offlineSamples: num(sql`sum(${cr.offlineSamples})`),
+        })
+        .from(cr)
+        .where(
+          and(
+            eq(cr.deviceId, deviceId),
+            eq(cr.camera, camera),
+            gte(cr.minute, from),
+            lt(cr.minute, to),
+          ),
+        )
+        .groupBy(rbucket);
+      type Acc = Omit<(typeof raw)[number], 't'>;
+      const byT = new Map<number, Acc>();
+      for (const r of [...raw, ...rolled]) {
+        const a = byT.get(r.t);
+        byT.set(
+          r.t,
+          a
+            ? {
+                samples: a.samples + r.samples,
+                fpsSum: a.fpsSum + r.fpsSum,
+                fpsMin: minN(a.fpsMin, r.fpsMin),
+                cameraFpsSum: a.cameraFpsSum + r.cameraFpsSum,
+                frames: a.frames + r.frames,
+                dropped: a.dropped + r.dropped,
+                skipped: a.skipped + r.skipped,
+                reconnects: a.reconnects + r.reconnects,
+                offlineSamples: a.offlineSamples + r.offlineSamples,
+              }
+            : r,
+        );
+      }
+      return [...byT]
+        .sort(([x], [y]) => x - y)
+        .map(([time, v]) => ({
+          t: time,
+          samples: v.samples,
+          fps: v.fpsSum / v.samples,
+          fpsMin: v.fpsMin,
+          cameraFps: v.cameraFpsSum / v.samples,
+          frames: v.frames,
+          dropped: v.dropped,
+          skipped: v.skipped,
+          reconnects: v.reconnects,
+          offline: v.offlineSamples / v.samples,
+        }));
+    },
+
+    /** Per camera of one device, its newest face window (by seq). */
+    async lastCameraFaces(deviceId: string): Promise<Map<string, LastFaces>> {
+      const rows = await db
+        .select({
+          camera: fw.camera,
+          ts: fw.ts,
+          last: fw.last,
+          max: fw.max,
+          mean: fw.mean,
+          frames: fw.frames,
+        })
+        .from(fw)
+        .where(
+          and(
+            eq(fw.deviceId, deviceId),
+            sql`(${fw.camera}, ${fw.seq}) IN (SELECT camera, max(seq) FROM face_windows WHERE device_id = ${deviceId} GROUP BY camera)`,
+          ),
+        );
+      return new Map(rows.map((row) => [row.camera, lastFaces(row)]));
+    },
+
+    /** Per camera of one device, its newest metrics sample (by seq). */
+    async lastCameraMetrics(deviceId: string): Promise<Map<string, LastCameraMetrics>> {
+      const rows = await db
+        .select({
+          camera: cm.camera,
+          ts: cm.ts,
+          state: cm.state,
+          fps: cm.fps,
+          cameraFps: cm.cameraFps,
+          dropped: cm.dropped,
+          skipped: cm.skipped,
+          reconnects: cm.reconnects,
+        })
+        .from(cm)
+        .where(
+          and(
+            eq(cm.deviceId, deviceId),
+            sql`(${cm.camera}, ${cm.seq}) IN (SELECT camera, max(seq) FROM camera_metrics WHERE device_id = ${deviceId} GROUP BY camera)`,
+          ),
+        );
+      return new Map(rows.map(({ camera, ...rest }) => [camera, rest]));
+    },
+
+    /** Camera samples since `since` (ms), oldest first per device and camera. */
+    async cameraFpsSamples(since: number): Promise<CameraFpsSample[]> {
+      return db
+        .select({
+          deviceId: cm.deviceId,
+          camera: cm.camera,
+          fps: cm.fps,
+          cameraFps: cm.cameraFps,
+          dropped: cm.dropped,
+          skipped: cm.skipped,
+          state: cm.state,
+        })
+        .from(cm)
+        .where(gte(cm.ts, since))
+        .orderBy(cm.deviceId, cm.camera, cm.seq);
     },
 
     /** Every device's newest face window (by seq). */
