@@ -85,6 +85,7 @@ describe('fps per class', () => {
       ratio: infer / 537,
       belowReference: slow,
       engineBenchmarks: [],
+      cameras: [],
     });
     const fps: FleetFps = {
       window: 600,

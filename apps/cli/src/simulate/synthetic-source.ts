@@ -1,6 +1,12 @@
 import { EventEmitter } from 'node:events';
 import type { DetectionSource, RunnerExit, RunnerSupervisorEvents } from '@facefleet/agent';
-import type { EngineRef, RunnerFrame, RunnerHello } from '@facefleet/protocol';
+import type {
+  EngineRef,
+  RunnerCamera,
+  RunnerFrame,
+  RunnerHello,
+  RunnerStats,
+} from '@facefleet/protocol';
 
 /**
  * One clock for every simulated device: a single interval that asks each running source for the
@@ -55,6 +61,16 @@ export interface SyntheticProfile {
   failGate: boolean;
   width: number;
   height: number;
+  /**
+   * The device's cameras (default: one, "0"), each delivering `cameraFps`; one inference serves
+   * them all, so each processes at most `inferFps` / the cameras online.
+   */
+  cameras?: string[];
+  /**
+   * A camera that goes offline on a schedule: in every `everyMs` since the runner started, the
+   * last `forMs` (the runner reports it reconnecting, as a dead RTSP camera, then online again).
+   */
+  outage?: { camera: string; everyMs: number; forMs: number } | null;
 }
 
 export interface SyntheticSourceOptions {
@@ -92,6 +108,11 @@ function poisson(mean: number, random: () => number): number {
   return k;
 }
 
+/** Seconds between the simulated runner's stats lines (the runner's default). */
+const STATS_EVERY_MS = 5000;
+/** The reason a simulated outage gives (as the runner says a stream stopped delivering). */
+export const OUTAGE_REASON = 'simulated outage: no frame for 5 s';
+
 /** How long a crashing runner lives before it dies, ms. */
 const CRASH_AFTER_MS = 300;
 /** Time from spawn to the runner's hello (model load), ms. */
@@ -118,8 +139,23 @@ export function createSyntheticSource(options: SyntheticSourceOptions): Detectio
   let exitTimes: number[] = [];
   let lastExit: RunnerExit | null = null;
   let startedAt = 0;
-  let index = 0;
-  let due = 0;
+  const cameras = profile.cameras && profile.cameras.length > 0 ? profile.cameras : ['0'];
+  const outage = profile.outage ?? null;
+  /** Per camera: next frame index, frames due, whether it is online, stats window counts. */
+  const cams = cameras.map((id) => ({
+    id,
+    index: 0,
+    due: 0,
+    online: true,
+    frames: 0,
+    captured: 0,
+    reconnects: 0,
+  }));
+  /** The clock's time at the start: the outage schedule counts from it. */
+  let scheduleStart = 0;
+  let statsAt = 0;
+  let statsFrames = 0;
+  let statsInferMs = 0;
   let lastTick = 0;
   let firstEngineId: string | null = null;
   let slow = 1;
@@ -142,37 +178,111 @@ export function createSyntheticSource(options: SyntheticSourceOptions): Detectio
     timers = [];
   };
 
+  /** The scheduled outage: is its camera down at `now`? */
+  const outageDown = (now: number) =>
+    outage !== null && (now - scheduleStart) % outage.everyMs >= outage.everyMs - outage.forMs;
+
+  function cameraLine(c: (typeof cams)[number], now: number) {
+    const line: RunnerCamera = c.online
+      ? { type: 'camera', ts: now, id: c.id, state: 'online' }
+      : { type: 'camera', ts: now, id: c.id, state: 'reconnecting', error: OUTAGE_REASON };
+    emitter.emit('camera', line);
+  }
+
   function tick(now: number) {
     const dt = Math.max(0, now - lastTick);
     lastTick = now;
+    for (const c of cams) {
+      const online = !(outage && c.id === outage.camera && outageDown(now));
+      if (online === c.online) continue;
+      c.online = online;
+      if (online) c.reconnects += 1;
+      cameraLine(c, now);
+    }
     // a failing engine is slower at inference and stalls the pipeline by the same factor
     const inferFps = profile.inferFps / slow;
-    due += (Math.min(profile.cameraFps, profile.inferFps) / slow) * (dt / 1000);
-    const n = Math.floor(due);
-    due -= n;
-    for (let i = 0; i < n; i++) {
-      const infer = (1000 / inferFps) * Math.exp(0.04 * gaussian(random));
-      const pre = 1.2 + 0.2 * random();
-      const post = 0.25 + 0.1 * random();
-      const frame: RunnerFrame = {
-        type: 'frame',
-        index: index++,
-        ts: now,
-        width: profile.width,
-        height: profile.height,
-        faces: Math.min(10_000, poisson(profile.facesRate, random)),
-        boxes: [],
-        ms: {
-          capture: 0.4,
-          pre: round(pre),
-          infer: round(infer),
-          post: round(post),
-          total: round(0.4 + pre + infer + post),
-        },
-      };
-      if (state !== 'running') setState('running');
-      emitter.emit('frame', frame);
+    const live = cams.filter((c) => c.online);
+    const perCamera = Math.min(profile.cameraFps, inferFps / Math.max(1, live.length)) / slow;
+    for (const c of live) {
+      c.captured += profile.cameraFps * (dt / 1000);
+      c.due += perCamera * (dt / 1000);
+      const n = Math.floor(c.due);
+      c.due -= n;
+      for (let i = 0; i < n; i++) {
+        const infer = (1000 / inferFps) * Math.exp(0.04 * gaussian(random));
+        const pre = 1.2 + 0.2 * random();
+        const post = 0.25 + 0.1 * random();
+        const frame: RunnerFrame = {
+          type: 'frame',
+          camera: c.id,
+          index: c.index++,
+          ts: now,
+          width: profile.width,
+          height: profile.height,
+          faces: Math.min(10_000, poisson(profile.facesRate, random)),
+          boxes: [],
+          ms: {
+            capture: 0.4,
+            pre: round(pre),
+            infer: round(infer),
+            post: round(post),
+            total: round(0.4 + pre + infer + post),
+          },
+        };
+        c.frames += 1;
+        statsFrames += 1;
+        statsInferMs += infer;
+        if (state !== 'running') setState('running');
+        emitter.emit('frame', frame);
+      }
     }
+    if (now - statsAt >= STATS_EVERY_MS) stats(now);
+  }
+
+  /** A stats line as the runner prints it: the window's figures, per camera and per batch. */
+  function stats(now: number) {
+    const windowS = Math.max(0.001, (now - statsAt) / 1000);
+    const meanInfer = statsFrames > 0 ? statsInferMs / statsFrames : 0;
+    const line: RunnerStats = {
+      type: 'stats',
+      ts: now,
+      frames: statsFrames,
+      fps: round(statsFrames / windowS),
+      inferFps: meanInfer > 0 ? round(1000 / meanInfer) : 0,
+      latencyMs: {
+        p50: round(meanInfer),
+        p95: round(meanInfer * 1.05),
+        p99: round(meanInfer * 1.09),
+      },
+      dropped: 0,
+      windowS: round(windowS),
+      cameras: cams.map((c) => ({
+        id: c.id,
+        state: c.online ? ('online' as const) : ('reconnecting' as const),
+        frames: c.frames,
+        processedFps: round(c.frames / windowS),
+        cameraFps: round(c.captured / windowS),
+        skipped: 0,
+        dropped: Math.max(0, Math.round(c.captured) - c.frames),
+        reconnects: c.reconnects,
+        ...(c.online ? {} : { error: OUTAGE_REASON }),
+      })),
+      batch: {
+        batches: Math.ceil(statsFrames / cams.length),
+        meanSize: statsFrames > 0 ? round(statsFrames / Math.ceil(statsFrames / cams.length)) : 0,
+        inferFps: meanInfer > 0 ? round(1000 / meanInfer) : 0,
+        batchFps: meanInfer > 0 ? round(1000 / meanInfer / cams.length) : 0,
+      },
+    };
+    for (const c of cams) {
+      c.frames = 0;
+      c.captured = 0;
+      c.reconnects = 0;
+    }
+    statsAt = now;
+    statsFrames = 0;
+    statsInferMs = 0;
+    emitter.emit('stats', line);
   }
 
   function spawnRunner() {
@@ -181,8 +291,9 @@ export function createSyntheticSource(options: SyntheticSourceOptions): Detectio
     slow = profile.failGate && engine.id !== firstEngineId ? 3 : 1;
     pid = options.nextPid();
     startedAt = Date.now();
-    index = 0;
-    due = 0;
+    scheduleStart = clock.now();
+    for (const c of cams)
+      Object.assign(c, { index: 0, due: 0, online: true, frames: 0, captured: 0, reconnects: 0 });
     setState('starting');
     emitter.emit('spawn', pid);
     later(HELLO_AFTER_MS, () => {
@@ -195,14 +306,25 @@ export function createSyntheticSource(options: SyntheticSourceOptions): Detectio
         modelPath: `/var/lib/facefleet/engines/${engine.id}`,
         modelSha256: engine.sha256,
         input: { width: 736, height: 416 },
-        source: 'simulated camera',
-        sourceKind: 'camera',
+        source: `simulated camera ${cameras[0]}`,
+        sourceKind: 'stream',
         cluster: 'nms',
+        cameras: cameras.map((id) => ({
+          id,
+          source: `simulated camera ${id}`,
+          sourceKind: 'stream',
+        })),
+        batch: { size: cameras.length, timeoutMs: 40 },
         pid: pid ?? 1,
         ts: Date.now(),
       };
       emitter.emit('hello', hello);
       lastTick = clock.now();
+      statsAt = lastTick;
+      for (const c of cams) {
+        c.online = !(outage && c.id === outage.camera && outageDown(lastTick));
+        cameraLine(c, lastTick);
+      }
       clock.add(tick);
       if (profile.crash) later(CRASH_AFTER_MS, crashed);
     });
