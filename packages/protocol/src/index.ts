@@ -101,6 +101,8 @@ export {
   type CameraSample,
   cameraCounts,
   deviceCameras,
+  FACES_NOW_HORIZON_MS,
+  facesNow,
   fpsRatio,
   type LastFaces,
   type LastMetrics,

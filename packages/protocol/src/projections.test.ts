@@ -4,6 +4,7 @@ import type { Metrics } from './messages.js';
 import {
   cameraCounts,
   deviceCameras,
+  facesNow,
   fpsRatio,
   lastFaces,
   lastMetrics,
@@ -65,6 +66,19 @@ describe('projections', () => {
       latencyP95: 3.6,
       tempMaxC: 47.5,
       powerMode: 'MODE_15W_6CORE',
+    });
+  });
+
+  it("sums the faces in view over the cameras that sent lately, and is one camera's window alone", () => {
+    const w = (ts: number, last: number) => ({ ts, last, max: last + 1, mean: last, frames: 10 });
+    expect(facesNow([])).toBeNull();
+    expect(facesNow([w(5000, 2)])).toEqual(w(5000, 2));
+    expect(facesNow([w(100_000, 2), w(99_000, 3), w(40_000, 9)])).toEqual({
+      ts: 100_000,
+      last: 5,
+      max: 7,
+      mean: 5,
+      frames: 20,
     });
   });
 

@@ -60,6 +60,33 @@ export interface CameraSample {
   cameraFps: number;
 }
 
+/**
+ * How old a camera's last window may be, behind the device's newest one, and still count in the
+ * device's "faces now": a camera that stopped sending is not in view any more.
+ */
+export const FACES_NOW_HORIZON_MS = 30_000;
+
+/**
+ * A device's "faces now" from its cameras' last windows: the faces in view across its cameras
+ * (last, max, mean and frames summed over the cameras whose window is at most
+ * FACES_NOW_HORIZON_MS older than the newest); null without any. One camera: its window.
+ */
+export function facesNow(perCamera: Iterable<LastFaces>): LastFaces | null {
+  const list = [...perCamera];
+  if (list.length === 0) return null;
+  const newest = Math.max(...list.map((w) => w.ts));
+  const recent = list.filter((w) => w.ts >= newest - FACES_NOW_HORIZON_MS);
+  if (recent.length === 1) return recent[0]!;
+  const sum = (f: (w: LastFaces) => number) => recent.reduce((n, w) => n + f(w), 0);
+  return {
+    ts: newest,
+    last: sum((w) => w.last),
+    max: sum((w) => w.max),
+    mean: Math.round(sum((w) => w.mean) * 1000) / 1000,
+    frames: sum((w) => w.frames),
+  };
+}
+
 /** A metrics message, flattened: what the live feed streams and the dashboard keeps per device. */
 export interface MetricsSample {
   deviceId: string;

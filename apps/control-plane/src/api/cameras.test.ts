@@ -148,7 +148,12 @@ describe.each(STORE_KINDS)('cameras in the API (%s)', (kind) => {
   it('counts cameras and offline cameras in the fleet overview, and lists camera FPS in the fleet FPS view', async () => {
     const overview = (await (await t.api('GET', '/api/v1/fleet/overview')).json()) as {
       totals: { devices: number; cameras: number; offlineCameras: number };
-      devices: { id: string; cameraCounts: { total: number; offline: number } }[];
+      devices: {
+        id: string;
+        cameraCounts: { total: number; offline: number };
+        lastFaces: { last: number } | null;
+        cameraFaces: Record<string, { last: number }>;
+      }[];
     };
     expect(overview.totals).toEqual({
       devices: 2,
@@ -156,9 +161,15 @@ describe.each(STORE_KINDS)('cameras in the API (%s)', (kind) => {
       offlineCameras: 1,
       reconnectingCameras: 0,
     });
-    expect(overview.devices.find((d) => d.id === 'multi-1')?.cameraCounts).toMatchObject({
-      total: 3,
-      offline: 1,
+    const multi = overview.devices.find((d) => d.id === 'multi-1');
+    expect(multi?.cameraCounts).toMatchObject({ total: 3, offline: 1 });
+    // faces now: in view across the cameras (camera "0" sees 2, the lobby 4)
+    expect(multi?.lastFaces?.last).toBe(6);
+    expect(
+      Object.fromEntries(Object.entries(multi!.cameraFaces).map(([c, w]) => [c, w.last])),
+    ).toEqual({
+      '0': 2,
+      lobby: 4,
     });
     const fps = (await (await t.api('GET', '/api/v1/fleet/fps?window=86400')).json()) as {
       classes: {

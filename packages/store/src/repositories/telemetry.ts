@@ -1,4 +1,9 @@
-import { type LastFaces, type LastMetrics, lastFaces } from '@facefleet/protocol/projections';
+import {
+  facesNow,
+  type LastFaces,
+  type LastMetrics,
+  lastFaces,
+} from '@facefleet/protocol/projections';
 import { and, desc, eq, gte, isNotNull, lt, sql } from 'drizzle-orm';
 import type { Dialect } from '../dialect.js';
 import { first, literal, num, numOrNull } from './util.js';
@@ -92,6 +97,31 @@ export function telemetryRepository({ db, t }: Dialect) {
   const mr = t.metricRollups;
   const cm = t.cameraMetrics;
   const cr = t.cameraMetricRollups;
+  async function lastCameraFacesAll(): Promise<Map<string, Map<string, LastFaces>>> {
+    const rows = await db
+      .select({
+        deviceId: fw.deviceId,
+        camera: fw.camera,
+        ts: fw.ts,
+        last: fw.last,
+        max: fw.max,
+        mean: fw.mean,
+        frames: fw.frames,
+      })
+      .from(fw)
+      .where(
+        // the newest window by start: what the (device, camera, start) index answers alone
+        sql`(${fw.deviceId}, ${fw.camera}, ${fw.start}) IN (SELECT device_id, camera, max(start) FROM face_windows GROUP BY device_id, camera)`,
+      );
+    const out = new Map<string, Map<string, LastFaces>>();
+    for (const { deviceId, camera, ...w } of rows) {
+      const cams = out.get(deviceId) ?? new Map<string, LastFaces>();
+      cams.set(camera, lastFaces(w));
+      out.set(deviceId, cams);
+    }
+    return out;
+  }
+
   return {
     /**
      * Face counts of `deviceId` in [from, to) by `bucketMs`, oldest first: of one camera, or
@@ -332,7 +362,7 @@ export function telemetryRepository({ db, t }: Dialect) {
         }));
     },
 
-    /** Per camera of one device, its newest face window (by seq). */
+    /** Per camera of one device, its newest face window (by start). */
     async lastCameraFaces(deviceId: string): Promise<Map<string, LastFaces>> {
       const rows = await db
         .select({
@@ -347,7 +377,7 @@ export function telemetryRepository({ db, t }: Dialect) {
         .where(
           and(
             eq(fw.deviceId, deviceId),
-            sql`(${fw.camera}, ${fw.seq}) IN (SELECT camera, max(seq) FROM face_windows WHERE device_id = ${deviceId} GROUP BY camera)`,
+            sql`(${fw.camera}, ${fw.start}) IN (SELECT camera, max(start) FROM face_windows WHERE device_id = ${deviceId} GROUP BY camera)`,
           ),
         );
       return new Map(rows.map((row) => [row.camera, lastFaces(row)]));
@@ -393,22 +423,17 @@ export function telemetryRepository({ db, t }: Dialect) {
         .orderBy(cm.deviceId, cm.camera, cm.seq);
     },
 
-    /** Every device's newest face window (by seq). */
+    /** Every camera's newest face window (by start), by device and camera. */
+    lastCameraFacesAll,
+
+    /** Every device's "faces now": its cameras' newest windows together (projections' facesNow). */
     async lastFaces(): Promise<Map<string, LastFaces>> {
-      const rows = await db
-        .select({
-          deviceId: fw.deviceId,
-          ts: fw.ts,
-          last: fw.last,
-          max: fw.max,
-          mean: fw.mean,
-          frames: fw.frames,
-        })
-        .from(fw)
-        .where(
-          sql`(${fw.deviceId}, ${fw.seq}) IN (SELECT device_id, max(seq) FROM face_windows GROUP BY device_id)`,
-        );
-      return new Map(rows.map((row) => [row.deviceId, lastFaces(row)]));
+      const out = new Map<string, LastFaces>();
+      for (const [deviceId, cams] of await lastCameraFacesAll()) {
+        const now = facesNow(cams.values());
+        if (now) out.set(deviceId, now);
+      }
+      return out;
     },
 
     /** Every device's newest metrics sample (by seq). */

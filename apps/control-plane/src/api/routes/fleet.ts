@@ -1,4 +1,4 @@
-import { cameraCounts, fpsRatio, referenceFps } from '@facefleet/protocol';
+import { cameraCounts, facesNow, fpsRatio, referenceFps } from '@facefleet/protocol';
 import type { CameraFpsSample, EngineBenchmarkRow, FpsSample } from '@facefleet/store';
 import { Hono } from 'hono';
 import { z } from 'zod';
@@ -149,22 +149,26 @@ export function fleetRoutes({ store }: Pick<AppDeps, 'store'>) {
       '/fleet/overview',
       doc({
         summary:
-          "Every device with its last face window, its last metrics sample and its class's model-card FPS",
+          "Every device with its faces now (its cameras' last windows together) and each camera's last window, its camera counts, its last metrics sample and its class's model-card FPS; totals of devices, cameras and cameras down",
         tag: 'fleet',
         auth: 'viewer',
       }),
       async (c) => {
-        const [rows, lastFaces, lastMetrics] = await Promise.all([
+        const [rows, cameraFaces, lastMetrics] = await Promise.all([
           store.devices.list(),
-          store.telemetry.lastFaces(),
+          store.telemetry.lastCameraFacesAll(),
           store.telemetry.lastMetrics(),
         ]);
         const devices = rows.map((row) => {
           const view = deviceView(row);
+          const faces = cameraFaces.get(row.id);
           return {
             ...view,
             cameraCounts: cameraCounts(view.cameras),
-            lastFaces: lastFaces.get(row.id) ?? null,
+            /** "Faces now": the cameras' last windows together (`facesNow`). */
+            lastFaces: faces ? facesNow(faces.values()) : null,
+            /** Each camera's last window. */
+            cameraFaces: Object.fromEntries(faces ?? []),
             lastMetrics: lastMetrics.get(row.id) ?? null,
             referenceFps: referenceFps(row.deviceClass),
           };
