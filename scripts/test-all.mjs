@@ -29,6 +29,24 @@ function check(name, cmd, args) {
   report.push(`${name}: ${ok ? 'ok' : `FAILED (exit ${status})`} in ${seconds.toFixed(1)}s`);
 }
 
+const XML_ENTITIES = { amp: '&', lt: '<', gt: '>', quot: '"', apos: "'" };
+const unescapeXml = (t) =>
+  t.replace(/&(amp|lt|gt|quot|apos|#(\d+));/g, (_, name, code) =>
+    code ? String.fromCodePoint(Number(code)) : XML_ENTITIES[name],
+  );
+
+/** The test cases of ctest's JUnit file: name, status (run, fail, notrun …) and captured output. */
+function ctestCases(xml) {
+  const cases = [];
+  for (const m of xml.matchAll(/<testcase\s([^>]*)>([\s\S]*?)<\/testcase>/g)) {
+    const name = unescapeXml(m[1].match(/\bname="([^"]*)"/)?.[1] ?? '');
+    const status = m[1].match(/\bstatus="([^"]*)"/)?.[1] ?? '';
+    const out = unescapeXml(m[2].match(/<system-out>([\s\S]*?)<\/system-out>/)?.[1] ?? '');
+    cases.push({ name, status, out });
+  }
+  return cases;
+}
+
 const suites = {
   lint: () => check('lint (biome)', 'pnpm', ['exec', 'biome', 'check', '.']),
   typecheck: () =>
@@ -55,15 +73,31 @@ const suites = {
       Number(xml.match(new RegExp(`<testsuite[^>]*\\s${name}="(\\d+)"`))?.[1] ?? 0);
     const tests = attr('tests');
     const failed = attr('failures') + attr('errors');
-    const skipped = attr('skipped') + attr('disabled');
-    const passed = tests - failed - skipped;
+    const cases = ctestCases(xml);
+    // A test that could not apply here (no TensorRT headers, no nvcc, no GPU) exits 77 and says
+    // "NOT APPLICABLE: why" on its first line: neither a pass nor a failure, and listed below.
+    const notApplicable = cases.filter(
+      (c) => c.status === 'notrun' && /^NOT APPLICABLE:/m.test(c.out),
+    );
+    const skipped = attr('skipped') + attr('disabled') - notApplicable.length;
+    const passed = tests - failed - skipped - notApplicable.length;
     // A non-zero exit with no failure recorded (a crash, a build missing) still counts as one failure.
     const failedCount = status !== 0 && failed === 0 ? 1 : failed;
     totals.passed += passed;
     totals.failed += failedCount + skipped; // a skipped test hides something: count it as failed
     report.push(
-      `ctest: ${passed} passed, ${failedCount} failed, ${skipped} skipped in ${seconds.toFixed(1)}s`,
+      `ctest: ${passed} passed, ${failedCount} failed, ${skipped} skipped, ${notApplicable.length} not applicable in ${seconds.toFixed(1)}s`,
     );
+    // The TensorRT compile matrix: one line per header version, compiled clean or not.
+    for (const c of cases.filter((c) => c.name.startsWith('tensorrt.compile.'))) {
+      const line = c.out.match(/^(COMPILED|NOT COMPILED CLEAN|NOT APPLICABLE):.*$/m)?.[0];
+      report.push(
+        `  ${c.name}: ${line ?? `${c.status === 'run' ? 'FAILED' : c.status} (no summary line)`}`,
+      );
+    }
+    for (const c of notApplicable.filter((c) => !c.name.startsWith('tensorrt.compile.'))) {
+      report.push(`  ${c.name}: ${c.out.match(/^NOT APPLICABLE:.*$/m)[0]}`);
+    }
   },
   vitest: () => {
     const out = join(results, 'vitest.json');

@@ -4,25 +4,9 @@
 
 namespace facefleet {
 
-bool tensorRtCompiledIn() {
-#ifdef FACEFLEET_HAVE_TENSORRT
-  return true;
-#else
-  return false;
-#endif
-}
-
 std::unique_ptr<Backend> Backend::create(const std::string& name, const BackendConfig& config) {
   if (name == "opencv") return createOpenCvBackend(config);
-  if (name == "tensorrt") {
-#ifdef FACEFLEET_HAVE_TENSORRT
-    return createTensorRtBackend(config);
-#else
-    throw RunnerError(ErrorCode::BadArgs,
-                      "--backend: tensorrt is not compiled into this build (NvInfer.h/libnvinfer not found at "
-                      "configure time; see packages/runner/README.md)");
-#endif
-  }
+  if (name == "tensorrt") return createTensorRtBackend(config);
   throw RunnerError(ErrorCode::BadArgs, "--backend: '" + name + "' is not a backend (opencv, tensorrt)");
 }
 

@@ -1,13 +1,17 @@
 // TensorRT backend: deserializes an engine built by trtexec (on the device it runs on) and runs it
-// on the GPU. Compiled only where NvInfer.h, libnvinfer and the CUDA runtime are found
-// (CMake FACEFLEET_TENSORRT=AUTO|ON). NOT compiled or run on the development machine: see README.
+// on the GPU. Compiled against the TensorRT headers of every JetPack release in CI (see
+// cmake/TensorRtMatrix.cmake) with -Werror, deprecations included, and run there against a test
+// double (tests/trt_double); on a Jetson it links the real libnvinfer (FACEFLEET_TENSORRT=AUTO|ON).
 //
-// API facts relied on (NVIDIA TensorRT developer guide / NvInferRuntime.h):
-//  - TensorRT 8.x: bindings by index (getNbBindings, bindingIsInput, getBindingDimensions),
-//    execution with enqueueV2(bindings, stream, nullptr); engines built from UFF/etlt (DetectNet_v2 via
-//    tao-converter) may have an implicit batch dimension, which needs enqueue(batchSize, ...).
-//  - TensorRT 10.x: bindings removed; I/O tensors by name (getNbIOTensors, getIOTensorName,
-//    getTensorIOMode, getTensorShape), addresses via setTensorAddress, execution with enqueueV3(stream).
+// API facts relied on (NvInferRuntime.h of each release, ../shared/third_party/tensorrt):
+//  - TensorRT < 8.5: I/O by binding index (getNbBindings, bindingIsInput, getBindingDimensions),
+//    dynamic input dims through setBindingDimensions, execution with enqueueV2(bindings, stream);
+//    implicit-batch engines (UFF/etlt DetectNet_v2 through tao-converter) need enqueue(batch, ...).
+//  - TensorRT >= 8.5: the named-tensor API (getNbIOTensors, getIOTensorName, getTensorIOMode,
+//    getTensorShape, setInputShape, setTensorAddress, enqueueV3) exists and every binding-index call
+//    is deprecated (8.5, 8.6) or gone (10, 11); so is enqueue(batch, ...), which is why this backend
+//    refuses implicit-batch engines there (hasImplicitBatchDimension is itself deprecated in 10 and
+//    gone in 11, where implicit batch no longer exists).
 //  - Objects are released with delete (destroy() deprecated in 8.0, removed in 10.0).
 #include <NvInfer.h>
 #include <cuda_runtime_api.h>
@@ -22,6 +26,12 @@
 
 #include "facefleet/backend.hpp"
 #include "facefleet/errors.hpp"
+
+#if NV_TENSORRT_MAJOR > 8 || (NV_TENSORRT_MAJOR == 8 && NV_TENSORRT_MINOR >= 5)
+#define FACEFLEET_TRT_NAMED_TENSORS 1
+#else
+#define FACEFLEET_TRT_NAMED_TENSORS 0
+#endif
 
 namespace facefleet {
 namespace {
@@ -45,6 +55,11 @@ std::string dimsText(const std::vector<int>& d) {
   return s;
 }
 
+std::string versionText() {
+  return std::to_string(NV_TENSORRT_MAJOR) + "." + std::to_string(NV_TENSORRT_MINOR) + "." +
+         std::to_string(NV_TENSORRT_PATCH);
+}
+
 class TensorRtBackend final : public Backend {
  public:
   explicit TensorRtBackend(const BackendConfig& cfg) : input_(cfg.input) {
@@ -52,20 +67,19 @@ class TensorRtBackend final : public Backend {
     if (!f) throw RunnerError(ErrorCode::ModelLoad, "engine file '" + cfg.modelPath + "' cannot be read");
     const std::vector<char> plan((std::istreambuf_iterator<char>(f)), std::istreambuf_iterator<char>());
     runtime_.reset(nvinfer1::createInferRuntime(logger_));
-    if (!runtime_) throw RunnerError(ErrorCode::ModelLoad, "createInferRuntime failed");
+    if (!runtime_) throw RunnerError(ErrorCode::ModelLoad, "createInferRuntime failed (TensorRT " + versionText() + ")");
     engine_.reset(runtime_->deserializeCudaEngine(plan.data(), plan.size()));
     if (!engine_)
       throw RunnerError(ErrorCode::ModelLoad, "cannot deserialize '" + cfg.modelPath +
                                                   "' (engines only run on the GPU and TensorRT version that built "
-                                                  "them; this is TensorRT " + std::to_string(NV_TENSORRT_MAJOR) +
-                                                  "." + std::to_string(NV_TENSORRT_MINOR) + ")");
+                                                  "them; this is TensorRT " + versionText() + ")");
     context_.reset(engine_->createExecutionContext());
     if (!context_) throw RunnerError(ErrorCode::ModelLoad, "createExecutionContext failed");
     check(cudaStreamCreate(&stream_), "cudaStreamCreate", ErrorCode::ModelLoad);
     collectTensors();
     for (auto& t : tensors_) {
       if (t.input) {
-        std::size_t expect = input_.elementCount();
+        const std::size_t expect = input_.elementCount();
         if (t.count != expect)
           throw RunnerError(ErrorCode::ModelLoad, "engine input '" + t.name + "' is " + dimsText(t.shape) +
                                                       ", the configured input has " + std::to_string(expect) +
@@ -108,7 +122,7 @@ class TensorRtBackend final : public Backend {
         check(cudaMemcpyAsync(t.device, input, t.count * sizeof(float), cudaMemcpyHostToDevice, stream_),
               "cudaMemcpyAsync (input)", ErrorCode::Runtime);
     bool ok = false;
-#if NV_TENSORRT_MAJOR >= 10
+#if FACEFLEET_TRT_NAMED_TENSORS
     ok = context_->enqueueV3(stream_);
 #else
     std::vector<void*> bindings(tensors_.size());
@@ -128,7 +142,7 @@ class TensorRtBackend final : public Backend {
  private:
   struct Tensor {
     std::string name;
-    int index = 0;  // binding index (TensorRT 8)
+    int index = 0;  // binding index (TensorRT < 8.5)
     bool input = false;
     std::vector<int> shape;
     std::size_t count = 0;
@@ -154,7 +168,13 @@ class TensorRtBackend final : public Backend {
   }
 
   void collectTensors() {
-#if NV_TENSORRT_MAJOR >= 10
+#if FACEFLEET_TRT_NAMED_TENSORS
+#if NV_TENSORRT_MAJOR < 10
+    if (engine_->hasImplicitBatchDimension())
+      throw RunnerError(ErrorCode::ModelLoad,
+                        "the engine has an implicit batch dimension, which TensorRT " + versionText() +
+                            " runs only through deprecated calls; rebuild it with explicit batch (from ONNX)");
+#endif
     const int n = engine_->getNbIOTensors();
     for (int i = 0; i < n; ++i) {
       Tensor t;
@@ -199,9 +219,9 @@ class TensorRtBackend final : public Backend {
 #endif
   }
 
-  // TensorRT 10 binds device addresses by tensor name, once the buffers exist.
+  // The named-tensor API binds device addresses by name, once the buffers exist.
   void bindAddresses() {
-#if NV_TENSORRT_MAJOR >= 10
+#if FACEFLEET_TRT_NAMED_TENSORS
     for (const auto& t : tensors_)
       if (!context_->setTensorAddress(t.name.c_str(), t.device))
         throw RunnerError(ErrorCode::ModelLoad, "setTensorAddress failed for '" + t.name + "'");
@@ -220,6 +240,8 @@ class TensorRtBackend final : public Backend {
 };
 
 }  // namespace
+
+bool tensorRtCompiledIn() { return true; }
 
 std::unique_ptr<Backend> createTensorRtBackend(const BackendConfig& config) {
   return std::make_unique<TensorRtBackend>(config);

@@ -30,12 +30,12 @@ class Backend {
 };
 
 std::string backendUsage();
-bool tensorRtCompiledIn();
 
-// Per-backend factories (backend_opencv.cpp, backend_tensorrt.cpp).
+// Per-backend factories (backend_opencv.cpp, backend_tensorrt.cpp). The TensorRT pair is defined
+// by whichever of backend_tensorrt.cpp (TensorRT or its test double) and backend_tensorrt_absent.cpp
+// (throws BadArgs: not compiled in) the executable links; facefleet_runner_core contains neither.
 std::unique_ptr<Backend> createOpenCvBackend(const BackendConfig& config);
-#ifdef FACEFLEET_HAVE_TENSORRT
 std::unique_ptr<Backend> createTensorRtBackend(const BackendConfig& config);
-#endif
+bool tensorRtCompiledIn();
 
 }  // namespace facefleet
