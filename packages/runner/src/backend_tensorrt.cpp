@@ -21,6 +21,7 @@
 #include <fstream>
 #include <iterator>
 #include <memory>
+#include <mutex>
 #include <string>
 #include <vector>
 
@@ -36,11 +37,30 @@
 namespace facefleet {
 namespace {
 
+// Warnings and errors go to stderr; the last error is kept so a failed call can say why.
 class Logger final : public nvinfer1::ILogger {
  public:
   void log(Severity severity, const char* msg) noexcept override {
-    if (severity <= Severity::kWARNING) std::fprintf(stderr, "[tensorrt] %s\n", msg);
+    if (severity > Severity::kWARNING) return;
+    std::fprintf(stderr, "[tensorrt] %s\n", msg);
+    if (severity > Severity::kERROR) return;
+    try {
+      std::lock_guard<std::mutex> lock(m_);
+      lastError_ = msg;
+    } catch (...) {  // log() must not throw; losing the text only loses detail
+    }
   }
+  // ": <last error>" (and forgets it), or "" when TensorRT reported none.
+  std::string takeLastError() {
+    std::lock_guard<std::mutex> lock(m_);
+    std::string e;
+    e.swap(lastError_);
+    return e.empty() ? e : ": " + e;
+  }
+
+ private:
+  std::mutex m_;
+  std::string lastError_;
 };
 
 void check(cudaError_t e, const char* what, ErrorCode code) {
@@ -67,12 +87,15 @@ class TensorRtBackend final : public Backend {
     if (!f) throw RunnerError(ErrorCode::ModelLoad, "engine file '" + cfg.modelPath + "' cannot be read");
     const std::vector<char> plan((std::istreambuf_iterator<char>(f)), std::istreambuf_iterator<char>());
     runtime_.reset(nvinfer1::createInferRuntime(logger_));
-    if (!runtime_) throw RunnerError(ErrorCode::ModelLoad, "createInferRuntime failed (TensorRT " + versionText() + ")");
+    if (!runtime_)
+      throw RunnerError(ErrorCode::ModelLoad,
+                        "createInferRuntime failed (TensorRT " + versionText() + ")" + logger_.takeLastError());
     engine_.reset(runtime_->deserializeCudaEngine(plan.data(), plan.size()));
     if (!engine_)
       throw RunnerError(ErrorCode::ModelLoad, "cannot deserialize '" + cfg.modelPath +
                                                   "' (engines only run on the GPU and TensorRT version that built "
-                                                  "them; this is TensorRT " + versionText() + ")");
+                                                  "them; this is TensorRT " + versionText() + ")" +
+                                                  logger_.takeLastError());
     context_.reset(engine_->createExecutionContext());
     if (!context_) throw RunnerError(ErrorCode::ModelLoad, "createExecutionContext failed");
     check(cudaStreamCreate(&stream_), "cudaStreamCreate", ErrorCode::ModelLoad);
@@ -130,7 +153,7 @@ class TensorRtBackend final : public Backend {
     ok = implicitBatch_ ? context_->enqueue(1, bindings.data(), stream_, nullptr)
                         : context_->enqueueV2(bindings.data(), stream_, nullptr);
 #endif
-    if (!ok) throw RunnerError(ErrorCode::Runtime, "TensorRT enqueue failed");
+    if (!ok) throw RunnerError(ErrorCode::Runtime, "TensorRT enqueue failed" + logger_.takeLastError());
     for (auto& t : tensors_)
       if (!t.input)
         check(cudaMemcpyAsync(t.host.data(), t.device, t.count * sizeof(float), cudaMemcpyDeviceToHost, stream_),
@@ -186,7 +209,8 @@ class TensorRtBackend final : public Backend {
       if (t.input) {
         const nvinfer1::Dims d = concreteInputDims(engine_->getTensorShape(t.name.c_str()));
         if (!context_->setInputShape(t.name.c_str(), d))
-          throw RunnerError(ErrorCode::ModelLoad, "engine rejects input shape for '" + t.name + "'");
+          throw RunnerError(ErrorCode::ModelLoad,
+                            "engine rejects input shape for '" + t.name + "'" + logger_.takeLastError());
       }
       tensors_.push_back(t);
     }
@@ -224,7 +248,7 @@ class TensorRtBackend final : public Backend {
 #if FACEFLEET_TRT_NAMED_TENSORS
     for (const auto& t : tensors_)
       if (!context_->setTensorAddress(t.name.c_str(), t.device))
-        throw RunnerError(ErrorCode::ModelLoad, "setTensorAddress failed for '" + t.name + "'");
+        throw RunnerError(ErrorCode::ModelLoad, "setTensorAddress failed for '" + t.name + "'" + logger_.takeLastError());
 #endif
   }
 

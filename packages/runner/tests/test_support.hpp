@@ -44,10 +44,11 @@ inline ::testing::AssertionResult haveSample(const std::string& file) {
                                           "or configure -DFACEFLEET_SAMPLE_DATA_DIR=...";
 }
 
-// A running facefleet-runner with its stdout on a pipe (stderr to the test's stderr).
+// A running facefleet-runner (or another build of it: `bin`) with its stdout on a pipe (stderr to
+// the test's stderr).
 class Runner {
  public:
-  explicit Runner(const std::vector<std::string>& args) {
+  explicit Runner(const std::vector<std::string>& args, const std::string& bin = FACEFLEET_RUNNER_BIN) {
     int fds[2];
     if (::pipe(fds) != 0) return;
     pid_ = ::fork();
@@ -56,8 +57,7 @@ class Runner {
       ::close(fds[0]);
       ::close(fds[1]);
       std::vector<char*> argv;
-      static std::string bin = FACEFLEET_RUNNER_BIN;
-      argv.push_back(bin.data());
+      argv.push_back(const_cast<char*>(bin.c_str()));
       for (const auto& a : args) argv.push_back(const_cast<char*>(a.c_str()));
       argv.push_back(nullptr);
       ::execv(bin.c_str(), argv.data());
@@ -106,8 +106,8 @@ struct RunResult {
   std::vector<std::string> lines;
 };
 
-inline RunResult run(const std::vector<std::string>& args) {
-  Runner r(args);
+inline RunResult run(const std::vector<std::string>& args, const std::string& bin = FACEFLEET_RUNNER_BIN) {
+  Runner r(args, bin);
   RunResult res;
   res.lines = r.readAll();
   res.exitCode = r.wait();

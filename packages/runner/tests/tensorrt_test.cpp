@@ -1,0 +1,264 @@
+// The runner's TensorRT backend, compiled against one TensorRT header set, running against the
+// TensorRT test double of the same version (tests/trt_double) over the fake CUDA runtime: the same
+// golden data as the OpenCV backend, and one test per precondition the double enforces, each of
+// which fails when the backend skips the step (see packages/runner/README.md for the list).
+// Built once per header version (ctest names start with tensorrt<V>.).
+#include <gtest/gtest.h>
+
+#include <opencv2/dnn.hpp>
+#include <opencv2/imgcodecs.hpp>
+#include <opencv2/videoio.hpp>
+
+#include <cmath>
+#include <cstdlib>
+#include <fstream>
+
+#include "facefleet/backend.hpp"
+#include "facefleet/config.hpp"
+#include "facefleet/detector.hpp"
+#include "facefleet/errors.hpp"
+#include "test_support.hpp"
+#include "trt_double/fake_cuda.hpp"
+#include "trt_double/trt_double.hpp"
+
+using namespace facefleet;
+using namespace testsupport;
+
+namespace {
+
+const std::string kDir = tempDir("tensorrt_double");
+
+// An engine file of the double whose ONNX twin is `onnx`: outputs named and shaped as OpenCV reports
+// them for `input`, the batch dimension dynamic (-1, profile 1..maxBatch) unless `staticBatch`.
+trtdouble::EngineSpec engineFor(const std::string& onnx, const InputSpec& input, int maxBatch = 1,
+                                bool staticBatch = false) {
+  trtdouble::EngineSpec spec;
+  spec.tensorrtVersion = trtdouble::libraryVersion();
+  spec.onnxPath = onnx;
+  spec.batchMax = maxBatch;
+  const int batch = staticBatch ? 1 : -1;
+  trtdouble::TensorSpec in{"input", true, {}};
+  in.dims = input.layout == Layout::NCHW ? std::vector<int>{batch, input.channels, input.height, input.width}
+                                         : std::vector<int>{batch, input.height, input.width, input.channels};
+  spec.tensors.push_back(in);
+  cv::dnn::Net net = cv::dnn::readNetFromONNX(onnx);
+  std::vector<int> dims = in.dims;
+  dims[0] = 1;
+  net.setInput(cv::Mat(static_cast<int>(dims.size()), dims.data(), CV_32F, cv::Scalar(0)));
+  const auto names = net.getUnconnectedOutLayersNames();
+  std::vector<cv::Mat> outs;
+  net.forward(outs, names);
+  for (std::size_t i = 0; i < outs.size(); ++i) {
+    trtdouble::TensorSpec out{names[i], false, std::vector<int>(outs[i].size.p, outs[i].size.p + outs[i].dims)};
+    out.dims[0] = batch;
+    spec.tensors.push_back(out);
+  }
+  return spec;
+}
+
+std::string writeEngine(const std::string& name, const trtdouble::EngineSpec& spec) {
+  const std::string path = kDir + "/" + name + ".engine";
+  std::ofstream(path) << trtdouble::engineText(spec);
+  return path;
+}
+
+struct Model {
+  std::string decoder, onnx;
+  int size = 0;  // BlazeFace input size; 0 = the decoder's default
+};
+const Model kBlaze{"blazeface", kBlazeBack, 256};
+const Model kFaceNet{"detectnet_v2", kDetectNet, 0};
+
+std::vector<std::string> modelFlags(const Model& m, const std::string& backend, const std::string& modelFile) {
+  std::vector<std::string> a = {"--backend", backend, "--decoder", m.decoder, "--model", modelFile};
+  if (m.size) a.insert(a.end(), {"--input", std::to_string(m.size) + "x" + std::to_string(m.size)});
+  return a;
+}
+
+// A detector configured through the runner's own flags (the --backend tensorrt path).
+std::unique_ptr<Detector> detector(const Model& m, const std::string& backend, const std::string& modelFile,
+                                   std::vector<std::string> extra = {}) {
+  std::vector<std::string> args = modelFlags(m, backend, modelFile);
+  args.insert(args.end(), extra.begin(), extra.end());
+  args.insert(args.end(), {"--source", "unused"});
+  std::vector<std::string> warnings;
+  return Detector::create(parseRunArgs(args, warnings));
+}
+
+InputSpec inputOf(const Model& m) { return detector(m, "opencv", modelPath(m.onnx))->input(); }
+
+std::string engineOf(const Model& m, const std::string& name, int dlaCore = -1) {
+  auto spec = engineFor(modelPath(m.onnx), inputOf(m));
+  spec.dlaCore = dlaCore;
+  return writeEngine(name, spec);
+}
+
+::testing::AssertionResult sameBoxes(const Boxes& trt, const Boxes& ref) {
+  if (trt.size() != ref.size())
+    return ::testing::AssertionFailure() << "tensorrt found " << trt.size() << " boxes, opencv " << ref.size();
+  for (std::size_t i = 0; i < ref.size(); ++i) {
+    const Box &a = trt[i], &b = ref[i];
+    const float d = std::max({std::fabs(a.x1 - b.x1), std::fabs(a.y1 - b.y1), std::fabs(a.x2 - b.x2), std::fabs(a.y2 - b.y2)});
+    if (!(d <= 1e-3f) || !(std::fabs(a.conf - b.conf) <= 1e-5f))
+      return ::testing::AssertionFailure() << "box " << i << ": tensorrt (" << a.x1 << "," << a.y1 << "," << a.x2 << ","
+                                           << a.y2 << " conf " << a.conf << ") vs opencv (" << b.x1 << "," << b.y1 << ","
+                                           << b.x2 << "," << b.y2 << " conf " << b.conf << "), max corner diff " << d;
+  }
+  return ::testing::AssertionSuccess();
+}
+
+cv::Mat messi() {
+  cv::Mat img = cv::imread(samplePath("messi5.jpg"));
+  EXPECT_FALSE(img.empty());
+  return img;
+}
+
+// Runs `m` on messi5.jpg through TensorRT (engine `engine`) and OpenCV; both must agree.
+void expectMessiMatches(const Model& m, const std::string& engine, std::vector<std::string> extra = {}) {
+  const cv::Mat img = messi();
+  const Boxes ref = detector(m, "opencv", modelPath(m.onnx))->detectFrame(img);
+  const Boxes trt = detector(m, "tensorrt", engine, extra)->detectFrame(img);
+  EXPECT_TRUE(sameBoxes(trt, ref));
+}
+
+void expectModelLoadError(const std::function<void()>& f, const std::string& inMessage) {
+  try {
+    f();
+    ADD_FAILURE() << "expected a model_load error containing '" << inMessage << "'";
+  } catch (const RunnerError& e) {
+    EXPECT_EQ(e.code(), ErrorCode::ModelLoad) << e.what();
+    EXPECT_NE(std::string(e.what()).find(inMessage), std::string::npos) << e.what();
+  }
+}
+
+class TensorRt : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    ASSERT_TRUE(haveModel(kBlazeBack));
+    ASSERT_TRUE(haveModel(kDetectNet));
+    ASSERT_TRUE(haveSample("messi5.jpg"));
+    fakecuda::configure(fakecuda::DeviceConfig{false, 0});
+    fakecuda::resetCounters();
+    trtdouble::resetCalls();
+  }
+};
+
+}  // namespace
+
+// --- golden data: the same detections as the OpenCV backend ---------------------------------------
+
+TEST_F(TensorRt, MessiBlazeFaceMatchesOpenCv) {
+  expectMessiMatches(kBlaze, engineOf(kBlaze, "blaze"));
+  EXPECT_GT(trtdouble::calls().inferences, 0);
+}
+
+TEST_F(TensorRt, MessiDetectNetMatchesOpenCv) {
+  expectMessiMatches(kFaceNet, engineOf(kFaceNet, "facenet"));
+  EXPECT_GT(trtdouble::calls().inferences, 0);
+}
+
+TEST_F(TensorRt, MegamindFrames1To60SameFaceCountsAsOpenCvThroughTheCli) {
+  ASSERT_TRUE(haveSample("Megamind.avi"));
+  const char* bin = std::getenv("FACEFLEET_TRT_RUNNER_BIN");
+  ASSERT_TRUE(bin) << "FACEFLEET_TRT_RUNNER_BIN is not set (ctest sets it to this version's runner build)";
+  const std::string engine = engineOf(kBlaze, "blaze-cli");
+  auto counts = [&](const std::string& backend, const std::string& model) {
+    std::vector<std::string> args = modelFlags(kBlaze, backend, model);
+    args.insert(args.end(), {"--source", samplePath("Megamind.avi"), "--max-frames", "60"});
+    const auto r = run(args, bin);
+    EXPECT_EQ(r.exitCode, 0);
+    std::vector<double> faces;
+    for (const auto& line : r.lines) {
+      const auto v = minijson::parse(line);
+      if (v["type"].str == "hello") {
+        EXPECT_EQ(v["backend"].str, backend);
+      }
+      if (v["type"].str == "frame") faces.push_back(v["faces"].num);
+    }
+    return faces;
+  };
+  const auto trt = counts("tensorrt", engine);
+  const auto ref = counts("opencv", modelPath(kBlazeBack));
+  ASSERT_EQ(ref.size(), 60u);
+  EXPECT_EQ(trt, ref);
+  double total = 0;
+  for (double f : ref) total += f;
+  EXPECT_GE(total, 57);  // the golden video has a face in nearly every frame
+}
+
+// --- preconditions: each test fails when the backend skips the step it names -----------------------
+
+// The double's engines have a dynamic batch dimension: enqueue is refused until the input shape is
+// set (setInputShape; setBindingDimensions before TensorRT 8.5).
+TEST_F(TensorRt, DynamicShapeEngineRunsOnlyAfterItsInputShapeIsSet) {
+  auto det = detector(kFaceNet, "tensorrt", engineOf(kFaceNet, "dynamic"));
+  EXPECT_EQ(trtdouble::calls().refused, 0);
+  const cv::Mat img = messi();
+  EXPECT_TRUE(sameBoxes(det->detectFrame(img), detector(kFaceNet, "opencv", modelPath(kDetectNet))->detectFrame(img)));
+  EXPECT_EQ(trtdouble::calls().refused, 0);
+  EXPECT_GE(trtdouble::calls().enqueued, 2);  // the load-time check and the frame
+}
+
+// Every input and output needs a device address (setTensorAddress; the bindings array before 8.5).
+TEST_F(TensorRt, EveryTensorIsBoundToDeviceMemoryBeforeEnqueue) {
+  expectMessiMatches(kBlaze, engineOf(kBlaze, "addresses"));
+  EXPECT_EQ(trtdouble::calls().refused, 0);
+  EXPECT_GT(trtdouble::calls().enqueued, 0);
+}
+
+// Outputs are read only after the stream is synchronized: until then the fake GPU has not run and
+// the host buffers hold NaN.
+TEST_F(TensorRt, OutputsAreReadOnlyAfterTheStreamIsSynchronized) {
+  expectMessiMatches(kFaceNet, engineOf(kFaceNet, "sync"));
+  const auto c = fakecuda::counters();
+  EXPECT_GT(c.streamSyncs + c.eventSyncs, 0);
+}
+
+TEST_F(TensorRt, EngineOfAnotherTensorRtVersionIsRefusedAsTensorRtRefusesIt) {
+  auto spec = engineFor(modelPath(kDetectNet), inputOf(kFaceNet));
+  spec.tensorrtVersion = "7.1.3";  // JetPack 4.4's TensorRT
+  const std::string engine = writeEngine("old-version", spec);
+  expectModelLoadError([&] { detector(kFaceNet, "tensorrt", engine); },
+                       "not compatible with this version of TensorRT, expecting library version " +
+                           trtdouble::libraryVersion() + " got 7.1.3");
+}
+
+// --- other engine shapes and errors ---------------------------------------------------------------
+
+TEST_F(TensorRt, StaticShapeEngineMatchesOpenCv) {
+  auto spec = engineFor(modelPath(kDetectNet), inputOf(kFaceNet), 1, true);
+  expectMessiMatches(kFaceNet, writeEngine("static", spec));
+}
+
+// tao-converter's implicit-batch DetectNet_v2 engines: TensorRT < 8.5 runs them with enqueue(batch);
+// 8.5 and 8.6 would need deprecated calls (the backend refuses them); 10+ cannot load them.
+TEST_F(TensorRt, ImplicitBatchEngine) {
+  auto spec = engineFor(modelPath(kDetectNet), inputOf(kFaceNet), 1, true);
+  spec.implicitBatch = true;
+  for (auto& t : spec.tensors) t.dims.erase(t.dims.begin());
+  const std::string engine = writeEngine("implicit", spec);
+  if (!trtdouble::namedTensorApi()) {
+    expectMessiMatches(kFaceNet, engine);
+  } else if (trtdouble::implicitBatchEngines()) {
+    expectModelLoadError([&] { detector(kFaceNet, "tensorrt", engine); }, "implicit batch dimension");
+  } else {
+    expectModelLoadError([&] { detector(kFaceNet, "tensorrt", engine); }, "implicit-batch engines do not exist");
+  }
+}
+
+TEST_F(TensorRt, UnknownOutputBlobNameIsAModelLoadError) {
+  const std::string engine = engineOf(kFaceNet, "blobs");
+  expectModelLoadError([&] { detector(kFaceNet, "tensorrt", engine, {"--output-blob-names", "output_cov/Sigmoid;nope"}); },
+                       "'nope'");
+}
+
+TEST_F(TensorRt, EngineForAnotherInputSizeIsAModelLoadError) {
+  const std::string engine = engineOf(kFaceNet, "size");
+  expectModelLoadError([&] { detector(kFaceNet, "tensorrt", engine, {"--input", "640x480"}); },
+                       "the configured input has 921600 values");
+}
+
+TEST_F(TensorRt, NotAnEngineIsAModelLoadErrorWithTensorRtsReason) {
+  expectModelLoadError([&] { detector(kFaceNet, "tensorrt", modelPath(kDetectNet)); },
+                       "not a facefleet TensorRT double engine");
+}
