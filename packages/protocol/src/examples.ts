@@ -150,6 +150,23 @@ export const examples = {
     pid: 2211,
     ts,
   } satisfies RunnerHello,
+  /** The same on an AGX Xavier: a trtexec engine built for DLA core 1 (`--useDLACore=1`). */
+  runnerHelloDla: {
+    type: 'hello',
+    v: 1,
+    runner: '0.1.0',
+    backend: 'tensorrt',
+    model: 'detectnet_v2',
+    modelPath: '/var/lib/facefleet/engines/current/facenet_dla1_int8.engine',
+    modelSha256: sha,
+    input: { width: 736, height: 416 },
+    source: '/dev/video0',
+    sourceKind: 'camera',
+    cluster: 'nms',
+    dlaCore: 1,
+    pid: 2211,
+    ts,
+  } satisfies RunnerHello,
   runnerFrame: {
     type: 'frame',
     index: 0,

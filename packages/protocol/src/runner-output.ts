@@ -36,6 +36,12 @@ export const runnerHelloSchema = z.strictObject({
   source: z.string().max(4096),
   sourceKind: z.enum(SOURCE_KINDS),
   cluster: z.enum(CLUSTER_MODES),
+  /**
+   * TensorRT on a Jetson's deep-learning accelerator: the DLA core the runner gave TensorRT
+   * (`--dla-core`, or nvinfer's `enable-dla` + `use-dla-core`). Absent: the GPU (and every runner
+   * older than this field).
+   */
+  dlaCore: z.int().min(0).max(15).optional(),
   pid: z.int().positive(),
   ts: timestampSchema,
 });

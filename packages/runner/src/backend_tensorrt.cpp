@@ -90,6 +90,15 @@ class TensorRtBackend final : public Backend {
     if (!runtime_)
       throw RunnerError(ErrorCode::ModelLoad,
                         "createInferRuntime failed (TensorRT " + versionText() + ")" + logger_.takeLastError());
+    // An engine built for a DLA (trtexec --useDLACore=N) deserializes only once the runtime has a
+    // DLA core; TensorRT ignores setDLACore on a device without DLA, so that is checked here.
+    if (cfg.dlaCore >= 0) {
+      const int cores = runtime_->getNbDLACores();
+      if (cfg.dlaCore >= cores)
+        throw RunnerError(ErrorCode::ModelLoad, "--dla-core " + std::to_string(cfg.dlaCore) + ": this device has " +
+                                                    std::to_string(cores) + " DLA core" + (cores == 1 ? "" : "s"));
+      runtime_->setDLACore(cfg.dlaCore);
+    }
     engine_.reset(runtime_->deserializeCudaEngine(plan.data(), plan.size()));
     if (!engine_)
       throw RunnerError(ErrorCode::ModelLoad, "cannot deserialize '" + cfg.modelPath +

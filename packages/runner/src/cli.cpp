@@ -55,6 +55,7 @@ int runCommand(const std::vector<std::string>& args, const std::atomic<bool>& st
   hello.source = (kind == SourceKind::File || kind == SourceKind::Images) ? absolutePath(cfg.source) : cfg.source;
   hello.sourceKind = sourceKindName(kind);
   hello.cluster = clusterModeName(cfg.cluster.mode);
+  hello.dlaCore = cfg.dlaCore();  // the model loaded, so TensorRT accepted this core
   hello.pid = static_cast<long long>(::getpid());
   hello.ts = epochMs();
   emitLine(helloLine(hello));

@@ -158,8 +158,9 @@ std::string helloLine(const HelloMessage& m) {
       .key("input").beginObject().key("width").integer(m.inputWidth).key("height").integer(m.inputHeight).endObject()
       .key("source").string(m.source)
       .key("sourceKind").string(m.sourceKind)
-      .key("cluster").string(m.cluster)
-      .key("pid").integer(m.pid)
+      .key("cluster").string(m.cluster);
+  if (m.dlaCore >= 0) w.key("dlaCore").integer(m.dlaCore);
+  w.key("pid").integer(m.pid)
       .key("ts").integer(m.ts)
       .endObject();
   return w.str();

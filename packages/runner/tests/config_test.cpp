@@ -207,3 +207,37 @@ TEST(Flags, ErrorsNameTheFlag) {
   EXPECT_EQ(err({"--model", "m", "--source", "s", "--pre-cluster-threshold", "nan"}),
             "--pre-cluster-threshold: 'nan' is not a number");
 }
+
+// DeepStream's enable-dla / use-dla-core, and --dla-core over them (-1 = back to the GPU).
+TEST(NvinferConfig, DlaKeysAndTheDlaCoreFlag) {
+  RunnerConfig c;
+  std::vector<std::string> w;
+  EXPECT_EQ(c.dlaCore(), -1);
+  applyNvinferConfig(c, "[property]\nuse-dla-core=1\n", "f.txt", "/cfg", w);
+  EXPECT_EQ(c.dlaCore(), -1) << "use-dla-core alone does not enable the DLA";
+  applyNvinferConfig(c, "[property]\nenable-dla=1\n", "f.txt", "/cfg", w);
+  EXPECT_EQ(c.dlaCore(), 1);
+  RunnerConfig d;
+  applyNvinferConfig(d, "[property]\nenable-dla=1\n", "f.txt", "/cfg", w);
+  EXPECT_EQ(d.dlaCore(), 0) << "DeepStream's default use-dla-core is 0";
+  EXPECT_TRUE(w.empty());
+  EXPECT_EQ(errorOf("[property]\nenable-dla=2\n"), "f.txt:2: enable-dla: 2 must be 0 or 1");
+  EXPECT_EQ(errorOf("[property]\nuse-dla-core=-1\n"), "f.txt:2: use-dla-core: -1 is not a DLA core (0..15)");
+
+  const std::string path = ::testing::TempDir() + "facefleet_dla_test.txt";
+  {
+    FILE* f = std::fopen(path.c_str(), "w");
+    std::fputs("[property]\nenable-dla=1\nuse-dla-core=1\n", f);
+    std::fclose(f);
+  }
+  EXPECT_EQ(parseRunArgs({"--config", path, "--source", "s", "--model", "m"}, w).dlaCore(), 1);
+  EXPECT_EQ(parseRunArgs({"--config", path, "--source", "s", "--model", "m", "--dla-core", "0"}, w).dlaCore(), 0);
+  EXPECT_EQ(parseRunArgs({"--config", path, "--source", "s", "--model", "m", "--dla-core=-1"}, w).dlaCore(), -1);
+  std::remove(path.c_str());
+  try {
+    parseRunArgs({"--source", "s", "--model", "m", "--dla-core", "x"}, w);
+    ADD_FAILURE() << "expected bad_args";
+  } catch (const RunnerError& e) {
+    EXPECT_EQ(std::string(e.what()), "--dla-core: 'x' is not an integer");
+  }
+}

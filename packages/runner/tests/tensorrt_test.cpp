@@ -214,6 +214,58 @@ TEST_F(TensorRt, OutputsAreReadOnlyAfterTheStreamIsSynchronized) {
   EXPECT_GT(c.streamSyncs + c.eventSyncs, 0);
 }
 
+// trtexec --useDLACore=N engines (Xavier, Orin): IRuntime::setDLACore before deserializeCudaEngine.
+TEST_F(TensorRt, DlaEngineRunsOnceTheDlaCoreIsSetBeforeDeserialization) {
+  fakecuda::configure(fakecuda::DeviceConfig{true, 2});  // an AGX Xavier: integrated GPU, 2 DLA cores
+  expectMessiMatches(kFaceNet, engineOf(kFaceNet, "dla", 0), {"--dla-core", "1"});
+}
+
+TEST_F(TensorRt, DlaEngineWithoutADlaCoreIsRefusedByTensorRt) {
+  fakecuda::configure(fakecuda::DeviceConfig{true, 2});
+  const std::string engine = engineOf(kFaceNet, "dla-unset", 0);
+  expectModelLoadError([&] { detector(kFaceNet, "tensorrt", engine); }, "call IRuntime::setDLACore");
+}
+
+TEST_F(TensorRt, DlaCoreTheDeviceLacksIsAModelLoadError) {
+  fakecuda::configure(fakecuda::DeviceConfig{true, 2});
+  const std::string engine = engineOf(kFaceNet, "dla-range", 0);
+  expectModelLoadError([&] { detector(kFaceNet, "tensorrt", engine, {"--dla-core", "2"}); },
+                       "--dla-core 2: this device has 2 DLA cores");
+  fakecuda::configure(fakecuda::DeviceConfig{false, 0});  // a T4: no DLA at all
+  expectModelLoadError([&] { detector(kFaceNet, "tensorrt", engine, {"--dla-core", "0"}); },
+                       "--dla-core 0: this device has 0 DLA cores");
+}
+
+TEST_F(TensorRt, DlaCoreIsForTheTensorRtBackendOnly) {
+  try {
+    detector(kFaceNet, "opencv", modelPath(kDetectNet), {"--dla-core", "0"});
+    ADD_FAILURE() << "expected bad_args";
+  } catch (const RunnerError& e) {
+    EXPECT_EQ(e.code(), ErrorCode::BadArgs);
+    EXPECT_NE(std::string(e.what()).find("only the tensorrt backend"), std::string::npos) << e.what();
+  }
+}
+
+// nvinfer's enable-dla / use-dla-core reach setDLACore, and hello reports the core.
+TEST_F(TensorRt, HelloReportsTheDlaCoreFromTheNvinferConfig) {
+  const char* bin = std::getenv("FACEFLEET_TRT_RUNNER_BIN");
+  ASSERT_TRUE(bin) << "FACEFLEET_TRT_RUNNER_BIN is not set (ctest sets it to this version's runner build)";
+  const std::string config = kDir + "/dla.txt";
+  writeText(config, "[property]\nmodel-engine-file=" + engineOf(kFaceNet, "dla-cli", 0) +
+                        "\nenable-dla=1\nuse-dla-core=1\n");
+  ::setenv("FACEFLEET_FAKE_GPU", "integrated", 1);
+  const auto r = run({"--backend", "tensorrt", "--config", config, "--source", samplePath("messi5.jpg")}, bin);
+  ::unsetenv("FACEFLEET_FAKE_GPU");
+  ASSERT_EQ(r.exitCode, 0);
+  ASSERT_GE(r.lines.size(), 2u);
+  const auto hello = minijson::parse(r.lines[0]);
+  EXPECT_EQ(hello.keys(), (std::vector<std::string>{"type", "v", "runner", "backend", "model", "modelPath",
+                                                    "modelSha256", "input", "source", "sourceKind", "cluster",
+                                                    "dlaCore", "pid", "ts"}));
+  EXPECT_EQ(hello["backend"].str, "tensorrt");
+  EXPECT_EQ(hello["dlaCore"].num, 1);
+}
+
 TEST_F(TensorRt, EngineOfAnotherTensorRtVersionIsRefusedAsTensorRtRefusesIt) {
   auto spec = engineFor(modelPath(kDetectNet), inputOf(kFaceNet));
   spec.tensorrtVersion = "7.1.3";  // JetPack 4.4's TensorRT

@@ -14,6 +14,7 @@ struct BackendConfig {
   InputSpec input;                       // shape and layout of the blob passed to infer()
   std::vector<std::string> outputNames;  // explicit output tensors; empty = all model outputs
   int threads = 0;                       // CPU backends: worker threads, 0 = library default
+  int dlaCore = -1;  // TensorRT: the DLA core for engines built with trtexec --useDLACore (-1: GPU)
 };
 
 class Backend {

@@ -43,6 +43,7 @@ struct HelloMessage {
   std::string backend, model, modelPath, modelSha256;
   int inputWidth = 0, inputHeight = 0;
   std::string source, sourceKind, cluster;
+  int dlaCore = -1;  // written only when >= 0 (TensorRT on a DLA core)
   long long pid = 0;
   std::int64_t ts = 0;
 };
