@@ -10,6 +10,18 @@ std::unique_ptr<Backend> Backend::create(const std::string& name, const BackendC
   throw RunnerError(ErrorCode::BadArgs, "--backend: '" + name + "' is not a backend (opencv, tensorrt)");
 }
 
+void Backend::submit(const float* input) {
+  if (submitted_) throw RunnerError(ErrorCode::Runtime, std::string(name()) + " backend: submit() twice without collect()");
+  submitted_ = &infer(input);
+}
+
+const std::vector<TensorView>& Backend::collect() {
+  if (!submitted_) throw RunnerError(ErrorCode::Runtime, std::string(name()) + " backend: collect() without submit()");
+  const std::vector<TensorView>* out = submitted_;
+  submitted_ = nullptr;
+  return *out;
+}
+
 std::string backendUsage() {
   return std::string("  --backend opencv|tensorrt         opencv (default): OpenCV DNN on an ONNX model, CPU\n") +
          "                                    tensorrt: serialized engine from trtexec (" +

@@ -12,11 +12,14 @@
 #include <cmath>
 #include <cstdlib>
 #include <fstream>
+#include <functional>
+#include <map>
 
 #include "facefleet/backend.hpp"
 #include "facefleet/config.hpp"
 #include "facefleet/detector.hpp"
 #include "facefleet/errors.hpp"
+#include "facefleet/preprocess.hpp"
 #include "test_support.hpp"
 #include "trt_double/fake_cuda.hpp"
 #include "trt_double/trt_double.hpp"
@@ -30,6 +33,21 @@ const std::string kDir = tempDir("tensorrt_double");
 
 // An engine file of the double whose ONNX twin is `onnx`: outputs named and shaped as OpenCV reports
 // them for `input`, the batch dimension dynamic (-1, profile 1..maxBatch) unless `staticBatch`.
+// The outputs (names, shapes) OpenCV reports for `onnx` on `input`, probed once per model.
+std::vector<trtdouble::TensorSpec> outputsOf(const std::string& onnx, const std::vector<int>& inputDims) {
+  static std::map<std::string, std::vector<trtdouble::TensorSpec>> probed;
+  auto& outputs = probed[onnx];
+  if (!outputs.empty()) return outputs;
+  cv::dnn::Net net = cv::dnn::readNetFromONNX(onnx);
+  net.setInput(cv::Mat(static_cast<int>(inputDims.size()), inputDims.data(), CV_32F, cv::Scalar(0)));
+  const auto names = net.getUnconnectedOutLayersNames();
+  std::vector<cv::Mat> outs;
+  net.forward(outs, names);
+  for (std::size_t i = 0; i < outs.size(); ++i)
+    outputs.push_back({names[i], false, std::vector<int>(outs[i].size.p, outs[i].size.p + outs[i].dims)});
+  return outputs;
+}
+
 trtdouble::EngineSpec engineFor(const std::string& onnx, const InputSpec& input, int maxBatch = 1,
                                 bool staticBatch = false) {
   trtdouble::EngineSpec spec;
@@ -41,15 +59,9 @@ trtdouble::EngineSpec engineFor(const std::string& onnx, const InputSpec& input,
   in.dims = input.layout == Layout::NCHW ? std::vector<int>{batch, input.channels, input.height, input.width}
                                          : std::vector<int>{batch, input.height, input.width, input.channels};
   spec.tensors.push_back(in);
-  cv::dnn::Net net = cv::dnn::readNetFromONNX(onnx);
   std::vector<int> dims = in.dims;
   dims[0] = 1;
-  net.setInput(cv::Mat(static_cast<int>(dims.size()), dims.data(), CV_32F, cv::Scalar(0)));
-  const auto names = net.getUnconnectedOutLayersNames();
-  std::vector<cv::Mat> outs;
-  net.forward(outs, names);
-  for (std::size_t i = 0; i < outs.size(); ++i) {
-    trtdouble::TensorSpec out{names[i], false, std::vector<int>(outs[i].size.p, outs[i].size.p + outs[i].dims)};
+  for (trtdouble::TensorSpec out : outputsOf(onnx, dims)) {
     out.dims[0] = batch;
     spec.tensors.push_back(out);
   }
@@ -85,7 +97,13 @@ std::unique_ptr<Detector> detector(const Model& m, const std::string& backend, c
   return Detector::create(parseRunArgs(args, warnings));
 }
 
-InputSpec inputOf(const Model& m) { return detector(m, "opencv", modelPath(m.onnx))->input(); }
+InputSpec inputOf(const Model& m) {
+  std::vector<std::string> args = modelFlags(m, "opencv", modelPath(m.onnx));
+  args.insert(args.end(), {"--source", "unused"});
+  std::vector<std::string> warnings;
+  const RunnerConfig cfg = parseRunArgs(args, warnings);
+  return cfg.inputSpec(Decoder::create(cfg.decoder));
+}
 
 std::string engineOf(const Model& m, const std::string& name, int dlaCore = -1) {
   auto spec = engineFor(modelPath(m.onnx), inputOf(m));
@@ -113,12 +131,18 @@ cv::Mat messi() {
   return img;
 }
 
-// Runs `m` on messi5.jpg through TensorRT (engine `engine`) and OpenCV; both must agree.
+// The OpenCV backend's detections on messi5.jpg, computed once per model.
+const Boxes& messiReference(const Model& m) {
+  static std::map<std::string, Boxes> reference;
+  auto it = reference.find(m.onnx);
+  if (it == reference.end()) it = reference.emplace(m.onnx, detector(m, "opencv", modelPath(m.onnx))->detectFrame(messi())).first;
+  return it->second;
+}
+
+// Runs `m` on messi5.jpg through TensorRT (engine `engine`); it must agree with OpenCV.
 void expectMessiMatches(const Model& m, const std::string& engine, std::vector<std::string> extra = {}) {
-  const cv::Mat img = messi();
-  const Boxes ref = detector(m, "opencv", modelPath(m.onnx))->detectFrame(img);
-  const Boxes trt = detector(m, "tensorrt", engine, extra)->detectFrame(img);
-  EXPECT_TRUE(sameBoxes(trt, ref));
+  const Boxes trt = detector(m, "tensorrt", engine, extra)->detectFrame(messi());
+  EXPECT_TRUE(sameBoxes(trt, messiReference(m)));
 }
 
 void expectModelLoadError(const std::function<void()>& f, const std::string& inMessage) {
@@ -193,8 +217,7 @@ TEST_F(TensorRt, MegamindFrames1To60SameFaceCountsAsOpenCvThroughTheCli) {
 TEST_F(TensorRt, DynamicShapeEngineRunsOnlyAfterItsInputShapeIsSet) {
   auto det = detector(kFaceNet, "tensorrt", engineOf(kFaceNet, "dynamic"));
   EXPECT_EQ(trtdouble::calls().refused, 0);
-  const cv::Mat img = messi();
-  EXPECT_TRUE(sameBoxes(det->detectFrame(img), detector(kFaceNet, "opencv", modelPath(kDetectNet))->detectFrame(img)));
+  EXPECT_TRUE(sameBoxes(det->detectFrame(messi()), messiReference(kFaceNet)));
   EXPECT_EQ(trtdouble::calls().refused, 0);
   EXPECT_GE(trtdouble::calls().enqueued, 2);  // the load-time check and the frame
 }
@@ -206,18 +229,107 @@ TEST_F(TensorRt, EveryTensorIsBoundToDeviceMemoryBeforeEnqueue) {
   EXPECT_GT(trtdouble::calls().enqueued, 0);
 }
 
-// Outputs are read only after the stream is synchronized: until then the fake GPU has not run and
-// the host buffers hold NaN.
-TEST_F(TensorRt, OutputsAreReadOnlyAfterTheStreamIsSynchronized) {
-  expectMessiMatches(kFaceNet, engineOf(kFaceNet, "sync"));
+// --- memory: zero-copy on an integrated GPU (Jetson), pinned + async copies on a discrete one -----
+
+class TensorRtMemory : public TensorRt, public ::testing::WithParamInterface<bool> {
+ protected:
+  void SetUp() override {
+    TensorRt::SetUp();
+    integrated_ = GetParam();
+    fakecuda::configure(fakecuda::DeviceConfig{integrated_, integrated_ ? 2 : 0});
+  }
+  bool integrated_ = false;
+};
+
+INSTANTIATE_TEST_SUITE_P(Gpu, TensorRtMemory, ::testing::Values(false, true),
+                         [](const ::testing::TestParamInfo<bool>& info) {
+                           return std::string(info.param ? "Integrated" : "Discrete");
+                         });
+
+std::unique_ptr<Backend> backendFor(const Model& m, const std::string& backend, const std::string& file) {
+  BackendConfig bc;
+  bc.modelPath = file;
+  bc.input = inputOf(m);
+  return Backend::create(backend, bc);
+}
+
+std::vector<float> blobOf(const Model& m, const cv::Mat& frame) {
+  Preprocessor pre(inputOf(m));
+  std::vector<float> blob;
+  pre.run(frame, blob);
+  return blob;
+}
+
+::testing::AssertionResult sameOutputs(const std::vector<TensorView>& trt, const std::vector<TensorView>& ref) {
+  if (trt.size() != ref.size()) return ::testing::AssertionFailure() << trt.size() << " outputs vs " << ref.size();
+  for (const TensorView& r : ref) {
+    const TensorView* t = nullptr;
+    for (const TensorView& c : trt) t = c.name == r.name ? &c : t;
+    if (!t) return ::testing::AssertionFailure() << "no output '" << r.name << "'";
+    if (t->shape != r.shape || t->count() != r.count()) return ::testing::AssertionFailure() << r.name << ": shapes differ";
+    for (std::size_t i = 0; i < r.count(); ++i)
+      if (!(std::fabs(t->data[i] - r.data[i]) <= 1e-6f))
+        return ::testing::AssertionFailure() << r.name << "[" << i << "]: " << t->data[i] << " vs " << r.data[i];
+  }
+  return ::testing::AssertionSuccess();
+}
+
+// Outputs are read only after synchronization: until the fake GPU has run the work, pinned output
+// memory (discrete) and mapped output memory (integrated) hold NaN.
+TEST_P(TensorRtMemory, OutputsAreReadOnlyAfterTheStreamIsSynchronized) {
+  expectMessiMatches(kBlaze, engineOf(kBlaze, "sync"));
   const auto c = fakecuda::counters();
   EXPECT_GT(c.streamSyncs + c.eventSyncs, 0);
+}
+
+TEST_P(TensorRtMemory, BuffersFitTheGpu) {
+  expectMessiMatches(kBlaze, engineOf(kBlaze, "memory"));
+  const auto c = fakecuda::counters();
+  EXPECT_EQ(c.pageableCopies, 0) << "pageable host memory makes every copy synchronous";
+  if (integrated_) {  // mapped host memory, read by the GPU in place: no device buffers, no copies
+    EXPECT_GT(c.mappedAllocs, 0);
+    EXPECT_EQ(c.mappedAllocs, c.devicePointerQueries);
+    EXPECT_EQ(c.pinnedAllocs + c.deviceAllocs + c.asyncCopies, 0);
+  } else {  // pinned host memory and device memory, asynchronous copies
+    EXPECT_GT(c.pinnedAllocs, 0);
+    EXPECT_EQ(c.pinnedAllocs, c.deviceAllocs);
+    EXPECT_EQ(c.mappedAllocs, 0);
+    EXPECT_GT(c.asyncCopies, 0);
+  }
+}
+
+// Two batches in flight (submit, submit, collect, collect) give each its own outputs: the second's
+// input and outputs must not share memory with the first while it is queued.
+TEST_P(TensorRtMemory, TwoBatchesInFlightGiveEachBatchItsOwnOutputs) {
+  ASSERT_TRUE(haveSample("Megamind.avi"));
+  cv::VideoCapture cap(samplePath("Megamind.avi"));
+  cv::Mat frame;
+  for (int i = 0; i < 30; ++i) ASSERT_TRUE(cap.read(frame));
+  const std::vector<float> a = blobOf(kBlaze, messi()), b = blobOf(kBlaze, frame);
+  auto ref = backendFor(kBlaze, "opencv", modelPath(kBlazeBack));
+  auto trt = backendFor(kBlaze, "tensorrt", engineOf(kBlaze, "in-flight"));
+  ASSERT_EQ(trt->inFlight(), 2);
+  for (int round = 0; round < 2; ++round) {  // the second round reuses both slots
+    trt->submit(a.data());
+    trt->submit(b.data());
+    try {
+      trt->submit(a.data());
+      ADD_FAILURE() << "a third batch in flight must be refused";
+    } catch (const RunnerError& e) {
+      EXPECT_EQ(e.code(), ErrorCode::Runtime);
+    }
+    const std::vector<TensorView> outA = trt->collect();  // views of slot A stay valid until A is reused
+    const std::vector<TensorView>& outB = trt->collect();
+    EXPECT_TRUE(sameOutputs(outA, ref->infer(a.data()))) << "round " << round;
+    EXPECT_TRUE(sameOutputs(outB, ref->infer(b.data()))) << "round " << round;
+  }
+  EXPECT_EQ(trtdouble::calls().refused, 0);
 }
 
 // trtexec --useDLACore=N engines (Xavier, Orin): IRuntime::setDLACore before deserializeCudaEngine.
 TEST_F(TensorRt, DlaEngineRunsOnceTheDlaCoreIsSetBeforeDeserialization) {
   fakecuda::configure(fakecuda::DeviceConfig{true, 2});  // an AGX Xavier: integrated GPU, 2 DLA cores
-  expectMessiMatches(kFaceNet, engineOf(kFaceNet, "dla", 0), {"--dla-core", "1"});
+  expectMessiMatches(kBlaze, engineOf(kBlaze, "dla", 0), {"--dla-core", "1"});
 }
 
 TEST_F(TensorRt, DlaEngineWithoutADlaCoreIsRefusedByTensorRt) {
@@ -251,10 +363,12 @@ TEST_F(TensorRt, HelloReportsTheDlaCoreFromTheNvinferConfig) {
   const char* bin = std::getenv("FACEFLEET_TRT_RUNNER_BIN");
   ASSERT_TRUE(bin) << "FACEFLEET_TRT_RUNNER_BIN is not set (ctest sets it to this version's runner build)";
   const std::string config = kDir + "/dla.txt";
-  writeText(config, "[property]\nmodel-engine-file=" + engineOf(kFaceNet, "dla-cli", 0) +
+  writeText(config, "[property]\nmodel-engine-file=" + engineOf(kBlaze, "dla-cli", 0) +
                         "\nenable-dla=1\nuse-dla-core=1\n");
   ::setenv("FACEFLEET_FAKE_GPU", "integrated", 1);
-  const auto r = run({"--backend", "tensorrt", "--config", config, "--source", samplePath("messi5.jpg")}, bin);
+  const auto r = run({"--backend", "tensorrt", "--decoder", "blazeface", "--input", "256x256", "--config", config,
+                      "--source", samplePath("messi5.jpg")},
+                     bin);
   ::unsetenv("FACEFLEET_FAKE_GPU");
   ASSERT_EQ(r.exitCode, 0);
   ASSERT_GE(r.lines.size(), 2u);

@@ -25,9 +25,22 @@ class Backend {
   // views stay valid until the next infer() call. Throws RunnerError(Runtime) on failure.
   virtual const std::vector<TensorView>& infer(const float* input) = 0;
 
+  // Pipelining: submit() starts inference and returns without waiting for it; collect() waits for
+  // the oldest batch submitted and not yet collected and returns its outputs, which stay valid
+  // until inFlight() more batches have been submitted after it. `input` may be reused as soon as
+  // submit() returns. At most inFlight() batches are submitted and not collected (RunnerError
+  // Runtime otherwise). The default keeps one in flight and runs infer() in submit(); the TensorRT
+  // backend keeps two, so one batch's copies overlap the other's inference.
+  virtual int inFlight() const { return 1; }
+  virtual void submit(const float* input);
+  virtual const std::vector<TensorView>& collect();
+
   // Throws RunnerError(BadArgs) for an unknown or not-compiled-in backend, RunnerError(ModelLoad)
   // when the model cannot be loaded or does not fit the input spec.
   static std::unique_ptr<Backend> create(const std::string& name, const BackendConfig& config);
+
+ private:
+  const std::vector<TensorView>* submitted_ = nullptr;  // the default submit()'s outputs
 };
 
 std::string backendUsage();

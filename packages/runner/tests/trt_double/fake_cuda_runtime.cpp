@@ -429,6 +429,23 @@ cudaError_t cudaEventSynchronize(cudaEvent_t event) {
   return event->stream->sticky;
 }
 
+// The waiting stream's later work runs only after the event's work on the other stream.
+cudaError_t cudaStreamWaitEvent(cudaStream_t stream, cudaEvent_t event, unsigned int flags) {
+  State& s = state();
+  std::lock_guard<std::recursive_mutex> lock(s.m);
+  CUstream_st* st = facefleet::fakecuda::resolve(s, stream);
+  if (!st || !s.events.count(event) || flags != 0) return cudaErrorInvalidResourceHandle;
+  if (!event->stream) return cudaSuccess;  // never recorded: nothing to wait for
+  CUstream_st* other = event->stream;
+  const std::uint64_t target = event->target;
+  facefleet::fakecuda::push(*st, [other, target] {
+    State& s = state();
+    facefleet::fakecuda::runUntil(s, *other, target);
+    return other->sticky;
+  });
+  return cudaSuccess;
+}
+
 cudaError_t cudaEventQuery(cudaEvent_t event) {
   State& s = state();
   std::lock_guard<std::recursive_mutex> lock(s.m);
