@@ -88,15 +88,18 @@ const suites = {
     report.push(
       `ctest: ${passed} passed, ${failedCount} failed, ${skipped} skipped, ${notApplicable.length} not applicable in ${seconds.toFixed(1)}s`,
     );
-    // The TensorRT compile matrix: one line per header version, compiled clean or not.
-    for (const c of cases.filter((c) => c.name.startsWith('tensorrt.compile.'))) {
-      const line = c.out.match(/^(COMPILED|NOT COMPILED CLEAN|NOT APPLICABLE):.*$/m)?.[0];
-      report.push(
-        `  ${c.name}: ${line ?? `${c.status === 'run' ? 'FAILED' : c.status} (no summary line)`}`,
-      );
-    }
-    for (const c of notApplicable.filter((c) => !c.name.startsWith('tensorrt.compile.'))) {
-      report.push(`  ${c.name}: ${c.out.match(/^NOT APPLICABLE:.*$/m)[0]}`);
+    // Compile checks (the TensorRT header matrix, the CUDA kernel) print one summary line each:
+    // which compiled clean, which did not, which could not apply here. Other n/a tests follow.
+    const summary = /^(COMPILED|NOT COMPILED( CLEAN)?|NOT APPLICABLE):.*$/m;
+    for (const c of cases) {
+      const line = c.out.match(summary)?.[0];
+      if (line && (c.name.startsWith('tensorrt.compile.') || c.name.startsWith('cuda.')))
+        report.push(
+          `  ${c.name}: ${c.status === 'fail' && line.startsWith('COMPILED') ? 'FAILED: ' : ''}${line}`,
+        );
+      else if (c.name.startsWith('tensorrt.compile.'))
+        report.push(`  ${c.name}: ${c.status === 'run' ? 'FAILED' : c.status} (no summary line)`);
+      else if (notApplicable.includes(c)) report.push(`  ${c.name}: ${c.out.match(summary)?.[0]}`);
     }
   },
   vitest: () => {
