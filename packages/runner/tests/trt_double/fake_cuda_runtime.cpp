@@ -440,6 +440,8 @@ cudaError_t cudaStreamWaitEvent(cudaStream_t stream, cudaEvent_t event, unsigned
   const std::uint64_t target = event->target;
   facefleet::fakecuda::push(*st, [other, target] {
     State& s = state();
+    // A destroyed stream ran all its work when it was destroyed.
+    if (other != &s.defaultStream && !s.streams.count(other)) return cudaSuccess;
     facefleet::fakecuda::runUntil(s, *other, target);
     return other->sticky;
   });
