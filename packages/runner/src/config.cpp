@@ -64,6 +64,21 @@ void setMinBoxes(RunnerConfig& c, const std::string& v, const std::string& w) { 
 void setMinScore(RunnerConfig& c, const std::string& v, const std::string& w) { c.cluster.minScore = parseNonNegative(v, w); }
 void setMinH(RunnerConfig& c, const std::string& v, const std::string& w) { c.cluster.minHeight = parseNonNegative(v, w); }
 
+// nvinfer's 0/1 switches.
+bool parseSwitch(const std::string& v, const std::string& w) {
+  const long long f = parseInteger(v, w);
+  if (f != 0 && f != 1) bad(w + ": " + v + " must be 0 or 1");
+  return f == 1;
+}
+
+void setLetterbox(RunnerConfig& c, const std::string& v, const std::string& w) { c.letterbox = parseSwitch(v, w); }
+void setEnableDla(RunnerConfig& c, const std::string& v, const std::string& w) { c.enableDla = parseSwitch(v, w); }
+void setUseDlaCore(RunnerConfig& c, const std::string& v, const std::string& w) {
+  const long long n = parseInteger(v, w);
+  if (n < 0 || n > kMaxDlaCore) bad(w + ": " + v + " is not a DLA core (0.." + std::to_string(kMaxDlaCore) + ")");
+  c.useDlaCore = static_cast<int>(n);
+}
+
 using Setter = std::function<void(RunnerConfig&, const std::string& value, const std::string& what,
                                   const std::string& baseDir, std::vector<std::string>& warnings)>;
 
@@ -94,12 +109,7 @@ const std::map<std::string, Setter>& propertyKeys() {
          if (f != 0 && f != 1) bad(w + ": " + v + " is not supported (0 = RGB, 1 = BGR)");
          c.rgb = f == 0;
        }},
-      {"maintain-aspect-ratio",
-       [](RunnerConfig& c, const std::string& v, const std::string& w, const std::string&, std::vector<std::string>&) {
-         const long long f = parseInteger(v, w);
-         if (f != 0 && f != 1) bad(w + ": " + v + " must be 0 or 1");
-         c.letterbox = f == 1;
-       }},
+      {"maintain-aspect-ratio", plain(setLetterbox)},
       {"infer-dims",
        [](RunnerConfig& c, const std::string& v, const std::string& w, const std::string&, std::vector<std::string>&) {
          const auto parts = splitList(v);
@@ -144,18 +154,8 @@ const std::map<std::string, Setter>& propertyKeys() {
            default: bad(w + ": " + v + " is not a cluster mode (0-4)");
          }
        }},
-      {"enable-dla",
-       [](RunnerConfig& c, const std::string& v, const std::string& w, const std::string&, std::vector<std::string>&) {
-         const long long f = parseInteger(v, w);
-         if (f != 0 && f != 1) bad(w + ": " + v + " must be 0 or 1");
-         c.enableDla = f == 1;
-       }},
-      {"use-dla-core",
-       [](RunnerConfig& c, const std::string& v, const std::string& w, const std::string&, std::vector<std::string>&) {
-         const long long n = parseInteger(v, w);
-         if (n < 0 || n > kMaxDlaCore) bad(w + ": " + v + " is not a DLA core (0.." + std::to_string(kMaxDlaCore) + ")");
-         c.useDlaCore = static_cast<int>(n);
-       }},
+      {"enable-dla", plain(setEnableDla)},
+      {"use-dla-core", plain(setUseDlaCore)},
       {"num-detected-classes",
        [](RunnerConfig&, const std::string& v, const std::string& w, const std::string&, std::vector<std::string>&) {
          if (parseInteger(v, w) != 1) bad(w + ": " + v + " classes; the face decoders handle exactly 1");
