@@ -10,9 +10,9 @@ std::unique_ptr<Backend> Backend::create(const std::string& name, const BackendC
   throw RunnerError(ErrorCode::BadArgs, "--backend: '" + name + "' is not a backend (opencv, tensorrt)");
 }
 
-void Backend::submit(const float* input) {
+void Backend::submit(const float* input, int batch) {
   if (submitted_) throw RunnerError(ErrorCode::Runtime, std::string(name()) + " backend: submit() twice without collect()");
-  submitted_ = &infer(input);
+  submitted_ = &infer(input, batch);
 }
 
 const std::vector<TensorView>& Backend::collect() {

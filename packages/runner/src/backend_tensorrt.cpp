@@ -90,7 +90,7 @@ struct Buffer {
 
 class TensorRtBackend final : public Backend {
  public:
-  explicit TensorRtBackend(const BackendConfig& cfg) : input_(cfg.input) {
+  explicit TensorRtBackend(const BackendConfig& cfg) : input_(cfg.input), maxBatch_(std::max(1, cfg.maxBatch)) {
     std::ifstream f(cfg.modelPath, std::ios::binary);
     if (!f) throw RunnerError(ErrorCode::ModelLoad, "engine file '" + cfg.modelPath + "' cannot be read");
     const std::vector<char> plan((std::istreambuf_iterator<char>(f)), std::istreambuf_iterator<char>());
@@ -117,6 +117,7 @@ class TensorRtBackend final : public Backend {
     if (!context_) throw RunnerError(ErrorCode::ModelLoad, "createExecutionContext failed" + logger_.takeLastError());
     chooseMemory();
     collectTensors();
+    limitBatch();
     setBatch(1, ErrorCode::ModelLoad);
     for (const auto& t : tensors_) {
       if (!t.input) continue;
@@ -161,22 +162,25 @@ class TensorRtBackend final : public Backend {
 
   const char* name() const override { return "tensorrt"; }
 
-  const std::vector<TensorView>& infer(const float* input) override {
-    submit(input);
+  const std::vector<TensorView>& infer(const float* input, int batch) override {
+    submit(input, batch);
     return collect();
   }
 
+  int maxBatch() const override { return maxBatch_; }
   int inFlight() const override { return kSlots; }
 
   // Zero-copy: the input goes straight into mapped memory the GPU reads; outputs are written into
   // mapped memory the host reads after the slot's event. Discrete: input into pinned memory, copied
   // to the device on the copy stream (overlapping the other slot's inference), inference on the
   // compute stream once the copy's event fired, outputs copied back to pinned memory.
-  void submit(const float* input) override {
+  void submit(const float* input, int batch) override {
     if (pending_ == kSlots)
       throw RunnerError(ErrorCode::Runtime, "tensorrt backend: " + std::to_string(kSlots) + " batches already in flight");
+    if (batch < 1 || batch > maxBatch_)
+      throw RunnerError(ErrorCode::Runtime, "tensorrt backend: batch " + std::to_string(batch) + " outside 1.." +
+                                                std::to_string(maxBatch_));
     Slot& slot = slots_[next_];
-    const int batch = 1;
     setBatch(batch, ErrorCode::Runtime);
     const std::size_t inBytes = bytesOf(inputIndex_, batch);
     std::memcpy(slot.buffers[inputIndex_].host, input, inBytes);
@@ -263,10 +267,46 @@ class TensorRtBackend final : public Backend {
     return tensors_[i].itemCount * static_cast<std::size_t>(batch) * sizeof(float);
   }
 
+  // Outputs lead with the batch (Backend contract), implicit-batch engines' included.
   std::vector<int> shapeOf(std::size_t i, int batch) const {
     std::vector<int> s = tensors_[i].shape;
     if (tensors_[i].batchDim) s[0] = batch;
+    else s.insert(s.begin(), batch);
     return s;
+  }
+
+  // The batches this engine runs: its optimization profile (named tensors, explicit-batch bindings)
+  // or getMaxBatchSize() (implicit batch), capped by what was asked for. A profile that needs more
+  // than one frame, or a fixed batch other than 1, cannot run the runner's single frames.
+  void limitBatch() {
+    const Tensor& in = tensors_[inputIndex_];
+    int lo = 1, hi = 1;
+#if FACEFLEET_TRT_NAMED_TENSORS
+    const nvinfer1::Dims d = engine_->getTensorShape(in.name.c_str());
+    if (d.nbDims > 0 && d.d[0] < 0) {
+      lo = static_cast<int>(engine_->getProfileShape(in.name.c_str(), 0, nvinfer1::OptProfileSelector::kMIN).d[0]);
+      hi = static_cast<int>(engine_->getProfileShape(in.name.c_str(), 0, nvinfer1::OptProfileSelector::kMAX).d[0]);
+    } else if (d.nbDims > 0) {
+      lo = hi = static_cast<int>(d.d[0]);
+    }
+#else
+    if (implicitBatch_) {
+      hi = engine_->getMaxBatchSize();
+    } else {
+      const nvinfer1::Dims d = engine_->getBindingDimensions(in.index);
+      if (d.nbDims > 0 && d.d[0] < 0) {
+        lo = engine_->getProfileDimensions(in.index, 0, nvinfer1::OptProfileSelector::kMIN).d[0];
+        hi = engine_->getProfileDimensions(in.index, 0, nvinfer1::OptProfileSelector::kMAX).d[0];
+      } else if (d.nbDims > 0) {
+        lo = hi = d.d[0];
+      }
+    }
+#endif
+    if (lo != 1 || hi < 1)
+      throw RunnerError(ErrorCode::ModelLoad, "engine input '" + in.name + "' takes batches of " + std::to_string(lo) +
+                                                  ".." + std::to_string(hi) +
+                                                  " frames; build it with a profile from batch 1 (trtexec --minShapes)");
+    maxBatch_ = std::min(maxBatch_, hi);
   }
 
   // The engine's input dims with every dynamic (-1) dim fixed: the batch, then C,H,W or H,W,C.
@@ -384,12 +424,12 @@ class TensorRtBackend final : public Backend {
 
   Logger logger_;
   InputSpec input_;
+  int maxBatch_;
   std::unique_ptr<nvinfer1::IRuntime> runtime_;
   std::unique_ptr<nvinfer1::ICudaEngine> engine_;
   std::unique_ptr<nvinfer1::IExecutionContext> context_;
   bool zeroCopy_ = false;
   bool implicitBatch_ = false;
-  int maxBatch_ = 1;
   int contextBatch_ = 0;  // the batch the context's input shape is set for
   std::vector<Tensor> tensors_;
   std::size_t inputIndex_ = 0;

@@ -92,11 +92,11 @@ int benchCommand(const std::vector<std::string>& args, const std::atomic<bool>& 
     Preprocessor(detector->input()).run(frame, blob);
   }
   Backend& backend = detector->backend();
-  for (long long i = 0; i < warmup && !stop.load(); ++i) backend.infer(blob.data());
+  for (long long i = 0; i < warmup && !stop.load(); ++i) backend.infer(blob.data(), 1);
   std::vector<double> inferMs;
   for (long long i = 0; i < iterations && !stop.load(); ++i) {
     const auto t0 = Clock::now();
-    backend.infer(blob.data());
+    backend.infer(blob.data(), 1);
     inferMs.push_back(std::chrono::duration<double, std::milli>(Clock::now() - t0).count());
   }
   const double meanMs = inferMs.empty() ? 0 : std::accumulate(inferMs.begin(), inferMs.end(), 0.0) / inferMs.size();

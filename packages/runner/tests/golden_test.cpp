@@ -5,9 +5,13 @@
 #include <opencv2/imgcodecs.hpp>
 #include <opencv2/videoio.hpp>
 
+#include <cmath>
+#include <cstdio>
+
 #include "facefleet/backend.hpp"
 #include "facefleet/detector.hpp"
 #include "facefleet/errors.hpp"
+#include "facefleet/preprocess.hpp"
 #include "test_support.hpp"
 
 using namespace facefleet;
@@ -82,7 +86,7 @@ TEST(GoldenDetectNet, GeneratedModelHasFaceNetTensorNamesAndShapes) {
   bc.outputNames = {"output_bbox/BiasAdd", "output_cov/Sigmoid"};
   auto backend = Backend::create("opencv", bc);
   std::vector<float> input(bc.input.elementCount(), 0.5f);
-  const auto& outs = backend->infer(input.data());
+  const auto& outs = backend->infer(input.data(), 1);
   ASSERT_EQ(outs.size(), 2u);
   EXPECT_EQ(outs[0].name, "output_bbox/BiasAdd");
   EXPECT_EQ(outs[0].shape, (std::vector<int>{1, 4, 26, 46}));
@@ -106,5 +110,135 @@ TEST(GoldenDetectNet, WrongOutputNameIsAModelLoadError) {
   } catch (const RunnerError& e) {
     EXPECT_EQ(e.code(), ErrorCode::ModelLoad);
     EXPECT_NE(std::string(e.what()).find("'nope'"), std::string::npos);
+  }
+}
+
+namespace {
+
+// Four real frames (Megamind 0, 10, 20, 30), preprocessed for `spec`, one after the other.
+std::vector<float> megamindBlob(const InputSpec& spec, int frames) {
+  cv::VideoCapture cap(samplePath("Megamind.avi"));
+  Preprocessor pre(spec);
+  std::vector<float> all, one;
+  cv::Mat frame;
+  for (int i = 0; static_cast<int>(all.size() / spec.elementCount()) < frames && cap.read(frame); ++i) {
+    if (i % 10 != 0) continue;
+    pre.run(frame, one);
+    all.insert(all.end(), one.begin(), one.end());
+  }
+  return all;
+}
+
+// Runs the frames one by one and then as one batch; returns the largest |difference| over every
+// output value, and checks the batched shapes.
+float batchedVersusSingle(Backend& backend, const InputSpec& spec, const std::vector<float>& blob, int frames) {
+  const std::size_t n = spec.elementCount();
+  std::vector<std::vector<std::vector<float>>> single(frames);
+  for (int f = 0; f < frames; ++f)
+    for (const TensorView& v : backend.infer(blob.data() + f * n, 1)) {
+      EXPECT_EQ(v.shape.at(0), 1) << v.name;
+      single[f].emplace_back(v.data, v.data + v.count());
+    }
+  const auto& outs = backend.infer(blob.data(), frames);
+  float worst = 0;
+  for (std::size_t i = 0; i < outs.size(); ++i) {
+    EXPECT_EQ(outs[i].shape.at(0), frames) << outs[i].name;
+    for (int f = 0; f < frames; ++f) {
+      const TensorView s = frameSlice(outs[i], f);
+      EXPECT_EQ(s.shape.at(0), 1);
+      EXPECT_EQ(s.count(), single[f][i].size());
+      for (std::size_t k = 0; k < s.count(); ++k) worst = std::max(worst, std::fabs(s.data[k] - single[f][i][k]));
+    }
+  }
+  return worst;
+}
+
+}  // namespace
+
+TEST(GoldenBatch, DetectNetRunsBatchedAndEachFrameEqualsItsSingleRun) {
+  ASSERT_TRUE(haveModel(kDetectNet));
+  ASSERT_TRUE(haveSample("Megamind.avi"));
+  BackendConfig bc;
+  bc.modelPath = modelPath(kDetectNet);
+  bc.input = Decoder::create("detectnet_v2").defaultInput;
+  bc.maxBatch = 4;
+  auto backend = Backend::create("opencv", bc);
+  ASSERT_EQ(backend->maxBatch(), 4) << "the generated model has a dynamic batch dimension";
+  const auto blob = megamindBlob(bc.input, 4);
+  ASSERT_EQ(blob.size(), 4 * bc.input.elementCount());
+  const float worst = batchedVersusSingle(*backend, bc.input, blob, 4);
+  std::printf("detectnet batch 4 vs single: max |diff| %g\n", worst);
+  EXPECT_EQ(worst, 0.0f);
+  // A batch larger than maxBatch() is refused rather than read past the caller's buffer.
+  EXPECT_THROW(backend->infer(blob.data(), 5), RunnerError);
+}
+
+// The Barracuda export of BlazeFace pads channels by concatenating a constant zero tensor whose
+// batch is fixed at 1, so OpenCV DNN cannot run it batched: the backend finds that out at load time
+// and reports maxBatch() 1, and the Detector then infers frame by frame. If a future model or
+// OpenCV changes that, this test says so (and the batched outputs must then equal single runs).
+TEST(GoldenBatch, BlazeFaceBarracudaExportRunsOneFrameAtATime) {
+  ASSERT_TRUE(haveModel(kBlazeBack));
+  ASSERT_TRUE(haveSample("Megamind.avi"));
+  RunnerConfig cfg;
+  cfg.decoder = "blazeface";
+  cfg.model = modelPath(kBlazeBack);
+  auto det = Detector::create(cfg, 4);
+  EXPECT_EQ(det->maxBatch(), 1);
+  auto single = Detector::create(cfg, 1);
+  cv::VideoCapture cap(samplePath("Megamind.avi"));
+  Preprocessor pre(det->input());
+  std::vector<float> all, one;
+  std::vector<FrameTransform> transforms;
+  std::vector<Boxes> expected;
+  cv::Mat frame;
+  for (int i = 0; i < 3 && cap.read(frame); ++i) {
+    transforms.push_back(pre.run(frame, one));
+    all.insert(all.end(), one.begin(), one.end());
+    expected.push_back(single->detect(one, transforms.back(), nullptr, nullptr));
+  }
+  std::vector<Boxes> got;
+  Detector::BatchTiming timing;
+  det->detectBatch(all.data(), transforms, got, &timing);
+  EXPECT_EQ(timing.inferCalls, 3);
+  ASSERT_EQ(got.size(), 3u);
+  for (int f = 0; f < 3; ++f) {
+    ASSERT_EQ(got[f].size(), expected[f].size());
+    for (std::size_t k = 0; k < got[f].size(); ++k) EXPECT_EQ(got[f][k].x1, expected[f][k].x1);
+  }
+}
+
+TEST(GoldenBatch, DetectorBatchGivesEachFrameTheBoxesOfItsOwnRun) {
+  ASSERT_TRUE(haveModel(kDetectNet));
+  ASSERT_TRUE(haveSample("Megamind.avi"));
+  RunnerConfig cfg;
+  cfg.model = modelPath(kDetectNet);
+  cfg.cluster.mode = ClusterMode::Dbscan;
+  auto batched = Detector::create(cfg, 3);
+  auto single = Detector::create(cfg, 1);
+  cv::VideoCapture cap(samplePath("Megamind.avi"));
+  Preprocessor pre(batched->input());
+  std::vector<float> all, one;
+  std::vector<FrameTransform> transforms;
+  std::vector<Boxes> expected;
+  cv::Mat frame;
+  for (int i = 0; i < 5 && cap.read(frame); ++i) {  // 5 frames: one call of 3, one of 2
+    transforms.push_back(pre.run(frame, one));
+    all.insert(all.end(), one.begin(), one.end());
+    expected.push_back(single->detect(one, transforms.back(), nullptr, nullptr));
+  }
+  ASSERT_EQ(transforms.size(), 5u);
+  std::vector<Boxes> got;
+  Detector::BatchTiming timing;
+  batched->detectBatch(all.data(), transforms, got, &timing);
+  EXPECT_EQ(timing.inferCalls, 2);
+  ASSERT_EQ(got.size(), 5u);
+  for (int f = 0; f < 5; ++f) {
+    ASSERT_EQ(got[f].size(), expected[f].size()) << "frame " << f;
+    for (std::size_t k = 0; k < got[f].size(); ++k) {
+      EXPECT_EQ(got[f][k].x1, expected[f][k].x1);
+      EXPECT_EQ(got[f][k].y2, expected[f][k].y2);
+      EXPECT_EQ(got[f][k].conf, expected[f][k].conf);
+    }
   }
 }

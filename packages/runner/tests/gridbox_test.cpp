@@ -223,3 +223,34 @@ TEST(Decoders, CreateByName) {
   EXPECT_EQ(Decoder::create("blazeface").defaultInput.layout, Layout::NHWC);
   EXPECT_THROW(Decoder::create("yolo"), std::invalid_argument);
 }
+
+// A batched backend output [2,4,H,W] / [2,1,H,W]: frame b's slice has shape [1,...] and starts b
+// frames in, so the decoder sees exactly what a single-frame run would have given it.
+TEST(BatchSlice, EachFrameDecodesAsIfItRanAlone) {
+  Grid a(4, 3), b(4, 3);
+  a.set(1, 1, 0.9f, 0.5f, 0.5f, 0.5f, 0.5f);
+  b.set(2, 0, 0.8f, 0.2f, 0.1f, 0.3f, 0.4f);
+  b.set(3, 2, 0.7f, 0.1f, 0.1f, 0.1f, 0.1f);
+  std::vector<float> bbox = a.bbox, cov = a.cov;
+  bbox.insert(bbox.end(), b.bbox.begin(), b.bbox.end());
+  cov.insert(cov.end(), b.cov.begin(), b.cov.end());
+  const std::vector<TensorView> outs = {{"output_bbox/BiasAdd", {2, 4, 3, 4}, bbox.data()},
+                                        {"output_cov/Sigmoid", {2, 1, 3, 4}, cov.data()}};
+  std::vector<TensorView> slices;
+  frameSlices(outs, 1, slices);
+  ASSERT_EQ(slices.size(), 2u);
+  EXPECT_EQ(slices[0].shape, (std::vector<int>{1, 4, 3, 4}));
+  EXPECT_EQ(slices[0].data, bbox.data() + 48);
+  EXPECT_EQ(slices[1].data, cov.data() + 12);
+  for (int f = 0; f < 2; ++f) {
+    frameSlices(outs, f, slices);
+    Boxes got;
+    decodeDetectNetV2(slices, NetworkInfo{64, 48}, DecodeOptions{}, got);
+    const Boxes want = (f == 0 ? a : b).decode(64, 48);
+    ASSERT_EQ(got.size(), want.size()) << "frame " << f;
+    for (std::size_t k = 0; k < got.size(); ++k) {
+      EXPECT_EQ(got[k].x1, want[k].x1);
+      EXPECT_EQ(got[k].conf, want[k].conf);
+    }
+  }
+}

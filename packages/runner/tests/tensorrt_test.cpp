@@ -310,18 +310,18 @@ TEST_P(TensorRtMemory, TwoBatchesInFlightGiveEachBatchItsOwnOutputs) {
   auto trt = backendFor(kBlaze, "tensorrt", engineOf(kBlaze, "in-flight"));
   ASSERT_EQ(trt->inFlight(), 2);
   for (int round = 0; round < 2; ++round) {  // the second round reuses both slots
-    trt->submit(a.data());
-    trt->submit(b.data());
+    trt->submit(a.data(), 1);
+    trt->submit(b.data(), 1);
     try {
-      trt->submit(a.data());
+      trt->submit(a.data(), 1);
       ADD_FAILURE() << "a third batch in flight must be refused";
     } catch (const RunnerError& e) {
       EXPECT_EQ(e.code(), ErrorCode::Runtime);
     }
     const std::vector<TensorView> outA = trt->collect();  // views of slot A stay valid until A is reused
     const std::vector<TensorView>& outB = trt->collect();
-    EXPECT_TRUE(sameOutputs(outA, ref->infer(a.data()))) << "round " << round;
-    EXPECT_TRUE(sameOutputs(outB, ref->infer(b.data()))) << "round " << round;
+    EXPECT_TRUE(sameOutputs(outA, ref->infer(a.data(), 1))) << "round " << round;
+    EXPECT_TRUE(sameOutputs(outB, ref->infer(b.data(), 1))) << "round " << round;
   }
   EXPECT_EQ(trtdouble::calls().refused, 0);
 }

@@ -1,9 +1,10 @@
 #!/usr/bin/env node
 // Writes a DetectNet_v2-shaped ONNX model with FaceNet's exact tensor names and shapes, for tests
 // and benchmarks where NVIDIA's FaceNet weights cannot be used:
-//   input  input_1              float 1x3x416x736
-//   output output_bbox/BiasAdd  float 1x4x26x46
-//   output output_cov/Sigmoid   float 1x1x26x46
+//   input  input_1              float Nx3x416x736
+//   output output_bbox/BiasAdd  float Nx4x26x46
+//   output output_cov/Sigmoid   float Nx1x26x46
+// N is a symbolic (dynamic) batch dimension named "N" by default, or a fixed size with --batch K.
 // Trunk: a small ResNet18-like stack down to stride 16 (7x7/2 conv, 3x3/2 max pool, then residual
 // blocks and stride-2 convs), with batch norm already folded into conv weights and biases, ReLU,
 // residual Adds; 1x1 head convs; Sigmoid on coverage. Weights are seeded and deterministic.
@@ -13,7 +14,7 @@
 // initializers listed as graph inputs, node names equal to their output names (OpenCV names layers
 // after them, and the runner fetches outputs by those names).
 //
-// Usage: node tools/gen-detectnet-onnx.mjs OUT.onnx [--seed N] [--width 24]
+// Usage: node tools/gen-detectnet-onnx.mjs OUT.onnx [--seed N] [--width 24] [--batch dynamic|K]
 import { mkdirSync, renameSync, writeFileSync } from 'node:fs';
 import { dirname } from 'node:path';
 
@@ -64,12 +65,14 @@ const tensor = (name, dims, values) => {
     fBytes(9, raw),
   );
 };
+// TensorShapeProto.Dimension: dim_value (1) for a number, dim_param (2) for a symbolic name.
+const dimension = (d) => (typeof d === 'string' ? fString(2, d) : fVarint(1, d));
 const valueInfo = (name, dims) =>
   msg(
     fString(1, name),
     fBytes(
       2,
-      fBytes(1, msg(fVarint(1, FLOAT), fBytes(2, msg(dims.map((d) => fBytes(1, fVarint(1, d))))))),
+      fBytes(1, msg(fVarint(1, FLOAT), fBytes(2, msg(dims.map((d) => fBytes(1, dimension(d))))))),
     ),
   );
 
@@ -85,7 +88,7 @@ function mulberry32(seed) {
   };
 }
 
-function build({ seed, width }) {
+function build({ seed, width, batch }) {
   const rand = mulberry32(seed);
   const gauss = () => {
     const u = Math.max(rand(), 1e-12);
@@ -149,9 +152,9 @@ function build({ seed, width }) {
     nodes.map((n) => fBytes(1, n)),
     fString(2, 'detectnet_v2_facenet_shaped'),
     inits.map((t) => fBytes(5, t)),
-    fBytes(11, valueInfo('input_1', [1, 3, 416, 736])),
-    fBytes(12, valueInfo('output_bbox/BiasAdd', [1, 4, 26, 46])),
-    fBytes(12, valueInfo('output_cov/Sigmoid', [1, 1, 26, 46])),
+    fBytes(11, valueInfo('input_1', [batch, 3, 416, 736])),
+    fBytes(12, valueInfo('output_bbox/BiasAdd', [batch, 4, 26, 46])),
+    fBytes(12, valueInfo('output_cov/Sigmoid', [batch, 1, 26, 46])),
   );
   return msg(
     fVarint(1, 7), // ir_version
@@ -169,15 +172,23 @@ function build({ seed, width }) {
 // ---- main ----------------------------------------------------------------------------------------
 const args = process.argv.slice(2);
 const out = args.find((a) => !a.startsWith('--'));
-const opt = (name, dflt) => {
+const optText = (name, dflt) => {
   const i = args.indexOf(`--${name}`);
-  return i >= 0 ? Number(args[i + 1]) : dflt;
+  return i >= 0 ? args[i + 1] : dflt;
 };
+const opt = (name, dflt) => Number(optText(name, dflt));
+const usage = 'usage: node tools/gen-detectnet-onnx.mjs OUT.onnx [--seed N] [--width 24] [--batch dynamic|K]';
 if (!out) {
-  console.error('usage: node tools/gen-detectnet-onnx.mjs OUT.onnx [--seed N] [--width 24]');
+  console.error(usage);
   process.exit(2);
 }
-const model = build({ seed: opt('seed', 20240601), width: opt('width', 24) });
+const batchText = optText('batch', 'dynamic');
+const batch = batchText === 'dynamic' ? 'N' : Number(batchText);
+if (batch !== 'N' && !(Number.isInteger(batch) && batch >= 1)) {
+  console.error(`--batch: '${batchText}' is neither 'dynamic' nor a positive integer\n${usage}`);
+  process.exit(2);
+}
+const model = build({ seed: opt('seed', 20240601), width: opt('width', 24), batch });
 mkdirSync(dirname(out), { recursive: true });
 const tmp = `${out}.tmp-${process.pid}`;
 writeFileSync(tmp, model);

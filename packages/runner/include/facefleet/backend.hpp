@@ -15,24 +15,31 @@ struct BackendConfig {
   std::vector<std::string> outputNames;  // explicit output tensors; empty = all model outputs
   int threads = 0;                       // CPU backends: worker threads, 0 = library default
   int dlaCore = -1;  // TensorRT: the DLA core for engines built with trtexec --useDLACore (-1: GPU)
+  int maxBatch = 1;                      // the largest batch infer() will be called with
 };
 
 class Backend {
  public:
   virtual ~Backend() = default;
   virtual const char* name() const = 0;
-  // `input` holds input.elementCount() floats laid out as BackendConfig::input says. The returned
-  // views stay valid until the next infer() call. Throws RunnerError(Runtime) on failure.
-  virtual const std::vector<TensorView>& infer(const float* input) = 0;
+  // Runs `batch` frames at once. `input` holds batch × input.elementCount() floats: frame after
+  // frame, each laid out as BackendConfig::input says. 1 <= batch <= maxBatch(), else
+  // RunnerError(Runtime). Every returned view leads with the batch dimension (shape[0] == batch);
+  // frameSlice(view, b) / frameSlices() give frame b's part. The views stay valid until the next
+  // infer() call. Throws RunnerError(Runtime) on failure.
+  virtual const std::vector<TensorView>& infer(const float* input, int batch) = 0;
+  // The largest batch this backend runs in one call: BackendConfig::maxBatch when the model allows
+  // it, else less (1 for a model whose graph fixes its batch). Callers split larger sets of frames.
+  virtual int maxBatch() const = 0;
 
-  // Pipelining: submit() starts inference and returns without waiting for it; collect() waits for
-  // the oldest batch submitted and not yet collected and returns its outputs, which stay valid
-  // until inFlight() more batches have been submitted after it. `input` may be reused as soon as
-  // submit() returns. At most inFlight() batches are submitted and not collected (RunnerError
+  // Pipelining: submit(input, batch) starts an infer() and returns without waiting for it;
+  // collect() waits for the oldest batch submitted and not yet collected and returns its outputs,
+  // which stay valid until inFlight() more batches have been submitted after it. `input` may be
+  // reused as soon as submit() returns. At most inFlight() batches are submitted and not collected (RunnerError
   // Runtime otherwise). The default keeps one in flight and runs infer() in submit(); the TensorRT
   // backend keeps two, so one batch's copies overlap the other's inference.
   virtual int inFlight() const { return 1; }
-  virtual void submit(const float* input);
+  virtual void submit(const float* input, int batch);
   virtual const std::vector<TensorView>& collect();
 
   // Throws RunnerError(BadArgs) for an unknown or not-compiled-in backend, RunnerError(ModelLoad)

@@ -10,9 +10,10 @@
 namespace facefleet {
 
 // Non-owning view of one output tensor; valid until the backend's next infer().
+// A backend's outputs always lead with the batch dimension: shape[0] == the batch infer() ran.
 struct TensorView {
   std::string name;
-  std::vector<int> shape;  // as the model reports it, batch dimension included if present
+  std::vector<int> shape;  // batch first, then the model's per-frame dimensions
   const float* data = nullptr;
 
   std::size_t count() const {
@@ -21,6 +22,24 @@ struct TensorView {
     return n;
   }
 };
+
+// Frame b's slice of a batched output: the same rank with a leading dimension of 1, data advanced
+// by b frames (b·count()/shape[0] floats). Requires 0 <= b < shape[0]; a rank-0 view is returned
+// unchanged for b == 0.
+inline TensorView frameSlice(const TensorView& t, int b) {
+  if (t.shape.empty()) return t;
+  const int batch = t.shape[0] > 0 ? t.shape[0] : 1;
+  const std::size_t perFrame = t.count() / static_cast<std::size_t>(batch);
+  TensorView v{t.name, t.shape, t.data + perFrame * static_cast<std::size_t>(b)};
+  v.shape[0] = 1;
+  return v;
+}
+
+// frameSlice() over every output of one infer() call, into `out` (reused between frames).
+inline void frameSlices(const std::vector<TensorView>& outputs, int b, std::vector<TensorView>& out) {
+  out.resize(outputs.size());
+  for (std::size_t i = 0; i < outputs.size(); ++i) out[i] = frameSlice(outputs[i], b);
+}
 
 enum class Layout { NCHW, NHWC };
 
