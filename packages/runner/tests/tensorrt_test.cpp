@@ -326,6 +326,77 @@ TEST_P(TensorRtMemory, TwoBatchesInFlightGiveEachBatchItsOwnOutputs) {
   EXPECT_EQ(trtdouble::calls().refused, 0);
 }
 
+// --- batch: one engine with an optimization profile up to the camera count ---------------------------
+
+std::unique_ptr<Detector> batchedDetector(const Model& m, const std::string& backend, const std::string& file,
+                                          int maxBatch) {
+  std::vector<std::string> args = modelFlags(m, backend, file);
+  args.insert(args.end(), {"--source", "unused"});
+  std::vector<std::string> warnings;
+  return Detector::create(parseRunArgs(args, warnings), maxBatch);
+}
+
+// messi5.jpg and Megamind frames 10, 20, …: different sizes and faces, as from several cameras.
+std::vector<cv::Mat> cameraFrames(int n) {
+  std::vector<cv::Mat> out{messi()};
+  cv::VideoCapture cap(samplePath("Megamind.avi"));
+  cv::Mat f;
+  for (int i = 1; static_cast<int>(out.size()) < n && cap.read(f); ++i)
+    if (i % 10 == 0) out.push_back(f.clone());
+  return out;
+}
+
+// Runs `frames` through detectBatch on `det` and each frame alone through OpenCV: same boxes; the
+// double must have seen `enqueues` enqueue calls and one inference per frame.
+void expectBatchMatches(const Model& m, Detector& det, const std::vector<cv::Mat>& frames, long enqueues) {
+  std::vector<float> blob, one;
+  std::vector<FrameTransform> transforms;
+  Preprocessor pre(det.input());
+  for (const cv::Mat& f : frames) {
+    transforms.push_back(pre.run(f, one));
+    blob.insert(blob.end(), one.begin(), one.end());
+  }
+  trtdouble::resetCalls();
+  std::vector<Boxes> out;
+  det.detectBatch(blob.data(), transforms, out, nullptr);
+  EXPECT_EQ(trtdouble::calls().enqueued, enqueues);
+  EXPECT_EQ(trtdouble::calls().inferences, static_cast<long>(frames.size()));
+  auto ref = detector(m, "opencv", modelPath(m.onnx));
+  ASSERT_EQ(out.size(), frames.size());
+  for (std::size_t f = 0; f < frames.size(); ++f) EXPECT_TRUE(sameBoxes(out[f], ref->detectFrame(frames[f]))) << "frame " << f;
+}
+
+TEST_P(TensorRtMemory, BatchOfFourCamerasRunsInOneEnqueueAndMatchesOpenCv) {
+  ASSERT_TRUE(haveSample("Megamind.avi"));
+  auto spec = engineFor(modelPath(kDetectNet), inputOf(kFaceNet), 4);
+  auto det = batchedDetector(kFaceNet, "tensorrt", writeEngine("batch4", spec), 4);
+  EXPECT_EQ(det->maxBatch(), 4);
+  expectBatchMatches(kFaceNet, *det, cameraFrames(4), 1);
+  expectBatchMatches(kFaceNet, *det, cameraFrames(3), 1);  // a smaller batch: the input shape follows
+}
+
+TEST_F(TensorRt, BatchBeyondTheProfileIsSplitIntoSeveralEnqueues) {
+  ASSERT_TRUE(haveSample("Megamind.avi"));
+  auto spec = engineFor(modelPath(kBlazeBack), inputOf(kBlaze), 2);
+  auto det = batchedDetector(kBlaze, "tensorrt", writeEngine("batch2", spec), 8);
+  EXPECT_EQ(det->maxBatch(), 2) << "the engine's profile ends at 2";
+  expectBatchMatches(kBlaze, *det, cameraFrames(3), 2);
+  try {
+    std::vector<float> blob(3 * det->input().elementCount());
+    det->backend().infer(blob.data(), 3);
+    ADD_FAILURE() << "a batch beyond maxBatch() must be refused";
+  } catch (const RunnerError& e) {
+    EXPECT_EQ(e.code(), ErrorCode::Runtime);
+  }
+}
+
+TEST_F(TensorRt, ProfileThatCannotRunOneFrameIsAModelLoadError) {
+  auto spec = engineFor(modelPath(kBlazeBack), inputOf(kBlaze), 4);
+  spec.batchMin = spec.batchOpt = 2;
+  const std::string engine = writeEngine("min2", spec);
+  expectModelLoadError([&] { detector(kBlaze, "tensorrt", engine); }, "build it with a profile from batch 1");
+}
+
 // trtexec --useDLACore=N engines (Xavier, Orin): IRuntime::setDLACore before deserializeCudaEngine.
 TEST_F(TensorRt, DlaEngineRunsOnceTheDlaCoreIsSetBeforeDeserialization) {
   fakecuda::configure(fakecuda::DeviceConfig{true, 2});  // an AGX Xavier: integrated GPU, 2 DLA cores
@@ -399,16 +470,21 @@ TEST_F(TensorRt, StaticShapeEngineMatchesOpenCv) {
 // tao-converter's implicit-batch DetectNet_v2 engines: TensorRT < 8.5 runs them with enqueue(batch);
 // 8.5 and 8.6 would need deprecated calls (the backend refuses them); 10+ cannot load them.
 TEST_F(TensorRt, ImplicitBatchEngine) {
-  auto spec = engineFor(modelPath(kDetectNet), inputOf(kFaceNet), 1, true);
+  auto spec = engineFor(modelPath(kBlazeBack), inputOf(kBlaze), 1, true);
   spec.implicitBatch = true;
+  spec.batchMax = 4;  // getMaxBatchSize()
   for (auto& t : spec.tensors) t.dims.erase(t.dims.begin());
   const std::string engine = writeEngine("implicit", spec);
   if (!trtdouble::namedTensorApi()) {
-    expectMessiMatches(kFaceNet, engine);
+    expectMessiMatches(kBlaze, engine);
+    ASSERT_TRUE(haveSample("Megamind.avi"));
+    auto det = batchedDetector(kBlaze, "tensorrt", engine, 4);
+    EXPECT_EQ(det->maxBatch(), 4);
+    expectBatchMatches(kBlaze, *det, cameraFrames(3), 1);  // enqueue(3, …)
   } else if (trtdouble::implicitBatchEngines()) {
-    expectModelLoadError([&] { detector(kFaceNet, "tensorrt", engine); }, "implicit batch dimension");
+    expectModelLoadError([&] { detector(kBlaze, "tensorrt", engine); }, "implicit batch dimension");
   } else {
-    expectModelLoadError([&] { detector(kFaceNet, "tensorrt", engine); }, "implicit-batch engines do not exist");
+    expectModelLoadError([&] { detector(kBlaze, "tensorrt", engine); }, "implicit-batch engines do not exist");
   }
 }
 
