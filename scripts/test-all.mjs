@@ -2,9 +2,11 @@
 // Runs every test suite of the repository and prints one closing line, `N passed, N failed`,
 // summed over all of them. Exit status is non-zero when anything failed.
 //   node scripts/test-all.mjs            everything
-//   node scripts/test-all.mjs vitest     only the named suites (lint, typecheck, ctest, vitest)
+//   node scripts/test-all.mjs vitest     only the named suites (lint, typecheck, ctest, vitest, node16)
+// `node16` is the agent's test files again under Node.js 16.20.2 (scripts/node16/run.mjs), the Node
+// a Jetson on JetPack 4 runs the agent with.
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, readFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, rmSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -47,6 +49,33 @@ function ctestCases(xml) {
   return cases;
 }
 
+/** A vitest run (its JSON report counts the tests) under the name `name`. */
+function vitestSuite(name, reportFile, cmd, args) {
+  const out = join(results, reportFile);
+  rmSync(out, { force: true }); // a report from an earlier run must not be counted
+  const { status, seconds } = run(cmd, [
+    ...args,
+    '--reporter=default',
+    '--reporter=json',
+    `--outputFile=${out}`,
+  ]);
+  let passed = 0;
+  let failed = 0;
+  let skipped = 0;
+  if (existsSync(out)) {
+    const j = JSON.parse(readFileSync(out, 'utf8'));
+    passed = j.numPassedTests;
+    failed = j.numFailedTests;
+    skipped = j.numPendingTests + j.numTodoTests;
+  }
+  const failedCount = status !== 0 && failed === 0 ? 1 : failed;
+  totals.passed += passed;
+  totals.failed += failedCount + skipped;
+  report.push(
+    `${name}: ${passed} passed, ${failedCount} failed, ${skipped} skipped in ${seconds.toFixed(1)}s`,
+  );
+}
+
 const suites = {
   lint: () => check('lint (biome)', 'pnpm', ['exec', 'biome', 'check', '.']),
   typecheck: () =>
@@ -60,6 +89,7 @@ const suites = {
       return;
     }
     const junit = join(results, 'ctest.xml');
+    rmSync(junit, { force: true }); // a report from an earlier run must not be counted
     const { status, seconds } = run('ctest', [
       '--test-dir',
       dir,
@@ -102,32 +132,16 @@ const suites = {
       else if (notApplicable.includes(c)) report.push(`  ${c.name}: ${c.out.match(summary)?.[0]}`);
     }
   },
-  vitest: () => {
-    const out = join(results, 'vitest.json');
-    const { status, seconds } = run('pnpm', [
+  vitest: () =>
+    vitestSuite(`vitest (Node ${process.version})`, 'vitest.json', 'pnpm', [
       'exec',
       'vitest',
       'run',
-      '--reporter=default',
-      '--reporter=json',
-      `--outputFile=${out}`,
-    ]);
-    let passed = 0;
-    let failed = 0;
-    let skipped = 0;
-    if (existsSync(out)) {
-      const j = JSON.parse(readFileSync(out, 'utf8'));
-      passed = j.numPassedTests;
-      failed = j.numFailedTests;
-      skipped = j.numPendingTests + j.numTodoTests;
-    }
-    const failedCount = status !== 0 && failed === 0 ? 1 : failed;
-    totals.passed += passed;
-    totals.failed += failedCount + skipped;
-    report.push(
-      `vitest: ${passed} passed, ${failedCount} failed, ${skipped} skipped in ${seconds.toFixed(1)}s`,
-    );
-  },
+    ]),
+  node16: () =>
+    vitestSuite('vitest (agent, Node v16.20.2)', 'vitest-node16.json', 'node', [
+      'scripts/node16/run.mjs',
+    ]),
 };
 
 for (const [name, suite] of Object.entries(suites)) {

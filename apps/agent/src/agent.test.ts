@@ -4,7 +4,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { type Desired, type EngineManifest, examples, topics } from '@facefleet/protocol';
 import Database from 'better-sqlite3';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { sqliteAddonPath } from './outbox/sqlite-addon.js';
 import { startAgent } from './test-support/agent-process.js';
 import { signedManifest, startEngineServer } from './test-support/engine-server.js';
 import { type Broker, createBroker } from './test-support/mosquitto.js';
@@ -34,11 +35,16 @@ afterAll(async () => {
   await broker?.stop();
   await server?.close();
 });
+// every agent a test started: a test that fails half way still leaves none running
+const started: ReturnType<typeof startAgent>[] = [];
+afterEach(async () => {
+  await Promise.all(started.splice(0).map((a) => a.stop()));
+});
 
 function setup(deviceId: string, env: Record<string, string> = {}, model = blazefaceModel()) {
   const dataDir = mkdtempSync(join(tmpdir(), `ff-agent-${deviceId}-`));
-  const start = () =>
-    startAgent({
+  const start = () => {
+    const agent = startAgent({
       deviceId,
       token: TOKEN,
       brokerUrl: broker.url,
@@ -50,6 +56,9 @@ function setup(deviceId: string, env: Record<string, string> = {}, model = blaze
       source: SAMPLE_VIDEO,
       env,
     });
+    started.push(agent);
+    return agent;
+  };
   return { dataDir, start };
 }
 
@@ -64,15 +73,13 @@ function unique(rs: Received[]): Received[] {
     return true;
   });
 }
-/** Faces windows follow each other without a hole: each starts where the one before ended. */
-function expectContiguous(windows: Received[]) {
-  const sorted = [...windows].sort((a, b) => (a.payload.seq as number) - (b.payload.seq as number));
-  for (let i = 1; i < sorted.length; i++) {
-    expect(sorted[i]?.payload.start, `window seq ${sorted[i]?.payload.seq}`).toBe(
-      sorted[i - 1]?.payload.end,
-    );
-  }
-}
+/**
+ * The faces windows the agent queued, by seq, from its own log ('faces window queued', debug): what
+ * must arrive. (A window in which the runner gave no frame is not published at all, so on a loaded
+ * machine windows need not follow each other without a gap; nothing is lost by that.)
+ */
+const queuedWindows = (agent: ReturnType<typeof startAgent>) =>
+  agent.logs.filter((l) => l.msg === 'faces window queued').map((l) => l.seq as number);
 
 function desired(deviceId: string, rev: number, engine: EngineManifest | null, holdS = 2): Desired {
   return {
@@ -122,12 +129,14 @@ describe('agent over a real broker with the real runner', () => {
     const once = unique(faces);
     const seqs = once.map((r) => r.payload.seq as number);
     expect(seqs).toEqual([...seqs].sort((a, b) => a - b)); // in order
-    expect(once.length).toBeGreaterThanOrEqual(120); // ≥ 30 s of 0.25 s windows
-    expectContiguous(once); // none missing, from start to the clean stop
+    // every window the agent queued arrived, from the start to the clean stop, and nothing else
+    expect(seqs).toEqual(queuedWindows(agent));
     const during = once.filter(
       (r) => (r.payload.end as number) > downAt && (r.payload.end as number) < downAt + OUTAGE_MS,
     );
-    expect(during.length).toBeGreaterThanOrEqual(100); // queued while the broker was down, delivered after
+    // queued while the broker was down, delivered after (~120 of 0.25 s on a quiet machine: how
+    // many depends on how many frames the runner gets through, not on the agent)
+    expect(during.length).toBeGreaterThan(0);
     // every message the agent stored left its outbox only with a PUBACK: nothing pending at exit
     expect(
       agent.logs.find((l) => l.msg === 'outbox flushed as far as the link allows'),
@@ -147,7 +156,10 @@ describe('agent over a real broker with the real runner', () => {
       what: 'first windows',
     });
     await broker.stop();
-    const db = new Database(join(dataDir, 'agent.db'), { readonly: true });
+    const db = new Database(join(dataDir, 'agent.db'), {
+      readonly: true,
+      nativeBinding: sqliteAddonPath(), // the Node 16 run's addon, as the agent's
+    });
     const stored = () =>
       db
         .prepare<[], { seq: number }>(`SELECT seq FROM outbox WHERE kind = 'faces' ORDER BY seq`)
@@ -168,11 +180,11 @@ describe('agent over a real broker with the real runner', () => {
       },
       { timeoutMs: 20_000, what: 'all windows stored before the kill' },
     );
-    // the first process's windows are contiguous: nothing lost
-    const firstRun = unique(byKind(sub.received, 'faces')).filter(
-      (r) => (r.payload.seq as number) <= (pending.at(-1) ?? 0),
-    );
-    expectContiguous(firstRun);
+    // every window the first process queued arrived: nothing lost
+    const got = new Set(byKind(sub.received, 'faces').map((r) => r.payload.seq as number));
+    const queued = queuedWindows(first);
+    expect(queued.length).toBeGreaterThanOrEqual(8);
+    expect(queued.filter((s) => !got.has(s))).toEqual([]);
     // the seq counter survived: the new process never reuses a seq
     await waitFor(
       () =>
@@ -413,8 +425,8 @@ describe('agent over a real broker with the real runner', () => {
       retain: true,
     });
     const stateOf = (r: Received) => (r.payload.update as { state: string }).state;
-    await waitFor(
-      () => byKind(sub.received, 'reported').some((r) => stateOf(r) === 'health_check'),
+    const gateReport = await waitFor(
+      () => byKind(sub.received, 'reported').find((r) => stateOf(r) === 'health_check'),
       {
         timeoutMs: 20_000,
         what: 'health_check report',
@@ -438,7 +450,12 @@ describe('agent over a real broker with the real runner', () => {
         what: 'applied after restart',
       },
     );
-    const afterRestart = byKind(sub.received.slice(seen), 'reported');
+    // reports stored before the gate began may arrive again after the restart (a message leaves the
+    // outbox only on PUBACK, and a loaded machine can leave one unacknowledged at the kill): the
+    // new process's own reports are those after the gate's
+    const afterRestart = byKind(sub.received.slice(seen), 'reported').filter(
+      (r) => (r.payload.seq as number) > (gateReport.payload.seq as number),
+    );
     // the first report of the new process says where the update stood: mid-gate, on the new engine
     expect(afterRestart[0]?.payload).toMatchObject({
       rev: 1,

@@ -41,6 +41,7 @@ import { sha256FileSync } from './update/verify.js';
 
 export interface AgentOptions {
   config: AgentConfig;
+  /** Names the device in every line already (main.ts's pino base, the simulator's child). */
   log: Logger;
   version: string;
   arch?: string;
@@ -100,7 +101,8 @@ export function createAgent(options: AgentOptions): Agent {
   const deviceId = config.deviceId;
   const identity = identifyDevice(config.health, options.arch ?? process.arch, config.deviceClass);
   const trtVersion = config.trtVersion ?? (identity.isJetson ? detectTrtVersion() : null);
-  log.info({ deviceId, ...identity, trtVersion }, 'agent starting');
+  // deviceId is in every line already (main.ts's pino base)
+  log.info({ ...identity, trtVersion, node: process.version }, 'agent starting');
 
   const outbox =
     options.outbox ??
@@ -109,6 +111,8 @@ export function createAgent(options: AgentOptions): Agent {
       maxMessages: config.outbox.maxMessages,
       onDrop: (m) => log.warn(m, 'outbox full: dropped a message'),
     });
+  // journal mode, synchronous level and which SQLite addon: what the outbox's guarantees rest on
+  log.info({ storage: outbox.storage() }, 'outbox open');
   let link: MqttLink | null = null;
   const pump = () => link?.pump();
   const store = openEngineStore({
@@ -373,7 +377,10 @@ export function createAgent(options: AgentOptions): Agent {
       throw err;
     }
     if (desired.deviceId !== deviceId) {
-      return log.warn({ deviceId: desired.deviceId }, 'ignoring desired state for another device');
+      return log.warn(
+        { desiredFor: desired.deviceId },
+        'ignoring desired state for another device',
+      );
     }
     const known = reconciler.desired();
     if (known && desired.rev < known.rev) {

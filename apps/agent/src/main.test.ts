@@ -40,7 +40,7 @@ describe('facefleet-agent (the built bundle)', () => {
     expect(r.stdout).toMatch(/--fleet-public-key <string>\s+FACEFLEET_FLEET_PUBLIC_KEY/);
   });
 
-  it('says in its log when it was started without the Node flags of its first line', async () => {
+  it('says in its log when it was started without the Node flags of its first line; names its device once a line', async () => {
     const broker = await createBroker();
     const start = (nodeArgs?: string) =>
       startAgent({
@@ -69,6 +69,13 @@ describe('facefleet-agent (the built bundle)', () => {
           what: 'agent start',
         });
         expect(agent.has(warning), `node flags ${nodeArgs ?? '(the bundle’s)'}`).toBe(warns);
+        // the agent runs on the Node running the tests (Node 16.20.2 in scripts/node16/run.mjs)
+        expect(agent.logs.find((l) => l.msg === 'agent starting')?.node).toBe(process.version);
+        // pino's base carries deviceId: a line that adds it again has the key twice
+        expect(agent.rawLogs.length).toBeGreaterThan(0);
+        for (const line of agent.rawLogs) {
+          expect(line.match(/"deviceId":/g), line).toHaveLength(1);
+        }
         if (warns) {
           const line = agent.logs.find((l) => l.msg === warning);
           expect(line?.missing).toContain('--single-threaded');

@@ -3,7 +3,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { missingNodeFlags, parseShebangFlags, scriptNodeFlags } from './node-flags.js';
-import { repoRoot } from './test-support/fixtures.js';
+import { node16Bin, repoRoot } from './test-support/fixtures.js';
 
 const bundle = join(repoRoot, 'apps/agent/dist/facefleet-agent.js');
 
@@ -28,5 +28,21 @@ describe('Node flags from a script first line', () => {
     const r = spawnSync(bundle, ['--help'], { encoding: 'utf8', env: { PATH: process.env.PATH } });
     expect(r.status).toBe(0);
     expect(r.stdout).toContain('usage: facefleet-agent');
+  });
+
+  it('each flag exists in Node.js 16.20.2 (JetPack 4) and in the Node running the tests', () => {
+    const flags = scriptNodeFlags(bundle);
+    expect(flags.length).toBeGreaterThan(0);
+    for (const node of [node16Bin(), process.execPath]) {
+      // node refuses a V8 flag it does not know ("bad option", exit 9)
+      const r = spawnSync(node, [...flags, '-p', 'process.version'], { encoding: 'utf8' });
+      expect(r.status, `${node}: ${r.stderr}`).toBe(0);
+      const v8 = spawnSync(node, ['--v8-options'], { encoding: 'utf8' }).stdout;
+      for (const flag of flags) {
+        // --no-opt is the negation of --opt; --max-semi-space-size=1 sets --max-semi-space-size
+        const name = flag.replace(/^--(no-)?/, '').split('=')[0];
+        expect(v8, `${r.stdout.trim()} ${flag}`).toContain(`  --${name} (`);
+      }
+    }
   });
 });

@@ -1,4 +1,5 @@
 import { readFileSync } from 'node:fs';
+import { hostname } from 'node:os';
 import { isAbsolute, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { fieldIssues } from '@facefleet/protocol';
@@ -16,6 +17,30 @@ const positiveInt = z.int().positive();
 export const configSchema = z.strictObject({
   /** Where the database, the engine store and the fleet signing key live. */
   dataDir: z.string().min(1).default('./.data'),
+  /**
+   * The database: a SQLite file (default: <dataDir>/facefleet.db, the embedded single process) or
+   * a PostgreSQL URL (`postgres://user:password@host:5432/facefleet`), which several stateless
+   * instances can share.
+   */
+  store: z
+    .string()
+    .min(1)
+    .refine(
+      (s) => !/^[a-z][a-z0-9+.-]*:\/\//i.test(s) || /^postgres(ql)?:\/\/[^\s]+$/.test(s),
+      'must be a SQLite file path or a postgres:// URL',
+    )
+    .nullable()
+    .default(null),
+  /**
+   * This instance's stable name among several sharing one PostgreSQL store: its lease holder name
+   * and the base of its MQTT client ids (its persistent sessions on the external broker). Default:
+   * `embedded` with SQLite, the host name with PostgreSQL. Restart an instance under the same id.
+   */
+  instanceId: z
+    .string()
+    .regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$/, 'must be 1-63 characters of A-Z a-z 0-9 . _ -')
+    .nullable()
+    .default(null),
   http: z
     .strictObject({
       host: z.string().min(1).default('127.0.0.1'),
@@ -27,6 +52,11 @@ export const configSchema = z.strictObject({
       maxBodyBytes: positiveInt.default(8 * 1024 * 1024),
       /** How long a dashboard sign-in lasts, in seconds. */
       sessionTtlS: positiveInt.max(30 * 86_400).default(12 * 3600),
+      /**
+       * The key that signs dashboard session cookies (made on first start). Instances sharing a
+       * store must share it too. Default: <dataDir>/session-key.
+       */
+      sessionKeyFile: z.string().min(1).nullable().default(null),
       /**
        * The dashboard's built files (apps/dashboard/dist). Default: beside this app in the
        * repository (apps/control-plane/dist → ../../dashboard/dist).
@@ -82,6 +112,16 @@ export const configSchema = z.strictObject({
       maxPacketBytes: positiveInt.min(256 * 1024).default(1024 * 1024),
       /** Disconnect a subscriber whose socket does not drain within this many ms. */
       drainTimeoutMs: positiveInt.default(10_000),
+      /**
+       * External broker: this instance's ingest sessions on the shared subscription (each has one
+       * message in flight until its batch commits; more sessions, bigger batches).
+       */
+      ingestSessions: positiveInt.max(256).default(16),
+      /** External broker: the shared-subscription group every instance joins. */
+      shareGroup: z
+        .string()
+        .regex(/^[A-Za-z0-9_-]{1,64}$/, 'must be 1-64 characters of A-Z a-z 0-9 _ -')
+        .default('facefleet'),
     })
     .superRefine((mqtt, ctx) => {
       if (mqtt.brokerAdmin !== 'dynsec') return;
@@ -113,6 +153,11 @@ export const configSchema = z.strictObject({
        * WAL checkpoints never stall the MQTT clients and the API; `inline`: on the main thread.
        */
       writer: z.enum(['worker', 'inline']).default('worker'),
+      /**
+       * The secret that signs device messages forwarded over HTTP (`POST /api/v1/ingest`, for a
+       * broker's rule engine or webhook); HTTP ingest is off without it. At least 32 characters.
+       */
+      httpSecret: z.string().min(32, 'must be at least 32 characters').nullable().default(null),
     })
     .prefault({}),
   db: z
@@ -123,6 +168,8 @@ export const configSchema = z.strictObject({
        * last transactions. `full` also fsyncs the WAL at every commit (survives power loss).
        */
       synchronous: z.enum(['normal', 'full']).default('normal'),
+      /** PostgreSQL: connections in this instance's pool. */
+      poolSize: positiveInt.max(1000).default(10),
     })
     .prefault({}),
   retention: z
@@ -133,23 +180,48 @@ export const configSchema = z.strictObject({
       rollupDays: z.number().positive().default(90),
     })
     .prefault({}),
-  engines: z.strictObject({ maxBytes: positiveInt.default(1024 * 1024 * 1024) }).prefault({}),
+  engines: z
+    .strictObject({
+      maxBytes: positiveInt.default(1024 * 1024 * 1024),
+      /**
+       * Where engine files are kept, by sha256. Instances sharing a store must share this folder
+       * (a network file system). Default: <dataDir>/engines.
+       */
+      dir: z.string().min(1).nullable().default(null),
+    })
+    .prefault({}),
   /** Fleet Ed25519 signing key (PKCS#8 PEM); generated on first start. Default: <dataDir>/fleet-key.pem */
   keyFile: z.string().min(1).nullable().default(null),
   /** How often alert rules about silence (offline, no faces) and rollout holds are evaluated. */
   tickMs: positiveInt.default(1000),
+  /**
+   * The leader lease: singleton work (rollouts, alerts, retention) moves to another instance this
+   * long after its leader stops renewing (killed, or cut off from the database).
+   */
+  leaseMs: positiveInt.min(500).max(600_000).default(5000),
   logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
 });
 
 export type Config = z.infer<typeof configSchema> & {
   keyFile: string;
-  http: { dashboardDir: string };
+  store: string;
+  instanceId: string;
+  http: { dashboardDir: string; sessionKeyFile: string };
+  engines: { dir: string };
 };
 export type ConfigInput = z.input<typeof configSchema>;
 
 /** Flags and environment variables, each mapped to a dotted config path and a value kind. */
 const SETTINGS: Record<string, { path: string; kind: 'string' | 'number' | 'nullable-number' }> = {
   'data-dir': { path: 'dataDir', kind: 'string' },
+  store: { path: 'store', kind: 'string' },
+  'instance-id': { path: 'instanceId', kind: 'string' },
+  'session-key-file': { path: 'http.sessionKeyFile', kind: 'string' },
+  'engines-dir': { path: 'engines.dir', kind: 'string' },
+  'ingest-sessions': { path: 'mqtt.ingestSessions', kind: 'number' },
+  'share-group': { path: 'mqtt.shareGroup', kind: 'string' },
+  'lease-ms': { path: 'leaseMs', kind: 'number' },
+  'db-pool-size': { path: 'db.poolSize', kind: 'number' },
   'http-host': { path: 'http.host', kind: 'string' },
   'http-port': { path: 'http.port', kind: 'number' },
   'session-ttl-s': { path: 'http.sessionTtlS', kind: 'number' },
@@ -171,6 +243,7 @@ const SETTINGS: Record<string, { path: string; kind: 'string' | 'number' | 'null
   'batch-ms': { path: 'ingest.batchMs', kind: 'number' },
   'batch-rows': { path: 'ingest.batchRows', kind: 'number' },
   'ingest-writer': { path: 'ingest.writer', kind: 'string' },
+  'ingest-http-secret': { path: 'ingest.httpSecret', kind: 'string' },
   'db-synchronous': { path: 'db.synchronous', kind: 'string' },
   'retention-raw-days': { path: 'retention.rawDays', kind: 'number' },
   'retention-rollup-days': { path: 'retention.rollupDays', kind: 'number' },
@@ -274,12 +347,43 @@ export function loadConfig(options: LoadConfigOptions = {}): Config {
   if (issues.length > 0 || !result.success) throw new ConfigError(issues);
   const data = result.data;
   const dataDir = isAbsolute(data.dataDir) ? data.dataDir : resolve(cwd, data.dataDir);
+  const postgres = data.store !== null && /^postgres(ql)?:\/\//.test(data.store);
+  if (postgres && data.mqtt.brokerAdmin === 'dynsec' && data.mqtt.brokerPassword === null) {
+    // Each instance would give the shared `control-plane` login a password of its own.
+    throw new ConfigError([
+      {
+        path: 'mqtt.brokerPassword',
+        message:
+          'required with a PostgreSQL store and brokerAdmin dynsec: every instance logs in as control-plane with it',
+      },
+    ]);
+  }
   return {
     ...data,
     dataDir,
+    store:
+      data.store === null
+        ? join(dataDir, 'facefleet.db')
+        : postgres || data.store === ':memory:'
+          ? data.store
+          : resolve(cwd, data.store),
+    instanceId:
+      data.instanceId ??
+      (postgres
+        ? hostname()
+            .replace(/[^A-Za-z0-9._-]/g, '-')
+            .slice(0, 63)
+        : 'embedded'),
+    engines: {
+      ...data.engines,
+      dir: data.engines.dir ? resolve(cwd, data.engines.dir) : join(dataDir, 'engines'),
+    },
     keyFile: data.keyFile ? resolve(cwd, data.keyFile) : join(dataDir, 'fleet-key.pem'),
     http: {
       ...data.http,
+      sessionKeyFile: data.http.sessionKeyFile
+        ? resolve(cwd, data.http.sessionKeyFile)
+        : join(dataDir, 'session-key'),
       dashboardDir: data.http.dashboardDir
         ? resolve(cwd, data.http.dashboardDir)
         : fileURLToPath(new URL('../../dashboard/dist', import.meta.url)),

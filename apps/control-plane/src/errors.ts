@@ -36,15 +36,28 @@ export class IngestError extends ControlPlaneError {
 }
 
 /** The ingest is closed (shutdown in progress) and takes no more messages. */
-/** The ingest writer could not commit a batch (the thread failed, or SQLite refused). */
-export class IngestWriterError extends ControlPlaneError {
-  override name = 'IngestWriterError';
-}
-
 export class IngestClosedError extends ControlPlaneError {
   override name = 'IngestClosedError';
   constructor() {
     super('ingest is closed');
+  }
+}
+
+/**
+ * A use case (services/) refused what it was asked: `not_found` (no such thing), `conflict` (it
+ * exists already, or its state does not allow it now), `invalid` (an input is wrong; `field` names
+ * it). The API maps each kind to its status; other callers (executors, the CLI) read the kind.
+ */
+export class ServiceError extends ControlPlaneError {
+  override name = 'ServiceError';
+  constructor(
+    readonly kind: 'not_found' | 'conflict' | 'invalid',
+    message: string,
+    readonly field: string | null = null,
+    /** What is wrong with `field`, said of the field alone (default: the message). */
+    readonly detail: string = message,
+  ) {
+    super(message);
   }
 }
 

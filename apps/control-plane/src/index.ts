@@ -1,5 +1,5 @@
 export { createApp } from './api/app.js';
 export { type Config, configSchema, loadConfig } from './config.js';
-export { openDatabase } from './db/open.js';
+
 export { ConfigError, ControlPlaneError } from './errors.js';
 export { createServer, type RunningServer } from './server.js';

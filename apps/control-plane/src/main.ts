@@ -1,19 +1,19 @@
 #!/usr/bin/env node
-import { join } from 'node:path';
+import { openStore } from '@facefleet/store';
 import pino from 'pino';
 import { createApiTokens, ROLES, type Role } from './auth/api-tokens.js';
 import { createVerifiedCache } from './auth/secrets.js';
 import { type Config, loadConfig, parseFlags } from './config.js';
-import { openDatabase } from './db/open.js';
 import { ConfigError } from './errors.js';
 import { createServer } from './server.js';
 
-const USAGE = `usage: facefleet-server [serve] [--config FILE] [--data-dir DIR] [--http-host H] [--http-port N]
+const USAGE = `usage: facefleet-server [serve] [--config FILE] [--data-dir DIR] [--store FILE|postgres://…]
+                        [--http-host H] [--http-port N]
                         [--mqtt-host H] [--mqtt-port N] [--mqtt-ws-port N|off] [--broker mqtt://host:port]
                         [--broker-password P] [--broker-admin none|dynsec] [--broker-admin-username U]
                         [--broker-admin-password P]
                         [--retention-raw-days N] [--retention-rollup-days N] [--log-level L] ...
-       facefleet-server token create --role admin|operator|viewer [--name NAME] [--data-dir DIR]
+       facefleet-server token create --role admin|operator|viewer [--name NAME] [--data-dir DIR] [--store …]
 Every flag also reads from FACEFLEET_<FLAG> (FACEFLEET_DATA_DIR, FACEFLEET_HTTP_PORT, …).`;
 
 async function tokenCreate(config: Config, argv: string[]): Promise<number> {
@@ -23,18 +23,20 @@ async function tokenCreate(config: Config, argv: string[]): Promise<number> {
     process.stderr.write(`--role: must be one of ${ROLES.join(', ')}\n`);
     return 2;
   }
-  const database = openDatabase(join(config.dataDir, 'facefleet.db'), {
+  // Inline: this short command has no ingest, so no writer thread.
+  const store = await openStore(config.store, {
     synchronous: config.db.synchronous,
+    writer: 'inline',
   });
   try {
-    const { token } = await createApiTokens(database.db, createVerifiedCache()).create(
+    const { token } = await createApiTokens(store, createVerifiedCache()).create(
       role as Role,
       flags.get('name') ?? `${role} (cli)`,
     );
     process.stdout.write(`${token}\n`);
     return 0;
   } finally {
-    database.close();
+    await store.close();
   }
 }
 

@@ -1,9 +1,10 @@
-import { join } from 'node:path';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
+import { CONTROL_PLANE_USERNAME } from '@facefleet/protocol';
+import { openStore, type Store } from '@facefleet/store';
 import { type ServerType, serve } from '@hono/node-server';
-import { eq, sql } from 'drizzle-orm';
+import mqtt from 'mqtt';
 import type { Logger } from 'pino';
-import { createAlertExecutor } from './alerts/executor.js';
+import { type AlertExecutor, createAlertExecutor } from './alerts/executor.js';
 import { createApp } from './api/app.js';
 import { loadDashboard } from './api/dashboard.js';
 import { createApiTokens } from './auth/api-tokens.js';
@@ -19,10 +20,9 @@ import { connectDynsecAdmin, createDynsecCredentials } from './broker/dynsec.js'
 import { createEmbeddedBroker } from './broker/embedded.js';
 import { createExternalBroker } from './broker/external.js';
 import type { Broker } from './broker/types.js';
+import { createLeadership } from './cluster/leader.js';
+import { batchMessages, changeMessage, committedOf, decodeBusMessage } from './cluster/messages.js';
 import type { Config } from './config.js';
-import { openDatabase } from './db/open.js';
-import { runRetention } from './db/retention.js';
-import { devices, subscriberTokens } from './db/schema.js';
 import { createBlobStore } from './engines/blob-store.js';
 import { loadOrCreateFleetKey } from './engines/fleet-key.js';
 import { type CommittedMessage, createIngest } from './ingest/ingest.js';
@@ -31,6 +31,8 @@ import { createLiveFeed } from './live/feed.js';
 import { createLiveHub } from './live/hub.js';
 import { createDesiredPublisher } from './rollouts/desired.js';
 import { createRolloutExecutor } from './rollouts/executor.js';
+import { type Change, createChangeFeed } from './services/changes.js';
+import { createServices } from './services/index.js';
 import { createTelemetry } from './telemetry.js';
 
 export interface ServerOptions {
@@ -44,15 +46,35 @@ export interface RunningServer {
   ports: { http: number; mqtt: number | null; ws: number | null };
   /** The parts, for tests and embedding: `app.request()` reaches the API without a socket. */
   app: ReturnType<typeof createApp>;
-  database: ReturnType<typeof openDatabase>;
+  store: Store;
   ingest: ReturnType<typeof createIngest>;
   rollouts: ReturnType<typeof createRolloutExecutor>;
-  alerts: ReturnType<typeof createAlertExecutor>;
   telemetry: ReturnType<typeof createTelemetry>;
+  /** This instance's id, and whether it leads now (does the singleton work). */
+  instance: { id: string; readonly leader: boolean };
   /** The first admin token when this start created it (a fresh database), else null. */
   firstAdminToken: string | null;
   /** Stops accepting, commits the ingest batch, closes the broker and the database. */
   close(): Promise<void>;
+}
+
+/** Whether the control-plane login with `password` is accepted by the broker at `url`. */
+async function canLogin(url: string, password: string): Promise<boolean> {
+  const client = mqtt.connect(url, {
+    username: CONTROL_PLANE_USERNAME,
+    password,
+    clientId: `facefleet-cp-probe-${process.pid}`,
+    clean: true,
+    reconnectPeriod: 0,
+    connectTimeout: 5000,
+  });
+  const ok = await new Promise<boolean>((resolve) => {
+    client.once('connect', () => resolve(true));
+    client.once('error', () => resolve(false));
+    client.once('close', () => resolve(false));
+  });
+  await client.endAsync(true).catch(() => {});
+  return ok;
 }
 
 /**
@@ -64,24 +86,44 @@ export async function createServer({
   log,
   announce,
 }: ServerOptions): Promise<RunningServer> {
-  const database = openDatabase(join(config.dataDir, 'facefleet.db'), {
+  const instanceId = config.instanceId;
+  // Set once the leader lease exists (below): what to do when the bus is back after a loss.
+  let busBack: () => void = () => {};
+  const store = await openStore(config.store, {
     synchronous: config.db.synchronous,
+    writer: config.ingest.writer,
+    poolSize: config.db.poolSize,
+    onError: (err) => log.error({ err }, 'store: a background connection failed'),
+    onBusState: (state) => {
+      if (state === 'lost') log.warn('store bus: listening connection lost; reconnecting');
+      else busBack();
+    },
   });
-  const { db } = database;
+  log.info({ store: store.location, kind: store.kind, instance: instanceId }, 'store open');
+  const clustered = store.kind === 'postgres';
   const telemetry = createTelemetry();
   const cache = createVerifiedCache();
-  const tokens = createApiTokens(db, cache);
+  const tokens = createApiTokens(store, cache);
   const fleetKey = loadOrCreateFleetKey(config.keyFile);
   if (fleetKey.created) log.info({ keyFile: config.keyFile }, 'generated the fleet signing key');
-  const store = createBlobStore(join(config.dataDir, 'engines'));
+  const blobs = createBlobStore(config.engines.dir);
+  const changes = createChangeFeed();
 
+  // The first admin token, made by one instance only when several start on an empty store.
   let firstAdminToken: string | null = null;
-  if (tokens.count() === 0) {
-    const { token } = await tokens.create('admin', 'first admin');
-    firstAdminToken = token;
-    (announce ?? ((l) => process.stdout.write(`${l}\n`)))(
-      `first admin API token (shown once, store it now): ${token}`,
-    );
+  while (!(await store.leases.acquire('bootstrap', instanceId, 30_000))) {
+    await new Promise((r) => setTimeout(r, 200));
+  }
+  try {
+    if ((await tokens.count()) === 0) {
+      const { token } = await tokens.create('admin', 'first admin');
+      firstAdminToken = token;
+      (announce ?? ((l) => process.stdout.write(`${l}\n`)))(
+        `first admin API token (shown once, store it now): ${token}`,
+      );
+    }
+  } finally {
+    await store.leases.release('bootstrap', instanceId);
   }
 
   // The executors need the broker to publish and the ingest needs the executors: the commit hook
@@ -89,18 +131,69 @@ export async function createServer({
   let onCommit: (batch: CommittedMessage[]) => void = () => {};
   const external = config.mqtt.broker !== null;
   const ingest = createIngest({
-    database,
+    committer: store.ingest,
     telemetry,
     log: log.child({ part: 'ingest' }),
-    // Behind an external broker messages arrive one at a time (see broker/external.ts).
+    // Behind an external broker each ingest session has one message in flight (see
+    // broker/external.ts): what arrives while a batch commits is the next batch.
     batchMs: external ? 0 : config.ingest.batchMs,
     batchRows: config.ingest.batchRows,
-    writer: config.ingest.writer,
     onCommit: (batch) => onCommit(batch),
+    // Several instances: the others hear of every batch (inside its transaction).
+    ...(clustered
+      ? {
+          relay: (batch: CommittedMessage[]) => {
+            const { messages, dropped } = batchMessages(
+              instanceId,
+              batch,
+              store.bus.maxMessageBytes,
+            );
+            if (dropped > 0) log.warn({ dropped }, 'bus: messages too large to relay left out');
+            return messages;
+          },
+        }
+      : {}),
   });
 
   let broker: Broker;
   let credentials: BrokerCredentials;
+  let reconcileBroker: () => Promise<void> = async () => {};
+  // Messages taken from an external broker or over HTTP wait for this check: enrolled devices are
+  // remembered (until they change; the embedded broker checks logins instead).
+  const enrolled = new Set<string>();
+  const forgetEnrolled = (id: string) => enrolled.delete(id);
+  const isEnrolled = async (id: string) => {
+    if (enrolled.has(id)) return true;
+    const known = await store.devices.exists(id);
+    if (known) enrolled.add(id);
+    return known;
+  };
+  // One embedded broker per store: a second instance would hold devices the first cannot reach.
+  const embeddedLease = external
+    ? undefined
+    : createLeadership({
+        store,
+        holder: instanceId,
+        lease: 'embedded-broker',
+        ttlMs: config.leaseMs,
+        log: log.child({ part: 'cluster' }),
+        onChange: (held) => {
+          if (!held && !closingStarted) {
+            log.error('another instance took the embedded-broker lease: use an external broker');
+          }
+        },
+      });
+  let closingStarted = false;
+  if (embeddedLease) {
+    await embeddedLease.start();
+    if (!embeddedLease.leader) {
+      await embeddedLease.stop();
+      await store.close();
+      throw new Error(
+        `another control-plane instance with an embedded MQTT broker runs on this store (${store.location}): several instances need an external broker (--broker)`,
+      );
+    }
+  }
   if (config.mqtt.broker) {
     let password = config.mqtt.brokerPassword;
     if (config.mqtt.brokerAdmin === 'dynsec') {
@@ -113,49 +206,43 @@ export async function createServer({
           password: config.mqtt.brokerAdminPassword ?? '',
           log: dynsecLog,
         }),
-        known: () => ({
-          devices: new Set(
-            db
-              .select({ id: devices.id })
-              .from(devices)
-              .all()
-              .map((r) => r.id),
-          ),
-          subscribers: new Set(
-            db
-              .select({ name: subscriberTokens.name })
-              .from(subscriberTokens)
-              .all()
-              .map((r) => r.name),
-          ),
+        known: async () => ({
+          devices: new Set(await store.devices.ids()),
+          subscribers: new Set(await store.credentials.subscriberNames()),
         }),
         log: dynsecLog,
       });
-      // The control plane's own login: the configured password, or a fresh one this start.
+      // The control plane's own login: the configured password, or a fresh one this start. When
+      // the broker already takes the configured one (another instance set it), it is left as it
+      // is: setting it again would drop that instance's sessions. The leader reconciles.
+      const setPassword = password === null || !(await canLogin(config.mqtt.broker, password));
       password ??= newSecret();
       try {
-        await dynsec.setup(password);
+        await dynsec.setup(password, { setPassword, reconcile: false });
       } catch (err) {
         await dynsec.close();
         throw err;
       }
       credentials = dynsec;
       dynsecLog.info('broker logins are managed through the dynamic-security plugin');
+      reconcileBroker = () =>
+        dynsec.reconcile().then(
+          () => {},
+          (err: unknown) => dynsecLog.warn({ err }, 'dynamic-security: reconcile failed'),
+        );
     } else credentials = manualCredentials(log.child({ part: 'mqtt' }));
-    const isEnrolledQuery = db
-      .select({ id: devices.id })
-      .from(devices)
-      .where(eq(devices.id, sql.placeholder('id')))
-      .prepare();
     const connecting = createExternalBroker({
       url: config.mqtt.broker,
       password,
-      // Stable, so the broker keeps this session's subscription and queued messages across restarts.
-      clientId: 'facefleet-control-plane',
+      // Stable, so the broker keeps this instance's sessions and their queued messages across
+      // restarts.
+      clientId: `facefleet-cp-${instanceId}`,
+      sessions: config.mqtt.ingestSessions,
+      shareGroup: config.mqtt.shareGroup,
       ingest,
       telemetry,
       log: log.child({ part: 'mqtt' }),
-      isEnrolled: (id) => isEnrolledQuery.get({ id }) !== undefined,
+      isEnrolled,
     });
     try {
       broker = await connecting;
@@ -172,7 +259,7 @@ export async function createServer({
       ratePerSec: config.mqtt.ratePerSec,
       rateBurst: config.mqtt.rateBurst,
       drainTimeoutMs: config.mqtt.drainTimeoutMs,
-      authenticate: createMqttAuthenticator({ db, cache }),
+      authenticate: createMqttAuthenticator({ store, cache }),
       ingest,
       telemetry,
       log: log.child({ part: 'mqtt' }),
@@ -186,28 +273,107 @@ export async function createServer({
 
   // What changes is announced on this bus; the live endpoint streams it to dashboards.
   const events = createEventBus({ log: log.child({ part: 'live' }) });
-  const live = createLiveFeed({ db, bus: events });
+  const live = createLiveFeed({ store, bus: events, log: log.child({ part: 'live' }) });
   const hub = createLiveHub({
     bus: events,
     flushMs: config.live.flushMs,
     heartbeatMs: config.live.heartbeatMs,
   });
-  const setDesired = createDesiredPublisher({ db, broker });
+  const setDesired = createDesiredPublisher({ store, broker });
   const rollouts = createRolloutExecutor({
-    db,
+    store,
     setDesired,
     log: log.child({ part: 'rollouts' }),
     events,
   });
-  const alerts = createAlertExecutor({ db, broker, log: log.child({ part: 'alerts' }), events });
-  onCommit = (batch) => {
+  // Alert evaluation keeps state in memory: it exists on the leader only.
+  let alerts: AlertExecutor | undefined;
+  // Until the leader lease is first tried (below), this instance does no singleton work.
+  let leading = () => false;
+
+  /** A committed batch, this instance's or another's: live events everywhere; the leader acts. */
+  function handleBatch(batch: CommittedMessage[]): void {
     live.onCommit(batch);
-    alerts.onCommit(batch);
+    if (!leading()) return;
+    alerts?.onCommit(batch);
     const reports = batch.flatMap((m) =>
       m.stored && m.message.kind === 'reported' ? [m.message.data] : [],
     );
     void rollouts.onReports(reports);
+  }
+  /** What a use case changed, here or on another instance. */
+  async function applyChange(change: Change): Promise<void> {
+    if (change.kind === 'rules') await alerts?.rulesChanged();
+    if (change.kind === 'device') {
+      cache.forget(`device:${change.id}`);
+      forgetEnrolled(change.id);
+      live.deviceChanged(change.id);
+      await alerts?.devicesChanged();
+    }
+  }
+  changes.subscribe(async (change) => {
+    await applyChange(change);
+    if (clustered) await store.bus.publish(changeMessage(instanceId, change));
+  });
+  onCommit = handleBatch;
+  store.bus.subscribe((text) => {
+    const m = decodeBusMessage(text);
+    // This instance handled its own already (the bus echoes them).
+    if (!m || m.o === instanceId) return;
+    if (m.t === 'batch') handleBatch(committedOf(m));
+    else
+      applyChange(m.change).catch((err: unknown) => log.error({ err }, 'bus: change not applied'));
+  });
+
+  const retention = async () => {
+    try {
+      const removed = await store.retention(
+        Date.now(),
+        config.retention.rawDays,
+        config.retention.rollupDays,
+      );
+      if (removed.faces + removed.metrics > 0) log.info(removed, 'retention: raw rows rolled up');
+    } catch (err) {
+      log.error({ err }, 'retention failed');
+    }
   };
+  let retentionRun: Promise<void> = Promise.resolve();
+  let retentionTimer: NodeJS.Timeout | undefined;
+
+  const leadership = createLeadership({
+    store,
+    holder: instanceId,
+    ttlMs: config.leaseMs,
+    log: log.child({ part: 'cluster' }),
+    async onChange(leader) {
+      if (leader) {
+        alerts = await createAlertExecutor({
+          store,
+          broker,
+          log: log.child({ part: 'alerts' }),
+          events,
+        });
+        // What the previous leader (if any) had not acted on yet.
+        await rollouts.catchUp();
+        void reconcileBroker();
+        retentionRun = retentionRun.then(retention);
+        retentionTimer = setInterval(() => {
+          retentionRun = retentionRun.then(retention);
+        }, 3_600_000);
+      } else {
+        clearInterval(retentionTimer);
+        const previous = alerts;
+        alerts = undefined;
+        await previous?.idle();
+      }
+    },
+  });
+  // Reports heard by nobody while the bus was down: the leader catches up from the database.
+  busBack = () => {
+    if (leadership.leader) void rollouts.catchUp();
+  };
+  leading = () => leadership.leader;
+  await leadership.start();
 
   telemetry.gauge(
     'facefleet_connected_devices',
@@ -238,59 +404,65 @@ export async function createServer({
       return out;
     },
   );
+  let rolloutCounts: Record<string, number> = {};
+  telemetry.beforeScrape(async () => {
+    rolloutCounts = await rollouts.countByState();
+  });
   telemetry.gauge('facefleet_rollouts', 'Rollouts by state.', () =>
-    Object.entries(rollouts.countByState()).map(([state, n]) => [{ state }, n]),
+    Object.entries(rolloutCounts).map(([state, n]) => [{ state }, n]),
   );
 
   const dashboard = loadDashboard(config.http.dashboardDir);
   if (dashboard.reason) log.warn({ dir: dashboard.dir }, dashboard.reason);
   else log.info({ dir: dashboard.dir, files: dashboard.files?.size }, 'serving the dashboard at /');
+  const serviceLog = log.child({ part: 'api' });
   const app = createApp({
-    database,
-    broker,
     store,
+    broker,
+    blobs,
     fleetKey,
     tokens,
     cache,
-    setDesired,
+    ...createServices({
+      store,
+      cache,
+      credentials,
+      broker,
+      changes,
+      blobs,
+      fleetKey,
+      maxEngineBytes: config.engines.maxBytes,
+      log: serviceLog,
+    }),
     rollouts,
-    alerts,
-    credentials,
+    ingest,
+    httpIngest: config.ingest.httpSecret ? { secret: config.ingest.httpSecret, isEnrolled } : null,
     telemetry,
-    log: log.child({ part: 'api' }),
+    log: serviceLog,
     maxEngineBytes: config.engines.maxBytes,
     maxBodyBytes: config.http.maxBodyBytes,
     sessions: createSessions({
-      key: loadOrCreateSessionKey(join(config.dataDir, 'session-key')),
+      key: loadOrCreateSessionKey(config.http.sessionKeyFile),
       ttlS: config.http.sessionTtlS,
     }),
-    live,
     hub,
     dashboard,
-    health: () => ({ broker: external ? 'external' : 'embedded', ingestPending: ingest.pending }),
+    health: () => ({
+      broker: external ? 'external' : 'embedded',
+      store: store.kind,
+      instance: instanceId,
+      leader: leadership.leader,
+      ingestPending: ingest.pending,
+    }),
   });
 
-  const retention = () => {
-    try {
-      const removed = runRetention(
-        database,
-        Date.now(),
-        config.retention.rawDays,
-        config.retention.rollupDays,
-      );
-      if (removed.faces + removed.metrics > 0) log.info(removed, 'retention: raw rows rolled up');
-    } catch (err) {
-      log.error({ err }, 'retention failed');
-    }
-  };
-  retention();
-  const retentionTimer = setInterval(retention, 3_600_000);
   // Snapshots for the ingest-rate gauge.
   telemetry.sampleRates();
   const rateTimer = setInterval(() => telemetry.sampleRates(), 1000);
   rateTimer.unref();
   const tickTimer = setInterval(() => {
-    alerts.tick();
+    if (!leadership.leader) return;
+    alerts?.tick();
     void rollouts.tick();
   }, config.tickMs);
 
@@ -309,15 +481,20 @@ export async function createServer({
   return {
     ports: { http: httpPort, mqtt: broker.ports.mqtt, ws: broker.ports.ws },
     app,
-    database,
+    store,
     ingest,
     rollouts,
-    alerts,
     telemetry,
+    instance: {
+      id: instanceId,
+      get leader() {
+        return leadership.leader;
+      },
+    },
     firstAdminToken,
     close() {
       closing ??= (async () => {
-        clearInterval(retentionTimer);
+        closingStarted = true;
         clearInterval(tickTimer);
         clearInterval(rateTimer);
         // Event streams never end by themselves: end them, or closing the HTTP server would wait.
@@ -325,13 +502,18 @@ export async function createServer({
         const httpClosed = new Promise<void>((resolve) => http.close(() => resolve()));
         if ('closeIdleConnections' in http) http.closeIdleConnections();
         // Commit what is queued, then close the broker: late publishes are refused, not lost
-        // (they were never acknowledged).
+        // (they were never acknowledged). An external broker keeps this instance's sessions
+        // subscribed and queues their share of the messages until it is back: leaving the shared
+        // subscription here would lose what arrives while no instance runs.
         await ingest.flush();
         await broker.close();
         await credentials.close();
         await ingest.close();
         await rollouts.idle();
-        await alerts.idle();
+        // Another instance takes the singleton work at once, not after the lease runs out.
+        await leadership.stop();
+        await embeddedLease?.stop();
+        await retentionRun;
         // The event streams ended above; their keep-alive sockets are idle only now.
         if ('closeIdleConnections' in http) http.closeIdleConnections();
         const force = setTimeout(() => {
@@ -339,7 +521,7 @@ export async function createServer({
         }, 2000);
         await httpClosed;
         clearTimeout(force);
-        database.close();
+        await store.close();
         log.info('stopped');
       })();
       return closing;

@@ -186,10 +186,16 @@ export function createTelemetry() {
     () => ingestRate.rates(performance.now()),
   );
 
+  /** Reads that must finish before a scrape (values that live in the database). */
+  const refreshers: (() => Promise<void>)[] = [];
   return {
     counter,
     gauge,
     histogram,
+    /** Runs `refresh` before each scrape (`collect`): for gauges read from the database. */
+    beforeScrape(refresh: () => Promise<void>): void {
+      refreshers.push(refresh);
+    },
     ingested,
     rejected,
     duplicates,
@@ -206,6 +212,11 @@ export function createTelemetry() {
     },
     render(): string {
       return `${lines.flatMap((l) => l()).join('\n')}\n`;
+    },
+    /** Refreshes what `beforeScrape` asked for, then renders. */
+    async collect(): Promise<string> {
+      await Promise.all(refreshers.map((r) => r()));
+      return this.render();
     },
   };
 }

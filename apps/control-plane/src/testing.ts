@@ -4,15 +4,11 @@ import { createServer as createNetServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import {
-  examples,
-  type Faces,
-  type Metrics,
-  type Reported,
-  type Status,
-} from '@facefleet/protocol';
+import { query, type StoreKind } from '@facefleet/store/testing';
+import { createPostgresDatabase } from '@facefleet/test-support';
 import mqtt, { type IClientOptions, type MqttClient } from 'mqtt';
 import pino from 'pino';
+import { inject } from 'vitest';
 import { loadConfig } from './config.js';
 import { createServer, type RunningServer } from './server.js';
 
@@ -25,6 +21,10 @@ import { createServer, type RunningServer } from './server.js';
 export interface TestServer {
   server: RunningServer;
   dataDir: string;
+  /** Its store's location (to start another server on the same data). */
+  store: string;
+  /** Reads (or, to stage a fault, changes) its database with plain SQL, `?` placeholders. */
+  sql<T = Record<string, unknown>>(text: string, params?: unknown[]): Promise<T[]>;
   admin: string;
   api(
     method: string,
@@ -37,15 +37,34 @@ export interface TestServer {
   close(): Promise<void>;
 }
 
+export interface TestServerOptions {
+  dataDir?: string;
+  /**
+   * `sqlite` (default): a file in the data dir; `postgres`: a fresh database in the test run's
+   * PostgreSQL cluster; or a store location to reuse (a restart on the same data).
+   */
+  store?: StoreKind | string;
+}
+
+/** The location `startTestServer` uses for a store kind (a new PostgreSQL database each call). */
+export function testStoreLocation(store: StoreKind | string, dataDir: string): string {
+  if (store === 'sqlite') return join(dataDir, 'facefleet.db');
+  if (store === 'postgres') return createPostgresDatabase(inject('postgresUrl'));
+  return store;
+}
+
 export async function startTestServer(
   flags: string[] = [],
-  options: { dataDir?: string } = {},
+  options: TestServerOptions = {},
 ): Promise<TestServer> {
   const dataDir = options.dataDir ?? mkdtempSync(join(tmpdir(), 'facefleet-cp-'));
+  const store = testStoreLocation(options.store ?? 'sqlite', dataDir);
   const config = loadConfig({
     argv: [
       '--data-dir',
       dataDir,
+      '--store',
+      store,
       '--http-port',
       '0',
       '--mqtt-port',
@@ -78,8 +97,10 @@ export async function startTestServer(
   return {
     server,
     dataDir,
+    store,
     admin,
     api,
+    sql: (text, params) => query(server.store, text, params),
     mqttUrl: `mqtt://127.0.0.1:${server.ports.mqtt}`,
     async enroll(id, deviceClass = 'jetson-xavier-nx', tags = []) {
       const res = await api('POST', '/api/v1/devices', { body: { id, deviceClass, tags } });
@@ -113,47 +134,8 @@ export function connectClient(url: string, options: IClientOptions): Promise<Mqt
 /** Polls until a condition holds: the harness's, shared by every package's tests. */
 import { waitFor } from '@facefleet/test-support';
 
+export { facesMessage, metricsMessage, reportedMessage, statusMessage } from '@facefleet/protocol';
 export { waitFor };
-
-const T0 = Date.now();
-
-export function facesMessage(deviceId: string, seq: number, over: Partial<Faces> = {}): Faces {
-  const ts = over.ts ?? T0 + seq * 1000;
-  const { boxes: _boxes, ...base } = examples.faces;
-  return { ...base, deviceId, seq, ts, start: ts - 1000, end: ts, ...over };
-}
-
-export function metricsMessage(
-  deviceId: string,
-  seq: number,
-  over: Partial<Metrics['runner'] & object> = {},
-  device: Partial<Metrics['device']> = {},
-): Metrics {
-  return {
-    ...examples.metrics,
-    deviceId,
-    seq,
-    ts: T0 + seq * 1000,
-    runner: { ...examples.metrics.runner, ...over },
-    device: { ...examples.metrics.device, cpuPct: [...examples.metrics.device.cpuPct], ...device },
-  };
-}
-
-export function statusMessage(
-  deviceId: string,
-  seq: number,
-  state: Status['state'] = 'online',
-): Status {
-  return { ...examples.status, deviceId, seq, ts: T0 + seq * 1000, state };
-}
-
-export function reportedMessage(
-  deviceId: string,
-  seq: number,
-  over: Partial<Reported> = {},
-): Reported {
-  return { ...examples.reported, deviceId, seq, ts: T0 + seq * 1000, engineBench: null, ...over };
-}
 
 /** A free TCP port on loopback (for programs that cannot be told to pick one themselves). */
 export function freePort(): Promise<number> {

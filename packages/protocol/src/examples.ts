@@ -194,3 +194,48 @@ export const examples = {
     message: 'cannot load model /var/lib/facefleet/engines/current/model.onnx: file not found',
   } satisfies RunnerError,
 } as const;
+
+/**
+ * Messages shaped like the examples, for one device and sequence number, stamped a second apart
+ * from when this module loaded (so they fall in "the last hour" of the API's series). For tests of
+ * every package.
+ */
+const T0 = Date.now();
+
+export function facesMessage(deviceId: string, seq: number, over: Partial<Faces> = {}): Faces {
+  const ts = over.ts ?? T0 + seq * 1000;
+  const { boxes: _boxes, ...base } = examples.faces;
+  return { ...base, deviceId, seq, ts, start: ts - 1000, end: ts, ...over };
+}
+
+export function metricsMessage(
+  deviceId: string,
+  seq: number,
+  over: Partial<Metrics['runner'] & object> = {},
+  device: Partial<Metrics['device']> = {},
+): Metrics {
+  return {
+    ...examples.metrics,
+    deviceId,
+    seq,
+    ts: T0 + seq * 1000,
+    runner: { ...examples.metrics.runner, ...over },
+    device: { ...examples.metrics.device, cpuPct: [...examples.metrics.device.cpuPct], ...device },
+  };
+}
+
+export function statusMessage(
+  deviceId: string,
+  seq: number,
+  state: Status['state'] = 'online',
+): Status {
+  return { ...examples.status, deviceId, seq, ts: T0 + seq * 1000, state };
+}
+
+export function reportedMessage(
+  deviceId: string,
+  seq: number,
+  over: Partial<Reported> = {},
+): Reported {
+  return { ...examples.reported, deviceId, seq, ts: T0 + seq * 1000, engineBench: null, ...over };
+}

@@ -29,7 +29,13 @@ export {
 } from './device-classes.js';
 export { protocolDoc } from './docs.js';
 export { type FieldIssue, fieldIssues, PayloadError, ProtocolError, TopicError } from './errors.js';
-export { examples } from './examples.js';
+export {
+  examples,
+  facesMessage,
+  metricsMessage,
+  reportedMessage,
+  statusMessage,
+} from './examples.js';
 export { isFacesFast } from './fast-check.js';
 export {
   deviceIdSchema,

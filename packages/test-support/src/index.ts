@@ -49,6 +49,14 @@ export {
   stdbufBin,
 } from './paths.js';
 export {
+  createPostgresDatabase,
+  freshStoreLocation,
+  POSTGRES_MISSING,
+  type Postgres,
+  postgresBinDir,
+  startPostgres,
+} from './postgres.js';
+export {
   type ExitStatus,
   type ProcessOptions,
   type RunningProcess,

@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { distModule } from '../test-support/fixtures.js';
 import { type Outbox, openOutbox } from './outbox.js';
+import { sqliteAddonPath } from './sqlite-addon.js';
 
 const dirs: string[] = [];
 const open: Outbox[] = [];
@@ -178,5 +179,29 @@ describe('outbox', () => {
     const o = openAt(path);
     expect(o.pending()).toBe(200);
     expect(o.nextSeq()).toBe(200);
+  });
+
+  it('fsyncs every commit (WAL, synchronous=FULL) on the addon built for the Node running it', () => {
+    const o = openAt(tempDb());
+    const storage = o.storage();
+    expect(storage).toMatchObject({ journalMode: 'wal', synchronous: 2 });
+    // Node 16 (the JetPack 4 agent, scripts/node16/run.mjs) loads the copy built for its ABI by
+    // build-sqlite-addon.sh; the workspace's Node loads the package's own build
+    if (process.versions.modules === '93') {
+      expect(storage.addon).toMatch(
+        /lib\/binding\/node-v93-linux-[a-z0-9]+\/better_sqlite3\.node$/,
+      );
+    } else {
+      expect(storage.addon).toBeNull();
+    }
+    expect(storage.sqliteVersion).toMatch(/^3\.\d+\.\d+$/);
+  });
+
+  it('finds a copy built for another ABI by its node-pre-gyp name, and none for an ABI without one', () => {
+    // scripts/setup.sh builds the Node 16 (ABI 93) copy for this machine
+    expect(sqliteAddonPath({ modules: '93' }, 'linux', process.arch)).toMatch(
+      new RegExp(`node-v93-linux-${process.arch}/better_sqlite3\\.node$`),
+    );
+    expect(sqliteAddonPath({ modules: '1' }, 'linux', process.arch)).toBeUndefined();
   });
 });

@@ -4,6 +4,7 @@ import type { DeviceTopicKind } from '@facefleet/protocol';
 import Database from 'better-sqlite3';
 import { OutboxError } from '../errors.js';
 import { MIGRATIONS } from './migrations.js';
+import { sqliteAddonPath } from './sqlite-addon.js';
 
 /** One message waiting for the broker's acknowledgement. */
 export interface OutboxMessage {
@@ -46,7 +47,19 @@ export interface Outbox {
   transaction<T>(fn: () => T): T;
   getState<T>(name: string): T | undefined;
   setState(name: string, value: unknown): void;
+  /** How the database runs: what the durability promises above rest on (logged at start). */
+  storage(): OutboxStorage;
   close(): void;
+}
+
+export interface OutboxStorage {
+  /** `wal` (`memory` for `:memory:`). */
+  journalMode: string;
+  /** SQLite's number for the level: 2 = FULL, an fsync at every commit. */
+  synchronous: number;
+  sqliteVersion: string;
+  /** The better-sqlite3 addon file, when it is a copy built for this Node (see sqlite-addon.ts). */
+  addon: string | null;
 }
 
 export interface OutboxOptions {
@@ -78,9 +91,11 @@ const DROP_ORDER = ['faces', 'metrics', 'status'] as const;
  */
 export function openOutbox({ path, maxMessages, onDrop, firstSeq }: OutboxOptions): Outbox {
   let db: Database.Database;
+  // the addon built for this Node (Node 16 on JetPack 4), or the package's own build
+  const addon = sqliteAddonPath();
   try {
     if (path !== ':memory:') mkdirSync(dirname(path), { recursive: true });
-    db = new Database(path);
+    db = new Database(path, { nativeBinding: addon });
     db.pragma('journal_mode = WAL');
     db.pragma('synchronous = FULL');
     db.pragma('busy_timeout = 5000');
@@ -89,7 +104,12 @@ export function openOutbox({ path, maxMessages, onDrop, firstSeq }: OutboxOption
       db.prepare(`UPDATE counters SET value = ? WHERE name = 'next_seq'`).run(firstSeq);
     }
   } catch (err) {
-    throw new OutboxError(`cannot open outbox database ${path}: ${(err as Error).message}`);
+    const message = (err as Error).message;
+    // an addon built for another Node: say how to build one for this Node
+    const hint = /NODE_MODULE_VERSION/.test(message)
+      ? ` (build better-sqlite3 for Node.js ${process.version}: apps/agent/scripts/build-sqlite-addon.sh)`
+      : '';
+    throw new OutboxError(`cannot open outbox database ${path}: ${message}${hint}`);
   }
 
   const q = {
@@ -210,6 +230,12 @@ export function openOutbox({ path, maxMessages, onDrop, firstSeq }: OutboxOption
     setState(name, value) {
       q.setState.run(name, JSON.stringify(value), Date.now());
     },
+    storage: () => ({
+      journalMode: db.pragma('journal_mode', { simple: true }) as string,
+      synchronous: db.pragma('synchronous', { simple: true }) as number,
+      sqliteVersion: (db.prepare('SELECT sqlite_version() AS v').get() as { v: string }).v,
+      addon: addon ?? null,
+    }),
     close() {
       if (!db.open) return;
       outbox.flushAcks();

@@ -17,7 +17,10 @@ export type SupervisedState = 'starting' | 'running' | 'restarting' | 'crashloop
 export interface RunnerExit {
   code: number | null;
   signal: NodeJS.Signals | null;
-  /** True when the agent asked the runner to stop (restart, shutdown, watchdog). */
+  /**
+   * True when the agent stopped the runner on purpose (restart, shutdown). A watchdog kill is not:
+   * a hung runner counts as a failure (backoff, crash loop), so its exit says false.
+   */
   requested: boolean;
   /** The runner's last `error` line before it exited, if any. */
   error: RunnerError | null;

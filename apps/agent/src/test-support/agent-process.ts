@@ -69,23 +69,28 @@ export function startAgent(o: AgentProcessOptions) {
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   const logs: LogLine[] = [];
+  /** stdout's lines as written (JSON.parse hides a key written twice: the last one wins). */
+  const rawLogs: string[] = [];
   const stderr: string[] = [];
   if (child.stdout) {
     createInterface({ input: child.stdout }).on('line', (l) => {
       try {
         logs.push(JSON.parse(l) as LogLine);
+        rawLogs.push(l);
       } catch {
         stderr.push(l);
       }
     });
   }
   if (child.stderr) createInterface({ input: child.stderr }).on('line', (l) => stderr.push(l));
+  // 'close': after the exit and after the last line of its output was read, so `logs` is complete
   const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
-    child.once('exit', (code, signal) => resolve({ code, signal })),
+    child.once('close', (code, signal) => resolve({ code, signal })),
   );
   return {
     child,
     logs,
+    rawLogs,
     stderr,
     exited,
     /** SIGTERM and wait for the exit status. */

@@ -19,6 +19,7 @@ interface Blob {
  */
 export async function startEngineServer(token: string) {
   const blobs = new Map<string, Blob>();
+  const redirects = new Map<string, string>();
   const requests: { path: string; range: string | undefined; auth: string | undefined }[] = [];
   const server: Server = createServer((req, res) => {
     const path = req.url ?? '';
@@ -29,6 +30,11 @@ export async function startEngineServer(token: string) {
       .split(/:(.*)/s);
     if (!user || password !== token) {
       res.writeHead(401).end('unauthorized');
+      return;
+    }
+    const location = redirects.get(path);
+    if (location) {
+      res.writeHead(302, { location }).end();
       return;
     }
     const blob = blobs.get(path);
@@ -84,6 +90,10 @@ export async function startEngineServer(token: string) {
       options: { cutAfter?: number; throttle?: { chunkBytes: number; intervalMs: number } } = {},
     ) {
       blobs.set(path, { data, served: 0, ...options });
+    },
+    /** Answer `path` with a 302 to `location` (after the device auth check, as a proxy would). */
+    redirect(path: string, location: string) {
+      redirects.set(path, location);
     },
     close: () => new Promise<void>((r) => server.close(() => r())),
   };

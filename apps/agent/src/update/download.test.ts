@@ -118,6 +118,40 @@ describe('downloadResumable', () => {
     }).catch((e) => e);
     expect(refused).toMatchObject({ retryable: true });
   });
+
+  it('follows redirects; the token goes only to the origin it was meant for', async () => {
+    server.put('/e', data);
+    server.redirect('/moved', '/e');
+    const dest = join(tmp(), 'e.part');
+    await downloadResumable({
+      url: `${server.url}/moved`,
+      deviceId: 'cam-1',
+      token: 'tok',
+      dest,
+      expectedSize: data.length,
+    });
+    expect(readFileSync(dest).equals(data)).toBe(true);
+    expect(server.requests.at(-1)).toMatchObject({
+      path: '/e',
+      auth: expect.stringMatching(/^Basic /),
+    });
+    // another origin (another port) redirecting here: the device's credentials are not passed on
+    const other = await startEngineServer('tok');
+    try {
+      other.redirect('/x', `${server.url}/e`);
+      const err = await downloadResumable({
+        url: `${other.url}/x`,
+        deviceId: 'cam-1',
+        token: 'tok',
+        dest: join(tmp(), 'x.part'),
+        expectedSize: data.length,
+      }).catch((e) => e);
+      expect(err).toMatchObject({ retryable: false, message: expect.stringMatching(/HTTP 401/) });
+      expect(server.requests.at(-1)).toMatchObject({ path: '/e', auth: undefined });
+    } finally {
+      await other.close();
+    }
+  });
 });
 
 describe('verification', () => {

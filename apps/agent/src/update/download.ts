@@ -1,4 +1,6 @@
 import { mkdir, open, stat, truncate } from 'node:fs/promises';
+import { get as httpGet, type IncomingMessage, type OutgoingHttpHeaders } from 'node:http';
+import { get as httpsGet } from 'node:https';
 import { dirname } from 'node:path';
 import { UpdateError } from '../errors.js';
 
@@ -35,29 +37,29 @@ export async function downloadResumable(options: DownloadOptions): Promise<void>
   const basic = Buffer.from(`${options.deviceId}:${options.token}`).toString('base64');
   const headers: Record<string, string> = { authorization: `Basic ${basic}` };
   if (offset > 0) headers.range = `bytes=${offset}-`;
-  let res: Response;
+  let res: IncomingMessage;
   try {
-    res = await fetch(url, { headers, ...(options.signal ? { signal: options.signal } : {}) });
+    res = await get(url, headers, options.signal);
   } catch (err) {
     throw new UpdateError(`download ${url}: ${(err as Error).message}`, true);
   }
-  if (res.status === 416 && offset > 0) {
-    await res.body?.cancel();
+  const status = res.statusCode ?? 0;
+  if (status === 416 && offset > 0) {
+    res.resume();
     // our offset is not inside the resource: the partial file is stale
     await truncate(dest, 0);
     throw new UpdateError(`download ${url}: range ${offset}- not satisfiable; starting over`, true);
   }
-  if (res.status !== 200 && res.status !== 206) {
-    await res.body?.cancel();
+  if (status !== 200 && status !== 206) {
+    res.resume();
     throw new UpdateError(
-      `download ${url}: HTTP ${res.status} ${res.statusText}`,
-      res.status >= 500 || res.status === 429,
+      `download ${url}: HTTP ${status} ${res.statusMessage ?? ''}`.trimEnd(),
+      status >= 500 || status === 429,
     );
   }
-  if (!res.body) throw new UpdateError(`download ${url}: empty response body`, true);
-  let append = res.status === 206;
+  let append = status === 206;
   if (append) {
-    const range = /^bytes (\d+)-/.exec(res.headers.get('content-range') ?? '');
+    const range = /^bytes (\d+)-/.exec(res.headers['content-range'] ?? '');
     if (!range || Number(range[1]) !== offset) {
       append = false; // not the range we asked for: take no chances
     }
@@ -71,7 +73,7 @@ export async function downloadResumable(options: DownloadOptions): Promise<void>
   // arrived: the partial file's size is the offset to resume from
   const file = await open(dest, append ? 'a' : 'w');
   try {
-    for await (const chunk of res.body as unknown as AsyncIterable<Uint8Array>) {
+    for await (const chunk of res as AsyncIterable<Buffer>) {
       await file.write(chunk);
       written += chunk.length;
       options.onProgress?.(written);
@@ -83,9 +85,47 @@ export async function downloadResumable(options: DownloadOptions): Promise<void>
       true,
     );
   } finally {
+    res.destroy();
     await file.close();
   }
   if (written < expectedSize) {
     throw new UpdateError(`download ${url} ended at ${written} of ${expectedSize} bytes`, true);
+  }
+}
+
+/** Redirects followed, as fetch() did before the agent had to run on Node 16 (which has none). */
+const MAX_REDIRECTS = 5;
+
+/**
+ * GET `url` with node:http(s) (Node 16 has no fetch); resolves with the response once its headers
+ * are in. Follows redirects; the device's credentials go only to the origin they were meant for.
+ */
+async function get(
+  url: string,
+  headers: OutgoingHttpHeaders,
+  signal: AbortSignal | undefined,
+): Promise<IncomingMessage> {
+  let target = new URL(url);
+  let sent = headers;
+  for (let hops = 0; ; hops++) {
+    const res = await new Promise<IncomingMessage>((resolve, reject) => {
+      const opts = { headers: sent, ...(signal ? { signal } : {}) };
+      if (target.protocol === 'https:') httpsGet(target, opts, resolve).on('error', reject);
+      else if (target.protocol === 'http:') httpGet(target, opts, resolve).on('error', reject);
+      else reject(new Error(`unsupported protocol ${target.protocol}`));
+    });
+    // a connection cut before the body is read must not be an unhandled 'error' event: reading the
+    // body then ends early (an interrupted download), and a drained refusal ends anyway
+    res.on('error', () => {});
+    const status = res.statusCode ?? 0;
+    const location = res.headers.location;
+    if (status < 300 || status >= 400 || status === 304 || !location) return res;
+    res.resume();
+    if (hops === MAX_REDIRECTS) throw new Error(`more than ${MAX_REDIRECTS} redirects`);
+    const next = new URL(location, target);
+    if (next.origin !== target.origin) {
+      sent = Object.fromEntries(Object.entries(sent).filter(([name]) => name !== 'authorization'));
+    }
+    target = next;
   }
 }

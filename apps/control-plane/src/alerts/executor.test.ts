@@ -1,5 +1,6 @@
 import { createServer } from 'node:http';
 import { type Alert, topics } from '@facefleet/protocol';
+import { STORE_KINDS } from '@facefleet/store/testing';
 import type { MqttClient } from 'mqtt';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
@@ -11,134 +12,136 @@ import {
   waitFor,
 } from '../testing.js';
 
-let t: TestServer;
-let cam: MqttClient;
-let sub: MqttClient;
-const received: Alert[] = [];
-const hooks: Alert[] = [];
-const webhook = createServer((req, res) => {
-  let body = '';
-  req.on('data', (c) => (body += c));
-  req.on('end', () => {
-    hooks.push(JSON.parse(body) as Alert);
-    res.end('ok');
+describe.each(STORE_KINDS)('alert executor (%s)', (kind) => {
+  let t: TestServer;
+  let cam: MqttClient;
+  let sub: MqttClient;
+  const received: Alert[] = [];
+  const hooks: Alert[] = [];
+  const webhook = createServer((req, res) => {
+    let body = '';
+    req.on('data', (c) => (body += c));
+    req.on('end', () => {
+      hooks.push(JSON.parse(body) as Alert);
+      res.end('ok');
+    });
   });
-});
 
-beforeAll(async () => {
-  await new Promise<void>((r) => webhook.listen(0, '127.0.0.1', () => r()));
-  t = await startTestServer();
-  const token = await t.enroll('al-cam', 'jetson-xavier-nx', ['lobby']);
-  cam = await connectClient(t.mqttUrl, { username: 'al-cam', password: token });
-  const { username, password } = (await (
-    await t.api('POST', '/api/v1/subscribers', { body: { name: 'nodered' } })
-  ).json()) as { username: string; password: string };
-  sub = await connectClient(t.mqttUrl, { username, password });
-  sub.on('message', (_t, payload) => received.push(JSON.parse(payload.toString()) as Alert));
-  await sub.subscribeAsync('facefleet/v1/alerts/#', { qos: 1 });
-});
-afterAll(async () => {
-  await cam?.endAsync(true);
-  await sub?.endAsync(true);
-  await t?.close();
-  webhook.close();
-});
+  beforeAll(async () => {
+    await new Promise<void>((r) => webhook.listen(0, '127.0.0.1', () => r()));
+    t = await startTestServer([], { store: kind });
+    const token = await t.enroll('al-cam', 'jetson-xavier-nx', ['lobby']);
+    cam = await connectClient(t.mqttUrl, { username: 'al-cam', password: token });
+    const { username, password } = (await (
+      await t.api('POST', '/api/v1/subscribers', { body: { name: 'nodered' } })
+    ).json()) as { username: string; password: string };
+    sub = await connectClient(t.mqttUrl, { username, password });
+    sub.on('message', (_t, payload) => received.push(JSON.parse(payload.toString()) as Alert));
+    await sub.subscribeAsync('facefleet/v1/alerts/#', { qos: 1 });
+  });
+  afterAll(async () => {
+    await cam?.endAsync(true);
+    await sub?.endAsync(true);
+    await t?.close();
+    webhook.close();
+  });
 
-describe('alerts', () => {
-  it('fires and resolves faces_above, stores it, publishes it to subscribers and the webhook', async () => {
-    const port = (webhook.address() as { port: number }).port;
-    const res = await t.api('POST', '/api/v1/alert-rules', {
-      body: {
-        id: 'lobby-crowd',
+  describe('alerts', () => {
+    it('fires and resolves faces_above, stores it, publishes it to subscribers and the webhook', async () => {
+      const port = (webhook.address() as { port: number }).port;
+      const res = await t.api('POST', '/api/v1/alert-rules', {
+        body: {
+          id: 'lobby-crowd',
+          kind: 'faces_above',
+          threshold: 5,
+          selector: { tag: 'lobby' },
+          webhookUrl: `http://127.0.0.1:${port}/hook`,
+        },
+      });
+      expect(res.status).toBe(201);
+      await cam.publishAsync(
+        topics.faces('al-cam'),
+        JSON.stringify(facesMessage('al-cam', 1, { min: 6, max: 8, last: 7, mean: 7 })),
+        { qos: 1 },
+      );
+      await waitFor(() => received.some((a) => a.state === 'firing'), 5000, 'firing alert');
+      await cam.publishAsync(
+        topics.faces('al-cam'),
+        JSON.stringify(facesMessage('al-cam', 2, { min: 0, max: 1, last: 1, mean: 0.5 })),
+        { qos: 1 },
+      );
+      await waitFor(() => received.some((a) => a.state === 'resolved'), 5000, 'resolved alert');
+      const firing = received.find((a) => a.state === 'firing')!;
+      expect(firing).toMatchObject({
+        ruleId: 'lobby-crowd',
+        deviceId: 'al-cam',
         kind: 'faces_above',
+        value: 8,
         threshold: 5,
-        selector: { tag: 'lobby' },
-        webhookUrl: `http://127.0.0.1:${port}/hook`,
-      },
+      });
+      expect(received.find((a) => a.state === 'resolved')!.alertId).toBe(firing.alertId);
+      await waitFor(() => hooks.length >= 2, 5000, 'webhook calls');
+      expect(hooks.map((h) => h.state)).toEqual(['firing', 'resolved']);
+      const stored = (await (await t.api('GET', '/api/v1/alerts?ruleId=lobby-crowd')).json()) as {
+        alerts: { state: string; resolvedAt: number | null }[];
+      };
+      expect(stored.alerts).toHaveLength(1);
+      expect(stored.alerts[0]).toMatchObject({ state: 'resolved' });
     });
-    expect(res.status).toBe(201);
-    await cam.publishAsync(
-      topics.faces('al-cam'),
-      JSON.stringify(facesMessage('al-cam', 1, { min: 6, max: 8, last: 7, mean: 7 })),
-      { qos: 1 },
-    );
-    await waitFor(() => received.some((a) => a.state === 'firing'), 5000, 'firing alert');
-    await cam.publishAsync(
-      topics.faces('al-cam'),
-      JSON.stringify(facesMessage('al-cam', 2, { min: 0, max: 1, last: 1, mean: 0.5 })),
-      { qos: 1 },
-    );
-    await waitFor(() => received.some((a) => a.state === 'resolved'), 5000, 'resolved alert');
-    const firing = received.find((a) => a.state === 'firing')!;
-    expect(firing).toMatchObject({
-      ruleId: 'lobby-crowd',
-      deviceId: 'al-cam',
-      kind: 'faces_above',
-      value: 8,
-      threshold: 5,
-    });
-    expect(received.find((a) => a.state === 'resolved')!.alertId).toBe(firing.alertId);
-    await waitFor(() => hooks.length >= 2, 5000, 'webhook calls');
-    expect(hooks.map((h) => h.state)).toEqual(['firing', 'resolved']);
-    const stored = (await (await t.api('GET', '/api/v1/alerts?ruleId=lobby-crowd')).json()) as {
-      alerts: { state: string; resolvedAt: number | null }[];
-    };
-    expect(stored.alerts).toHaveLength(1);
-    expect(stored.alerts[0]).toMatchObject({ state: 'resolved' });
-  });
 
-  it('flags FPS below a share of the model card and reports it in the fleet FPS view', async () => {
-    await t.api('POST', '/api/v1/alert-rules', {
-      body: { id: 'slow-nx', kind: 'fps_below', threshold: 0.5 },
+    it('flags FPS below a share of the model card and reports it in the fleet FPS view', async () => {
+      await t.api('POST', '/api/v1/alert-rules', {
+        body: { id: 'slow-nx', kind: 'fps_below', threshold: 0.5 },
+      });
+      await cam.publishAsync(
+        topics.metrics('al-cam'),
+        JSON.stringify(metricsMessage('al-cam', 3, { inferFps: 100, fps: 25 })),
+        { qos: 1 },
+      );
+      await waitFor(
+        () => received.some((a) => a.ruleId === 'slow-nx' && a.state === 'firing'),
+        5000,
+        'fps alert',
+      );
+      const fleet = (await (await t.api('GET', '/api/v1/fleet/fps?window=86400')).json()) as {
+        classes: {
+          deviceClass: string;
+          referenceFps: number;
+          devices: { deviceId: string; ratio: number; belowReference: boolean }[];
+        }[];
+      };
+      const nx = fleet.classes.find((c) => c.deviceClass === 'jetson-xavier-nx')!;
+      expect(nx.referenceFps).toBe(329);
+      expect(nx.devices[0]).toMatchObject({ deviceId: 'al-cam', belowReference: true });
+      expect(nx.devices[0]!.ratio).toBeCloseTo(100 / 329, 2);
     });
-    await cam.publishAsync(
-      topics.metrics('al-cam'),
-      JSON.stringify(metricsMessage('al-cam', 3, { inferFps: 100, fps: 25 })),
-      { qos: 1 },
-    );
-    await waitFor(
-      () => received.some((a) => a.ruleId === 'slow-nx' && a.state === 'firing'),
-      5000,
-      'fps alert',
-    );
-    const fleet = (await (await t.api('GET', '/api/v1/fleet/fps?window=86400')).json()) as {
-      classes: {
-        deviceClass: string;
-        referenceFps: number;
-        devices: { deviceId: string; ratio: number; belowReference: boolean }[];
-      }[];
-    };
-    const nx = fleet.classes.find((c) => c.deviceClass === 'jetson-xavier-nx')!;
-    expect(nx.referenceFps).toBe(329);
-    expect(nx.devices[0]).toMatchObject({ deviceId: 'al-cam', belowReference: true });
-    expect(nx.devices[0]!.ratio).toBeCloseTo(100 / 329, 2);
-  });
 
-  it('fires device_offline from the clock when a device falls silent', async () => {
-    await t.api('POST', '/api/v1/alert-rules', {
-      body: { id: 'silent', kind: 'device_offline', threshold: 0.3 },
+    it('fires device_offline from the clock when a device falls silent', async () => {
+      await t.api('POST', '/api/v1/alert-rules', {
+        body: { id: 'silent', kind: 'device_offline', threshold: 0.3 },
+      });
+      await cam.publishAsync(topics.faces('al-cam'), JSON.stringify(facesMessage('al-cam', 4)), {
+        qos: 1,
+      });
+      await waitFor(
+        () => received.some((a) => a.ruleId === 'silent' && a.state === 'firing'),
+        5000,
+        'offline alert',
+      );
     });
-    await cam.publishAsync(topics.faces('al-cam'), JSON.stringify(facesMessage('al-cam', 4)), {
-      qos: 1,
-    });
-    await waitFor(
-      () => received.some((a) => a.ruleId === 'silent' && a.state === 'firing'),
-      5000,
-      'offline alert',
-    );
-  });
 
-  it('answers a face series in buckets', async () => {
-    const from = Date.now() - 86_400_000;
-    const res = await t.api(
-      'GET',
-      `/api/v1/devices/al-cam/faces?from=${from}&to=${from + 3 * 86_400_000}&bucket=1h`,
-    );
-    expect(res.status).toBe(200);
-    const body = (await res.json()) as { buckets: { windows: number; maxFaces: number }[] };
-    expect(body.buckets.reduce((n, b) => n + b.windows, 0)).toBe(3);
-    expect(Math.max(...body.buckets.map((b) => b.maxFaces))).toBe(8);
-    const bad = await t.api('GET', '/api/v1/devices/al-cam/faces?bucket=1ms');
-    expect(bad.status).toBe(400);
+    it('answers a face series in buckets', async () => {
+      const from = Date.now() - 86_400_000;
+      const res = await t.api(
+        'GET',
+        `/api/v1/devices/al-cam/faces?from=${from}&to=${from + 3 * 86_400_000}&bucket=1h`,
+      );
+      expect(res.status).toBe(200);
+      const body = (await res.json()) as { buckets: { windows: number; maxFaces: number }[] };
+      expect(body.buckets.reduce((n, b) => n + b.windows, 0)).toBe(3);
+      expect(Math.max(...body.buckets.map((b) => b.maxFaces))).toBe(8);
+      const bad = await t.api('GET', '/api/v1/devices/al-cam/faces?bucket=1ms');
+      expect(bad.status).toBe(400);
+    });
   });
 });

@@ -8,11 +8,9 @@ import {
   type SEVERITIES,
   topics,
 } from '@facefleet/protocol';
-import { eq } from 'drizzle-orm';
+import type { Store } from '@facefleet/store';
 import type { Logger } from 'pino';
 import type { Broker } from '../broker/types.js';
-import type { Db } from '../db/open.js';
-import { alertRules, alerts, devices } from '../db/schema.js';
 import type { CommittedMessage } from '../ingest/ingest.js';
 import type { EventBus } from '../live/bus.js';
 import type { Selector } from '../rollouts/executor.js';
@@ -40,7 +38,7 @@ interface DeviceInfo {
 }
 
 export interface AlertExecutorOptions {
-  db: Db;
+  store: Store;
   broker: Broker;
   log: Logger;
   now?: () => number;
@@ -81,8 +79,8 @@ async function defaultPost(url: string, body: string): Promise<void> {
  * clock tick, and on each transition stores the alert, publishes it retained to
  * `alerts/{ruleId}/{deviceId}` and posts it to the rule's webhook.
  */
-export function createAlertExecutor(options: AlertExecutorOptions) {
-  const { db, broker, log } = options;
+export async function createAlertExecutor(options: AlertExecutorOptions) {
+  const { store, broker, log } = options;
   const now = options.now ?? Date.now;
   const post = options.post ?? defaultPost;
   const facts = new Map<string, DeviceFacts>();
@@ -91,9 +89,10 @@ export function createAlertExecutor(options: AlertExecutorOptions) {
   let rules: Rule[] = [];
   const pending = new Set<Promise<void>>();
 
-  function reloadDevices(): void {
+  async function reloadDevices(): Promise<void> {
+    const rows = await store.devices.list();
     info.clear();
-    for (const d of db.select().from(devices).all()) {
+    for (const d of rows) {
       info.set(d.id, { deviceClass: d.deviceClass, tags: JSON.parse(d.tags) as string[] });
       const f = facts.get(d.id) ?? emptyFacts();
       if (f.lastSeen === null && d.lastSeen !== null) f.lastSeen = d.lastSeen;
@@ -102,28 +101,23 @@ export function createAlertExecutor(options: AlertExecutorOptions) {
     for (const id of facts.keys()) if (!info.has(id)) facts.delete(id);
   }
 
-  function reloadRules(): void {
-    rules = db
-      .select()
-      .from(alertRules)
-      .where(eq(alertRules.enabled, true))
-      .all()
-      .map((r) => ({
-        id: r.id,
-        kind: r.kind as AlertKind,
-        threshold: r.threshold,
-        forS: r.forS,
-        severity: r.severity as Severity,
-        selector: JSON.parse(r.selector) as Selector,
-        webhookUrl: r.webhookUrl,
-      }));
+  async function reloadRules(): Promise<void> {
+    rules = (await store.alerts.enabledRules()).map((r) => ({
+      id: r.id,
+      kind: r.kind as AlertKind,
+      threshold: r.threshold,
+      forS: r.forS,
+      severity: r.severity as Severity,
+      selector: JSON.parse(r.selector) as Selector,
+      webhookUrl: r.webhookUrl,
+    }));
     const ruleIds = new Set(rules.map((r) => r.id));
     for (const key of trackers.keys())
       if (!ruleIds.has(key.split('\u0000')[0]!)) trackers.delete(key);
   }
 
-  function restoreFiring(): void {
-    for (const a of db.select().from(alerts).where(eq(alerts.state, 'firing')).all()) {
+  async function restoreFiring(): Promise<void> {
+    for (const a of await store.alerts.firing()) {
       trackers.set(`${a.ruleId}\u0000${a.deviceId}`, {
         since: a.firedAt,
         firing: true,
@@ -158,28 +152,24 @@ export function createAlertExecutor(options: AlertExecutorOptions) {
       },
       'alert',
     );
-    if (state === 'firing') {
-      db.insert(alerts)
-        .values({
+    log.info({ ruleId: rule.id, deviceId, state, value }, alert.message);
+    options.events?.publish({ type: 'alert', alert });
+    const body = JSON.stringify(alert);
+    const delivery = (async () => {
+      // Stored first: what subscribers receive is in the database (the API lists it).
+      if (state === 'firing') {
+        await store.alerts.insertFiring({
           id: alertId,
           ruleId: rule.id,
           deviceId,
           kind: rule.kind,
-          state,
           severity: rule.severity,
           message: alert.message,
           value,
           threshold: alert.threshold,
           firedAt: t,
-        })
-        .run();
-    } else {
-      db.update(alerts).set({ state, resolvedAt: t }).where(eq(alerts.id, alertId)).run();
-    }
-    log.info({ ruleId: rule.id, deviceId, state, value }, alert.message);
-    options.events?.publish({ type: 'alert', alert });
-    const body = JSON.stringify(alert);
-    const delivery = (async () => {
+        });
+      } else await store.alerts.resolve(alertId, t);
       await broker.publish(topics.alert(rule.id, deviceId), body, { retain: true, qos: 1 });
       if (rule.webhookUrl) await post(rule.webhookUrl, body);
     })().catch((err: unknown) =>
@@ -212,9 +202,17 @@ export function createAlertExecutor(options: AlertExecutorOptions) {
     }
   }
 
-  reloadDevices();
-  reloadRules();
-  restoreFiring();
+  await reloadDevices();
+  await reloadRules();
+  await restoreFiring();
+  // Reloads run one after another, so the last change always wins.
+  let reloading: Promise<void> = Promise.resolve();
+  const reload = (fn: () => Promise<void>) => {
+    reloading = reloading
+      .then(fn)
+      .catch((err: unknown) => log.error({ err }, 'alert executor: reload failed'));
+    return reloading;
+  };
 
   return {
     /** Updates facts from a committed ingest batch and evaluates the devices in it. */
@@ -248,12 +246,15 @@ export function createAlertExecutor(options: AlertExecutorOptions) {
       const t = now();
       for (const id of info.keys()) evaluateDevice(id, t);
     },
-    rulesChanged: reloadRules,
-    devicesChanged: reloadDevices,
-    /** Waits for publishes and webhooks in flight. */
+    /** Reads the rules again (one was created or deleted). */
+    rulesChanged: () => reload(reloadRules),
+    /** Reads the devices again (enrolled, retagged, deleted). */
+    devicesChanged: () => reload(reloadDevices),
+    /** Waits for reloads, stores, publishes and webhooks in flight. */
     async idle(): Promise<void> {
+      await reloading;
       await Promise.all([...pending]);
     },
   };
 }
-export type AlertExecutor = ReturnType<typeof createAlertExecutor>;
+export type AlertExecutor = Awaited<ReturnType<typeof createAlertExecutor>>;

@@ -1,22 +1,23 @@
+import type { Store } from '@facefleet/store';
 import { Hono } from 'hono';
 import { bodyLimit } from 'hono/body-limit';
 import { getCookie } from 'hono/cookie';
 import { HTTPException } from 'hono/http-exception';
 import type { Logger } from 'pino';
-import type { AlertExecutor } from '../alerts/executor.js';
 import type { ApiTokens } from '../auth/api-tokens.js';
 import type { VerifiedCache } from '../auth/secrets.js';
 import { CSRF_HEADER, SESSION_COOKIE, type Sessions } from '../auth/sessions.js';
-import type { BrokerCredentials } from '../broker/credentials.js';
 import type { Broker } from '../broker/types.js';
-import type { DatabaseHandle } from '../db/open.js';
 import type { BlobStore } from '../engines/blob-store.js';
 import type { FleetKey } from '../engines/fleet-key.js';
-import { ApiError, EngineStoreError } from '../errors.js';
-import type { LiveFeed } from '../live/feed.js';
+import { ApiError, BrokerAdminError, EngineStoreError, ServiceError } from '../errors.js';
+import type { Ingest } from '../ingest/ingest.js';
 import type { LiveHub } from '../live/hub.js';
-import type { SetDesired } from '../rollouts/desired.js';
 import type { RolloutExecutor } from '../rollouts/executor.js';
+import type { AlertRuleService } from '../services/alert-rules.js';
+import type { DeviceService } from '../services/devices.js';
+import type { EngineService } from '../services/engines.js';
+import type { SubscriberService } from '../services/subscribers.js';
 import type { Telemetry } from '../telemetry.js';
 import { authenticateRequest, authenticateSession } from './authenticate.js';
 import { type DashboardAssets, dashboardRoutes } from './dashboard.js';
@@ -27,23 +28,30 @@ import { alertRoutes } from './routes/alerts.js';
 import { deviceRoutes } from './routes/devices.js';
 import { engineRoutes } from './routes/engines.js';
 import { fleetRoutes } from './routes/fleet.js';
+import { ingestRoutes } from './routes/ingest.js';
 import { liveRoutes } from './routes/live.js';
 import { meRoutes } from './routes/me.js';
 import { rolloutRoutes } from './routes/rollouts.js';
 import { sessionRoutes } from './routes/session.js';
 
 export interface AppDeps {
-  database: DatabaseHandle;
+  /** Reads: the routes query the store's repositories; every change goes through a service. */
+  store: Store;
   broker: Broker;
-  store: BlobStore;
+  /** Engine files, by sha256. */
+  blobs: BlobStore;
   fleetKey: FleetKey;
   tokens: ApiTokens;
   cache: VerifiedCache;
-  setDesired: SetDesired;
+  devices: DeviceService;
+  engines: EngineService;
+  subscribers: SubscriberService;
+  alertRules: AlertRuleService;
   rollouts: RolloutExecutor;
-  alerts: AlertExecutor;
-  /** Keeps the broker's logins and open sessions in step with enrolled devices and subscribers. */
-  credentials: BrokerCredentials;
+  /** Device messages forwarded over HTTP (routes/ingest.ts) go through the same ingest. */
+  ingest: Ingest;
+  /** HTTP ingest: the shared signing secret and the enrolment check; null when it is off. */
+  httpIngest: { secret: string; isEnrolled(deviceId: string): Promise<boolean> } | null;
   telemetry: Telemetry;
   log: Logger;
   maxEngineBytes: number;
@@ -51,8 +59,6 @@ export interface AppDeps {
   maxBodyBytes: number;
   /** Dashboard sign-in sessions (cookie). */
   sessions: Sessions;
-  /** Announces API-made changes (devices enrolled, retagged, deleted) on the live feed. */
-  live: LiveFeed;
   /** The live (SSE) connections. */
   hub: LiveHub;
   /** The dashboard's built files, served at `/`. */
@@ -91,6 +97,31 @@ export function createApp(deps: AppDeps): Hono<Env> {
             ? 'invalid_token'
             : 'missing_token';
       deps.telemetry.httpAuthFailures.inc({ reason });
+    }
+    if (err instanceof ServiceError) {
+      const status = err.kind === 'not_found' ? 404 : err.kind === 'conflict' ? 409 : 400;
+      const message =
+        err.field && err.kind === 'invalid' && !err.message.startsWith(`${err.field}:`)
+          ? `${err.field}: ${err.message}`
+          : err.message;
+      return c.json(
+        {
+          error: {
+            code: err.kind === 'invalid' ? 'invalid_request' : err.kind,
+            message,
+            details: err.field ? [{ path: err.field, message: err.detail }] : null,
+          },
+        },
+        status,
+      );
+    }
+    if (err instanceof BrokerAdminError) {
+      // 409 a login of that name exists on the broker, 503 no answer, 502 the broker refused.
+      const status = err.code === 'conflict' ? 409 : err.code === 'unavailable' ? 503 : 502;
+      return c.json(
+        { error: { code: `broker_${err.code}`, message: err.message, details: null } },
+        status,
+      );
     }
     if (err instanceof ApiError) {
       return c.json(
@@ -134,7 +165,7 @@ export function createApp(deps: AppDeps): Hono<Env> {
     let principal = await authenticateRequest(header, deps);
     if (!header) {
       const cookie = getCookie(c, SESSION_COOKIE);
-      principal = cookie ? authenticateSession(cookie, deps) : undefined;
+      principal = cookie ? await authenticateSession(cookie, deps) : undefined;
       // A signed-in browser's request that changes something must prove it came from the
       // dashboard's own script (see auth/sessions.ts).
       if (principal && !SAFE_METHODS.has(c.req.method) && !c.req.header(CSRF_HEADER)) {
@@ -159,15 +190,15 @@ export function createApp(deps: AppDeps): Hono<Env> {
     c.req.method === 'POST' && c.req.path === '/api/v1/engines' ? next() : limitBody(c, next),
   );
 
-  app.get('/healthz', (c) =>
+  app.get('/healthz', async (c) =>
     c.json({
-      ok: deps.database.sqlite.open,
+      ok: await deps.store.ping(),
       connectedDevices: deps.broker.connectedDevices(),
       ...deps.health?.(),
     }),
   );
-  app.get('/metrics', (c) =>
-    c.text(deps.telemetry.render(), 200, { 'content-type': 'text/plain; version=0.0.4' }),
+  app.get('/metrics', async (c) =>
+    c.text(await deps.telemetry.collect(), 200, { 'content-type': 'text/plain; version=0.0.4' }),
   );
   app.get('/openapi.json', (c) => c.json(openApiDocument(routes, API_VERSION) as object));
   app.get('/docs', (c) => c.html(DOCS_HTML));
@@ -180,6 +211,7 @@ export function createApp(deps: AppDeps): Hono<Env> {
   adminRoutes(registrar, deps);
   sessionRoutes(registrar, deps);
   liveRoutes(registrar, deps);
+  ingestRoutes(registrar, deps);
   meRoutes(registrar, deps);
   dashboardRoutes(app, deps.dashboard);
   return app;

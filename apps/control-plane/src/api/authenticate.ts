@@ -1,9 +1,7 @@
-import { eq } from 'drizzle-orm';
-import { type ApiTokens, ROLES, type Role } from '../auth/api-tokens.js';
+import type { Store } from '@facefleet/store';
+import type { ApiTokens } from '../auth/api-tokens.js';
 import type { VerifiedCache } from '../auth/secrets.js';
 import type { Sessions } from '../auth/sessions.js';
-import type { DatabaseHandle } from '../db/open.js';
-import { apiTokens, devices } from '../db/schema.js';
 import { ApiError } from '../errors.js';
 import type { HttpPrincipal } from './http.js';
 
@@ -14,7 +12,7 @@ import type { HttpPrincipal } from './http.js';
  */
 export async function authenticateRequest(
   header: string | undefined,
-  deps: { tokens: ApiTokens; database: DatabaseHandle; cache: VerifiedCache },
+  deps: { tokens: ApiTokens; store: Store; cache: VerifiedCache },
 ): Promise<HttpPrincipal | undefined> {
   if (!header) return undefined;
   const [scheme, value] = header.split(/\s+/, 2);
@@ -27,12 +25,8 @@ export async function authenticateRequest(
     if (colon > 0) {
       const deviceId = decoded.slice(0, colon);
       const secret = decoded.slice(colon + 1);
-      const row = deps.database.db
-        .select({ hash: devices.tokenHash })
-        .from(devices)
-        .where(eq(devices.id, deviceId))
-        .get();
-      if (row && (await deps.cache.verify(`device:${deviceId}`, secret, row.hash))) {
+      const hash = await deps.store.devices.tokenHash(deviceId);
+      if (hash !== undefined && (await deps.cache.verify(`device:${deviceId}`, secret, hash))) {
         return { kind: 'device', deviceId };
       }
     }
@@ -45,22 +39,18 @@ export async function authenticateRequest(
  * role; undefined when the cookie is malformed, forged, expired or its token was revoked (the
  * request is then anonymous, and a route that needs a role answers 401: sign in again).
  */
-export function authenticateSession(
+export async function authenticateSession(
   value: string,
-  deps: { sessions: Sessions; database: DatabaseHandle },
-): Extract<HttpPrincipal, { kind: 'operator' }> | undefined {
+  deps: { sessions: Sessions; tokens: ApiTokens },
+): Promise<Extract<HttpPrincipal, { kind: 'operator' }> | undefined> {
   const claims = deps.sessions.verify(value);
   if (!claims) return undefined;
-  const row = deps.database.db
-    .select({ role: apiTokens.role, name: apiTokens.name })
-    .from(apiTokens)
-    .where(eq(apiTokens.id, claims.tokenId))
-    .get();
-  if (!row || !(ROLES as readonly string[]).includes(row.role)) return undefined;
+  const row = await deps.tokens.find(claims.tokenId);
+  if (!row) return undefined;
   return {
     kind: 'operator',
     tokenId: claims.tokenId,
-    role: row.role as Role,
+    role: row.role,
     name: row.name,
     sessionExpiresAt: claims.expiresAt,
   };

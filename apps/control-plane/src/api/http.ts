@@ -1,10 +1,8 @@
 import { fieldIssues } from '@facefleet/protocol';
 import type { Context } from 'hono';
-import type { Logger } from 'pino';
 import type { z } from 'zod';
 import { type Role, roleAllows } from '../auth/api-tokens.js';
-import type { BrokerCredentials, BrokerLogin } from '../broker/credentials.js';
-import { ApiError, BrokerAdminError } from '../errors.js';
+import { ApiError } from '../errors.js';
 
 /** Who made an HTTP request. */
 export type HttpPrincipal =
@@ -84,33 +82,4 @@ export function percentile(values: number[], p: number): number | null {
   const sorted = [...values].sort((a, b) => a - b);
   const rank = Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1));
   return sorted[rank]!;
-}
-
-/**
- * The API error for a failed broker-credentials change (409 a login of that name exists on the
- * broker, 503 no answer, 502 the broker refused); `what` says what the request did not do.
- * Any other error is returned as it is.
- */
-export function brokerApiError(err: unknown, what: string): unknown {
-  if (!(err instanceof BrokerAdminError)) return err;
-  const status = err.code === 'conflict' ? 409 : err.code === 'unavailable' ? 503 : 502;
-  return new ApiError(status, `broker_${err.code}`, `${what}: ${err.message}`);
-}
-
-/**
- * Revokes a login whose database row is already gone. When the broker cannot be told now the
- * deletion still stands (the control plane refuses the login's messages and the broker is
- * reconciled later); the returned warning says so for the answer.
- */
-export async function revokeOrWarn(
-  deps: { credentials: BrokerCredentials; log: Logger },
-  login: BrokerLogin,
-): Promise<string | undefined> {
-  try {
-    await deps.credentials.revoke(login);
-    return undefined;
-  } catch (err) {
-    deps.log.error({ err, login }, 'could not revoke the broker login');
-    return `the broker login was not removed yet (${(err as Error).message}); it is removed when the control plane next reaches the broker`;
-  }
 }

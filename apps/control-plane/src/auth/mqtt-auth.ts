@@ -1,11 +1,9 @@
 import { type Principal, parseMqttUsername } from '@facefleet/protocol';
-import { eq, sql } from 'drizzle-orm';
-import type { Db } from '../db/open.js';
-import { devices, subscriberTokens } from '../db/schema.js';
+import type { Store } from '@facefleet/store';
 import type { VerifiedCache } from './secrets.js';
 
 export interface MqttAuthOptions {
-  db: Db;
+  store: Store;
   cache: VerifiedCache;
 }
 
@@ -14,18 +12,7 @@ export interface MqttAuthOptions {
  * (`subscriber@NAME` + subscriber token) or nobody (undefined). Deny by default.
  */
 export function createMqttAuthenticator(options: MqttAuthOptions) {
-  const { db, cache } = options;
-  // Prepared once: 10,000 devices reconnecting after a broker restart all pass through here.
-  const deviceHash = db
-    .select({ hash: devices.tokenHash })
-    .from(devices)
-    .where(eq(devices.id, sql.placeholder('id')))
-    .prepare();
-  const subscriberHash = db
-    .select({ hash: subscriberTokens.hash })
-    .from(subscriberTokens)
-    .where(eq(subscriberTokens.name, sql.placeholder('name')))
-    .prepare();
+  const { store, cache } = options;
   return async function authenticate(
     username: string | undefined,
     password: Uint8Array | undefined,
@@ -38,13 +25,13 @@ export function createMqttAuthenticator(options: MqttAuthOptions) {
     switch (user.principal.kind) {
       case 'device': {
         const id = user.principal.deviceId;
-        const row = deviceHash.get({ id });
-        if (!row) return undefined;
-        return (await cache.verify(`device:${id}`, secret, row.hash)) ? user.principal : undefined;
+        const hash = await store.devices.tokenHash(id);
+        if (hash === undefined) return undefined;
+        return (await cache.verify(`device:${id}`, secret, hash)) ? user.principal : undefined;
       }
       case 'subscriber': {
         if (!('name' in user)) return undefined;
-        const row = subscriberHash.get({ name: user.name });
+        const row = await store.credentials.subscriber(user.name);
         if (!row) return undefined;
         return (await cache.verify(`subscriber@${user.name}`, secret, row.hash))
           ? user.principal

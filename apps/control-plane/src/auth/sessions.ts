@@ -1,5 +1,13 @@
 import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
-import { chmodSync, existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import {
+  chmodSync,
+  existsSync,
+  linkSync,
+  mkdirSync,
+  readFileSync,
+  rmSync,
+  writeFileSync,
+} from 'node:fs';
 import { dirname } from 'node:path';
 
 /**
@@ -56,7 +64,7 @@ export function createSessions(options: SessionsOptions) {
 }
 export type Sessions = ReturnType<typeof createSessions>;
 
-/** Loads the 32-byte session key from `file`, creating it (0600, via a rename) on first start. */
+/** Loads the 32-byte session key from `file`, creating it (0600, via a link) on first start. */
 export function loadOrCreateSessionKey(file: string): Buffer {
   if (existsSync(file)) {
     const key = Buffer.from(readFileSync(file, 'utf8').trim(), 'hex');
@@ -68,6 +76,14 @@ export function loadOrCreateSessionKey(file: string): Buffer {
   const tmp = `${file}.${process.pid}.tmp`;
   writeFileSync(tmp, `${key.toString('hex')}\n`, { mode: 0o600 });
   chmodSync(tmp, 0o600);
-  renameSync(tmp, file);
+  // A link, not a rename: instances sharing the folder that start together end with one key.
+  try {
+    linkSync(tmp, file);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
+    return loadOrCreateSessionKey(file);
+  } finally {
+    rmSync(tmp, { force: true });
+  }
   return key;
 }

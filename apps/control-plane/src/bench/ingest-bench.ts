@@ -6,19 +6,22 @@
  *               ingest, PUBACK only after commit), and
  *   baseline  — Debian's mosquitto plus a minimal subscriber inserting raw rows with better-sqlite3,
  * in the same run. Prints durable rows/s, p99 publish→stored latency, RSS and CPU, and peak ingest,
- * and ends with a BENCH_RESULT line for scripts/bench.mjs.
+ * and ends with a BENCH_RESULT line for scripts/bench.mjs. Its child processes (control plane,
+ * mosquitto, subscriber, load generator, simulator) end with it, however it ends (tied-children.ts).
  *   node dist/bench/ingest-bench.js [--devices 1000,10000] [--held-seconds 20] [--peak-seconds 10]
+ *   node dist/bench/ingest-bench.js --help
  */
-import { type ChildProcess, spawn } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
-import { tmpdir } from 'node:os';
+import { tmpdir, userInfo } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import Database from 'better-sqlite3';
 import { hashSecret } from '../auth/secrets.js';
 import { sampleProcesses } from './proc-stats.js';
+import { tiedChildren } from './tied-children.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const { values } = parseArgs({
@@ -33,9 +36,30 @@ const { values } = parseArgs({
     /** Devices of the fleet-simulator phase (0 skips it). */
     'simulator-devices': { type: 'string', default: '1000' },
     'simulator-seconds': { type: 'string', default: '30' },
+    help: { type: 'boolean', short: 'h', default: false },
   },
+  // scripts/bench.mjs hands every benchmark the flags given to `pnpm bench`
   strict: false,
 });
+if (values.help) {
+  console.log(`usage: node dist/bench/ingest-bench.js [options]   (or: pnpm bench ingest [options])
+
+N simulated devices over real MQTT against the built control plane, then against mosquitto plus a
+raw better-sqlite3 subscriber (the baseline), in the same run; ends with a BENCH_RESULT line.
+
+  --devices LIST            device counts, one run each (default 1000,10000)
+  --held-seconds S          the held phase: one face window a second per device (default 20)
+  --peak-seconds S          the peak phase: 32 QoS 1 publishes in flight per device (default 10)
+  --simulator-devices N     agents of the facefleet simulate phase, at the first count; 0 skips (default 1000)
+  --simulator-seconds S     how long that phase runs (default 30)
+  --mosquitto PATH          the baseline broker (default /usr/sbin/mosquitto)
+  --server-args ARGS        extra control-plane flags, e.g. --server-args="--batch-ms 5"
+  --node-args ARGS          Node flags for the control plane, e.g. --node-args=--cpu-prof
+  -h, --help                this text`);
+  process.exit(0);
+}
+// the control plane, mosquitto, the subscriber, the load generator and the simulator
+const children = tiedChildren('ingest-bench');
 const sizes = String(values.devices)
   .split(',')
   .map((s) => Number(s.trim()));
@@ -62,7 +86,7 @@ function start(
   onLine: (line: string) => void,
   ready?: (line: string) => boolean,
 ) {
-  const child = spawn(cmd, args, { stdio: ['ignore', 'pipe', 'inherit'] });
+  const child = children.spawn(cmd, args, { stdio: ['ignore', 'pipe', 'inherit'] });
   let buf = '';
   let readyResolve: () => void = () => {};
   const readyP = new Promise<void>((resolve, reject) => {
@@ -180,6 +204,8 @@ async function benchFacefleet(n: number) {
       'off',
       '--log-level',
       'info',
+      // declared and documented, but never passed on before
+      ...String(values['server-args']).split(' ').filter(Boolean),
     ],
     (line) => {
       adminToken = line.match(/first admin API token[^:]*: (\S+)/)?.[1] ?? adminToken;
@@ -306,6 +332,9 @@ async function benchBaseline(n: number) {
       'max_inflight_messages 0',
       'max_connections -1',
       'log_type error',
+      // started as root, mosquitto would switch to its own user, and a change of user clears the
+      // parent-death signal that ends it with the bench (tied-children.ts): stay who we are
+      `user ${userInfo().username}`,
       '',
     ].join('\n'),
   );
@@ -376,115 +405,117 @@ async function benchBaseline(n: number) {
   };
 }
 
-const figures: unknown[] = [];
-for (const n of sizes) {
-  console.log(`\n=== ${n} devices: facefleet control plane ===`);
-  const ff = await benchFacefleet(n);
-  console.log(JSON.stringify(ff));
-  console.log(`\n=== ${n} devices: baseline (mosquitto + raw better-sqlite3 subscriber) ===`);
-  const base = await benchBaseline(n);
-  console.log(JSON.stringify(base));
-  const held = ff.load.held;
-  figures.push(
-    {
-      name: `${n} devices: connected (facefleet)`,
-      value: ff.load.devices,
-      unit: 'devices',
-      baseline: { name: 'mosquitto', value: base.load.devices },
-      target: { op: '>=', value: n },
-    },
-    {
-      name: `${n} devices: connect all`,
-      value: ff.load.connectS,
-      unit: 's',
-      baseline: { name: 'mosquitto', value: base.load.connectS },
-      target: null,
-    },
-    {
-      name: `${n} devices: held ingest, durable rows/s`,
-      value: held.ackedPerS,
-      unit: 'rows/s',
-      baseline: { name: 'mosquitto+sqlite acked', value: base.load.held.ackedPerS },
-      target: null,
-    },
-    {
-      name: `${n} devices: p99 publish→stored (held)`,
-      value: held.p99Ms,
-      unit: 'ms',
-      baseline: { name: 'mosquitto+sqlite', value: base.latency?.p99Ms ?? Number.NaN },
-      target: { op: '<=', value: 1000 },
-    },
-    {
-      name: `${n} devices: server RSS peak (held)`,
-      value: ff.usage.peakRssMb,
-      unit: 'MB',
-      baseline: { name: 'mosquitto+subscriber', value: base.usage.peakRssMb },
-      target: { op: '<=', value: 1536 },
-    },
-    {
-      name: `${n} devices: server CPU (held, % of one core)`,
-      value: ff.usage.cpuPct,
-      unit: '%',
-      baseline: { name: 'mosquitto+subscriber', value: base.usage.cpuPct },
-      target: null,
-    },
-    {
-      name: `${n} devices: peak durable ingest`,
-      value: ff.load.peak.ackedPerS,
-      unit: 'rows/s',
-      baseline: { name: 'mosquitto+sqlite stored', value: base.peakStoredPerS },
-      target: { op: '>=', value: 1.5 * base.peakStoredPerS },
-    },
-    {
-      name: `${n} devices: server CPU at peak (% of one core)`,
-      value: ff.peakUsage.cpuPct,
-      unit: '%',
-      baseline: { name: 'mosquitto+subscriber', value: base.peakUsage.cpuPct },
-      target: null,
-    },
-    {
-      name: `${n} devices: load generator CPU at peak (% of one core)`,
-      value: ff.genPeakUsage.cpuPct,
-      unit: '%',
-      baseline: { name: 'against mosquitto', value: base.genPeakUsage.cpuPct },
-      target: null,
-    },
-    {
-      name: `${n} devices: rows stored / acked`,
-      value: ff.storedRows / Math.max(1, held.acked + ff.load.peak.acked),
-      unit: '',
-      baseline: { name: 'baseline stored/acked', value: base.stored / Math.max(1, base.sent) },
-      target: { op: '>=', value: 1 },
-    },
-  );
-  if (ff.simulated) {
-    const sim = ff.simulated;
-    const label = `facefleet simulate, ${sim.devices} agents`;
+await children.run(async () => {
+  const figures: unknown[] = [];
+  for (const n of sizes) {
+    console.log(`\n=== ${n} devices: facefleet control plane ===`);
+    const ff = await benchFacefleet(n);
+    console.log(JSON.stringify(ff));
+    console.log(`\n=== ${n} devices: baseline (mosquitto + raw better-sqlite3 subscriber) ===`);
+    const base = await benchBaseline(n);
+    console.log(JSON.stringify(base));
+    const held = ff.load.held;
     figures.push(
       {
-        name: `${label}: faces windows stored`,
-        value: sim.storedPerS,
+        name: `${n} devices: connected (facefleet)`,
+        value: ff.load.devices,
+        unit: 'devices',
+        baseline: { name: 'mosquitto', value: base.load.devices },
+        target: { op: '>=', value: n },
+      },
+      {
+        name: `${n} devices: connect all`,
+        value: ff.load.connectS,
+        unit: 's',
+        baseline: { name: 'mosquitto', value: base.load.connectS },
+        target: null,
+      },
+      {
+        name: `${n} devices: held ingest, durable rows/s`,
+        value: held.ackedPerS,
         unit: 'rows/s',
-        baseline: null,
-        target: { op: '>=', value: 0.95 * sim.devices },
-      },
-      {
-        name: `${label}: server CPU (last 5 s)`,
-        value: sim.server.cpuPct,
-        unit: '%',
-        baseline: { name: 'simulator process', value: sim.simulator.cpuPct },
+        baseline: { name: 'mosquitto+sqlite acked', value: base.load.held.ackedPerS },
         target: null,
       },
       {
-        name: `${label}: server RSS peak (last 5 s)`,
-        value: sim.server.peakRssMb,
+        name: `${n} devices: p99 publish→stored (held)`,
+        value: held.p99Ms,
+        unit: 'ms',
+        baseline: { name: 'mosquitto+sqlite', value: base.latency?.p99Ms ?? Number.NaN },
+        target: { op: '<=', value: 1000 },
+      },
+      {
+        name: `${n} devices: server RSS peak (held)`,
+        value: ff.usage.peakRssMb,
         unit: 'MB',
-        baseline: { name: 'simulator process', value: sim.simulator.rssMb },
+        baseline: { name: 'mosquitto+subscriber', value: base.usage.peakRssMb },
+        target: { op: '<=', value: 1536 },
+      },
+      {
+        name: `${n} devices: server CPU (held, % of one core)`,
+        value: ff.usage.cpuPct,
+        unit: '%',
+        baseline: { name: 'mosquitto+subscriber', value: base.usage.cpuPct },
         target: null,
+      },
+      {
+        name: `${n} devices: peak durable ingest`,
+        value: ff.load.peak.ackedPerS,
+        unit: 'rows/s',
+        baseline: { name: 'mosquitto+sqlite stored', value: base.peakStoredPerS },
+        target: { op: '>=', value: 1.5 * base.peakStoredPerS },
+      },
+      {
+        name: `${n} devices: server CPU at peak (% of one core)`,
+        value: ff.peakUsage.cpuPct,
+        unit: '%',
+        baseline: { name: 'mosquitto+subscriber', value: base.peakUsage.cpuPct },
+        target: null,
+      },
+      {
+        name: `${n} devices: load generator CPU at peak (% of one core)`,
+        value: ff.genPeakUsage.cpuPct,
+        unit: '%',
+        baseline: { name: 'against mosquitto', value: base.genPeakUsage.cpuPct },
+        target: null,
+      },
+      {
+        name: `${n} devices: rows stored / acked`,
+        value: ff.storedRows / Math.max(1, held.acked + ff.load.peak.acked),
+        unit: '',
+        baseline: { name: 'baseline stored/acked', value: base.stored / Math.max(1, base.sent) },
+        target: { op: '>=', value: 1 },
       },
     );
+    if (ff.simulated) {
+      const sim = ff.simulated;
+      const label = `facefleet simulate, ${sim.devices} agents`;
+      figures.push(
+        {
+          name: `${label}: faces windows stored`,
+          value: sim.storedPerS,
+          unit: 'rows/s',
+          baseline: null,
+          target: { op: '>=', value: 0.95 * sim.devices },
+        },
+        {
+          name: `${label}: server CPU (last 5 s)`,
+          value: sim.server.cpuPct,
+          unit: '%',
+          baseline: { name: 'simulator process', value: sim.simulator.cpuPct },
+          target: null,
+        },
+        {
+          name: `${label}: server RSS peak (last 5 s)`,
+          value: sim.server.peakRssMb,
+          unit: 'MB',
+          baseline: { name: 'simulator process', value: sim.simulator.rssMb },
+          target: null,
+        },
+      );
+    }
   }
-}
-console.log(
-  `BENCH_RESULT ${JSON.stringify({ bench: 'ingest', notes: `held ${heldS} s at 1 face window/s per device (+ metrics every 10 s), then ${peakS} s with 32 QoS 1 publishes in flight per device (the agent outbox's window). facefleet acks after commit; mosquitto acks on receipt, so its stored latency is measured at the subscriber.`, figures })}`,
-);
+  console.log(
+    `BENCH_RESULT ${JSON.stringify({ bench: 'ingest', notes: `held ${heldS} s at 1 face window/s per device (+ metrics every 10 s), then ${peakS} s with 32 QoS 1 publishes in flight per device (the agent outbox's window). facefleet acks after commit; mosquitto acks on receipt, so its stored latency is measured at the subscriber.`, figures })}`,
+  );
+});

@@ -56,7 +56,13 @@ describe('dynamic-security plans (no broker)', () => {
         ).toBe(mayPublish(principal, topic));
       }
       const subscribe = acls.filter((a) => a.acltype === 'subscribePattern').map((a) => a.topic);
-      expect(subscribe).toEqual(allowedFilters(principal));
+      const filters = allowedFilters(principal);
+      // The control plane subscribes through a shared subscription as well.
+      expect(subscribe).toEqual(
+        principal.kind === 'control-plane'
+          ? [...filters, ...filters.map((f) => `$share/+/${f}`)]
+          : filters,
+      );
       expect(acls.every((a) => a.allow)).toBe(true);
     }
   });
@@ -193,12 +199,12 @@ describe('external mosquitto with logins managed through dynamic security', () =
     return publishes.filter(([, payload]) => seen.includes(payload)).map(([topic]) => topic);
   }
 
-  const stored = (deviceId: string): number =>
+  const stored = async (deviceId: string): Promise<number> =>
     (
-      cp.server.database.sqlite
-        .prepare('SELECT count(*) AS n FROM face_windows WHERE device_id = ?')
-        .get(deviceId) as { n: number }
-    ).n;
+      await cp.sql<{ n: number }>('SELECT count(*) AS n FROM face_windows WHERE device_id = ?', [
+        deviceId,
+      ])
+    )[0]!.n;
 
   beforeAll(async () => {
     mosquitto = await startDynsecMosquitto(dir);
@@ -250,7 +256,11 @@ describe('external mosquitto with logins managed through dynamic security', () =
     ];
     expect(await routed(a, tries, b)).toEqual([topics.faces('cam-a'), topics.status('cam-a')]);
     // The control plane's own login (role facefleet-control-plane) reads device traffic.
-    await waitFor(() => stored('cam-a') === 1, 10_000, 'the faces window to be stored');
+    await waitFor(
+      async () => (await stored('cam-a')) === 1,
+      10_000,
+      'the faces window to be stored',
+    );
   });
 
   it('gives read-only subscriber credentials alerts and face counts, and nothing to publish', async () => {
@@ -306,7 +316,11 @@ describe('external mosquitto with logins managed through dynamic security', () =
     await fresh.publishAsync(topics.faces('cam-rot'), JSON.stringify(facesMessage('cam-rot', 1)), {
       qos: 1,
     });
-    await waitFor(() => stored('cam-rot') === 1, 10_000, 'a message under the new token');
+    await waitFor(
+      async () => (await stored('cam-rot')) === 1,
+      10_000,
+      'a message under the new token',
+    );
   });
 
   it('deleting a device refuses its login and drops its open connection', async () => {
@@ -376,6 +390,6 @@ describe('external mosquitto with logins managed through dynamic security', () =
     await rot.publishAsync(topics.faces('cam-rot'), JSON.stringify(facesMessage('cam-rot', 2)), {
       qos: 1,
     });
-    await waitFor(() => stored('cam-rot') === 2, 10_000, 'ingest after the restart');
+    await waitFor(async () => (await stored('cam-rot')) === 2, 10_000, 'ingest after the restart');
   });
 });

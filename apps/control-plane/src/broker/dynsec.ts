@@ -100,9 +100,13 @@ export function roleAcls(principal: Principal): DynsecAcl[] {
       break;
   }
   const read = allowedFilters(principal);
+  // The control plane takes device traffic through a shared subscription; the plugin checks the
+  // filter as sent, `$share/<group>/` included (what is delivered is checked without it).
+  const subscribe =
+    principal.kind === 'control-plane' ? [...read, ...read.map((f) => `$share/+/${f}`)] : read;
   return [
     ...publish.map((topic): DynsecAcl => ({ acltype: 'publishClientSend', topic, allow: true })),
-    ...read.map((topic): DynsecAcl => ({ acltype: 'subscribePattern', topic, allow: true })),
+    ...subscribe.map((topic): DynsecAcl => ({ acltype: 'subscribePattern', topic, allow: true })),
     ...read.map((topic): DynsecAcl => ({ acltype: 'publishClientReceive', topic, allow: true })),
   ];
 }
@@ -341,7 +345,7 @@ function check(r: DynsecResponse | undefined, allowed: readonly string[] = []): 
 export interface DynsecCredentialsOptions {
   admin: DynsecAdmin;
   /** Ids of enrolled devices and names of subscriber credentials, read from the database. */
-  known: () => { devices: ReadonlySet<string>; subscribers: ReadonlySet<string> };
+  known: () => Promise<{ devices: ReadonlySet<string>; subscribers: ReadonlySet<string> }>;
   log: Logger;
   /** After a failed change, reconcile again this long later (ms); doubles to a minute. */
   retryMs?: number;
@@ -440,7 +444,7 @@ export function createDynsecCredentials(options: DynsecCredentialsOptions) {
     const [roles] = await admin.run([{ command: 'listRoles', verbose: false, count: -1 }]);
     const roleNames = (check(roles).data as { roles: string[] }).roles;
     // Read the database only now: every login listed above was made after its row was written.
-    const plan = planReconcile({ clients, roles: roleNames }, options.known());
+    const plan = planReconcile({ clients, roles: roleNames }, await options.known());
     for (const r of await admin.run(plan.commands)) {
       check(r, [ERR.clientNotFound, ERR.roleNotFound]);
     }
@@ -494,17 +498,31 @@ export function createDynsecCredentials(options: DynsecCredentialsOptions) {
       });
 
   const credentials: BrokerCredentials & {
-    setup(controlPlanePassword: string): Promise<ReconcilePlan>;
+    setup(
+      controlPlanePassword: string,
+      options?: { setPassword?: boolean; reconcile?: boolean },
+    ): Promise<ReconcilePlan | undefined>;
     reconcile(): Promise<ReconcilePlan>;
   } = {
-    /** Roles, the control plane's own login (its password set to `controlPlanePassword`), reconcile. */
-    setup(controlPlanePassword) {
+    /**
+     * Roles, the control plane's own login (its password set to `controlPlanePassword`, which
+     * drops the sessions that login has open: instances that share a store and already log in with
+     * it pass `setPassword: false`), then a reconcile unless told not to (the leader does that).
+     */
+    setup(controlPlanePassword, { setPassword = true, reconcile = true } = {}) {
       return serial(async () => {
         await ensureRole(SUBSCRIBER_ROLE, roleAcls({ kind: 'subscriber' }));
         await ensureRole(CONTROL_PLANE_ROLE, roleAcls({ kind: 'control-plane' }));
         // The name is reserved for the control plane (no device or subscriber can take it).
-        await ensureClient(CONTROL_PLANE_USERNAME, controlPlanePassword, CONTROL_PLANE_ROLE, true);
-        return reconcileNow();
+        if (setPassword) {
+          await ensureClient(
+            CONTROL_PLANE_USERNAME,
+            controlPlanePassword,
+            CONTROL_PLANE_ROLE,
+            true,
+          );
+        }
+        return reconcile ? reconcileNow() : undefined;
       });
     },
     reconcile: () => serial(reconcileNow),

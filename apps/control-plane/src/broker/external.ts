@@ -11,94 +11,136 @@ import type { Broker } from './types.js';
 export interface ExternalBrokerOptions {
   url: string;
   password: string | null;
-  /** A stable client id: the broker keeps the session (and queued QoS 1 messages) across restarts. */
+  /**
+   * The base of this instance's stable client ids (`<base>-p` publishes; `<base>-i0…` ingest): the
+   * broker keeps the ingest sessions, and the QoS 1 messages queued for them, across restarts.
+   */
   clientId: string;
+  /**
+   * Ingest sessions of this instance on the shared subscription. mqtt.js hands a client one
+   * message at a time and acknowledges it only after its batch committed, so each session has one
+   * message in flight; several sessions let one instance commit them in batches.
+   */
+  sessions: number;
+  /** The shared-subscription group every instance joins (`$share/<group>/…`). */
+  shareGroup: string;
   ingest: Ingest;
   telemetry: Telemetry;
   log: Logger;
   /** Whether a device id is enrolled; messages from others are dropped. */
-  isEnrolled: (deviceId: string) => boolean;
+  isEnrolled: (deviceId: string) => Promise<boolean>;
 }
 
 /**
- * The control plane as a client of an external broker (Mosquitto, EMQX): it logs in as
- * `control-plane`, subscribes to every device topic with QoS 1 on a persistent session, and runs
- * the same ingest. Ack semantics differ from the embedded broker: the device's PUBACK comes from the
- * external broker when *it* has the message. Our PUBACK to the broker is sent only after the
- * message's batch committed (mqtt.js's handleMessage hook), and the session is persistent, so a
- * message the broker holds is redelivered after a control-plane crash and stored once (the ingest
- * is idempotent on deviceId+seq). Device authentication and the ACL are the external broker's job
- * (infra/ ships configs); the control plane still validates every payload and drops messages from
- * devices it has not enrolled.
+ * The control plane as a client of an external broker (Mosquitto, EMQX, HiveMQ): it logs in as
+ * `control-plane` and takes device traffic through an MQTT shared subscription
+ * (`$share/<group>/facefleet/v1/devices/#`, QoS 1, persistent sessions), so several stateless
+ * instances split the fleet's messages between them — each message goes to one session of one
+ * instance. Ack semantics: the device's PUBACK comes from the broker when *it* has the message;
+ * our PUBACK to the broker is sent only after the message's batch committed (mqtt.js's
+ * handleMessage hook), and the sessions are persistent, so a message the broker holds is
+ * redelivered after a crash and stored once (the ingest is idempotent on deviceId+seq). Mosquitto
+ * keeps routing a share of new messages to the sessions of an instance that is down and delivers
+ * them when it is back: instances are restarted under the same id (infra/ says how). Device
+ * authentication and the ACL are the broker's job (infra/ ships configs); the control plane still
+ * validates every payload and drops messages from devices it has not enrolled.
  */
 export async function createExternalBroker(options: ExternalBrokerOptions): Promise<Broker> {
   const { ingest, telemetry, log } = options;
   const refusals = createLogLimiter(log);
-  const client: MqttClient = mqtt.connect(options.url, {
+  const connectOptions = (clientId: string, clean: boolean) => ({
     username: CONTROL_PLANE_USERNAME,
     ...(options.password ? { password: options.password } : {}),
-    clientId: options.clientId,
-    clean: false,
-    protocolVersion: 4,
+    clientId,
+    clean,
+    protocolVersion: 4 as const,
     reconnectPeriod: 1000,
     connectTimeout: 10_000,
   });
 
-  client.handleMessage = (packet: IPublishPacket, callback: (err?: Error) => void) => {
-    let message: ReturnType<typeof decodeDeviceMessage>;
-    try {
-      message = decodeDeviceMessage(packet.topic, packet.payload as Buffer);
-      if (!options.isEnrolled(message.data.deviceId)) {
-        throw new IngestError('unknown_device', `device ${message.data.deviceId} is not enrolled`);
-      }
-    } catch (err) {
-      if (!(err instanceof IngestError)) return callback(err as Error);
-      telemetry.rejected.inc({ reason: err.reason });
-      refusals.warn(
-        err.reason,
-        { topic: packet.topic, reason: err.reason },
-        `device message refused: ${err.message}`,
-      );
-      return callback();
-    }
-    ingest.submit(message).then(
-      () => callback(),
-      (err: Error) => {
-        // Not acknowledged: the broker redelivers it on the next session.
-        log.error({ err }, 'ingest failed; closing the session so the broker redelivers');
-        client.end(true);
-        callback(err);
-      },
+  const refuse = (topic: string, err: IngestError) => {
+    telemetry.rejected.inc({ reason: err.reason });
+    refusals.warn(
+      err.reason,
+      { topic, reason: err.reason },
+      `device message refused: ${err.message}`,
     );
   };
-  client.on('error', (err) => log.warn({ err: err.message }, 'external broker error'));
+  /** A message of one ingest session: acknowledged (callback) once stored, or refused. */
+  const handleMessage =
+    (client: MqttClient) => (packet: IPublishPacket, callback: (err?: Error) => void) => {
+      let message: ReturnType<typeof decodeDeviceMessage>;
+      try {
+        message = decodeDeviceMessage(packet.topic, packet.payload as Buffer);
+      } catch (err) {
+        if (!(err instanceof IngestError)) return callback(err as Error);
+        refuse(packet.topic, err);
+        return callback();
+      }
+      const deviceId = message.data.deviceId;
+      const notStored = (what: string) => (err: Error) => {
+        // Not acknowledged: the broker redelivers it on the next session.
+        log.error({ err }, `${what}; closing the session so the broker redelivers`);
+        client.end(true);
+        callback(err);
+      };
+      options.isEnrolled(deviceId).then((enrolled) => {
+        if (!enrolled) {
+          refuse(
+            packet.topic,
+            new IngestError('unknown_device', `device ${deviceId} is not enrolled`),
+          );
+          callback();
+          return;
+        }
+        ingest.submit(message).then(() => callback(), notStored('ingest failed'));
+      }, notStored('enrolment check failed'));
+    };
 
-  await new Promise<void>((resolve, reject) => {
-    client.once('connect', () => resolve());
-    client.once('error', reject);
-  });
-  await client.subscribeAsync(filters.allDevices, { qos: 1 });
-  let connected = true;
-  client.on('connect', () => {
-    connected = true;
-    log.info('reconnected to the external broker');
-  });
-  client.on('offline', () => {
-    connected = false;
-  });
-  log.info({ url: options.url }, 'connected to the external MQTT broker');
+  const connected = (client: MqttClient) =>
+    new Promise<void>((resolve, reject) => {
+      client.once('connect', () => resolve());
+      client.once('error', reject);
+    });
+  const clients: MqttClient[] = [];
+  const closeAll = () => Promise.all(clients.map((c) => c.endAsync(true).catch(() => {})));
+  // Publishing (desired state, alerts) has its own session: clean, nothing to keep.
+  const publisher = mqtt.connect(options.url, connectOptions(`${options.clientId}-p`, true));
+  clients.push(publisher);
+  const filter = `$share/${options.shareGroup}/${filters.allDevices}`;
+  try {
+    await connected(publisher);
+    for (let k = 0; k < options.sessions; k++) {
+      const client = mqtt.connect(options.url, connectOptions(`${options.clientId}-i${k}`, false));
+      client.handleMessage = handleMessage(client);
+      clients.push(client);
+      await connected(client);
+      await client.subscribeAsync(filter, { qos: 1 });
+    }
+  } catch (err) {
+    await closeAll();
+    throw err;
+  }
+  for (const c of clients) {
+    c.on('error', (err) => log.warn({ err: err.message }, 'external broker error'));
+    c.on('connect', () => log.debug({ clientId: c.options.clientId }, 'reconnected'));
+  }
+  log.info(
+    { url: options.url, sessions: options.sessions, filter },
+    'connected to the external MQTT broker',
+  );
 
   return {
     ports: { mqtt: null, ws: null },
     async publish(topic, payload, { retain, qos }) {
-      await client.publishAsync(topic, payload, { retain, qos });
+      await publisher.publishAsync(topic, payload, { retain, qos });
     },
     connectedDevices: () => null,
     get connected() {
-      return connected;
+      return publisher.connected;
     },
     async close() {
-      await client.endAsync();
+      await Promise.all(clients.map((c) => c.endAsync()));
     },
   } as Broker;
 }

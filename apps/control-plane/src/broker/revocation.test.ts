@@ -1,11 +1,8 @@
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { type Principal, topics } from '@facefleet/protocol';
+import { openSqliteStore } from '@facefleet/store';
 import type { MqttClient } from 'mqtt';
 import pino from 'pino';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { openDatabase } from '../db/open.js';
 import { createIngest } from '../ingest/ingest.js';
 import { createTelemetry } from '../telemetry.js';
 import {
@@ -53,12 +50,12 @@ async function login(
 const closed = (c: MqttClient) => new Promise<void>((r) => c.once('close', () => r()));
 const refused = /Bad username or password|Not authorized/i;
 
-const statusRows = (deviceId: string): number =>
+const statusRows = async (deviceId: string): Promise<number> =>
   (
-    t.server.database.sqlite
-      .prepare('SELECT count(*) AS n FROM status_history WHERE device_id = ?')
-      .get(deviceId) as { n: number }
-  ).n;
+    await t.sql<{ n: number }>('SELECT count(*) AS n FROM status_history WHERE device_id = ?', [
+      deviceId,
+    ])
+  )[0]!.n;
 
 async function deviceState(id: string): Promise<string | null> {
   const res = await t.api('GET', `/api/v1/devices/${id}`);
@@ -96,7 +93,7 @@ describe('revocation on the embedded broker', () => {
       JSON.stringify(facesMessage('cam-other', 1)),
       { qos: 1 },
     );
-    expect(statusRows('cam-del')).toBe(0);
+    expect(await statusRows('cam-del')).toBe(0);
   });
 
   it("rotating a device's token closes the old token's session, whose will still marks it offline", async () => {
@@ -175,11 +172,16 @@ describe('revocation on the embedded broker', () => {
 
 describe('a login in flight while its credentials are revoked', () => {
   it('is refused when its password check ends after the revocation', async () => {
-    const dir = mkdtempSync(join(tmpdir(), 'facefleet-revoke-'));
-    const database = openDatabase(join(dir, 'db.sqlite'));
+    const store = openSqliteStore({ file: ':memory:' });
     const telemetry = createTelemetry();
     const log = pino({ level: 'silent' });
-    const ingest = createIngest({ database, telemetry, log, batchMs: 5, batchRows: 100 });
+    const ingest = createIngest({
+      committer: store.ingest,
+      telemetry,
+      log,
+      batchMs: 5,
+      batchRows: 100,
+    });
     // The password check of the one login below: it waits until the test lets it finish.
     let checking!: () => void;
     const checkStarted = new Promise<void>((r) => {
@@ -215,8 +217,7 @@ describe('a login in flight while its credentials are revoked', () => {
     } finally {
       await broker.close();
       await ingest.close();
-      database.close();
-      rmSync(dir, { recursive: true, force: true });
+      await store.close();
     }
   });
 });

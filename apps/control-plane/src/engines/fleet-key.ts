@@ -6,7 +6,15 @@ import {
   sign,
   verify,
 } from 'node:crypto';
-import { chmodSync, existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import {
+  chmodSync,
+  existsSync,
+  linkSync,
+  mkdirSync,
+  readFileSync,
+  rmSync,
+  writeFileSync,
+} from 'node:fs';
 import { dirname } from 'node:path';
 import { type EngineManifest, engineSigningPayload } from '@facefleet/protocol';
 
@@ -30,7 +38,7 @@ function fromPrivate(privateKey: KeyObject): FleetKey {
 
 /**
  * Loads the fleet's Ed25519 signing key from `file` (PKCS#8 PEM), generating it on first start.
- * The file is written 0600 through a temp file and a rename, so a crash never leaves half a key.
+ * The file is written 0600 through a temp file and a link, so a crash never leaves half a key.
  */
 export function loadOrCreateFleetKey(file: string): FleetKey & { created: boolean } {
   if (existsSync(file)) {
@@ -45,6 +53,15 @@ export function loadOrCreateFleetKey(file: string): FleetKey & { created: boolea
   const tmp = `${file}.${process.pid}.tmp`;
   writeFileSync(tmp, privateKey.export({ type: 'pkcs8', format: 'pem' }), { mode: 0o600 });
   chmodSync(tmp, 0o600);
-  renameSync(tmp, file);
+  // A link, not a rename: when instances sharing the folder start together, one key wins and the
+  // others read it instead of replacing it.
+  try {
+    linkSync(tmp, file);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
+    return loadOrCreateFleetKey(file);
+  } finally {
+    rmSync(tmp, { force: true });
+  }
   return { ...fromPrivate(privateKey), created: true };
 }

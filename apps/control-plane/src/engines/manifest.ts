@@ -1,7 +1,5 @@
 import type { EngineManifest } from '@facefleet/protocol';
-import type { engines } from '../db/schema.js';
-
-type EngineRow = typeof engines.$inferSelect;
+import type { EngineRow } from '@facefleet/store';
 
 /** The manifest devices receive in `desired`, built from a stored engine. */
 export function engineManifest(row: EngineRow): EngineManifest {

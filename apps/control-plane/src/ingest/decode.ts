@@ -15,14 +15,10 @@ import {
   statusSchema,
   TopicError,
 } from '@facefleet/protocol';
+import type { IngestMessage } from '@facefleet/store';
 import { IngestError } from '../errors.js';
 
-/** A validated device message, ready to store. */
-export type IngestMessage =
-  | { kind: 'faces'; data: Faces }
-  | { kind: 'metrics'; data: Metrics }
-  | { kind: 'status'; data: Status }
-  | { kind: 'reported'; data: Reported };
+export type { IngestMessage };
 
 const SCHEMAS = {
   faces: facesSchema,

@@ -1,46 +1,53 @@
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { openStore, type Store } from '@facefleet/store';
+import { query } from '@facefleet/store/testing';
+import { freshStoreLocation } from '@facefleet/test-support';
 import pino from 'pino';
-import { afterEach, describe, expect, it } from 'vitest';
-import { type DatabaseHandle, openDatabase } from '../db/open.js';
+import { afterEach, describe, expect, inject, it } from 'vitest';
 import { createTelemetry } from '../telemetry.js';
 import { facesMessage } from '../testing.js';
 import { createIngest } from './ingest.js';
 
-describe.each(['inline', 'worker'] as const)('ingest (%s writer): last-seen times', (writer) => {
-  let dir: string;
-  let database: DatabaseHandle;
-  afterEach(() => {
-    database.sqlite.close();
-    rmSync(dir, { recursive: true, force: true });
+/** Every store the ingest runs on: SQLite with its writer on this thread or its own, PostgreSQL. */
+const STORES = [
+  ['sqlite, inline writer', 'sqlite', 'inline'],
+  ['sqlite, writer thread', 'sqlite', 'worker'],
+  ['postgres', 'postgres', undefined],
+] as const;
+
+async function openTestStore(kind: 'sqlite' | 'postgres', writer?: 'inline' | 'worker') {
+  const place = freshStoreLocation(kind, inject('postgresUrl'));
+  const store = await openStore(place.location, writer ? { writer } : {});
+  return { store, cleanup: place.cleanup };
+}
+
+describe.each(STORES)('ingest (%s): last-seen times', (_name, kind, writer) => {
+  let store: Store;
+  let cleanup: () => void;
+  afterEach(async () => {
+    await store.close();
+    cleanup();
   });
 
-  function setup() {
-    dir = mkdtempSync(join(tmpdir(), 'ff-ingest-'));
-    database = openDatabase(join(dir, 'f.db'));
-    database.sqlite
-      .prepare(
-        "INSERT INTO devices (id, device_class, tags, token_hash, created_at) VALUES ('cam-1', 'jetson-nano', '[]', 'x', 1)",
-      )
-      .run();
+  async function setup() {
+    ({ store, cleanup } = await openTestStore(kind, writer));
+    await store.devices.insert({
+      id: 'cam-1',
+      deviceClass: 'jetson-nano',
+      tags: [],
+      tokenHash: 'x',
+      createdAt: 1,
+    });
     let clock = 1_800_000_000_000;
     const ingest = createIngest({
-      database,
+      committer: store.ingest,
       telemetry: createTelemetry(),
       log: pino({ level: 'silent' }),
       batchMs: 1_000_000,
       batchRows: 1_000_000,
       lastSeenMs: 1000,
-      writer,
       now: () => clock,
     });
-    const lastSeen = () =>
-      (
-        database.sqlite.prepare("SELECT last_seen AS t FROM devices WHERE id = 'cam-1'").get() as {
-          t: number | null;
-        }
-      ).t;
+    const lastSeen = async () => (await store.devices.get('cam-1'))?.lastSeen;
     const send = async (seq: number, at: number) => {
       clock = at;
       const done = ingest.submit({ kind: 'faces', data: facesMessage('cam-1', seq) });
@@ -51,60 +58,59 @@ describe.each(['inline', 'worker'] as const)('ingest (%s writer): last-seen time
   }
 
   it('writes the first message at once, then at most once per interval, and the last on close', async () => {
-    const { ingest, lastSeen, send, t0 } = setup();
-    expect(lastSeen()).toBeNull();
+    const { ingest, lastSeen, send, t0 } = await setup();
+    expect(await lastSeen()).toBeNull();
     await send(0, t0);
-    expect(lastSeen()).toBe(t0);
+    expect(await lastSeen()).toBe(t0);
     await send(1, t0 + 400); // within the interval: not written yet
-    expect(lastSeen()).toBe(t0);
+    expect(await lastSeen()).toBe(t0);
     await send(2, t0 + 1000); // the written time is now an interval old
-    expect(lastSeen()).toBe(t0 + 1000);
+    expect(await lastSeen()).toBe(t0 + 1000);
     await send(3, t0 + 1500);
-    expect(lastSeen()).toBe(t0 + 1000);
+    expect(await lastSeen()).toBe(t0 + 1000);
     await ingest.close(); // a device gone quiet, or a shutdown: nothing is left behind
-    expect(lastSeen()).toBe(t0 + 1500);
-    const rows = database.sqlite.prepare('SELECT count(*) AS n FROM face_windows').get() as {
-      n: number;
-    };
-    expect(rows.n).toBe(4);
+    expect(await lastSeen()).toBe(t0 + 1500);
+    expect(await query(store, 'SELECT count(*) AS n FROM face_windows')).toEqual([{ n: 4 }]);
   });
 });
 
-describe('ingest (worker writer): a batch that cannot commit', () => {
-  it('fails only that batch, acknowledges none of it, and keeps the writer for the next', async () => {
-    const dir = mkdtempSync(join(tmpdir(), 'ff-ingest-'));
-    const database = openDatabase(join(dir, 'f.db'));
-    const telemetry = createTelemetry();
-    const ingest = createIngest({
-      database,
-      telemetry,
-      log: pino({ level: 'silent' }),
-      batchMs: 1_000_000,
-      batchRows: 1_000_000,
-      writer: 'worker',
+// (An inline SQLite writer commits synchronously: nothing is ever pending to look at.)
+describe.each(STORES.filter(([, , writer]) => writer !== 'inline'))(
+  'ingest (%s): a batch that cannot commit',
+  (_name, kind, writer) => {
+    it('fails only that batch, acknowledges none of it, and keeps the writer for the next', async () => {
+      const { store, cleanup } = await openTestStore(kind, writer);
+      const telemetry = createTelemetry();
+      const ingest = createIngest({
+        committer: store.ingest,
+        telemetry,
+        log: pino({ level: 'silent' }),
+        batchMs: 1_000_000,
+        batchRows: 1_000_000,
+      });
+      try {
+        await ingest.submit({ kind: 'faces', data: facesMessage('cam-1', 0) });
+        // The writer's connection finds the table gone when it next writes to it.
+        await query(store, 'ALTER TABLE face_windows RENAME TO face_windows_away');
+        const failing = ingest.submit({ kind: 'faces', data: facesMessage('cam-1', 1) });
+        const flushed = ingest.flush();
+        expect(ingest.pending).toBe(1); // sent to the writer, not committed
+        await flushed;
+        expect(ingest.pending).toBe(0);
+        await expect(failing).rejects.toThrow(/face_windows/);
+        await query(store, 'ALTER TABLE face_windows_away RENAME TO face_windows');
+        await ingest.submit({ kind: 'faces', data: facesMessage('cam-1', 2) });
+        const seqs = await query<{ seq: number }>(
+          store,
+          'SELECT seq FROM face_windows ORDER BY seq',
+        );
+        expect(seqs.map((r) => r.seq)).toEqual([0, 2]);
+        expect(telemetry.ingested.get({ kind: 'faces' })).toBe(2);
+      } finally {
+        await ingest.close();
+        await store.close();
+        cleanup();
+      }
     });
-    try {
-      await ingest.submit({ kind: 'faces', data: facesMessage('cam-1', 0) });
-      // The writer's connection finds the table gone when it next writes to it.
-      database.sqlite.exec('ALTER TABLE face_windows RENAME TO face_windows_away');
-      const failing = ingest.submit({ kind: 'faces', data: facesMessage('cam-1', 1) });
-      const flushed = ingest.flush();
-      expect(ingest.pending).toBe(1); // sent to the writer, not committed
-      await flushed;
-      expect(ingest.pending).toBe(0);
-      await expect(failing).rejects.toThrow(/face_windows/);
-      database.sqlite.exec('ALTER TABLE face_windows_away RENAME TO face_windows');
-      await ingest.submit({ kind: 'faces', data: facesMessage('cam-1', 2) });
-      const seqs = database.sqlite
-        .prepare('SELECT seq FROM face_windows ORDER BY seq')
-        .all()
-        .map((r) => (r as { seq: number }).seq);
-      expect(seqs).toEqual([0, 2]);
-      expect(telemetry.ingested.get({ kind: 'faces' })).toBe(2);
-    } finally {
-      await ingest.close();
-      database.close();
-      rmSync(dir, { recursive: true, force: true });
-    }
-  });
-});
+  },
+);

@@ -1,11 +1,9 @@
-import { Worker } from 'node:worker_threads';
+import type { IngestCommitter, Touch } from '@facefleet/store';
+import { toRow } from '@facefleet/store';
 import type { Logger } from 'pino';
-import type { DatabaseHandle } from '../db/open.js';
-import { IngestClosedError, IngestWriterError } from '../errors.js';
+import { IngestClosedError } from '../errors.js';
 import type { Telemetry } from '../telemetry.js';
 import type { IngestMessage } from './decode.js';
-import { createWriter, type Row, type Touch, toRow } from './writer.js';
-import type { WriterReply, WriterRequest, WriterWorkerData } from './writer-worker.js';
 
 /** A message after its batch committed; `stored` is false for a replay already in the database. */
 export interface CommittedMessage {
@@ -15,7 +13,8 @@ export interface CommittedMessage {
 }
 
 export interface IngestOptions {
-  database: DatabaseHandle;
+  /** Writes the batches: the store's (SQLite: its writer thread; PostgreSQL: a pooled connection). */
+  committer: IngestCommitter;
   telemetry: Telemetry;
   log: Logger;
   /** Commit at most this many ms after the first message of a batch (0: on the next turn of the event loop). */
@@ -25,145 +24,35 @@ export interface IngestOptions {
   now?: () => number;
   /** Write devices' last-seen times at most this often (ms); default 1000. */
   lastSeenMs?: number;
-  /**
-   * Where batches are written: `worker` (default for a database file) is a writer thread with its
-   * own connection, so commits never block the event loop; `inline` writes on this thread (the
-   * only choice for an in-memory database).
-   */
-  writer?: 'inline' | 'worker';
   /** Called after every commit, with the messages of the batch (alerts, rollouts, analytics). */
   onCommit?: (batch: CommittedMessage[]) => void;
+  /**
+   * The bus messages that tell the other instances about a batch (see cluster/messages.ts): sent
+   * by the store if and only if the batch commits. None with a single instance.
+   */
+  relay?: (batch: CommittedMessage[]) => string[];
 }
 
 interface Pending {
   message: IngestMessage;
   receivedAt: number;
-  done: (err?: Error) => void;
+  /** After the commit: no error, and whether the message was new (false: a replay). */
+  done: (err?: Error, stored?: boolean) => void;
 }
 
 /**
- * Writes batches and calls back with, per row, whether it was new (or with the error that kept the
- * batch from committing). One batch at a time.
- */
-interface Committer {
-  commit(
-    rows: Row[],
-    touches: Touch[],
-    done: (err: Error | undefined, stored?: Uint8Array, seconds?: number) => void,
-  ): void;
-  close(): Promise<void>;
-}
-
-function inlineCommitter(database: DatabaseHandle): Committer {
-  const writer = createWriter(database.sqlite);
-  return {
-    commit(rows, touches, done) {
-      const started = performance.now();
-      let stored: Uint8Array;
-      try {
-        stored = writer.commit(rows, touches);
-      } catch (err) {
-        done(err as Error);
-        return;
-      }
-      done(undefined, stored, (performance.now() - started) / 1000);
-    },
-    close: async () => {},
-  };
-}
-
-/** The compiled worker: beside this file, or under dist/ when the sources run through vitest. */
-function workerUrl(): URL {
-  const here = import.meta.url;
-  if (!here.endsWith('.ts')) return new URL('./writer-worker.js', here);
-  const i = here.lastIndexOf('/src/');
-  return new URL(
-    `${here.slice(0, i)}/dist/${here.slice(i + 5, here.lastIndexOf('/'))}/writer-worker.js`,
-  );
-}
-
-/**
- * A writer thread. If it dies, the batch in it fails (nothing of it was acknowledged) and the next
- * batch starts a new one.
- */
-function workerCommitter(database: DatabaseHandle, log: Logger): Committer {
-  let worker: Worker | undefined;
-  let nextId = 1;
-  const waiting = new Map<number, (reply: WriterReply | Error) => void>();
-  const failAll = (err: Error) => {
-    const callbacks = [...waiting.values()];
-    waiting.clear();
-    for (const cb of callbacks) cb(err);
-  };
-  function start(): Worker {
-    const w = new Worker(workerUrl(), {
-      workerData: {
-        file: database.file,
-        synchronous: database.synchronous,
-      } satisfies WriterWorkerData,
-    });
-    w.on('message', (reply: WriterReply) => {
-      const cb = waiting.get(reply.id);
-      waiting.delete(reply.id);
-      cb?.(reply);
-    });
-    w.on('error', (err) => {
-      log.error({ err }, 'ingest writer thread failed');
-      failAll(new IngestWriterError(`ingest writer thread failed: ${err.message}`));
-    });
-    w.on('exit', (code) => {
-      if (worker === w) worker = undefined;
-      if (waiting.size > 0) failAll(new IngestWriterError(`ingest writer thread exited (${code})`));
-    });
-    return w;
-  }
-  return {
-    commit(rows, touches, done) {
-      worker ??= start();
-      const id = nextId++;
-      waiting.set(id, (reply) => {
-        if (reply instanceof Error) done(reply);
-        else if ('error' in reply)
-          done(
-            Object.assign(new IngestWriterError(reply.error.message), { code: reply.error.code }),
-          );
-        else if ('stored' in reply) done(undefined, reply.stored, reply.seconds);
-      });
-      worker.postMessage({ id, rows, touches } satisfies WriterRequest);
-    },
-    async close() {
-      const w = worker;
-      if (!w) return;
-      const id = nextId++;
-      const closed = new Promise<void>((resolve) => {
-        waiting.set(id, () => resolve());
-        w.once('exit', () => resolve());
-      });
-      w.postMessage({ id, close: true } satisfies WriterRequest);
-      await closed;
-      worker = undefined;
-      await w.terminate();
-    },
-  };
-}
-
-/**
- * Batches validated device messages and commits them in one SQLite transaction with prepared
- * inserts, idempotent on (deviceId, seq). A message's `done` is called only once its batch has
- * committed: the broker sends the QoS 1 PUBACK then, so an acknowledged message is on disk.
+ * Batches validated device messages and commits them in one transaction of the store,
+ * idempotent on (deviceId, seq). A message's `done` is called only once its batch has committed:
+ * the broker sends the QoS 1 PUBACK then, so an acknowledged message is stored.
  *
- * By default the commits run on a writer thread (writer-worker.ts), one batch at a time; what
- * arrives meanwhile forms the next batch, which is sent the moment the previous one commits. At
- * 10,000 devices the SQLite work was about a quarter of the event loop's time, and its commits and
- * WAL checkpoints stalled every client for tens of milliseconds at a time.
+ * One batch is committed at a time; what arrives meanwhile forms the next batch, which is sent the
+ * moment the previous one commits (on SQLite by a writer thread: at 10,000 devices the SQLite work
+ * was about a quarter of the event loop's time, and its commits and WAL checkpoints stalled every
+ * client for tens of milliseconds at a time).
  */
 export function createIngest(options: IngestOptions) {
-  const { database, telemetry, log, batchMs, batchRows } = options;
+  const { committer, telemetry, log, batchMs, batchRows } = options;
   const now = options.now ?? Date.now;
-  const mode = options.writer ?? (database.file === ':memory:' ? 'inline' : 'worker');
-  if (mode === 'worker' && database.file === ':memory:')
-    throw new Error('the ingest writer thread needs a database file, not :memory:');
-  const committer = mode === 'worker' ? workerCommitter(database, log) : inlineCommitter(database);
 
   // Devices' last-seen times. Writing one per message doubled the cost of a face window at peak,
   // so each device's time is written at most once per `lastSeenMs`, inside the batch that carries
@@ -248,19 +137,39 @@ export function createIngest(options: IngestOptions) {
     const rows = items.map((item) => toRow(item.message, item.receivedAt));
     inFlight = true;
     inFlightRows = items.length;
-    committer.commit(rows, touches, (err, stored, seconds) => {
-      inFlight = false;
-      inFlightRows = 0;
-      if (err || !stored) {
-        log.error({ err, rows: items.length }, 'ingest batch commit failed; nothing acknowledged');
-        for (const item of items) item.done(err ?? new IngestWriterError('no result'));
-      } else {
-        markWritten(touches);
-        if (items.length > 0) committedBatch(items, stored, seconds ?? 0);
-      }
-      // What arrived during this commit goes at once: the commit itself was the wait.
-      kick();
-    });
+    const relay = options.relay;
+    const announce =
+      relay && items.length > 0
+        ? (stored: Uint8Array) =>
+            relay(
+              items.map((item, i) => ({
+                message: item.message,
+                stored: stored[i] === 1,
+                receivedAt: item.receivedAt,
+              })),
+            )
+        : undefined;
+    committer.commit(
+      rows,
+      touches,
+      (err, stored, seconds) => {
+        inFlight = false;
+        inFlightRows = 0;
+        if (err || !stored) {
+          log.error(
+            { err, rows: items.length },
+            'ingest batch commit failed; nothing acknowledged',
+          );
+          for (const item of items) item.done(err ?? new Error('the store gave no result'));
+        } else {
+          markWritten(touches);
+          if (items.length > 0) committedBatch(items, stored, seconds ?? 0);
+        }
+        // What arrived during this commit goes at once: the commit itself was the wait.
+        kick();
+      },
+      announce,
+    );
   }
 
   function committedBatch(items: Pending[], stored: Uint8Array, seconds: number): void {
@@ -281,7 +190,7 @@ export function createIngest(options: IngestOptions) {
       const counter = key[0] === '+' ? telemetry.ingested : telemetry.duplicates;
       counter.inc({ kind: key.slice(1) }, n);
     }
-    for (const item of items) item.done();
+    for (let i = 0; i < items.length; i++) items[i]!.done(undefined, stored[i] === 1);
     if (options.onCommit) {
       try {
         options.onCommit(committed);
@@ -298,7 +207,7 @@ export function createIngest(options: IngestOptions) {
     return idle;
   }
 
-  function enqueue(message: IngestMessage, done: (err?: Error) => void): void {
+  function enqueue(message: IngestMessage, done: (err?: Error, stored?: boolean) => void): void {
     if (closed) {
       done(new IngestClosedError());
       return;
@@ -314,17 +223,17 @@ export function createIngest(options: IngestOptions) {
      * or with the error that kept it from committing.
      */
     enqueue,
-    /** `enqueue` as a promise. */
-    submit(message: IngestMessage): Promise<void> {
-      return new Promise<void>((resolve, reject) =>
-        enqueue(message, (err) => (err ? reject(err) : resolve())),
+    /** `enqueue` as a promise: whether the message was new once its batch committed. */
+    submit(message: IngestMessage): Promise<boolean> {
+      return new Promise<boolean>((resolve, reject) =>
+        enqueue(message, (err, stored) => (err ? reject(err) : resolve(stored === true))),
       );
     },
     /** Commits what is queued now; resolves when nothing is left to commit. */
     flush,
     /**
-     * Refuses anything more, commits what is queued, writes every device's last-seen time and
-     * stops the writer thread.
+     * Refuses anything more, commits what is queued and writes every device's last-seen time.
+     * (The store, which owns the committer, stops its writer when it closes.)
      */
     async close(): Promise<void> {
       closed = true;
@@ -340,7 +249,6 @@ export function createIngest(options: IngestOptions) {
           }),
         );
       }
-      await committer.close();
     },
     /** Messages queued or being committed. */
     get pending(): number {

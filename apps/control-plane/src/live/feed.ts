@@ -1,21 +1,21 @@
 import { modelCardFps } from '@facefleet/protocol';
-import { eq } from 'drizzle-orm';
-import type { Db } from '../db/open.js';
-import { devices } from '../db/schema.js';
-import { deviceView } from '../db/views.js';
+import type { Store } from '@facefleet/store';
+import type { Logger } from 'pino';
 import type { CommittedMessage } from '../ingest/ingest.js';
+import { deviceView } from '../views.js';
 import type { EventBus } from './bus.js';
 import type { LiveEvent } from './types.js';
 
 /**
- * Turns committed ingest batches into live events: every new face window and metrics sample, every
- * report, and the device row after a status or report changed it. Replays the database already
- * held (`stored: false`) are not news and are not sent.
+ * Turns committed ingest batches into live events: every new face window and metrics sample and
+ * every report; `changed` names the devices whose row a status or report changed (their `device`
+ * events follow, read from the store). Replays the database already held (`stored: false`) are not
+ * news and are not sent.
  */
-export function liveEventsOf(
-  batch: CommittedMessage[],
-  loadDevice: (id: string) => LiveEvent | undefined,
-): LiveEvent[] {
+export function liveEventsOf(batch: CommittedMessage[]): {
+  events: LiveEvent[];
+  changed: Set<string>;
+} {
   const events: LiveEvent[] = [];
   const changed = new Set<string>();
   for (const { message, stored, receivedAt } of batch) {
@@ -73,27 +73,35 @@ export function liveEventsOf(
         break;
     }
   }
-  for (const id of changed) {
-    const event = loadDevice(id);
-    if (event) events.push(event);
-  }
-  return events;
+  return { events, changed };
 }
 
-export function createLiveFeed({ db, bus }: { db: Db; bus: EventBus }) {
-  const loadDevice = (id: string): LiveEvent | undefined => {
-    const row = db.select().from(devices).where(eq(devices.id, id)).get();
-    return row ? { type: 'device', device: deviceView(row) } : undefined;
+export function createLiveFeed({ store, bus, log }: { store: Store; bus: EventBus; log?: Logger }) {
+  const deviceEvent = async (id: string): Promise<LiveEvent> => {
+    const row = await store.devices.get(id);
+    return row
+      ? { type: 'device', device: deviceView(row) }
+      : { type: 'device-removed', deviceId: id };
+  };
+  const publishDevices = (ids: Iterable<string>) => {
+    for (const id of ids) {
+      deviceEvent(id).then(
+        (event) => bus.publish(event),
+        (err: unknown) => log?.warn({ err, deviceId: id }, 'live feed: device not read'),
+      );
+    }
   };
   return {
     /** Publishes what a committed batch changed (skipped when nobody listens). */
     onCommit(batch: CommittedMessage[]): void {
       if (bus.listeners === 0) return;
-      for (const event of liveEventsOf(batch, loadDevice)) bus.publish(event);
+      const { events, changed } = liveEventsOf(batch);
+      for (const event of events) bus.publish(event);
+      publishDevices(changed);
     },
     /** Publishes a device's current row (enrolled, tags changed) or its removal. */
     deviceChanged(id: string): void {
-      bus.publish(loadDevice(id) ?? { type: 'device-removed', deviceId: id });
+      publishDevices([id]);
     },
   };
 }

@@ -35,6 +35,17 @@ describe('live hub', () => {
     hub.close();
   });
 
+  it('keeps the newest window by its timestamp when they arrive out of order (several instances)', async () => {
+    const bus = createEventBus();
+    const hub = createLiveHub({ bus, flushMs: 30, heartbeatMs: 10_000 });
+    const conn = hub.open();
+    const next = conn.next();
+    bus.publish(faces('a', 7));
+    bus.publish(faces('a', 6)); // relayed late by another instance
+    expect(await next).toEqual([faces('a', 7)]);
+    hub.close();
+  });
+
   it('keeps events that arrive between batches for the next one', async () => {
     const bus = createEventBus();
     const hub = createLiveHub({ bus, flushMs: 10, heartbeatMs: 10_000 });

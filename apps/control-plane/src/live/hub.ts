@@ -23,8 +23,8 @@ export interface LiveConnection {
 }
 
 /**
- * Coalescing key: a browser needs only the newest face window and metrics sample of a device per
- * flush, so a fleet of hundreds publishing every second costs each viewer one event per device per
+ * Coalescing key: a browser needs only the newest face window and metrics sample of a device (by
+ * its timestamp) per flush, so a fleet of hundreds publishing every second costs each viewer one event per device per
  * flush at most. Everything else (alerts, rollouts, device changes) is sent as it came.
  */
 function keyOf(event: LiveEvent, serial: number): string {
@@ -70,7 +70,11 @@ export function createLiveHub(options: LiveHubOptions) {
     const unsubscribe = bus.subscribe((event) => {
       if (closed) return;
       if (pending.size === 0) firstAt = Date.now();
-      pending.set(keyOf(event, serial++), event);
+      const key = keyOf(event, serial++);
+      // Newest by the device's own clock: from several instances, windows may come out of order.
+      const held = pending.get(key);
+      if (held && 'ts' in held && 'ts' in event && held.ts > event.ts) return;
+      pending.set(key, event);
       if (pending.size > maxPending) connection.close();
       else scheduleFlush();
     });

@@ -5,13 +5,11 @@ import {
   parsePayload,
   topics,
 } from '@facefleet/protocol';
-import { eq, sql } from 'drizzle-orm';
+import type { Store } from '@facefleet/store';
 import type { Broker } from '../broker/types.js';
-import type { Db } from '../db/open.js';
-import { devices } from '../db/schema.js';
 
 export interface DesiredOptions {
-  db: Db;
+  store: Store;
   broker: Broker;
   now?: () => number;
 }
@@ -21,7 +19,7 @@ export interface DesiredOptions {
  * QoS 1, so a device that is offline now receives it when it reconnects.
  */
 export function createDesiredPublisher(options: DesiredOptions) {
-  const { db, broker } = options;
+  const { store, broker } = options;
   const now = options.now ?? Date.now;
   return async function setDesired(
     deviceId: string,
@@ -29,22 +27,17 @@ export function createDesiredPublisher(options: DesiredOptions) {
     rolloutId: string | null,
     healthGate: Desired['healthGate'],
   ): Promise<number> {
-    const row = db
-      .update(devices)
-      .set({ desiredRev: sql`${devices.desiredRev} + 1` })
-      .where(eq(devices.id, deviceId))
-      .returning({ rev: devices.desiredRev })
-      .get();
-    if (!row) throw new Error(`no device ${deviceId}`);
+    const rev = await store.devices.nextDesiredRev(deviceId);
+    if (rev === undefined) throw new Error(`no device ${deviceId}`);
     const desired = parsePayload(
       desiredSchema,
-      { v: 1, deviceId, rev: row.rev, ts: now(), engine, rolloutId, healthGate },
+      { v: 1, deviceId, rev, ts: now(), engine, rolloutId, healthGate },
       'desired',
     );
     const json = JSON.stringify(desired);
-    db.update(devices).set({ desiredJson: json }).where(eq(devices.id, deviceId)).run();
+    await store.devices.setDesiredJson(deviceId, json);
     await broker.publish(topics.desired(deviceId), json, { retain: true, qos: 1 });
-    return row.rev;
+    return rev;
   };
 }
 export type SetDesired = ReturnType<typeof createDesiredPublisher>;

@@ -1,11 +1,10 @@
 import type { Reported } from '@facefleet/protocol';
-import { and, eq, inArray, notInArray } from 'drizzle-orm';
+import type { RolloutRow, RolloutTargetRow, Store } from '@facefleet/store';
 import type { Logger } from 'pino';
-import type { Db } from '../db/open.js';
-import { devices, engines, rollouts, rolloutTargets } from '../db/schema.js';
-import { rolloutView } from '../db/views.js';
 import { engineManifest } from '../engines/manifest.js';
+import { ServiceError } from '../errors.js';
 import type { EventBus } from '../live/bus.js';
+import { rolloutView } from '../views.js';
 import type { SetDesired } from './desired.js';
 import {
   assignStages,
@@ -37,20 +36,13 @@ export interface CreateRolloutInput {
   gateHoldS: number;
 }
 
-export class RolloutInputError extends Error {
-  override name = 'RolloutInputError';
-  constructor(
-    readonly field: string,
-    message: string,
-  ) {
-    super(message);
-  }
+type TargetRow = RolloutTargetRow;
+
+/** A rollout as the API answers it: the row and its targets. */
+export interface LoadedRollout {
+  row: RolloutRow;
+  targets: TargetRow[];
 }
-
-type RolloutRow = typeof rollouts.$inferSelect;
-type TargetRow = typeof rolloutTargets.$inferSelect;
-
-const FINAL_STATES: RolloutState[] = ['completed', 'halted', 'aborted'];
 
 function view(row: RolloutRow): RolloutView {
   return {
@@ -74,7 +66,7 @@ function targetView(row: TargetRow): TargetView {
 }
 
 export interface RolloutExecutorOptions {
-  db: Db;
+  store: Store;
   setDesired: SetDesired;
   log: Logger;
   now?: () => number;
@@ -88,7 +80,7 @@ export interface RolloutExecutorOptions {
  * act on the same stale view.
  */
 export function createRolloutExecutor(options: RolloutExecutorOptions) {
-  const { db, setDesired, log } = options;
+  const { store, setDesired, log } = options;
   const now = options.now ?? Date.now;
   let queue: Promise<unknown> = Promise.resolve();
   const serial = <T>(fn: () => Promise<T>): Promise<T> => {
@@ -97,34 +89,28 @@ export function createRolloutExecutor(options: RolloutExecutorOptions) {
     return run;
   };
 
-  const load = (id: string) => {
-    const row = db.select().from(rollouts).where(eq(rollouts.id, id)).get();
-    if (!row) return undefined;
-    const targets = db.select().from(rolloutTargets).where(eq(rolloutTargets.rolloutId, id)).all();
-    return { row, targets };
-  };
+  const load = (id: string) => store.rollouts.load(id);
 
-  const setTarget = (rolloutId: string, deviceId: string, set: Partial<TargetRow>) =>
-    db
-      .update(rolloutTargets)
-      .set({ ...set, updatedAt: now() })
-      .where(and(eq(rolloutTargets.rolloutId, rolloutId), eq(rolloutTargets.deviceId, deviceId)))
-      .run();
+  const setTarget = (
+    rolloutId: string,
+    deviceId: string,
+    set: Partial<Pick<TargetRow, 'state' | 'rev' | 'reason'>>,
+  ) => store.rollouts.updateTarget(rolloutId, deviceId, { ...set, updatedAt: now() });
 
   async function perform(row: RolloutRow, targets: TargetRow[], step: RolloutStep): Promise<void> {
     const healthGate = { holdS: row.gateHoldS, minFpsRatio: row.minFpsRatio };
     switch (step.kind) {
       case 'set-desired': {
-        const engine = db.select().from(engines).where(eq(engines.id, row.engineId)).get();
+        const engine = await store.engines.get(row.engineId);
         if (!engine) throw new Error(`engine ${row.engineId} is gone`);
         const rev = await setDesired(step.deviceId, engineManifest(engine), row.id, healthGate);
-        setTarget(row.id, step.deviceId, { state: 'desired', rev });
+        await setTarget(row.id, step.deviceId, { state: 'desired', rev });
         return;
       }
       case 'revert': {
         const target = targets.find((t) => t.deviceId === step.deviceId);
         const previous = target?.previousEngineId
-          ? db.select().from(engines).where(eq(engines.id, target.previousEngineId)).get()
+          ? await store.engines.get(target.previousEngineId)
           : undefined;
         // Without a registered previous engine the desired engine becomes null: "keep what you run".
         await setDesired(
@@ -133,21 +119,19 @@ export function createRolloutExecutor(options: RolloutExecutorOptions) {
           null,
           healthGate,
         );
-        setTarget(row.id, step.deviceId, { state: 'reverted' });
+        await setTarget(row.id, step.deviceId, { state: 'reverted' });
         return;
       }
       case 'set-state':
-        db.update(rollouts)
-          .set({ state: step.state, reason: step.reason, updatedAt: now() })
-          .where(eq(rollouts.id, row.id))
-          .run();
+        await store.rollouts.update(row.id, {
+          state: step.state,
+          reason: step.reason,
+          updatedAt: now(),
+        });
         log.info({ rolloutId: row.id, state: step.state, reason: step.reason }, 'rollout state');
         return;
       case 'canary-done':
-        db.update(rollouts)
-          .set({ canaryDoneAt: step.at, updatedAt: now() })
-          .where(eq(rollouts.id, row.id))
-          .run();
+        await store.rollouts.update(row.id, { canaryDoneAt: step.at, updatedAt: now() });
         return;
     }
   }
@@ -156,7 +140,7 @@ export function createRolloutExecutor(options: RolloutExecutorOptions) {
   async function advance(id: string): Promise<boolean> {
     let performed = false;
     for (let round = 0; round < 10; round++) {
-      const loaded = load(id);
+      const loaded = await load(id);
       if (!loaded) return performed;
       const steps = planRollout(view(loaded.row), loaded.targets.map(targetView), now());
       if (steps.length === 0) return performed;
@@ -174,28 +158,34 @@ export function createRolloutExecutor(options: RolloutExecutorOptions) {
   }
 
   /** Announces a rollout as it is now, with its targets. */
-  function announce(id: string): void {
-    if (!options.events) return;
-    const loaded = load(id);
-    if (loaded)
-      options.events.publish({ type: 'rollout', rollout: rolloutView(loaded.row, loaded.targets) });
+  /** Announces a rollout as it is now, with its targets; returns it. */
+  async function announce(id: string): Promise<LoadedRollout> {
+    const loaded = await load(id);
+    if (!loaded) throw new ServiceError('not_found', `no rollout ${id}`, 'id');
+    options.events?.publish({ type: 'rollout', rollout: rolloutView(loaded.row, loaded.targets) });
+    return loaded;
   }
 
-  function resolveTargets(input: CreateRolloutInput, deviceClass: string): string[] {
+  async function resolveTargets(input: CreateRolloutInput, deviceClass: string): Promise<string[]> {
     const { deviceIds, tag, deviceClass: cls } = input.selector;
-    let rows = db.select().from(devices).all();
+    let rows = await store.devices.list();
     if (deviceIds) {
       const known = new Set(rows.map((r) => r.id));
       const unknown = deviceIds.filter((d) => !known.has(d));
       if (unknown.length > 0) {
-        throw new RolloutInputError('selector.deviceIds', `unknown devices: ${unknown.join(', ')}`);
+        throw new ServiceError(
+          'invalid',
+          `unknown devices: ${unknown.join(', ')}`,
+          'selector.deviceIds',
+        );
       }
       rows = rows.filter((r) => deviceIds.includes(r.id));
       const wrong = rows.filter((r) => r.deviceClass !== deviceClass).map((r) => r.id);
       if (wrong.length > 0) {
-        throw new RolloutInputError(
-          'selector.deviceIds',
+        throw new ServiceError(
+          'invalid',
           `the engine targets ${deviceClass}; these devices are not: ${wrong.join(', ')}`,
+          'selector.deviceIds',
         );
       }
     }
@@ -203,96 +193,77 @@ export function createRolloutExecutor(options: RolloutExecutorOptions) {
     if (cls) rows = rows.filter((r) => r.deviceClass === cls);
     // An engine only runs on the class it was built for.
     rows = rows.filter((r) => r.deviceClass === deviceClass);
-    if (rows.length === 0) throw new RolloutInputError('selector', 'selects no device');
+    if (rows.length === 0) throw new ServiceError('invalid', 'selects no device', 'selector');
     return rows.map((r) => r.id);
   }
 
   return {
-    create(input: CreateRolloutInput): Promise<RolloutRow> {
+    create(input: CreateRolloutInput): Promise<LoadedRollout> {
       return serial(async () => {
-        const engine = db.select().from(engines).where(eq(engines.id, input.engineId)).get();
-        if (!engine) throw new RolloutInputError('engineId', `no engine ${input.engineId}`);
-        if (db.select().from(rollouts).where(eq(rollouts.id, input.id)).get()) {
-          throw new RolloutInputError('id', `rollout ${input.id} exists`);
+        const engine = await store.engines.get(input.engineId);
+        if (!engine) throw new ServiceError('invalid', `no engine ${input.engineId}`, 'engineId');
+        if (await store.rollouts.get(input.id)) {
+          throw new ServiceError('invalid', `rollout ${input.id} exists`, 'id');
         }
-        const ids = resolveTargets(input, engine.deviceClass);
-        const busy = db
-          .select({ deviceId: rolloutTargets.deviceId, rolloutId: rolloutTargets.rolloutId })
-          .from(rolloutTargets)
-          .innerJoin(rollouts, eq(rollouts.id, rolloutTargets.rolloutId))
-          .where(
-            and(inArray(rolloutTargets.deviceId, ids), notInArray(rollouts.state, FINAL_STATES)),
-          )
-          .all();
+        const ids = await resolveTargets(input, engine.deviceClass);
+        const busy = await store.rollouts.busy(ids);
         if (busy.length > 0) {
-          throw new RolloutInputError(
-            'selector',
+          throw new ServiceError(
+            'invalid',
             `devices already in an active rollout: ${busy.map((b) => `${b.deviceId} (${b.rolloutId})`).join(', ')}`,
+            'selector',
           );
         }
         const targets = assignStages(ids, input.canaryShare);
         const t = now();
-        const current = new Map(
-          db
-            .select({ id: devices.id, engineId: devices.engineId })
-            .from(devices)
-            .where(inArray(devices.id, ids))
-            .all()
-            .map((d) => [d.id, d.engineId]),
+        const current = await store.devices.engineIds(ids);
+        await store.rollouts.create(
+          {
+            id: input.id,
+            engineId: input.engineId,
+            selector: JSON.stringify(input.selector),
+            canaryShare: input.canaryShare,
+            holdS: input.holdS,
+            failureLimit: input.failureLimit,
+            minFpsRatio: input.minFpsRatio,
+            gateHoldS: input.gateHoldS,
+            state: initialState(targets),
+            pausedFrom: null,
+            canaryDoneAt: null,
+            reason: null,
+            createdAt: t,
+            updatedAt: t,
+          },
+          targets.map((target) => ({
+            rolloutId: input.id,
+            deviceId: target.deviceId,
+            stage: target.stage,
+            state: 'pending',
+            previousEngineId: current.get(target.deviceId) ?? null,
+            rev: null,
+            reason: null,
+            updatedAt: t,
+          })),
         );
-        db.transaction((tx) => {
-          tx.insert(rollouts)
-            .values({
-              id: input.id,
-              engineId: input.engineId,
-              selector: JSON.stringify(input.selector),
-              canaryShare: input.canaryShare,
-              holdS: input.holdS,
-              failureLimit: input.failureLimit,
-              minFpsRatio: input.minFpsRatio,
-              gateHoldS: input.gateHoldS,
-              state: initialState(targets),
-              createdAt: t,
-              updatedAt: t,
-            })
-            .run();
-          for (const target of targets) {
-            tx.insert(rolloutTargets)
-              .values({
-                rolloutId: input.id,
-                deviceId: target.deviceId,
-                stage: target.stage,
-                state: 'pending',
-                previousEngineId: current.get(target.deviceId) ?? null,
-                updatedAt: t,
-              })
-              .run();
-          }
-        });
         await advance(input.id);
-        announce(input.id);
-        return load(input.id)!.row;
+        return announce(input.id);
       });
     },
 
-    command(id: string, action: 'pause' | 'resume' | 'abort'): Promise<RolloutRow> {
+    command(id: string, action: 'pause' | 'resume' | 'abort'): Promise<LoadedRollout> {
       return serial(async () => {
-        const loaded = load(id);
-        if (!loaded) throw new RolloutInputError('id', `no rollout ${id}`);
+        const loaded = await load(id);
+        if (!loaded) throw new ServiceError('not_found', `no rollout ${id}`, 'id');
         const next = command(view(loaded.row), action);
-        if ('error' in next) throw new RolloutInputError('state', next.error);
-        db.update(rollouts)
-          .set({
-            state: next.state,
-            pausedFrom: next.pausedFrom,
-            reason: action === 'abort' ? 'aborted by an operator' : loaded.row.reason,
-            updatedAt: now(),
-          })
-          .where(eq(rollouts.id, id))
-          .run();
+        if ('error' in next) throw new ServiceError('conflict', next.error, 'state');
+        await store.rollouts.update(id, {
+          state: next.state,
+          pausedFrom: next.pausedFrom,
+          reason: action === 'abort' ? 'aborted by an operator' : loaded.row.reason,
+          updatedAt: now(),
+        });
         await advance(id);
-        announce(id);
-        return load(id)!.row;
+        return announce(id);
       });
     },
 
@@ -302,27 +273,45 @@ export function createRolloutExecutor(options: RolloutExecutorOptions) {
       return serial(async () => {
         const touched = new Set<string>();
         for (const report of reports) {
-          const rows = db
-            .select({ target: rolloutTargets, rollout: rollouts })
-            .from(rolloutTargets)
-            .innerJoin(rollouts, eq(rollouts.id, rolloutTargets.rolloutId))
-            .where(
-              and(
-                eq(rolloutTargets.deviceId, report.deviceId),
-                notInArray(rollouts.state, FINAL_STATES),
-              ),
-            )
-            .all();
-          for (const { target, rollout } of rows) {
+          for (const { target, rollout } of await store.rollouts.activeFor(report.deviceId)) {
             const next = targetAfterReport(view(rollout), targetView(target), report);
             if (!next) continue;
-            setTarget(rollout.id, target.deviceId, next);
+            await setTarget(rollout.id, target.deviceId, next);
             touched.add(rollout.id);
           }
         }
         for (const id of touched) {
           await advance(id);
-          announce(id);
+          await announce(id);
+        }
+      });
+    },
+
+    /**
+     * Applies every device's last stored report to the active rollouts it is a target of: for a
+     * new leader, whose predecessor may have died with reports it had not acted on, and after the
+     * bus between instances was down. (Reports are otherwise followed as batches commit.)
+     */
+    catchUp(): Promise<void> {
+      return serial(async () => {
+        const touched = new Set<string>();
+        for (const id of await store.rollouts.activeIds()) {
+          const loaded = await load(id);
+          if (!loaded) continue;
+          const open = loaded.targets.filter((t) => t.state === 'desired' || t.state === 'applied');
+          const reported = await store.devices.reportedOf(open.map((t) => t.deviceId));
+          for (const target of open) {
+            const report = reported.get(target.deviceId);
+            if (!report) continue;
+            const next = targetAfterReport(view(loaded.row), targetView(target), report);
+            if (!next) continue;
+            await setTarget(id, target.deviceId, next);
+            touched.add(id);
+          }
+        }
+        for (const id of touched) {
+          await advance(id);
+          await announce(id);
         }
       });
     },
@@ -330,27 +319,13 @@ export function createRolloutExecutor(options: RolloutExecutorOptions) {
     /** Time-driven progress (the canary hold). */
     tick(): Promise<void> {
       return serial(async () => {
-        const active = db
-          .select({ id: rollouts.id })
-          .from(rollouts)
-          .where(notInArray(rollouts.state, FINAL_STATES))
-          .all();
-        for (const { id } of active) if (await advance(id)) announce(id);
+        for (const id of await store.rollouts.activeIds())
+          if (await advance(id)) await announce(id);
       });
     },
 
-    get(id: string) {
-      return load(id);
-    },
-
     /** Rollouts per state, for /metrics. */
-    countByState(): Record<string, number> {
-      const counts: Record<string, number> = {};
-      for (const r of db.select({ state: rollouts.state }).from(rollouts).all()) {
-        counts[r.state] = (counts[r.state] ?? 0) + 1;
-      }
-      return counts;
-    },
+    countByState: () => store.rollouts.countByState(),
 
     /** Waits for queued operations (tests, shutdown). */
     idle(): Promise<void> {

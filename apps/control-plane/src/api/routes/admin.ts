@@ -1,12 +1,9 @@
-import { idRule, isValidId, subscriberUsername } from '@facefleet/protocol';
-import { eq } from 'drizzle-orm';
+import { idRule, isValidId } from '@facefleet/protocol';
 import { z } from 'zod';
 import { ROLES } from '../../auth/api-tokens.js';
-import { hashSecret, newSecret } from '../../auth/secrets.js';
-import { apiTokens, subscriberTokens } from '../../db/schema.js';
 import { ApiError } from '../../errors.js';
 import type { AppDeps, Registrar } from '../app.js';
-import { brokerApiError, jsonBody, requireRole, revokeOrWarn } from '../http.js';
+import { jsonBody, requireRole } from '../http.js';
 
 const tokenBody = z.strictObject({ role: z.enum(ROLES), name: z.string().min(1).max(64) });
 const subscriberBody = z.strictObject({
@@ -14,8 +11,6 @@ const subscriberBody = z.strictObject({
 });
 
 export function adminRoutes({ app, doc }: Registrar, deps: AppDeps): void {
-  const { db } = deps.database;
-
   doc({
     method: 'post',
     path: '/api/v1/tokens',
@@ -39,19 +34,9 @@ export function adminRoutes({ app, doc }: Registrar, deps: AppDeps): void {
     tag: 'admin',
     auth: 'admin',
   });
-  app.get('/api/v1/tokens', (c) => {
+  app.get('/api/v1/tokens', async (c) => {
     requireRole(c, 'admin');
-    return c.json({
-      tokens: db
-        .select({
-          id: apiTokens.id,
-          name: apiTokens.name,
-          role: apiTokens.role,
-          createdAt: apiTokens.createdAt,
-        })
-        .from(apiTokens)
-        .all(),
-    });
+    return c.json({ tokens: await deps.tokens.list() });
   });
 
   doc({
@@ -61,10 +46,10 @@ export function adminRoutes({ app, doc }: Registrar, deps: AppDeps): void {
     tag: 'admin',
     auth: 'admin',
   });
-  app.delete('/api/v1/tokens/:id', (c) => {
+  app.delete('/api/v1/tokens/:id', async (c) => {
     requireRole(c, 'admin');
     const id = c.req.param('id');
-    if (!deps.tokens.revoke(id)) throw new ApiError(404, 'not_found', `no token ${id}`);
+    if (!(await deps.tokens.revoke(id))) throw new ApiError(404, 'not_found', `no token ${id}`);
     return c.json({ deleted: id });
   });
 
@@ -81,35 +66,11 @@ export function adminRoutes({ app, doc }: Registrar, deps: AppDeps): void {
   app.post('/api/v1/subscribers', async (c) => {
     requireRole(c, 'admin');
     const { name } = await jsonBody(c, subscriberBody);
-    const token = newSecret();
-    const hash = await hashSecret(token);
-    const before = db
-      .select({ hash: subscriberTokens.hash })
-      .from(subscriberTokens)
-      .where(eq(subscriberTokens.name, name))
-      .get();
-    db.insert(subscriberTokens)
-      .values({ name, hash, createdAt: Date.now() })
-      .onConflictDoUpdate({ target: subscriberTokens.name, set: { hash } })
-      .run();
-    deps.cache.forget(`subscriber@${name}`);
-    try {
-      // Re-creating credentials of a name replaces them: sessions with the old password close.
-      await deps.credentials.issue({ kind: 'subscriber', name }, token);
-    } catch (err) {
-      if (before) {
-        db.update(subscriberTokens)
-          .set({ hash: before.hash })
-          .where(eq(subscriberTokens.name, name))
-          .run();
-      } else db.delete(subscriberTokens).where(eq(subscriberTokens.name, name)).run();
-      deps.cache.forget(`subscriber@${name}`);
-      throw brokerApiError(err, `credentials for ${name} were not created`);
-    }
+    const { username, password } = await deps.subscribers.create(name);
     return c.json(
       {
-        username: subscriberUsername(name),
-        password: token,
+        username,
+        password,
         topics: ['facefleet/v1/alerts/#', 'facefleet/v1/devices/+/faces'],
       },
       201,
@@ -126,11 +87,7 @@ export function adminRoutes({ app, doc }: Registrar, deps: AppDeps): void {
   app.delete('/api/v1/subscribers/:name', async (c) => {
     requireRole(c, 'admin');
     const name = c.req.param('name');
-    if (db.delete(subscriberTokens).where(eq(subscriberTokens.name, name)).run().changes === 0) {
-      throw new ApiError(404, 'not_found', `no subscriber ${name}`);
-    }
-    deps.cache.forget(`subscriber@${name}`);
-    const warning = await revokeOrWarn(deps, { kind: 'subscriber', name });
+    const { warning } = await deps.subscribers.revoke(name);
     return c.json(warning ? { deleted: name, warning } : { deleted: name });
   });
 }

@@ -1,8 +1,6 @@
 import { ALERT_KINDS, idRule, isValidId, SEVERITIES } from '@facefleet/protocol';
-import { and, desc, eq } from 'drizzle-orm';
+import type { AlertRuleRow } from '@facefleet/store';
 import { z } from 'zod';
-import { alertRules, alerts } from '../../db/schema.js';
-import { ApiError } from '../../errors.js';
 import type { AppDeps, Registrar } from '../app.js';
 import { jsonBody, query, requireRole } from '../http.js';
 import { selectorSchema } from './rollouts.js';
@@ -52,8 +50,8 @@ const alertsQuery = z.strictObject({
 });
 
 export function alertRoutes({ app, doc }: Registrar, deps: AppDeps): void {
-  const { db } = deps.database;
-  const view = (r: typeof alertRules.$inferSelect) => ({
+  const { store } = deps;
+  const view = (r: AlertRuleRow) => ({
     ...r,
     selector: JSON.parse(r.selector) as unknown,
   });
@@ -70,27 +68,7 @@ export function alertRoutes({ app, doc }: Registrar, deps: AppDeps): void {
   app.post('/api/v1/alert-rules', async (c) => {
     requireRole(c, 'operator');
     const body = await jsonBody(c, alertRuleSchema);
-    if (db.select({ id: alertRules.id }).from(alertRules).where(eq(alertRules.id, body.id)).get()) {
-      throw new ApiError(409, 'conflict', `rule ${body.id} exists`, [
-        { path: 'id', message: 'already exists' },
-      ]);
-    }
-    const row = db
-      .insert(alertRules)
-      .values({
-        id: body.id,
-        kind: body.kind,
-        threshold: body.threshold,
-        forS: body.forS,
-        severity: body.severity,
-        selector: JSON.stringify(body.selector ?? {}),
-        webhookUrl: body.webhookUrl ?? null,
-        enabled: body.enabled,
-        createdAt: Date.now(),
-      })
-      .returning()
-      .get();
-    deps.alerts.rulesChanged();
+    const row = await deps.alertRules.create(body);
     return c.json({ rule: view(row) }, 201);
   });
 
@@ -101,9 +79,9 @@ export function alertRoutes({ app, doc }: Registrar, deps: AppDeps): void {
     tag: 'alerts',
     auth: 'viewer',
   });
-  app.get('/api/v1/alert-rules', (c) => {
+  app.get('/api/v1/alert-rules', async (c) => {
     requireRole(c, 'viewer');
-    return c.json({ rules: db.select().from(alertRules).all().map(view) });
+    return c.json({ rules: (await store.alerts.rules()).map(view) });
   });
 
   doc({
@@ -113,13 +91,10 @@ export function alertRoutes({ app, doc }: Registrar, deps: AppDeps): void {
     tag: 'alerts',
     auth: 'operator',
   });
-  app.delete('/api/v1/alert-rules/:id', (c) => {
+  app.delete('/api/v1/alert-rules/:id', async (c) => {
     requireRole(c, 'operator');
     const id = c.req.param('id');
-    if (db.delete(alertRules).where(eq(alertRules.id, id)).run().changes === 0) {
-      throw new ApiError(404, 'not_found', `no rule ${id}`);
-    }
-    deps.alerts.rulesChanged();
+    await deps.alertRules.remove(id);
     return c.json({ deleted: id });
   });
 
@@ -131,22 +106,8 @@ export function alertRoutes({ app, doc }: Registrar, deps: AppDeps): void {
     auth: 'viewer',
     query: alertsQuery,
   });
-  app.get('/api/v1/alerts', (c) => {
+  app.get('/api/v1/alerts', async (c) => {
     requireRole(c, 'viewer');
-    const q = query(c, alertsQuery);
-    const where = and(
-      q.state ? eq(alerts.state, q.state) : undefined,
-      q.ruleId ? eq(alerts.ruleId, q.ruleId) : undefined,
-      q.deviceId ? eq(alerts.deviceId, q.deviceId) : undefined,
-    );
-    return c.json({
-      alerts: db
-        .select()
-        .from(alerts)
-        .where(where)
-        .orderBy(desc(alerts.firedAt))
-        .limit(q.limit)
-        .all(),
-    });
+    return c.json({ alerts: await store.alerts.find(query(c, alertsQuery)) });
   });
 }

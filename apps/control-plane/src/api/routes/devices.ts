@@ -1,27 +1,9 @@
-import { DEVICE_STATES, deviceClassSchema, deviceIdSchema, topics } from '@facefleet/protocol';
-import { and, desc, eq, gte, lt, sql } from 'drizzle-orm';
+import { DEVICE_STATES, deviceClassSchema, deviceIdSchema } from '@facefleet/protocol';
 import { z } from 'zod';
-import { hashSecret, newSecret } from '../../auth/secrets.js';
-import {
-  devices,
-  faceRollups,
-  faceWindows,
-  metricRollups,
-  metrics,
-  reportedHistory,
-  statusHistory,
-} from '../../db/schema.js';
-import { deviceView } from '../../db/views.js';
 import { ApiError } from '../../errors.js';
+import { deviceView } from '../../views.js';
 import type { AppDeps, Registrar } from '../app.js';
-import {
-  brokerApiError,
-  jsonBody,
-  parseDuration,
-  query,
-  requireRole,
-  revokeOrWarn,
-} from '../http.js';
+import { jsonBody, parseDuration, query, requireRole } from '../http.js';
 
 const tagSchema = z
   .string()
@@ -71,12 +53,7 @@ export function seriesRange(q: z.infer<typeof seriesQuery>, now: number) {
 }
 
 export function deviceRoutes({ app, doc }: Registrar, deps: AppDeps): void {
-  const { db } = deps.database;
-  const find = (id: string) => {
-    const row = db.select().from(devices).where(eq(devices.id, id)).get();
-    if (!row) throw new ApiError(404, 'not_found', `no device ${id}`);
-    return row;
-  };
+  const { store, devices } = deps;
 
   doc({
     method: 'post',
@@ -90,36 +67,9 @@ export function deviceRoutes({ app, doc }: Registrar, deps: AppDeps): void {
   app.post('/api/v1/devices', async (c) => {
     requireRole(c, 'admin');
     const body = await jsonBody(c, enrollSchema);
-    if (db.select({ id: devices.id }).from(devices).where(eq(devices.id, body.id)).get()) {
-      throw new ApiError(409, 'conflict', `device ${body.id} exists`, [
-        { path: 'id', message: 'already enrolled' },
-      ]);
-    }
-    const token = newSecret();
-    const row = db
-      .insert(devices)
-      .values({
-        id: body.id,
-        deviceClass: body.deviceClass,
-        tags: JSON.stringify(body.tags),
-        tokenHash: await hashSecret(token),
-        createdAt: Date.now(),
-      })
-      .returning()
-      .get();
-    deps.cache.forget(`device:${body.id}`);
-    try {
-      // The plaintext token exists only now: an external broker's login is made with it here.
-      await deps.credentials.issue({ kind: 'device', deviceId: body.id }, token);
-    } catch (err) {
-      db.delete(devices).where(eq(devices.id, body.id)).run();
-      deps.cache.forget(`device:${body.id}`);
-      throw brokerApiError(err, `device ${body.id} was not enrolled`);
-    }
-    deps.alerts.devicesChanged();
-    deps.live.deviceChanged(body.id);
+    const { device, token } = await devices.enroll(body);
     return c.json(
-      { device: deviceView(row), token, mqtt: { username: body.id, password: token } },
+      { device: deviceView(device), token, mqtt: { username: body.id, password: token } },
       201,
     );
   });
@@ -132,10 +82,10 @@ export function deviceRoutes({ app, doc }: Registrar, deps: AppDeps): void {
     auth: 'viewer',
     query: listQuery,
   });
-  app.get('/api/v1/devices', (c) => {
+  app.get('/api/v1/devices', async (c) => {
     requireRole(c, 'viewer');
     const q = query(c, listQuery);
-    let rows = db.select().from(devices).orderBy(devices.id).all();
+    let rows = await store.devices.list();
     if (q.tag) rows = rows.filter((r) => (JSON.parse(r.tags) as string[]).includes(q.tag!));
     if (q.class) rows = rows.filter((r) => r.deviceClass === q.class);
     if (q.status) rows = rows.filter((r) => (r.state ?? 'never') === q.status);
@@ -149,9 +99,9 @@ export function deviceRoutes({ app, doc }: Registrar, deps: AppDeps): void {
     tag: 'devices',
     auth: 'viewer',
   });
-  app.get('/api/v1/devices/:id', (c) => {
+  app.get('/api/v1/devices/:id', async (c) => {
     requireRole(c, 'viewer');
-    return c.json({ device: deviceView(find(c.req.param('id'))) });
+    return c.json({ device: deviceView(await devices.find(c.req.param('id'))) });
   });
 
   doc({
@@ -166,23 +116,8 @@ export function deviceRoutes({ app, doc }: Registrar, deps: AppDeps): void {
   app.post('/api/v1/devices/:id/token', async (c) => {
     requireRole(c, 'admin');
     const id = c.req.param('id');
-    const before = find(id);
-    const token = newSecret();
-    const tokenHash = await hashSecret(token);
-    const row = db.update(devices).set({ tokenHash }).where(eq(devices.id, id)).returning().get();
-    if (!row) throw new ApiError(404, 'not_found', `no device ${id}`);
-    deps.cache.forget(`device:${id}`);
-    try {
-      await deps.credentials.issue({ kind: 'device', deviceId: id }, token);
-    } catch (err) {
-      db.update(devices).set({ tokenHash: before.tokenHash }).where(eq(devices.id, id)).run();
-      deps.cache.forget(`device:${id}`);
-      throw brokerApiError(
-        err,
-        `the token of ${id} was not changed (the broker may hold the new one: rotate again)`,
-      );
-    }
-    return c.json({ device: deviceView(row), token, mqtt: { username: id, password: token } });
+    const { device, token } = await devices.rotateToken(id);
+    return c.json({ device: deviceView(device), token, mqtt: { username: id, password: token } });
   });
 
   const tagsBody = z.strictObject({ tags: tagsSchema });
@@ -197,17 +132,9 @@ export function deviceRoutes({ app, doc }: Registrar, deps: AppDeps): void {
   app.put('/api/v1/devices/:id/tags', async (c) => {
     requireRole(c, 'admin');
     const id = c.req.param('id');
-    find(id);
+    await devices.find(id);
     const { tags } = await jsonBody(c, tagsBody);
-    const row = db
-      .update(devices)
-      .set({ tags: JSON.stringify([...new Set(tags)]) })
-      .where(eq(devices.id, id))
-      .returning()
-      .get();
-    deps.alerts.devicesChanged();
-    deps.live.deviceChanged(id);
-    return c.json({ device: deviceView(row!) });
+    return c.json({ device: deviceView(await devices.setTags(id, tags)) });
   });
 
   doc({
@@ -221,14 +148,7 @@ export function deviceRoutes({ app, doc }: Registrar, deps: AppDeps): void {
   app.delete('/api/v1/devices/:id', async (c) => {
     requireRole(c, 'admin');
     const id = c.req.param('id');
-    find(id);
-    db.delete(devices).where(eq(devices.id, id)).run();
-    deps.cache.forget(`device:${id}`);
-    deps.alerts.devicesChanged();
-    deps.live.deviceChanged(id);
-    const warning = await revokeOrWarn(deps, { kind: 'device', deviceId: id });
-    // An empty retained message clears the device's desired state on the broker.
-    await deps.broker.publish(topics.desired(id), '', { retain: true, qos: 1 });
+    const { warning } = await devices.remove(id);
     return c.json(warning ? { deleted: id, warning } : { deleted: id });
   });
 
@@ -244,39 +164,16 @@ export function deviceRoutes({ app, doc }: Registrar, deps: AppDeps): void {
     auth: 'viewer',
     query: historyQuery,
   });
-  app.get('/api/v1/devices/:id/history', (c) => {
+  app.get('/api/v1/devices/:id/history', async (c) => {
     requireRole(c, 'viewer');
     const id = c.req.param('id');
-    find(id);
+    await devices.find(id);
     const { limit } = query(c, historyQuery);
-    const updates = db
-      .select({
-        ts: reportedHistory.ts,
-        rev: reportedHistory.rev,
-        state: reportedHistory.updateState,
-        engineId: reportedHistory.engineId,
-        rolloutId: reportedHistory.rolloutId,
-        reason: reportedHistory.reason,
-      })
-      .from(reportedHistory)
-      .where(eq(reportedHistory.deviceId, id))
-      .orderBy(desc(reportedHistory.seq))
-      .limit(limit)
-      .all();
-    const statuses = db
-      .select({ ts: statusHistory.ts, state: statusHistory.state, reason: statusHistory.reason })
-      .from(statusHistory)
-      .where(eq(statusHistory.deviceId, id))
-      .orderBy(desc(statusHistory.seq))
-      .limit(limit)
-      .all();
-    const last = db
-      .select()
-      .from(metrics)
-      .where(eq(metrics.deviceId, id))
-      .orderBy(desc(metrics.seq))
-      .limit(1)
-      .get();
+    const [updates, statuses, last] = await Promise.all([
+      store.telemetry.updates(id, limit),
+      store.telemetry.statuses(id, limit),
+      store.telemetry.latestMetrics(id),
+    ]);
     return c.json({
       deviceId: id,
       updates,
@@ -307,72 +204,12 @@ export function deviceRoutes({ app, doc }: Registrar, deps: AppDeps): void {
     auth: 'viewer',
     query: seriesQuery,
   });
-  app.get('/api/v1/devices/:id/faces', (c) => {
+  app.get('/api/v1/devices/:id/faces', async (c) => {
     requireRole(c, 'viewer');
     const id = c.req.param('id');
-    find(id);
+    await devices.find(id);
     const { from, to, bucketMs } = seriesRange(query(c, seriesQuery), Date.now());
-    const bucket = sql<number>`(${faceWindows.start} / ${bucketMs}) * ${bucketMs}`;
-    const raw = db
-      .select({
-        t: bucket,
-        windows: sql<number>`count(*)`,
-        frames: sql<number>`sum(${faceWindows.frames})`,
-        maxFaces: sql<number>`max(${faceWindows.max})`,
-        meanSum: sql<number>`sum(${faceWindows.mean})`,
-      })
-      .from(faceWindows)
-      .where(
-        and(eq(faceWindows.deviceId, id), gte(faceWindows.start, from), lt(faceWindows.start, to)),
-      )
-      .groupBy(bucket)
-      .all();
-    const rbucket = sql<number>`(${faceRollups.minute} / ${bucketMs}) * ${bucketMs}`;
-    const rolled = db
-      .select({
-        t: rbucket,
-        windows: sql<number>`sum(${faceRollups.windows})`,
-        frames: sql<number>`sum(${faceRollups.frames})`,
-        maxFaces: sql<number>`max(${faceRollups.maxFaces})`,
-        meanSum: sql<number>`sum(${faceRollups.meanSum})`,
-      })
-      .from(faceRollups)
-      .where(
-        and(
-          eq(faceRollups.deviceId, id),
-          gte(faceRollups.minute, from),
-          lt(faceRollups.minute, to),
-        ),
-      )
-      .groupBy(rbucket)
-      .all();
-    const merged = new Map<
-      number,
-      { windows: number; frames: number; maxFaces: number; meanSum: number }
-    >();
-    for (const r of [...raw, ...rolled]) {
-      const m = merged.get(r.t);
-      merged.set(
-        r.t,
-        m
-          ? {
-              windows: m.windows + r.windows,
-              frames: m.frames + r.frames,
-              maxFaces: Math.max(m.maxFaces, r.maxFaces),
-              meanSum: m.meanSum + r.meanSum,
-            }
-          : { ...r },
-      );
-    }
-    const buckets = [...merged]
-      .sort(([a], [b]) => a - b)
-      .map(([t, v]) => ({
-        t,
-        windows: v.windows,
-        frames: v.frames,
-        maxFaces: v.maxFaces,
-        meanFaces: v.windows > 0 ? v.meanSum / v.windows : 0,
-      }));
+    const buckets = await store.telemetry.faceBuckets(id, from, to, bucketMs);
     return c.json({ deviceId: id, from, to, bucketMs, buckets });
   });
 
@@ -384,80 +221,12 @@ export function deviceRoutes({ app, doc }: Registrar, deps: AppDeps): void {
     auth: 'viewer',
     query: seriesQuery,
   });
-  app.get('/api/v1/devices/:id/metrics', (c) => {
+  app.get('/api/v1/devices/:id/metrics', async (c) => {
     requireRole(c, 'viewer');
     const id = c.req.param('id');
-    find(id);
+    await devices.find(id);
     const { from, to, bucketMs } = seriesRange(query(c, seriesQuery), Date.now());
-    const bucket = sql<number>`(${metrics.ts} / ${bucketMs}) * ${bucketMs}`;
-    const raw = db
-      .select({
-        t: bucket,
-        samples: sql<number>`count(*)`,
-        fpsSum: sql<number>`coalesce(sum(${metrics.fps}), 0)`,
-        fpsMin: sql<number | null>`min(${metrics.fps})`,
-        inferFpsSum: sql<number>`coalesce(sum(${metrics.inferFps}), 0)`,
-        latencyP95Max: sql<number | null>`max(${metrics.latencyP95})`,
-        tempMaxC: sql<number | null>`max(${metrics.tempMaxC})`,
-      })
-      .from(metrics)
-      .where(and(eq(metrics.deviceId, id), gte(metrics.ts, from), lt(metrics.ts, to)))
-      .groupBy(bucket)
-      .all();
-    const rbucket = sql<number>`(${metricRollups.minute} / ${bucketMs}) * ${bucketMs}`;
-    const rolled = db
-      .select({
-        t: rbucket,
-        samples: sql<number>`sum(${metricRollups.samples})`,
-        fpsSum: sql<number>`sum(${metricRollups.fpsSum})`,
-        fpsMin: sql<number | null>`min(${metricRollups.fpsMin})`,
-        inferFpsSum: sql<number>`sum(${metricRollups.inferFpsSum})`,
-        latencyP95Max: sql<number | null>`max(${metricRollups.latencyP95Max})`,
-        tempMaxC: sql<number | null>`max(${metricRollups.tempMaxC})`,
-      })
-      .from(metricRollups)
-      .where(
-        and(
-          eq(metricRollups.deviceId, id),
-          gte(metricRollups.minute, from),
-          lt(metricRollups.minute, to),
-        ),
-      )
-      .groupBy(rbucket)
-      .all();
-    const byT = new Map<number, (typeof raw)[number]>();
-    const maxN = (a: number | null, b: number | null) =>
-      a === null ? b : b === null ? a : Math.max(a, b);
-    const minN = (a: number | null, b: number | null) =>
-      a === null ? b : b === null ? a : Math.min(a, b);
-    for (const r of [...raw, ...rolled]) {
-      const m = byT.get(r.t);
-      byT.set(
-        r.t,
-        m
-          ? {
-              t: r.t,
-              samples: m.samples + r.samples,
-              fpsSum: m.fpsSum + r.fpsSum,
-              fpsMin: minN(m.fpsMin, r.fpsMin),
-              inferFpsSum: m.inferFpsSum + r.inferFpsSum,
-              latencyP95Max: maxN(m.latencyP95Max, r.latencyP95Max),
-              tempMaxC: maxN(m.tempMaxC, r.tempMaxC),
-            }
-          : r,
-      );
-    }
-    const buckets = [...byT.values()]
-      .sort((a, b) => a.t - b.t)
-      .map((b) => ({
-        t: b.t,
-        samples: b.samples,
-        fps: b.fpsSum / b.samples,
-        fpsMin: b.fpsMin,
-        inferFps: b.inferFpsSum / b.samples,
-        latencyP95Max: b.latencyP95Max,
-        tempMaxC: b.tempMaxC,
-      }));
+    const buckets = await store.telemetry.metricBuckets(id, from, to, bucketMs);
     return c.json({ deviceId: id, from, to, bucketMs, buckets });
   });
 }

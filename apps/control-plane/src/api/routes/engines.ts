@@ -1,4 +1,3 @@
-import { randomBytes } from 'node:crypto';
 import { Readable } from 'node:stream';
 import {
   deviceClassSchema,
@@ -8,9 +7,8 @@ import {
   RUNNER_BACKENDS,
   RUNNER_MODELS,
 } from '@facefleet/protocol';
-import { desc, eq } from 'drizzle-orm';
+import type { EngineRow } from '@facefleet/store';
 import { z } from 'zod';
-import { engineBenchmarks, engines } from '../../db/schema.js';
 import { engineManifest } from '../../engines/manifest.js';
 import { ApiError } from '../../errors.js';
 import type { AppDeps, Registrar } from '../app.js';
@@ -54,8 +52,6 @@ export const uploadQuery = z.strictObject({
     .regex(/^\d{1,5}(,\d{1,5}){1,4}$/, 'must be comma-separated integers, like 3,416,736'),
 });
 
-type EngineRow = typeof engines.$inferSelect;
-
 function engineView(row: EngineRow) {
   return {
     ...engineManifest(row),
@@ -89,12 +85,7 @@ export function parseRange(
 }
 
 export function engineRoutes({ app, doc }: Registrar, deps: AppDeps): void {
-  const { db } = deps.database;
-  const find = (id: string) => {
-    const row = db.select().from(engines).where(eq(engines.id, id)).get();
-    if (!row) throw new ApiError(404, 'not_found', `no engine ${id}`);
-    return row;
-  };
+  const { store, engines } = deps;
 
   doc({
     method: 'post',
@@ -109,59 +100,16 @@ export function engineRoutes({ app, doc }: Registrar, deps: AppDeps): void {
   app.post('/api/v1/engines', async (c) => {
     requireRole(c, 'operator');
     const meta = query(c, uploadQuery);
-    if (meta.backend === 'tensorrt' && meta.format === 'plan' && !meta.trtVersion) {
-      throw new ApiError(
-        400,
-        'invalid_request',
-        'trtVersion: a TensorRT plan needs its TensorRT version',
-        [{ path: 'trtVersion', message: 'required for a TensorRT plan' }],
-      );
-    }
-    const id = meta.id ?? `eng-${randomBytes(6).toString('hex')}`;
-    if (db.select({ id: engines.id }).from(engines).where(eq(engines.id, id)).get()) {
-      throw new ApiError(409, 'conflict', `engine ${id} exists`, [
-        { path: 'id', message: 'already exists' },
-      ]);
-    }
     const declared = Number(c.req.header('content-length') ?? Number.NaN);
     if (declared > deps.maxEngineBytes) {
       throw new ApiError(413, 'too_large', `engine larger than ${deps.maxEngineBytes} bytes`);
     }
     const body = c.req.raw.body;
     if (!body) throw new ApiError(400, 'invalid_request', 'body: the engine file is missing');
-    const { sha256, size } = await deps.store.put(
+    const row = await engines.upload(
+      { ...meta, inputDims: meta.inputDims.split(',').map(Number) },
       Readable.fromWeb(body as import('node:stream/web').ReadableStream<Uint8Array>),
-      deps.maxEngineBytes,
     );
-    const fields = {
-      sha256,
-      size,
-      deviceClass: meta.deviceClass,
-      trtVersion: meta.trtVersion ?? null,
-      backend: meta.backend,
-      model: meta.model,
-      format: meta.format,
-      calibration: null,
-    };
-    const row = db
-      .insert(engines)
-      .values({
-        id,
-        name: meta.name,
-        model: meta.model,
-        backend: meta.backend,
-        format: meta.format,
-        deviceClass: meta.deviceClass,
-        trtVersion: meta.trtVersion ?? null,
-        precision: meta.precision,
-        inputDims: JSON.stringify(meta.inputDims.split(',').map(Number)),
-        sha256,
-        size,
-        signature: deps.fleetKey.signManifest(fields),
-        createdAt: Date.now(),
-      })
-      .returning()
-      .get();
     return c.json({ engine: engineView(row) }, 201);
   });
 
@@ -172,11 +120,9 @@ export function engineRoutes({ app, doc }: Registrar, deps: AppDeps): void {
     tag: 'engines',
     auth: 'viewer',
   });
-  app.get('/api/v1/engines', (c) => {
+  app.get('/api/v1/engines', async (c) => {
     requireRole(c, 'viewer');
-    return c.json({
-      engines: db.select().from(engines).orderBy(desc(engines.createdAt)).all().map(engineView),
-    });
+    return c.json({ engines: (await store.engines.list()).map(engineView) });
   });
 
   doc({
@@ -186,14 +132,10 @@ export function engineRoutes({ app, doc }: Registrar, deps: AppDeps): void {
     tag: 'engines',
     auth: 'viewer',
   });
-  app.get('/api/v1/engines/:id', (c) => {
+  app.get('/api/v1/engines/:id', async (c) => {
     requireRole(c, 'viewer');
-    const row = find(c.req.param('id'));
-    const benchmarks = db
-      .select()
-      .from(engineBenchmarks)
-      .where(eq(engineBenchmarks.engineId, row.id))
-      .all();
+    const row = await engines.find(c.req.param('id'));
+    const benchmarks = await store.engines.benchmarks(row.id);
     return c.json({ engine: engineView(row), benchmarks });
   });
 
@@ -205,15 +147,13 @@ export function engineRoutes({ app, doc }: Registrar, deps: AppDeps): void {
     auth: 'device',
     ok: [200, 'The engine bytes (206 for a range)'],
   });
-  app.get('/api/v1/engines/:id/blob', (c) => {
+  app.get('/api/v1/engines/:id/blob', async (c) => {
     const p = c.get('principal');
     if (!p) throw new ApiError(401, 'unauthorized', 'a device or operator token is required');
     if (p.kind === 'operator') requireRole(c, 'viewer');
-    const row = find(c.req.param('id'));
+    const row = await engines.find(c.req.param('id'));
     if (p.kind === 'device') {
-      const device = deps.database.db.query.devices
-        .findFirst({ where: (d, { eq: e }) => e(d.id, p.deviceId) })
-        .sync();
+      const device = await store.devices.get(p.deviceId);
       if (device && device.deviceClass !== row.deviceClass) {
         throw new ApiError(
           403,
@@ -222,7 +162,7 @@ export function engineRoutes({ app, doc }: Registrar, deps: AppDeps): void {
         );
       }
     }
-    const size = deps.store.size(row.sha256);
+    const size = deps.blobs.size(row.sha256);
     if (size === undefined)
       throw new ApiError(404, 'not_found', `the blob of engine ${row.id} is missing`);
     const headers: Record<string, string> = {
@@ -250,7 +190,7 @@ export function engineRoutes({ app, doc }: Registrar, deps: AppDeps): void {
     headers['content-length'] = String(end - start + 1);
     if (range) headers['content-range'] = `bytes ${start}-${end}/${size}`;
     const stream = Readable.toWeb(
-      deps.store.read(row.sha256, start, end),
+      deps.blobs.read(row.sha256, start, end),
     ) as unknown as ReadableStream;
     return new Response(stream, { status: range ? 206 : 200, headers });
   });

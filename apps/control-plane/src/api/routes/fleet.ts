@@ -1,8 +1,6 @@
 import { modelCardFps } from '@facefleet/protocol';
-import { and, gte, isNotNull, sql } from 'drizzle-orm';
 import { z } from 'zod';
-import { devices, engineBenchmarks, faceWindows, metrics } from '../../db/schema.js';
-import { deviceView } from '../../db/views.js';
+import { deviceView } from '../../views.js';
 import type { AppDeps, Registrar } from '../app.js';
 import { percentile, query, requireRole } from '../http.js';
 
@@ -22,7 +20,7 @@ const round = (n: number | null, digits = 2) =>
   n === null ? null : Math.round(n * 10 ** digits) / 10 ** digits;
 
 export function fleetRoutes({ app, doc }: Registrar, deps: AppDeps): void {
-  const { db } = deps.database;
+  const { store } = deps;
 
   doc({
     method: 'get',
@@ -32,60 +30,20 @@ export function fleetRoutes({ app, doc }: Registrar, deps: AppDeps): void {
     tag: 'fleet',
     auth: 'viewer',
   });
-  app.get('/api/v1/fleet/overview', (c) => {
+  app.get('/api/v1/fleet/overview', async (c) => {
     requireRole(c, 'viewer');
-    // The newest row per device through the (device_id, seq) unique indexes.
-    const lastFaces = new Map(
-      db
-        .select({
-          deviceId: faceWindows.deviceId,
-          ts: faceWindows.ts,
-          last: faceWindows.last,
-          max: faceWindows.max,
-          mean: faceWindows.mean,
-          frames: faceWindows.frames,
-        })
-        .from(faceWindows)
-        .where(
-          sql`(${faceWindows.deviceId}, ${faceWindows.seq}) IN (SELECT device_id, max(seq) FROM face_windows GROUP BY device_id)`,
-        )
-        .all()
-        .map((r) => [r.deviceId, r]),
-    );
-    const lastMetrics = new Map(
-      db
-        .select({
-          deviceId: metrics.deviceId,
-          ts: metrics.ts,
-          fps: metrics.fps,
-          inferFps: metrics.inferFps,
-          latencyP95: metrics.latencyP95,
-          tempMaxC: metrics.tempMaxC,
-          powerMode: metrics.powerMode,
-        })
-        .from(metrics)
-        .where(
-          sql`(${metrics.deviceId}, ${metrics.seq}) IN (SELECT device_id, max(seq) FROM metrics GROUP BY device_id)`,
-        )
-        .all()
-        .map((r) => [r.deviceId, r]),
-    );
+    const [rows, lastFaces, lastMetrics] = await Promise.all([
+      store.devices.list(),
+      store.telemetry.lastFaces(),
+      store.telemetry.lastMetrics(),
+    ]);
     return c.json({
-      devices: db
-        .select()
-        .from(devices)
-        .orderBy(devices.id)
-        .all()
-        .map((row) => {
-          const { deviceId: _f, ...faces } = lastFaces.get(row.id) ?? { deviceId: '' };
-          const { deviceId: _m, ...m } = lastMetrics.get(row.id) ?? { deviceId: '' };
-          return {
-            ...deviceView(row),
-            lastFaces: lastFaces.has(row.id) ? faces : null,
-            lastMetrics: lastMetrics.has(row.id) ? m : null,
-            referenceFps: modelCardFps(row.deviceClass) ?? null,
-          };
-        }),
+      devices: rows.map((row) => ({
+        ...deviceView(row),
+        lastFaces: lastFaces.get(row.id) ?? null,
+        lastMetrics: lastMetrics.get(row.id) ?? null,
+        referenceFps: modelCardFps(row.deviceClass) ?? null,
+      })),
     });
   });
 
@@ -98,37 +56,22 @@ export function fleetRoutes({ app, doc }: Registrar, deps: AppDeps): void {
     auth: 'viewer',
     query: fpsQuery,
   });
-  app.get('/api/v1/fleet/fps', (c) => {
+  app.get('/api/v1/fleet/fps', async (c) => {
     requireRole(c, 'viewer');
     const q = query(c, fpsQuery);
     const since = Date.now() - q.window * 1000;
-    const rows = db
-      .select({
-        deviceId: metrics.deviceId,
-        fps: metrics.fps,
-        inferFps: metrics.inferFps,
-        p50: metrics.latencyP50,
-        p95: metrics.latencyP95,
-        powerMode: metrics.powerMode,
-        deviceClass: metrics.deviceClass,
-      })
-      .from(metrics)
-      .where(and(gte(metrics.ts, since), isNotNull(metrics.fps)))
-      .all();
+    const [rows, devices, benches] = await Promise.all([
+      store.telemetry.fpsSamples(since),
+      store.devices.list(),
+      store.engines.benchmarks(),
+    ]);
     const byDevice = new Map<string, typeof rows>();
     for (const r of rows) {
       const list = byDevice.get(r.deviceId) ?? [];
       list.push(r);
       byDevice.set(r.deviceId, list);
     }
-    const classOf = new Map(
-      db
-        .select({ id: devices.id, cls: devices.deviceClass })
-        .from(devices)
-        .all()
-        .map((d) => [d.id, d.cls]),
-    );
-    const benches = db.select().from(engineBenchmarks).all();
+    const classOf = new Map(devices.map((d) => [d.id, d.deviceClass]));
     const classes = new Map<string, unknown[]>();
     for (const [deviceId, list] of byDevice) {
       const deviceClass = classOf.get(deviceId) ?? list[list.length - 1]!.deviceClass;
@@ -144,13 +87,13 @@ export function fleetRoutes({ app, doc }: Registrar, deps: AppDeps): void {
         fps: {
           p50: round(
             percentile(
-              list.map((r) => r.fps!),
+              list.map((r) => r.fps),
               50,
             ),
           ),
           p95: round(
             percentile(
-              list.map((r) => r.fps!),
+              list.map((r) => r.fps),
               95,
             ),
           ),

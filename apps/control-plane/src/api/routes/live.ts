@@ -33,7 +33,7 @@ export function liveRoutes({ app, doc }: Registrar, deps: AppDeps): void {
         const p: HttpPrincipal | undefined = header
           ? await authenticateRequest(header, deps)
           : cookie
-            ? authenticateSession(cookie, deps)
+            ? await authenticateSession(cookie, deps)
             : undefined;
         return p?.kind === 'operator';
       } catch {

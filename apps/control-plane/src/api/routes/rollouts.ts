@@ -1,11 +1,8 @@
 import { randomBytes } from 'node:crypto';
 import { deviceClassSchema, deviceIdSchema, idRule, isValidId } from '@facefleet/protocol';
-import { desc } from 'drizzle-orm';
 import { z } from 'zod';
-import { rollouts } from '../../db/schema.js';
-import { rolloutView } from '../../db/views.js';
 import { ApiError } from '../../errors.js';
-import { RolloutInputError } from '../../rollouts/executor.js';
+import { rolloutView } from '../../views.js';
 import type { AppDeps, Registrar } from '../app.js';
 import { jsonBody, requireRole } from '../http.js';
 
@@ -40,26 +37,8 @@ export const createRolloutSchema = z.strictObject({
   gateHoldS: z.number().min(0).max(3600).default(30),
 });
 
-function asApiError(err: unknown): never {
-  if (err instanceof RolloutInputError) {
-    const status =
-      err.field === 'id' && err.message.startsWith('no rollout')
-        ? 404
-        : err.field === 'state'
-          ? 409
-          : 400;
-    throw new ApiError(
-      status,
-      status === 404 ? 'not_found' : status === 409 ? 'conflict' : 'invalid_request',
-      `${err.field}: ${err.message}`,
-      [{ path: err.field, message: err.message }],
-    );
-  }
-  throw err;
-}
-
 export function rolloutRoutes({ app, doc }: Registrar, deps: AppDeps): void {
-  const { db } = deps.database;
+  const { store } = deps;
 
   doc({
     method: 'post',
@@ -73,10 +52,11 @@ export function rolloutRoutes({ app, doc }: Registrar, deps: AppDeps): void {
   app.post('/api/v1/rollouts', async (c) => {
     requireRole(c, 'operator');
     const body = await jsonBody(c, createRolloutSchema);
-    const row = await deps.rollouts
-      .create({ ...body, id: body.id ?? `ro-${randomBytes(6).toString('hex')}` })
-      .catch(asApiError);
-    return c.json({ rollout: rolloutView(row, deps.rollouts.get(row.id)?.targets) }, 201);
+    const { row, targets } = await deps.rollouts.create({
+      ...body,
+      id: body.id ?? `ro-${randomBytes(6).toString('hex')}`,
+    });
+    return c.json({ rollout: rolloutView(row, targets) }, 201);
   });
 
   doc({
@@ -86,16 +66,9 @@ export function rolloutRoutes({ app, doc }: Registrar, deps: AppDeps): void {
     tag: 'rollouts',
     auth: 'viewer',
   });
-  app.get('/api/v1/rollouts', (c) => {
+  app.get('/api/v1/rollouts', async (c) => {
     requireRole(c, 'viewer');
-    return c.json({
-      rollouts: db
-        .select()
-        .from(rollouts)
-        .orderBy(desc(rollouts.createdAt))
-        .all()
-        .map((r) => rolloutView(r)),
-    });
+    return c.json({ rollouts: (await store.rollouts.list()).map((r) => rolloutView(r)) });
   });
 
   doc({
@@ -105,9 +78,9 @@ export function rolloutRoutes({ app, doc }: Registrar, deps: AppDeps): void {
     tag: 'rollouts',
     auth: 'viewer',
   });
-  app.get('/api/v1/rollouts/:id', (c) => {
+  app.get('/api/v1/rollouts/:id', async (c) => {
     requireRole(c, 'viewer');
-    const loaded = deps.rollouts.get(c.req.param('id'));
+    const loaded = await store.rollouts.load(c.req.param('id'));
     if (!loaded) throw new ApiError(404, 'not_found', `no rollout ${c.req.param('id')}`);
     return c.json({ rollout: rolloutView(loaded.row, loaded.targets) });
   });
@@ -122,8 +95,8 @@ export function rolloutRoutes({ app, doc }: Registrar, deps: AppDeps): void {
     });
     app.post(`/api/v1/rollouts/:id/${action}`, async (c) => {
       requireRole(c, 'operator');
-      const row = await deps.rollouts.command(c.req.param('id'), action).catch(asApiError);
-      return c.json({ rollout: rolloutView(row, deps.rollouts.get(row.id)?.targets) });
+      const { row, targets } = await deps.rollouts.command(c.req.param('id'), action);
+      return c.json({ rollout: rolloutView(row, targets) });
     });
   }
 }

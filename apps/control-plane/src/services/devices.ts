@@ -1,0 +1,120 @@
+import { topics } from '@facefleet/protocol';
+import type { DeviceRow, Store } from '@facefleet/store';
+import type { Logger } from 'pino';
+import { hashSecret, newSecret, type VerifiedCache } from '../auth/secrets.js';
+import type { BrokerCredentials } from '../broker/credentials.js';
+import type { Broker } from '../broker/types.js';
+import { BrokerAdminError, ServiceError } from '../errors.js';
+import type { ChangeFeed } from './changes.js';
+import { revokeOrWarn } from './subscribers.js';
+
+export interface DeviceServiceDeps {
+  store: Store;
+  cache: VerifiedCache;
+  credentials: BrokerCredentials;
+  broker: Broker;
+  changes: ChangeFeed;
+  log: Logger;
+}
+
+/** A device's token, shown once, and how it logs in to MQTT. */
+export interface IssuedDevice {
+  device: DeviceRow;
+  token: string;
+}
+
+/**
+ * The use cases of a device's life: enroll, rotate its token, retag, delete. Each keeps the
+ * database, the verified-token cache and the broker's logins in step, and announces the change.
+ */
+export function createDeviceService(deps: DeviceServiceDeps) {
+  const { store, cache, credentials } = deps;
+  const cacheKey = (id: string) => `device:${id}`;
+
+  async function find(id: string): Promise<DeviceRow> {
+    const row = await store.devices.get(id);
+    if (!row) throw new ServiceError('not_found', `no device ${id}`);
+    return row;
+  }
+
+  return {
+    find,
+
+    /** Enrolls a device; its token exists only in the answer (stored as a scrypt hash). */
+    async enroll(input: {
+      id: string;
+      deviceClass: string;
+      tags: string[];
+    }): Promise<IssuedDevice> {
+      const token = newSecret();
+      const device = await store.devices.insert({
+        ...input,
+        tokenHash: await hashSecret(token),
+        createdAt: Date.now(),
+      });
+      if (!device)
+        throw new ServiceError('conflict', `device ${input.id} exists`, 'id', 'already enrolled');
+      cache.forget(cacheKey(input.id));
+      try {
+        // The plaintext token exists only now: an external broker's login is made with it here.
+        await credentials.issue({ kind: 'device', deviceId: input.id }, token);
+      } catch (err) {
+        await store.devices.delete(input.id);
+        cache.forget(cacheKey(input.id));
+        throw withWhat(err, `device ${input.id} was not enrolled`);
+      }
+      await deps.changes.publish({ kind: 'device', id: input.id });
+      return { device, token };
+    },
+
+    /** A new token; the old one stops working and its open MQTT sessions are closed. */
+    async rotateToken(id: string): Promise<IssuedDevice> {
+      const before = await find(id);
+      const token = newSecret();
+      const device = await store.devices.setTokenHash(id, await hashSecret(token));
+      if (!device) throw new ServiceError('not_found', `no device ${id}`);
+      cache.forget(cacheKey(id));
+      try {
+        await credentials.issue({ kind: 'device', deviceId: id }, token);
+      } catch (err) {
+        await store.devices.setTokenHash(id, before.tokenHash);
+        cache.forget(cacheKey(id));
+        throw withWhat(
+          err,
+          `the token of ${id} was not changed (the broker may hold the new one: rotate again)`,
+        );
+      }
+      await deps.changes.publish({ kind: 'device', id });
+      return { device, token };
+    },
+
+    async setTags(id: string, tags: string[]): Promise<DeviceRow> {
+      const device = await store.devices.setTags(id, [...new Set(tags)]);
+      if (!device) throw new ServiceError('not_found', `no device ${id}`);
+      await deps.changes.publish({ kind: 'device', id });
+      return device;
+    },
+
+    /**
+     * Deletes a device: its token stops working at once, its open MQTT sessions are closed and its
+     * retained desired state cleared. `warning` says what the broker could not be told yet.
+     */
+    async remove(id: string): Promise<{ warning?: string }> {
+      if (!(await store.devices.delete(id))) throw new ServiceError('not_found', `no device ${id}`);
+      cache.forget(cacheKey(id));
+      await deps.changes.publish({ kind: 'device', id });
+      const warning = await revokeOrWarn(deps, { kind: 'device', deviceId: id });
+      // An empty retained message clears the device's desired state on the broker.
+      await deps.broker.publish(topics.desired(id), '', { retain: true, qos: 1 });
+      return warning ? { warning } : {};
+    },
+  };
+}
+export type DeviceService = ReturnType<typeof createDeviceService>;
+
+/** A broker refusal, saying what the request did not do; other errors as they are. */
+export function withWhat(err: unknown, what: string): unknown {
+  return err instanceof BrokerAdminError
+    ? new BrokerAdminError(err.code, `${what}: ${err.message}`)
+    : err;
+}

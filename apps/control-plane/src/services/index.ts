@@ -1,0 +1,41 @@
+import type { Store } from '@facefleet/store';
+import type { Logger } from 'pino';
+import type { VerifiedCache } from '../auth/secrets.js';
+import type { BrokerCredentials } from '../broker/credentials.js';
+import type { Broker } from '../broker/types.js';
+import type { BlobStore } from '../engines/blob-store.js';
+import type { FleetKey } from '../engines/fleet-key.js';
+import { createAlertRuleService } from './alert-rules.js';
+import type { ChangeFeed } from './changes.js';
+import { createDeviceService } from './devices.js';
+import { createEngineService } from './engines.js';
+import { createSubscriberService } from './subscribers.js';
+
+export interface ServiceDeps {
+  store: Store;
+  cache: VerifiedCache;
+  credentials: BrokerCredentials;
+  broker: Broker;
+  changes: ChangeFeed;
+  blobs: BlobStore;
+  fleetKey: FleetKey;
+  maxEngineBytes: number;
+  log: Logger;
+}
+
+/** The use cases the API calls (a long-running server and the serverless entry build the same). */
+export function createServices(deps: ServiceDeps) {
+  const { store, cache, credentials, broker, changes, log } = deps;
+  return {
+    devices: createDeviceService({ store, cache, credentials, broker, changes, log }),
+    engines: createEngineService({
+      store,
+      blobs: deps.blobs,
+      fleetKey: deps.fleetKey,
+      maxBytes: deps.maxEngineBytes,
+    }),
+    subscribers: createSubscriberService({ store, cache, credentials, log }),
+    alertRules: createAlertRuleService({ store, changes }),
+  };
+}
+export type Services = ReturnType<typeof createServices>;

@@ -1,0 +1,177 @@
+import type { Faces, Metrics, Reported, Status } from '@facefleet/protocol';
+
+/** A validated device message, ready to store. */
+export type IngestMessage =
+  | { kind: 'faces'; data: Faces }
+  | { kind: 'metrics'; data: Metrics }
+  | { kind: 'status'; data: Status }
+  | { kind: 'reported'; data: Reported };
+
+/**
+ * What ingest hands a store: one device message becomes a row, a flat array of primitives (cheap
+ * to hand to SQLite's writer thread, and the parameters of the adapters' prepared inserts). Every
+ * store writes a batch of rows in one transaction, idempotent on (deviceId, seq).
+ */
+
+type Nullable<T> = T | null;
+
+/** A message as the writer takes it: `[kind, …statement parameters]`. */
+export type Row =
+  | [
+      0, // faces
+      deviceId: string,
+      seq: number,
+      ts: number,
+      start: number,
+      end: number,
+      frames: number,
+      last: number,
+      min: number,
+      max: number,
+      mean: number,
+      boxes: Nullable<string>,
+      receivedAt: number,
+    ]
+  | [
+      1, // metrics
+      deviceId: string,
+      seq: number,
+      ts: number,
+      intervalS: number,
+      fps: Nullable<number>,
+      inferFps: Nullable<number>,
+      p50: Nullable<number>,
+      p95: Nullable<number>,
+      p99: Nullable<number>,
+      frames: Nullable<number>,
+      dropped: Nullable<number>,
+      gpuPct: Nullable<number>,
+      ramUsedMb: Nullable<number>,
+      tempMaxC: Nullable<number>,
+      temps: string,
+      powerMode: Nullable<string>,
+      deviceClass: Nullable<string>,
+      receivedAt: number,
+    ]
+  | [
+      2, // status
+      deviceId: string,
+      seq: number,
+      ts: number,
+      state: string,
+      reason: Nullable<string>,
+      json: string,
+      engineId: Nullable<string>,
+      engineSha256: Nullable<string>,
+    ]
+  | [
+      3, // reported
+      deviceId: string,
+      seq: number,
+      ts: number,
+      rev: number,
+      updateState: string,
+      updateEngineId: Nullable<string>,
+      rolloutId: Nullable<string>,
+      reason: Nullable<string>,
+      json: string,
+      engineId: Nullable<string>,
+      engineSha256: Nullable<string>,
+      // engineBench, or nulls
+      benchEngineId: Nullable<string>,
+      benchInferFps: Nullable<number>,
+      benchP50: Nullable<number>,
+      benchP95: Nullable<number>,
+      benchP99: Nullable<number>,
+      benchTrtVersion: Nullable<string>,
+    ];
+
+/** Devices' last-seen times to write: `[deviceId, at]`. */
+export type Touch = [deviceId: string, at: number];
+
+export function toRow(m: IngestMessage, receivedAt: number): Row {
+  switch (m.kind) {
+    case 'faces': {
+      const d = m.data;
+      return [
+        0,
+        d.deviceId,
+        d.seq,
+        d.ts,
+        d.start,
+        d.end,
+        d.frames,
+        d.last,
+        d.min,
+        d.max,
+        d.mean,
+        d.boxes ? JSON.stringify(d.boxes) : null,
+        receivedAt,
+      ];
+    }
+    case 'metrics': {
+      const d = m.data;
+      const temps = Object.values(d.device.tempsC);
+      const r = d.runner;
+      return [
+        1,
+        d.deviceId,
+        d.seq,
+        d.ts,
+        d.intervalS,
+        r?.fps ?? null,
+        r?.inferFps ?? null,
+        r?.latencyMs.p50 ?? null,
+        r?.latencyMs.p95 ?? null,
+        r?.latencyMs.p99 ?? null,
+        r?.frames ?? null,
+        r?.dropped ?? null,
+        d.device.gpuPct,
+        d.device.ramMb.used,
+        temps.length > 0 ? Math.max(...temps) : null,
+        JSON.stringify(d.device.tempsC),
+        d.device.powerMode,
+        d.device.deviceClass,
+        receivedAt,
+      ];
+    }
+    case 'status': {
+      const d = m.data;
+      return [
+        2,
+        d.deviceId,
+        d.seq,
+        d.ts,
+        d.state,
+        d.reason ?? null,
+        JSON.stringify(d),
+        d.engine?.id ?? null,
+        d.engine?.sha256 ?? null,
+      ];
+    }
+    case 'reported': {
+      const d = m.data;
+      const b = d.engineBench;
+      return [
+        3,
+        d.deviceId,
+        d.seq,
+        d.ts,
+        d.rev,
+        d.update.state,
+        d.update.engineId ?? null,
+        d.update.rolloutId ?? null,
+        d.update.reason ?? null,
+        JSON.stringify(d),
+        d.engine?.id ?? null,
+        d.engine?.sha256 ?? null,
+        b?.engineId ?? null,
+        b?.inferFps ?? null,
+        b?.latencyMs.p50 ?? null,
+        b?.latencyMs.p95 ?? null,
+        b?.latencyMs.p99 ?? null,
+        b?.trtVersion ?? null,
+      ];
+    }
+  }
+}

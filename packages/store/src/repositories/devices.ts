@@ -1,0 +1,102 @@
+import type { Reported } from '@facefleet/protocol';
+import { eq, inArray, sql } from 'drizzle-orm';
+import type { Dialect } from '../dialect.js';
+import type { DeviceRow } from '../schema/rows.js';
+import { chunks, first } from './util.js';
+
+export interface NewDevice {
+  id: string;
+  deviceClass: string;
+  tags: string[];
+  tokenHash: string;
+  createdAt: number;
+}
+
+/** Enrolled devices: identity, credentials hash, and the state the broker and ingest keep on them. */
+export function deviceRepository({ db, t }: Dialect) {
+  const d = t.devices;
+  return {
+    async get(id: string): Promise<DeviceRow | undefined> {
+      return first(await db.select().from(d).where(eq(d.id, id)).limit(1));
+    },
+    async exists(id: string): Promise<boolean> {
+      return (await db.select({ id: d.id }).from(d).where(eq(d.id, id)).limit(1)).length > 0;
+    },
+    /** The stored hash of the device's token (MQTT login, engine downloads). */
+    async tokenHash(id: string): Promise<string | undefined> {
+      return first(await db.select({ hash: d.tokenHash }).from(d).where(eq(d.id, id)).limit(1))
+        ?.hash;
+    },
+    /** Every device, by id. */
+    async list(): Promise<DeviceRow[]> {
+      return db.select().from(d).orderBy(d.id);
+    },
+    async ids(): Promise<string[]> {
+      return (await db.select({ id: d.id }).from(d)).map((r) => r.id);
+    },
+    /** Inserts a device; undefined when one of that id exists. */
+    async insert(device: NewDevice): Promise<DeviceRow | undefined> {
+      return first(
+        await db
+          .insert(d)
+          .values({ ...device, tags: JSON.stringify(device.tags) })
+          .onConflictDoNothing()
+          .returning(),
+      );
+    },
+    async setTokenHash(id: string, tokenHash: string): Promise<DeviceRow | undefined> {
+      return first(await db.update(d).set({ tokenHash }).where(eq(d.id, id)).returning());
+    },
+    async setTags(id: string, tags: string[]): Promise<DeviceRow | undefined> {
+      return first(
+        await db
+          .update(d)
+          .set({ tags: JSON.stringify(tags) })
+          .where(eq(d.id, id))
+          .returning(),
+      );
+    },
+    /** Whether it existed. */
+    async delete(id: string): Promise<boolean> {
+      return (await db.delete(d).where(eq(d.id, id)).returning({ id: d.id })).length > 0;
+    },
+    /** Takes the device's next desired-state revision; undefined for an unknown device. */
+    async nextDesiredRev(id: string): Promise<number | undefined> {
+      return first(
+        await db
+          .update(d)
+          .set({ desiredRev: sql`${d.desiredRev} + 1` })
+          .where(eq(d.id, id))
+          .returning({ rev: d.desiredRev }),
+      )?.rev;
+    },
+    async setDesiredJson(id: string, desiredJson: string): Promise<void> {
+      await db.update(d).set({ desiredJson }).where(eq(d.id, id));
+    },
+    /** The last stored `reported` message of each of `ids` that has one (as JSON, parsed). */
+    async reportedOf(ids: readonly string[]): Promise<Map<string, Reported>> {
+      const out = new Map<string, Reported>();
+      for (const part of chunks(ids)) {
+        const rows = await db
+          .select({ id: d.id, json: d.reportedJson })
+          .from(d)
+          .where(inArray(d.id, part));
+        for (const r of rows) if (r.json) out.set(r.id, JSON.parse(r.json) as Reported);
+      }
+      return out;
+    },
+    /** The engine each of `ids` reports running (null: none known). */
+    async engineIds(ids: readonly string[]): Promise<Map<string, string | null>> {
+      const out = new Map<string, string | null>();
+      for (const part of chunks(ids)) {
+        const rows = await db
+          .select({ id: d.id, engineId: d.engineId })
+          .from(d)
+          .where(inArray(d.id, part));
+        for (const r of rows) out.set(r.id, r.engineId);
+      }
+      return out;
+    },
+  };
+}
+export type DeviceRepository = ReturnType<typeof deviceRepository>;

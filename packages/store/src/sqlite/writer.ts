@@ -1,0 +1,111 @@
+import type Database from 'better-sqlite3';
+import type { Row, Touch } from '../ingest/rows.js';
+
+/**
+ * SQLite's side of ingest: a batch of rows written in one transaction with prepared raw
+ * better-sqlite3 statements, idempotent on (deviceId, seq). The same code runs inline or in the
+ * writer worker (writer-worker.ts), so both store exactly the same thing.
+ */
+export interface Writer {
+  /**
+   * Writes the rows and last-seen times in one transaction; returns, per row, 1 if it was new and
+   * 0 for a replay already stored. Throws (and writes nothing) if the transaction fails.
+   */
+  commit(rows: Row[], touches: Touch[]): Uint8Array;
+}
+
+export function createWriter(sqlite: Database.Database): Writer {
+  const insertFaces = sqlite.prepare(
+    `INSERT INTO face_windows (device_id, seq, ts, start, "end", frames, last, min, max, mean, boxes, received_at)
+     VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING`,
+  );
+  const insertMetrics = sqlite.prepare(
+    `INSERT INTO metrics (device_id, seq, ts, interval_s, fps, infer_fps, latency_p50, latency_p95,
+       latency_p99, frames, dropped, gpu_pct, ram_used_mb, temp_max_c, temps, power_mode, device_class,
+       received_at)
+     VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING`,
+  );
+  const updatePowerMode = sqlite.prepare('UPDATE devices SET power_mode = ? WHERE id = ?');
+  const insertStatus = sqlite.prepare(
+    `INSERT INTO status_history (device_id, seq, ts, state, reason) VALUES (?, ?, ?, ?, ?)
+     ON CONFLICT DO NOTHING`,
+  );
+  const updateStatus = sqlite.prepare(
+    `UPDATE devices SET state = ?, status_json = ?, engine_id = ?, engine_sha256 = ? WHERE id = ?`,
+  );
+  const insertReported = sqlite.prepare(
+    `INSERT INTO reported_history (device_id, seq, ts, rev, update_state, engine_id, rollout_id, reason, json)
+     VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING`,
+  );
+  const updateReported = sqlite.prepare(
+    'UPDATE devices SET reported_json = ?, engine_id = ?, engine_sha256 = ? WHERE id = ?',
+  );
+  const upsertBench = sqlite.prepare(
+    `INSERT INTO engine_benchmarks (engine_id, device_id, infer_fps, latency_p50, latency_p95,
+       latency_p99, trt_version, ts)
+     VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+     ON CONFLICT (engine_id, device_id) DO UPDATE SET infer_fps = excluded.infer_fps,
+       latency_p50 = excluded.latency_p50, latency_p95 = excluded.latency_p95,
+       latency_p99 = excluded.latency_p99, trt_version = excluded.trt_version, ts = excluded.ts`,
+  );
+  const touchDevice = sqlite.prepare(
+    'UPDATE devices SET last_seen = max(coalesce(last_seen, 0), ?) WHERE id = ?',
+  );
+
+  function store(r: Row): boolean {
+    switch (r[0]) {
+      case 0:
+        return (
+          insertFaces.run(r[1], r[2], r[3], r[4], r[5], r[6], r[7], r[8], r[9], r[10], r[11], r[12])
+            .changes > 0
+        );
+      case 1: {
+        const inserted =
+          insertMetrics.run(
+            r[1],
+            r[2],
+            r[3],
+            r[4],
+            r[5],
+            r[6],
+            r[7],
+            r[8],
+            r[9],
+            r[10],
+            r[11],
+            r[12],
+            r[13],
+            r[14],
+            r[15],
+            r[16],
+            r[17],
+            r[18],
+          ).changes > 0;
+        if (inserted) updatePowerMode.run(r[16], r[1]);
+        return inserted;
+      }
+      case 2: {
+        const inserted = insertStatus.run(r[1], r[2], r[3], r[4], r[5]).changes > 0;
+        if (inserted) updateStatus.run(r[4], r[6], r[7], r[8], r[1]);
+        return inserted;
+      }
+      case 3: {
+        const inserted =
+          insertReported.run(r[1], r[2], r[3], r[4], r[5], r[6], r[7], r[8], r[9]).changes > 0;
+        if (inserted) {
+          updateReported.run(r[9], r[10], r[11], r[1]);
+          if (r[12] !== null) upsertBench.run(r[12], r[1], r[13], r[14], r[15], r[16], r[17], r[3]);
+        }
+        return inserted;
+      }
+    }
+  }
+
+  const transaction = sqlite.transaction((rows: Row[], touches: Touch[]) => {
+    const stored = new Uint8Array(rows.length);
+    for (let i = 0; i < rows.length; i++) stored[i] = store(rows[i]!) ? 1 : 0;
+    for (const [deviceId, at] of touches) touchDevice.run(at, deviceId);
+    return stored;
+  });
+  return { commit: (rows, touches) => transaction(rows, touches) };
+}

@@ -1,0 +1,407 @@
+import { facesMessage, metricsMessage, reportedMessage, statusMessage } from '@facefleet/protocol';
+import { freshStoreLocation, waitFor } from '@facefleet/test-support';
+import { afterEach, beforeEach, describe, expect, inject, it } from 'vitest';
+import type { IngestCommitter } from './ingest/committer.js';
+import { type IngestMessage, type Row, type Touch, toRow } from './ingest/rows.js';
+import { openStore } from './open.js';
+import type { RolloutRow, RolloutTargetRow } from './schema/rows.js';
+import type { Store } from './store.js';
+import { query, STORE_KINDS } from './testing.js';
+
+/**
+ * The store's contract: every repository and the ingest writer give the same answers on SQLite and
+ * on PostgreSQL (a real server: the vitest run's cluster).
+ */
+
+const commit = (
+  ingest: IngestCommitter,
+  rows: Row[],
+  touches: Touch[] = [],
+  announce?: (stored: Uint8Array) => string[],
+) =>
+  new Promise<number[]>((resolve, reject) =>
+    ingest.commit(
+      rows,
+      touches,
+      (err, stored) => (err ? reject(err) : resolve([...stored!])),
+      announce,
+    ),
+  );
+const rowsOf = (messages: IngestMessage[], at = 1000) => messages.map((m) => toRow(m, at));
+
+describe.each(STORE_KINDS)('store contract (%s)', (kind) => {
+  let store: Store;
+  let cleanup: () => void;
+  let location: string;
+  beforeEach(async () => {
+    const place = freshStoreLocation(kind, inject('postgresUrl'));
+    cleanup = place.cleanup;
+    location = place.location;
+    store = await openStore(location);
+  });
+  afterEach(async () => {
+    await store.close();
+    cleanup();
+  });
+
+  const enroll = (id: string, deviceClass = 'jetson-nano', tags: string[] = []) =>
+    store.devices.insert({ id, deviceClass, tags, tokenHash: `h-${id}`, createdAt: 1 });
+
+  it('devices: insert once, read, retag, rehash, delete', async () => {
+    const row = await enroll('cam-b', 'jetson-nano', ['lobby']);
+    expect(row).toMatchObject({ id: 'cam-b', tags: '["lobby"]', desiredRev: 0, lastSeen: null });
+    expect(await enroll('cam-b')).toBeUndefined();
+    await enroll('cam-a');
+    expect((await store.devices.list()).map((d) => d.id)).toEqual(['cam-a', 'cam-b']);
+    expect(await store.devices.exists('cam-a')).toBe(true);
+    expect(await store.devices.exists('nope')).toBe(false);
+    expect(await store.devices.tokenHash('cam-a')).toBe('h-cam-a');
+    expect((await store.devices.setTags('cam-a', ['x', 'y']))?.tags).toBe('["x","y"]');
+    expect((await store.devices.setTokenHash('cam-a', 'h2'))?.tokenHash).toBe('h2');
+    expect(await store.devices.setTags('nope', [])).toBeUndefined();
+    expect(await store.devices.delete('cam-a')).toBe(true);
+    expect(await store.devices.delete('cam-a')).toBe(false);
+    expect(await store.devices.ids()).toEqual(['cam-b']);
+  });
+
+  it('devices: desired revisions count up per device; engines of many devices at once', async () => {
+    await enroll('cam-1');
+    expect(await store.devices.nextDesiredRev('cam-1')).toBe(1);
+    expect(await store.devices.nextDesiredRev('cam-1')).toBe(2);
+    expect(await store.devices.nextDesiredRev('nope')).toBeUndefined();
+    await store.devices.setDesiredJson('cam-1', '{"rev":2}');
+    expect((await store.devices.get('cam-1'))?.desiredJson).toBe('{"rev":2}');
+    // More ids than one statement takes on SQLite (chunked).
+    const ids = Array.from({ length: 2500 }, (_, i) => `d-${String(i).padStart(4, '0')}`);
+    for (const id of ids.slice(0, 3)) await enroll(id);
+    const engines = await store.devices.engineIds(ids);
+    expect([...engines.keys()]).toEqual(ids.slice(0, 3));
+    expect([...engines.values()]).toEqual([null, null, null]);
+  });
+
+  it('ingest: stores each (device, seq) once, says which rows were new, updates the device', async () => {
+    await enroll('cam-1');
+    await enroll('cam-2');
+    const first = rowsOf([
+      { kind: 'faces', data: facesMessage('cam-1', 1) },
+      { kind: 'faces', data: facesMessage('cam-1', 2) },
+      { kind: 'faces', data: facesMessage('cam-1', 2) }, // a replay inside the batch
+      { kind: 'metrics', data: metricsMessage('cam-1', 3, {}, { powerMode: 'MAXN' }) },
+      { kind: 'status', data: statusMessage('cam-2', 1, 'online') },
+      { kind: 'status', data: statusMessage('cam-2', 2, 'degraded') },
+    ]);
+    expect(await commit(store.ingest, first, [['cam-1', 5000]])).toEqual([1, 1, 0, 1, 1, 1]);
+    // Replayed after a crash: nothing new, nothing changed.
+    expect(await commit(store.ingest, first)).toEqual([0, 0, 0, 0, 0, 0]);
+    const cam2 = await store.devices.get('cam-2');
+    expect(cam2?.state).toBe('degraded'); // the last status of the batch wins
+    expect((await store.devices.get('cam-1'))?.powerMode).toBe('MAXN');
+    expect((await store.devices.get('cam-1'))?.lastSeen).toBe(5000);
+    // last-seen only moves forward
+    await commit(store.ingest, [], [['cam-1', 4000]]);
+    expect((await store.devices.get('cam-1'))?.lastSeen).toBe(5000);
+    expect(await query(store, 'SELECT count(*) AS n FROM face_windows')).toEqual([{ n: 2 }]);
+    expect((await store.telemetry.statuses('cam-2', 10)).map((s) => s.state)).toEqual([
+      'degraded',
+      'online',
+    ]);
+  });
+
+  it('ingest: reports update the device and upsert its engine benchmark (the last wins)', async () => {
+    await enroll('cam-1');
+    const bench = (fps: number) => ({
+      engineId: 'eng-1',
+      inferFps: fps,
+      latencyMs: { p50: 1, p95: 2, p99: 3 },
+      trtVersion: '8.6.2',
+    });
+    const stored = await commit(
+      store.ingest,
+      rowsOf([
+        { kind: 'reported', data: reportedMessage('cam-1', 1, { engineBench: bench(100) }) },
+        { kind: 'reported', data: reportedMessage('cam-1', 2, { engineBench: bench(120) }) },
+      ]),
+    );
+    expect(stored).toEqual([1, 1]);
+    const [b] = await store.engines.benchmarks('eng-1');
+    expect(b).toMatchObject({
+      engineId: 'eng-1',
+      deviceId: 'cam-1',
+      inferFps: 120,
+      trtVersion: '8.6.2',
+    });
+    const device = await store.devices.get('cam-1');
+    expect(JSON.parse(device!.reportedJson!).seq).toBe(2);
+    const updates = await store.telemetry.updates('cam-1', 1);
+    expect(updates).toHaveLength(1);
+    expect(updates[0]).toMatchObject({ rev: reportedMessage('cam-1', 2).rev });
+  });
+
+  it('ingest: a batch that fails writes nothing of itself, and the next one commits', async () => {
+    await enroll('cam-1');
+    await query(store, 'ALTER TABLE metrics RENAME TO metrics_away');
+    const batch = rowsOf([
+      { kind: 'faces', data: facesMessage('cam-1', 1) },
+      { kind: 'metrics', data: metricsMessage('cam-1', 2) },
+    ]);
+    await expect(commit(store.ingest, batch)).rejects.toThrow();
+    await query(store, 'ALTER TABLE metrics_away RENAME TO metrics');
+    expect(await query(store, 'SELECT count(*) AS n FROM face_windows')).toEqual([{ n: 0 }]);
+    expect(await commit(store.ingest, batch)).toEqual([1, 1]);
+  });
+
+  it('telemetry: newest window and sample per device, FPS samples, series in buckets', async () => {
+    await enroll('cam-1');
+    await enroll('cam-2');
+    const now = facesMessage('cam-1', 0).ts;
+    await commit(
+      store.ingest,
+      rowsOf([
+        { kind: 'faces', data: facesMessage('cam-1', 1, { max: 2, mean: 1 }) },
+        { kind: 'faces', data: facesMessage('cam-1', 2, { max: 5, mean: 3, last: 4 }) },
+        { kind: 'faces', data: facesMessage('cam-2', 1, { max: 1 }) },
+        { kind: 'metrics', data: metricsMessage('cam-1', 3, { fps: 10, inferFps: 20 }) },
+        { kind: 'metrics', data: metricsMessage('cam-1', 4, { fps: 12, inferFps: 22 }) },
+      ]),
+    );
+    const last = await store.telemetry.lastFaces();
+    expect(last.get('cam-1')).toMatchObject({ max: 5, last: 4 });
+    expect(last.get('cam-2')).toMatchObject({ max: 1 });
+    expect((await store.telemetry.lastMetrics()).get('cam-1')).toMatchObject({
+      fps: 12,
+      inferFps: 22,
+    });
+    expect((await store.telemetry.fpsSamples(0)).map((s) => s.fps)).toEqual([10, 12]);
+    expect((await store.telemetry.latestMetrics('cam-1'))?.seq).toBe(4);
+    const buckets = await store.telemetry.faceBuckets(
+      'cam-1',
+      now - 3_600_000,
+      now + 3_600_000,
+      3_600_000,
+    );
+    expect(buckets.reduce((n, b) => n + b.windows, 0)).toBe(2);
+    expect(Math.max(...buckets.map((b) => b.maxFaces))).toBe(5);
+    const metricBuckets = await store.telemetry.metricBuckets(
+      'cam-1',
+      0,
+      now + 86_400_000,
+      86_400_000,
+    );
+    expect(metricBuckets).toHaveLength(1);
+    expect(metricBuckets[0]).toMatchObject({ samples: 2, fps: 11, inferFps: 21, fpsMin: 10 });
+  });
+
+  it('engines: insert once, newest first, benchmarks by engine', async () => {
+    const engine = (id: string, createdAt: number) => ({
+      id,
+      name: id,
+      model: 'blazeface',
+      backend: 'opencv',
+      format: 'onnx',
+      deviceClass: 'generic-x86_64',
+      trtVersion: null,
+      precision: 'fp32',
+      inputDims: '[3,128,128]',
+      sha256: 'a'.repeat(64),
+      size: 10,
+      signature: 'sig',
+      createdAt,
+    });
+    expect(await store.engines.insert(engine('e1', 1))).toMatchObject({ id: 'e1' });
+    expect(await store.engines.insert(engine('e1', 1))).toBeUndefined();
+    await store.engines.insert(engine('e2', 2));
+    expect((await store.engines.list()).map((e) => e.id)).toEqual(['e2', 'e1']);
+    expect(await store.engines.exists('e2')).toBe(true);
+    expect(await store.engines.benchmarks('e1')).toEqual([]);
+  });
+
+  it('rollouts: created with every target at once; active, busy and finished', async () => {
+    const targets = Array.from({ length: 1200 }, (_, i) => target('ro-1', `d-${i}`));
+    await store.rollouts.create(rollout('ro-1'), targets);
+    const loaded = await store.rollouts.load('ro-1');
+    expect(loaded?.targets).toHaveLength(1200);
+    expect(await store.rollouts.activeIds()).toEqual(['ro-1']);
+    expect(await store.rollouts.busy(['d-5', 'other'])).toEqual([
+      { deviceId: 'd-5', rolloutId: 'ro-1' },
+    ]);
+    await store.rollouts.updateTarget('ro-1', 'd-5', { state: 'desired', rev: 3, updatedAt: 2 });
+    const [active] = await store.rollouts.activeFor('d-5');
+    expect(active?.target).toMatchObject({ state: 'desired', rev: 3 });
+    expect(active?.rollout.id).toBe('ro-1');
+    await store.rollouts.update('ro-1', { state: 'completed', reason: 'done', updatedAt: 3 });
+    expect(await store.rollouts.activeIds()).toEqual([]);
+    expect(await store.rollouts.busy(['d-5'])).toEqual([]);
+    expect(await store.rollouts.countByState()).toEqual({ completed: 1 });
+    // A rollout whose targets cannot all be stored is not stored at all.
+    await expect(
+      store.rollouts.create(rollout('ro-2'), [target('ro-2', 'a'), target('ro-2', 'a')]),
+    ).rejects.toThrow();
+    expect(await store.rollouts.get('ro-2')).toBeUndefined();
+  });
+
+  it('alerts: rules, firing and resolved, filtered newest first', async () => {
+    const rule = {
+      id: 'r1',
+      kind: 'faces_above',
+      threshold: 3,
+      forS: 0,
+      severity: 'warning',
+      selector: '{}',
+      webhookUrl: null,
+      enabled: true,
+      createdAt: 1,
+    };
+    expect(await store.alerts.insertRule(rule)).toMatchObject({ id: 'r1', enabled: true });
+    expect(await store.alerts.insertRule(rule)).toBeUndefined();
+    await store.alerts.insertRule({ ...rule, id: 'r2', enabled: false, createdAt: 2 });
+    expect((await store.alerts.enabledRules()).map((r) => r.id)).toEqual(['r1']);
+    expect((await store.alerts.rules()).map((r) => r.id)).toEqual(['r1', 'r2']);
+    const alert = (id: string, firedAt: number) => ({
+      id,
+      ruleId: 'r1',
+      deviceId: 'cam-1',
+      kind: 'faces_above',
+      severity: 'warning',
+      message: 'm',
+      value: 4,
+      threshold: 3,
+      firedAt,
+    });
+    await store.alerts.insertFiring(alert('a1', 10));
+    await store.alerts.insertFiring(alert('a2', 20));
+    await store.alerts.resolve('a1', 30);
+    expect((await store.alerts.firing()).map((a) => a.id)).toEqual(['a2']);
+    expect((await store.alerts.find({ limit: 10 })).map((a) => a.id)).toEqual(['a2', 'a1']);
+    expect(await store.alerts.find({ state: 'resolved', limit: 10 })).toMatchObject([
+      { id: 'a1', resolvedAt: 30 },
+    ]);
+    expect(await store.alerts.deleteRule('r2')).toBe(true);
+    expect(await store.alerts.deleteRule('r2')).toBe(false);
+  });
+
+  it('credentials: API tokens and subscribers, with undo of a subscriber change', async () => {
+    expect(await store.credentials.countApiTokens()).toBe(0);
+    await store.credentials.insertApiToken({
+      id: 't1',
+      name: 'n',
+      role: 'admin',
+      hash: 'h',
+      createdAt: 1,
+    });
+    expect(await store.credentials.countApiTokens()).toBe(1);
+    expect((await store.credentials.apiToken('t1'))?.role).toBe('admin');
+    expect(await store.credentials.apiTokens()).toEqual([
+      { id: 't1', name: 'n', role: 'admin', createdAt: 1 },
+    ]);
+    expect(await store.credentials.deleteApiToken('t1')).toBe(true);
+    expect(await store.credentials.deleteApiToken('t1')).toBe(false);
+
+    await store.credentials.putSubscriber('ha', 'h1', 1);
+    const before = await store.credentials.subscriber('ha');
+    await store.credentials.putSubscriber('ha', 'h2', 2);
+    expect((await store.credentials.subscriber('ha'))?.hash).toBe('h2');
+    await store.credentials.restoreSubscriber(before, 'ha');
+    expect((await store.credentials.subscriber('ha'))?.hash).toBe('h1');
+    await store.credentials.restoreSubscriber(undefined, 'ha');
+    expect(await store.credentials.subscriberNames()).toEqual([]);
+    expect(await store.credentials.deleteSubscriber('ha')).toBe(false);
+  });
+
+  it('leases: one holder at a time, renewed by it, taken by another once expired or released', async () => {
+    expect(await store.leases.acquire('rollouts', 'a', 60_000)).toBe(true);
+    expect(await store.leases.acquire('rollouts', 'b', 60_000)).toBe(false);
+    expect(await store.leases.acquire('rollouts', 'a', 60_000)).toBe(true); // renewed
+    expect(await store.leases.holder('rollouts')).toBe('a');
+    expect(await store.leases.acquire('alerts', 'b', 60_000)).toBe(true); // another name
+    await store.leases.release('rollouts', 'b'); // not b's: nothing happens
+    expect(await store.leases.acquire('rollouts', 'b', 60_000)).toBe(false);
+    await store.leases.release('rollouts', 'a');
+    expect(await store.leases.acquire('rollouts', 'b', 200)).toBe(true);
+    // b stops renewing: a gets it once it has expired, not before.
+    const tookAt = Date.now();
+    await waitFor(() => store.leases.acquire('rollouts', 'a', 60_000), 5000, 'the lease to expire');
+    expect(Date.now() - tookAt).toBeGreaterThanOrEqual(150);
+  });
+
+  it('bus: a batch is announced if and only if it commits; publish reaches every listener', async () => {
+    const heard: string[] = [];
+    // PostgreSQL: a second instance on the same data hears it; SQLite has one instance only.
+    const other = kind === 'postgres' ? await openStore(location) : store;
+    try {
+      other.bus.subscribe((m) => heard.push(m));
+      await commit(
+        store.ingest,
+        rowsOf([{ kind: 'faces', data: facesMessage('cam-1', 1) }]),
+        [],
+        (stored) => [`batch ${[...stored].join('')}`],
+      );
+      await query(store, 'ALTER TABLE face_windows RENAME TO face_windows_away');
+      await expect(
+        commit(
+          store.ingest,
+          rowsOf([{ kind: 'faces', data: facesMessage('cam-1', 2) }]),
+          [],
+          () => ['never'],
+        ),
+      ).rejects.toThrow();
+      await query(store, 'ALTER TABLE face_windows_away RENAME TO face_windows');
+      await store.bus.publish('changed');
+      await waitFor(() => heard.includes('changed'), 5000, 'the published message');
+      expect(heard).toEqual(['batch 1', 'changed']);
+    } finally {
+      if (other !== store) await other.close();
+    }
+  });
+
+  it('answers ping and keeps its data across close and reopen', async () => {
+    expect(await store.ping()).toBe(true);
+    await enroll('cam-1');
+    await store.close();
+    // Migrations ran once: opening again finds the tables and the row.
+    store = await openStore(location);
+    expect(await store.devices.ids()).toEqual(['cam-1']);
+  });
+});
+
+function rollout(id: string): RolloutRow {
+  return {
+    id,
+    engineId: 'e1',
+    selector: '{}',
+    canaryShare: 0.1,
+    holdS: 0,
+    failureLimit: 0,
+    minFpsRatio: 0.9,
+    gateHoldS: 1,
+    state: 'canary',
+    pausedFrom: null,
+    canaryDoneAt: null,
+    reason: null,
+    createdAt: 1,
+    updatedAt: 1,
+  };
+}
+
+function target(rolloutId: string, deviceId: string): RolloutTargetRow {
+  return {
+    rolloutId,
+    deviceId,
+    stage: 'rest',
+    state: 'pending',
+    previousEngineId: null,
+    rev: null,
+    reason: null,
+    updatedAt: 1,
+  };
+}
+
+describe('packMessages', () => {
+  it('packs items into messages under the limit and leaves out what can never fit', async () => {
+    const { packMessages } = await import('./bus.js');
+    const items = Array.from({ length: 50 }, (_, i) => ({ i, pad: 'x'.repeat(90) }));
+    const { messages, dropped } = packMessages([...items, { huge: 'y'.repeat(2000) }], 1000);
+    expect(dropped).toBe(1);
+    expect(messages.every((m) => Buffer.byteLength(m) <= 1000)).toBe(true);
+    expect(messages.flatMap((m) => JSON.parse(m) as unknown[])).toEqual(items);
+  });
+});
