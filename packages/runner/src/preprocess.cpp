@@ -40,11 +40,10 @@ FrameTransform Preprocessor::run(const cv::Mat& frame, std::vector<float>& blob)
     ordered_.convertTo(dst, CV_32F, s);
     cv::subtract(dst, cv::Scalar(s * spec_.offsets[0], s * spec_.offsets[1], s * spec_.offsets[2]), dst);
   } else {
-    cv::Mat planes[3];
-    cv::split(ordered_, planes);
+    cv::split(ordered_, planes_);  // into member buffers: no allocation per frame
     for (int c = 0; c < 3; ++c) {
       cv::Mat dst(H, W, CV_32F, blob.data() + static_cast<std::size_t>(c) * W * H);
-      planes[c].convertTo(dst, CV_32F, s, -s * spec_.offsets[c]);
+      planes_[c].convertTo(dst, CV_32F, s, -s * spec_.offsets[c]);
     }
   }
   return plan_->transform;

@@ -41,17 +41,29 @@ Timing summarize(std::vector<double> ms) {
   return t;
 }
 
-Timing timeCpu(const InputSpec& spec, const std::vector<cv::Mat>& frames, int iterations) {
+// The CPU path with OpenCV's default threads and with one, measured in alternating rounds (the
+// first seconds of a run are slower on this VM, which would otherwise favour whichever goes second).
+void timeCpu(const InputSpec& spec, const std::vector<cv::Mat>& frames, int iterations, int threads, Timing& many,
+             Timing& one) {
   Preprocessor pre(spec);
   std::vector<float> blob;
-  for (int i = 0; i < 10; ++i) pre.run(frames[i % frames.size()], blob);  // warm-up
-  std::vector<double> ms;
-  for (int i = 0; i < iterations; ++i) {
-    const auto t0 = std::chrono::steady_clock::now();
-    pre.run(frames[i % frames.size()], blob);
-    ms.push_back(std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count());
-  }
-  return summarize(ms);
+  std::vector<double> ms[2];
+  const int rounds = 10, perRound = std::max(1, iterations / rounds);
+  for (int warm = 0; warm < 2; ++warm)
+    for (const cv::Mat& f : frames) pre.run(f, blob);
+  for (int r = 0; r < rounds; ++r)
+    for (int k = 0; k < 2; ++k) {
+      cv::setNumThreads(k == 0 ? threads : 1);
+      for (int i = 0; i < perRound; ++i) {
+        const cv::Mat& f = frames[(r * perRound + i) % frames.size()];
+        const auto t0 = std::chrono::steady_clock::now();
+        pre.run(f, blob);
+        ms[k].push_back(std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count());
+      }
+    }
+  cv::setNumThreads(threads);
+  many = summarize(ms[0]);
+  one = summarize(ms[1]);
 }
 
 void writeTiming(JsonWriter& w, const char* key, const Timing& t) {
@@ -83,10 +95,8 @@ int main(int argc, char** argv) {
   }
   const InputSpec spec = Decoder::create("detectnet_v2").defaultInput;
   const int threads = cv::getNumThreads();
-  const Timing cpu = timeCpu(spec, frames, iterations);
-  cv::setNumThreads(1);
-  const Timing cpu1 = timeCpu(spec, frames, iterations);
-  cv::setNumThreads(threads);
+  Timing cpu, cpu1;
+  timeCpu(spec, frames, iterations, threads, cpu, cpu1);
   const double budgetMs = 1000.0 / kXavierFps;
 
   JsonWriter w;

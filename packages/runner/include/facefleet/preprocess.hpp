@@ -22,7 +22,7 @@ class Preprocessor {
  private:
   InputSpec spec_;
   std::unique_ptr<PreprocessPlan> plan_;  // for the last frame size seen
-  cv::Mat canvas_, resized_, ordered_, f32_;
+  cv::Mat canvas_, resized_, ordered_, f32_, planes_[3];
 };
 
 }  // namespace facefleet
