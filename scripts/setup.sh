@@ -15,8 +15,11 @@ as_root() { if [ "$(id -u)" = 0 ]; then "$@"; else sudo "$@"; fi; }
 # for the Jetson install script's test shellcheck and readelf (binutils, with build-essential),
 # postgresql for the store's second adapter (the tests start a throwaway cluster of their own; the
 # package's own cluster is not used).
+# GStreamer's RTSP server driven by python3-gi (a real RTSP camera for the runner's reconnect test) and
+# GStreamer's base/good plugins (test pattern, JPEG over RTP; appsink for GStreamer sources).
 apt_packages=(build-essential cmake pkg-config libopencv-dev libgtest-dev mosquitto mosquitto-clients
-  opencv-doc ca-certificates chromium fonts-dejavu-core shellcheck postgresql)
+  opencv-doc ca-certificates chromium fonts-dejavu-core shellcheck postgresql python3-gi
+  gir1.2-gst-rtsp-server-1.0 gstreamer1.0-plugins-base gstreamer1.0-plugins-good)
 missing=()
 for p in "${apt_packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")

@@ -1,5 +1,7 @@
 import { spawn, spawnSync } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import {
   parseJsonPayload,
   RUNNER_EXIT_CODES,
@@ -82,6 +84,42 @@ describe('runner output against the protocol schema', () => {
     }
   });
 
+  it('several cameras: every line valid, frames and stats name their cameras', () => {
+    const { lines, status } = run([
+      '--decoder',
+      'blazeface',
+      '--model',
+      blazefaceModel,
+      '--source',
+      `lobby=${messi}`,
+      '--source',
+      `door=${megamind}`,
+      '--source',
+      'gone=/nonexistent/door.avi',
+      '--max-frames',
+      '6',
+    ]);
+    expect(status).toBe(0);
+    const hello = lines[0];
+    expect(hello?.type === 'hello' && hello.cameras?.map((c) => c.id)).toEqual([
+      'lobby',
+      'door',
+      'gone',
+    ]);
+    const frames = lines.filter((l) => l.type === 'frame');
+    expect(frames).toHaveLength(6);
+    expect(new Set(frames.map((f) => f.camera))).toEqual(new Set(['lobby', 'door']));
+    const stats = lines.at(-1);
+    expect(stats?.type).toBe('stats');
+    if (stats?.type === 'stats') {
+      const byId = new Map(stats.cameras?.map((c) => [c.id, c]));
+      expect(byId.get('gone')?.state).toBe('failed');
+      expect(byId.get('gone')?.error).toContain('/nonexistent/door.avi');
+      expect(byId.get('lobby')?.state).toBe('ended');
+      expect(stats.batch?.batches).toBeGreaterThan(0);
+    }
+  });
+
   it.each([
     ['a missing model', ['--model', '/nonexistent/model.onnx', '--source', messi], 'model_load'],
     [
@@ -117,24 +155,36 @@ describe('runner lifetime', () => {
 
   it('stops by itself when the process that started it is killed with -9', async () => {
     // A shell stands in for the agent: it starts the runner on a looping video and is SIGKILLed.
+    // The runner's stdout goes to a file, so the test kills the shell only once the runner has
+    // printed its hello line: the parent-death signal is armed first thing in main(), and a parent
+    // killed before the runner even reached main() (a loaded machine) could not be noticed.
+    const dir = mkdtempSync(join(tmpdir(), 'ff-runner-orphan-'));
+    const out = join(dir, 'stdout.jsonl');
     const parent = spawn(
       'sh',
       [
         '-c',
-        `"$0" --decoder blazeface --model "$1" --source "$2" --loop --pace --max-fps 2 >/dev/null & echo $!; wait`,
+        `"$0" --decoder blazeface --model "$1" --source "$2" --loop --pace --max-fps 2 >"$3" & echo $!; wait`,
         runnerBin,
         blazefaceModel,
         megamind,
+        out,
       ],
       { stdio: ['ignore', 'pipe', 'inherit'] },
     );
-    const pid = await new Promise<number>((resolve) =>
-      parent.stdout.once('data', (chunk: Buffer) => resolve(Number(chunk.toString().trim()))),
-    );
-    await waitFor(() => alive(pid), { timeoutMs: 10_000, what: 'the runner to start' });
-    await new Promise((r) => setTimeout(r, 500)); // past its start-up, into the frame loop
-    expect(alive(pid)).toBe(true);
-    parent.kill('SIGKILL');
-    await waitFor(() => !alive(pid), { timeoutMs: 15_000, what: 'the orphaned runner to stop' });
+    try {
+      const pid = await new Promise<number>((resolve) =>
+        parent.stdout.once('data', (chunk: Buffer) => resolve(Number(chunk.toString().trim()))),
+      );
+      await waitFor(() => existsSync(out) && readFileSync(out, 'utf8').includes('"type":"hello"'), {
+        timeoutMs: 30_000,
+        what: 'the runner to start',
+      });
+      expect(alive(pid)).toBe(true);
+      parent.kill('SIGKILL');
+      await waitFor(() => !alive(pid), { timeoutMs: 15_000, what: 'the orphaned runner to stop' });
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });

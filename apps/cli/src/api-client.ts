@@ -1,105 +1,20 @@
-import type { EngineManifest, Reported, Status } from '@facefleet/protocol';
+import type { ApiErrorBody, AppType } from '@facefleet/control-plane/api-type';
+import { hc } from 'hono/client';
 import { CliError, EXIT, type ExitCode } from './errors.js';
 
-/** A device as `GET /api/v1/devices` shows it. */
-export interface DeviceView {
-  id: string;
-  deviceClass: string;
-  tags: string[];
-  createdAt: number;
-  lastSeen: number | null;
-  state: 'online' | 'offline' | 'degraded' | null;
-  engineId: string | null;
-  powerMode: string | null;
-  desiredRev: number | null;
-  status: Status | null;
-  reported: Reported | null;
-  desired: unknown;
-}
-
-export interface EngineView extends EngineManifest {
-  precision: string;
-  inputDims: number[];
-  createdAt: number;
-}
-
-export interface RolloutTarget {
-  deviceId: string;
-  stage: 'canary' | 'rest';
-  state: 'pending' | 'desired' | 'applied' | 'failed' | 'reverted';
-  reason: string | null;
-  previousEngineId: string | null;
-  rev: number | null;
-}
-
-export interface RolloutView {
-  id: string;
-  engineId: string;
-  selector: { deviceIds?: string[]; tag?: string; deviceClass?: string };
-  canaryShare: number;
-  holdS: number;
-  failureLimit: number;
-  minFpsRatio: number;
-  gateHoldS: number;
-  state: 'canary' | 'rolling' | 'paused' | 'completed' | 'halted' | 'aborted';
-  reason: string | null;
-  canaryDoneAt: number | null;
-  createdAt: number;
-  updatedAt: number;
-  targets?: RolloutTarget[];
-}
-
-export interface FleetFpsDevice {
-  deviceId: string;
-  samples: number;
-  fps: { p50: number | null; p95: number | null };
-  inferFps: { p50: number | null; p95: number | null };
-  latencyMs: { p50: number | null; p95: number | null };
-  powerMode: string | null;
-  referenceFps: number | null;
-  ratio: number | null;
-  belowReference: boolean;
-}
-
-export interface FleetFps {
-  window: number;
-  minRatio: number;
-  reference: string;
-  classes: { deviceClass: string; referenceFps: number | null; devices: FleetFpsDevice[] }[];
-}
-
-export interface Me {
-  kind: 'operator' | 'device';
-  name?: string;
-  role?: 'viewer' | 'operator' | 'admin';
-  deviceId?: string;
-  mqtt: { port: number | null; wsPort: number | null };
-}
-
-export interface Health {
-  ok: boolean;
-  connectedDevices: number | null;
-  [key: string]: unknown;
-}
-
-export interface RequestOptions {
-  query?: Record<string, string | number | undefined>;
-  body?: unknown;
-  /** A raw body (engine upload) with its headers; JSON `body` is ignored when set. */
-  raw?: { stream: ReadableStream<Uint8Array>; headers: Record<string, string> };
-  /** No Authorization header (public routes). */
-  anonymous?: boolean;
-}
+/**
+ * The control plane's REST API through Hono's typed client (`hc<AppType>`): paths, inputs and
+ * answers are the server's own route types (types only: no server code reaches the CLI), so
+ * nothing here restates a response shape. Every failure becomes a CliError: the server's own
+ * message (`{ error: { code, message, details } }`) with an exit code by status — 401/403 → auth,
+ * 404 → not found, 400 → usage — and a connection that cannot be made → unreachable, with a hint.
+ */
 
 export interface ApiClientOptions {
   server: string;
   token: string;
   fetch: typeof fetch;
   signal?: AbortSignal;
-}
-
-interface ErrorBody {
-  error?: { code?: string; message?: string; details?: { path: string; message: string }[] | null };
 }
 
 /** The error's exit code and hint for an HTTP status. */
@@ -127,38 +42,31 @@ function networkReason(err: unknown): string {
   return cause?.code ?? cause?.message ?? (err as Error).message;
 }
 
-/**
- * Typed calls to the control plane's REST API. Every failure becomes a CliError: the server's own
- * message (`{ error: { code, message, details } }`) with an exit code by status — 401/403 → auth,
- * 404 → not found, 400 → usage — and a connection that cannot be made → unreachable, with a hint.
- */
+/** Statuses whose responses carry no body. */
+const NULL_BODY = new Set([101, 204, 205, 304]);
+
+/** The answer's parsed JSON, typed by the route that gave it. */
+async function json<T>(response: Promise<{ json(): Promise<T> }>): Promise<T> {
+  return (await response).json();
+}
+
 export function createApiClient(options: ApiClientOptions) {
   const base = options.server.replace(/\/+$/, '');
 
-  async function request<T>(method: string, path: string, opts: RequestOptions = {}): Promise<T> {
-    const url = new URL(`${base}${path}`);
-    for (const [k, v] of Object.entries(opts.query ?? {})) {
-      if (v !== undefined) url.searchParams.set(k, String(v));
-    }
-    const headers: Record<string, string> = {};
-    if (!opts.anonymous) headers.authorization = `Bearer ${options.token}`;
-    let body: RequestInit['body'] | undefined;
-    if (opts.raw) {
-      Object.assign(headers, opts.raw.headers);
-      body = opts.raw.stream as unknown as RequestInit['body'];
-    } else if (opts.body !== undefined) {
-      headers['content-type'] = 'application/json';
-      body = JSON.stringify(opts.body);
-    }
+  /**
+   * The fetch the typed client calls: answers only when the server said yes with JSON (or
+   * nothing); every other outcome is thrown as a CliError naming the method and the path.
+   */
+  const call = async (input: string | URL | Request, init?: RequestInit): Promise<Response> => {
+    const url = input instanceof Request ? input.url : String(input);
+    const method = init?.method ?? 'GET';
+    const path = url.slice(base.length).replace(/\?.*$/, '');
     let res: Response;
     try {
       res = await options.fetch(url, {
-        method,
-        headers,
-        ...(body !== undefined ? { body } : {}),
-        ...(opts.raw ? { duplex: 'half' } : {}),
+        ...init,
         ...(options.signal ? { signal: options.signal } : {}),
-      } as RequestInit);
+      });
     } catch (err) {
       if (options.signal?.aborted) throw new CliError('interrupted', EXIT.failed);
       throw new CliError(
@@ -175,7 +83,7 @@ export function createApiClient(options: ApiClientOptions) {
       data = undefined;
     }
     if (!res.ok) {
-      const e = (data as ErrorBody | undefined)?.error;
+      const e = (data as Partial<ApiErrorBody> | undefined)?.error;
       const { exit, hint } = classify(res.status, base);
       const message = e?.message ?? `HTTP ${res.status} ${res.statusText}`;
       throw new CliError(`${method} ${path}: ${message}`, exit, hint);
@@ -187,84 +95,91 @@ export function createApiClient(options: ApiClientOptions) {
         `is ${base} a facefleet control plane?`,
       );
     }
-    return data as T;
-  }
+    return new Response(text === '' ? 'null' : text, {
+      status: NULL_BODY.has(res.status) ? 200 : res.status,
+      headers: res.headers,
+    });
+  };
 
-  const id = (s: string) => encodeURIComponent(s);
+  const anonymous = hc<AppType>(base, { fetch: call }).api.v1;
+  const api = hc<AppType>(base, {
+    fetch: call,
+    headers: { authorization: `Bearer ${options.token}` },
+  }).api.v1;
+  /** A path parameter, percent-encoded; an empty one is refused (it would name another route). */
+  const param = (value: string, what: string) => {
+    if (value === '') throw new CliError(`the ${what} is empty`, EXIT.usage);
+    return encodeURIComponent(value);
+  };
+  const device = (id: string) => ({ param: { id: param(id, 'device id') } });
+  const rollout = (id: string) => ({ param: { id: param(id, 'rollout id') } });
+
   return {
     server: base,
-    request,
-    health: () => request<Health>('GET', '/healthz', { anonymous: true }),
-    me: () => request<Me>('GET', '/api/v1/me'),
-    publicKey: () =>
-      request<{ algorithm: string; publicKeyPem: string }>('GET', '/api/v1/fleet/public-key', {
-        anonymous: true,
-      }),
+    health: () => json(hc<AppType>(base, { fetch: call }).healthz.$get()),
+    me: () => json(api.me.$get()),
+    publicKey: () => json(anonymous.fleet['public-key'].$get()),
 
-    listDevices: (q: { tag?: string; class?: string; status?: string } = {}) =>
-      request<{ devices: DeviceView[] }>('GET', '/api/v1/devices', { query: q }).then(
-        (r) => r.devices,
-      ),
-    getDevice: (deviceId: string) =>
-      request<{ device: DeviceView }>('GET', `/api/v1/devices/${id(deviceId)}`).then(
-        (r) => r.device,
-      ),
-    enroll: (body: { id: string; deviceClass: string; tags?: string[] }) =>
-      request<{ device: DeviceView; token: string; mqtt: { username: string; password: string } }>(
-        'POST',
-        '/api/v1/devices',
-        { body },
-      ),
-    setTags: (deviceId: string, tags: string[]) =>
-      request<{ device: DeviceView }>('PUT', `/api/v1/devices/${id(deviceId)}/tags`, {
-        body: { tags },
-      }).then((r) => r.device),
-    deleteDevice: (deviceId: string) =>
-      request<{ deleted: string }>('DELETE', `/api/v1/devices/${id(deviceId)}`),
+    listDevices: async (query: Parameters<typeof api.devices.$get>[0]['query'] = {}) =>
+      (await json(api.devices.$get({ query }))).devices,
+    getDevice: async (deviceId: string) =>
+      (await json(api.devices[':id'].$get(device(deviceId)))).device,
+    enroll: (body: Parameters<typeof api.devices.$post>[0]['json']) =>
+      json(api.devices.$post({ json: body })),
+    setTags: async (deviceId: string, tags: string[]) =>
+      (await json(api.devices[':id'].tags.$put({ ...device(deviceId), json: { tags } }))).device,
+    deleteDevice: (deviceId: string) => json(api.devices[':id'].$delete(device(deviceId))),
 
-    listEngines: () =>
-      request<{ engines: EngineView[] }>('GET', '/api/v1/engines').then((r) => r.engines),
-    uploadEngine: (
-      query: Record<string, string | undefined>,
+    listEngines: async () => (await json(api.engines.$get())).engines,
+    /** The engine file is streamed as the raw body (beside the typed query). */
+    uploadEngine: async (
+      query: Parameters<typeof api.engines.$post>[0]['query'],
       stream: ReadableStream<Uint8Array>,
       size: number,
     ) =>
-      request<{ engine: EngineView }>('POST', '/api/v1/engines', {
-        query,
-        raw: {
-          stream,
-          headers: { 'content-type': 'application/octet-stream', 'content-length': String(size) },
-        },
-      }).then((r) => r.engine),
+      (
+        await json(
+          api.engines.$post(
+            { query },
+            {
+              headers: {
+                'content-type': 'application/octet-stream',
+                'content-length': String(size),
+              },
+              init: { body: stream, duplex: 'half' } as RequestInit,
+            },
+          ),
+        )
+      ).engine,
 
-    listRollouts: () =>
-      request<{ rollouts: RolloutView[] }>('GET', '/api/v1/rollouts').then((r) => r.rollouts),
-    getRollout: (rolloutId: string) =>
-      request<{ rollout: RolloutView }>('GET', `/api/v1/rollouts/${id(rolloutId)}`).then(
-        (r) => r.rollout,
-      ),
-    createRollout: (body: Record<string, unknown>) =>
-      request<{ rollout: RolloutView }>('POST', '/api/v1/rollouts', { body }).then(
-        (r) => r.rollout,
-      ),
-    rolloutAction: (rolloutId: string, action: 'pause' | 'resume' | 'abort') =>
-      request<{ rollout: RolloutView }>('POST', `/api/v1/rollouts/${id(rolloutId)}/${action}`).then(
-        (r) => r.rollout,
-      ),
+    listRollouts: async () => (await json(api.rollouts.$get())).rollouts,
+    getRollout: async (rolloutId: string) =>
+      (await json(api.rollouts[':id'].$get(rollout(rolloutId)))).rollout,
+    createRollout: async (body: Parameters<typeof api.rollouts.$post>[0]['json']) =>
+      (await json(api.rollouts.$post({ json: body }))).rollout,
+    rolloutAction: async (rolloutId: string, action: 'pause' | 'resume' | 'abort') =>
+      (await json(api.rollouts[':id'][action].$post(rollout(rolloutId)))).rollout,
 
     fleetFps: (q: { window?: number; minRatio?: number }) =>
-      request<FleetFps>('GET', '/api/v1/fleet/fps', { query: q }),
-
-    createAlertRule: (body: Record<string, unknown>) =>
-      request<{ rule: unknown }>('POST', '/api/v1/alert-rules', { body }),
-    createSubscriber: (name: string) =>
-      request<{ username: string; password: string; topics: string[] }>(
-        'POST',
-        '/api/v1/subscribers',
-        { body: { name } },
+      json(
+        api.fleet.fps.$get({
+          query: {
+            window: q.window === undefined ? undefined : String(q.window),
+            minRatio: q.minRatio === undefined ? undefined : String(q.minRatio),
+          },
+        }),
       ),
+
+    createSubscriber: (name: string) => json(api.subscribers.$post({ json: { name } })),
     deleteSubscriber: (name: string) =>
-      request<{ deleted: string }>('DELETE', `/api/v1/subscribers/${id(name)}`),
+      json(api.subscribers[':name'].$delete({ param: { name: param(name, 'subscriber name') } })),
   };
 }
 export type ApiClient = ReturnType<typeof createApiClient>;
+
+/** The answers' types, as the commands name them (derived from the routes, never restated). */
+export type DeviceView = Awaited<ReturnType<ApiClient['getDevice']>>;
+export type RolloutView = Awaited<ReturnType<ApiClient['getRollout']>>;
+export type RolloutTarget = NonNullable<RolloutView['targets']>[number];
+export type FleetFps = Awaited<ReturnType<ApiClient['fleetFps']>>;
+export type FleetFpsDevice = FleetFps['classes'][number]['devices'][number];

@@ -252,8 +252,10 @@ describe('with simulated devices', () => {
       `${id(1)},${id(2)},${id(3)}`,
       '--canary',
       '0.3',
+      // long enough that `watch`, a process of its own started after this, sees the canary stage
+      // on a loaded machine too
       '--hold',
-      '1',
+      '5',
       '--gate-hold',
       '1',
       '--id',

@@ -1,4 +1,5 @@
 import type { FieldIssue } from '@facefleet/protocol';
+import { HTTPException } from 'hono/http-exception';
 
 /** Base class of every error the control plane throws on purpose. */
 export class ControlPlaneError extends Error {
@@ -46,7 +47,8 @@ export class IngestClosedError extends ControlPlaneError {
 /**
  * A use case (services/) refused what it was asked: `not_found` (no such thing), `conflict` (it
  * exists already, or its state does not allow it now), `invalid` (an input is wrong; `field` names
- * it). The API maps each kind to its status; other callers (executors, the CLI) read the kind.
+ * it, and the API's message puts it in front: `field: message`). The API maps each kind to its
+ * status (ApiError.from); other callers (executors, the CLI) read the kind.
  */
 export class ServiceError extends ControlPlaneError {
   override name = 'ServiceError';
@@ -76,18 +78,106 @@ export class BrokerAdminError extends ControlPlaneError {
   }
 }
 
+/** What an API error is, as its JSON `code` says; each kind has one HTTP status. */
+export const API_ERROR_STATUS = {
+  invalid_request: 400,
+  /** An engine file the blob store refuses as malformed. */
+  invalid: 400,
+  unauthorized: 401,
+  forbidden: 403,
+  not_found: 404,
+  conflict: 409,
+  too_large: 413,
+  range_not_satisfiable: 416,
+  /** The store could not take it now: send it again. */
+  unavailable: 503,
+  broker_refused: 502,
+  broker_unavailable: 503,
+  broker_conflict: 409,
+  internal: 500,
+} as const;
+/** `http` is an HTTPException thrown by Hono itself; its code is `http_<status>`. */
+export type ApiErrorKind = keyof typeof API_ERROR_STATUS | 'http';
+export type ApiErrorDetails = FieldIssue[] | Record<string, unknown> | null;
+
 /**
- * An HTTP API error: every one becomes `{ error: { code, message, details } }` in app.onError.
- * `details` names the fields that were wrong, when there are any.
+ * An HTTP API error, on Hono's HTTPException: its response is always the JSON
+ * `{ error: { code, message, details } }` with the status of its `kind`; `details` names the
+ * fields that were wrong, when there are any. Code anywhere matches it by `kind`, never by its
+ * message. `ApiError.from` turns the other errors a route can meet into one, in one place.
  */
-export class ApiError extends ControlPlaneError {
+export class ApiError extends HTTPException {
   override name = 'ApiError';
+  readonly details: ApiErrorDetails;
+  /** Headers of the response beside the JSON's. */
+  readonly headers: Record<string, string>;
   constructor(
-    readonly status: 400 | 401 | 403 | 404 | 409 | 413 | 416 | 422 | 500 | 502 | 503,
-    readonly code: string,
+    readonly kind: ApiErrorKind,
     message: string,
-    readonly details: FieldIssue[] | Record<string, unknown> | null = null,
+    options: {
+      details?: ApiErrorDetails;
+      /** Only for kind `http`: the status Hono gave. */
+      status?: HTTPException['status'];
+      headers?: Record<string, string>;
+      cause?: unknown;
+    } = {},
   ) {
-    super(message);
+    super(kind === 'http' ? (options.status ?? 500) : API_ERROR_STATUS[kind], {
+      message,
+      cause: options.cause,
+    });
+    this.details = options.details ?? null;
+    this.headers = {
+      // On a 413 the rest of the body is left unread, and the server gives up draining it soon
+      // after (@hono/node-server: 500 ms): say so, or a client reusing the connection would lose
+      // its next request on it.
+      ...(this.status === 413 ? { connection: 'close' } : {}),
+      ...options.headers,
+    };
+  }
+
+  /** The JSON `code`. */
+  get code(): string {
+    return this.kind === 'http' ? `http_${this.status}` : this.kind;
+  }
+
+  /** The response body: the API's one error shape. */
+  get body(): { error: { code: string; message: string; details: ApiErrorDetails } } {
+    return { error: { code: this.code, message: this.message, details: this.details } };
+  }
+
+  override getResponse(): Response {
+    return Response.json(this.body, { status: this.status, headers: this.headers });
+  }
+
+  /**
+   * The API error for `err`: itself, a use case's refusal (ServiceError), the broker admin's
+   * (BrokerAdminError), the engine store's (EngineStoreError), or Hono's own HTTPException;
+   * undefined for anything else (a bug: the API answers 500 and logs it).
+   */
+  static from(err: unknown): ApiError | undefined {
+    if (err instanceof ApiError) return err;
+    if (err instanceof ServiceError) {
+      if (err.kind !== 'invalid') {
+        return new ApiError(err.kind, err.message, {
+          details: err.field ? [{ path: err.field, message: err.detail }] : null,
+          cause: err,
+        });
+      }
+      return new ApiError(
+        'invalid_request',
+        err.field ? `${err.field}: ${err.message}` : err.message,
+        { details: err.field ? [{ path: err.field, message: err.detail }] : null, cause: err },
+      );
+    }
+    // 409 a login of that name exists on the broker, 503 no answer, 502 the broker refused.
+    if (err instanceof BrokerAdminError) {
+      return new ApiError(`broker_${err.code}`, err.message, { cause: err });
+    }
+    if (err instanceof EngineStoreError) return new ApiError(err.code, err.message, { cause: err });
+    if (err instanceof HTTPException) {
+      return new ApiError('http', err.message || 'error', { status: err.status, cause: err });
+    }
+    return undefined;
   }
 }

@@ -131,6 +131,16 @@ export function connectClient(url: string, options: IClientOptions): Promise<Mqt
   });
 }
 
+/** The SUBACK code for one filter: the granted QoS, or 128 when refused. */
+export async function grant(c: MqttClient, filter: string): Promise<number> {
+  try {
+    const [g] = await c.subscribeAsync(filter, { qos: 1 });
+    return g!.qos;
+  } catch (err) {
+    return (err as { packet?: { granted?: number[] } }).packet?.granted?.[0] ?? -1;
+  }
+}
+
 /** Polls until a condition holds: the harness's, shared by every package's tests. */
 import { waitFor } from '@facefleet/test-support';
 

@@ -13,27 +13,30 @@ export function deviceView(d: DeviceRow): LiveDevice {
     tags: JSON.parse(d.tags) as string[],
     createdAt: d.createdAt,
     lastSeen: d.lastSeen,
-    state: d.state,
+    state: d.state as LiveDevice['state'],
     engineId: d.engineId,
     powerMode: d.powerMode,
     desiredRev: d.desiredRev,
-    status: d.statusJson ? (JSON.parse(d.statusJson) as unknown) : null,
-    reported: d.reportedJson ? (JSON.parse(d.reportedJson) as unknown) : null,
-    desired: d.desiredJson ? (JSON.parse(d.desiredJson) as unknown) : null,
+    // Validated against the protocol's schemas before they were stored.
+    status: d.statusJson ? (JSON.parse(d.statusJson) as LiveDevice['status']) : null,
+    reported: d.reportedJson ? (JSON.parse(d.reportedJson) as LiveDevice['reported']) : null,
+    desired: d.desiredJson ? (JSON.parse(d.desiredJson) as LiveDevice['desired']) : null,
   };
 }
+
+type Target = NonNullable<LiveRollout['targets']>[number];
 
 export function rolloutView(row: RolloutRow, targets?: RolloutTargetRow[]): LiveRollout {
   return {
     id: row.id,
     engineId: row.engineId,
-    selector: JSON.parse(row.selector) as unknown,
+    selector: JSON.parse(row.selector) as LiveRollout['selector'],
     canaryShare: row.canaryShare,
     holdS: row.holdS,
     failureLimit: row.failureLimit,
     minFpsRatio: row.minFpsRatio,
     gateHoldS: row.gateHoldS,
-    state: row.state,
+    state: row.state as LiveRollout['state'],
     reason: row.reason,
     canaryDoneAt: row.canaryDoneAt,
     createdAt: row.createdAt,
@@ -42,8 +45,8 @@ export function rolloutView(row: RolloutRow, targets?: RolloutTargetRow[]): Live
       ? {
           targets: targets.map((t) => ({
             deviceId: t.deviceId,
-            stage: t.stage,
-            state: t.state,
+            stage: t.stage as 'canary' | 'rest',
+            state: t.state as Target['state'],
             reason: t.reason,
             previousEngineId: t.previousEngineId,
             rev: t.rev,

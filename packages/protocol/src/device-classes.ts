@@ -19,22 +19,6 @@ export const DEVICE_CLASSES = [
 export const deviceClassSchema = z.enum(DEVICE_CLASSES);
 export type DeviceClass = z.infer<typeof deviceClassSchema>;
 
-/**
- * FaceNet inference-only throughput from NVIDIA's FaceNet model card (NGC, pruned INT8, batch 1,
- * measured with trtexec). Only the classes the card lists; T4 is a datacenter GPU kept for reference.
- */
-export const MODEL_CARD_FPS = {
-  'jetson-nano': 16,
-  'jetson-xavier-nx': 329,
-  'jetson-agx-xavier': 537,
-  t4: 1703,
-} as const;
-
-/** The model card's reference FPS for a device class, when the card lists it. */
-export function modelCardFps(deviceClass: string): number | undefined {
-  return (MODEL_CARD_FPS as Record<string, number>)[deviceClass];
-}
-
 /** Short names operators type (`nano:40,xavier-nx:40`) → device classes. */
 export const DEVICE_CLASS_ALIASES: Record<string, DeviceClass> = {
   nano: 'jetson-nano',

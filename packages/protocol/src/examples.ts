@@ -147,10 +147,21 @@ export const examples = {
     source: '/usr/share/doc/opencv-doc/examples/data/Megamind.avi',
     sourceKind: 'file',
     cluster: 'nms',
+    cameras: [
+      {
+        id: '0',
+        source: '/usr/share/doc/opencv-doc/examples/data/Megamind.avi',
+        sourceKind: 'file',
+      },
+    ],
+    batch: { size: 1, timeoutMs: 40 },
     pid: 2211,
     ts,
   } satisfies RunnerHello,
-  /** The same on an AGX Xavier: a trtexec engine built for DLA core 1 (`--useDLACore=1`). */
+  /**
+   * The same on an AGX Xavier: a trtexec engine built for DLA core 1 (`--useDLACore=1`) with a batch
+   * profile up to 2, serving two cameras.
+   */
   runnerHelloDla: {
     type: 'hello',
     v: 1,
@@ -163,12 +174,18 @@ export const examples = {
     source: '/dev/video0',
     sourceKind: 'camera',
     cluster: 'nms',
+    cameras: [
+      { id: 'door', source: '/dev/video0', sourceKind: 'camera' },
+      { id: 'lobby', source: 'rtsp://10.0.0.7/stream1', sourceKind: 'stream' },
+    ],
+    batch: { size: 2, timeoutMs: 40 },
     dlaCore: 1,
     pid: 2211,
     ts,
   } satisfies RunnerHello,
   runnerFrame: {
     type: 'frame',
+    camera: '0',
     index: 0,
     ts: ts + 40,
     width: 720,
@@ -186,6 +203,19 @@ export const examples = {
     latencyMs: { p50: 12.1, p95: 14, p99: 15.2 },
     dropped: 0,
     windowS: 5,
+    cameras: [
+      {
+        id: '0',
+        state: 'online',
+        frames: 150,
+        processedFps: 29.9,
+        cameraFps: 29.9,
+        skipped: 0,
+        dropped: 0,
+        reconnects: 0,
+      },
+    ],
+    batch: { batches: 150, meanSize: 1, inferFps: 80.1, batchFps: 80.1 },
   } satisfies RunnerStats,
   runnerError: {
     type: 'error',

@@ -23,8 +23,6 @@ export {
   DEVICE_CLASSES,
   type DeviceClass,
   deviceClassSchema,
-  MODEL_CARD_FPS,
-  modelCardFps,
   resolveDeviceClass,
 } from './device-classes.js';
 export { protocolDoc } from './docs.js';
@@ -66,6 +64,7 @@ export {
   UPDATE_STATES,
   type UpdateState,
 } from './messages.js';
+export { MODEL_CARD_FPS, modelCardFps } from './model-card.js';
 export {
   AGENT_CLIENT_ID_PREFIX,
   agentClientId,
@@ -78,7 +77,20 @@ export {
 } from './mqtt-users.js';
 export { parseJsonPayload, parsePayload } from './parse.js';
 export {
+  fpsRatio,
+  type LastFaces,
+  type LastMetrics,
+  lastFaces,
+  lastMetrics,
+  type MetricsSample,
+  metricsSample,
+  referenceFps,
+  tempMaxC,
+} from './projections.js';
+export {
+  CAMERA_STATES,
   CLUSTER_MODES,
+  DEFAULT_CAMERA_ID,
   isRunnerFrame,
   parseRunnerLine,
   RUNNER_BACKENDS,
@@ -91,6 +103,7 @@ export {
   type RunnerLine,
   type RunnerLineResult,
   type RunnerStats,
+  runnerCameraIdSchema,
   runnerErrorSchema,
   runnerFrameSchema,
   runnerHelloSchema,

@@ -9,6 +9,7 @@ import {
   timestampSchema,
 } from './common.js';
 import { fieldIssues } from './errors.js';
+import { ID_PATTERN, idRule } from './ids.js';
 import { MAX_BOXES, MAX_FACES, MAX_TS_MS, MIN_TS_MS } from './limits.js';
 
 /**
@@ -20,6 +21,16 @@ export const RUNNER_MODELS = ['detectnet_v2', 'blazeface'] as const;
 export const CLUSTER_MODES = ['nms', 'dbscan', 'hybrid', 'none'] as const;
 export const SOURCE_KINDS = ['file', 'images', 'camera', 'stream', 'gstreamer'] as const;
 export const RUNNER_ERROR_CODES = ['bad_args', 'model_load', 'source', 'runtime'] as const;
+
+export const CAMERA_STATES = ['connecting', 'online', 'reconnecting', 'ended', 'failed'] as const;
+
+/**
+ * A camera of the runner (`--source ID=SRC`); the devices' id rule. A runner started with a plain
+ * `--source SRC` has one camera, `"0"`. Runner lines of older runners carry no camera fields: a
+ * consumer reads a missing `camera` as DEFAULT_CAMERA_ID.
+ */
+export const runnerCameraIdSchema = z.string().regex(ID_PATTERN, `camera id ${idRule}`);
+export const DEFAULT_CAMERA_ID = '0';
 
 /** Exit status of the runner for each error class (0 is a clean end). */
 export const RUNNER_EXIT_CODES = { bad_args: 2, model_load: 3, source: 4, runtime: 5 } as const;
@@ -36,6 +47,20 @@ export const runnerHelloSchema = z.strictObject({
   source: z.string().max(4096),
   sourceKind: z.enum(SOURCE_KINDS),
   cluster: z.enum(CLUSTER_MODES),
+  /** Every camera (the top-level source/sourceKind are the first one's). */
+  cameras: z
+    .array(
+      z.strictObject({
+        id: runnerCameraIdSchema,
+        source: z.string().max(4096),
+        sourceKind: z.enum(SOURCE_KINDS),
+      }),
+    )
+    .min(1)
+    .max(64)
+    .optional(),
+  /** Frames per inference call at most, and how long a batch waits for a slow camera. */
+  batch: z.strictObject({ size: z.int().positive(), timeoutMs: nonNegativeSchema }).optional(),
   /**
    * TensorRT on a Jetson's deep-learning accelerator: the DLA core the runner gave TensorRT
    * (`--dla-core`, or nvinfer's `enable-dla` + `use-dla-core`). Absent: the GPU (and every runner
@@ -56,6 +81,9 @@ export const stageTimesSchema = z.strictObject({
 
 export const runnerFrameSchema = z.strictObject({
   type: z.literal('frame'),
+  /** The camera the frame came from (absent from older runners: DEFAULT_CAMERA_ID). */
+  camera: runnerCameraIdSchema.optional(),
+  /** The camera's own frame count. */
   index: countSchema,
   ts: timestampSchema,
   width: z.int().positive(),
@@ -74,6 +102,33 @@ export const runnerStatsSchema = z.strictObject({
   latencyMs: latencySchema,
   dropped: countSchema,
   windowS: nonNegativeSchema,
+  /** Per camera over the window (reconnects: successful reopenings in the window). */
+  cameras: z
+    .array(
+      z.strictObject({
+        id: runnerCameraIdSchema,
+        state: z.enum(CAMERA_STATES),
+        frames: countSchema,
+        processedFps: nonNegativeSchema,
+        cameraFps: nonNegativeSchema,
+        skipped: countSchema,
+        dropped: countSchema,
+        reconnects: countSchema,
+        /** Why the camera is reconnecting or failed. */
+        error: z.string().max(4096).optional(),
+      }),
+    )
+    .max(64)
+    .optional(),
+  /** Inference calls in the window; inferFps/batchFps per second of inference time. */
+  batch: z
+    .strictObject({
+      batches: countSchema,
+      meanSize: nonNegativeSchema,
+      inferFps: nonNegativeSchema,
+      batchFps: nonNegativeSchema,
+    })
+    .optional(),
 });
 
 export const runnerErrorSchema = z.strictObject({
@@ -143,20 +198,25 @@ function isStageTimes(ms: unknown): boolean {
   );
 }
 
+/** runnerCameraIdSchema */
+const isCameraId = (v: unknown): boolean => typeof v === 'string' && ID_PATTERN.test(v);
+
 /**
  * True when `data` is a frame line that runnerFrameSchema accepts, checked without zod and without
  * copying. False says only "not certainly a valid frame": ask the schema why.
  */
 export function isRunnerFrame(data: unknown): data is RunnerFrame {
   if (!isRecord(data) || data.type !== 'frame') return false;
-  const { index, ts, width, height, faces, boxes } = data;
+  const { camera, index, ts, width, height, faces, boxes } = data;
+  const hasCamera = camera !== undefined;
+  if (hasCamera && !isCameraId(camera)) return false;
   if (!isInt(index) || index < 0) return false;
   if (!isInt(ts) || ts < MIN_TS_MS || ts > MAX_TS_MS) return false;
   if (!isInt(width) || width <= 0 || !isInt(height) || height <= 0) return false;
   if (!isInt(faces) || faces < 0 || faces > MAX_FACES) return false;
   if (!Array.isArray(boxes) || boxes.length > MAX_BOXES) return false;
   for (const box of boxes) if (!isBox(box)) return false;
-  return isStageTimes(data.ms) && hasKeyCount(data, 8);
+  return isStageTimes(data.ms) && hasKeyCount(data, hasCamera ? 9 : 8);
 }
 
 export type RunnerLineResult = { ok: true; line: RunnerLine } | { ok: false; reason: string };

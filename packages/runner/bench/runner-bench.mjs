@@ -3,8 +3,14 @@
 // generated DetectNet_v2-shaped FaceNet model, over Megamind.avi, and reports post-processing cost
 // and the end-to-end / inference-only FPS ratio next to their targets (issue: ≤ 10 µs decode+NMS,
 // ≤ 50 µs decode+DBSCAN — under 2% of the 587 µs a T4 spends per frame at 1703 FPS; ratio ≥ 0.95).
-import { spawnSync } from 'node:child_process';
-import { existsSync } from 'node:fs';
+// Then, for multi-camera devices (issue #13): inference-only throughput of the DetectNet_v2-shaped
+// model at batch 1, 2, 4, 8; and four cameras in one runner against four one-camera runners on the
+// same sources, at the same time: total frames/s and resident memory. And (issue #14) the CPU
+// preprocessing of a 1080p frame for FaceNet against an AGX Xavier's frame budget, beside the CUDA
+// kernel's time where a GPU is.
+import { spawn, spawnSync } from 'node:child_process';
+import { copyFileSync, existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -13,6 +19,9 @@ const bin = join(pkg, 'build', 'facefleet-runner');
 const models = join(pkg, 'models');
 const video = '/usr/share/doc/opencv-doc/examples/data/Megamind.avi';
 const iterations = process.env.FACEFLEET_BENCH_ITERATIONS ?? '300';
+/** Frames per batch size for the batched inference figure, and per camera for the camera runs. */
+const batchFrames = process.env.FACEFLEET_BENCH_BATCH_FRAMES ?? '48';
+const cameraSeconds = Number(process.env.FACEFLEET_BENCH_CAMERA_SECONDS ?? '20');
 if (!existsSync(bin)) {
   console.error(`${bin} is missing: run bash scripts/setup.sh`);
   process.exit(1);
@@ -47,6 +56,159 @@ function preprocessBench() {
 const pre = preprocessBench();
 const blaze = bench('blazeface', 'face_detection_back_256x256_barracuda.onnx', 20);
 const facenet = bench('detectnet_v2', 'detectnet_v2_facenet_shaped.onnx', 10);
+const facenetModel = join(models, 'detectnet_v2_facenet_shaped.onnx');
+
+// --- inference-only throughput by batch size ------------------------------------------------------
+const batched = (() => {
+  const r = spawnSync(
+    bin,
+    [
+      'bench',
+      '--model',
+      facenetModel,
+      '--source',
+      video,
+      '--batch-sizes',
+      '1,2,4,8',
+      '--iterations',
+      batchFrames,
+      '--warmup',
+      '8',
+    ],
+    { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'] },
+  );
+  if (r.status !== 0)
+    throw new Error(`facefleet-runner bench --batch-sizes exited with ${r.status}`);
+  const line = JSON.parse(r.stdout.trim().split('\n').at(-1));
+  console.log(JSON.stringify({ batched: line.batched }));
+  return line.batched;
+})();
+
+// --- four cameras: one runner against four -------------------------------------------------------
+/** Peak resident memory (VmHWM, kB) of a live process, or 0 once it is gone. */
+function peakRssKb(pid) {
+  try {
+    const m = /VmHWM:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+    return m ? Number(m[1]) : 0;
+  } catch {
+    return 0;
+  }
+}
+
+/** CPU time (user + system, seconds) a live process has used so far, or 0 once it is gone. */
+const clockTicks =
+  Number(spawnSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).stdout.trim()) || 100;
+function cpuSeconds(pid) {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return (Number(fields[11]) + Number(fields[12])) / clockTicks; // utime, stime (fields 14, 15)
+  } catch {
+    return 0;
+  }
+}
+
+/**
+ * Starts runners at once (looping sources); once every one has printed its hello line, counts the
+ * frames they print for `seconds`, then stops them with SIGTERM. Resolves with the frames and the
+ * CPU seconds per runner in that window and each runner's peak resident memory (VmHWM) over the
+ * whole run. Frames per CPU second compare the setups fairly on a shared machine, where four
+ * processes get four shares of a busy CPU and one process one.
+ */
+function runTogether(argvs, seconds) {
+  return new Promise((resolve, reject) => {
+    let counting = false;
+    let sampler;
+    const procs = argvs.map((args) => {
+      const child = spawn(bin, args, { stdio: ['ignore', 'pipe', 'inherit'] });
+      const p = {
+        child,
+        frames: 0,
+        peakKb: 0,
+        cpu0: 0,
+        cpu: 0,
+        hello: false,
+        exited: false,
+        buf: '',
+      };
+      child.stdout.on('data', (chunk) => {
+        p.buf += chunk;
+        for (let nl = p.buf.indexOf('\n'); nl >= 0; nl = p.buf.indexOf('\n')) {
+          const line = p.buf.slice(0, nl);
+          p.buf = p.buf.slice(nl + 1);
+          if (line.startsWith('{"type":"frame"')) {
+            if (counting) p.frames += 1;
+          } else if (line.startsWith('{"type":"hello"')) {
+            p.hello = true;
+            if (procs.every((q) => q.hello)) {
+              counting = true;
+              for (const q of procs) q.cpu0 = cpuSeconds(q.child.pid);
+              setTimeout(() => {
+                counting = false;
+                for (const q of procs) {
+                  q.cpu = cpuSeconds(q.child.pid) - q.cpu0;
+                  q.child.kill('SIGTERM');
+                }
+              }, seconds * 1000);
+            }
+          }
+        }
+      });
+      child.on('exit', (code) => {
+        p.exited = true;
+        if (code !== 0) reject(new Error(`facefleet-runner ${args.join(' ')} exited with ${code}`));
+        if (procs.every((q) => q.exited)) {
+          clearInterval(sampler);
+          resolve({ procs, seconds });
+        }
+      });
+      return p;
+    });
+    sampler = setInterval(() => {
+      for (const p of procs) if (!p.exited) p.peakKb = Math.max(p.peakKb, peakRssKb(p.child.pid));
+    }, 50);
+  });
+}
+
+const imagesDir = mkdtempSync(join(tmpdir(), 'ff-bench-images-'));
+for (const f of ['messi5.jpg', 'fruits.jpg', 'baboon.jpg', 'butterfly.jpg'])
+  copyFileSync(join(dirname(video), f), join(imagesDir, f));
+const cameraSources = [video, join(dirname(video), 'vtest.avi'), imagesDir, video];
+const common = ['--model', facenetModel, '--loop', '--stats-interval', '1000'];
+const allCameras = cameraSources.flatMap((s, i) => ['--source', `cam${i}=${s}`]);
+// The opencv backend's default batch is 1 (cameras take turns); batch 4 is the nvstreammux shape.
+const oneRunner = await runTogether([[...common, ...allCameras]], cameraSeconds);
+const oneRunnerBatch4 = await runTogether(
+  [[...common, ...allCameras, '--batch-size', '4']],
+  cameraSeconds,
+);
+const fourRunners = await runTogether(
+  cameraSources.map((s) => [...common, '--source', s]),
+  cameraSeconds,
+);
+rmSync(imagesDir, { recursive: true, force: true });
+const fps = (r) => r.procs.reduce((n, p) => n + p.frames, 0) / r.seconds;
+const rssMb = (r) => r.procs.reduce((n, p) => n + p.peakKb, 0) / 1024;
+const framesPerCpuS = (r) =>
+  r.procs.reduce((n, p) => n + p.frames, 0) / r.procs.reduce((n, p) => n + p.cpu, 0);
+const cameraRuns = { oneRunner, oneRunnerBatch4, fourRunners };
+console.log(
+  JSON.stringify(
+    Object.fromEntries(
+      Object.entries(cameraRuns).map(([k, r]) => [
+        k,
+        {
+          fps: fps(r),
+          framesPerCpuS: framesPerCpuS(r),
+          rssMb: rssMb(r),
+          seconds: r.seconds,
+          frames: r.procs.map((p) => p.frames),
+          cpuS: r.procs.map((p) => p.cpu),
+        },
+      ]),
+    ),
+  ),
+);
 const figures = [
   {
     name: 'decode+NMS, 46×26 grid, median per frame',
@@ -121,10 +283,73 @@ for (const [label, b] of [
     },
   );
 }
+const batch1 = batched.find((b) => b.batch === 1);
+for (const b of batched) {
+  figures.push(
+    {
+      name: `DetectNet_v2 736×416: inference-only at batch ${b.batch}`,
+      value: b.fps,
+      unit: 'frames/s',
+      baseline: b.batch === 1 || !batch1 ? null : { name: 'batch 1', value: batch1.fps },
+      target: null,
+    },
+    {
+      name: `DetectNet_v2 736×416: CPU time per frame at batch ${b.batch}`,
+      value: b.cpuMsPerFrame,
+      unit: 'ms',
+      baseline: b.batch === 1 || !batch1 ? null : { name: 'batch 1', value: batch1.cpuMsPerFrame },
+      target: null,
+    },
+  );
+}
+figures.push(
+  {
+    name: '4 cameras (Megamind, vtest, images, Megamind), DetectNet_v2: one runner (default: batch 1, cameras in turn)',
+    value: fps(oneRunner),
+    unit: 'frames/s',
+    baseline: { name: '4 one-camera runners', value: fps(fourRunners) },
+    target: { op: '>=', value: fps(fourRunners) },
+  },
+  {
+    name: '4 cameras, DetectNet_v2: one runner, --batch-size 4 (batches of the 4 cameras)',
+    value: fps(oneRunnerBatch4),
+    unit: 'frames/s',
+    baseline: { name: '4 one-camera runners', value: fps(fourRunners) },
+    target: { op: '>=', value: fps(fourRunners) },
+  },
+  {
+    name: '4 cameras, DetectNet_v2: one runner (default), frames per CPU second',
+    value: framesPerCpuS(oneRunner),
+    unit: 'frames/CPU-s',
+    baseline: { name: '4 one-camera runners', value: framesPerCpuS(fourRunners) },
+    target: { op: '>=', value: framesPerCpuS(fourRunners) },
+  },
+  {
+    name: '4 cameras, DetectNet_v2: one runner, --batch-size 4, frames per CPU second',
+    value: framesPerCpuS(oneRunnerBatch4),
+    unit: 'frames/CPU-s',
+    baseline: { name: '4 one-camera runners', value: framesPerCpuS(fourRunners) },
+    target: null,
+  },
+  {
+    name: '4 cameras, DetectNet_v2: one runner (default), peak RSS',
+    value: rssMb(oneRunner),
+    unit: 'MB',
+    baseline: { name: 'sum of 4 one-camera runners', value: rssMb(fourRunners) },
+    target: { op: '<=', value: 0.4 * rssMb(fourRunners) },
+  },
+  {
+    name: '4 cameras, DetectNet_v2: one runner, --batch-size 4, peak RSS',
+    value: rssMb(oneRunnerBatch4),
+    unit: 'MB',
+    baseline: { name: 'sum of 4 one-camera runners', value: rssMb(fourRunners) },
+    target: { op: '<=', value: 0.4 * rssMb(fourRunners) },
+  },
+);
 console.log(
   `BENCH_RESULT ${JSON.stringify({
     bench: 'runner',
-    notes: `OpenCV DNN on the CPU, ${iterations} iterations after warm-up; preprocessing on ${iterations} 1080p frames (Megamind.avi scaled up) after 10 warm-up frames; post-processing measured on synthetic 46×26 FaceNet grids with 2–6 face blobs plus noise. The DetectNet_v2 model is FaceNet-shaped but untrained: it has FaceNet's cost, not its accuracy.`,
+    notes: `OpenCV DNN on the CPU, ${iterations} iterations after warm-up; preprocessing on ${iterations} 1080p frames (Megamind.avi scaled up) after 10 warm-up frames; post-processing measured on synthetic 46×26 FaceNet grids with 2–6 face blobs plus noise. The DetectNet_v2 model is FaceNet-shaped but untrained: it has FaceNet's cost, not its accuracy. Batched inference: ${batchFrames} frames per batch size (the same frame repeated). Cameras: looping sources; frames/s = frames printed in ${cameraSeconds} s counted from the moment every runner had loaded (the four one-camera runners run at the same time); RSS = peak (VmHWM) over the whole run, summed over the four runners.`,
     figures,
   })}`,
 );

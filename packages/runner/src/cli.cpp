@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include "facefleet/backend.hpp"
+#include "facefleet/camera.hpp"
 #include "facefleet/config.hpp"
 #include "facefleet/decode.hpp"
 #include "facefleet/errors.hpp"
@@ -37,8 +38,23 @@ int runCommand(const std::vector<std::string>& args, const std::atomic<bool>& st
   std::vector<std::string> warnings;
   const RunnerConfig cfg = parseRunArgs(args, warnings);
   for (const auto& w : warnings) logWarning(w);
-  auto detector = Detector::create(cfg);
-  auto source = FrameSource::open(cfg.source);
+  auto detector = Detector::create(cfg, cfg.maxBatch());
+
+  CameraOptions camOpt;
+  camOpt.loop = cfg.loop;
+  camOpt.reconnect = cfg.reconnect;
+  std::vector<std::unique_ptr<Camera>> cameras;
+  for (const CameraSpec& spec : cfg.cameras) cameras.push_back(std::make_unique<Camera>(spec, camOpt));
+  // Files and folders are opened now. With one camera a missing one is the runner's error (exit 4);
+  // with several it fails only its own camera, and the others run.
+  for (auto& c : cameras) {
+    try {
+      c->openFile();
+    } catch (const RunnerError& e) {
+      if (cameras.size() == 1) throw;
+      logWarning(e.what());
+    }
+  }
 
   HelloMessage hello;
   hello.backend = cfg.backend;
@@ -51,9 +67,15 @@ int runCommand(const std::vector<std::string>& args, const std::atomic<bool>& st
   }
   hello.inputWidth = detector->input().width;
   hello.inputHeight = detector->input().height;
-  const SourceKind kind = source->kind();
-  hello.source = (kind == SourceKind::File || kind == SourceKind::Images) ? absolutePath(cfg.source) : cfg.source;
-  hello.sourceKind = sourceKindName(kind);
+  for (const auto& c : cameras) {
+    const SourceKind kind = c->kind();
+    const bool local = kind == SourceKind::File || kind == SourceKind::Images;
+    hello.cameras.push_back(HelloCamera{c->id(), local ? absolutePath(c->source()) : c->source(), sourceKindName(kind)});
+  }
+  hello.source = hello.cameras.front().source;
+  hello.sourceKind = hello.cameras.front().sourceKind;
+  hello.batchSize = detector->maxBatch();
+  hello.batchTimeoutMs = cfg.batchTimeoutMs;
   hello.cluster = clusterModeName(cfg.cluster.mode);
   hello.dlaCore = cfg.dlaCore();  // the model loaded, so TensorRT accepted this core
   hello.pid = static_cast<long long>(::getpid());
@@ -61,12 +83,12 @@ int runCommand(const std::vector<std::string>& args, const std::atomic<bool>& st
   emitLine(helloLine(hello));
 
   PipelineOptions opt;
-  opt.loop = cfg.loop;
   opt.pace = cfg.pace;
   opt.maxFrames = cfg.maxFrames;
   opt.maxFps = cfg.maxFps;
   opt.statsInterval = cfg.statsInterval;
-  const PipelineSummary s = runPipeline(*detector, *source, opt, stop, emitLine);
+  opt.batchTimeoutMs = cfg.batchTimeoutMs;
+  const PipelineSummary s = runPipeline(*detector, cameras, opt, stop, emitLine);
   if (s.sourceFailed) throw RunnerError(ErrorCode::Source, s.sourceError.empty() ? "source stopped" : s.sourceError);
   return 0;
 }
@@ -75,8 +97,9 @@ std::string usage() {
   return std::string("facefleet-runner ") + kRunnerVersion +
          " - face detection runner for facefleet (stdout: one JSON object per line)\n\n"
          "Usage:\n"
-         "  facefleet-runner [run] --model PATH --source SRC [options]\n"
-         "  facefleet-runner decode --bbox FILE --cov FILE --grid WxH [--input WxH] [cluster options]\n"
+         "  facefleet-runner [run] --model PATH --source [ID=]SRC [--source [ID=]SRC ...] [options]\n"
+         "  facefleet-runner decode --bbox FILE --cov FILE --grid WxH [--input WxH] [--precision N|full]\n"
+         "                          [cluster options]\n"
          "  facefleet-runner bench --model PATH [--source VIDEO] [--iterations N] [--warmup N] [options]\n"
          "  facefleet-runner eval --model PATH --images DIR --labels DIR [--iou F] [--threshold F]\n"
          "                        [--class NAME] [options]\n"

@@ -35,7 +35,10 @@ std::string clusterUsage() {
          "  --min-boxes F                     DBSCAN: min summed coverage of a core point's\n"
          "                                    neighbourhood, itself included (default 1.0)\n"
          "  --dbscan-min-score F              DBSCAN: drop clusters with coverage sum < F (default 0)\n"
-         "  --detected-min-h F                drop boxes lower than F network pixels (default 0)\n";
+         "  --detected-min-h F                drop boxes lower than F network pixels (default 0;\n"
+         "                                    DBSCAN drops clusters of height <= F, as TAO does)\n"
+         "  --bbox-clip tao|deepstream        detectnet_v2 corners clipped to [0,W] (TAO) or [0,W-1]\n"
+         "                                    (DeepStream); default deepstream with --config, else tao\n";
 }
 
 void Clusterer::runNms(Boxes& boxes, float iouThreshold, int topk) {
@@ -95,7 +98,11 @@ void Clusterer::runDbscan(Boxes& boxes) {
   weight_.resize(n);
   flag_.assign(n, 0);
   for (int i = 0; i < n; ++i) {
-    float w = boxes[i].conf;
+    // A point is its own neighbour only at distance 1 − IoU(i, i) <= eps: a box with no area has
+    // IoU 0 with itself (distance 1), so unless eps >= 1 it does not count itself, as in TAO's
+    // scikit-learn DBSCAN over the 1 − IoU matrix.
+    const bool self = boxes[i].area() > 0 ? true : 1.0f <= p.eps;
+    float w = self ? boxes[i].conf : 0.0f;
     for (int k = offsets_[i]; k < offsets_[i + 1]; ++k) w += boxes[adjacency_[k]].conf;
     weight_[i] = w;
     flag_[i] = w >= p.minSamples ? 1 : 0;
@@ -142,7 +149,9 @@ void Clusterer::runDbscan(Boxes& boxes) {
     c.y1 /= c.conf;
     c.x2 /= c.conf;
     c.y2 /= c.conf;
-    if (c.conf < p.minScore || c.height() < p.minHeight) continue;
+    // TAO keeps a cluster only when its height is above the minimum (<= drops it, so a cluster of
+    // zero height goes even at minimum 0); dbscan-min-score keeps DeepStream's "below" test.
+    if (c.conf < p.minScore || c.height() <= p.minHeight) continue;
     boxes.push_back(c);
   }
   std::stable_sort(boxes.begin(), boxes.end(), [](const Box& a, const Box& b) { return a.conf > b.conf; });

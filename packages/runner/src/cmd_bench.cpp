@@ -3,7 +3,9 @@
 // decode + clustering on synthetic 46×26 FaceNet grids. Prints one {"type":"bench"} line.
 #include <algorithm>
 #include <chrono>
+#include <ctime>
 #include <numeric>
+#include <sstream>
 
 #include "facefleet/cli.hpp"
 #include "facefleet/detector.hpp"
@@ -63,17 +65,27 @@ PostBench benchPost(ClusterMode mode, const ClusterParams& base, float threshold
 int benchCommand(const std::vector<std::string>& args, const std::atomic<bool>& stop) {
   std::vector<std::string> valueFlags = kModelFlags;
   valueFlags.insert(valueFlags.end(), kClusterFlags.begin(), kClusterFlags.end());
-  for (const char* f : {"source", "iterations", "warmup", "frames"}) valueFlags.push_back(f);
+  for (const char* f : {"source", "iterations", "warmup", "frames", "batch-sizes"}) valueFlags.push_back(f);
   const auto flags = parseFlags(args, valueFlags, {});
   RunnerConfig cfg;
   std::vector<std::string> warnings;
   long long iterations = 200, warmup = 20, frames = 0;
+  std::vector<int> batchSizes;
   for (const Flag& f : flags)
     if (f.name == "config") loadNvinferConfig(cfg, f.value, warnings);
   for (const Flag& f : flags) {
     if (f.name == "iterations") iterations = parseInteger(f.value, "--iterations");
     else if (f.name == "warmup") warmup = parseInteger(f.value, "--warmup");
     else if (f.name == "frames") frames = parseInteger(f.value, "--frames");
+    else if (f.name == "batch-sizes") {
+      std::string item;
+      std::istringstream list(f.value);
+      while (std::getline(list, item, ',')) {
+        const long long b = parseInteger(item, "--batch-sizes");
+        if (b < 1 || b > 64) throw RunnerError(ErrorCode::BadArgs, "--batch-sizes: " + item + " is not 1..64");
+        batchSizes.push_back(static_cast<int>(b));
+      }
+    }
     else applyFlag(cfg, f);
   }
   for (const auto& w : warnings) logWarning(w);
@@ -82,13 +94,15 @@ int benchCommand(const std::vector<std::string>& args, const std::atomic<bool>& 
   if (cfg.modelPath().empty()) throw RunnerError(ErrorCode::BadArgs, "--model: required");
   if (frames <= 0) frames = iterations;
 
-  auto detector = Detector::create(cfg);
+  const std::string source = cfg.cameras.empty() ? "" : cfg.cameras.front().source;
+  const int largest = batchSizes.empty() ? 1 : *std::max_element(batchSizes.begin(), batchSizes.end());
+  auto detector = Detector::create(cfg, largest);
   // Input for the inference-only loop: the source's first frame, else zeros.
   std::vector<float> blob(detector->input().elementCount(), 0.0f);
-  if (!cfg.source.empty()) {
-    auto src = FrameSource::open(cfg.source);
+  if (!source.empty()) {
+    auto src = FrameSource::open(source);
     cv::Mat frame;
-    if (!src->read(frame)) throw RunnerError(ErrorCode::Source, "--source: no frame in '" + cfg.source + "'");
+    if (!src->read(frame)) throw RunnerError(ErrorCode::Source, "--source: no frame in '" + source + "'");
     Preprocessor(detector->input()).run(frame, blob);
   }
   Backend& backend = detector->backend();
@@ -121,21 +135,54 @@ int benchCommand(const std::vector<std::string>& args, const std::atomic<bool>& 
       .key("p99").number(percentile(inferMs, 99))
       .endObject();
 
-  if (!cfg.source.empty()) {
+  if (!batchSizes.empty()) {
+    // Inference-only throughput per batch size: the same frame `b` times in one call, `iterations`
+    // frames per size (at least one call), after `warmup` frames of warm-up at that size.
+    w.key("batched").beginArray();
+    for (int b : batchSizes) {
+      if (b > backend.maxBatch()) {
+        logWarning("bench: batch " + std::to_string(b) + " skipped: the model runs at most " +
+                   std::to_string(backend.maxBatch()) + " frames per call");
+        continue;
+      }
+      std::vector<float> many;
+      for (int k = 0; k < b; ++k) many.insert(many.end(), blob.begin(), blob.end());
+      const long long calls = std::max<long long>(1, iterations / b);
+      for (long long i = 0; i < std::max<long long>(1, warmup / b) && !stop.load(); ++i) backend.infer(many.data(), b);
+      const auto t0 = Clock::now();
+      const std::clock_t cpu0 = std::clock();  // the process's CPU time, every thread
+      long long done = 0;
+      for (; done < calls && !stop.load(); ++done) backend.infer(many.data(), b);
+      const double s = std::chrono::duration<double>(Clock::now() - t0).count();
+      const double cpuS = static_cast<double>(std::clock() - cpu0) / CLOCKS_PER_SEC;
+      w.beginObject()
+          .key("batch").integer(b)
+          .key("calls").integer(done)
+          .key("fps").number(s > 0 ? static_cast<double>(done * b) / s : 0, 2)
+          .key("callMs").number(done ? s * 1000.0 / static_cast<double>(done) : 0)
+          .key("cpuMsPerFrame").number(done ? cpuS * 1000.0 / static_cast<double>(done * b) : 0)
+          .endObject();
+    }
+    w.endArray();
+  }
+
+  if (!source.empty()) {
     // The real run loop (capture thread + bounded queue + inference + post), frames not printed;
     // the source loops so short clips still give `frames` frames.
-    auto src = FrameSource::open(cfg.source);
+    CameraOptions camOpt;
+    camOpt.loop = true;
+    std::vector<std::unique_ptr<Camera>> cams;
+    cams.push_back(std::make_unique<Camera>(CameraSpec{"0", source}, camOpt));
+    cams.front()->openFile();
     PipelineOptions opt;
-    opt.loop = true;
     opt.maxFrames = frames;
     opt.statsInterval = 1e6;
     opt.emitFrames = false;
-    const PipelineSummary s = runPipeline(*detector, *src, opt, stop, [](const std::string&) {});
+    const PipelineSummary s = runPipeline(*detector, cams, opt, stop, [](const std::string&) {});
     const double e2eFps = s.wallS > 0 ? s.frames / s.wallS : 0;
-    const double e2eInferMean =
-        s.inferMs.empty() ? 0 : std::accumulate(s.inferMs.begin(), s.inferMs.end(), 0.0) / s.inferMs.size();
+    const double e2eInferMean = s.inferMs.mean();
     w.key("endToEnd").beginObject()
-        .key("source").string(cfg.source)
+        .key("source").string(source)
         .key("frames").integer(s.frames)
         .key("fps").number(e2eFps, 2)
         .key("inferMeanMs").number(e2eInferMean)

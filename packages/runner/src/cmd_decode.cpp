@@ -1,5 +1,7 @@
 // `decode`: GridBox decode + clustering on raw float32 tensors from files (fixtures, dumps from a
-// device), without any model. Prints one {"type":"detections"} line in network-input pixels.
+// device), without any model. Prints one {"type":"detections"} line in network-input pixels, with
+// 2 decimals (conf 4) by default, --precision N decimals (conf N+2), or --precision full: every
+// float32 exactly, for parity checks against another implementation.
 #include <fstream>
 #include <iterator>
 
@@ -31,16 +33,26 @@ std::vector<float> readFloats(const std::string& path, std::size_t expected, con
 }  // namespace
 
 int decodeCommand(const std::vector<std::string>& args) {
-  std::vector<std::string> valueFlags = {"bbox", "cov", "grid", "input"};
+  std::vector<std::string> valueFlags = {"bbox", "cov", "grid", "input", "precision"};
   valueFlags.insert(valueFlags.end(), kClusterFlags.begin(), kClusterFlags.end());
   RunnerConfig cfg;
   std::string bboxPath, covPath;
   std::array<int, 2> grid{0, 0}, input{736, 416};
+  int decimals = 2;
   for (const Flag& f : parseFlags(args, valueFlags, {})) {
     if (f.name == "bbox") bboxPath = f.value;
     else if (f.name == "cov") covPath = f.value;
     else if (f.name == "grid") grid = parseSize(f.value, "--grid");
     else if (f.name == "input") input = parseSize(f.value, "--input");
+    else if (f.name == "precision") {
+      if (f.value == "full") {
+        decimals = kFullPrecision;
+      } else {
+        const long long d = parseInteger(f.value, "--precision");
+        if (d < 0 || d > 7) throw RunnerError(ErrorCode::BadArgs, "--precision: " + f.value + " is not 0..7 or full");
+        decimals = static_cast<int>(d);
+      }
+    }
     else applyFlag(cfg, f);
   }
   if (bboxPath.empty()) throw RunnerError(ErrorCode::BadArgs, "--bbox: required (float32 4xHxW)");
@@ -51,10 +63,11 @@ int decodeCommand(const std::vector<std::string>& args) {
   const auto cov = readFloats(covPath, plane, "--cov");
   GridBoxParams p;
   p.threshold = cfg.preClusterThreshold ? *cfg.preClusterThreshold : 0.2f;
+  p.clip = cfg.boxClip();
   Boxes boxes;
   decodeGridBox(bbox.data(), cov.data(), grid[0], grid[1], input[0], input[1], p, boxes);
   Clusterer(cfg.cluster).run(boxes);
-  emitLine(detectionsLine(boxes));
+  emitLine(detectionsLine(boxes, decimals));
   return 0;
 }
 

@@ -18,18 +18,23 @@ namespace facefleet {
 int evalCommand(const std::vector<std::string>& args) {
   std::vector<std::string> valueFlags = kModelFlags;
   valueFlags.insert(valueFlags.end(), kClusterFlags.begin(), kClusterFlags.end());
-  for (const char* f : {"images", "labels", "iou", "threshold", "class"}) valueFlags.push_back(f);
+  for (const char* f : {"images", "labels", "iou", "threshold", "class", "ap-mode"}) valueFlags.push_back(f);
   const auto flags = parseFlags(args, valueFlags, {});
   RunnerConfig cfg;
   std::vector<std::string> warnings;
   std::string imagesDir, labelsDir, faceClass = "face";
   double iouThreshold = 0.5, scoreThreshold = 0.5;
+  ApMode apMode = ApMode::Voc2010;
   for (const Flag& f : flags)
     if (f.name == "config") loadNvinferConfig(cfg, f.value, warnings);
   for (const Flag& f : flags) {
     if (f.name == "images") imagesDir = f.value;
     else if (f.name == "labels") labelsDir = f.value;
     else if (f.name == "class") faceClass = f.value;
+    else if (f.name == "ap-mode") {
+      if (!parseApMode(f.value, apMode))
+        throw RunnerError(ErrorCode::BadArgs, "--ap-mode: '" + f.value + "' is not voc2007, voc2010, tao or tao-sample");
+    }
     else if (f.name == "iou") {
       iouThreshold = parseNumber(f.value, "--iou");
       if (iouThreshold < 0 || iouThreshold >= 1) throw RunnerError(ErrorCode::BadArgs, "--iou: must be in [0, 1)");
@@ -78,7 +83,7 @@ int evalCommand(const std::vector<std::string>& args) {
     ev.detections = detector->detectFrame(img);
     evals.push_back(std::move(ev));
   }
-  const EvalResult r = evaluate(evals, iouThreshold, scoreThreshold);
+  const EvalResult r = evaluate(evals, iouThreshold, scoreThreshold, apMode);
   JsonWriter w;
   w.beginObject()
       .key("type").string("eval")
@@ -88,13 +93,17 @@ int evalCommand(const std::vector<std::string>& args) {
       .key("detections").integer(r.detections)
       .key("iou").number(iouThreshold, 4)
       .key("threshold").number(scoreThreshold, 4)
-      .key("apSampled").number(r.apSampled, 6)
-      .key("apIntegrated").number(r.apIntegrated, 6)
+      .key("apMode").string(apModeName(apMode))
+      .key("ap").number(r.ap, 6)
       .key("precision").number(r.precision, 6)
       .key("recall").number(r.recall, 6)
       .key("truePositives").integer(r.truePositives)
-      .key("falsePositives").integer(r.falsePositives)
-      .endObject();
+      .key("falsePositives").integer(r.falsePositives);
+  // Every mode on the same detections, each with its own matching, to compare them at a glance.
+  w.key("apAll").beginObject();
+  for (ApMode m : {ApMode::Voc2007, ApMode::Voc2010, ApMode::Tao, ApMode::TaoSample})
+    w.key(apModeName(m)).number(evaluate(evals, iouThreshold, scoreThreshold, m).ap, 6);
+  w.endObject().endObject();
   emitLine(w.str());
   return 0;
 }

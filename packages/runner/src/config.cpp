@@ -1,6 +1,7 @@
 #include "facefleet/config.hpp"
 
 #include <algorithm>
+#include <cctype>
 #include <cerrno>
 #include <cmath>
 #include <cstdlib>
@@ -63,6 +64,11 @@ void setEps(RunnerConfig& c, const std::string& v, const std::string& w) { c.clu
 void setMinBoxes(RunnerConfig& c, const std::string& v, const std::string& w) { c.cluster.minSamples = parseNonNegative(v, w); }
 void setMinScore(RunnerConfig& c, const std::string& v, const std::string& w) { c.cluster.minScore = parseNonNegative(v, w); }
 void setMinH(RunnerConfig& c, const std::string& v, const std::string& w) { c.cluster.minHeight = parseNonNegative(v, w); }
+void setBatchSize(RunnerConfig& c, const std::string& v, const std::string& w) {
+  const long long b = parseInteger(v, w);
+  if (b < 1 || b > static_cast<long long>(kMaxCameras)) bad(w + ": " + v + " must be 1..64");
+  c.batchSize = static_cast<int>(b);
+}
 
 // nvinfer's 0/1 switches.
 bool parseSwitch(const std::string& v, const std::string& w) {
@@ -226,10 +232,89 @@ std::array<int, 2> parseSize(const std::string& text, const std::string& what) {
   return {static_cast<int>(w), static_cast<int>(h)};
 }
 
-void applyNvinferConfig(RunnerConfig& cfg, const std::string& text, const std::string& label,
-                        const std::string& baseDir, std::vector<std::string>& warnings) {
+namespace {
+
+// deepstream-app groups that do not change what the runner computes (display, sinks, tracking,
+// secondary models, messaging): accepted silently so a whole deepstream-app config loads.
+bool silentAppGroup(const std::string& g) {
+  static const char* kPrefixes[] = {"application", "tiled-display", "osd", "sink", "tracker", "tests",
+                                    "secondary-gie", "secondary-pre-process", "pre-process", "nvds-analytics",
+                                    "message-converter", "message-consumer", "img-save", "ds-example",
+                                    "source-attr-all"};
+  for (const char* p : kPrefixes)
+    if (g.rfind(p, 0) == 0) return true;
+  return false;
+}
+
+bool isSourceGroup(const std::string& g, int& number) {
+  if (g.rfind("source", 0) != 0 || g.size() == 6 || g.size() > 9) return false;
+  for (std::size_t i = 6; i < g.size(); ++i)
+    if (!std::isdigit(static_cast<unsigned char>(g[i]))) return false;
+  number = std::stoi(g.substr(6));
+  return true;
+}
+
+// deepstream-app's uri: file:// paths become plain paths; other schemes are passed to the source.
+std::string sourceFromUri(const std::string& uri) {
+  if (uri.rfind("file://", 0) == 0) return uri.substr(7);
+  return uri;
+}
+
+// One [sourceN] group of a deepstream-app config, applied when the group ends.
+struct SourceGroup {
+  int number = -1;
+  std::string where;
+  bool enable = true;
+  long long type = 2;  // 1 V4L2 camera, 2 URI, 3 multi-URI, 4 RTSP, 5 CSI
+  std::string uri;
+  long long v4l2Node = 0;
+};
+
+void addSource(RunnerConfig& cfg, const SourceGroup& g, std::vector<std::string>& warnings) {
+  if (g.number < 0 || !g.enable) return;
+  CameraSpec spec;
+  spec.id = std::to_string(g.number);
+  switch (g.type) {
+    case 1: spec.source = "/dev/video" + std::to_string(g.v4l2Node); break;
+    case 2:
+    case 3:
+    case 4:
+      if (g.uri.empty()) bad(g.where + ": [source" + spec.id + "] has no uri");
+      spec.source = sourceFromUri(g.uri);
+      break;
+    case 5:
+      bad(g.where + ": [source" + spec.id + "] type=5 (CSI camera) is not supported: give an nvarguscamerasrc "
+          "GStreamer pipeline ending in appsink with --source instead");
+    default: bad(g.where + ": [source" + spec.id + "] type=" + std::to_string(g.type) + " is not a source type (1-5)");
+  }
+  if (g.type == 3) warnings.push_back(g.where + ": [source" + spec.id + "] type=3: num-sources is not applied (one camera)");
+  if (!cfg.camerasFromConfig) {
+    cfg.cameras.clear();
+    cfg.camerasFromConfig = true;
+  }
+  cfg.cameras.push_back(spec);
+}
+
+void applyConfigText(RunnerConfig& cfg, const std::string& text, const std::string& label, const std::string& baseDir,
+                     std::vector<std::string>& warnings, int depth);
+
+void loadConfigFile(RunnerConfig& cfg, const std::string& path, const std::string& what,
+                    std::vector<std::string>& warnings, int depth) {
+  std::ifstream f(path);
+  if (!f) bad(what + ": cannot read '" + path + "'");
+  std::stringstream ss;
+  ss << f.rdbuf();
+  const auto slash = path.rfind('/');
+  const std::string base = slash == std::string::npos ? "." : path.substr(0, slash == 0 ? 1 : slash);
+  applyConfigText(cfg, ss.str(), path, base, warnings, depth);
+}
+
+void applyConfigText(RunnerConfig& cfg, const std::string& text, const std::string& label, const std::string& baseDir,
+                     std::vector<std::string>& warnings, int depth) {
+  cfg.fromNvinferConfig = true;
   std::istringstream in(text);
   std::string raw, group;
+  SourceGroup source;
   int lineNo = 0;
   while (std::getline(in, raw)) {
     ++lineNo;
@@ -238,9 +323,17 @@ void applyNvinferConfig(RunnerConfig& cfg, const std::string& text, const std::s
     if (line.empty() || line[0] == '#' || line[0] == ';') continue;
     if (line[0] == '[') {
       if (line.back() != ']') bad(where + ": malformed group header '" + line + "'");
+      addSource(cfg, source, warnings);
+      source = SourceGroup{};
       group = trim(line.substr(1, line.size() - 2));
-      if (group != "property" && group != "class-attrs-all" && group != "class-attrs-0")
+      int number = -1;
+      if (isSourceGroup(group, number)) {
+        source.number = number;
+        source.where = where;
+      } else if (group != "property" && group != "class-attrs-all" && group != "class-attrs-0" &&
+                 group != "streammux" && group != "primary-gie" && group != "source-list" && !silentAppGroup(group)) {
         warnings.push_back(where + ": unknown group [" + group + "] (its keys are ignored)");
+      }
       continue;
     }
     const auto eq = line.find('=');
@@ -262,18 +355,62 @@ void applyNvinferConfig(RunnerConfig& cfg, const std::string& text, const std::s
       if (auto it = keys.find(key); it != keys.end()) it->second(cfg, value, what, baseDir, warnings);
       else if (unappliedClassKeys().count(key)) warnings.push_back(what + ": not applied by facefleet-runner (ignored)");
       else if (!silentClassKeys().count(key)) warnings.push_back(what + ": unknown key in [" + group + "] (ignored)");
+    } else if (source.number >= 0) {  // [sourceN]
+      if (key == "enable") source.enable = parseInteger(value, what) != 0;
+      else if (key == "type") source.type = parseInteger(value, what);
+      else if (key == "uri") source.uri = value;
+      else if (key == "camera-v4l2-dev-node") source.v4l2Node = parseInteger(value, what);
+      else if (key == "rtsp-reconnect-interval-sec") {
+        const double s = parseNumber(value, what);
+        if (s > 0) cfg.reconnect.initialS = std::min(s, cfg.reconnect.maxS);  // the first retry, then backoff
+      }
+    } else if (group == "source-list") {  // DeepStream 6.2+: list=uri;uri, sensor-id-list=id;id
+      if (key == "list") {
+        const auto uris = splitList(value);
+        if (!cfg.camerasFromConfig) {
+          cfg.cameras.clear();
+          cfg.camerasFromConfig = true;
+        }
+        for (const auto& u : uris)
+          cfg.cameras.push_back(CameraSpec{std::to_string(cfg.cameras.size()), sourceFromUri(u)});
+      } else if (key == "sensor-id-list") {
+        const auto ids = splitList(value);
+        if (ids.size() != cfg.cameras.size())
+          bad(what + ": " + std::to_string(ids.size()) + " ids for " + std::to_string(cfg.cameras.size()) +
+              " sources (list= must come first, one id per uri)");
+        for (std::size_t i = 0; i < ids.size(); ++i) {
+          if (!isCameraId(ids[i])) bad(what + ": '" + ids[i] + "' is not a camera id (A-Z a-z 0-9 . _ -)");
+          cfg.cameras[i].id = ids[i];
+        }
+      }
+    } else if (group == "streammux") {
+      if (key == "batch-size") {
+        setBatchSize(cfg, value, what);
+      } else if (key == "batched-push-timeout") {  // microseconds; -1 = wait for a full batch
+        const long long us = parseInteger(value, what);
+        cfg.batchTimeoutMs = us < 0 ? 60000.0 : std::min(60000.0, us / 1000.0);
+      }
+    } else if (group == "primary-gie") {
+      if (key == "config-file") {
+        if (depth >= 2) bad(what + ": config files nested too deep");
+        loadConfigFile(cfg, joinPath(baseDir, value), what, warnings, depth + 1);
+      } else if (key == "model-engine-file") {
+        cfg.engineFile = joinPath(baseDir, value);
+      }
     }
   }
+  addSource(cfg, source, warnings);
+}
+
+}  // namespace
+
+void applyNvinferConfig(RunnerConfig& cfg, const std::string& text, const std::string& label,
+                        const std::string& baseDir, std::vector<std::string>& warnings) {
+  applyConfigText(cfg, text, label, baseDir, warnings, 0);
 }
 
 void loadNvinferConfig(RunnerConfig& cfg, const std::string& path, std::vector<std::string>& warnings) {
-  std::ifstream f(path);
-  if (!f) bad("--config: cannot read '" + path + "'");
-  std::stringstream ss;
-  ss << f.rdbuf();
-  const auto slash = path.rfind('/');
-  const std::string base = slash == std::string::npos ? "." : path.substr(0, slash == 0 ? 1 : slash);
-  applyNvinferConfig(cfg, ss.str(), path, base, warnings);
+  loadConfigFile(cfg, path, "--config", warnings, 0);
 }
 
 std::string RunnerConfig::modelPath() const {
@@ -298,6 +435,28 @@ InputSpec RunnerConfig::inputSpec(const Decoder& d) const {
 
 float RunnerConfig::threshold(const Decoder& d) const {
   return preClusterThreshold ? *preClusterThreshold : d.defaultThreshold;
+}
+
+BoxClip RunnerConfig::boxClip() const {
+  if (bboxClip) return *bboxClip;
+  return fromNvinferConfig ? BoxClip::DeepStream : BoxClip::Tao;
+}
+
+DecodeOptions RunnerConfig::decodeOptions(const Decoder& d) const {
+  DecodeOptions o;
+  o.threshold = threshold(d);
+  o.clip = boxClip();
+  return o;
+}
+
+int RunnerConfig::maxBatch() const {
+  if (batchSize > 0) return batchSize;
+  // One frame per camera, as nvstreammux's batch-size = number of sources — where batching pays:
+  // on a GPU. OpenCV DNN on a CPU spends the same CPU time per frame batched or not, and a batch
+  // of 4 costs more memory and makes every frame wait for the whole batch (measured:
+  // packages/runner/README.md), so there cameras take turns.
+  if (backend != "tensorrt") return 1;
+  return static_cast<int>(std::max<std::size_t>(1, cameras.size()));
 }
 
 std::vector<std::string> RunnerConfig::outputNames(const Decoder& d) const {
@@ -343,9 +502,11 @@ std::vector<Flag> parseFlags(const std::vector<std::string>& args, const std::ve
 const std::vector<std::string> kModelFlags = {"config", "backend", "decoder", "model", "input", "output-blob-names",
                                               "threads", "dla-core"};
 const std::vector<std::string> kClusterFlags = {"cluster", "pre-cluster-threshold", "nms-iou-threshold", "topk",
-                                                "eps", "min-boxes", "dbscan-min-score", "detected-min-h"};
-const std::vector<std::string> kRunValueFlags = {"source", "max-frames", "max-fps", "stats-interval"};
-const std::vector<std::string> kRunBoolFlags = {"loop", "pace"};
+                                                "eps", "min-boxes", "dbscan-min-score", "detected-min-h",
+                                                "bbox-clip"};
+const std::vector<std::string> kRunValueFlags = {"source",     "sources",          "max-frames",      "max-fps",
+                                                 "stats-interval", "batch-size", "batch-timeout-ms", "reconnect-max-s"};
+const std::vector<std::string> kRunBoolFlags = {"loop", "pace", "no-reconnect"};
 
 bool applyFlag(RunnerConfig& c, const Flag& f) {
   const std::string w = "--" + f.name;
@@ -389,9 +550,39 @@ bool applyFlag(RunnerConfig& c, const Flag& f) {
     setMinScore(c, v, w);
   } else if (f.name == "detected-min-h") {
     setMinH(c, v, w);
-  } else if (f.name == "source") {
-    if (v.empty()) bad(w + ": empty source");
-    c.source = v;
+  } else if (f.name == "bbox-clip") {
+    BoxClip clip;
+    if (!parseBoxClip(v, clip)) bad(w + ": '" + v + "' is not tao or deepstream");
+    c.bboxClip = clip;
+  } else if (f.name == "source" || f.name == "sources") {
+    if (c.camerasFromConfig) {  // the command line replaces the config file's cameras
+      c.cameras.clear();
+      c.camerasFromConfig = false;
+    }
+    if (f.name == "source") {
+      const CameraSpec spec = parseCameraSpec(v, std::to_string(c.cameras.size()));
+      if (spec.source.empty()) bad(w + ": empty source" + (v.empty() ? "" : " for camera '" + spec.id + "'"));
+      c.cameras.push_back(spec);
+    } else {
+      std::ifstream file(v);
+      if (!file) bad(w + ": cannot read '" + v + "'");
+      std::stringstream text;
+      text << file.rdbuf();
+      parseSourcesText(text.str(), v, c.cameras);
+    }
+  } else if (f.name == "batch-size") {
+    setBatchSize(c, v, w);
+  } else if (f.name == "batch-timeout-ms") {
+    const double ms = parseNumber(v, w);
+    if (!(ms >= 0) || ms > 60000) bad(w + ": " + v + " must be 0..60000");
+    c.batchTimeoutMs = ms;
+  } else if (f.name == "reconnect-max-s") {
+    const double s = parseNumber(v, w);
+    if (!(s >= 0.1) || s > 3600) bad(w + ": " + v + " must be 0.1..3600");
+    c.reconnect.maxS = s;
+    c.reconnect.initialS = std::min(c.reconnect.initialS, s);
+  } else if (f.name == "no-reconnect") {
+    c.reconnect.enabled = false;
   } else if (f.name == "max-frames") {
     const long long n = parseInteger(v, w);
     if (n < 0) bad(w + ": " + v + " must not be negative");
@@ -423,7 +614,10 @@ RunnerConfig parseRunArgs(const std::vector<std::string>& args, std::vector<std:
   for (const Flag& f : flags)
     if (f.name == "config") loadNvinferConfig(cfg, f.value, warnings);
   for (const Flag& f : flags) applyFlag(cfg, f);
-  if (cfg.source.empty()) bad("--source: required (image, folder, video, URL, /dev/videoN or GStreamer pipeline)");
+  if (cfg.cameras.empty())
+    bad("--source: required ([ID=]SRC: image, folder, video, URL, /dev/videoN or GStreamer pipeline; repeat it, or "
+        "--sources FILE, for several cameras)");
+  checkCameras(cfg.cameras);
   if (cfg.modelPath().empty())
     bad("--model: required (or onnx-file / model-engine-file in the --config file)");
   return cfg;

@@ -46,6 +46,7 @@ void decodeDetectNetV2(const std::vector<TensorView>& outputs, const NetworkInfo
                              shapeText(bbox->shape) + " (one class only)");
   GridBoxParams p;
   p.threshold = options.threshold;
+  p.clip = options.clip;
   decodeGridBox(bbox->data, cov->data, gridW, gridH, net.width, net.height, p, out);
 }
 

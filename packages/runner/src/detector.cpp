@@ -34,7 +34,7 @@ Detector::Detector(const RunnerConfig& cfg, Decoder decoder, int maxBatch)
       clusterer_(cfg.cluster),
       pre_(input_) {
   if (modelPath_.empty()) throw RunnerError(ErrorCode::BadArgs, "--model: required");
-  decodeOptions_.threshold = cfg.threshold(decoder_);
+  decodeOptions_ = cfg.decodeOptions(decoder_);
   BackendConfig bc;
   bc.modelPath = modelPath_;
   bc.input = input_;
@@ -97,8 +97,9 @@ void Detector::detectBatch(const float* blob, const std::vector<FrameTransform>&
   const std::size_t perFrame = input_.elementCount();
   out.resize(transforms.size());
   if (timing) {
-    timing->inferMs = 0;
-    timing->inferCalls = 0;
+    timing->callMs.clear();
+    timing->callFrames.clear();
+    timing->inferMs.assign(transforms.size(), 0.0);
     timing->postMs.assign(transforms.size(), 0.0);
   }
   for (int first = 0; first < frames; first += step) {
@@ -106,8 +107,10 @@ void Detector::detectBatch(const float* blob, const std::vector<FrameTransform>&
     auto t0 = std::chrono::steady_clock::now();
     const auto& outputs = backend_->infer(blob + perFrame * static_cast<std::size_t>(first), n);
     if (timing) {
-      timing->inferMs += msSince(t0);
-      ++timing->inferCalls;
+      const double ms = msSince(t0);
+      timing->callMs.push_back(ms);
+      timing->callFrames.push_back(n);
+      for (int b = 0; b < n; ++b) timing->inferMs[first + b] = ms;
     }
     for (int b = 0; b < n; ++b) {
       t0 = std::chrono::steady_clock::now();

@@ -4,6 +4,15 @@
 
 namespace facefleet {
 
+const char* boxClipName(BoxClip clip) { return clip == BoxClip::DeepStream ? "deepstream" : "tao"; }
+
+bool parseBoxClip(const std::string& name, BoxClip& out) {
+  if (name == "tao") out = BoxClip::Tao;
+  else if (name == "deepstream") out = BoxClip::DeepStream;
+  else return false;
+  return true;
+}
+
 void decodeGridBox(const float* bbox, const float* cov, int gridW, int gridH, int netW, int netH,
                    const GridBoxParams& p, Boxes& out) {
   if (gridW <= 0 || gridH <= 0) return;
@@ -14,7 +23,8 @@ void decodeGridBox(const float* bbox, const float* cov, int gridW, int gridH, in
   const float* o1 = bbox + plane;
   const float* o2 = bbox + 2 * plane;
   const float* o3 = bbox + 3 * plane;
-  const float w = static_cast<float>(netW), h = static_cast<float>(netH);
+  const float last = p.clip == BoxClip::DeepStream ? 1.0f : 0.0f;
+  const float w = static_cast<float>(netW) - last, h = static_cast<float>(netH) - last;
   for (int j = 0; j < gridH; ++j) {
     const float cy = static_cast<float>(strideY * j) + p.offset;
     const int row = j * gridW;

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
+#include <cstdlib>
 
 namespace facefleet {
 
@@ -118,6 +119,18 @@ JsonWriter& JsonWriter::number(double v, int decimals) {
   out_ += formatNumber(v, decimals);
   return *this;
 }
+JsonWriter& JsonWriter::exactFloat(float v) {
+  separate();
+  if (!std::isfinite(v)) v = 0;
+  char buf[32];
+  for (int digits = 6; digits <= 9; ++digits) {  // fewest digits that read back exactly
+    std::snprintf(buf, sizeof buf, "%.*g", digits, static_cast<double>(v));
+    if (std::strtof(buf, nullptr) == v) break;
+  }
+  out_ += std::string(buf) == "-0" ? "0" : buf;
+  return *this;
+}
+
 JsonWriter& JsonWriter::integer(long long v) {
   separate();
   out_ += std::to_string(v);
@@ -126,19 +139,23 @@ JsonWriter& JsonWriter::integer(long long v) {
 
 namespace {
 
-void writeBoxes(JsonWriter& w, const Boxes& boxes) {
+// decimals: for x,y,w,h (conf gets two more, as in frame lines); kFullPrecision: exact floats.
+void writeBoxes(JsonWriter& w, const Boxes& boxes, int decimals = 2) {
   Boxes sorted = boxes;
   std::stable_sort(sorted.begin(), sorted.end(), [](const Box& a, const Box& b) { return a.conf > b.conf; });
   if (sorted.size() > kMaxBoxesPerFrame) sorted.resize(kMaxBoxesPerFrame);
   w.key("boxes").beginArray();
   for (const Box& b : sorted) {
-    w.beginObject()
-        .key("x").number(b.x1, 2)
-        .key("y").number(b.y1, 2)
-        .key("w").number(std::max(0.0f, b.x2 - b.x1), 2)
-        .key("h").number(std::max(0.0f, b.y2 - b.y1), 2)
-        .key("conf").number(b.conf, 4)
-        .endObject();
+    const float bw = std::max(0.0f, b.x2 - b.x1), bh = std::max(0.0f, b.y2 - b.y1);
+    w.beginObject();
+    if (decimals == kFullPrecision) {
+      w.key("x").exactFloat(b.x1).key("y").exactFloat(b.y1).key("w").exactFloat(bw).key("h").exactFloat(bh);
+      w.key("conf").exactFloat(b.conf);
+    } else {
+      w.key("x").number(b.x1, decimals).key("y").number(b.y1, decimals).key("w").number(bw, decimals);
+      w.key("h").number(bh, decimals).key("conf").number(b.conf, decimals + 2);
+    }
+    w.endObject();
   }
   w.endArray();
 }
@@ -159,10 +176,13 @@ std::string helloLine(const HelloMessage& m) {
       .key("source").string(m.source)
       .key("sourceKind").string(m.sourceKind)
       .key("cluster").string(m.cluster);
+  w.key("cameras").beginArray();
+  for (const HelloCamera& c : m.cameras)
+    w.beginObject().key("id").string(c.id).key("source").string(c.source).key("sourceKind").string(c.sourceKind).endObject();
+  w.endArray();
+  w.key("batch").beginObject().key("size").integer(m.batchSize).key("timeoutMs").number(m.batchTimeoutMs).endObject();
   if (m.dlaCore >= 0) w.key("dlaCore").integer(m.dlaCore);
-  w.key("pid").integer(m.pid)
-      .key("ts").integer(m.ts)
-      .endObject();
+  w.key("pid").integer(m.pid).key("ts").integer(m.ts).endObject();
   return w.str();
 }
 
@@ -170,6 +190,7 @@ std::string frameLine(const FrameMessage& m) {
   JsonWriter w;
   w.beginObject()
       .key("type").string("frame")
+      .key("camera").string(m.camera)
       .key("index").integer(m.index)
       .key("ts").integer(m.ts)
       .key("width").integer(m.width)
@@ -201,8 +222,33 @@ std::string statsLine(const StatsMessage& m) {
       .key("p99").number(m.p99)
       .endObject()
       .key("dropped").integer(m.dropped)
-      .key("windowS").number(m.windowS)
+      .key("windowS").number(m.windowS);
+  w.key("cameras").beginArray();
+  for (const CameraStats& c : m.cameras) {
+    w.beginObject()
+        .key("id").string(c.id)
+        .key("state").string(c.state)
+        .key("frames").integer(c.frames)
+        .key("processedFps").number(c.processedFps, 2)
+        .key("cameraFps").number(c.cameraFps, 2)
+        .key("skipped").integer(c.skipped)
+        .key("dropped").integer(c.dropped)
+        .key("reconnects").integer(c.reconnects);
+    if (!c.error.empty()) {
+      std::size_t n = std::min<std::size_t>(c.error.size(), 1024);
+      while (n < c.error.size() && n > 0 && (static_cast<unsigned char>(c.error[n]) & 0xC0) == 0x80) --n;  // whole UTF-8
+      w.key("error").string(std::string_view(c.error).substr(0, n));
+    }
+    w.endObject();
+  }
+  w.endArray();
+  w.key("batch").beginObject()
+      .key("batches").integer(m.batch.batches)
+      .key("meanSize").number(m.batch.meanSize, 2)
+      .key("inferFps").number(m.batch.inferFps, 2)
+      .key("batchFps").number(m.batch.batchFps, 2)
       .endObject();
+  w.endObject();
   return w.str();
 }
 
@@ -217,10 +263,10 @@ std::string errorLine(ErrorCode code, const std::string& message, std::int64_t t
   return w.str();
 }
 
-std::string detectionsLine(const Boxes& boxes) {
+std::string detectionsLine(const Boxes& boxes, int decimals) {
   JsonWriter w;
   w.beginObject().key("type").string("detections").key("count").integer(static_cast<long long>(boxes.size()));
-  writeBoxes(w, boxes);
+  writeBoxes(w, boxes, decimals);
   w.endObject();
   return w.str();
 }

@@ -1,13 +1,15 @@
 #include "facefleet/pipeline.hpp"
 
+#include <algorithm>
 #include <chrono>
+#include <cstring>
 #include <mutex>
 #include <thread>
 
-#include "facefleet/bounded_queue.hpp"
 #include "facefleet/errors.hpp"
+#include "facefleet/frame_mux.hpp"
 #include "facefleet/json.hpp"
-#include "facefleet/stats.hpp"
+#include "facefleet/preprocess.hpp"
 
 namespace facefleet {
 namespace {
@@ -16,6 +18,10 @@ using Clock = std::chrono::steady_clock;
 
 double msBetween(Clock::time_point a, Clock::time_point b) {
   return std::chrono::duration<double, std::milli>(b - a).count();
+}
+
+Clock::duration seconds(double s) {
+  return std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(s));
 }
 
 struct Item {
@@ -30,9 +36,10 @@ struct Item {
 // Preprocessed blobs are recycled so a steady state allocates nothing.
 class BlobPool {
  public:
+  explicit BlobPool(std::size_t keep) : keep_(keep) {}
   void put(std::vector<float>&& blob) {
     std::lock_guard<std::mutex> lock(m_);
-    if (pool_.size() < 4) pool_.push_back(std::move(blob));
+    if (pool_.size() < keep_) pool_.push_back(std::move(blob));
   }
   std::vector<float> take() {
     std::lock_guard<std::mutex> lock(m_);
@@ -44,53 +51,54 @@ class BlobPool {
 
  private:
   std::mutex m_;
+  std::size_t keep_;
   std::vector<std::vector<float>> pool_;
 };
 
-using FrameQueue = BoundedQueue<Item>;
+using Mux = FrameMux<Item>;
 
-struct CaptureResult {
-  bool sourceFailed = false;
-  std::string error;
+// What a capture thread counts, read by the inference loop for the stats lines.
+struct CaptureCounters {
+  std::atomic<long long> captured{0};  // frames read from the source
+  std::atomic<long long> skipped{0};   // left out by --max-fps
 };
 
-void captureLoop(FrameSource& source, const InputSpec& spec, const PipelineOptions& opt, FrameQueue& queue,
-                 BlobPool& blobs, const std::atomic<bool>& stop, const std::atomic<bool>& consumerDone, CaptureResult& result) {
+void captureLoop(Camera& camera, std::size_t lane, const InputSpec& spec, const PipelineOptions& opt, Mux& mux,
+                 BlobPool& blobs, const std::atomic<bool>& halt, CaptureCounters& counters) {
   Preprocessor pre(spec);
   cv::Mat frame;
-  const double fps = source.fps() > 0 ? source.fps() : 30.0;
-  const bool paced = opt.pace && !source.live();
+  const bool paced = opt.pace && !camera.live();
   const auto paceStart = Clock::now();
   // --max-fps: frames closer than `minGap` to the last one taken are skipped (live, paced) or waited
   // for (other files, so every frame is still processed).
   const bool limited = opt.maxFps > 0;
-  const bool skipFrames = paced || source.live();
-  const auto minGap = limited ? std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(1.0 / opt.maxFps))
-                              : Clock::duration::zero();
+  const bool skipFrames = paced || camera.live();
+  const auto minGap = limited ? seconds(1.0 / opt.maxFps) : Clock::duration::zero();
   Clock::time_point lastTaken;
   bool taken = false;
   long long index = 0;
   try {
-    while (!stop.load() && !consumerDone.load()) {
-      if (paced) std::this_thread::sleep_until(paceStart + std::chrono::duration_cast<Clock::duration>(
-                                                               std::chrono::duration<double>(index / fps)));
+    while (!halt.load()) {
+      // A paced file frame's time is its place in the file (index / fps), so which frames --max-fps
+      // skips does not depend on how busy the machine is; a live frame's time is when it was read.
+      Clock::time_point due;
+      if (paced) {
+        const double fps = camera.fps() > 0 ? camera.fps() : 30.0;
+        due = paceStart + seconds(index / fps);
+        std::this_thread::sleep_until(due);
+      }
       if (limited && taken && !skipFrames) std::this_thread::sleep_until(lastTaken + minGap);
       const auto t0 = Clock::now();
-      bool ok = source.read(frame);
-      if (!ok && !source.live() && opt.loop && source.restart()) ok = source.read(frame);
-      if (!ok) {
-        if (source.live()) {
-          result.sourceFailed = true;
-          result.error = source.lastError();
-        }
-        break;
-      }
+      if (!camera.read(frame, halt)) break;
+      ++counters.captured;
       const auto t1 = Clock::now();
-      if (limited && skipFrames && taken && t0 - lastTaken < minGap) {
+      const auto frameTime = paced ? due : t0;
+      if (limited && skipFrames && taken && frameTime - lastTaken < minGap) {
         ++index;  // skipped on purpose: not preprocessed, not counted as dropped
+        ++counters.skipped;
         continue;
       }
-      lastTaken = t0;
+      lastTaken = frameTime;
       taken = true;
       Item item;
       item.index = index++;
@@ -102,16 +110,21 @@ void captureLoop(FrameSource& source, const InputSpec& spec, const PipelineOptio
       item.transform = pre.run(frame, item.blob);
       item.preMs = msBetween(t1, Clock::now());
       std::vector<Item> evicted;
-      const bool queued = queue.push(std::move(item), &evicted);
+      const bool queued = mux.push(lane, std::move(item), &evicted);
       for (Item& e : evicted) blobs.put(std::move(e.blob));
       if (!queued) break;
     }
   } catch (const std::exception& e) {
-    result.sourceFailed = true;
-    result.error = std::string("capture: ") + e.what();
+    camera.fail(std::string("capture: ") + e.what());
   }
-  queue.close();
+  mux.finish(lane);
 }
+
+// Per camera, what the current stats window has seen.
+struct CameraWindow {
+  long long frames = 0, dropped = 0;
+  long long capturedBefore = 0, skippedBefore = 0, reconnectsBefore = 0;
+};
 
 }  // namespace
 
@@ -120,60 +133,141 @@ std::int64_t epochMs() {
       .count();
 }
 
-PipelineSummary runPipeline(Detector& detector, FrameSource& source, const PipelineOptions& opt,
-                            const std::atomic<bool>& stop, const LineSink& sink) {
+PipelineSummary runPipeline(Detector& detector, std::vector<std::unique_ptr<Camera>>& cameras,
+                            const PipelineOptions& opt, const std::atomic<bool>& stop, const LineSink& sink) {
+  const std::size_t n = cameras.size();
   // Live (and paced) sources: one slot, newest frame wins. Files: two slots, so the next frame is
   // decoded and preprocessed while the current one is in inference.
-  const bool dropStale = source.live() || opt.pace;
-  FrameQueue queue(dropStale ? 1 : 2, dropStale);
-  BlobPool blobs;
-  std::atomic<bool> consumerDone{false};
-  CaptureResult capture;
+  std::vector<Mux::Lane> lanes;
+  for (const auto& c : cameras) {
+    const bool dropStale = c->live() || opt.pace;
+    lanes.push_back(Mux::Lane{dropStale ? 1u : 2u, dropStale});
+  }
+  Mux mux(lanes);
+  BlobPool blobs(4 * n);
+  std::atomic<bool> halt{false};
+  std::vector<CaptureCounters> counters(n);
+  std::vector<CameraWindow> windows(n);
+  std::vector<std::thread> threads;
   PipelineSummary summary;
   StatsWindow window(epochMs());
-  const auto interval = std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(opt.statsInterval));
+
+  // The batcher waits only for cameras that deliver: online ones.
+  for (std::size_t i = 0; i < n; ++i) {
+    Camera& c = *cameras[i];
+    const CameraState state = c.status().state;
+    mux.setExpected(i, state == CameraState::Online);
+    c.onStateChange([&mux, i](CameraState s) { mux.setExpected(i, s == CameraState::Online); });
+    if (state == CameraState::Failed) mux.finish(i);
+  }
+  auto shutdown = [&] {
+    halt = true;
+    mux.close();
+    for (auto& t : threads)
+      if (t.joinable()) t.join();
+    for (auto& c : cameras) c->onStateChange(nullptr);
+  };
+
+  const auto interval = seconds(opt.statsInterval);
   auto nextStats = Clock::now() + interval;
   const auto started = Clock::now();
   auto lastDone = started;
+  const std::size_t maxBatch = static_cast<std::size_t>(std::max(1, detector.maxBatch()));
+  const auto batchTimeout = seconds(opt.batchTimeoutMs / 1000.0);
+  const std::size_t perFrame = detector.input().elementCount();
 
-  std::thread captureThread(captureLoop, std::ref(source), std::cref(detector.input()), std::cref(opt),
-                            std::ref(queue), std::ref(blobs), std::cref(stop), std::cref(consumerDone), std::ref(capture));
-  auto shutdown = [&] {
-    consumerDone = true;
-    queue.close();
-    if (captureThread.joinable()) captureThread.join();
+  auto statsLineNow = [&](std::int64_t nowMs) {
+    const double windowS = std::max(0.0, window.elapsedS(nowMs));
+    StatsMessage m = window.take(nowMs);
+    for (std::size_t i = 0; i < n; ++i) {
+      CameraWindow& w = windows[i];
+      const CameraStatus st = cameras[i]->status();
+      const long long captured = counters[i].captured.load(), skipped = counters[i].skipped.load();
+      CameraStats c;
+      c.id = cameras[i]->id();
+      c.state = cameraStateName(st.state);
+      c.error = st.error;
+      c.frames = w.frames;
+      c.dropped = w.dropped;
+      c.skipped = skipped - w.skippedBefore;
+      c.reconnects = st.reconnects - w.reconnectsBefore;
+      c.processedFps = windowS > 0 ? static_cast<double>(c.frames) / windowS : 0;
+      c.cameraFps = windowS > 0 ? static_cast<double>(captured - w.capturedBefore) / windowS : 0;
+      m.cameras.push_back(c);
+      w = CameraWindow{0, 0, captured, skipped, st.reconnects};
+    }
+    return statsLine(m);
   };
-
-  try {
-    Item item;
-    for (;;) {
-      const auto r = queue.pop(item, std::chrono::milliseconds(100));
-      if (r == FrameQueue::Pop::Closed) break;
-      if (r == FrameQueue::Pop::Item) {
-        FrameMessage msg;
-        Boxes boxes = detector.detect(item.blob, item.transform, &msg.ms.infer, &msg.ms.post);
-        blobs.put(std::move(item.blob));
-        lastDone = Clock::now();
-        msg.index = item.index;
-        msg.width = item.width;
-        msg.height = item.height;
-        msg.boxes = std::move(boxes);
-        msg.ms.capture = item.captureMs;
-        msg.ms.pre = item.preMs;
-        msg.ms.total = msBetween(item.start, lastDone);
-        msg.ts = epochMs();
-        if (opt.emitFrames) sink(frameLine(msg));
-        window.addFrame(msg.ms.infer);
-        summary.inferMs.push_back(msg.ms.infer);
-        ++summary.frames;
-        if (opt.maxFrames > 0 && summary.frames >= opt.maxFrames) break;
-      }
-      if (stop.load()) break;
-      const long long d = queue.takeDropped();
+  auto collectDropped = [&] {
+    for (std::size_t i = 0; i < n; ++i) {
+      const long long d = mux.takeDropped(i);
+      windows[i].dropped += d;
       window.addDropped(d);
       summary.dropped += d;
+    }
+  };
+
+  for (std::size_t i = 0; i < n; ++i) {
+    if (cameras[i]->status().state == CameraState::Failed) continue;
+    threads.emplace_back(captureLoop, std::ref(*cameras[i]), i, std::cref(detector.input()), std::cref(opt),
+                         std::ref(mux), std::ref(blobs), std::cref(halt), std::ref(counters[i]));
+  }
+
+  try {
+    std::vector<std::pair<std::size_t, Item>> batch;
+    std::vector<FrameTransform> transforms;
+    std::vector<float> batchBlob;
+    std::vector<Boxes> results;
+    Detector::BatchTiming timing;
+    bool done = false;
+    while (!done) {
+      const auto r = mux.popBatch(batch, maxBatch, batchTimeout, std::chrono::milliseconds(100));
+      if (r == Mux::Pop::Closed) break;
+      if (r == Mux::Pop::Batch) {
+        transforms.clear();
+        for (const auto& b : batch) transforms.push_back(b.second.transform);
+        const float* input = batch.front().second.blob.data();
+        if (batch.size() > 1) {  // one contiguous input: frame after frame
+          batchBlob.resize(batch.size() * perFrame);
+          for (std::size_t k = 0; k < batch.size(); ++k)
+            std::memcpy(batchBlob.data() + k * perFrame, batch[k].second.blob.data(), perFrame * sizeof(float));
+          input = batchBlob.data();
+        }
+        detector.detectBatch(input, transforms, results, &timing);
+        lastDone = Clock::now();
+        for (std::size_t k = 0; k < timing.callMs.size(); ++k) {
+          window.addInference(timing.callFrames[k], timing.callMs[k]);
+          summary.inferMs.add(timing.callMs[k]);
+          ++summary.batches;
+        }
+        for (std::size_t k = 0; k < batch.size(); ++k) {
+          const std::size_t lane = batch[k].first;
+          Item& item = batch[k].second;
+          if (!done) {
+            FrameMessage msg;
+            msg.camera = cameras[lane]->id();
+            msg.index = item.index;
+            msg.width = item.width;
+            msg.height = item.height;
+            msg.boxes = std::move(results[k]);
+            msg.ms.capture = item.captureMs;
+            msg.ms.pre = item.preMs;
+            msg.ms.infer = timing.inferMs[k];
+            msg.ms.post = timing.postMs[k];
+            msg.ms.total = msBetween(item.start, lastDone);
+            msg.ts = epochMs();
+            if (opt.emitFrames) sink(frameLine(msg));
+            ++windows[lane].frames;
+            ++summary.frames;
+            if (opt.maxFrames > 0 && summary.frames >= opt.maxFrames) done = true;
+          }
+          blobs.put(std::move(item.blob));
+        }
+      }
+      if (stop.load()) break;
+      collectDropped();
       if (Clock::now() >= nextStats) {
-        sink(statsLine(window.take(epochMs())));
+        sink(statsLineNow(epochMs()));
         nextStats += interval;
         if (nextStats < Clock::now()) nextStats = Clock::now() + interval;
       }
@@ -183,13 +277,22 @@ PipelineSummary runPipeline(Detector& detector, FrameSource& source, const Pipel
     throw;
   }
   shutdown();
-  const long long d = queue.takeDropped();
-  window.addDropped(d);
-  summary.dropped += d;
-  sink(statsLine(window.take(epochMs())));
+  collectDropped();
+  sink(statsLineNow(epochMs()));
   summary.wallS = std::chrono::duration<double>(lastDone - started).count();
-  summary.sourceFailed = capture.sourceFailed && !stop.load();
-  summary.sourceError = capture.error;
+  if (!stop.load() && !(opt.maxFrames > 0 && summary.frames >= opt.maxFrames)) {
+    bool allFailed = n > 0;
+    for (const auto& c : cameras) {
+      const CameraStatus st = c->status();
+      if (st.state != CameraState::Failed) {
+        allFailed = false;
+        continue;
+      }
+      summary.sourceError += (summary.sourceError.empty() ? "" : "; ") + std::string("camera '") + c->id() +
+                             "': " + (st.error.empty() ? "failed" : st.error);
+    }
+    summary.sourceFailed = allFailed;
+  }
   return summary;
 }
 

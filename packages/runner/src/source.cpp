@@ -1,6 +1,7 @@
 #include "facefleet/source.hpp"
 
 #include <opencv2/imgcodecs.hpp>
+#include <opencv2/core/version.hpp>
 #include <opencv2/videoio.hpp>
 
 #include <algorithm>
@@ -57,6 +58,8 @@ class ImageSource final : public FrameSource {
   std::size_t next_ = 0;
 };
 
+constexpr int kStreamTimeoutMs = 5000;
+
 class CaptureSource final : public FrameSource {
  public:
   CaptureSource(const std::string& spec, SourceKind kind) : spec_(spec), kind_(kind) { openCapture(); }
@@ -87,7 +90,18 @@ class CaptureSource final : public FrameSource {
         case SourceKind::Camera:
           ok = isInteger(spec_) ? cap_.open(std::stoi(spec_), cv::CAP_V4L2) : cap_.open(spec_, cv::CAP_V4L2);
           break;
-        case SourceKind::Stream: ok = cap_.open(spec_, cv::CAP_FFMPEG); break;
+        case SourceKind::Stream:
+#if CV_VERSION_MAJOR > 4 || (CV_VERSION_MAJOR == 4 && CV_VERSION_MINOR >= 6)
+          // Bounded open and read, so a dead server is noticed and reconnected instead of hanging
+          // (OpenCV >= 4.5.2 has these FFmpeg parameters; JetPack 4's OpenCV 4.1 keeps FFmpeg's
+          // defaults, about 30 s).
+          ok = cap_.open(spec_, cv::CAP_FFMPEG,
+                         {cv::CAP_PROP_OPEN_TIMEOUT_MSEC, kStreamTimeoutMs, cv::CAP_PROP_READ_TIMEOUT_MSEC,
+                          kStreamTimeoutMs});
+#else
+          ok = cap_.open(spec_, cv::CAP_FFMPEG);
+#endif
+          break;
         default: ok = cap_.open(spec_); break;
       }
     } catch (const cv::Exception& e) {
@@ -169,15 +183,26 @@ std::unique_ptr<FrameSource> FrameSource::open(const std::string& spec) {
 }
 
 std::string sourceUsage() {
-  return "  --source SRC                      image file, folder of images (sorted), video file,\n"
-         "                                    rtsp:// or http(s):// URL, /dev/videoN or N (V4L2),\n"
-         "                                    or a GStreamer pipeline (contains '!', ends in appsink)\n"
+  return "  --source [ID=]SRC                 a camera: image file, folder of images (sorted), video file,\n"
+         "                                    rtsp:// or http(s):// URL, /dev/videoN or N (V4L2), or a\n"
+         "                                    GStreamer pipeline (contains '!', ends in appsink). Repeat\n"
+         "                                    it for several cameras; ID names the camera in the output\n"
+         "                                    (default: its position, 0, 1, ...)\n"
+         "  --sources FILE                    cameras from a file, one [ID=]SRC per line ('#' comments)\n"
+         "  --batch-size N                    frames per inference at most (default: one per camera\n"
+         "                                    with tensorrt; 1 with opencv: CPU batches save nothing)\n"
+         "  --batch-timeout-ms MS             how long a batch waits for a slow camera (default 40)\n"
+         "  --no-reconnect                    a live source that fails stays failed (default: reopen it\n"
+         "                                    with exponential backoff and jitter)\n"
+         "  --reconnect-max-s S               longest wait between reopen attempts (default 30)\n"
          "  --loop                            restart a video file or folder at its end\n"
          "  --pace                            deliver file frames at the file's native FPS, like a\n"
          "                                    camera (stale frames are then dropped, as for live sources)\n"
-         "  --max-frames N                    stop after N processed frames (0 = no limit)\n"
-         "  --max-fps F                       process at most F frames per second (0 = no limit): live\n"
-         "                                    and paced sources skip frames, other files are read slower\n"
+         "  --max-frames N                    stop after N processed frames, all cameras together\n"
+         "                                    (0 = no limit)\n"
+         "  --max-fps F                       process at most F frames per second per camera (0 = no\n"
+         "                                    limit): live and paced sources skip frames, other files are\n"
+         "                                    read slower\n"
          "  --stats-interval S                seconds between stats lines (default 5)\n";
 }
 

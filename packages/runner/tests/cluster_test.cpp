@@ -94,7 +94,8 @@ TEST(Dbscan, DropsLowConfidenceAndShortClusters) {
   // Confidences 1.0 (height 10) and 0.3 (height 20).
   EXPECT_EQ(dbscan(in, 0.5f, 0.1f, 1.0f, 0).size(), 1u);
   EXPECT_EQ(dbscan(in, 0.5f, 0.1f, 1.01f, 0).size(), 0u);
-  EXPECT_EQ(dbscan(in, 0.5f, 0.1f, 0, 10.0f).size(), 2u);
+  EXPECT_EQ(dbscan(in, 0.5f, 0.1f, 0, 9.99f).size(), 2u);
+  EXPECT_EQ(dbscan(in, 0.5f, 0.1f, 0, 10.0f).size(), 1u);  // height <= minimum: dropped (TAO)
   const Boxes tall = dbscan(in, 0.5f, 0.1f, 0, 10.5f);
   ASSERT_EQ(tall.size(), 1u);
   EXPECT_FLOAT_EQ(tall[0].height(), 20.0f);
@@ -179,4 +180,38 @@ TEST(Dbscan, SweepMatchesBruteForceOnRandomBoxes) {
     ASSERT_EQ(out.size(), sums.size()) << "round " << round;
     for (std::size_t c = 0; c < sums.size(); ++c) EXPECT_NEAR(out[c].conf, sums[c], 1e-4);
   }
+}
+
+// TAO's DBSCAN is scikit-learn's over the 1 − IoU matrix: a box with no area has IoU 0 with
+// itself, so it is at distance 1 from itself and (eps < 1) in nobody's neighbourhood, itself
+// included. With full coverage it would be a core point if it counted itself; here it is noise.
+TEST(Dbscan, ZeroAreaBoxIsNoiseNotItsOwnNeighbour) {
+  const Boxes flat{{10, 10, 30, 10, 1.0f}};  // height 0 (clipped at a border)
+  EXPECT_TRUE(dbscan(flat, 0.7f, 1.0f, 0, -1.0f).empty());
+  // Beside a real face it does not join or shift that face's cluster.
+  const Boxes mixed{{10, 10, 30, 10, 1.0f}, {10, 10, 30, 30, 1.0f}};
+  const Boxes out = dbscan(mixed, 0.7f, 1.0f, 0, 0);
+  ASSERT_EQ(out.size(), 1u);
+  EXPECT_FLOAT_EQ(out[0].y2, 30.0f);
+  EXPECT_FLOAT_EQ(out[0].conf, 1.0f);
+  // eps >= 1: distance 1 is within reach, so the zero-area box is its own neighbour again.
+  EXPECT_EQ(dbscan(flat, 1.0f, 1.0f, 0, -1.0f).size(), 1u);
+}
+
+// TAO drops clusters whose height is <= the minimum (not <): exactly-at-minimum goes, and a
+// zero-height cluster goes even with minimum 0.
+TEST(Dbscan, HeightFilterDropsAtTheMinimum) {
+  const Boxes tall{{0, 0, 10, 20, 1.0f}};
+  EXPECT_TRUE(dbscan(tall, 0.7f, 1.0f, 0, 20.0f).empty());
+  EXPECT_EQ(dbscan(tall, 0.7f, 1.0f, 0, 19.99f).size(), 1u);
+  // Two zero-height boxes that would average to a zero-height cluster if eps let them meet.
+  const Boxes flats{{0, 5, 10, 5, 1.0f}, {0, 5, 10, 5, 1.0f}};
+  EXPECT_TRUE(dbscan(flats, 1.0f, 1.0f, 0, 0.0f).empty());
+  // NMS keeps DeepStream's candidate filter: lower than the minimum (<) goes, at the minimum stays.
+  ClusterParams p;
+  p.mode = ClusterMode::Nms;
+  p.minHeight = 20.0f;
+  Boxes viaNms = tall;
+  Clusterer(p).run(viaNms);
+  EXPECT_EQ(viaNms.size(), 1u);
 }

@@ -1,6 +1,11 @@
 // nvinfer config files and flags: values land where they should, errors name key and line.
 #include <gtest/gtest.h>
 
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <fstream>
+
 #include "facefleet/config.hpp"
 #include "facefleet/errors.hpp"
 
@@ -170,7 +175,10 @@ TEST(Flags, OverrideTheConfigFile) {
                                 w);
   EXPECT_FLOAT_EQ(c.cluster.nmsIou, 0.45f);
   EXPECT_EQ(c.cluster.mode, ClusterMode::Dbscan);
-  EXPECT_EQ(c.source, "/v.avi");
+  ASSERT_EQ(c.cameras.size(), 1u);
+  EXPECT_EQ(c.cameras[0].id, "0");  // one camera without an id: camera "0"
+  EXPECT_EQ(c.cameras[0].source, "/v.avi");
+  EXPECT_EQ(c.maxBatch(), 1);
   EXPECT_TRUE(c.loop);
   EXPECT_FALSE(c.pace);
   EXPECT_EQ(c.maxFrames, 10);
@@ -239,5 +247,167 @@ TEST(NvinferConfig, DlaKeysAndTheDlaCoreFlag) {
     ADD_FAILURE() << "expected bad_args";
   } catch (const RunnerError& e) {
     EXPECT_EQ(std::string(e.what()), "--dla-core: 'x' is not an integer");
+  }
+}
+
+// Settings from a DeepStream config get DeepStream's clamp to the last pixel; flags alone keep
+// TAO's [0, W] clip; --bbox-clip decides over both.
+TEST(Config, BoxClipFollowsWhereTheSettingsCameFrom) {
+  std::vector<std::string> warnings;
+  RunnerConfig plain;
+  EXPECT_EQ(plain.boxClip(), BoxClip::Tao);
+  RunnerConfig ds;
+  applyNvinferConfig(ds, kFacenet, "facenet.txt", "/cfg", warnings);
+  EXPECT_EQ(ds.boxClip(), BoxClip::DeepStream);
+  EXPECT_EQ(ds.decodeOptions(Decoder::create("detectnet_v2")).clip, BoxClip::DeepStream);
+  applyFlag(ds, Flag{"bbox-clip", "tao"});
+  EXPECT_EQ(ds.boxClip(), BoxClip::Tao);
+  applyFlag(plain, Flag{"bbox-clip", "deepstream"});
+  EXPECT_EQ(plain.boxClip(), BoxClip::DeepStream);
+  try {
+    applyFlag(plain, Flag{"bbox-clip", "w-1"});
+    FAIL() << "expected bad_args";
+  } catch (const RunnerError& e) {
+    EXPECT_EQ(e.code(), ErrorCode::BadArgs);
+    EXPECT_NE(std::string(e.what()).find("--bbox-clip"), std::string::npos);
+  }
+}
+
+TEST(Cameras, SourceFlagsNameCamerasAndRejectDuplicates) {
+  std::vector<std::string> w;
+  RunnerConfig c = parseRunArgs({"--model", "/m.onnx", "--source", "door=rtsp://10.0.0.5/live?user=a", "--source",
+                                 "/data/a=b.avi", "--source", "rtsp://10.0.0.6/s?x=1", "--source",
+                                 "v4l2src device=/dev/video0 ! videoconvert ! appsink", "--batch-timeout-ms", "25"},
+                                w);
+  ASSERT_EQ(c.cameras.size(), 4u);
+  EXPECT_EQ(c.cameras[0].id, "door");
+  EXPECT_EQ(c.cameras[0].source, "rtsp://10.0.0.5/live?user=a");
+  EXPECT_EQ(c.cameras[1].id, "1");  // "/data/a" is not an id: the whole text is the path
+  EXPECT_EQ(c.cameras[1].source, "/data/a=b.avi");
+  EXPECT_EQ(c.cameras[2].id, "2");
+  EXPECT_EQ(c.cameras[2].source, "rtsp://10.0.0.6/s?x=1");
+  EXPECT_EQ(c.cameras[3].source, "v4l2src device=/dev/video0 ! videoconvert ! appsink");
+  EXPECT_EQ(c.maxBatch(), 1);  // opencv on a CPU: cameras take turns (batches save nothing there)
+  c.backend = "tensorrt";
+  EXPECT_EQ(c.maxBatch(), 4);  // one frame per camera, as nvstreammux's batch-size = sources
+  EXPECT_EQ(c.batchTimeoutMs, 25);
+  c = parseRunArgs({"--model", "/m.onnx", "--backend", "tensorrt", "--source", "a=x.avi", "--source", "b=y.avi",
+                    "--batch-size", "1"},
+                   w);
+  EXPECT_EQ(c.maxBatch(), 1);  // --batch-size decides over the default
+  c = parseRunArgs({"--model", "/m.onnx", "--source", "a=x.avi", "--batch-size", "3"}, w);
+  EXPECT_EQ(c.maxBatch(), 3);
+  for (const auto& args : std::vector<std::vector<std::string>>{
+           {"--model", "/m.onnx", "--source", "a=x.avi", "--source", "a=y.avi"},  // same id twice
+           {"--model", "/m.onnx", "--source", "a="},                              // empty source
+           {"--model", "/m.onnx", "--source", "a=x.avi", "--batch-size", "0"}}) {
+    try {
+      parseRunArgs(args, w);
+      FAIL() << "expected bad_args for " << args[3];
+    } catch (const RunnerError& e) {
+      EXPECT_EQ(e.code(), ErrorCode::BadArgs);
+      EXPECT_EQ(std::string(e.what()).rfind("--", 0), 0u) << e.what();
+    }
+  }
+}
+
+TEST(Cameras, SourcesFileAndIds) {
+  std::vector<CameraSpec> cams;
+  parseSourcesText("# site A\nlobby=/v/lobby.mp4\n\n  rtsp://cam2/stream?a=b  \n/dev/video0\n", "cams.txt", cams);
+  ASSERT_EQ(cams.size(), 3u);
+  EXPECT_EQ(cams[0].id, "lobby");
+  EXPECT_EQ(cams[1].id, "1");
+  EXPECT_EQ(cams[1].source, "rtsp://cam2/stream?a=b");
+  EXPECT_EQ(cams[2].source, "/dev/video0");
+  try {
+    parseSourcesText("ok=/a.avi\nbroken=\n", "cams.txt", cams);
+    FAIL();
+  } catch (const RunnerError& e) {
+    EXPECT_STREQ(e.what(), "cams.txt:2: camera 'broken' has an empty source");
+  }
+  EXPECT_TRUE(isCameraId("cam-1.left_2"));
+  EXPECT_FALSE(isCameraId(""));
+  EXPECT_FALSE(isCameraId("a b"));
+  EXPECT_FALSE(isCameraId(".hidden"));
+  EXPECT_FALSE(isCameraId("a/b"));
+  EXPECT_FALSE(isCameraId(std::string(65, 'a')));
+}
+
+TEST(Cameras, ReconnectBackoffGrowsToItsCapWithBoundedJitter) {
+  ReconnectPolicy p;  // 0.5 s doubling to 30 s, ±25%
+  EXPECT_DOUBLE_EQ(reconnectDelayS(p, 1, 0.5), 0.5);
+  EXPECT_DOUBLE_EQ(reconnectDelayS(p, 2, 0.5), 1.0);
+  EXPECT_DOUBLE_EQ(reconnectDelayS(p, 4, 0.5), 4.0);
+  EXPECT_DOUBLE_EQ(reconnectDelayS(p, 20, 0.5), 30.0);   // capped
+  EXPECT_DOUBLE_EQ(reconnectDelayS(p, 3, 0.0), 1.5);     // -25%
+  EXPECT_NEAR(reconnectDelayS(p, 3, 0.999999), 2.5, 1e-5);  // +25%
+  EXPECT_STREQ(cameraStateName(CameraState::Reconnecting), "reconnecting");
+}
+
+// A whole deepstream-app config: cameras from [sourceN] (file:// uris become paths, disabled ones
+// are left out, ids are N), batching from [streammux], the model from [primary-gie]'s nvinfer
+// config-file (relative to the app config), display and sink groups accepted without noise.
+TEST(Config, DeepStreamAppConfigGivesCamerasBatchingAndTheModel) {
+  const std::string dir = ::testing::TempDir() + "facefleet_dsapp_" + std::to_string(::getpid());
+  ::mkdir(dir.c_str(), 0755);
+  {
+    std::ofstream(dir + "/config_infer_primary_facenet.txt")
+        << "[property]\nonnx-file=facenet.onnx\ninfer-dims=3;416;736\ncluster-mode=2\n[class-attrs-all]\n"
+           "pre-cluster-threshold=0.3\n";
+    std::ofstream(dir + "/deepstream_app_config.txt")
+        << "[application]\nenable-perf-measurement=1\n[tiled-display]\nenable=1\nrows=2\n"
+           "[source0]\nenable=1\ntype=3\nuri=file:///opt/videos/lobby.mp4\nnum-sources=1\n"
+           "[source1]\nenable=0\ntype=3\nuri=file:///opt/videos/unused.mp4\n"
+           "[source2]\nenable=1\ntype=4\nuri=rtsp://10.0.0.7/stream1\nrtsp-reconnect-interval-sec=2\n"
+           "[source3]\nenable=1\ntype=1\ncamera-v4l2-dev-node=2\n"
+           "[sink0]\nenable=1\ntype=2\n[osd]\nenable=1\n"
+           "[streammux]\nbatch-size=3\nbatched-push-timeout=33000\nwidth=1920\n"
+           "[primary-gie]\nenable=1\nconfig-file=config_infer_primary_facenet.txt\nbatch-size=3\n";
+  }
+  std::vector<std::string> w;
+  RunnerConfig c = parseRunArgs({"--config", dir + "/deepstream_app_config.txt"}, w);
+  ASSERT_EQ(c.cameras.size(), 3u);
+  EXPECT_EQ(c.cameras[0].id, "0");
+  EXPECT_EQ(c.cameras[0].source, "/opt/videos/lobby.mp4");
+  EXPECT_EQ(c.cameras[1].id, "2");
+  EXPECT_EQ(c.cameras[1].source, "rtsp://10.0.0.7/stream1");
+  EXPECT_EQ(c.cameras[2].source, "/dev/video2");
+  EXPECT_EQ(c.maxBatch(), 3);
+  EXPECT_DOUBLE_EQ(c.batchTimeoutMs, 33.0);
+  EXPECT_DOUBLE_EQ(c.reconnect.initialS, 2.0);
+  EXPECT_EQ(c.modelPath(), dir + "/facenet.onnx");
+  EXPECT_EQ(c.cluster.mode, ClusterMode::Nms);
+  EXPECT_FLOAT_EQ(*c.preClusterThreshold, 0.3f);
+  EXPECT_EQ(c.boxClip(), BoxClip::DeepStream);
+  ASSERT_EQ(w.size(), 1u) << "only type=3's num-sources is worth a warning";
+  EXPECT_NE(w[0].find("num-sources"), std::string::npos);
+  // --source on the command line replaces the config's cameras.
+  c = parseRunArgs({"--config", dir + "/deepstream_app_config.txt", "--source", "only=/v.avi"}, w);
+  ASSERT_EQ(c.cameras.size(), 1u);
+  EXPECT_EQ(c.cameras[0].id, "only");
+}
+
+TEST(Config, DeepStreamSourceListNamesCamerasBySensorId) {
+  RunnerConfig c;
+  std::vector<std::string> w;
+  applyNvinferConfig(c,
+                     "[source-list]\nnum-source-bins=2\nlist=file:///a.mp4;rtsp://cam/b\n"
+                     "sensor-id-list=lobby;door\n",
+                     "app.txt", "/", w);
+  ASSERT_EQ(c.cameras.size(), 2u);
+  EXPECT_EQ(c.cameras[0].id, "lobby");
+  EXPECT_EQ(c.cameras[0].source, "/a.mp4");
+  EXPECT_EQ(c.cameras[1].id, "door");
+  EXPECT_TRUE(w.empty());
+  for (const char* text : {"[source-list]\nlist=a.mp4\nsensor-id-list=a;b\n", "[source0]\ntype=5\n",
+                           "[source0]\ntype=2\n", "[streammux]\nbatch-size=0\n"}) {
+    RunnerConfig bad;
+    try {
+      applyNvinferConfig(bad, text, "app.txt", "/", w);
+      FAIL() << text;
+    } catch (const RunnerError& e) {
+      EXPECT_EQ(e.code(), ErrorCode::BadArgs);
+      EXPECT_EQ(std::string(e.what()).rfind("app.txt:", 0), 0u) << e.what();
+    }
   }
 }

@@ -254,3 +254,43 @@ TEST(BatchSlice, EachFrameDecodesAsIfItRanAlone) {
     }
   }
 }
+
+// DeepStream's DetectNet_v2 parser clamps corners to the last pixel (W − 1, H − 1); TAO clips to
+// the image size. Same cells as ClipsAtEachEdge: only the right and bottom edges differ, by 1 px.
+TEST(GridBox, DeepStreamClampsToTheLastPixel) {
+  Grid g(4, 3);
+  g.set(0, 1, 0.9f, 1.0f, 0.0f, 0.1f, 0.1f);  // x1 -> 0 (both)
+  g.set(3, 1, 0.9f, 0.1f, 0.0f, 1.0f, 0.1f);  // x2 = 83.5 -> 63 (DeepStream) / 64 (TAO)
+  g.set(1, 0, 0.9f, 0.1f, 1.0f, 0.1f, 0.1f);  // y1 -> 0 (both)
+  g.set(1, 2, 0.9f, 0.1f, 0.1f, 0.1f, 1.0f);  // y2 = 67.5 -> 47 (DeepStream) / 48 (TAO)
+  GridBoxParams p;
+  p.clip = BoxClip::DeepStream;
+  Boxes ds;
+  decodeGridBox(g.bbox.data(), g.cov.data(), g.w, g.h, 64, 48, p, ds);
+  const Boxes tao = g.decode(64, 48);
+  ASSERT_EQ(ds.size(), 4u);
+  ASSERT_EQ(tao.size(), 4u);
+  EXPECT_FLOAT_EQ(ds[0].y1, 0.0f);
+  EXPECT_FLOAT_EQ(ds[1].x1, 0.0f);
+  EXPECT_FLOAT_EQ(ds[2].x2, 63.0f);
+  EXPECT_FLOAT_EQ(tao[2].x2, 64.0f);
+  EXPECT_FLOAT_EQ(ds[3].y2, 47.0f);
+  EXPECT_FLOAT_EQ(tao[3].y2, 48.0f);
+  // A corner inside the last pixel is clamped too: x2 = 48.5 + 35·0.43 = 63.55 -> 63.
+  Grid in(4, 3);
+  in.set(3, 1, 0.9f, 0.1f, 0.1f, 0.43f, 0.1f);
+  Boxes one;
+  decodeGridBox(in.bbox.data(), in.cov.data(), in.w, in.h, 64, 48, p, one);
+  ASSERT_EQ(one.size(), 1u);
+  EXPECT_FLOAT_EQ(one[0].x2, 63.0f);
+  EXPECT_NEAR(in.decode(64, 48)[0].x2, 63.55f, 1e-4);
+  // Through the decoder table the clip travels in DecodeOptions.
+  const std::vector<TensorView> outs = {{"output_bbox/BiasAdd", {1, 4, 3, 4}, g.bbox.data()},
+                                        {"output_cov/Sigmoid", {1, 1, 3, 4}, g.cov.data()}};
+  DecodeOptions o;
+  o.clip = BoxClip::DeepStream;
+  Boxes viaTable;
+  decodeDetectNetV2(outs, NetworkInfo{64, 48}, o, viaTable);
+  ASSERT_EQ(viaTable.size(), 4u);
+  EXPECT_FLOAT_EQ(viaTable[2].x2, 63.0f);
+}

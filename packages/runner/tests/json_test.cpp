@@ -1,7 +1,10 @@
 // The stdout contract: exact key sets per line type, escaping, finite numbers.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
+#include <cstdint>
+#include <cstdlib>
 #include <limits>
 
 #include "facefleet/json.hpp"
@@ -47,11 +50,19 @@ TEST(Json, HelloHasExactlyTheContractKeys) {
   h.source = "/v.avi";
   h.sourceKind = "file";
   h.cluster = "nms";
+  h.cameras = {{"0", "/v.avi", "file"}, {"door", "rtsp://cam/s", "stream"}};
+  h.batchSize = 2;
+  h.batchTimeoutMs = 40;
   h.pid = 42;
   h.ts = 1764270000123;
   const auto v = minijson::parse(helloLine(h));
   EXPECT_EQ(v.keys(), (Keys{"type", "v", "runner", "backend", "model", "modelPath", "modelSha256", "input",
-                            "source", "sourceKind", "cluster", "pid", "ts"}));
+                            "source", "sourceKind", "cluster", "cameras", "batch", "pid", "ts"}));
+  ASSERT_EQ(v["cameras"].items.size(), 2u);
+  EXPECT_EQ(v["cameras"].items[1].keys(), (Keys{"id", "source", "sourceKind"}));
+  EXPECT_EQ(v["cameras"].items[1]["id"].str, "door");
+  EXPECT_EQ(v["batch"].keys(), (Keys{"size", "timeoutMs"}));
+  EXPECT_EQ(v["batch"]["size"].num, 2);
   EXPECT_EQ(v["input"].keys(), (Keys{"width", "height"}));
   EXPECT_EQ(v["type"].str, "hello");
   EXPECT_EQ(v["v"].num, 1);
@@ -63,6 +74,7 @@ TEST(Json, HelloHasExactlyTheContractKeys) {
 
 TEST(Json, FrameHasExactKeysBoxesAsXywhAndAtMost256) {
   FrameMessage f;
+  f.camera = "door";
   f.index = 3;
   f.ts = 1000;
   f.width = 720;
@@ -70,7 +82,8 @@ TEST(Json, FrameHasExactKeysBoxesAsXywhAndAtMost256) {
   for (int i = 0; i < 300; ++i) f.boxes.push_back(Box{10.5f, 20, 46.5f, 56, i / 1000.0f});
   f.ms = {1.2, 0.8, 12.3, 0.05, 14.5};
   const auto v = minijson::parse(frameLine(f));
-  EXPECT_EQ(v.keys(), (Keys{"type", "index", "ts", "width", "height", "faces", "boxes", "ms"}));
+  EXPECT_EQ(v.keys(), (Keys{"type", "camera", "index", "ts", "width", "height", "faces", "boxes", "ms"}));
+  EXPECT_EQ(v["camera"].str, "door");
   EXPECT_EQ(v["ms"].keys(), (Keys{"capture", "pre", "infer", "post", "total"}));
   EXPECT_EQ(v["faces"].num, 300);
   ASSERT_EQ(v["boxes"].items.size(), 256u);
@@ -88,8 +101,25 @@ TEST(Json, StatsAndErrorHaveExactKeys) {
   StatsWindow w(0);
   for (double ms : {10.0, 20.0, 30.0, 40.0}) w.addFrame(ms);
   w.addDropped(2);
-  const auto s = minijson::parse(statsLine(w.take(2000)));
-  EXPECT_EQ(s.keys(), (Keys{"type", "ts", "frames", "fps", "inferFps", "latencyMs", "dropped", "windowS"}));
+  StatsMessage m = w.take(2000);
+  CameraStats cam;
+  cam.id = "door";
+  cam.state = "reconnecting";
+  cam.error = "no frame from rtsp://cam/s";
+  cam.reconnects = 1;
+  m.cameras = {cam};
+  cam.error.clear();
+  cam.state = "online";
+  m.cameras.push_back(cam);
+  const auto s = minijson::parse(statsLine(m));
+  EXPECT_EQ(s.keys(),
+            (Keys{"type", "ts", "frames", "fps", "inferFps", "latencyMs", "dropped", "windowS", "cameras", "batch"}));
+  EXPECT_EQ(s["cameras"].items[0].keys(), (Keys{"id", "state", "frames", "processedFps", "cameraFps", "skipped",
+                                                "dropped", "reconnects", "error"}));
+  EXPECT_EQ(s["cameras"].items[1].keys().size(), 8u);  // error only when there is one
+  EXPECT_EQ(s["batch"].keys(), (Keys{"batches", "meanSize", "inferFps", "batchFps"}));
+  EXPECT_EQ(s["batch"]["batches"].num, 4);
+  EXPECT_EQ(s["batch"]["meanSize"].num, 1);
   EXPECT_EQ(s["latencyMs"].keys(), (Keys{"p50", "p95", "p99"}));
   EXPECT_EQ(s["frames"].num, 4);
   EXPECT_EQ(s["fps"].num, 2);        // 4 frames / 2 s
@@ -103,6 +133,15 @@ TEST(Json, StatsAndErrorHaveExactKeys) {
   EXPECT_EQ(e["fps"].num, 0);
   EXPECT_EQ(e["inferFps"].num, 0);
   EXPECT_EQ(e["dropped"].num, 0);
+  // Batches: 8 frames in two calls of 4 at 20 ms: 200 frames and 50 calls per second of inference.
+  StatsWindow b(0);
+  b.addInference(4, 20.0);
+  b.addInference(4, 20.0);
+  const StatsMessage bm = b.take(1000);
+  EXPECT_EQ(bm.frames, 8);
+  EXPECT_DOUBLE_EQ(bm.batch.meanSize, 4);
+  EXPECT_DOUBLE_EQ(bm.inferFps, 200);
+  EXPECT_DOUBLE_EQ(bm.batch.batchFps, 50);
 
   const auto err = minijson::parse(errorLine(ErrorCode::ModelLoad, "x", 7));
   EXPECT_EQ(err.keys(), (Keys{"type", "ts", "code", "message"}));
@@ -125,9 +164,61 @@ TEST(Json, DetectionsLine) {
   EXPECT_EQ(v["boxes"].items[0]["h"].num, 6);
 }
 
+TEST(Json, ExactFloatsReadBackBitForBit) {
+  for (float f : {0.1f, 0.9f, 313.5f, 1.0f / 3.0f, 735.99994f, 1e-7f, -2.5f, 0.0f}) {
+    JsonWriter w;
+    w.exactFloat(f);
+    EXPECT_EQ(std::strtof(w.str().c_str(), nullptr), f) << w.str();
+  }
+  JsonWriter w;
+  w.beginArray().exactFloat(0.5f).exactFloat(NAN).exactFloat(-0.0f).endArray();
+  EXPECT_EQ(w.str(), "[0.5,0,0]");
+  const std::string line = detectionsLine(Boxes{{1.0f / 3.0f, 2, 4, 8, 0.5f}}, kFullPrecision);
+  EXPECT_NE(line.find("\"x\":0.33333334,"), std::string::npos) << line;  // shortest exact text
+  EXPECT_NE(detectionsLine(Boxes{{1.0f / 3.0f, 2, 4, 8, 0.5f}}, 4).find("\"x\":0.3333,"), std::string::npos);
+}
+
 TEST(Stats, PercentileInterpolates) {
   EXPECT_EQ(percentile({}, 50), 0);
   EXPECT_EQ(percentile({5}, 99), 5);
   EXPECT_EQ(percentile({4, 1, 3, 2}, 50), 2.5);
   EXPECT_NEAR(percentile({1, 2, 3, 4, 5, 6, 7, 8, 9, 10}, 99), 9.91, 1e-9);
+}
+
+TEST(Stats, LatencyStatsExactWhileSmall) {
+  LatencyStats s;
+  for (double ms : {4.0, 1.0, 3.0, 2.0}) s.add(ms);
+  EXPECT_EQ(s.count(), 4);
+  EXPECT_EQ(s.mean(), 2.5);
+  EXPECT_EQ(s.percentile(50), 2.5);
+  EXPECT_EQ(s.min(), 1);
+  EXPECT_EQ(s.max(), 4);
+  s.clear();
+  EXPECT_EQ(s.count(), 0);
+  EXPECT_EQ(s.percentile(99), 0);
+}
+
+// Past kExactSamples the percentiles come from the histogram: within 1% of the exact answer over a
+// wide, skewed distribution, with count/mean/min/max still exact.
+TEST(Stats, LatencyStatsHistogramStaysWithinOnePercent) {
+  LatencyStats s;
+  std::vector<double> all;
+  std::uint32_t x = 12345;
+  for (int i = 0; i < 100000; ++i) {
+    x = x * 1664525u + 1013904223u;
+    const double u = (x >> 8) / 16777216.0;
+    const double ms = 0.05 * std::exp(6.0 * u * u);  // 0.05 ms .. 20 ms, skewed low
+    s.add(ms);
+    all.push_back(ms);
+  }
+  EXPECT_EQ(s.count(), 100000);
+  double sum = 0;
+  for (double v : all) sum += v;
+  EXPECT_NEAR(s.mean(), sum / all.size(), 1e-9 * sum);
+  for (double p : {1.0, 50.0, 90.0, 95.0, 99.0, 99.9}) {
+    const double exact = percentile(all, p);
+    EXPECT_NEAR(s.percentile(p), exact, 0.01 * exact) << "p" << p;
+  }
+  EXPECT_EQ(s.percentile(100), *std::max_element(all.begin(), all.end()));
+  EXPECT_EQ(s.percentile(0), *std::min_element(all.begin(), all.end()));
 }

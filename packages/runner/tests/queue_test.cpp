@@ -1,59 +1,140 @@
-// The capture -> inference hand-over: files wait, live sources keep the newest and count drops.
+// The capture -> inference hand-over and batcher: files wait, live sources keep the newest and count
+// drops; a batch takes one frame per camera and waits only for the cameras that can deliver.
 #include <gtest/gtest.h>
 
 #include <atomic>
 #include <thread>
 
-#include "facefleet/bounded_queue.hpp"
+#include "facefleet/frame_mux.hpp"
 
 using namespace facefleet;
 using namespace std::chrono_literals;
 
-TEST(BoundedQueue, DropOldestKeepsNewestAndCountsEvictions) {
-  BoundedQueue<int> q(1, true);
+namespace {
+using Mux = FrameMux<int>;
+using Batch = std::vector<std::pair<std::size_t, int>>;
+constexpr auto kLong = 10s;  // a timeout a correct test never reaches
+
+std::vector<Mux::Lane> lanes(std::size_t n, bool dropOldest = false, std::size_t capacity = 2) {
+  return std::vector<Mux::Lane>(n, Mux::Lane{capacity, dropOldest});
+}
+}  // namespace
+
+TEST(FrameMux, DropOldestKeepsNewestAndCountsEvictions) {
+  Mux q(lanes(1, true, 1));
   std::vector<int> evicted;
-  EXPECT_TRUE(q.push(1, &evicted));
-  EXPECT_TRUE(q.push(2, &evicted));
-  EXPECT_TRUE(q.push(3, &evicted));
+  EXPECT_TRUE(q.push(0, 1, &evicted));
+  EXPECT_TRUE(q.push(0, 2, &evicted));
+  EXPECT_TRUE(q.push(0, 3, &evicted));
   EXPECT_EQ(evicted, (std::vector<int>{1, 2}));
-  EXPECT_EQ(q.takeDropped(), 2);
-  EXPECT_EQ(q.takeDropped(), 0);  // counted once
-  int v = 0;
-  ASSERT_EQ(q.pop(v, 0ms), BoundedQueue<int>::Pop::Item);
-  EXPECT_EQ(v, 3);
-  EXPECT_EQ(q.pop(v, 1ms), BoundedQueue<int>::Pop::Timeout);
+  EXPECT_EQ(q.takeDropped(0), 2);
+  EXPECT_EQ(q.takeDropped(0), 0);  // counted once
+  Batch b;
+  ASSERT_EQ(q.popBatch(b, 4, kLong, 0ms), Mux::Pop::Batch);
+  ASSERT_EQ(b.size(), 1u);
+  EXPECT_EQ(b[0].second, 3);
+  EXPECT_EQ(q.popBatch(b, 4, kLong, 1ms), Mux::Pop::Timeout);
 }
 
-TEST(BoundedQueue, WaitPolicyLosesNothingAndBlocksWhenFull) {
-  BoundedQueue<int> q(2, false);
-  std::atomic<int> pushed{0};
+TEST(FrameMux, WaitPolicyLosesNothingInOrder) {
+  Mux q(lanes(1));
   std::thread producer([&] {
-    for (int i = 0; i < 100; ++i) {
-      q.push(int(i));
-      pushed = i + 1;
-    }
-    q.close();
+    for (int i = 0; i < 100; ++i) q.push(0, int(i));
+    q.finish(0);
   });
-  // The producer cannot run ahead by more than the capacity while nobody consumes.
-  while (pushed.load() < 2) std::this_thread::yield();
-  std::this_thread::sleep_for(20ms);
-  EXPECT_EQ(pushed.load(), 2);
   std::vector<int> got;
-  int v;
-  while (q.pop(v, 1000ms) == BoundedQueue<int>::Pop::Item) got.push_back(v);
+  Batch b;
+  while (q.popBatch(b, 4, kLong, kLong) == Mux::Pop::Batch) {
+    EXPECT_EQ(b.size(), 1u);  // one frame per camera per batch
+    for (auto& x : b) got.push_back(x.second);
+  }
   producer.join();
   ASSERT_EQ(got.size(), 100u);
   for (int i = 0; i < 100; ++i) EXPECT_EQ(got[i], i);
-  EXPECT_EQ(q.takeDropped(), 0);
+  EXPECT_EQ(q.takeDropped(0), 0);
 }
 
-TEST(BoundedQueue, CloseDrainsThenReportsClosedAndRejectsPushes) {
-  BoundedQueue<int> q(2, false);
-  q.push(7);
+TEST(FrameMux, FullBatchGoesAtOnceWithoutWaitingForTheTimeout) {
+  Mux q(lanes(3));
+  for (int lane = 0; lane < 3; ++lane) q.push(lane, 10 + lane);
+  Batch b;
+  const auto t0 = std::chrono::steady_clock::now();
+  ASSERT_EQ(q.popBatch(b, 8, kLong, kLong), Mux::Pop::Batch);
+  EXPECT_LT(std::chrono::steady_clock::now() - t0, 5s);  // not the 10 s batch timeout
+  ASSERT_EQ(b.size(), 3u);
+  for (std::size_t i = 0; i < 3; ++i) EXPECT_EQ(b[i], (std::pair<std::size_t, int>{i, 10 + static_cast<int>(i)}));
+}
+
+TEST(FrameMux, CamerasThatCannotDeliverAreNotWaitedFor) {
+  Mux q(lanes(3));
+  q.setExpected(1, false);  // reconnecting
+  q.finish(2);              // ended
+  q.push(0, 7);
+  Batch b;
+  const auto t0 = std::chrono::steady_clock::now();
+  ASSERT_EQ(q.popBatch(b, 8, kLong, kLong), Mux::Pop::Batch);
+  EXPECT_LT(std::chrono::steady_clock::now() - t0, 5s);
+  ASSERT_EQ(b.size(), 1u);
+  EXPECT_EQ(b[0].second, 7);
+}
+
+TEST(FrameMux, ASlowCameraHoldsABatchBackOnlyForTheTimeout) {
+  Mux q(lanes(2));
+  q.push(0, 1);
+  Batch b;
+  const auto t0 = std::chrono::steady_clock::now();
+  ASSERT_EQ(q.popBatch(b, 8, 50ms, kLong), Mux::Pop::Batch);
+  EXPECT_GE(std::chrono::steady_clock::now() - t0, 50ms);  // it did wait for camera 1...
+  ASSERT_EQ(b.size(), 1u);                                   // ...then went without it
+  // The timeout counts from the oldest frame's arrival: one that already waited goes at once.
+  q.push(0, 2);
+  std::this_thread::sleep_for(60ms);  // lets the frame age; not synchronisation
+  const auto t1 = std::chrono::steady_clock::now();
+  ASSERT_EQ(q.popBatch(b, 8, 50ms, kLong), Mux::Pop::Batch);
+  EXPECT_LT(std::chrono::steady_clock::now() - t1, 5s);
+  // A frame from the slow camera that arrives in time joins the batch.
+  q.push(0, 3);
+  std::thread late([&] { q.push(1, 4); });
+  ASSERT_EQ(q.popBatch(b, 8, kLong, kLong), Mux::Pop::Batch);
+  late.join();
+  EXPECT_EQ(b.size(), 2u);
+}
+
+TEST(FrameMux, MaxBatchServesCamerasInTurn) {
+  Mux q(lanes(3));
+  for (int round = 0; round < 2; ++round)
+    for (int lane = 0; lane < 3; ++lane) q.push(lane, int(lane));
+  Batch b;
+  std::vector<std::size_t> order;
+  for (int i = 0; i < 3; ++i) {
+    ASSERT_EQ(q.popBatch(b, 2, kLong, kLong), Mux::Pop::Batch);
+    ASSERT_EQ(b.size(), 2u);
+    for (auto& x : b) order.push_back(x.first);
+  }
+  EXPECT_EQ(order, (std::vector<std::size_t>{0, 1, 2, 0, 1, 2}));
+}
+
+TEST(FrameMux, FinishedLanesDrainThenClosed) {
+  Mux q(lanes(2));
+  q.push(0, 1);
+  q.push(1, 2);
+  q.finish(0);
+  q.finish(1);
+  EXPECT_FALSE(q.push(0, 3));  // a finished lane takes no more
+  Batch b;
+  ASSERT_EQ(q.popBatch(b, 8, kLong, kLong), Mux::Pop::Batch);
+  EXPECT_EQ(b.size(), 2u);
+  EXPECT_EQ(q.popBatch(b, 8, kLong, kLong), Mux::Pop::Closed);
+}
+
+TEST(FrameMux, CloseReleasesABlockedProducer) {
+  Mux q(lanes(1, false, 1));
+  q.push(0, 1);
+  std::atomic<int> result{-1};
+  std::thread producer([&] { result = q.push(0, 2) ? 1 : 0; });  // blocks: the lane is full
   q.close();
-  EXPECT_FALSE(q.push(8));
-  int v = 0;
-  EXPECT_EQ(q.pop(v, 0ms), BoundedQueue<int>::Pop::Item);
-  EXPECT_EQ(v, 7);
-  EXPECT_EQ(q.pop(v, 0ms), BoundedQueue<int>::Pop::Closed);
+  producer.join();
+  EXPECT_EQ(result.load(), 0);
+  Batch b;
+  EXPECT_EQ(q.popBatch(b, 8, kLong, kLong), Mux::Pop::Closed);
 }

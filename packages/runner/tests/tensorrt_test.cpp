@@ -446,7 +446,7 @@ TEST_F(TensorRt, HelloReportsTheDlaCoreFromTheNvinferConfig) {
   const auto hello = minijson::parse(r.lines[0]);
   EXPECT_EQ(hello.keys(), (std::vector<std::string>{"type", "v", "runner", "backend", "model", "modelPath",
                                                     "modelSha256", "input", "source", "sourceKind", "cluster",
-                                                    "dlaCore", "pid", "ts"}));
+                                                    "cameras", "batch", "dlaCore", "pid", "ts"}));
   EXPECT_EQ(hello["backend"].str, "tensorrt");
   EXPECT_EQ(hello["dlaCore"].num, 1);
 }

@@ -44,11 +44,11 @@ inline ::testing::AssertionResult haveSample(const std::string& file) {
                                           "or configure -DFACEFLEET_SAMPLE_DATA_DIR=...";
 }
 
-// A running facefleet-runner (or another build of it: `bin`) with its stdout on a pipe (stderr to
-// the test's stderr).
-class Runner {
+// A running program with its stdout on a pipe (stderr to the test's stderr); Runner below is the
+// facefleet-runner binary (or another build of it: `bin`).
+class Child {
  public:
-  explicit Runner(const std::vector<std::string>& args, const std::string& bin = FACEFLEET_RUNNER_BIN) {
+  Child(const std::string& bin, const std::vector<std::string>& args) {
     int fds[2];
     if (::pipe(fds) != 0) return;
     pid_ = ::fork();
@@ -66,7 +66,9 @@ class Runner {
     ::close(fds[1]);
     out_ = ::fdopen(fds[0], "r");
   }
-  ~Runner() {
+  Child(const Child&) = delete;
+  Child& operator=(const Child&) = delete;
+  ~Child() {
     if (pid_ > 0 && !waited_) {
       ::kill(pid_, SIGKILL);
       wait();
@@ -87,6 +89,7 @@ class Runner {
     return lines;
   }
   void signal(int sig) { ::kill(pid_, sig); }
+  pid_t pid() const { return pid_; }
   // Exit status (or 128 + signal).
   int wait() {
     int status = 0;
@@ -101,6 +104,12 @@ class Runner {
   bool waited_ = false;
 };
 
+class Runner : public Child {
+ public:
+  explicit Runner(const std::vector<std::string>& args, const std::string& bin = FACEFLEET_RUNNER_BIN)
+      : Child(bin, args) {}
+};
+
 struct RunResult {
   int exitCode = -1;
   std::vector<std::string> lines;
@@ -112,6 +121,16 @@ inline RunResult run(const std::vector<std::string>& args, const std::string& bi
   res.lines = r.readAll();
   res.exitCode = r.wait();
   return res;
+}
+
+// One stdout line as JSON; a line that is not JSON fails the test (and gives an empty value).
+inline minijson::Value parseLine(const std::string& line) {
+  try {
+    return minijson::parse(line);
+  } catch (const std::exception& e) {
+    ADD_FAILURE() << "not JSON: " << line << " (" << e.what() << ")";
+    return {};
+  }
 }
 
 inline std::string tempDir(const std::string& name) {

@@ -15,6 +15,7 @@
 // after them, and the runner fetches outputs by those names).
 //
 // Usage: node tools/gen-detectnet-onnx.mjs OUT.onnx [--seed N] [--width 24] [--batch dynamic|K]
+//        [--input 736x416]   (other sizes, multiples of 16, give small models for soak tests)
 import { mkdirSync, renameSync, writeFileSync } from 'node:fs';
 import { dirname } from 'node:path';
 
@@ -88,7 +89,7 @@ function mulberry32(seed) {
   };
 }
 
-function build({ seed, width, batch }) {
+function build({ seed, width, batch, inW, inH }) {
   const rand = mulberry32(seed);
   const gauss = () => {
     const u = Math.max(rand(), 1e-12);
@@ -152,9 +153,9 @@ function build({ seed, width, batch }) {
     nodes.map((n) => fBytes(1, n)),
     fString(2, 'detectnet_v2_facenet_shaped'),
     inits.map((t) => fBytes(5, t)),
-    fBytes(11, valueInfo('input_1', [batch, 3, 416, 736])),
-    fBytes(12, valueInfo('output_bbox/BiasAdd', [batch, 4, 26, 46])),
-    fBytes(12, valueInfo('output_cov/Sigmoid', [batch, 1, 26, 46])),
+    fBytes(11, valueInfo('input_1', [batch, 3, inH, inW])),
+    fBytes(12, valueInfo('output_bbox/BiasAdd', [batch, 4, inH / 16, inW / 16])),
+    fBytes(12, valueInfo('output_cov/Sigmoid', [batch, 1, inH / 16, inW / 16])),
   );
   return msg(
     fVarint(1, 7), // ir_version
@@ -177,7 +178,8 @@ const optText = (name, dflt) => {
   return i >= 0 ? args[i + 1] : dflt;
 };
 const opt = (name, dflt) => Number(optText(name, dflt));
-const usage = 'usage: node tools/gen-detectnet-onnx.mjs OUT.onnx [--seed N] [--width 24] [--batch dynamic|K]';
+const usage =
+  'usage: node tools/gen-detectnet-onnx.mjs OUT.onnx [--seed N] [--width 24] [--batch dynamic|K] [--input 736x416]';
 if (!out) {
   console.error(usage);
   process.exit(2);
@@ -188,7 +190,13 @@ if (batch !== 'N' && !(Number.isInteger(batch) && batch >= 1)) {
   console.error(`--batch: '${batchText}' is neither 'dynamic' nor a positive integer\n${usage}`);
   process.exit(2);
 }
-const model = build({ seed: opt('seed', 20240601), width: opt('width', 24), batch });
+const inputText = optText('input', '736x416');
+const [inW, inH] = inputText.split('x').map(Number);
+if (!(inW > 0 && inH > 0 && inW % 16 === 0 && inH % 16 === 0)) {
+  console.error(`--input: '${inputText}' is not WxH with both multiples of 16\n${usage}`);
+  process.exit(2);
+}
+const model = build({ seed: opt('seed', 20240601), width: opt('width', 24), batch, inW, inH });
 mkdirSync(dirname(out), { recursive: true });
 const tmp = `${out}.tmp-${process.pid}`;
 writeFileSync(tmp, model);

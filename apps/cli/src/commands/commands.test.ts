@@ -84,6 +84,7 @@ describe('fps per class', () => {
       referenceFps: 537,
       ratio: infer / 537,
       belowReference: slow,
+      engineBenchmarks: [],
     });
     const fps: FleetFps = {
       window: 600,

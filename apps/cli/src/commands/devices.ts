@@ -1,4 +1,4 @@
-import { DEVICE_CLASSES, resolveDeviceClass } from '@facefleet/protocol';
+import { DEVICE_CLASSES, type DeviceClass, resolveDeviceClass } from '@facefleet/protocol';
 import type { DeviceView } from '../api-client.js';
 import { type Command, requiredFlag } from '../command.js';
 import { EXIT, UsageError } from '../errors.js';
@@ -6,7 +6,7 @@ import { ago, renderTable } from '../table.js';
 import { clientFor, coloursFor, listFlag, positionalArgs, printJson } from './common.js';
 
 /** A device class by name or short alias (`nano`, `xavier-nx`), or a usage error listing them. */
-export function deviceClassFlag(value: string, flag: string): string {
+export function deviceClassFlag(value: string, flag: string): DeviceClass {
   const cls = resolveDeviceClass(value);
   if (!cls) {
     throw new UsageError(
@@ -16,6 +16,8 @@ export function deviceClassFlag(value: string, flag: string): string {
   }
   return cls;
 }
+
+const STATES = ['online', 'degraded', 'offline', 'never'] as const;
 
 const list: Command = {
   path: ['devices', 'list'],
@@ -32,8 +34,8 @@ const list: Command = {
   },
   async run(ctx, values, positionals) {
     positionalArgs(positionals, [], 'devices list');
-    const state = values.state as string | undefined;
-    if (state && !['online', 'degraded', 'offline', 'never'].includes(state)) {
+    const state = values.state as (typeof STATES)[number] | undefined;
+    if (state && !STATES.includes(state)) {
       throw new UsageError(
         `--state must be online, degraded, offline or never (got ${JSON.stringify(state)})`,
       );

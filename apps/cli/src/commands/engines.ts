@@ -19,7 +19,10 @@ function oneOf<T extends string>(value: string, allowed: readonly T[], flag: str
 }
 
 /** The input tensor (C,H,W) each model expects: FaceNet 3×416×736 (model card), BlazeFace 3×128×128. */
-const INPUT_DIMS: Record<string, string> = { detectnet_v2: '3,416,736', blazeface: '3,128,128' };
+const INPUT_DIMS: Record<(typeof RUNNER_MODELS)[number], string> = {
+  detectnet_v2: '3,416,736',
+  blazeface: '3,128,128',
+};
 
 /** A progress bar on stderr, redrawn in place; only for terminals. */
 export function progressBar(ctx: CliContext, total: number, label: string) {

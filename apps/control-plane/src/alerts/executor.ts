@@ -3,9 +3,11 @@ import {
   type Alert,
   type AlertKind,
   alertSchema,
-  modelCardFps,
+  lastFaces,
   parsePayload,
+  referenceFps,
   type SEVERITIES,
+  tempMaxC,
   topics,
 } from '@facefleet/protocol';
 import type { Store } from '@facefleet/store';
@@ -224,13 +226,12 @@ export async function createAlertExecutor(options: AlertExecutorOptions) {
         const f = facts.get(id) ?? emptyFacts();
         f.lastSeen = Math.max(f.lastSeen ?? 0, receivedAt);
         if (stored) {
-          if (message.kind === 'faces') f.lastFaces = message.data.max;
+          if (message.kind === 'faces') f.lastFaces = lastFaces(message.data);
           if (message.kind === 'metrics') {
             const d = message.data;
             if (d.runner) f.inferFps = d.runner.inferFps;
-            f.referenceFps = modelCardFps(d.device.deviceClass) ?? null;
-            const temps = Object.values(d.device.tempsC);
-            f.tempMaxC = temps.length > 0 ? Math.max(...temps) : null;
+            f.referenceFps = referenceFps(d.device.deviceClass);
+            f.tempMaxC = tempMaxC(d.device.tempsC);
           }
           if (message.kind === 'reported') f.updateState = message.data.update.state;
         }

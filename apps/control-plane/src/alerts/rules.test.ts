@@ -8,6 +8,9 @@ import {
   type Tracker,
 } from './rules.js';
 
+/** A face window whose busiest frame had `max` faces. */
+const window = (max: number) => ({ ts: 0, last: max, max, mean: max, frames: 10 });
+
 const facts = (over: Partial<DeviceFacts> = {}): DeviceFacts => ({
   lastSeen: 0,
   lastFaces: null,
@@ -35,11 +38,11 @@ describe('faces_above', () => {
   it('fires only after the count held ≥ N for T seconds, and resolves when it drops', () => {
     expect(
       run(rule, [
-        [0, { lastFaces: 6 }],
-        [2000, { lastFaces: 7 }],
-        [3000, { lastFaces: 5 }],
-        [4000, { lastFaces: 9 }],
-        [5000, { lastFaces: 2 }],
+        [0, { lastFaces: window(6) }],
+        [2000, { lastFaces: window(7) }],
+        [3000, { lastFaces: window(5) }],
+        [4000, { lastFaces: window(9) }],
+        [5000, { lastFaces: window(2) }],
       ]),
     ).toEqual([
       [3000, 'firing'],
@@ -49,11 +52,11 @@ describe('faces_above', () => {
   it('starts the hold again after a dip', () => {
     expect(
       run(rule, [
-        [0, { lastFaces: 6 }],
-        [2000, { lastFaces: 1 }],
-        [3000, { lastFaces: 6 }],
-        [5000, { lastFaces: 6 }],
-        [6000, { lastFaces: 6 }],
+        [0, { lastFaces: window(6) }],
+        [2000, { lastFaces: window(1) }],
+        [3000, { lastFaces: window(6) }],
+        [5000, { lastFaces: window(6) }],
+        [6000, { lastFaces: window(6) }],
       ]),
     ).toEqual([[6000, 'firing']]);
   });
@@ -64,10 +67,10 @@ describe('no_faces', () => {
     const rule: RuleSpec = { id: 'empty', kind: 'no_faces', threshold: 0, forS: 10 };
     expect(
       run(rule, [
-        [0, { lastFaces: 0 }],
-        [9000, { lastFaces: 0 }],
-        [10_000, { lastFaces: 0 }],
-        [11_000, { lastFaces: 1 }],
+        [0, { lastFaces: window(0) }],
+        [9000, { lastFaces: window(0) }],
+        [10_000, { lastFaces: window(0) }],
+        [11_000, { lastFaces: window(1) }],
       ]),
     ).toEqual([
       [10_000, 'firing'],

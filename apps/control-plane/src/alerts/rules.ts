@@ -1,4 +1,4 @@
-import type { AlertKind } from '@facefleet/protocol';
+import { type AlertKind, fpsRatio, type LastFaces } from '@facefleet/protocol';
 
 /**
  * Alert rules as pure functions. A rule turns what is known about a device into a condition
@@ -25,8 +25,8 @@ export interface RuleSpec {
 export interface DeviceFacts {
   /** Server time of the last message from the device; null if never heard from. */
   lastSeen: number | null;
-  /** Max face count of the last window. */
-  lastFaces: number | null;
+  /** The last face window ("last faces"); the face rules read its max. */
+  lastFaces: LastFaces | null;
   /** Runner inference FPS from the last metrics, and the device class's model-card FPS. */
   inferFps: number | null;
   referenceFps: number | null;
@@ -55,19 +55,19 @@ export function readCondition(rule: RuleSpec, facts: DeviceFacts, now: number): 
     case 'faces_above':
       return facts.lastFaces === null
         ? { holds: null, value: null }
-        : { holds: facts.lastFaces >= rule.threshold, value: facts.lastFaces };
+        : { holds: facts.lastFaces.max >= rule.threshold, value: facts.lastFaces.max };
     case 'no_faces':
       return facts.lastFaces === null
         ? { holds: null, value: null }
-        : { holds: facts.lastFaces === 0, value: facts.lastFaces };
+        : { holds: facts.lastFaces.max === 0, value: facts.lastFaces.max };
     case 'device_offline': {
       if (facts.lastSeen === null) return { holds: null, value: null };
       const silentS = (now - facts.lastSeen) / 1000;
       return { holds: silentS > rule.threshold, value: Math.round(silentS) };
     }
     case 'fps_below': {
-      if (facts.inferFps === null || !facts.referenceFps) return { holds: null, value: null };
-      const ratio = facts.inferFps / facts.referenceFps;
+      const ratio = fpsRatio(facts.inferFps, facts.referenceFps);
+      if (ratio === null) return { holds: null, value: null };
       return { holds: ratio < rule.threshold, value: Math.round(ratio * 1000) / 1000 };
     }
     case 'temp_above':

@@ -452,6 +452,34 @@ describe.each(STORE_KINDS)('API (%s)', (kind) => {
         ]),
       );
       expect(spec.paths['/api/v1/devices']?.post?.requestBody).toBeDefined();
+      // Every API route the app answers is in the document, with the body its validator checks.
+      const routes = t.server.app.routes.filter(
+        (r) => r.path.startsWith('/api/') && r.method !== 'ALL',
+      );
+      expect(routes.length).toBeGreaterThan(30);
+      for (const r of routes) {
+        const path = r.path.replace(/:([A-Za-z]+)/g, '{$1}');
+        expect(spec.paths[path]?.[r.method.toLowerCase()], `${r.method} ${r.path}`).toBeDefined();
+      }
+      for (const [method, path] of [
+        ['post', '/api/v1/alert-rules'],
+        ['post', '/api/v1/rollouts'],
+        ['put', '/api/v1/devices/{id}/tags'],
+        ['post', '/api/v1/tokens'],
+        ['post', '/api/v1/session'],
+      ] as const) {
+        expect(spec.paths[path]?.[method]?.requestBody, `${method} ${path}`).toBeDefined();
+      }
+      // and the query parameters its query validator checks
+      const faces = spec.paths['/api/v1/devices/{id}/faces']?.get as {
+        parameters: { name: string; in: string }[];
+      };
+      expect(faces.parameters.map((p) => `${p.in}:${p.name}`)).toEqual([
+        'path:id',
+        'query:from',
+        'query:to',
+        'query:bucket',
+      ]);
       const docs = await t.api('GET', '/docs', { token: null });
       expect(await docs.text()).toContain('/openapi.json');
     });

@@ -1,28 +1,13 @@
-import type { Store } from '@facefleet/store';
 import { Hono } from 'hono';
 import { bodyLimit } from 'hono/body-limit';
 import { getCookie } from 'hono/cookie';
-import { HTTPException } from 'hono/http-exception';
-import type { Logger } from 'pino';
-import type { ApiTokens } from '../auth/api-tokens.js';
-import type { VerifiedCache } from '../auth/secrets.js';
-import { CSRF_HEADER, SESSION_COOKIE, type Sessions } from '../auth/sessions.js';
-import type { Broker } from '../broker/types.js';
-import type { BlobStore } from '../engines/blob-store.js';
-import type { FleetKey } from '../engines/fleet-key.js';
-import { ApiError, BrokerAdminError, EngineStoreError, ServiceError } from '../errors.js';
-import type { Ingest } from '../ingest/ingest.js';
-import type { LiveHub } from '../live/hub.js';
-import type { RolloutExecutor } from '../rollouts/executor.js';
-import type { AlertRuleService } from '../services/alert-rules.js';
-import type { DeviceService } from '../services/devices.js';
-import type { EngineService } from '../services/engines.js';
-import type { SubscriberService } from '../services/subscribers.js';
-import type { Telemetry } from '../telemetry.js';
+import { CSRF_HEADER, SESSION_COOKIE } from '../auth/sessions.js';
+import { ApiError } from '../errors.js';
 import { authenticateRequest, authenticateSession } from './authenticate.js';
-import { type DashboardAssets, dashboardRoutes } from './dashboard.js';
+import { dashboardRoutes } from './dashboard.js';
+import type { AppDeps } from './deps.js';
 import type { Env } from './http.js';
-import { DOCS_HTML, openApiDocument, type RouteDoc } from './openapi.js';
+import { DOCS_HTML, openApiDocument } from './openapi.js';
 import { adminRoutes } from './routes/admin.js';
 import { alertRoutes } from './routes/alerts.js';
 import { deviceRoutes } from './routes/devices.js';
@@ -34,131 +19,41 @@ import { meRoutes } from './routes/me.js';
 import { rolloutRoutes } from './routes/rollouts.js';
 import { sessionRoutes } from './routes/session.js';
 
-export interface AppDeps {
-  /** Reads: the routes query the store's repositories; every change goes through a service. */
-  store: Store;
-  broker: Broker;
-  /** Engine files, by sha256. */
-  blobs: BlobStore;
-  fleetKey: FleetKey;
-  tokens: ApiTokens;
-  cache: VerifiedCache;
-  devices: DeviceService;
-  engines: EngineService;
-  subscribers: SubscriberService;
-  alertRules: AlertRuleService;
-  rollouts: RolloutExecutor;
-  /** Device messages forwarded over HTTP (routes/ingest.ts) go through the same ingest. */
-  ingest: Ingest;
-  /** HTTP ingest: the shared signing secret and the enrolment check; null when it is off. */
-  httpIngest: { secret: string; isEnrolled(deviceId: string): Promise<boolean> } | null;
-  telemetry: Telemetry;
-  log: Logger;
-  maxEngineBytes: number;
-  /** Largest request body read, except engine uploads (`maxEngineBytes`, streamed). */
-  maxBodyBytes: number;
-  /** Dashboard sign-in sessions (cookie). */
-  sessions: Sessions;
-  /** The live (SSE) connections. */
-  hub: LiveHub;
-  /** The dashboard's built files, served at `/`. */
-  dashboard: DashboardAssets;
-  /** Extra health facts for /healthz (ingest queue, broker mode). */
-  health?: () => Record<string, unknown>;
-}
-
-/** A route module: registers its handlers on `app` and describes them with `doc`. */
-export interface Registrar {
-  app: Hono<Env>;
-  doc(route: RouteDoc): void;
-}
+export type { AppDeps } from './deps.js';
 
 export const API_VERSION = '0.1.0';
 const SAFE_METHODS = new Set(['GET', 'HEAD', 'OPTIONS']);
 /**
- * On a 413 the rest of the body is left unread, and the server gives up draining it soon after
- * (@hono/node-server: 500 ms): say so, or a client reusing the connection would lose its next
- * request on it.
+ * The HTTP API as a Hono app, with no port of its own (tests call `app.request()`). Each route
+ * module is a sub-app mounted here; their route types compose into the returned app's type
+ * (`AppType`), which the CLI and the dashboard call through Hono's typed client.
  */
-const UNREAD_BODY = { connection: 'close' };
-
-/** The HTTP API as a Hono app, with no port of its own (tests call `app.request()`). */
-export function createApp(deps: AppDeps): Hono<Env> {
+export function createApp(deps: AppDeps) {
   const app = new Hono<Env>();
-  const routes: RouteDoc[] = [];
-  const registrar: Registrar = { app, doc: (r) => routes.push(r) };
 
+  // Every error answers `{ error: { code, message, details } }`: ApiError.from maps what the
+  // services, the broker admin and the engine store throw; anything else is a bug (500, logged).
   app.onError((err, c) => {
-    if (err instanceof ApiError && (err.status === 401 || err.status === 403)) {
+    const error = ApiError.from(err);
+    if (!error) {
+      deps.log.error({ err, path: c.req.path }, 'unhandled API error');
+      return c.json({ error: { code: 'internal', message: 'internal error', details: null } }, 500);
+    }
+    if (error.kind === 'unauthorized' || error.kind === 'forbidden') {
       const reason =
-        err.status === 403
+        error.kind === 'forbidden'
           ? 'forbidden'
           : c.req.header('authorization')
             ? 'invalid_token'
             : 'missing_token';
       deps.telemetry.httpAuthFailures.inc({ reason });
     }
-    if (err instanceof ServiceError) {
-      const status = err.kind === 'not_found' ? 404 : err.kind === 'conflict' ? 409 : 400;
-      const message =
-        err.field && err.kind === 'invalid' && !err.message.startsWith(`${err.field}:`)
-          ? `${err.field}: ${err.message}`
-          : err.message;
-      return c.json(
-        {
-          error: {
-            code: err.kind === 'invalid' ? 'invalid_request' : err.kind,
-            message,
-            details: err.field ? [{ path: err.field, message: err.detail }] : null,
-          },
-        },
-        status,
-      );
-    }
-    if (err instanceof BrokerAdminError) {
-      // 409 a login of that name exists on the broker, 503 no answer, 502 the broker refused.
-      const status = err.code === 'conflict' ? 409 : err.code === 'unavailable' ? 503 : 502;
-      return c.json(
-        { error: { code: `broker_${err.code}`, message: err.message, details: null } },
-        status,
-      );
-    }
-    if (err instanceof ApiError) {
-      return c.json(
-        { error: { code: err.code, message: err.message, details: err.details } },
-        err.status,
-        err.status === 413 ? UNREAD_BODY : {},
-      );
-    }
-    if (err instanceof EngineStoreError) {
-      const status = err.code === 'too_large' ? 413 : err.code === 'not_found' ? 404 : 400;
-      return c.json(
-        { error: { code: err.code, message: err.message, details: null } },
-        status,
-        status === 413 ? UNREAD_BODY : {},
-      );
-    }
-    if (err instanceof HTTPException) {
-      return c.json(
-        { error: { code: `http_${err.status}`, message: err.message || 'error', details: null } },
-        err.status,
-      );
-    }
-    deps.log.error({ err, path: c.req.path }, 'unhandled API error');
-    return c.json({ error: { code: 'internal', message: 'internal error', details: null } }, 500);
+    return c.json(error.body, error.status, error.headers);
   });
-  app.notFound((c) =>
-    c.json(
-      {
-        error: {
-          code: 'not_found',
-          message: `no route ${c.req.method} ${c.req.path}`,
-          details: null,
-        },
-      },
-      404,
-    ),
-  );
+  app.notFound((c) => {
+    const error = new ApiError('not_found', `no route ${c.req.method} ${c.req.path}`);
+    return c.json(error.body, error.status);
+  });
 
   app.use('/api/*', async (c, next) => {
     const header = c.req.header('authorization');
@@ -170,7 +65,6 @@ export function createApp(deps: AppDeps): Hono<Env> {
       // dashboard's own script (see auth/sessions.ts).
       if (principal && !SAFE_METHODS.has(c.req.method) && !c.req.header(CSRF_HEADER)) {
         throw new ApiError(
-          403,
           'forbidden',
           `a request signed in by cookie must carry the ${CSRF_HEADER} header`,
         );
@@ -183,36 +77,46 @@ export function createApp(deps: AppDeps): Hono<Env> {
   const limitBody = bodyLimit({
     maxSize: deps.maxBodyBytes,
     onError: () => {
-      throw new ApiError(413, 'too_large', `request body larger than ${deps.maxBodyBytes} bytes`);
+      throw new ApiError('too_large', `request body larger than ${deps.maxBodyBytes} bytes`);
     },
   });
   app.use('/api/*', (c, next) =>
     c.req.method === 'POST' && c.req.path === '/api/v1/engines' ? next() : limitBody(c, next),
   );
 
-  app.get('/healthz', async (c) =>
-    c.json({
-      ok: await deps.store.ping(),
-      connectedDevices: deps.broker.connectedDevices(),
-      ...deps.health?.(),
-    }),
-  );
-  app.get('/metrics', async (c) =>
-    c.text(await deps.telemetry.collect(), 200, { 'content-type': 'text/plain; version=0.0.4' }),
-  );
-  app.get('/openapi.json', (c) => c.json(openApiDocument(routes, API_VERSION) as object));
-  app.get('/docs', (c) => c.html(DOCS_HTML));
+  const api = app
+    .get('/healthz', async (c) => {
+      const health: { ok: boolean; connectedDevices: number | null; [fact: string]: unknown } = {
+        ok: await deps.store.ping(),
+        connectedDevices: deps.broker.connectedDevices(),
+        ...deps.health?.(),
+      };
+      return c.json(health);
+    })
+    .get('/metrics', async (c) =>
+      c.text(await deps.telemetry.collect(), 200, { 'content-type': 'text/plain; version=0.0.4' }),
+    )
+    .route('/api/v1', deviceRoutes(deps))
+    .route('/api/v1', engineRoutes(deps))
+    .route('/api/v1', rolloutRoutes(deps))
+    .route('/api/v1', alertRoutes(deps))
+    .route('/api/v1', fleetRoutes(deps))
+    .route('/api/v1', adminRoutes(deps))
+    .route('/api/v1', sessionRoutes(deps))
+    .route('/api/v1', liveRoutes(deps))
+    .route('/api/v1', ingestRoutes(deps))
+    .route('/api/v1', meRoutes(deps));
 
-  deviceRoutes(registrar, deps);
-  engineRoutes(registrar, deps);
-  rolloutRoutes(registrar, deps);
-  alertRoutes(registrar, deps);
-  fleetRoutes(registrar, deps);
-  adminRoutes(registrar, deps);
-  sessionRoutes(registrar, deps);
-  liveRoutes(registrar, deps);
-  ingestRoutes(registrar, deps);
-  meRoutes(registrar, deps);
+  // Built from the routes themselves (their `doc` and validators), once every one is mounted.
+  let spec: unknown;
+  app.get('/openapi.json', (c) => {
+    spec ??= openApiDocument(app.routes, API_VERSION);
+    return c.json(spec as object);
+  });
+  app.get('/docs', (c) => c.html(DOCS_HTML));
   dashboardRoutes(app, deps.dashboard);
-  return app;
+  return api;
 }
+
+/** The API's routes with their inputs and answers, for `hc<AppType>` (types only). */
+export type AppType = ReturnType<typeof createApp>;

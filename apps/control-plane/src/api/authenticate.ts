@@ -31,7 +31,7 @@ export async function authenticateRequest(
       }
     }
   }
-  throw new ApiError(401, 'unauthorized', 'the Authorization header does not hold a valid token');
+  throw new ApiError('unauthorized', 'the Authorization header does not hold a valid token');
 }
 
 /**

@@ -1,6 +1,4 @@
-import { fieldIssues } from '@facefleet/protocol';
 import type { Context } from 'hono';
-import type { z } from 'zod';
 import { type Role, roleAllows } from '../auth/api-tokens.js';
 import { ApiError } from '../errors.js';
 
@@ -18,51 +16,15 @@ export type HttpPrincipal =
 
 export type Env = { Variables: { principal: HttpPrincipal | undefined } };
 
-function invalid(where: string, error: z.ZodError): ApiError {
-  const issues = fieldIssues(error);
-  return new ApiError(
-    400,
-    'invalid_request',
-    `invalid ${where}: ${issues.map((i) => `${i.path}: ${i.message}`).join('; ')}`,
-    issues,
-  );
-}
-
-/** Parses and validates the JSON body; a 400 naming every wrong field otherwise. */
-export async function jsonBody<S extends z.ZodType>(
-  c: Context<Env>,
-  schema: S,
-): Promise<z.infer<S>> {
-  let data: unknown;
-  try {
-    data = await c.req.json();
-  } catch (err) {
-    throw new ApiError(400, 'invalid_request', `body: not JSON (${(err as Error).message})`, [
-      { path: '(body)', message: 'not JSON' },
-    ]);
-  }
-  const result = schema.safeParse(data);
-  if (!result.success) throw invalid('body', result.error);
-  return result.data;
-}
-
-/** Validates the query string. */
-export function query<S extends z.ZodType>(c: Context<Env>, schema: S): z.infer<S> {
-  const result = schema.safeParse(c.req.query());
-  if (!result.success) throw invalid('query', result.error);
-  return result.data;
-}
-
 /** The operator making the request, with at least `role`; 401 / 403 otherwise. */
 export function requireRole(
   c: Context<Env>,
   role: Role,
 ): Extract<HttpPrincipal, { kind: 'operator' }> {
   const p = c.get('principal');
-  if (!p)
-    throw new ApiError(401, 'unauthorized', 'a valid Authorization: Bearer token is required');
+  if (!p) throw new ApiError('unauthorized', 'a valid Authorization: Bearer token is required');
   if (p.kind !== 'operator' || !roleAllows(p.role, role)) {
-    throw new ApiError(403, 'forbidden', `this needs the ${role} role`);
+    throw new ApiError('forbidden', `this needs the ${role} role`);
   }
   return p;
 }

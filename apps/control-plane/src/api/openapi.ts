@@ -1,21 +1,60 @@
+import type { MiddlewareHandler } from 'hono';
+import type { RouterRoute } from 'hono/types';
 import { z } from 'zod';
 import type { Role } from '../auth/api-tokens.js';
+import { type Env, requireRole } from './http.js';
+import { validatedInput } from './validate.js';
 
-/** What the OpenAPI document says about one route; routes register it beside their handler. */
+/** What the OpenAPI document says about one route, beside its handler (`doc(…)`). */
 export interface RouteDoc {
-  method: 'get' | 'post' | 'put' | 'delete';
-  /** Hono path (`/api/v1/devices/:id`). */
-  path: string;
   summary: string;
   tag: string;
-  /** Who may call it: a role, `device` (device token or any operator), or `public`. */
+  /**
+   * Who may call it: a role (enforced by `doc` itself: 401 without a principal, 403 below the
+   * role), `device` (a device token or any operator: the handler checks), or `public`.
+   */
   auth: Role | 'device' | 'public';
+  /**
+   * The JSON body, for a route that must read the raw body itself before validating it (the HTTP
+   * ingest checks its signature first); every other route documents its body by its validator.
+   */
   body?: z.ZodType;
   /** A raw (binary) request body instead of JSON. */
   rawBody?: string;
-  query?: z.ZodObject;
   /** Success status and its description. */
   ok?: [number, string];
+}
+
+const DOC = Symbol('facefleet.doc');
+
+/**
+ * The first middleware of every API route: describes it for the OpenAPI document and enforces
+ * its `auth` role, so that what the document says of a route is what the route does. Its method
+ * and path are the route's own, its body and query schemas those of its validators (validate.ts).
+ */
+export function doc(route: RouteDoc): MiddlewareHandler<Env> {
+  const { auth } = route;
+  const check: MiddlewareHandler<Env> =
+    auth === 'public' || auth === 'device'
+      ? (_c, next) => next()
+      : (c, next) => {
+          requireRole(c, auth);
+          return next();
+        };
+  return Object.assign(check, { [DOC]: route });
+}
+
+function docOf(handler: unknown): RouteDoc | undefined {
+  return (handler as { [DOC]?: RouteDoc })[DOC];
+}
+
+/** Method and path of every route registered with `doc`, in registration order. */
+export function documentedRoutes(
+  routes: readonly RouterRoute[],
+): { method: string; path: string }[] {
+  return routes
+    .filter((r) => docOf(r.handler))
+    .map((r) => ({ method: r.method.toLowerCase(), path: r.path }));
 }
 
 const errorSchema = {
@@ -51,10 +90,28 @@ function jsonSchema(schema: z.ZodType): unknown {
   return z.toJSONSchema(schema, { io: 'input', unrepresentable: 'any' });
 }
 
-/** Builds the OpenAPI 3.1 document from the registered routes. */
-export function openApiDocument(routes: RouteDoc[], version: string): unknown {
+/** Builds the OpenAPI 3.1 document from an app's routes (`app.routes`): those described by `doc`. */
+export function openApiDocument(appRoutes: readonly RouterRoute[], version: string): unknown {
+  const key = (r: RouterRoute) => `${r.method} ${r.path}`;
+  const inputs = new Map<string, { body?: z.ZodType; query?: z.ZodObject }>();
+  for (const r of appRoutes) {
+    const input = validatedInput(r.handler);
+    if (!input) continue;
+    const entry = inputs.get(key(r)) ?? {};
+    if (input.target === 'json') entry.body = input.schema;
+    else entry.query = input.schema as z.ZodObject;
+    inputs.set(key(r), entry);
+  }
   const paths: Record<string, Record<string, unknown>> = {};
-  for (const r of routes) {
+  for (const route of appRoutes) {
+    const described = docOf(route.handler);
+    if (!described) continue;
+    const r = {
+      ...described,
+      ...inputs.get(key(route)),
+      method: route.method.toLowerCase(),
+      path: route.path,
+    };
     const path = r.path.replace(/:([A-Za-z]+)/g, '{$1}');
     const params: unknown[] = [...r.path.matchAll(/:([A-Za-z]+)/g)].map((m) => ({
       name: m[1],

@@ -5,10 +5,15 @@
  *   facefleet — the built control plane (`node dist/main.js`, embedded aedes, batched durable
  *               ingest, PUBACK only after commit), and
  *   baseline  — Debian's mosquitto plus a minimal subscriber inserting raw rows with better-sqlite3,
+ *   postgres  — 1, 2, 3 … stateless instances (`--store postgres://… --broker …`) behind Debian's
+ *               mosquitto (shared subscription), on a throwaway PostgreSQL cluster; stored latency
+ *               and rate measured from the store's bus (an ingest batch's notice is delivered when
+ *               its transaction commits),
  * in the same run. Prints durable rows/s, p99 publish→stored latency, RSS and CPU, and peak ingest,
  * and ends with a BENCH_RESULT line for scripts/bench.mjs. Its child processes (control plane,
  * mosquitto, subscriber, load generator, simulator) end with it, however it ends (tied-children.ts).
  *   node dist/bench/ingest-bench.js [--devices 1000,10000] [--held-seconds 20] [--peak-seconds 10]
+ *        [--store sqlite,postgres] [--instances 1,2,3]
  *   node dist/bench/ingest-bench.js --help
  */
 import type { ChildProcess } from 'node:child_process';
@@ -18,9 +23,11 @@ import { tmpdir, userInfo } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
+import { type Postgres, startPostgres } from '@facefleet/test-support';
 import Database from 'better-sqlite3';
+import pg from 'pg';
 import { hashSecret } from '../auth/secrets.js';
-import { sampleProcesses } from './proc-stats.js';
+import { percentile, sampleProcesses } from './proc-stats.js';
 import { tiedChildren } from './tied-children.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
@@ -36,6 +43,12 @@ const { values } = parseArgs({
     /** Devices of the fleet-simulator phase (0 skips it). */
     'simulator-devices': { type: 'string', default: '1000' },
     'simulator-seconds': { type: 'string', default: '30' },
+    /** Which stores to run: `sqlite` (the embedded single process), `postgres` (instances behind mosquitto). */
+    store: { type: 'string', default: 'sqlite,postgres' },
+    /** PostgreSQL: how many control-plane instances, one run each. */
+    instances: { type: 'string', default: '1,2,3' },
+    /** PostgreSQL: ingest sessions per instance on the shared subscription. */
+    'ingest-sessions': { type: 'string', default: '32' },
     help: { type: 'boolean', short: 'h', default: false },
   },
   // scripts/bench.mjs hands every benchmark the flags given to `pnpm bench`
@@ -55,11 +68,18 @@ raw better-sqlite3 subscriber (the baseline), in the same run; ends with a BENCH
   --mosquitto PATH          the baseline broker (default /usr/sbin/mosquitto)
   --server-args ARGS        extra control-plane flags, e.g. --server-args="--batch-ms 5"
   --node-args ARGS          Node flags for the control plane, e.g. --node-args=--cpu-prof
+  --store LIST              sqlite (the embedded process) and/or postgres (default both)
+  --instances LIST          PostgreSQL: control-plane instances behind mosquitto, one run each (default 1,2,3)
+  --ingest-sessions N       PostgreSQL: ingest sessions per instance (default 32)
   -h, --help                this text`);
   process.exit(0);
 }
 // the control plane, mosquitto, the subscriber, the load generator and the simulator
 const children = tiedChildren('ingest-bench');
+const stores = new Set(String(values.store).split(','));
+const instanceCounts = String(values.instances)
+  .split(',')
+  .map((s) => Number(s.trim()));
 const sizes = String(values.devices)
   .split(',')
   .map((s) => Number(s.trim()));
@@ -405,9 +425,196 @@ async function benchBaseline(n: number) {
   };
 }
 
+/**
+ * N control-plane instances on one PostgreSQL database behind mosquitto. Devices are acknowledged by
+ * the broker on receipt, so what is durable is measured from the store's bus: each batch's notice
+ * is delivered when its transaction commits, and carries each stored message with the time the
+ * load generator published it.
+ */
+async function benchPostgres(n: number, instances: number, cluster: Postgres) {
+  const url = cluster.createDatabase();
+  const dir = mkdtempSync(join(tmpdir(), 'ff-bench-pg-'));
+  const port = await freePort();
+  const conf = join(dir, 'mosquitto.conf');
+  writeFileSync(
+    conf,
+    [
+      `listener ${port} 127.0.0.1`,
+      'allow_anonymous true',
+      'persistence false',
+      'max_queued_messages 0',
+      'max_inflight_messages 0',
+      'max_connections -1',
+      'log_type error',
+      // as for the baseline: stay who we are, so the broker ends with the bench
+      `user ${userInfo().username}`,
+      '',
+    ].join('\n'),
+  );
+  const broker = start(String(values.mosquitto), ['-c', conf], () => {});
+  await new Promise((r) => setTimeout(r, 300));
+  const servers: ReturnType<typeof start>[] = [];
+  try {
+    for (let k = 0; k < instances; k++) {
+      const server = start(
+        process.execPath,
+        [
+          join(here, '..', 'main.js'),
+          '--data-dir',
+          join(dir, `cp-${k}`),
+          '--store',
+          url,
+          '--broker',
+          `mqtt://127.0.0.1:${port}`,
+          '--instance-id',
+          `bench-${k}`,
+          '--ingest-sessions',
+          String(values['ingest-sessions']),
+          '--key-file',
+          join(dir, 'fleet-key.pem'),
+          '--session-key-file',
+          join(dir, 'session-key'),
+          '--engines-dir',
+          join(dir, 'engines'),
+          '--http-port',
+          String(await freePort()),
+          '--log-level',
+          'warn',
+        ],
+        () => {},
+        (line) => line.includes('"msg":"ready"'),
+      );
+      servers.push(server);
+      await server.ready;
+    }
+    // Devices straight into the database (the broker, not the control plane, checks logins here).
+    const pool = new pg.Pool({ connectionString: url, max: 2 });
+    const ids = Array.from({ length: n }, (_, i) => `bench-${i}`);
+    await pool.query(
+      `INSERT INTO devices (id, device_class, tags, token_hash, created_at)
+       SELECT id, 'jetson-nano', '[]', 'x', $2 FROM unnest($1::text[]) AS id`,
+      [ids, Date.now()],
+    );
+    // Every committed batch, heard on the bus.
+    const listener = new pg.Client({ connectionString: url });
+    await listener.connect();
+    const latencies: { at: number; ms: number }[] = [];
+    listener.on('notification', (note) => {
+      const at = Date.now();
+      const m = JSON.parse(note.payload ?? '{}') as {
+        t?: string;
+        m?: [string, number, number, { ts: number }][];
+      };
+      if (m.t !== 'batch' || !m.m) return;
+      for (const [, stored, , data] of m.m)
+        if (stored === 1) latencies.push({ at, ms: at - data.ts });
+    });
+    await listener.query('LISTEN facefleet_bus');
+    const marks: Record<string, number> = {};
+    const { result, usage, peakUsage, genPeakUsage } = await runLoad(
+      `mqtt://127.0.0.1:${port}`,
+      n,
+      'x',
+      servers.map((x) => x.child.pid!),
+      (phase) => {
+        marks[phase] = Date.now();
+      },
+    );
+    // What the broker took is stored once the instances catch up (bounded wait).
+    const sent = result.held.acked + result.peak.acked;
+    const deadline = Date.now() + 180_000;
+    while (latencies.length < sent && Date.now() < deadline) {
+      await new Promise((r) => setTimeout(r, 500));
+    }
+    const rows = Number(
+      (
+        await pool.query(
+          'SELECT (SELECT count(*) FROM face_windows) + (SELECT count(*) FROM metrics) AS n',
+        )
+      ).rows[0].n,
+    );
+    await listener.end();
+    await pool.end();
+    const within = (from: number, to: number) => latencies.filter((l) => l.at >= from && l.at < to);
+    const held = within(marks['held start'] ?? 0, marks['held end'] ?? 0)
+      .map((l) => l.ms)
+      .sort((a, b) => a - b);
+    const ps = marks['peak start'] ?? 0;
+    const pe = marks['peak end'] ?? 0;
+    return {
+      load: result,
+      usage,
+      peakUsage,
+      genPeakUsage,
+      storedRows: rows,
+      sent,
+      held: { p50Ms: percentile(held, 50), p99Ms: percentile(held, 99), stored: held.length },
+      peakStoredPerS: pe > ps ? within(ps, pe).length / ((pe - ps) / 1000) : 0,
+    };
+  } finally {
+    for (const server of servers) {
+      server.child.kill('SIGTERM');
+      await exited(server.child);
+    }
+    broker.child.kill('SIGTERM');
+    await exited(broker.child);
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+const figures: unknown[] = [];
 await children.run(async () => {
   const figures: unknown[] = [];
+  const cluster = stores.has('postgres') ? await startPostgres() : undefined;
+  // (pg_ctl runs the server detached: stop it however the bench ends, but for a kill -9)
+  if (cluster) process.once('exit', () => cluster.close());
   for (const n of sizes) {
+    if (cluster) {
+      for (const k of instanceCounts) {
+        console.log(`\n=== ${n} devices: ${k} instance(s) on PostgreSQL behind mosquitto ===`);
+        const r = await benchPostgres(n, k, cluster);
+        console.log(JSON.stringify(r));
+        const label = `${n} devices, PostgreSQL, ${k} instance${k > 1 ? 's' : ''}`;
+        figures.push(
+          {
+            name: `${label}: p99 publish→stored (held)`,
+            value: r.held.p99Ms,
+            unit: 'ms',
+            baseline: null,
+            target: null,
+          },
+          {
+            name: `${label}: peak durable ingest`,
+            value: r.peakStoredPerS,
+            unit: 'rows/s',
+            baseline: null,
+            target: null,
+          },
+          {
+            name: `${label}: CPU of all instances (held, % of one core)`,
+            value: r.usage.cpuPct,
+            unit: '%',
+            baseline: null,
+            target: null,
+          },
+          {
+            name: `${label}: RSS of all instances (held)`,
+            value: r.usage.peakRssMb,
+            unit: 'MB',
+            baseline: null,
+            target: null,
+          },
+          {
+            name: `${label}: rows stored / acked by the broker`,
+            value: r.storedRows / Math.max(1, r.sent),
+            unit: '',
+            baseline: null,
+            target: { op: '>=', value: 1 },
+          },
+        );
+      }
+    }
+    if (!stores.has('sqlite')) continue;
     console.log(`\n=== ${n} devices: facefleet control plane ===`);
     const ff = await benchFacefleet(n);
     console.log(JSON.stringify(ff));
@@ -515,6 +722,7 @@ await children.run(async () => {
       );
     }
   }
+  cluster?.close();
   console.log(
     `BENCH_RESULT ${JSON.stringify({ bench: 'ingest', notes: `held ${heldS} s at 1 face window/s per device (+ metrics every 10 s), then ${peakS} s with 32 QoS 1 publishes in flight per device (the agent outbox's window). facefleet acks after commit; mosquitto acks on receipt, so its stored latency is measured at the subscriber.`, figures })}`,
   );

@@ -15,6 +15,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   connectClient,
   facesMessage,
+  grant,
   startDynsecMosquitto,
   startTestServer,
   type TestMosquitto,
@@ -174,16 +175,6 @@ describe('external mosquitto with logins managed through dynamic security', () =
   }
 
   const closed = (c: MqttClient) => new Promise<void>((r) => c.once('close', () => r()));
-
-  /** The SUBACK code for one filter: the granted QoS, or 128 when refused. */
-  async function grant(c: MqttClient, filter: string): Promise<number> {
-    try {
-      const [g] = await c.subscribeAsync(filter, { qos: 1 });
-      return g!.qos;
-    } catch (err) {
-      return (err as { packet?: { granted?: number[] } }).packet?.granted?.[0] ?? -1;
-    }
-  }
 
   /**
    * Publishes each [topic, payload] as `c` and returns those the broker routed. mosquitto routes

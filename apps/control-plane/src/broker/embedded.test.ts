@@ -7,6 +7,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import {
   connectClient,
   facesMessage,
+  grant,
   startTestServer,
   statusMessage,
   type TestServer,
@@ -41,16 +42,6 @@ describe.each(STORE_KINDS)('embedded broker (%s)', (kind) => {
     });
     clients.push(c);
     return c;
-  }
-
-  /** The SUBACK code for one filter: the granted QoS, or 128 when refused. */
-  async function grant(c: MqttClient, filter: string): Promise<number> {
-    try {
-      const [g] = await c.subscribeAsync(filter, { qos: 1 });
-      return g!.qos;
-    } catch (err) {
-      return (err as { packet?: { granted?: number[] } }).packet?.granted?.[0] ?? -1;
-    }
   }
 
   const count = async (table: string, deviceId: string): Promise<number> =>

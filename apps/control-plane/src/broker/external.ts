@@ -97,9 +97,10 @@ export async function createExternalBroker(options: ExternalBrokerOptions): Prom
       }, notStored('enrolment check failed'));
     };
 
+  /** Resolves at the CONNACK with whether the broker still had the session (and its subscription). */
   const connected = (client: MqttClient) =>
-    new Promise<void>((resolve, reject) => {
-      client.once('connect', () => resolve());
+    new Promise<boolean>((resolve, reject) => {
+      client.once('connect', (connack) => resolve(connack.sessionPresent === true));
       client.once('error', reject);
     });
   const clients: MqttClient[] = [];
@@ -108,15 +109,25 @@ export async function createExternalBroker(options: ExternalBrokerOptions): Prom
   const publisher = mqtt.connect(options.url, connectOptions(`${options.clientId}-p`, true));
   clients.push(publisher);
   const filter = `$share/${options.shareGroup}/${filters.allDevices}`;
+  log.info(
+    { url: options.url, sessions: options.sessions },
+    'connecting to the external MQTT broker',
+  );
   try {
     await connected(publisher);
-    for (let k = 0; k < options.sessions; k++) {
-      const client = mqtt.connect(options.url, connectOptions(`${options.clientId}-i${k}`, false));
-      client.handleMessage = handleMessage(client);
-      clients.push(client);
-      await connected(client);
-      await client.subscribeAsync(filter, { qos: 1 });
-    }
+    // A restart finds its sessions still subscribed, with what was queued for them while it was
+    // down; that backlog starts flowing at the CONNACK (and would hold a SUBACK up behind it).
+    await Promise.all(
+      Array.from({ length: options.sessions }, async (_, k) => {
+        const client = mqtt.connect(
+          options.url,
+          connectOptions(`${options.clientId}-i${k}`, false),
+        );
+        client.handleMessage = handleMessage(client);
+        clients.push(client);
+        if (!(await connected(client))) await client.subscribeAsync(filter, { qos: 1 });
+      }),
+    );
   } catch (err) {
     await closeAll();
     throw err;

@@ -1,4 +1,4 @@
-import { modelCardFps } from '@facefleet/protocol';
+import { metricsSample } from '@facefleet/protocol';
 import type { Store } from '@facefleet/store';
 import type { Logger } from 'pino';
 import type { CommittedMessage } from '../ingest/ingest.js';
@@ -37,24 +37,9 @@ export function liveEventsOf(batch: CommittedMessage[]): {
         });
         break;
       }
-      case 'metrics': {
-        const d = message.data;
-        events.push({
-          type: 'metrics',
-          deviceId: d.deviceId,
-          ts: d.ts,
-          deviceClass: d.device.deviceClass,
-          fps: d.runner?.fps ?? null,
-          inferFps: d.runner?.inferFps ?? null,
-          latencyMs: d.runner?.latencyMs ?? null,
-          tempsC: d.device.tempsC,
-          powerMode: d.device.powerMode,
-          gpuPct: d.device.gpuPct,
-          referenceFps: modelCardFps(d.device.deviceClass) ?? null,
-          receivedAt,
-        });
+      case 'metrics':
+        events.push({ type: 'metrics', ...metricsSample(message.data), receivedAt });
         break;
-      }
       case 'reported': {
         const d = message.data;
         events.push({

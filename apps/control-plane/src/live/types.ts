@@ -1,4 +1,12 @@
-import type { Alert, Latency, Reported } from '@facefleet/protocol';
+import type {
+  Alert,
+  DEVICE_STATES,
+  Desired,
+  MetricsSample,
+  Reported,
+  Status,
+} from '@facefleet/protocol';
+import type { RolloutState, Selector, TargetState } from '../rollouts/planner.js';
 
 /**
  * What the control plane streams to browsers on `GET /api/v1/events` (server-sent events). Each
@@ -14,34 +22,36 @@ export interface LiveDevice {
   tags: string[];
   createdAt: number;
   lastSeen: number | null;
-  state: string | null;
+  /** null: never heard from. */
+  state: (typeof DEVICE_STATES)[number] | null;
   engineId: string | null;
   powerMode: string | null;
   desiredRev: number;
-  status: unknown;
-  reported: unknown;
-  desired: unknown;
+  /** The last status, report and desired state (protocol payloads), as stored. */
+  status: Status | null;
+  reported: Reported | null;
+  desired: Desired | null;
 }
 
 /** A rollout with its targets, as `GET /api/v1/rollouts/:id` shows it. */
 export interface LiveRollout {
   id: string;
   engineId: string;
-  selector: unknown;
+  selector: Selector;
   canaryShare: number;
   holdS: number;
   failureLimit: number;
   minFpsRatio: number;
   gateHoldS: number;
-  state: string;
+  state: RolloutState;
   reason: string | null;
   canaryDoneAt: number | null;
   createdAt: number;
   updatedAt: number;
   targets?: {
     deviceId: string;
-    stage: string;
-    state: string;
+    stage: 'canary' | 'rest';
+    state: TargetState;
     reason: string | null;
     previousEngineId: string | null;
     rev: number | null;
@@ -67,20 +77,7 @@ export type LiveEvent =
       receivedAt: number;
     }
   /** A committed metrics sample, summarised; `referenceFps` is the class's model-card figure. */
-  | {
-      type: 'metrics';
-      deviceId: string;
-      ts: number;
-      deviceClass: string;
-      fps: number | null;
-      inferFps: number | null;
-      latencyMs: Latency | null;
-      tempsC: Record<string, number>;
-      powerMode: string | null;
-      gpuPct: number | null;
-      referenceFps: number | null;
-      receivedAt: number;
-    }
+  | ({ type: 'metrics'; receivedAt: number } & MetricsSample)
   /** A device's update report (engine update progress, applied, rolled back). */
   | {
       type: 'reported';

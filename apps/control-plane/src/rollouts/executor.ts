@@ -14,16 +14,13 @@ import {
   type RolloutState,
   type RolloutStep,
   type RolloutView,
+  type Selector,
   type TargetState,
   type TargetView,
   targetAfterReport,
 } from './planner.js';
 
-export interface Selector {
-  deviceIds?: string[] | undefined;
-  tag?: string | undefined;
-  deviceClass?: string | undefined;
-}
+export type { Selector } from './planner.js';
 
 export interface CreateRolloutInput {
   id: string;

@@ -24,6 +24,13 @@ export type RolloutState = (typeof ROLLOUT_STATES)[number];
 export const TARGET_STATES = ['pending', 'desired', 'applied', 'failed', 'reverted'] as const;
 export type TargetState = (typeof TARGET_STATES)[number];
 
+/** Which devices a rollout (or an alert rule) names: by ids, tag and/or class. */
+export interface Selector {
+  deviceIds?: string[] | undefined;
+  tag?: string | undefined;
+  deviceClass?: string | undefined;
+}
+
 export interface RolloutView {
   id: string;
   engineId: string;

@@ -4,9 +4,9 @@ import type { Logger } from 'pino';
 import { hashSecret, newSecret, type VerifiedCache } from '../auth/secrets.js';
 import type { BrokerCredentials } from '../broker/credentials.js';
 import type { Broker } from '../broker/types.js';
-import { BrokerAdminError, ServiceError } from '../errors.js';
+import { ServiceError } from '../errors.js';
+import { revokeOrWarn, withWhat } from './broker-logins.js';
 import type { ChangeFeed } from './changes.js';
-import { revokeOrWarn } from './subscribers.js';
 
 export interface DeviceServiceDeps {
   store: Store;
@@ -111,10 +111,3 @@ export function createDeviceService(deps: DeviceServiceDeps) {
   };
 }
 export type DeviceService = ReturnType<typeof createDeviceService>;
-
-/** A broker refusal, saying what the request did not do; other errors as they are. */
-export function withWhat(err: unknown, what: string): unknown {
-  return err instanceof BrokerAdminError
-    ? new BrokerAdminError(err.code, `${what}: ${err.message}`)
-    : err;
-}

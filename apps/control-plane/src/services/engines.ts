@@ -39,7 +39,7 @@ export function createEngineService(deps: EngineServiceDeps) {
       if (meta.backend === 'tensorrt' && meta.format === 'plan' && !meta.trtVersion) {
         throw new ServiceError(
           'invalid',
-          'trtVersion: a TensorRT plan needs its TensorRT version',
+          'a TensorRT plan needs its TensorRT version',
           'trtVersion',
           'required for a TensorRT plan',
         );

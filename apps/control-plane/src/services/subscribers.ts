@@ -2,27 +2,9 @@ import { subscriberUsername } from '@facefleet/protocol';
 import type { Store } from '@facefleet/store';
 import type { Logger } from 'pino';
 import { hashSecret, newSecret, type VerifiedCache } from '../auth/secrets.js';
-import type { BrokerCredentials, BrokerLogin } from '../broker/credentials.js';
+import type { BrokerCredentials } from '../broker/credentials.js';
 import { ServiceError } from '../errors.js';
-import { withWhat } from './devices.js';
-
-/**
- * Revokes a login whose database row is already gone. When the broker cannot be told now the
- * deletion still stands (the control plane refuses the login's messages and the broker is
- * reconciled later); the returned warning says so for the answer.
- */
-export async function revokeOrWarn(
-  deps: { credentials: BrokerCredentials; log: Logger },
-  login: BrokerLogin,
-): Promise<string | undefined> {
-  try {
-    await deps.credentials.revoke(login);
-    return undefined;
-  } catch (err) {
-    deps.log.error({ err, login }, 'could not revoke the broker login');
-    return `the broker login was not removed yet (${(err as Error).message}); it is removed when the control plane next reaches the broker`;
-  }
-}
+import { revokeOrWarn, withWhat } from './broker-logins.js';
 
 export interface SubscriberServiceDeps {
   store: Store;

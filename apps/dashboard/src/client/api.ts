@@ -1,7 +1,12 @@
+import type { ApiErrorBody, AppType } from '@facefleet/control-plane/api-type';
+import { hc } from 'hono/client';
+
 /**
- * The dashboard's HTTP client. Requests go to the same origin with the session cookie; every one
- * carries the header that proves it came from this script (the server refuses cookie writes
- * without it). Errors become ApiRequestError with the server's message, which names the field.
+ * The dashboard's HTTP client: Hono's typed client over the control plane's route types (types
+ * only: nothing of the server is bundled), so paths, inputs and answers are checked against the
+ * routes. Requests go to the same origin with the session cookie; every one carries the header
+ * that proves it came from this script (the server refuses cookie writes without it). Errors
+ * become ApiRequestError with the server's message, which names the field.
  */
 export const CSRF_HEADER = 'x-facefleet-request';
 
@@ -16,34 +21,34 @@ export class ApiRequestError extends Error {
   }
 }
 
-async function request<T>(method: string, path: string, body?: BodyInit, json = true): Promise<T> {
-  const headers: Record<string, string> = { [CSRF_HEADER]: '1', accept: 'application/json' };
-  if (body !== undefined && json) headers['content-type'] = 'application/json';
-  const res = await fetch(path, { method, headers, body, credentials: 'same-origin' });
-  const text = await res.text();
-  let data: unknown = null;
+/** Same-origin fetch that throws ApiRequestError on any answer other than 2xx. */
+async function call(input: string | URL | Request, init?: RequestInit): Promise<Response> {
+  const res = await fetch(input, { ...init, credentials: 'same-origin' });
+  if (res.ok) return res;
+  let error: Partial<ApiErrorBody['error']> | undefined;
   try {
-    data = text ? JSON.parse(text) : null;
+    error = ((await res.json()) as Partial<ApiErrorBody> | null)?.error;
   } catch {
     // not JSON: reported below
   }
-  if (!res.ok) {
-    const error = (data as { error?: { code?: string; message?: string } } | null)?.error;
-    throw new ApiRequestError(
-      res.status,
-      error?.code ?? `http_${res.status}`,
-      error?.message ?? `${method} ${path}: HTTP ${res.status}`,
-    );
-  }
-  return data as T;
+  const path = String(input instanceof Request ? input.url : input).replace(
+    /^https?:\/\/[^/]+/,
+    '',
+  );
+  throw new ApiRequestError(
+    res.status,
+    error?.code ?? `http_${res.status}`,
+    error?.message ?? `${init?.method ?? 'GET'} ${path}: HTTP ${res.status}`,
+  );
 }
 
-export const api = {
-  get: <T>(path: string) => request<T>('GET', path),
-  post: <T>(path: string, body?: unknown) =>
-    request<T>('POST', path, body === undefined ? undefined : JSON.stringify(body)),
-  put: <T>(path: string, body: unknown) => request<T>('PUT', path, JSON.stringify(body)),
-  delete: <T>(path: string) => request<T>('DELETE', path),
-  /** Uploads raw bytes (an engine file). */
-  upload: <T>(path: string, file: Blob) => request<T>('POST', path, file, false),
-};
+/** The API (`/api/v1/…`), e.g. `await json(api.devices[':id'].$get({ param: { id } }))`. */
+export const api = hc<AppType>('/', {
+  fetch: call,
+  headers: { [CSRF_HEADER]: '1', accept: 'application/json' },
+}).api.v1;
+
+/** The answer's JSON, typed by its route. */
+export async function json<T>(response: Promise<{ json(): Promise<T> }>): Promise<T> {
+  return (await response).json();
+}

@@ -1,6 +1,6 @@
 import type { ComponentChildren } from 'preact';
 import { useCallback, useEffect, useState } from 'preact/hooks';
-import { ApiRequestError, api } from './api.js';
+import { ApiRequestError, api, json } from './api.js';
 import { connectLive } from './live.js';
 import { AlertsPage } from './pages/alerts.js';
 import { DevicePage } from './pages/device.js';
@@ -8,7 +8,6 @@ import { EnginesPage } from './pages/engines.js';
 import { FleetPage } from './pages/fleet.js';
 import { SignIn } from './pages/sign-in.js';
 import { type Store, useStore } from './store.js';
-import type { Meta, Principal } from './types.js';
 
 /** Hash routes: `#/`, `#/devices/ID`, `#/engines`, `#/alerts`. */
 function useRoute(): string {
@@ -21,16 +20,6 @@ function useRoute(): string {
   return hash.replace(/^#/, '') || '/';
 }
 
-/** The current time, re-read every few seconds, for "last seen 12 s ago". */
-export function useNow(everyMs = 5000): number {
-  const [now, setNow] = useState(Date.now());
-  useEffect(() => {
-    const timer = setInterval(() => setNow(Date.now()), everyMs);
-    return () => clearInterval(timer);
-  }, [everyMs]);
-  return now;
-}
-
 export function App({ store }: { store: Store }) {
   const state = useStore(store);
   const route = useRoute();
@@ -38,10 +27,7 @@ export function App({ store }: { store: Store }) {
 
   const checkSession = useCallback(async () => {
     try {
-      const [session, meta] = await Promise.all([
-        api.get<{ principal: Principal }>('/api/v1/session'),
-        api.get<Meta>('/api/v1/meta'),
-      ]);
+      const [session, meta] = await Promise.all([json(api.session.$get()), json(api.meta.$get())]);
       store.set({ principal: session.principal, meta });
     } catch (err) {
       if (!(err instanceof ApiRequestError && err.status === 401)) console.error(err);
@@ -65,7 +51,7 @@ export function App({ store }: { store: Store }) {
   if (!state.principal) return <SignIn onSignedIn={checkSession} />;
 
   const signOut = async () => {
-    await api.delete('/api/v1/session').catch(() => {});
+    await api.session.$delete().catch(() => {});
     store.set({ principal: null });
   };
   const canWrite = state.principal.role !== 'viewer';

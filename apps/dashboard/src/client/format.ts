@@ -1,3 +1,5 @@
+import { fpsRatio } from '@facefleet/protocol/projections';
+
 /** Small formatting helpers: pure functions of their arguments. */
 
 export function ago(ts: number | null, now: number): string {
@@ -37,10 +39,8 @@ export function fpsGrade(
   inferFps: number | null | undefined,
   referenceFps: number | null,
 ): { ratio: number | null; grade: 'ok' | 'low' | 'bad' | 'none' } {
-  if (inferFps === null || inferFps === undefined || !referenceFps) {
-    return { ratio: null, grade: 'none' };
-  }
-  const ratio = inferFps / referenceFps;
+  const ratio = fpsRatio(inferFps, referenceFps);
+  if (ratio === null) return { ratio: null, grade: 'none' };
   return { ratio, grade: ratio < 0.5 ? 'bad' : ratio < 0.8 ? 'low' : 'ok' };
 }
 

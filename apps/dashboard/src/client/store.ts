@@ -1,5 +1,6 @@
+import { lastFaces, lastMetrics, referenceFps } from '@facefleet/protocol/projections';
 import { useEffect, useState } from 'preact/hooks';
-import { api } from './api.js';
+import { api, json } from './api.js';
 import type { FleetDevice, LiveEvent, LiveRollout, Meta, Principal, StoredAlert } from './types.js';
 
 /**
@@ -47,9 +48,9 @@ export function createStore() {
 
   async function loadSnapshot(): Promise<void> {
     const [overview, rollouts, alerts] = await Promise.all([
-      api.get<{ devices: FleetDevice[] }>('/api/v1/fleet/overview'),
-      api.get<{ rollouts: LiveRollout[] }>('/api/v1/rollouts'),
-      api.get<{ alerts: StoredAlert[] }>('/api/v1/alerts?limit=100'),
+      json(api.fleet.overview.$get()),
+      json(api.rollouts.$get()),
+      json(api.alerts.$get({ query: { limit: '100' } })),
     ]);
     state.devices = new Map(overview.devices.map((d) => [d.id, d]));
     state.rollouts = new Map(rollouts.rollouts.map((r) => [r.id, r]));
@@ -69,7 +70,7 @@ export function createStore() {
         state.devices.set(event.device.id, {
           lastFaces: null,
           lastMetrics: null,
-          referenceFps: state.meta?.modelCardFps[event.device.deviceClass] ?? null,
+          referenceFps: referenceFps(event.device.deviceClass),
           ...old,
           ...event.device,
         });
@@ -81,13 +82,7 @@ export function createStore() {
       case 'faces': {
         const d = state.devices.get(event.deviceId);
         if (d) {
-          d.lastFaces = {
-            ts: event.ts,
-            last: event.last,
-            max: event.max,
-            mean: event.mean,
-            frames: event.frames,
-          };
+          d.lastFaces = lastFaces(event);
           d.lastSeen = Math.max(d.lastSeen ?? 0, event.receivedAt);
           state.devices.set(d.id, { ...d });
         }
@@ -96,15 +91,7 @@ export function createStore() {
       case 'metrics': {
         const d = state.devices.get(event.deviceId);
         if (d) {
-          const temps = Object.values(event.tempsC);
-          d.lastMetrics = {
-            ts: event.ts,
-            fps: event.fps,
-            inferFps: event.inferFps,
-            latencyP95: event.latencyMs?.p95 ?? null,
-            tempMaxC: temps.length > 0 ? Math.max(...temps) : null,
-            powerMode: event.powerMode,
-          };
+          d.lastMetrics = lastMetrics(event);
           d.powerMode = event.powerMode;
           d.lastSeen = Math.max(d.lastSeen ?? 0, event.receivedAt);
           state.devices.set(d.id, { ...d });

@@ -24,7 +24,8 @@ struct ClusterParams {
   float minSamples = 1.0f;
   // Clusters whose confidence (sum of member coverage) is below this are dropped.
   float minScore = 0.0f;
-  // Boxes (DBSCAN clusters, and in every mode the final output) lower than this are dropped.
+  // DBSCAN: clusters whose height is <= this are dropped (TAO). NMS/none: candidates lower than
+  // this (<) are dropped before clustering (DeepStream's detected-min-h).
   float minHeight = 0.0f;
 };
 
@@ -38,7 +39,8 @@ Boxes nms(const Boxes& boxes, float iouThreshold, int topk);
 
 // DBSCAN over candidates as TAO's DetectNet_v2 post-processor does it. Each returned box is the
 // coverage-weighted mean of its cluster's members, with conf = sum of member coverage; clusters with
-// conf < minScore or height < minHeight are dropped. Output sorted by confidence, highest first.
+// conf < minScore or height <= minHeight are dropped. A candidate with no area is at distance 1 from
+// itself (IoU 0), so with eps < 1 it is noise. Output sorted by confidence, highest first.
 Boxes dbscan(const Boxes& boxes, float eps, float minSamples, float minScore, float minHeight);
 
 // Runs the configured mode, reusing its buffers between calls (one per pipeline thread).

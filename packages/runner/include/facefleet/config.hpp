@@ -7,6 +7,7 @@
 #include <string>
 #include <vector>
 
+#include "facefleet/cameras.hpp"
 #include "facefleet/cluster.hpp"
 #include "facefleet/decode.hpp"
 #include "facefleet/tensor.hpp"
@@ -31,8 +32,14 @@ struct RunnerConfig {
 
   ClusterParams cluster;
   std::optional<float> preClusterThreshold;
+  std::optional<BoxClip> bboxClip;  // --bbox-clip; unset = boxClip()'s default
+  bool fromNvinferConfig = false;   // a DeepStream nvinfer config file was applied
 
-  std::string source;
+  std::vector<CameraSpec> cameras;  // --source [ID=]SRC (repeatable), --sources FILE, [sourceN]
+  bool camerasFromConfig = false;   // the cameras came from the config file (a --source replaces them)
+  int batchSize = 0;                // frames per inference at most; 0 = maxBatch()'s default
+  double batchTimeoutMs = 40.0;     // how long a batch waits for a slow camera
+  ReconnectPolicy reconnect;
   bool loop = false;
   bool pace = false;
   long long maxFrames = 0;  // 0 = unlimited
@@ -48,6 +55,14 @@ struct RunnerConfig {
   std::string modelPath() const;
   InputSpec inputSpec(const Decoder& decoder) const;
   float threshold(const Decoder& decoder) const;
+  // The batch size the detector is created with: --batch-size (or [streammux] batch-size), else one
+  // frame per camera with the tensorrt backend and 1 with opencv (CPU batches save no CPU time and
+  // cost memory and latency).
+  int maxBatch() const;
+  // --bbox-clip, else DeepStream's clamp when the settings come from an nvinfer config file (the
+  // user runs a DeepStream deployment), else TAO's [0, W] clip.
+  BoxClip boxClip() const;
+  DecodeOptions decodeOptions(const Decoder& decoder) const;
   std::vector<std::string> outputNames(const Decoder& decoder) const;
   // The DLA core TensorRT is to use, -1 = the GPU.
   int dlaCore() const;

@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "facefleet/box.hpp"
+#include "facefleet/gridbox.hpp"
 #include "facefleet/tensor.hpp"
 
 namespace facefleet {
@@ -17,6 +18,7 @@ struct NetworkInfo {
 
 struct DecodeOptions {
   float threshold = 0.2f;  // pre-cluster threshold (coverage for detectnet_v2, sigmoid score for blazeface)
+  BoxClip clip = BoxClip::Tao;  // detectnet_v2 only (BlazeFace clips to [0, W] as MediaPipe does)
 };
 
 // Appends candidates (network-input pixels, unclustered) to `out`. Throws std::runtime_error when

@@ -34,9 +34,10 @@ class Detector {
   Boxes detect(const std::vector<float>& blob, const FrameTransform& transform, double* inferMs, double* postMs);
 
   struct BatchTiming {
-    double inferMs = 0;           // every inference call of the batch together
-    int inferCalls = 0;           // ceil(frames / maxBatch())
+    std::vector<double> callMs;   // each inference call: ceil(frames / maxBatch()) of them
+    std::vector<double> inferMs;  // per frame: the time of the inference call that ran it
     std::vector<double> postMs;   // per frame: decode + cluster + map
+    std::vector<int> callFrames;  // frames in each inference call
   };
   // `transforms.size()` frames at once: `blob` holds them frame after frame (each
   // input().elementCount() floats). Inference runs in batches of up to maxBatch() frames; decode,

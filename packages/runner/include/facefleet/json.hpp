@@ -29,6 +29,8 @@ class JsonWriter {
   JsonWriter& key(std::string_view k);
   JsonWriter& string(std::string_view v);
   JsonWriter& number(double v, int decimals = 3);
+  // Shortest text that reads back as the same float32 (at most 9 significant digits); NaN/Inf -> 0.
+  JsonWriter& exactFloat(float v);
   JsonWriter& integer(long long v);
   const std::string& str() const { return out_; }
 
@@ -39,11 +41,18 @@ class JsonWriter {
   bool afterKey_ = false;
 };
 
+struct HelloCamera {
+  std::string id, source, sourceKind;
+};
+
 struct HelloMessage {
   std::string backend, model, modelPath, modelSha256;
   int inputWidth = 0, inputHeight = 0;
-  std::string source, sourceKind, cluster;
-  int dlaCore = -1;  // written only when >= 0 (TensorRT on a DLA core)
+  std::string source, sourceKind, cluster;  // the first camera's (one-camera consumers read these)
+  std::vector<HelloCamera> cameras;
+  int batchSize = 1;           // frames per inference call the backend runs
+  double batchTimeoutMs = 0;   // how long a batch waits for a slow camera
+  int dlaCore = -1;            // written only when >= 0 (TensorRT on a DLA core)
   long long pid = 0;
   std::int64_t ts = 0;
 };
@@ -53,11 +62,32 @@ struct FrameTiming {
 };
 
 struct FrameMessage {
-  long long index = 0;
+  std::string camera;  // the camera id
+  long long index = 0;  // the camera's own frame count
   std::int64_t ts = 0;
   int width = 0, height = 0;
   Boxes boxes;  // source-frame pixels, corner form; written as x,y,w,h
   FrameTiming ms;
+};
+
+// One camera over a stats window.
+struct CameraStats {
+  std::string id;
+  std::string state;  // cameraStateName()
+  std::string error;  // why it is reconnecting or failed; written only when not empty
+  long long frames = 0;      // processed (frame lines) in the window
+  double processedFps = 0;   // frames / window
+  double cameraFps = 0;      // frames the source delivered / window (processed, skipped and dropped)
+  long long skipped = 0;     // left out on purpose (--max-fps)
+  long long dropped = 0;     // stale frames replaced by newer ones (live sources, --pace)
+  long long reconnects = 0;  // successful reopenings in the window
+};
+
+struct BatchStats {
+  long long batches = 0;  // inference calls in the window
+  double meanSize = 0;    // frames per inference call
+  double inferFps = 0;    // frames per second of inference time
+  double batchFps = 0;    // inference calls per second of inference time
 };
 
 struct StatsMessage {
@@ -67,6 +97,8 @@ struct StatsMessage {
   double p50 = 0, p95 = 0, p99 = 0;
   long long dropped = 0;
   double windowS = 0;
+  std::vector<CameraStats> cameras;
+  BatchStats batch;
 };
 
 // Each returns one line without the trailing newline.
@@ -75,7 +107,10 @@ std::string helloLine(const HelloMessage& m);
 std::string frameLine(const FrameMessage& m);
 std::string statsLine(const StatsMessage& m);
 std::string errorLine(ErrorCode code, const std::string& message, std::int64_t ts);
-// The decode tool's {"type":"detections","count":N,"boxes":[...]}.
-std::string detectionsLine(const Boxes& boxes);
+// The decode tool's {"type":"detections","count":N,"boxes":[...]}. `decimals`: digits after the
+// point for x,y,w,h and conf (default: 2 and 4, as frame lines); kFullPrecision writes every float
+// exactly (9 significant digits, which round-trip a float32).
+constexpr int kFullPrecision = -1;
+std::string detectionsLine(const Boxes& boxes, int decimals = 2);
 
 }  // namespace facefleet

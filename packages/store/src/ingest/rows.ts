@@ -1,4 +1,5 @@
 import type { Faces, Metrics, Reported, Status } from '@facefleet/protocol';
+import { tempMaxC } from '@facefleet/protocol/projections';
 
 /** A validated device message, ready to store. */
 export type IngestMessage =
@@ -111,7 +112,6 @@ export function toRow(m: IngestMessage, receivedAt: number): Row {
     }
     case 'metrics': {
       const d = m.data;
-      const temps = Object.values(d.device.tempsC);
       const r = d.runner;
       return [
         1,
@@ -128,7 +128,7 @@ export function toRow(m: IngestMessage, receivedAt: number): Row {
         r?.dropped ?? null,
         d.device.gpuPct,
         d.device.ramMb.used,
-        temps.length > 0 ? Math.max(...temps) : null,
+        tempMaxC(d.device.tempsC),
         JSON.stringify(d.device.tempsC),
         d.device.powerMode,
         d.device.deviceClass,

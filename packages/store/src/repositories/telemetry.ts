@@ -1,3 +1,4 @@
+import { type LastFaces, type LastMetrics, lastFaces } from '@facefleet/protocol/projections';
 import { and, desc, eq, gte, isNotNull, lt, sql } from 'drizzle-orm';
 import type { Dialect } from '../dialect.js';
 import { first, literal, num, numOrNull } from './util.js';
@@ -22,22 +23,8 @@ export interface MetricBucket {
   tempMaxC: number | null;
 }
 
-export interface LastFaces {
-  ts: number;
-  last: number;
-  max: number;
-  mean: number;
-  frames: number;
-}
-
-export interface LastMetrics {
-  ts: number;
-  fps: number | null;
-  inferFps: number | null;
-  latencyP95: number | null;
-  tempMaxC: number | null;
-  powerMode: string | null;
-}
+/** "Last faces" and the last metrics sample, as the protocol's projections define them. */
+export type { LastFaces, LastMetrics };
 
 /** One metrics sample as the fleet FPS view reads it. */
 export interface FpsSample {
@@ -212,7 +199,7 @@ export function telemetryRepository({ db, t }: Dialect) {
         .where(
           sql`(${fw.deviceId}, ${fw.seq}) IN (SELECT device_id, max(seq) FROM face_windows GROUP BY device_id)`,
         );
-      return new Map(rows.map(({ deviceId, ...rest }) => [deviceId, rest]));
+      return new Map(rows.map((row) => [row.deviceId, lastFaces(row)]));
     },
 
     /** Every device's newest metrics sample (by seq). */

@@ -1,8 +1,12 @@
 import { ALERT_KINDS, idRule, isValidId, SEVERITIES } from '@facefleet/protocol';
 import type { AlertRuleRow } from '@facefleet/store';
+import { Hono } from 'hono';
 import { z } from 'zod';
-import type { AppDeps, Registrar } from '../app.js';
-import { jsonBody, query, requireRole } from '../http.js';
+import type { Selector } from '../../rollouts/planner.js';
+import type { AppDeps } from '../deps.js';
+import type { Env } from '../http.js';
+import { doc } from '../openapi.js';
+import { jsonBody, query } from '../validate.js';
 import { selectorSchema } from './rollouts.js';
 
 export const alertRuleSchema = z
@@ -49,65 +53,46 @@ const alertsQuery = z.strictObject({
   limit: z.coerce.number().int().min(1).max(1000).default(100),
 });
 
-export function alertRoutes({ app, doc }: Registrar, deps: AppDeps): void {
-  const { store } = deps;
-  const view = (r: AlertRuleRow) => ({
-    ...r,
-    selector: JSON.parse(r.selector) as unknown,
-  });
+const ruleView = (r: AlertRuleRow) => ({
+  ...r,
+  selector: JSON.parse(r.selector) as Selector,
+});
 
-  doc({
-    method: 'post',
-    path: '/api/v1/alert-rules',
-    summary: 'Create an alert rule',
-    tag: 'alerts',
-    auth: 'operator',
-    body: alertRuleSchema,
-    ok: [201, 'The rule'],
-  });
-  app.post('/api/v1/alert-rules', async (c) => {
-    requireRole(c, 'operator');
-    const body = await jsonBody(c, alertRuleSchema);
-    const row = await deps.alertRules.create(body);
-    return c.json({ rule: view(row) }, 201);
-  });
-
-  doc({
-    method: 'get',
-    path: '/api/v1/alert-rules',
-    summary: 'List alert rules',
-    tag: 'alerts',
-    auth: 'viewer',
-  });
-  app.get('/api/v1/alert-rules', async (c) => {
-    requireRole(c, 'viewer');
-    return c.json({ rules: (await store.alerts.rules()).map(view) });
-  });
-
-  doc({
-    method: 'delete',
-    path: '/api/v1/alert-rules/:id',
-    summary: 'Delete an alert rule',
-    tag: 'alerts',
-    auth: 'operator',
-  });
-  app.delete('/api/v1/alert-rules/:id', async (c) => {
-    requireRole(c, 'operator');
-    const id = c.req.param('id');
-    await deps.alertRules.remove(id);
-    return c.json({ deleted: id });
-  });
-
-  doc({
-    method: 'get',
-    path: '/api/v1/alerts',
-    summary: 'Alerts, newest first',
-    tag: 'alerts',
-    auth: 'viewer',
-    query: alertsQuery,
-  });
-  app.get('/api/v1/alerts', async (c) => {
-    requireRole(c, 'viewer');
-    return c.json({ alerts: await store.alerts.find(query(c, alertsQuery)) });
-  });
+/** Alert rules and the alerts they raised; mounted at `/api/v1`. */
+export function alertRoutes({ store, alertRules }: Pick<AppDeps, 'store' | 'alertRules'>) {
+  return new Hono<Env>()
+    .post(
+      '/alert-rules',
+      doc({
+        summary: 'Create an alert rule',
+        tag: 'alerts',
+        auth: 'operator',
+        ok: [201, 'The rule'],
+      }),
+      jsonBody(alertRuleSchema),
+      async (c) => {
+        const row = await alertRules.create(c.req.valid('json'));
+        return c.json({ rule: ruleView(row) }, 201);
+      },
+    )
+    .get(
+      '/alert-rules',
+      doc({ summary: 'List alert rules', tag: 'alerts', auth: 'viewer' }),
+      async (c) => c.json({ rules: (await store.alerts.rules()).map(ruleView) }),
+    )
+    .delete(
+      '/alert-rules/:id',
+      doc({ summary: 'Delete an alert rule', tag: 'alerts', auth: 'operator' }),
+      async (c) => {
+        const id = c.req.param('id');
+        await alertRules.remove(id);
+        return c.json({ deleted: id });
+      },
+    )
+    .get(
+      '/alerts',
+      doc({ summary: 'Alerts, newest first', tag: 'alerts', auth: 'viewer' }),
+      query(alertsQuery),
+      async (c) => c.json({ alerts: await store.alerts.find(c.req.valid('query')) }),
+    );
 }

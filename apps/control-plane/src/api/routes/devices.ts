@@ -1,9 +1,12 @@
 import { DEVICE_STATES, deviceClassSchema, deviceIdSchema } from '@facefleet/protocol';
+import { Hono, type MiddlewareHandler } from 'hono';
 import { z } from 'zod';
 import { ApiError } from '../../errors.js';
 import { deviceView } from '../../views.js';
-import type { AppDeps, Registrar } from '../app.js';
-import { jsonBody, parseDuration, query, requireRole } from '../http.js';
+import type { AppDeps } from '../deps.js';
+import { type Env, parseDuration } from '../http.js';
+import { doc } from '../openapi.js';
+import { jsonBody, query } from '../validate.js';
 
 const tagSchema = z
   .string()
@@ -40,193 +43,185 @@ export function seriesRange(q: z.infer<typeof seriesQuery>, now: number) {
   const from = q.from ?? to - 3_600_000;
   const bucketMs = parseDuration(q.bucket)!;
   if (from >= to) {
-    throw new ApiError(400, 'invalid_request', 'from: must be before to', [
-      { path: 'from', message: 'must be before to' },
-    ]);
+    throw new ApiError('invalid_request', 'from: must be before to', {
+      details: [{ path: 'from', message: 'must be before to' }],
+    });
   }
   if ((to - from) / bucketMs > 10_000) {
-    throw new ApiError(400, 'invalid_request', 'bucket: more than 10000 buckets in the range', [
-      { path: 'bucket', message: 'more than 10000 buckets in the range' },
-    ]);
+    throw new ApiError('invalid_request', 'bucket: more than 10000 buckets in the range', {
+      details: [{ path: 'bucket', message: 'more than 10000 buckets in the range' }],
+    });
   }
   return { from, to, bucketMs };
 }
 
-export function deviceRoutes({ app, doc }: Registrar, deps: AppDeps): void {
-  const { store, devices } = deps;
+const tagsBody = z.strictObject({ tags: tagsSchema });
+const historyQuery = z.strictObject({
+  limit: z.coerce.number().int().min(1).max(1000).default(50),
+});
 
-  doc({
-    method: 'post',
-    path: '/api/v1/devices',
-    summary: 'Enroll a device; its token is returned once and stored only as a scrypt hash',
-    tag: 'devices',
-    auth: 'admin',
-    body: enrollSchema,
-    ok: [201, 'The device and its token'],
-  });
-  app.post('/api/v1/devices', async (c) => {
-    requireRole(c, 'admin');
-    const body = await jsonBody(c, enrollSchema);
-    const { device, token } = await devices.enroll(body);
-    return c.json(
-      { device: deviceView(device), token, mqtt: { username: body.id, password: token } },
-      201,
+/** Devices: enrollment, tokens, tags, and what each one sent; mounted at `/api/v1`. */
+export function deviceRoutes({ store, devices }: Pick<AppDeps, 'store' | 'devices'>) {
+  /** 404 for a device that is not enrolled, before the request's input is read. */
+  const enrolled: MiddlewareHandler<Env> = async (c, next) => {
+    await devices.find(c.req.param('id')!);
+    await next();
+  };
+
+  /** A device's buckets over the query's range, as the faces and metrics routes answer them. */
+  const series = async <B>(
+    id: string,
+    q: z.infer<typeof seriesQuery>,
+    read: (id: string, from: number, to: number, bucketMs: number) => Promise<B[]>,
+  ) => {
+    const { from, to, bucketMs } = seriesRange(q, Date.now());
+    return { deviceId: id, from, to, bucketMs, buckets: await read(id, from, to, bucketMs) };
+  };
+
+  return new Hono<Env>()
+    .post(
+      '/devices',
+      doc({
+        summary: 'Enroll a device; its token is returned once and stored only as a scrypt hash',
+        tag: 'devices',
+        auth: 'admin',
+        ok: [201, 'The device and its token'],
+      }),
+      jsonBody(enrollSchema),
+      async (c) => {
+        const body = c.req.valid('json');
+        const { device, token } = await devices.enroll(body);
+        return c.json(
+          { device: deviceView(device), token, mqtt: { username: body.id, password: token } },
+          201,
+        );
+      },
+    )
+    .get(
+      '/devices',
+      doc({ summary: 'List devices', tag: 'devices', auth: 'viewer' }),
+      query(listQuery),
+      async (c) => {
+        const q = c.req.valid('query');
+        let rows = await store.devices.list();
+        if (q.tag) rows = rows.filter((r) => (JSON.parse(r.tags) as string[]).includes(q.tag!));
+        if (q.class) rows = rows.filter((r) => r.deviceClass === q.class);
+        if (q.status) rows = rows.filter((r) => (r.state ?? 'never') === q.status);
+        return c.json({ devices: rows.map(deviceView) });
+      },
+    )
+    .get(
+      '/devices/:id',
+      doc({ summary: 'Show a device', tag: 'devices', auth: 'viewer' }),
+      async (c) => c.json({ device: deviceView(await devices.find(c.req.param('id'))) }),
+    )
+    .post(
+      '/devices/:id/token',
+      doc({
+        summary:
+          "Rotate a device's token: the new one is returned once, the old one stops working and its open MQTT sessions are closed",
+        tag: 'devices',
+        auth: 'admin',
+        ok: [200, 'The device and its new token'],
+      }),
+      async (c) => {
+        const id = c.req.param('id');
+        const { device, token } = await devices.rotateToken(id);
+        return c.json({
+          device: deviceView(device),
+          token,
+          mqtt: { username: id, password: token },
+        });
+      },
+    )
+    .put(
+      '/devices/:id/tags',
+      doc({ summary: "Replace a device's tags", tag: 'devices', auth: 'admin' }),
+      enrolled,
+      jsonBody(tagsBody),
+      async (c) => {
+        const { tags } = c.req.valid('json');
+        return c.json({ device: deviceView(await devices.setTags(c.req.param('id'), tags)) });
+      },
+    )
+    .delete(
+      '/devices/:id',
+      doc({
+        summary:
+          'Delete a device (its token stops working at once and its open MQTT sessions are closed)',
+        tag: 'devices',
+        auth: 'admin',
+      }),
+      async (c) => {
+        const id = c.req.param('id');
+        const { warning } = await devices.remove(id);
+        return c.json(warning ? { deleted: id, warning } : { deleted: id });
+      },
+    )
+    .get(
+      '/devices/:id/history',
+      doc({
+        summary:
+          "A device's engine update reports and status changes (newest first) and its latest metrics sample",
+        tag: 'devices',
+        auth: 'viewer',
+      }),
+      enrolled,
+      query(historyQuery),
+      async (c) => {
+        const id = c.req.param('id');
+        const { limit } = c.req.valid('query');
+        const [updates, statuses, last] = await Promise.all([
+          store.telemetry.updates(id, limit),
+          store.telemetry.statuses(id, limit),
+          store.telemetry.latestMetrics(id),
+        ]);
+        return c.json({
+          deviceId: id,
+          updates,
+          statuses,
+          latestMetrics: last
+            ? {
+                ts: last.ts,
+                fps: last.fps,
+                inferFps: last.inferFps,
+                latencyMs:
+                  last.latencyP50 === null
+                    ? null
+                    : { p50: last.latencyP50, p95: last.latencyP95, p99: last.latencyP99 },
+                gpuPct: last.gpuPct,
+                ramUsedMb: last.ramUsedMb,
+                tempsC: JSON.parse(last.temps) as Record<string, number>,
+                powerMode: last.powerMode,
+              }
+            : null,
+        });
+      },
+    )
+    .get(
+      '/devices/:id/faces',
+      doc({
+        summary: 'Face counts in buckets (windows, frames, max and mean faces per bucket)',
+        tag: 'devices',
+        auth: 'viewer',
+      }),
+      enrolled,
+      query(seriesQuery),
+      async (c) =>
+        c.json(await series(c.req.param('id'), c.req.valid('query'), store.telemetry.faceBuckets)),
+    )
+    .get(
+      '/devices/:id/metrics',
+      doc({
+        summary: 'Runner and device metrics in buckets (mean FPS, worst latency, hottest sensor)',
+        tag: 'devices',
+        auth: 'viewer',
+      }),
+      enrolled,
+      query(seriesQuery),
+      async (c) =>
+        c.json(
+          await series(c.req.param('id'), c.req.valid('query'), store.telemetry.metricBuckets),
+        ),
     );
-  });
-
-  doc({
-    method: 'get',
-    path: '/api/v1/devices',
-    summary: 'List devices',
-    tag: 'devices',
-    auth: 'viewer',
-    query: listQuery,
-  });
-  app.get('/api/v1/devices', async (c) => {
-    requireRole(c, 'viewer');
-    const q = query(c, listQuery);
-    let rows = await store.devices.list();
-    if (q.tag) rows = rows.filter((r) => (JSON.parse(r.tags) as string[]).includes(q.tag!));
-    if (q.class) rows = rows.filter((r) => r.deviceClass === q.class);
-    if (q.status) rows = rows.filter((r) => (r.state ?? 'never') === q.status);
-    return c.json({ devices: rows.map(deviceView) });
-  });
-
-  doc({
-    method: 'get',
-    path: '/api/v1/devices/:id',
-    summary: 'Show a device',
-    tag: 'devices',
-    auth: 'viewer',
-  });
-  app.get('/api/v1/devices/:id', async (c) => {
-    requireRole(c, 'viewer');
-    return c.json({ device: deviceView(await devices.find(c.req.param('id'))) });
-  });
-
-  doc({
-    method: 'post',
-    path: '/api/v1/devices/:id/token',
-    summary:
-      "Rotate a device's token: the new one is returned once, the old one stops working and its open MQTT sessions are closed",
-    tag: 'devices',
-    auth: 'admin',
-    ok: [200, 'The device and its new token'],
-  });
-  app.post('/api/v1/devices/:id/token', async (c) => {
-    requireRole(c, 'admin');
-    const id = c.req.param('id');
-    const { device, token } = await devices.rotateToken(id);
-    return c.json({ device: deviceView(device), token, mqtt: { username: id, password: token } });
-  });
-
-  const tagsBody = z.strictObject({ tags: tagsSchema });
-  doc({
-    method: 'put',
-    path: '/api/v1/devices/:id/tags',
-    summary: "Replace a device's tags",
-    tag: 'devices',
-    auth: 'admin',
-    body: tagsBody,
-  });
-  app.put('/api/v1/devices/:id/tags', async (c) => {
-    requireRole(c, 'admin');
-    const id = c.req.param('id');
-    await devices.find(id);
-    const { tags } = await jsonBody(c, tagsBody);
-    return c.json({ device: deviceView(await devices.setTags(id, tags)) });
-  });
-
-  doc({
-    method: 'delete',
-    path: '/api/v1/devices/:id',
-    summary:
-      'Delete a device (its token stops working at once and its open MQTT sessions are closed)',
-    tag: 'devices',
-    auth: 'admin',
-  });
-  app.delete('/api/v1/devices/:id', async (c) => {
-    requireRole(c, 'admin');
-    const id = c.req.param('id');
-    const { warning } = await devices.remove(id);
-    return c.json(warning ? { deleted: id, warning } : { deleted: id });
-  });
-
-  const historyQuery = z.strictObject({
-    limit: z.coerce.number().int().min(1).max(1000).default(50),
-  });
-  doc({
-    method: 'get',
-    path: '/api/v1/devices/:id/history',
-    summary:
-      "A device's engine update reports and status changes (newest first) and its latest metrics sample",
-    tag: 'devices',
-    auth: 'viewer',
-    query: historyQuery,
-  });
-  app.get('/api/v1/devices/:id/history', async (c) => {
-    requireRole(c, 'viewer');
-    const id = c.req.param('id');
-    await devices.find(id);
-    const { limit } = query(c, historyQuery);
-    const [updates, statuses, last] = await Promise.all([
-      store.telemetry.updates(id, limit),
-      store.telemetry.statuses(id, limit),
-      store.telemetry.latestMetrics(id),
-    ]);
-    return c.json({
-      deviceId: id,
-      updates,
-      statuses,
-      latestMetrics: last
-        ? {
-            ts: last.ts,
-            fps: last.fps,
-            inferFps: last.inferFps,
-            latencyMs:
-              last.latencyP50 === null
-                ? null
-                : { p50: last.latencyP50, p95: last.latencyP95, p99: last.latencyP99 },
-            gpuPct: last.gpuPct,
-            ramUsedMb: last.ramUsedMb,
-            tempsC: JSON.parse(last.temps) as Record<string, number>,
-            powerMode: last.powerMode,
-          }
-        : null,
-    });
-  });
-
-  doc({
-    method: 'get',
-    path: '/api/v1/devices/:id/faces',
-    summary: 'Face counts in buckets (windows, frames, max and mean faces per bucket)',
-    tag: 'devices',
-    auth: 'viewer',
-    query: seriesQuery,
-  });
-  app.get('/api/v1/devices/:id/faces', async (c) => {
-    requireRole(c, 'viewer');
-    const id = c.req.param('id');
-    await devices.find(id);
-    const { from, to, bucketMs } = seriesRange(query(c, seriesQuery), Date.now());
-    const buckets = await store.telemetry.faceBuckets(id, from, to, bucketMs);
-    return c.json({ deviceId: id, from, to, bucketMs, buckets });
-  });
-
-  doc({
-    method: 'get',
-    path: '/api/v1/devices/:id/metrics',
-    summary: 'Runner and device metrics in buckets (mean FPS, worst latency, hottest sensor)',
-    tag: 'devices',
-    auth: 'viewer',
-    query: seriesQuery,
-  });
-  app.get('/api/v1/devices/:id/metrics', async (c) => {
-    requireRole(c, 'viewer');
-    const id = c.req.param('id');
-    await devices.find(id);
-    const { from, to, bucketMs } = seriesRange(query(c, seriesQuery), Date.now());
-    const buckets = await store.telemetry.metricBuckets(id, from, to, bucketMs);
-    return c.json({ deviceId: id, from, to, bucketMs, buckets });
-  });
 }

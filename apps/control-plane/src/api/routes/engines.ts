@@ -8,11 +8,14 @@ import {
   RUNNER_MODELS,
 } from '@facefleet/protocol';
 import type { EngineRow } from '@facefleet/store';
+import { Hono } from 'hono';
 import { z } from 'zod';
 import { engineManifest } from '../../engines/manifest.js';
 import { ApiError } from '../../errors.js';
-import type { AppDeps, Registrar } from '../app.js';
-import { query, requireRole } from '../http.js';
+import type { AppDeps } from '../deps.js';
+import { type Env, requireRole } from '../http.js';
+import { doc } from '../openapi.js';
+import { query } from '../validate.js';
 
 /**
  * A display name: printable, no path separators, no `..`. Names never reach the file system (blobs
@@ -84,125 +87,110 @@ export function parseRange(
   return { start, end };
 }
 
-export function engineRoutes({ app, doc }: Registrar, deps: AppDeps): void {
-  const { store, engines } = deps;
-
-  doc({
-    method: 'post',
-    path: '/api/v1/engines',
-    summary: 'Upload an engine (streamed; sha256 computed; signed with the fleet key)',
-    tag: 'engines',
-    auth: 'operator',
-    query: uploadQuery,
-    rawBody: 'The engine file (a TensorRT plan or an ONNX model).',
-    ok: [201, 'The engine manifest'],
-  });
-  app.post('/api/v1/engines', async (c) => {
-    requireRole(c, 'operator');
-    const meta = query(c, uploadQuery);
-    const declared = Number(c.req.header('content-length') ?? Number.NaN);
-    if (declared > deps.maxEngineBytes) {
-      throw new ApiError(413, 'too_large', `engine larger than ${deps.maxEngineBytes} bytes`);
-    }
-    const body = c.req.raw.body;
-    if (!body) throw new ApiError(400, 'invalid_request', 'body: the engine file is missing');
-    const row = await engines.upload(
-      { ...meta, inputDims: meta.inputDims.split(',').map(Number) },
-      Readable.fromWeb(body as import('node:stream/web').ReadableStream<Uint8Array>),
-    );
-    return c.json({ engine: engineView(row) }, 201);
-  });
-
-  doc({
-    method: 'get',
-    path: '/api/v1/engines',
-    summary: 'List engines',
-    tag: 'engines',
-    auth: 'viewer',
-  });
-  app.get('/api/v1/engines', async (c) => {
-    requireRole(c, 'viewer');
-    return c.json({ engines: (await store.engines.list()).map(engineView) });
-  });
-
-  doc({
-    method: 'get',
-    path: '/api/v1/engines/:id',
-    summary: 'Show an engine with the trtexec figures devices reported for it',
-    tag: 'engines',
-    auth: 'viewer',
-  });
-  app.get('/api/v1/engines/:id', async (c) => {
-    requireRole(c, 'viewer');
-    const row = await engines.find(c.req.param('id'));
-    const benchmarks = await store.engines.benchmarks(row.id);
-    return c.json({ engine: engineView(row), benchmarks });
-  });
-
-  doc({
-    method: 'get',
-    path: '/api/v1/engines/:id/blob',
-    summary: 'Download an engine (devices: HTTP Basic deviceId:token); supports Range',
-    tag: 'engines',
-    auth: 'device',
-    ok: [200, 'The engine bytes (206 for a range)'],
-  });
-  app.get('/api/v1/engines/:id/blob', async (c) => {
-    const p = c.get('principal');
-    if (!p) throw new ApiError(401, 'unauthorized', 'a device or operator token is required');
-    if (p.kind === 'operator') requireRole(c, 'viewer');
-    const row = await engines.find(c.req.param('id'));
-    if (p.kind === 'device') {
-      const device = await store.devices.get(p.deviceId);
-      if (device && device.deviceClass !== row.deviceClass) {
-        throw new ApiError(
-          403,
-          'forbidden',
-          `engine ${row.id} targets ${row.deviceClass}, not ${device.deviceClass}`,
+/** Engines: upload, list, download, and the fleet key they are signed with; mounted at `/api/v1`. */
+export function engineRoutes({
+  store,
+  engines,
+  blobs,
+  fleetKey,
+  maxEngineBytes,
+}: Pick<AppDeps, 'store' | 'engines' | 'blobs' | 'fleetKey' | 'maxEngineBytes'>) {
+  return new Hono<Env>()
+    .post(
+      '/engines',
+      doc({
+        summary: 'Upload an engine (streamed; sha256 computed; signed with the fleet key)',
+        tag: 'engines',
+        auth: 'operator',
+        rawBody: 'The engine file (a TensorRT plan or an ONNX model).',
+        ok: [201, 'The engine manifest'],
+      }),
+      query(uploadQuery),
+      async (c) => {
+        const meta = c.req.valid('query');
+        const declared = Number(c.req.header('content-length') ?? Number.NaN);
+        if (declared > maxEngineBytes) {
+          throw new ApiError('too_large', `engine larger than ${maxEngineBytes} bytes`);
+        }
+        const body = c.req.raw.body;
+        if (!body) throw new ApiError('invalid_request', 'body: the engine file is missing');
+        const row = await engines.upload(
+          { ...meta, inputDims: meta.inputDims.split(',').map(Number) },
+          Readable.fromWeb(body as import('node:stream/web').ReadableStream<Uint8Array>),
         );
-      }
-    }
-    const size = deps.blobs.size(row.sha256);
-    if (size === undefined)
-      throw new ApiError(404, 'not_found', `the blob of engine ${row.id} is missing`);
-    const headers: Record<string, string> = {
-      'content-type': 'application/octet-stream',
-      'accept-ranges': 'bytes',
-      etag: `"${row.sha256}"`,
-      'x-facefleet-sha256': row.sha256,
-    };
-    const range = parseRange(c.req.header('range'), size);
-    if (range === 'unsatisfiable') {
-      return c.json(
-        {
-          error: {
-            code: 'range_not_satisfiable',
-            message: `range outside 0-${size - 1}`,
-            details: null,
-          },
-        },
-        416,
-        { 'content-range': `bytes */${size}` },
-      );
-    }
-    const start = range?.start ?? 0;
-    const end = range?.end ?? size - 1;
-    headers['content-length'] = String(end - start + 1);
-    if (range) headers['content-range'] = `bytes ${start}-${end}/${size}`;
-    const stream = Readable.toWeb(
-      deps.blobs.read(row.sha256, start, end),
-    ) as unknown as ReadableStream;
-    return new Response(stream, { status: range ? 206 : 200, headers });
-  });
-
-  doc({
-    method: 'get',
-    path: '/api/v1/fleet/public-key',
-    summary: "The fleet's Ed25519 public key (SPKI PEM) that engine signatures verify with",
-    tag: 'engines',
-    auth: 'public',
-  });
-  app.get('/api/v1/fleet/public-key', (c) =>
-    c.json({ algorithm: 'ed25519', publicKeyPem: deps.fleetKey.publicKeyPem }),
-  );
+        return c.json({ engine: engineView(row) }, 201);
+      },
+    )
+    .get('/engines', doc({ summary: 'List engines', tag: 'engines', auth: 'viewer' }), async (c) =>
+      c.json({ engines: (await store.engines.list()).map(engineView) }),
+    )
+    .get(
+      '/engines/:id',
+      doc({
+        summary: 'Show an engine with the trtexec figures devices reported for it',
+        tag: 'engines',
+        auth: 'viewer',
+      }),
+      async (c) => {
+        const row = await engines.find(c.req.param('id'));
+        const benchmarks = await store.engines.benchmarks(row.id);
+        return c.json({ engine: engineView(row), benchmarks });
+      },
+    )
+    .get(
+      '/engines/:id/blob',
+      doc({
+        summary: 'Download an engine (devices: HTTP Basic deviceId:token); supports Range',
+        tag: 'engines',
+        auth: 'device',
+        ok: [200, 'The engine bytes (206 for a range)'],
+      }),
+      async (c) => {
+        const p = c.get('principal');
+        if (!p) throw new ApiError('unauthorized', 'a device or operator token is required');
+        if (p.kind === 'operator') requireRole(c, 'viewer');
+        const row = await engines.find(c.req.param('id'));
+        if (p.kind === 'device') {
+          const device = await store.devices.get(p.deviceId);
+          if (device && device.deviceClass !== row.deviceClass) {
+            throw new ApiError(
+              'forbidden',
+              `engine ${row.id} targets ${row.deviceClass}, not ${device.deviceClass}`,
+            );
+          }
+        }
+        const size = blobs.size(row.sha256);
+        if (size === undefined)
+          throw new ApiError('not_found', `the blob of engine ${row.id} is missing`);
+        const headers: Record<string, string> = {
+          'content-type': 'application/octet-stream',
+          'accept-ranges': 'bytes',
+          etag: `"${row.sha256}"`,
+          'x-facefleet-sha256': row.sha256,
+        };
+        const range = parseRange(c.req.header('range'), size);
+        if (range === 'unsatisfiable') {
+          throw new ApiError('range_not_satisfiable', `range outside 0-${size - 1}`, {
+            headers: { 'content-range': `bytes */${size}` },
+          });
+        }
+        const start = range?.start ?? 0;
+        const end = range?.end ?? size - 1;
+        headers['content-length'] = String(end - start + 1);
+        if (range) headers['content-range'] = `bytes ${start}-${end}/${size}`;
+        const stream = Readable.toWeb(
+          blobs.read(row.sha256, start, end),
+        ) as unknown as ReadableStream;
+        return new Response(stream, { status: range ? 206 : 200, headers });
+      },
+    )
+    .get(
+      '/fleet/public-key',
+      doc({
+        summary: "The fleet's Ed25519 public key (SPKI PEM) that engine signatures verify with",
+        tag: 'engines',
+        auth: 'public',
+      }),
+      (c) => c.json({ algorithm: 'ed25519', publicKeyPem: fleetKey.publicKeyPem }),
+    );
 }

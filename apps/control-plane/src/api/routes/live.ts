@@ -1,10 +1,12 @@
+import { Hono } from 'hono';
 import { getCookie } from 'hono/cookie';
 import { streamSSE } from 'hono/streaming';
 import { SESSION_COOKIE } from '../../auth/sessions.js';
 import type { LiveEvent } from '../../live/types.js';
-import type { AppDeps, Registrar } from '../app.js';
 import { authenticateRequest, authenticateSession } from '../authenticate.js';
-import { type HttpPrincipal, requireRole } from '../http.js';
+import type { AppDeps } from '../deps.js';
+import { type Env, type HttpPrincipal, requireRole } from '../http.js';
+import { doc } from '../openapi.js';
 
 /**
  * `GET /api/v1/events`: server-sent events for the dashboard. Authenticated like every API call
@@ -14,63 +16,64 @@ import { type HttpPrincipal, requireRole } from '../http.js';
  * line as heartbeat when idle, and re-checks the credentials at each heartbeat: a revoked token or
  * an expired session gets `signed-out` and the stream ends.
  */
-export function liveRoutes({ app, doc }: Registrar, deps: AppDeps): void {
-  doc({
-    method: 'get',
-    path: '/api/v1/events',
-    summary:
-      'Live events (text/event-stream): hello, device, device-removed, faces, metrics, reported, rollout, alert',
-    tag: 'live',
-    auth: 'viewer',
-    ok: [200, 'An event stream'],
-  });
-  app.get('/api/v1/events', (c) => {
-    const principal = requireRole(c, 'viewer');
-    const header = c.req.header('authorization');
-    const cookie = header ? undefined : getCookie(c, SESSION_COOKIE);
-    const stillValid = async (): Promise<boolean> => {
-      try {
-        const p: HttpPrincipal | undefined = header
-          ? await authenticateRequest(header, deps)
-          : cookie
-            ? await authenticateSession(cookie, deps)
-            : undefined;
-        return p?.kind === 'operator';
-      } catch {
-        return false;
-      }
-    };
-    const connection = deps.hub.open();
-    c.req.raw.signal?.addEventListener('abort', () => connection.close());
-    let id = 0;
-    return streamSSE(c, async (stream) => {
-      stream.onAbort(() => connection.close());
-      const send = (event: LiveEvent) =>
-        stream.writeSSE({ event: event.type, data: JSON.stringify(event), id: String(++id) });
-      await stream.writeSSE({
-        event: 'hello',
-        data: JSON.stringify({
-          type: 'hello',
-          serverTime: Date.now(),
-          principal: { name: principal.name, role: principal.role },
-        } satisfies LiveEvent),
-        id: String(++id),
-        retry: 2000,
-      });
-      for (;;) {
-        const batch = await connection.next();
-        if (batch === null || stream.aborted) break;
-        if (batch.length === 0) {
-          if (!(await stillValid())) {
-            await stream.writeSSE({ event: 'signed-out', data: '{"type":"signed-out"}' });
-            break;
-          }
-          await stream.write(': heartbeat\n\n');
-          continue;
+export function liveRoutes(deps: Pick<AppDeps, 'hub' | 'tokens' | 'store' | 'cache' | 'sessions'>) {
+  return new Hono<Env>().get(
+    '/events',
+    doc({
+      summary:
+        'Live events (text/event-stream): hello, device, device-removed, faces, metrics, reported, rollout, alert',
+      tag: 'live',
+      auth: 'viewer',
+      ok: [200, 'An event stream'],
+    }),
+    (c) => {
+      const principal = requireRole(c, 'viewer');
+      const header = c.req.header('authorization');
+      const cookie = header ? undefined : getCookie(c, SESSION_COOKIE);
+      const stillValid = async (): Promise<boolean> => {
+        try {
+          const p: HttpPrincipal | undefined = header
+            ? await authenticateRequest(header, deps)
+            : cookie
+              ? await authenticateSession(cookie, deps)
+              : undefined;
+          return p?.kind === 'operator';
+        } catch {
+          return false;
         }
-        for (const event of batch) await send(event);
-      }
-      connection.close();
-    });
-  });
+      };
+      const connection = deps.hub.open();
+      c.req.raw.signal?.addEventListener('abort', () => connection.close());
+      let id = 0;
+      return streamSSE(c, async (stream) => {
+        stream.onAbort(() => connection.close());
+        const send = (event: LiveEvent) =>
+          stream.writeSSE({ event: event.type, data: JSON.stringify(event), id: String(++id) });
+        await stream.writeSSE({
+          event: 'hello',
+          data: JSON.stringify({
+            type: 'hello',
+            serverTime: Date.now(),
+            principal: { name: principal.name, role: principal.role },
+          } satisfies LiveEvent),
+          id: String(++id),
+          retry: 2000,
+        });
+        for (;;) {
+          const batch = await connection.next();
+          if (batch === null || stream.aborted) break;
+          if (batch.length === 0) {
+            if (!(await stillValid())) {
+              await stream.writeSSE({ event: 'signed-out', data: '{"type":"signed-out"}' });
+              break;
+            }
+            await stream.write(': heartbeat\n\n');
+            continue;
+          }
+          for (const event of batch) await send(event);
+        }
+        connection.close();
+      });
+    },
+  );
 }

@@ -1,10 +1,13 @@
 import { randomBytes } from 'node:crypto';
 import { deviceClassSchema, deviceIdSchema, idRule, isValidId } from '@facefleet/protocol';
+import { Hono } from 'hono';
 import { z } from 'zod';
 import { ApiError } from '../../errors.js';
 import { rolloutView } from '../../views.js';
-import type { AppDeps, Registrar } from '../app.js';
-import { jsonBody, requireRole } from '../http.js';
+import type { AppDeps } from '../deps.js';
+import type { Env } from '../http.js';
+import { doc } from '../openapi.js';
+import { jsonBody } from '../validate.js';
 
 export const selectorSchema = z
   .strictObject({
@@ -37,66 +40,58 @@ export const createRolloutSchema = z.strictObject({
   gateHoldS: z.number().min(0).max(3600).default(30),
 });
 
-export function rolloutRoutes({ app, doc }: Registrar, deps: AppDeps): void {
-  const { store } = deps;
-
-  doc({
-    method: 'post',
-    path: '/api/v1/rollouts',
-    summary: 'Roll an engine out to devices by id, tag or class: canary first, then the rest',
-    tag: 'rollouts',
-    auth: 'operator',
-    body: createRolloutSchema,
-    ok: [201, 'The rollout with its targets'],
-  });
-  app.post('/api/v1/rollouts', async (c) => {
-    requireRole(c, 'operator');
-    const body = await jsonBody(c, createRolloutSchema);
-    const { row, targets } = await deps.rollouts.create({
-      ...body,
-      id: body.id ?? `ro-${randomBytes(6).toString('hex')}`,
-    });
-    return c.json({ rollout: rolloutView(row, targets) }, 201);
-  });
-
-  doc({
-    method: 'get',
-    path: '/api/v1/rollouts',
-    summary: 'List rollouts',
-    tag: 'rollouts',
-    auth: 'viewer',
-  });
-  app.get('/api/v1/rollouts', async (c) => {
-    requireRole(c, 'viewer');
-    return c.json({ rollouts: (await store.rollouts.list()).map((r) => rolloutView(r)) });
-  });
-
-  doc({
-    method: 'get',
-    path: '/api/v1/rollouts/:id',
-    summary: 'Show a rollout and its targets',
-    tag: 'rollouts',
-    auth: 'viewer',
-  });
-  app.get('/api/v1/rollouts/:id', async (c) => {
-    requireRole(c, 'viewer');
-    const loaded = await store.rollouts.load(c.req.param('id'));
-    if (!loaded) throw new ApiError(404, 'not_found', `no rollout ${c.req.param('id')}`);
-    return c.json({ rollout: rolloutView(loaded.row, loaded.targets) });
-  });
-
-  for (const action of ['pause', 'resume', 'abort'] as const) {
-    doc({
-      method: 'post',
-      path: `/api/v1/rollouts/:id/${action}`,
-      summary: `${action[0]!.toUpperCase()}${action.slice(1)} a rollout${action === 'abort' ? ' (targets are reverted)' : ''}`,
-      tag: 'rollouts',
-      auth: 'operator',
-    });
-    app.post(`/api/v1/rollouts/:id/${action}`, async (c) => {
-      requireRole(c, 'operator');
-      const { row, targets } = await deps.rollouts.command(c.req.param('id'), action);
-      return c.json({ rollout: rolloutView(row, targets) });
-    });
-  }
+/** Rollouts: start one, follow it, pause, resume or abort it; mounted at `/api/v1`. */
+export function rolloutRoutes({ store, rollouts }: Pick<AppDeps, 'store' | 'rollouts'>) {
+  const command = async (id: string, action: 'pause' | 'resume' | 'abort') => {
+    const { row, targets } = await rollouts.command(id, action);
+    return { rollout: rolloutView(row, targets) };
+  };
+  return new Hono<Env>()
+    .post(
+      '/rollouts',
+      doc({
+        summary: 'Roll an engine out to devices by id, tag or class: canary first, then the rest',
+        tag: 'rollouts',
+        auth: 'operator',
+        ok: [201, 'The rollout with its targets'],
+      }),
+      jsonBody(createRolloutSchema),
+      async (c) => {
+        const body = c.req.valid('json');
+        const { row, targets } = await rollouts.create({
+          ...body,
+          id: body.id ?? `ro-${randomBytes(6).toString('hex')}`,
+        });
+        return c.json({ rollout: rolloutView(row, targets) }, 201);
+      },
+    )
+    .get(
+      '/rollouts',
+      doc({ summary: 'List rollouts', tag: 'rollouts', auth: 'viewer' }),
+      async (c) => c.json({ rollouts: (await store.rollouts.list()).map((r) => rolloutView(r)) }),
+    )
+    .get(
+      '/rollouts/:id',
+      doc({ summary: 'Show a rollout and its targets', tag: 'rollouts', auth: 'viewer' }),
+      async (c) => {
+        const loaded = await store.rollouts.load(c.req.param('id'));
+        if (!loaded) throw new ApiError('not_found', `no rollout ${c.req.param('id')}`);
+        return c.json({ rollout: rolloutView(loaded.row, loaded.targets) });
+      },
+    )
+    .post(
+      '/rollouts/:id/pause',
+      doc({ summary: 'Pause a rollout', tag: 'rollouts', auth: 'operator' }),
+      async (c) => c.json(await command(c.req.param('id'), 'pause')),
+    )
+    .post(
+      '/rollouts/:id/resume',
+      doc({ summary: 'Resume a rollout', tag: 'rollouts', auth: 'operator' }),
+      async (c) => c.json(await command(c.req.param('id'), 'resume')),
+    )
+    .post(
+      '/rollouts/:id/abort',
+      doc({ summary: 'Abort a rollout (targets are reverted)', tag: 'rollouts', auth: 'operator' }),
+      async (c) => c.json(await command(c.req.param('id'), 'abort')),
+    );
 }

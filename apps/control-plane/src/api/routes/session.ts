@@ -7,14 +7,16 @@ import {
   RUNNER_MODELS,
   SEVERITIES,
 } from '@facefleet/protocol';
-import type { Context } from 'hono';
+import { type Context, Hono, type MiddlewareHandler } from 'hono';
 import { deleteCookie, setCookie } from 'hono/cookie';
 import { z } from 'zod';
 import { ROLES } from '../../auth/api-tokens.js';
 import { CSRF_HEADER, SESSION_COOKIE } from '../../auth/sessions.js';
 import { ApiError } from '../../errors.js';
-import type { AppDeps, Registrar } from '../app.js';
-import { type Env, jsonBody, requireRole } from '../http.js';
+import type { AppDeps } from '../deps.js';
+import { type Env, requireRole } from '../http.js';
+import { doc } from '../openapi.js';
+import { jsonBody } from '../validate.js';
 import { ENGINE_PRECISIONS } from './engines.js';
 
 const signInBody = z.strictObject({ token: z.string().min(1).max(512) });
@@ -27,95 +29,101 @@ function isHttps(c: Context<Env>): boolean {
   );
 }
 
-export function sessionRoutes({ app, doc }: Registrar, deps: AppDeps): void {
-  doc({
-    method: 'post',
-    path: '/api/v1/session',
-    summary:
-      'Sign in with an API token: sets an HttpOnly session cookie (for the dashboard and its event stream)',
-    tag: 'session',
-    auth: 'public',
-    body: signInBody,
-    ok: [200, 'Who signed in, with which role, until when'],
-  });
-  app.post('/api/v1/session', async (c) => {
-    // Only the dashboard's own script can set this header (no cross-site sign-in into another account).
-    if (!c.req.header(CSRF_HEADER)) {
-      throw new ApiError(403, 'forbidden', `sign-in must carry the ${CSRF_HEADER} header`);
-    }
-    const { token } = await jsonBody(c, signInBody);
-    const verified = await deps.tokens.verify(token.trim());
-    if (!verified) {
-      throw new ApiError(401, 'unauthorized', 'token: not a valid API token', [
-        { path: 'token', message: 'not a valid API token' },
-      ]);
-    }
-    const session = deps.sessions.issue(verified.id);
-    setCookie(c, SESSION_COOKIE, session.value, {
-      httpOnly: true,
-      sameSite: 'Strict',
-      secure: isHttps(c),
-      path: '/',
-      maxAge: deps.sessions.ttlS,
-    });
-    deps.log.info({ tokenId: verified.id, role: verified.role }, 'dashboard sign-in');
-    return c.json({
-      principal: { name: verified.name, role: verified.role },
-      expiresAt: session.expiresAt,
-      csrfHeader: CSRF_HEADER,
-    });
-  });
+/** Only the dashboard's own script can set this header (no cross-site sign-in into another account). */
+const fromDashboard: MiddlewareHandler<Env> = async (c, next) => {
+  if (!c.req.header(CSRF_HEADER)) {
+    throw new ApiError('forbidden', `sign-in must carry the ${CSRF_HEADER} header`);
+  }
+  await next();
+};
 
-  doc({
-    method: 'get',
-    path: '/api/v1/session',
-    summary: 'Who is signed in (session cookie or bearer token), and until when',
-    tag: 'session',
-    auth: 'viewer',
-  });
-  app.get('/api/v1/session', (c) => {
-    const p = requireRole(c, 'viewer');
-    return c.json({
-      principal: { name: p.name, role: p.role },
-      expiresAt: p.sessionExpiresAt ?? null,
-      csrfHeader: CSRF_HEADER,
-    });
-  });
-
-  doc({
-    method: 'delete',
-    path: '/api/v1/session',
-    summary: 'Sign out: clears the session cookie',
-    tag: 'session',
-    auth: 'public',
-  });
-  app.delete('/api/v1/session', (c) => {
-    deleteCookie(c, SESSION_COOKIE, { path: '/', secure: isHttps(c) });
-    return c.json({ signedOut: true });
-  });
-
-  doc({
-    method: 'get',
-    path: '/api/v1/meta',
-    summary:
-      'What the API accepts (device classes, alert kinds, engine fields, roles) and the model-card FPS per class',
-    tag: 'session',
-    auth: 'viewer',
-  });
-  app.get('/api/v1/meta', (c) => {
-    requireRole(c, 'viewer');
-    return c.json({
-      deviceClasses: DEVICE_CLASSES,
-      modelCardFps: MODEL_CARD_FPS,
-      alertKinds: ALERT_KINDS,
-      severities: SEVERITIES,
-      roles: ROLES,
-      engine: {
-        models: RUNNER_MODELS,
-        backends: RUNNER_BACKENDS,
-        formats: ENGINE_FORMATS,
-        precisions: ENGINE_PRECISIONS,
+/** Dashboard sign-in (a session cookie) and what the API accepts; mounted at `/api/v1`. */
+export function sessionRoutes({
+  tokens,
+  sessions,
+  log,
+}: Pick<AppDeps, 'tokens' | 'sessions' | 'log'>) {
+  return new Hono<Env>()
+    .post(
+      '/session',
+      doc({
+        summary:
+          'Sign in with an API token: sets an HttpOnly session cookie (for the dashboard and its event stream)',
+        tag: 'session',
+        auth: 'public',
+        ok: [200, 'Who signed in, with which role, until when'],
+      }),
+      fromDashboard,
+      jsonBody(signInBody),
+      async (c) => {
+        const { token } = c.req.valid('json');
+        const verified = await tokens.verify(token.trim());
+        if (!verified) {
+          throw new ApiError('unauthorized', 'token: not a valid API token', {
+            details: [{ path: 'token', message: 'not a valid API token' }],
+          });
+        }
+        const session = sessions.issue(verified.id);
+        setCookie(c, SESSION_COOKIE, session.value, {
+          httpOnly: true,
+          sameSite: 'Strict',
+          secure: isHttps(c),
+          path: '/',
+          maxAge: sessions.ttlS,
+        });
+        log.info({ tokenId: verified.id, role: verified.role }, 'dashboard sign-in');
+        return c.json({
+          principal: { name: verified.name, role: verified.role },
+          expiresAt: session.expiresAt,
+          csrfHeader: CSRF_HEADER,
+        });
       },
-    });
-  });
+    )
+    .get(
+      '/session',
+      doc({
+        summary: 'Who is signed in (session cookie or bearer token), and until when',
+        tag: 'session',
+        auth: 'viewer',
+      }),
+      (c) => {
+        const p = requireRole(c, 'viewer');
+        return c.json({
+          principal: { name: p.name, role: p.role },
+          expiresAt: p.sessionExpiresAt ?? null,
+          csrfHeader: CSRF_HEADER,
+        });
+      },
+    )
+    .delete(
+      '/session',
+      doc({ summary: 'Sign out: clears the session cookie', tag: 'session', auth: 'public' }),
+      (c) => {
+        deleteCookie(c, SESSION_COOKIE, { path: '/', secure: isHttps(c) });
+        return c.json({ signedOut: true });
+      },
+    )
+    .get(
+      '/meta',
+      doc({
+        summary:
+          'What the API accepts (device classes, alert kinds, engine fields, roles) and the model-card FPS per class',
+        tag: 'session',
+        auth: 'viewer',
+      }),
+      (c) =>
+        c.json({
+          deviceClasses: DEVICE_CLASSES,
+          modelCardFps: MODEL_CARD_FPS,
+          alertKinds: ALERT_KINDS,
+          severities: SEVERITIES,
+          roles: ROLES,
+          engine: {
+            models: RUNNER_MODELS,
+            backends: RUNNER_BACKENDS,
+            formats: ENGINE_FORMATS,
+            precisions: ENGINE_PRECISIONS,
+          },
+        }),
+    );
 }

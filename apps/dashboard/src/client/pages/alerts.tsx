@@ -1,5 +1,5 @@
 import { useEffect, useState } from 'preact/hooks';
-import { api } from '../api.js';
+import { api, json } from '../api.js';
 import { time } from '../format.js';
 import { type Store, useStore } from '../store.js';
 import type { AlertRule } from '../types.js';
@@ -14,6 +14,9 @@ const THRESHOLD_HINT: Record<string, string> = {
   engine_rolled_back: 'unused',
 };
 
+/** What the alert-rule route takes. */
+type RuleInput = Parameters<(typeof api)['alert-rules']['$post']>[0]['json'];
+
 function RuleForm({ store, onCreated }: { store: Store; onCreated: () => void }) {
   const meta = useStore(store).meta;
   const [kind, setKind] = useState('faces_above');
@@ -23,21 +26,22 @@ function RuleForm({ store, onCreated }: { store: Store; onCreated: () => void })
     e.preventDefault();
     const form = e.currentTarget as HTMLFormElement;
     const v = (n: string) => ((form.elements.namedItem(n) as HTMLInputElement).value ?? '').trim();
-    const selector: Record<string, string> = {};
+    // The selects offer what /api/v1/meta lists; the server validates every field anyway.
+    const selector: NonNullable<RuleInput['selector']> = {};
     if (v('tag')) selector.tag = v('tag');
-    if (v('deviceClass')) selector.deviceClass = v('deviceClass');
-    const body: Record<string, unknown> = {
+    if (v('deviceClass')) selector.deviceClass = v('deviceClass') as typeof selector.deviceClass;
+    const body: RuleInput = {
       id: v('id'),
-      kind,
+      kind: kind as RuleInput['kind'],
       threshold: Number(v('threshold') || 0),
       forS: Number(v('forS') || 0),
-      severity: v('severity'),
+      severity: v('severity') as RuleInput['severity'],
     };
     if (Object.keys(selector).length > 0) body.selector = selector;
     if (v('webhookUrl')) body.webhookUrl = v('webhookUrl');
     setError(null);
     try {
-      await api.post('/api/v1/alert-rules', body);
+      await api['alert-rules'].$post({ json: body });
       // Not form.reset(): that would put every select back on its first option.
       for (const n of ['id', 'threshold', 'tag', 'webhookUrl']) {
         (form.elements.namedItem(n) as HTMLInputElement).value = '';
@@ -132,14 +136,14 @@ export function AlertsPage({ store, canWrite }: { store: Store; canWrite: boolea
   const [reload, setReload] = useState(0);
   const [error, setError] = useState<string | null>(null);
   useEffect(() => {
-    api.get<{ rules: AlertRule[] }>('/api/v1/alert-rules').then(
+    json(api['alert-rules'].$get()).then(
       (r) => setRules(r.rules),
       (err: Error) => setError(err.message),
     );
   }, [reload, state.epoch]);
   const remove = async (id: string) => {
     try {
-      await api.delete(`/api/v1/alert-rules/${encodeURIComponent(id)}`);
+      await api['alert-rules'][':id'].$delete({ param: { id: encodeURIComponent(id) } });
       setReload((n) => n + 1);
     } catch (err) {
       setError((err as Error).message);

@@ -1,10 +1,10 @@
 import { useEffect, useState } from 'preact/hooks';
-import { api } from '../api.js';
-import { useNow } from '../app.js';
+import { api, json } from '../api.js';
 import { Chart } from '../chart.js';
 import { ago, num, RANGES, time } from '../format.js';
 import { type Store, useStore } from '../store.js';
 import type { DeviceHistory, FaceBucket, MetricBucket, StoredAlert } from '../types.js';
+import { useNow } from '../use-now.js';
 import { FpsCell } from './fleet.js';
 
 interface Series {
@@ -51,15 +51,14 @@ export function DevicePage({ store, id }: { store: Store; id: string }) {
   useEffect(() => {
     let cancelled = false;
     const to = Date.now();
-    const q = `from=${to - r.ms}&to=${to}&bucket=${r.bucket}`;
-    const base = `/api/v1/devices/${encodeURIComponent(id)}`;
+    const query = { from: String(to - r.ms), to: String(to), bucket: r.bucket };
+    const device = api.devices[':id'];
+    const param = { id: encodeURIComponent(id) };
     Promise.all([
-      api.get<{ buckets: FaceBucket[] }>(`${base}/faces?${q}`),
-      api.get<{ buckets: MetricBucket[] }>(`${base}/metrics?${q}`),
-      api.get<DeviceHistory>(`${base}/history?limit=20`),
-      api.get<{ alerts: StoredAlert[] }>(
-        `/api/v1/alerts?deviceId=${encodeURIComponent(id)}&limit=20`,
-      ),
+      json(device.faces.$get({ param, query })),
+      json(device.metrics.$get({ param, query })),
+      json(device.history.$get({ param, query: { limit: '20' } })),
+      json(api.alerts.$get({ query: { deviceId: id, limit: '20' } })),
     ]).then(
       ([faces, metrics, h, a]) => {
         if (cancelled) return;

@@ -1,8 +1,12 @@
 import { useEffect, useRef, useState } from 'preact/hooks';
-import { api } from '../api.js';
+import { api, json } from '../api.js';
 import { bytes, time } from '../format.js';
 import { type Store, useStore } from '../store.js';
 import type { Engine, LiveRollout } from '../types.js';
+
+/** What the engine upload and the rollout routes take. */
+type UploadQuery = Parameters<typeof api.engines.$post>[0]['query'];
+type RolloutInput = Parameters<typeof api.rollouts.$post>[0]['json'];
 
 const FINAL = new Set(['completed', 'halted', 'aborted']);
 
@@ -20,7 +24,7 @@ function UploadForm({ store, onUploaded }: { store: Store; onUploaded: () => voi
     const form = e.currentTarget as HTMLFormElement;
     const file = (form.elements.namedItem('file') as HTMLInputElement).files?.[0];
     if (!file) return setError('file: choose the engine file');
-    const q = new URLSearchParams();
+    const q: Record<string, string> = {};
     for (const name of [
       'id',
       'name',
@@ -33,12 +37,12 @@ function UploadForm({ store, onUploaded }: { store: Store; onUploaded: () => voi
       'inputDims',
     ]) {
       const v = field(form, name);
-      if (v) q.set(name, v);
+      if (v) q[name] = v;
     }
     setBusy(true);
     setError(null);
     try {
-      await api.upload(`/api/v1/engines?${q}`, file);
+      await api.engines.$post({ query: q as UploadQuery }, { init: { body: file } });
       // Not form.reset(): that would put every select back on its first option.
       for (const n of ['file', 'id', 'name'])
         (form.elements.namedItem(n) as HTMLInputElement).value = '';
@@ -50,7 +54,7 @@ function UploadForm({ store, onUploaded }: { store: Store; onUploaded: () => voi
     }
   };
   // Preact has no defaultValue on <select>: the initial choice is the option marked selected.
-  const options = (list: string[], initial?: string) =>
+  const options = (list: readonly string[], initial?: string) =>
     list.map((o) => (
       <option key={o} selected={o === (initial ?? list[0])}>
         {o}
@@ -127,14 +131,14 @@ function RolloutForm({ store, engines }: { store: Store; engines: Engine[] }) {
   const submit = async (e: Event) => {
     e.preventDefault();
     const form = e.currentTarget as HTMLFormElement;
-    const selector: Record<string, unknown> = {};
+    const selector: RolloutInput['selector'] = {};
     const tag = field(form, 'tag');
     const cls = field(form, 'selClass');
     const ids = field(form, 'deviceIds');
     if (tag) selector.tag = tag;
-    if (cls) selector.deviceClass = cls;
+    if (cls) selector.deviceClass = cls as RolloutInput['selector']['deviceClass'];
     if (ids) selector.deviceIds = ids.split(/[\s,]+/).filter(Boolean);
-    const body = {
+    const body: RolloutInput = {
       engineId: field(form, 'engineId'),
       selector,
       canaryShare: Number(field(form, 'canaryPct')) / 100,
@@ -145,7 +149,7 @@ function RolloutForm({ store, engines }: { store: Store; engines: Engine[] }) {
     setBusy(true);
     setError(null);
     try {
-      await api.post('/api/v1/rollouts', body);
+      await api.rollouts.$post({ json: body });
     } catch (err) {
       setError((err as Error).message);
     } finally {
@@ -262,7 +266,7 @@ function RolloutCard({ r, canWrite }: { r: LiveRollout; canWrite: boolean }) {
   const act = (action: 'pause' | 'resume' | 'abort') => async () => {
     setError(null);
     try {
-      await api.post(`/api/v1/rollouts/${encodeURIComponent(r.id)}/${action}`);
+      await api.rollouts[':id'][action].$post({ param: { id: encodeURIComponent(r.id) } });
     } catch (err) {
       setError((err as Error).message);
     }
@@ -326,7 +330,7 @@ export function EnginesPage({ store, canWrite }: { store: Store; canWrite: boole
   const [reload, setReload] = useState(0);
   const [error, setError] = useState<string | null>(null);
   useEffect(() => {
-    api.get<{ engines: Engine[] }>('/api/v1/engines').then(
+    json(api.engines.$get()).then(
       (r) => setEngines(r.engines),
       (err: Error) => setError(err.message),
     );
@@ -338,8 +342,7 @@ export function EnginesPage({ store, canWrite }: { store: Store; canWrite: boole
     for (const r of rollouts) {
       if (r.targets || fetching.current.has(r.id)) continue;
       fetching.current.add(r.id);
-      void api
-        .get<{ rollout: LiveRollout }>(`/api/v1/rollouts/${encodeURIComponent(r.id)}`)
+      void json(api.rollouts[':id'].$get({ param: { id: encodeURIComponent(r.id) } }))
         .then((x) => store.apply({ type: 'rollout', rollout: x.rollout }))
         .finally(() => fetching.current.delete(r.id));
     }

@@ -1,8 +1,8 @@
 import { useState } from 'preact/hooks';
-import { useNow } from '../app.js';
 import { ago, fpsGrade, num } from '../format.js';
 import { type Store, useStore } from '../store.js';
 import type { FleetDevice } from '../types.js';
+import { useNow } from '../use-now.js';
 
 function StateBadge({ state }: { state: string | null }) {
   const s = state ?? 'never seen';

@@ -11,7 +11,7 @@ export function SignIn({ onSignedIn }: { onSignedIn: () => Promise<void> }) {
     setBusy(true);
     setError(null);
     try {
-      await api.post('/api/v1/session', { token: token.trim() });
+      await api.session.$post({ json: { token: token.trim() } });
       setToken('');
       await onSignedIn();
     } catch (err) {

@@ -1,0 +1,77 @@
+import { describe, expect, it } from 'vitest';
+import { examples, facesMessage } from './examples.js';
+import type { Metrics } from './messages.js';
+import {
+  fpsRatio,
+  lastFaces,
+  lastMetrics,
+  metricsSample,
+  referenceFps,
+  tempMaxC,
+} from './projections.js';
+
+describe('projections', () => {
+  it('takes the hottest sensor, negative ones included, and null for none', () => {
+    expect(tempMaxC({ CPU: 47.5, GPU: 46, AO: 44.5 })).toBe(47.5);
+    expect(tempMaxC({ outdoor: -12, board: -3.5 })).toBe(-3.5);
+    expect(tempMaxC({})).toBeNull();
+  });
+
+  it("gives the model card's FPS for the classes it lists only", () => {
+    expect(referenceFps('jetson-xavier-nx')).toBe(329);
+    expect(referenceFps('jetson-orin-nano')).toBeNull();
+    expect(referenceFps('generic-x86_64')).toBeNull();
+  });
+
+  it('compares inference FPS with the card, and says nothing without both', () => {
+    expect(fpsRatio(164.5, 329)).toBe(0.5);
+    expect(fpsRatio(null, 329)).toBeNull();
+    expect(fpsRatio(100, null)).toBeNull();
+    expect(fpsRatio(100, 0)).toBeNull();
+    expect(fpsRatio(0, 16)).toBe(0);
+  });
+
+  it('keeps of a face window what "last faces" shows, and nothing else', () => {
+    const w = facesMessage('cam-1', 7, { last: 2, max: 5, mean: 1.5, frames: 30 });
+    expect(lastFaces(w)).toEqual({ ts: w.ts, last: 2, max: 5, mean: 1.5, frames: 30 });
+  });
+
+  it('flattens a metrics message, and summarises it as the overview does', () => {
+    const m = examples.metrics;
+    const sample = metricsSample(m);
+    expect(sample).toEqual({
+      deviceId: 'cam-7',
+      ts: m.ts,
+      deviceClass: 'jetson-xavier-nx',
+      fps: 29.9,
+      inferFps: 310.4,
+      latencyMs: { p50: 3.1, p95: 3.6, p99: 4.2 },
+      tempsC: { CPU: 47.5, GPU: 46, AO: 44.5 },
+      powerMode: 'MODE_15W_6CORE',
+      gpuPct: 61,
+      referenceFps: 329,
+    });
+    expect(lastMetrics(sample)).toEqual({
+      ts: m.ts,
+      fps: 29.9,
+      inferFps: 310.4,
+      latencyP95: 3.6,
+      tempMaxC: 47.5,
+      powerMode: 'MODE_15W_6CORE',
+    });
+  });
+
+  it('summarises a device with no runner running and no sensors', () => {
+    const idle: Metrics = {
+      ...examples.metrics,
+      runner: null,
+      device: { ...examples.metrics.device, tempsC: {} },
+    };
+    expect(lastMetrics(metricsSample(idle))).toMatchObject({
+      fps: null,
+      inferFps: null,
+      latencyP95: null,
+      tempMaxC: null,
+    });
+  });
+});
