@@ -387,6 +387,33 @@ TEST(Config, DeepStreamAppConfigGivesCamerasBatchingAndTheModel) {
   EXPECT_EQ(c.cameras[0].id, "only");
 }
 
+// The DLA keys live in the nvinfer config a deepstream-app config names in [primary-gie]: they reach
+// the runner through that path as through --config of the nvinfer file itself, and --dla-core
+// still decides over them.
+TEST(Config, DeepStreamAppConfigCarriesTheNvinferDlaKeys) {
+  const std::string dir = ::testing::TempDir() + "facefleet_dsapp_dla_" + std::to_string(::getpid());
+  ::mkdir(dir.c_str(), 0755);
+  ::mkdir((dir + "/infer").c_str(), 0755);
+  {
+    std::ofstream(dir + "/infer/config_infer_primary_facenet.txt")
+        << "[property]\nmodel-engine-file=facenet_dla1.engine\nenable-dla=1\nuse-dla-core=1\n";
+    std::ofstream(dir + "/app.txt") << "[source0]\nenable=1\ntype=2\nuri=file:///v/a.mp4\n"
+                                       "[source1]\nenable=1\ntype=2\nuri=file:///v/b.mp4\n"
+                                       "[streammux]\nbatch-size=2\n"
+                                       "[primary-gie]\nenable=1\nconfig-file=infer/config_infer_primary_facenet.txt\n";
+  }
+  std::vector<std::string> w;
+  RunnerConfig c = parseRunArgs({"--config", dir + "/app.txt", "--backend", "tensorrt"}, w);
+  EXPECT_EQ(c.dlaCore(), 1);
+  EXPECT_EQ(c.modelPath(), dir + "/infer/facenet_dla1.engine");  // relative to the nvinfer file
+  ASSERT_EQ(c.cameras.size(), 2u);
+  EXPECT_EQ(c.maxBatch(), 2);
+  EXPECT_EQ(parseRunArgs({"--config", dir + "/app.txt", "--backend", "tensorrt", "--dla-core", "0"}, w).dlaCore(), 0);
+  EXPECT_EQ(parseRunArgs({"--dla-core=-1", "--config", dir + "/app.txt", "--backend", "tensorrt"}, w).dlaCore(), -1)
+      << "a flag decides over the config wherever it appears";
+  EXPECT_TRUE(w.empty()) << (w.empty() ? "" : w.front());
+}
+
 TEST(Config, DeepStreamSourceListNamesCamerasBySensorId) {
   RunnerConfig c;
   std::vector<std::string> w;

@@ -451,6 +451,98 @@ TEST_F(TensorRt, HelloReportsTheDlaCoreFromTheNvinferConfig) {
   EXPECT_EQ(hello["dlaCore"].num, 1);
 }
 
+namespace {
+
+// Frame lines by camera and index: the detections (faces, then x, y, w, h, conf per box).
+std::map<std::string, std::map<long long, std::vector<double>>> detectionsByCamera(const RunResult& r) {
+  std::map<std::string, std::map<long long, std::vector<double>>> out;
+  for (const auto& line : r.lines) {
+    const auto v = parseLine(line);
+    if (v["type"].str != "frame") continue;
+    std::vector<double> d{v["faces"].num};
+    for (const auto& b : v["boxes"].items)
+      for (const char* k : {"x", "y", "w", "h", "conf"}) d.push_back(b[k].num);
+    out[v["camera"].str][static_cast<long long>(v["index"].num)] = d;
+  }
+  return out;
+}
+
+}  // namespace
+
+// A deepstream-app config, as a Jetson deployment has it: three cameras ([sourceN], folders of real
+// frames with faces), nvstreammux's batch of 3, and [primary-gie]'s nvinfer config with the engine
+// (a batch profile up to 3, built for a DLA) and enable-dla / use-dla-core. Through the runner
+// binary on an AGX Xavier-like fake GPU: TensorRT runs the cameras' frames in batches of 3 on DLA
+// core 1, and every camera gets what the OpenCV backend gives it alone.
+TEST_F(TensorRt, DeepStreamAppConfigRunsItsCamerasInBatchesOnTheDlaCore) {
+  const char* bin = std::getenv("FACEFLEET_TRT_RUNNER_BIN");
+  ASSERT_TRUE(bin) << "FACEFLEET_TRT_RUNNER_BIN is not set (ctest sets it to this version's runner build)";
+  ASSERT_TRUE(haveSample("Megamind.avi"));
+  const std::vector<cv::Mat> frames = cameraFrames(9);  // messi5.jpg and Megamind frames 10..80
+  ASSERT_EQ(frames.size(), 9u);
+  const std::string dir = kDir + "/dsapp";
+  ::mkdir(dir.c_str(), 0755);
+  std::string app;
+  for (int cam = 0; cam < 3; ++cam) {
+    const std::string folder = dir + "/cam" + std::to_string(cam);
+    ::mkdir(folder.c_str(), 0755);
+    for (int i = 0; i < 3; ++i)  // PNG: the pixels the reference run reads are the same
+      ASSERT_TRUE(cv::imwrite(folder + "/" + std::to_string(i) + ".png", frames[cam * 3 + i]));
+    app += "[source" + std::to_string(cam) + "]\nenable=1\ntype=2\nuri=file://" + folder + "\n";
+  }
+  auto spec = engineFor(modelPath(kBlazeBack), inputOf(kBlaze), 3);
+  spec.dlaCore = 0;
+  writeText(dir + "/config_infer_primary.txt", "[property]\nmodel-engine-file=" + writeEngine("dsapp-dla", spec) +
+                                                   "\nenable-dla=1\nuse-dla-core=1\n");
+  // A 5 s batch timeout: a batch waits for every camera's frame however slow the machine is.
+  app += "[streammux]\nbatch-size=3\nbatched-push-timeout=5000000\n"
+         "[primary-gie]\nenable=1\nconfig-file=config_infer_primary.txt\n";
+  writeText(dir + "/deepstream_app_config.txt", app);
+  const std::vector<std::string> common = {"--config", dir + "/deepstream_app_config.txt", "--decoder", "blazeface",
+                                           "--input", "256x256", "--stats-interval", "1000"};
+
+  ::setenv("FACEFLEET_FAKE_GPU", "integrated", 1);
+  std::vector<std::string> args = common;
+  args.insert(args.end(), {"--backend", "tensorrt"});
+  const auto trt = run(args, bin);
+  ::unsetenv("FACEFLEET_FAKE_GPU");
+  ASSERT_EQ(trt.exitCode, 0);
+  const auto hello = parseLine(trt.lines.front());
+  EXPECT_EQ(hello["backend"].str, "tensorrt");
+  EXPECT_EQ(hello["dlaCore"].num, 1);
+  EXPECT_EQ(hello["batch"]["size"].num, 3) << "the engine's profile and the streammux batch";
+  ASSERT_EQ(hello["cameras"].items.size(), 3u);
+  const auto stats = parseLine(trt.lines.back());
+  ASSERT_EQ(stats["type"].str, "stats");
+  EXPECT_EQ(stats["frames"].num, 9);
+  EXPECT_EQ(stats["batch"]["batches"].num, 3) << "one enqueue per three cameras' frames";
+  const auto got = detectionsByCamera(trt);
+
+  int faces = 0;
+  for (int cam = 0; cam < 3; ++cam) {
+    const std::string id = std::to_string(cam);
+    std::vector<std::string> alone = common;
+    alone.insert(alone.end(), {"--backend", "opencv", "--model", modelPath(kBlazeBack), "--dla-core", "-1",
+                               "--batch-size", "1", "--source", dir + "/cam" + id});
+    const auto ref = run(alone, bin);
+    ASSERT_EQ(ref.exitCode, 0) << "camera " << id;
+    const auto expected = detectionsByCamera(ref)["0"];
+    ASSERT_EQ(expected.size(), 3u);
+    ASSERT_EQ(got.count(id), 1u) << "camera " << id;
+    const auto& actual = got.at(id);
+    ASSERT_EQ(actual.size(), 3u) << "camera " << id;
+    for (const auto& [index, e] : expected) {
+      ASSERT_EQ(actual.count(index), 1u) << "camera " << id << " frame " << index;
+      const auto& a = actual.at(index);
+      ASSERT_EQ(a.size(), e.size()) << "camera " << id << " frame " << index;
+      for (std::size_t k = 0; k < e.size(); ++k)  // printed to 0.01 px and 0.0001
+        EXPECT_NEAR(a[k], e[k], 0.011) << "camera " << id << " frame " << index << " value " << k;
+      faces += static_cast<int>(e[0]);
+    }
+  }
+  EXPECT_GE(faces, 7) << "the frames have faces to compare";
+}
+
 TEST_F(TensorRt, EngineOfAnotherTensorRtVersionIsRefusedAsTensorRtRefusesIt) {
   auto spec = engineFor(modelPath(kDetectNet), inputOf(kFaceNet));
   spec.tensorrtVersion = "7.1.3";  // JetPack 4.4's TensorRT
