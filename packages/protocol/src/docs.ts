@@ -88,6 +88,7 @@ const rows: TopicDoc[] = [
 
 const runnerLines: [string, unknown][] = [
   ['hello — once, after the model loaded', examples.runnerHello],
+  ['hello of TensorRT on a DLA core (`dlaCore` only then)', examples.runnerHelloDla],
   ['frame — one per processed frame', examples.runnerFrame],
   ['stats — every `--stats-interval` seconds and at the end', examples.runnerStats],
   ['error — then the runner exits with the code of its class', examples.runnerError],
