@@ -78,8 +78,7 @@ function vitestSuite(name, reportFile, cmd, args) {
 
 const suites = {
   lint: () => check('lint (biome)', 'pnpm', ['exec', 'biome', 'check', '.']),
-  typecheck: () =>
-    check('typecheck (tsc -b)', 'pnpm', ['exec', 'tsc', '-b', 'tsconfig.build.json']),
+  typecheck: () => check('typecheck (tsc -b)', 'pnpm', ['exec', 'tsc', '-b', 'tsconfig.json']),
   ctest: () => {
     const dir = join(root, 'packages/runner/build');
     if (!existsSync(join(root, 'packages/runner/CMakeLists.txt'))) return;

@@ -290,6 +290,8 @@ export function createAgent(options: AgentOptions): Agent {
           ? 'agent offline'
           : null,
       ...(list.length > 0 ? { cameras: list } : {}),
+      // while connected: the seq the broker would give the will (see the protocol's willSeq)
+      ...(state !== 'offline' && link && link.willSeq() >= 0 ? { willSeq: link.willSeq() } : {}),
     };
   };
   let lastStatusKey = '';
@@ -453,7 +455,7 @@ export function createAgent(options: AgentOptions): Agent {
         keepaliveS: config.mqtt.keepaliveS,
         reconnectMs: config.mqtt.reconnectMs,
         caFile: config.mqtt.caFile,
-        will: (seq) => statusFor('offline', seq),
+        will: (seq) => ({ ...statusFor('offline', seq), will: true }),
         onConnect: () => publishStatus(true),
         onDesired,
       });

@@ -14,14 +14,17 @@ import { PG_MIGRATIONS_DIR } from './pg/open.js';
 import { SQLITE_MIGRATIONS_DIR } from './sqlite/open.js';
 import { query, STORE_KINDS } from './testing.js';
 
-/** The migrations folder as it was before `tag` (a copy whose journal stops there). */
-function migrationsBefore(dir: string, tag: string): { dir: string; cleanup(): void } {
+/**
+ * The migrations folder as it was before the migration called `name` (a copy whose journal stops
+ * there); by name, not number, as a migration is renumbered when others land before it.
+ */
+function migrationsBefore(dir: string, name: string): { dir: string; cleanup(): void } {
   const copy = mkdtempSync(join(tmpdir(), 'facefleet-migrations-'));
   cpSync(dir, copy, { recursive: true });
   const journalFile = join(copy, 'meta/_journal.json');
   const journal = JSON.parse(readFileSync(journalFile, 'utf8')) as { entries: { tag: string }[] };
-  const at = journal.entries.findIndex((e) => e.tag === tag);
-  if (at < 0) throw new Error(`no migration ${tag} in ${dir}`);
+  const at = journal.entries.findIndex((e) => e.tag.replace(/^\d+_/, '') === name);
+  if (at < 0) throw new Error(`no migration ${name} in ${dir}`);
   journal.entries = journal.entries.slice(0, at);
   writeFileSync(journalFile, JSON.stringify(journal));
   return { dir: copy, cleanup: () => rmSync(copy, { recursive: true, force: true }) };
@@ -44,7 +47,7 @@ describe.each(STORE_KINDS)(
       const place = freshStoreLocation(kind, inject('postgresUrl'));
       const before = migrationsBefore(
         kind === 'sqlite' ? SQLITE_MIGRATIONS_DIR : PG_MIGRATIONS_DIR,
-        '0002_cameras',
+        'cameras',
       );
       try {
         if (kind === 'sqlite') {

@@ -115,6 +115,7 @@ const show: Command = {
       `update:     ${u ? `${u.state}${u.engineId ? ` ${u.engineId}` : ''}${u.rolloutId ? ` (rollout ${u.rolloutId})` : ''}${u.reason ? `: ${u.reason}` : ''}` : '-'}`,
       `desired:    rev ${d.desiredRev ?? '-'}`,
       `cameras:    ${cams.counts.total === 0 ? '-' : `${cams.counts.total} (${cams.counts.online} online, ${cams.counts.reconnecting} reconnecting, ${cams.counts.offline} offline)`}`,
+      `messages:   ${d.seq && d.seq.first !== null ? `seq ${d.seq.first}-${d.seq.last}, ${d.seq.stored} stored, ${d.seq.gaps} lost${d.seq.unfiredWills ? ` (${d.seq.unfiredWills} unfired wills not counted)` : ''}` : '-'}`,
       '',
     ];
     ctx.stdout.write(lines.join('\n'));
