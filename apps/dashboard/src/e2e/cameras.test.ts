@@ -1,11 +1,15 @@
-import { spawnSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { type ControlPlane, repoRoot, startControlPlane } from '@facefleet/test-support';
+import type { ControlPlane } from '@facefleet/test-support';
 import type { Page } from 'playwright-core';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { type BrowserSession, DESKTOP, openBrowser } from './browser.js';
+import {
+  type BrowserSession,
+  DESKTOP,
+  openBrowser,
+  shot,
+  shotOfFailure,
+  signIn,
+} from './browser.js';
+import { type DashboardServer, startDashboardServer } from './dashboard-server.js';
 import { type SimulatorProcess, startSimulator } from './simulator-process.js';
 
 /**
@@ -17,32 +21,18 @@ import { type SimulatorProcess, startSimulator } from './simulator-process.js';
  * its camera counts, the device page with the camera down, and with it back.
  */
 
-const SHOTS = join(repoRoot, 'test-results', 'screenshots');
-const dist = mkdtempSync(join(tmpdir(), 'ff-e2e-cameras-'));
+let server: DashboardServer | undefined;
 let cp: ControlPlane;
 let operator: BrowserSession;
 let sim: SimulatorProcess | undefined;
 /** The device whose camera "2" goes offline on the schedule (the simulator says which). */
 let FLAKY = '';
 
-async function shot(page: Page, name: string): Promise<void> {
-  await page.screenshot({ path: join(SHOTS, `${name}.png`), fullPage: true });
-}
-
 const cameraRow = (page: Page, camera: string) => page.locator(`tr[data-camera="${camera}"]`);
 
 beforeAll(async () => {
-  mkdirSync(SHOTS, { recursive: true });
-  const bundle = spawnSync(
-    process.execPath,
-    [join(repoRoot, 'apps/dashboard/scripts/bundle.mjs'), '--outdir', dist],
-    { encoding: 'utf8' },
-  );
-  if (bundle.status !== 0) throw new Error(`bundling failed:\n${bundle.stderr}`);
-  cp = await startControlPlane({
-    tickMs: 200,
-    args: ['--live-flush-ms', '100', '--dashboard-dir', dist],
-  });
+  server = await startDashboardServer();
+  cp = server.cp;
   const operatorToken = (
     await cp.json<{ token: string }>('POST', '/api/v1/tokens', {
       role: 'operator',
@@ -80,28 +70,20 @@ beforeAll(async () => {
   FLAKY = /(cams-[\w-]+) flaky-camera/.exec(await sim.waitForLine(/flaky-camera/))?.[1] ?? '';
   await sim.waitForLine(/^ready: 2\/2 devices connected/, 20_000);
   operator = await openBrowser(DESKTOP);
-  const { page } = operator;
-  await page.goto(cp.url);
-  await page.getByLabel('API token').fill(operatorToken);
-  await page.getByRole('button', { name: 'Sign in' }).click();
-  await page.getByTestId('connection').getByText('live').waitFor();
+  await signIn(operator.page, cp.url, operatorToken);
 }, 60_000);
 
 afterEach(async (ctx) => {
   if (ctx.task.result?.state === 'fail' && operator) {
-    await shot(
-      operator.page,
-      `FAILED-cameras-${ctx.task.name.slice(0, 40).replace(/\W+/g, '-')}`,
-    ).catch(() => {});
+    await shotOfFailure(operator.page, ctx.task.name, 'cameras-');
   }
 });
 
 afterAll(async () => {
   await operator?.close();
   const simExit = await sim?.stop();
-  await cp?.stop();
+  await server?.stop();
   if (sim) expect(simExit, sim.stderr.join('\n')).toBe(0);
-  rmSync(dist, { recursive: true, force: true });
 });
 
 describe('cameras in the dashboard', { timeout: 60_000 }, () => {

@@ -87,6 +87,19 @@ const minN = (a: number | null, b: number | null) =>
   a === null ? b : b === null ? a : Math.min(a, b);
 
 /**
+ * Raw rows and rollup rows grouped into the same buckets, one per bucket start `t` (`add` merges
+ * two of one bucket), oldest first.
+ */
+function mergeBuckets<R extends { t: number }>(rows: R[], add: (a: R, b: R) => R): R[] {
+  const byT = new Map<number, R>();
+  for (const r of rows) {
+    const a = byT.get(r.t);
+    byT.set(r.t, a ? add(a, r) : r);
+  }
+  return [...byT.values()].sort((x, y) => x.t - y.t);
+}
+
+/**
  * What devices sent, read back: face windows and metrics (raw rows and their 1-minute rollups,
  * which never hold the same row twice), update reports and status changes.
  */
@@ -173,30 +186,19 @@ export function telemetryRepository({ db, t }: Dialect) {
           ),
         )
         .groupBy(rbucket);
-      const merged = new Map<number, Omit<(typeof raw)[number], 't'>>();
-      for (const r of [...raw, ...rolled]) {
-        const a = merged.get(r.t);
-        merged.set(
-          r.t,
-          a
-            ? {
-                windows: a.windows + r.windows,
-                frames: a.frames + r.frames,
-                maxFaces: Math.max(a.maxFaces, r.maxFaces),
-                meanSum: a.meanSum + r.meanSum,
-              }
-            : r,
-        );
-      }
-      return [...merged]
-        .sort(([x], [y]) => x - y)
-        .map(([time, v]) => ({
-          t: time,
-          windows: v.windows,
-          frames: v.frames,
-          maxFaces: v.maxFaces,
-          meanFaces: v.windows > 0 ? v.meanSum / v.windows : 0,
-        }));
+      return mergeBuckets([...raw, ...rolled], (a, r) => ({
+        t: a.t,
+        windows: a.windows + r.windows,
+        frames: a.frames + r.frames,
+        maxFaces: Math.max(a.maxFaces, r.maxFaces),
+        meanSum: a.meanSum + r.meanSum,
+      })).map((v) => ({
+        t: v.t,
+        windows: v.windows,
+        frames: v.frames,
+        maxFaces: v.maxFaces,
+        meanFaces: v.windows > 0 ? v.meanSum / v.windows : 0,
+      }));
     },
 
     /** Metrics of `deviceId` in [from, to) by `bucketMs`, oldest first. */
@@ -235,42 +237,23 @@ export function telemetryRepository({ db, t }: Dialect) {
         .from(mr)
         .where(and(eq(mr.deviceId, deviceId), gte(mr.minute, from), lt(mr.minute, to)))
         .groupBy(rbucket);
-      type Acc = {
-        samples: number;
-        fpsSum: number;
-        fpsMin: number | null;
-        inferFpsSum: number;
-        latencyP95Max: number | null;
-        tempMaxC: number | null;
-      };
-      const byT = new Map<number, Acc>();
-      for (const r of [...raw, ...rolled]) {
-        const a = byT.get(r.t);
-        byT.set(
-          r.t,
-          a
-            ? {
-                samples: a.samples + r.samples,
-                fpsSum: a.fpsSum + r.fpsSum,
-                fpsMin: minN(a.fpsMin, r.fpsMin),
-                inferFpsSum: a.inferFpsSum + r.inferFpsSum,
-                latencyP95Max: maxN(a.latencyP95Max, r.latencyP95Max),
-                tempMaxC: maxN(a.tempMaxC, r.tempMaxC),
-              }
-            : r,
-        );
-      }
-      return [...byT]
-        .sort(([x], [y]) => x - y)
-        .map(([time, v]) => ({
-          t: time,
-          samples: v.samples,
-          fps: v.fpsSum / v.samples,
-          fpsMin: v.fpsMin,
-          inferFps: v.inferFpsSum / v.samples,
-          latencyP95Max: v.latencyP95Max,
-          tempMaxC: v.tempMaxC,
-        }));
+      return mergeBuckets([...raw, ...rolled], (a, r) => ({
+        t: a.t,
+        samples: a.samples + r.samples,
+        fpsSum: a.fpsSum + r.fpsSum,
+        fpsMin: minN(a.fpsMin, r.fpsMin),
+        inferFpsSum: a.inferFpsSum + r.inferFpsSum,
+        latencyP95Max: maxN(a.latencyP95Max, r.latencyP95Max),
+        tempMaxC: maxN(a.tempMaxC, r.tempMaxC),
+      })).map((v) => ({
+        t: v.t,
+        samples: v.samples,
+        fps: v.fpsSum / v.samples,
+        fpsMin: v.fpsMin,
+        inferFps: v.inferFpsSum / v.samples,
+        latencyP95Max: v.latencyP95Max,
+        tempMaxC: v.tempMaxC,
+      }));
     },
 
     /** One camera's figures in [from, to) by `bucketMs`, oldest first. */
@@ -325,41 +308,29 @@ export function telemetryRepository({ db, t }: Dialect) {
           ),
         )
         .groupBy(rbucket);
-      type Acc = Omit<(typeof raw)[number], 't'>;
-      const byT = new Map<number, Acc>();
-      for (const r of [...raw, ...rolled]) {
-        const a = byT.get(r.t);
-        byT.set(
-          r.t,
-          a
-            ? {
-                samples: a.samples + r.samples,
-                fpsSum: a.fpsSum + r.fpsSum,
-                fpsMin: minN(a.fpsMin, r.fpsMin),
-                cameraFpsSum: a.cameraFpsSum + r.cameraFpsSum,
-                frames: a.frames + r.frames,
-                dropped: a.dropped + r.dropped,
-                skipped: a.skipped + r.skipped,
-                reconnects: a.reconnects + r.reconnects,
-                offlineSamples: a.offlineSamples + r.offlineSamples,
-              }
-            : r,
-        );
-      }
-      return [...byT]
-        .sort(([x], [y]) => x - y)
-        .map(([time, v]) => ({
-          t: time,
-          samples: v.samples,
-          fps: v.fpsSum / v.samples,
-          fpsMin: v.fpsMin,
-          cameraFps: v.cameraFpsSum / v.samples,
-          frames: v.frames,
-          dropped: v.dropped,
-          skipped: v.skipped,
-          reconnects: v.reconnects,
-          offline: v.offlineSamples / v.samples,
-        }));
+      return mergeBuckets([...raw, ...rolled], (a, r) => ({
+        t: a.t,
+        samples: a.samples + r.samples,
+        fpsSum: a.fpsSum + r.fpsSum,
+        fpsMin: minN(a.fpsMin, r.fpsMin),
+        cameraFpsSum: a.cameraFpsSum + r.cameraFpsSum,
+        frames: a.frames + r.frames,
+        dropped: a.dropped + r.dropped,
+        skipped: a.skipped + r.skipped,
+        reconnects: a.reconnects + r.reconnects,
+        offlineSamples: a.offlineSamples + r.offlineSamples,
+      })).map((v) => ({
+        t: v.t,
+        samples: v.samples,
+        fps: v.fpsSum / v.samples,
+        fpsMin: v.fpsMin,
+        cameraFps: v.cameraFpsSum / v.samples,
+        frames: v.frames,
+        dropped: v.dropped,
+        skipped: v.skipped,
+        reconnects: v.reconnects,
+        offline: v.offlineSamples / v.samples,
+      }));
     },
 
     /** Per camera of one device, its newest face window (by start). */

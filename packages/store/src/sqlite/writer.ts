@@ -72,46 +72,9 @@ export function createWriter(sqlite: Database.Database): Writer {
   function store(r: Row): boolean {
     switch (r[0]) {
       case 0:
-        return (
-          insertFaces.run(
-            r[1],
-            r[2],
-            r[3],
-            r[4],
-            r[5],
-            r[6],
-            r[7],
-            r[8],
-            r[9],
-            r[10],
-            r[11],
-            r[12],
-            r[13],
-          ).changes > 0
-        );
+        return insertFaces.run(...r.slice(1)).changes > 0;
       case 1: {
-        const inserted =
-          insertMetrics.run(
-            r[1],
-            r[2],
-            r[3],
-            r[4],
-            r[5],
-            r[6],
-            r[7],
-            r[8],
-            r[9],
-            r[10],
-            r[11],
-            r[12],
-            r[13],
-            r[14],
-            r[15],
-            r[16],
-            r[17],
-            r[18],
-            r[19],
-          ).changes > 0;
+        const inserted = insertMetrics.run(...r.slice(1, 20)).changes > 0;
         if (inserted) {
           updatePowerMode.run(r[16], r[1]);
           for (const c of r[20]) insertCamera.run(r[1], r[2], r[3], ...c);

@@ -29,26 +29,18 @@ function groupInto<T>(groups: Map<string, T[]>, key: string, item: T): void {
   else groups.set(key, [item]);
 }
 
+/** The median and 95th percentile of `values`, rounded (null for none). */
+function medianAndP95(values: number[]) {
+  return { p50: round(percentile(values, 50)), p95: round(percentile(values, 95)) };
+}
+
 /** One camera's FPS figures over the window. */
 function cameraFps(camera: string, list: CameraFpsSample[]) {
   const last = list[list.length - 1]!;
   return {
     camera,
     samples: list.length,
-    fps: {
-      p50: round(
-        percentile(
-          list.map((r) => r.fps),
-          50,
-        ),
-      ),
-      p95: round(
-        percentile(
-          list.map((r) => r.fps),
-          95,
-        ),
-      ),
-    },
+    fps: medianAndP95(list.map((r) => r.fps)),
     cameraFps: {
       p50: round(
         percentile(
@@ -77,37 +69,15 @@ function deviceFps(
   const byCamera = new Map<string, CameraFpsSample[]>();
   for (const r of cameras) groupInto(byCamera, r.camera, r);
   const reference = referenceFps(deviceClass);
-  const inferP50 = percentile(
-    list.flatMap((r) => (r.inferFps === null ? [] : [r.inferFps])),
-    50,
-  );
+  const inferValues = list.flatMap((r) => (r.inferFps === null ? [] : [r.inferFps]));
+  const inferFps = medianAndP95(inferValues);
+  const inferP50 = percentile(inferValues, 50);
   const ratio = fpsRatio(inferP50, reference);
   return {
     deviceId,
     samples: list.length,
-    fps: {
-      p50: round(
-        percentile(
-          list.map((r) => r.fps),
-          50,
-        ),
-      ),
-      p95: round(
-        percentile(
-          list.map((r) => r.fps),
-          95,
-        ),
-      ),
-    },
-    inferFps: {
-      p50: round(inferP50),
-      p95: round(
-        percentile(
-          list.flatMap((r) => (r.inferFps === null ? [] : [r.inferFps])),
-          95,
-        ),
-      ),
-    },
+    fps: medianAndP95(list.map((r) => r.fps)),
+    inferFps,
     latencyMs: {
       p50: round(
         percentile(
