@@ -191,21 +191,11 @@ describe('runner supervisor with other commands', () => {
     // so in camera and stats lines; no frame comes, yet the watchdog must not restart it.
     const s = supervise(
       runnerBin(),
-      [
-        'run',
-        '--backend',
-        'opencv',
-        '--decoder',
-        'blazeface',
-        '--model',
+      runnerArgs(
         blazefaceModel(),
-        '--source',
+        ['--stats-interval', '0.2', '--reconnect-max-s', '0.2'],
         'door=/dev/video99',
-        '--stats-interval',
-        '0.2',
-        '--reconnect-max-s',
-        '0.2',
-      ],
+      ),
       { watchdogS: 1.5 },
     );
     const exits: RunnerExit[] = [];
