@@ -31,10 +31,11 @@ import {
   type RunnerSupervisor,
 } from './runner/supervisor.js';
 import { createFacesAggregator } from './telemetry/faces-window.js';
-import { createFpsMeter } from './telemetry/fps-meter.js';
 import { createRunnerMetrics } from './telemetry/runner-metrics.js';
+import { createStatsHistory } from './telemetry/stats-history.js';
 import { openEngineStore } from './update/engine-store.js';
 import { createExecutors, type GateProbe } from './update/executors.js';
+import type { StatsWindow } from './update/fps-gate.js';
 import { createReconciler } from './update/reconciler.js';
 import type { InstalledEngine } from './update/state.js';
 import { sha256FileSync } from './update/verify.js';
@@ -73,6 +74,16 @@ export interface Agent {
 }
 
 const BOOTSTRAP_ID = 'bootstrap';
+
+/** Seconds of runner stats windows kept as the running engine's FPS record. */
+const STATS_HISTORY_S = 300;
+/** How often that record is written to the outbox database. */
+const STATS_SAVE_EVERY_MS = 30_000;
+const RUNNER_STATS_STATE = 'runner-stats';
+interface RunnerStatsRecord {
+  engine: EngineRef;
+  windows: StatsWindow[];
+}
 
 /** The engine from the config (the model the device shipped with), current until an update. */
 function bootstrapEngine(config: AgentConfig): InstalledEngine {
@@ -164,15 +175,36 @@ export function createAgent(options: AgentOptions): Agent {
   // --- telemetry ------------------------------------------------------------------------------
   const faces = createFacesAggregator({ boxes: config.publish.boxes, now: Date.now() });
   const metrics = createRunnerMetrics({ now: Date.now() });
-  const fpsMeter = createFpsMeter();
+  // The running engine's runner stats windows (the FPS gate's baseline), kept across agent restarts
+  // so that a gate soon after one, or a rebuild after a TensorRT upgrade, has figures to compare with.
+  const persisted = outbox.getState<RunnerStatsRecord>(RUNNER_STATS_STATE);
+  const same = (a: EngineRef, b: EngineRef) => a.id === b.id && a.sha256 === b.sha256;
+  const statsHistory = createStatsHistory({
+    maxS: STATS_HISTORY_S,
+    initial: persisted && same(persisted.engine, store.get().current.ref) ? persisted.windows : [],
+  });
+  const windowListeners = new Set<(w: StatsWindow) => void>();
+  let statsSavedAt = 0;
   supervisor.on('frame', (f) => {
     faces.add(f);
     metrics.frame(f);
-    fpsMeter.frame(Date.now());
   });
-  supervisor.on('stats', (s) => metrics.stats(s));
+  supervisor.on('stats', (s) => {
+    metrics.stats(s);
+    const w = statsHistory.add(s);
+    if (!w) return;
+    for (const l of windowListeners) l(w);
+    const now = Date.now();
+    if (now - statsSavedAt >= STATS_SAVE_EVERY_MS) {
+      statsSavedAt = now;
+      outbox.setState(RUNNER_STATS_STATE, {
+        engine: store.get().current.ref,
+        windows: statsHistory.windows(),
+      } satisfies RunnerStatsRecord);
+    }
+  });
   supervisor.on('invalid', () => metrics.invalidLine());
-  supervisor.on('spawn', () => fpsMeter.reset());
+  supervisor.on('spawn', () => statsHistory.spawn());
   supervisor.on('exit', (e) => {
     if (!e.requested) metrics.restart();
   });
@@ -299,18 +331,20 @@ export function createAgent(options: AgentOptions): Agent {
     },
     hold(holdMs) {
       return new Promise((resolve, reject) => {
-        let frames = 0;
-        let first = 0;
-        let last = 0;
+        const windows: StatsWindow[] = [];
+        let covered = 0;
         const cleanup = () => {
           clearTimeout(timer);
-          supervisor.off('frame', onFrame);
+          windowListeners.delete(onWindow);
           supervisor.off('exit', onExit);
         };
-        const onFrame = () => {
-          last = Date.now();
-          if (frames === 0) first = last;
-          frames += 1;
+        const onWindow = (w: StatsWindow) => {
+          windows.push(w);
+          covered += w.windowS * 1000;
+          if (covered >= holdMs) {
+            cleanup();
+            resolve(windows);
+          }
         };
         const onExit = (e: RunnerExit) => {
           cleanup();
@@ -320,19 +354,21 @@ export function createAgent(options: AgentOptions): Agent {
               : new UpdateError(`runner crashed during the health gate: ${describeExit(e)}`),
           );
         };
+        // a warm-up window, then enough windows to cover the hold, and some slack for a busy machine
+        const limitMs = holdMs + 2 * config.runner.statsIntervalS * 1000 + 10_000;
         const timer = setTimeout(() => {
           cleanup();
-          if (holdMs > 0 && frames === 0) {
-            reject(new UpdateError(`no frame from the runner in ${holdMs / 1000} s`));
-            return;
-          }
-          resolve(frames > 1 && last > first ? ((frames - 1) * 1000) / (last - first) : frames);
-        }, holdMs);
-        supervisor.on('frame', onFrame);
+          reject(
+            new UpdateError(
+              `health gate: the runner's stats covered ${(covered / 1000).toFixed(1)} of ${holdMs / 1000} s in ${(limitMs / 1000).toFixed(0)} s`,
+            ),
+          );
+        }, limitMs);
+        windowListeners.add(onWindow);
         supervisor.on('exit', onExit);
       });
     },
-    currentFps: () => fpsMeter.fps(Date.now()),
+    recentWindows: () => statsHistory.windows(),
   };
   let lastHelloPid: number | null = null;
   supervisor.on('hello', (h) => {

@@ -69,8 +69,16 @@ export const desiredSchema = z.strictObject({
   healthGate: z.strictObject({
     /** Seconds the new engine must run healthy before it is reported applied. */
     holdS: z.number().min(0).max(3600),
-    /** New FPS must be at least this share of the previous engine's FPS. */
+    /**
+     * New FPS must be at least this share of the previous engine's: inference FPS against inference
+     * FPS, end-to-end FPS against the lower of the previous engine's and what the cameras deliver.
+     */
     minFpsRatio: z.number().min(0).max(10),
+    /**
+     * Most AP points (0–100) the new engine may lose against the current one on the device's golden
+     * set before the update fails with `accuracy_regression`. Absent from older control planes: 1.
+     */
+    apTolerance: z.number().min(0).max(100).optional(),
   }),
 });
 export type Desired = z.infer<typeof desiredSchema>;

@@ -47,13 +47,18 @@ export {
 export { jsonSchemas, PUBLISHED_SCHEMAS } from './json-schemas.js';
 export { MAX_BOXES, MAX_FACES, MAX_PAYLOAD_BYTES } from './limits.js';
 export {
+  AP_MODES,
+  type ApFigures,
+  apFiguresSchema,
   DEVICE_STATES,
   type EngineRef,
   type Envelope,
   engineRefSchema,
   envelopeSchema,
   type Faces,
+  type FpsFigures,
   facesSchema,
+  fpsFiguresSchema,
   type Metrics,
   metricsSchema,
   type Reported,
@@ -62,7 +67,9 @@ export {
   type Status,
   statusSchema,
   UPDATE_STATES,
+  type UpdateGate,
   type UpdateState,
+  updateGateSchema,
 } from './messages.js';
 export { MODEL_CARD_FPS, modelCardFps } from './model-card.js';
 export {

@@ -34,6 +34,7 @@ export function reportedFor(
       rolloutId: s.update.rolloutId,
       progress: s.update.progress,
       reason: s.update.reason,
+      gate: s.update.gate ?? null,
     },
     engineBench: s.bench,
     outboxDropped,

@@ -71,14 +71,16 @@ function rig(facts: DeviceFacts, trtexecExit = 0) {
   const trt = trtexecStandIn(dir, trtexecExit);
   const restarts: string[] = [];
   let gateResult: Error | number = 30;
-  // The runner's TensorRT backend cannot run here: the gate sees what a Jetson runner would report.
+  // The runner's TensorRT backend cannot run here: the gate sees what a Jetson runner would report,
+  // one stats window a second (inference-bound: end-to-end FPS = inference FPS).
+  const window = (fps: number) => ({ windowS: 1, frames: fps, inferS: 1, delivered: null });
   const gate: GateProbe = {
     waitForHello: async () => {},
     hold: async () => {
       if (gateResult instanceof Error) throw gateResult;
-      return gateResult;
+      return [window(gateResult)];
     },
-    currentFps: () => 32,
+    recentWindows: () => [window(31), window(32), window(33)],
   };
   let desired: Desired | null = null;
   const executors = createExecutors({
@@ -193,9 +195,16 @@ describe('engine update on a Jetson (trtexec replayed from recorded output)', ()
       'verifying',
       'staged',
       'health_check',
+      'health_check', // the FPS gate's figures
       'applied',
     ]);
     expect(reports.at(-1)?.engineBench?.inferFps).toBe(41087.7);
+    expect(reports.at(-1)?.update.gate?.fps?.engine).toEqual({
+      inferFps: 30,
+      fps: 30,
+      cameraFps: null,
+      windowS: 1,
+    });
     r.close();
   });
 
@@ -288,7 +297,7 @@ describe('engine update on a Jetson (trtexec replayed from recorded output)', ()
     const s = r.store.get();
     expect(s.update.state).toBe('rolled_back');
     expect(s.update.reason).toBe(
-      'health gate: 10.0 FPS is below 0.9 × 32.0 FPS of the previous engine',
+      'health gate: inference 10.0 FPS over 1.0 s is below 0.9 × 33.0 FPS of the previous engine over 1.0 s',
     );
     expect(s.current.ref.id).toBe('bootstrap');
     expect(s.previous?.ref.id).toBe('p-slow');
@@ -297,6 +306,11 @@ describe('engine update on a Jetson (trtexec replayed from recorded output)', ()
     // the same rev is not tried again; a new rev is
     await r.apply(desiredFor(m, 1));
     expect(r.restarts).toHaveLength(2);
+    expect(s.update.gate?.fps).toEqual({
+      engine: { inferFps: 10, fps: 10, cameraFps: null, windowS: 1 },
+      previous: { inferFps: 33, fps: 33, cameraFps: null, windowS: 1 },
+      minRatio: 0.9,
+    });
     r.setGate(31);
     await r.apply(desiredFor(m, 2));
     expect(r.store.get().update.state).toBe('applied');

@@ -6,6 +6,7 @@ import type { Logger } from 'pino';
 import { AbortedError, UpdateError } from '../errors.js';
 import { downloadResumable } from './download.js';
 import type { EngineStore } from './engine-store.js';
+import { fpsFigures, judgeFps, latestWindows, type StatsWindow } from './fps-gate.js';
 import { buildsOnDevice, type Step, type StepKind } from './planner.js';
 import type { EngineBench, InstalledEngine } from './state.js';
 import { benchEngine, buildArgs, runTrtexec } from './trtexec-run.js';
@@ -16,12 +17,12 @@ export interface GateProbe {
   /** Resolves when the runner said hello; rejects with the reason if it exits first or times out. */
   waitForHello(timeoutMs: number): Promise<void>;
   /**
-   * Watches the runner for `holdMs`: rejects if it exits; resolves with the frames per second it
-   * produced from its first frame on.
+   * Collects the runner's stats windows until they cover `holdMs` (the first window after a start
+   * is warm-up and not counted); rejects if the runner exits or stops printing stats.
    */
-  hold(holdMs: number): Promise<number>;
-  /** FPS of the engine running now (the baseline for the next one); null when unknown. */
-  currentFps(): number | null;
+  hold(holdMs: number): Promise<StatsWindow[]>;
+  /** The running engine's latest stats windows, oldest first (the baseline for the next one). */
+  recentWindows(): StatsWindow[];
 }
 
 export interface ExecutorDeps {
@@ -110,6 +111,7 @@ export function createExecutors(deps: ExecutorDeps): Executors {
           target: manifest,
           staged: null,
           stagedBench: null,
+          gate: null,
         },
       }));
     },
@@ -141,7 +143,8 @@ export function createExecutors(deps: ExecutorDeps): Executors {
           target: manifest,
           staged: null,
           stagedBench: null,
-          baselineFps: null,
+          baseline: null,
+          gate: null,
           gateFailure: null,
         },
       }));
@@ -238,29 +241,44 @@ export function createExecutors(deps: ExecutorDeps): Executors {
       const s = store.get();
       const staged = s.update.staged;
       if (!staged) throw new UpdateError('switch: nothing staged');
-      const baselineFps = deps.gate.currentFps();
-      log.info({ from: s.current.ref.id, to: staged.ref.id, baselineFps }, 'switching engine');
+      const baseline = deps.gate.recentWindows();
+      log.info(
+        { from: s.current.ref.id, to: staged.ref.id, baseline: fpsFigures(baseline) },
+        'switching engine',
+      );
       store.update((st) => ({
         ...st,
         previous: st.current,
         current: staged,
-        update: { ...st.update, state: 'health_check', baselineFps, gateFailure: null },
+        update: { ...st.update, state: 'health_check', baseline, gateFailure: null },
       }));
     },
     async restartRunner() {
       await deps.restartRunner(`engine ${store.get().current.ref.id}`);
     },
     async healthGate({ holdS, minFpsRatio }) {
-      const baseline = store.get().update.baselineFps;
+      const { baseline, engineId } = store.get().update;
       try {
         await deps.gate.waitForHello(deps.helloTimeoutS * 1000);
-        const fps = await deps.gate.hold(holdS * 1000);
-        if (baseline !== null && baseline > 0 && fps < minFpsRatio * baseline) {
-          throw new UpdateError(
-            `health gate: ${fps.toFixed(1)} FPS is below ${minFpsRatio} × ${baseline.toFixed(1)} FPS of the previous engine`,
-          );
+        if (holdS > 0) {
+          const engine = fpsFigures(await deps.gate.hold(holdS * 1000));
+          if (!engine) throw new UpdateError(`health gate: no runner stats in ${holdS} s`);
+          // the previous engine over the same length of windows as the new one was measured
+          const previous = fpsFigures(latestWindows(baseline ?? [], engine.windowS));
+          const fps = { engine, previous, minRatio: minFpsRatio };
+          const gate = store.get().update.gate;
+          setUpdate({
+            gate: {
+              engineId: engineId ?? store.get().current.ref.id,
+              accuracy: null,
+              ...(gate ?? {}),
+              fps,
+            },
+          });
+          const verdict = judgeFps(engine, previous, minFpsRatio);
+          if (!verdict.ok) throw new UpdateError(verdict.reason);
+          log.info({ fps, holdS }, 'health gate passed');
         }
-        log.info({ fps, baseline, holdS }, 'health gate passed');
       } catch (err) {
         if (err instanceof AbortedError) throw err; // shutting down: the gate runs again after restart
         const reason = (err as Error).message;
@@ -281,6 +299,7 @@ export function createExecutors(deps: ExecutorDeps): Executors {
           reason: null,
           staged: null,
           stagedBench: null,
+          baseline: null,
           gateFailure: null,
         },
       }));
@@ -301,6 +320,7 @@ export function createExecutors(deps: ExecutorDeps): Executors {
           reason,
           staged: null,
           stagedBench: null,
+          baseline: null,
           gateFailure: null,
         },
       }));

@@ -189,7 +189,7 @@ describe('plan', () => {
     const e2 = onnx('e2', 'b');
     const st = state(
       { current: installed('e2', 'b'), previous: installed('e1') },
-      { rev: 1, state: 'health_check', engineId: 'e2', target: e2, baselineFps: 25 },
+      { rev: 1, state: 'health_check', engineId: 'e2', target: e2, baseline: [] },
     );
     expect(kinds(plan(st, desired(e2, 1), cpu))).toEqual(['restartRunner', 'healthGate', 'commit']);
   });

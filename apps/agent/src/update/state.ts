@@ -3,8 +3,10 @@ import type {
   EngineManifest,
   EngineRef,
   Latency,
+  UpdateGate,
   UpdateState,
 } from '@facefleet/protocol';
+import type { StatsWindow } from './fps-gate.js';
 
 /** An engine on disk that the runner can load. */
 export interface InstalledEngine {
@@ -36,8 +38,13 @@ export interface UpdateRecord {
   staged: InstalledEngine | null;
   /** inference figures trtexec measured for the staged engine */
   stagedBench: EngineBench | null;
-  /** FPS the previous engine ran at when the switch happened: the health gate's reference. */
-  baselineFps: number | null;
+  /**
+   * The previous engine's latest runner stats windows when the switch happened: the FPS gate's
+   * reference (the same estimator over the same length of windows as the new engine's).
+   */
+  baseline: StatsWindow[] | null;
+  /** What the gates measured for this update (reported with it). */
+  gate: UpdateGate | null;
   /** Set when the health gate failed; a rollback is due. */
   gateFailure: string | null;
 }
@@ -67,6 +74,7 @@ export const IDLE_UPDATE: UpdateRecord = {
   target: null,
   staged: null,
   stagedBench: null,
-  baselineFps: null,
+  baseline: null,
+  gate: null,
   gateFailure: null,
 };

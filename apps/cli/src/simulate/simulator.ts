@@ -23,6 +23,9 @@ export const CLASS_TRT: Partial<Record<DeviceClass, string>> = {
   'jetson-agx-xavier': '8.5.2',
 };
 
+/** Share of full inference speed a throttled device keeps. */
+export const THROTTLE = 0.3;
+
 export interface SimulatorOptions {
   client: ApiClient;
   devices: PlannedDevice[];
@@ -34,6 +37,8 @@ export interface SimulatorOptions {
   /** Mean faces in view per frame. */
   facesRate: number;
   cameraFps: number;
+  /** When `throttle` devices slow down: from the start, or under the first engine an update brings. */
+  throttleFrom: 'start' | 'update';
   facesWindowS: number;
   metricsIntervalS: number;
   /** TensorRT version for every device (default: by class, CLASS_TRT). */
@@ -224,11 +229,12 @@ export function createSimulator(options: SimulatorOptions) {
       Math.max(0.9, 1 + 0.03 * (random() + random() + random() - 1.5) * 2),
     );
     const profile: SyntheticProfile = {
-      inferFps: card * spread * (d.role === 'throttle' ? 0.3 : 1),
+      inferFps: card * spread,
       cameraFps: options.cameraFps,
       facesRate: options.facesRate,
       crash: d.role === 'crash',
       failGate: d.role === 'fail-gate',
+      throttle: d.role === 'throttle' ? { factor: THROTTLE, from: options.throttleFrom } : null,
       width: 1280,
       height: 720,
     };
@@ -247,7 +253,11 @@ export function createSimulator(options: SimulatorOptions) {
         onDrop: (m) => agentLog.warn(m, 'outbox full: dropped a message'),
       }),
       health: createSyntheticHealth(d.deviceClass, {
-        busy: Math.min(1, profile.cameraFps / profile.inferFps),
+        busy: Math.min(
+          1,
+          profile.cameraFps /
+            (profile.inferFps * (profile.throttle?.from === 'start' ? THROTTLE : 1)),
+        ),
         random,
       }),
       source: (engine) =>
@@ -257,6 +267,7 @@ export function createSimulator(options: SimulatorOptions) {
           engine,
           random,
           nextPid: () => ++pid,
+          statsIntervalS: config.runner.statsIntervalS,
           ...config.supervisor,
         }),
     });
