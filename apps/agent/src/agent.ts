@@ -34,6 +34,7 @@ import { createFacesAggregator } from './telemetry/faces-window.js';
 import { createRunnerMetrics } from './telemetry/runner-metrics.js';
 import { createStatsHistory } from './telemetry/stats-history.js';
 import { openEngineStore } from './update/engine-store.js';
+import type { GoldenSet } from './update/eval-run.js';
 import { createExecutors, type GateProbe } from './update/executors.js';
 import type { StatsWindow } from './update/fps-gate.js';
 import { createReconciler } from './update/reconciler.js';
@@ -96,6 +97,14 @@ function bootstrapEngine(config: AgentConfig): InstalledEngine {
   };
 }
 
+/** The device's golden set from the config; null when none is configured. */
+function goldenSet(config: AgentConfig): GoldenSet | null {
+  const g = config.accuracyGate;
+  return g.images && g.labels
+    ? { images: g.images, labels: g.labels, apMode: g.apMode, iou: g.iou }
+    : null;
+}
+
 function describeExit(e: RunnerExit): string {
   const how = e.signal ? `signal ${e.signal}` : `exit ${e.code}`;
   return e.error ? `${how} (${e.error.code}: ${e.error.message})` : how;
@@ -144,6 +153,9 @@ export function createAgent(options: AgentOptions): Agent {
       engine.ref.model,
       '--model',
       engine.path,
+      ...(engine.dlaCore != null && engine.ref.backend === 'tensorrt'
+        ? ['--dla-core', String(engine.dlaCore)]
+        : []),
       '--source',
       r.source,
       ...(r.loop ? ['--loop'] : []),
@@ -354,8 +366,10 @@ export function createAgent(options: AgentOptions): Agent {
               : new UpdateError(`runner crashed during the health gate: ${describeExit(e)}`),
           );
         };
-        // a warm-up window, then enough windows to cover the hold, and some slack for a busy machine
-        const limitMs = holdMs + 2 * config.runner.statsIntervalS * 1000 + 10_000;
+        // a warm-up window, then enough windows to cover the hold, and generous slack: a device whose
+        // agent is starved of CPU for a while (1,000 simulated in one process while all of them verify
+        // and bench an engine) gets its stats late, which is no fault of the engine
+        const limitMs = holdMs + 3 * config.runner.statsIntervalS * 1000 + Math.max(30_000, holdMs);
         const timer = setTimeout(() => {
           cleanup();
           reject(
@@ -386,6 +400,10 @@ export function createAgent(options: AgentOptions): Agent {
     trtexecBin: config.trtexec.bin,
     trtexecBuildArgs: config.trtexec.buildArgs,
     helloTimeoutS: config.healthGate.helloTimeoutS,
+    runnerBin: config.runner.bin,
+    runnerConfigFile: config.runner.configFile,
+    goldenSet: goldenSet(config),
+    evalTimeoutS: config.accuracyGate.timeoutS,
     restartRunner: async (reason) => {
       lastHelloPid = null;
       await supervisor.restart(reason);
@@ -398,7 +416,7 @@ export function createAgent(options: AgentOptions): Agent {
   reconciler = createReconciler({
     store,
     executors,
-    facts: { deviceClass: identity.deviceClass, trtVersion },
+    facts: { deviceClass: identity.deviceClass, trtVersion, goldenSet: goldenSet(config) !== null },
     log: log.child({ component: 'update' }),
   });
 

@@ -22,7 +22,9 @@ export {
   DEVICE_CLASS_ALIASES,
   DEVICE_CLASSES,
   type DeviceClass,
+  DLA_CORES,
   deviceClassSchema,
+  dlaCores,
   resolveDeviceClass,
 } from './device-classes.js';
 export { protocolDoc } from './docs.js';

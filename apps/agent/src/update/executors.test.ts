@@ -17,12 +17,15 @@ import {
   parseJsonPayload,
   reportedSchema,
 } from '@facefleet/protocol';
+import { writeDegradedBlazeface, writeGoldenSet } from '@facefleet/test-support';
 import pino from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { openOutbox } from '../outbox/outbox.js';
 import { signedManifest, startEngineServer } from '../test-support/engine-server.js';
 import { jetsonFixtures } from '../test-support/fixtures.js';
+import { blazefaceModel, runnerBin } from '../test-support/runner.js';
 import { openEngineStore } from './engine-store.js';
+import type { GoldenSet } from './eval-run.js';
 import { createExecutors, enginePaths, type GateProbe } from './executors.js';
 import { createReconciler } from './reconciler.js';
 import type { DeviceFacts, InstalledEngine } from './state.js';
@@ -57,12 +60,16 @@ exit ${exitCode}
   return { bin, argsFile };
 }
 
-function rig(facts: DeviceFacts, trtexecExit = 0) {
+function rig(
+  facts: DeviceFacts,
+  trtexecExit = 0,
+  options: { bootstrap?: InstalledEngine; goldenSet?: GoldenSet } = {},
+) {
   const dir = mkdtempSync(join(tmpdir(), 'ff-exec-'));
   const outbox = openOutbox({ path: join(dir, 'agent.db'), maxMessages: 1000 });
   const bootstrapPath = join(dir, 'bootstrap.onnx');
   writeFileSync(bootstrapPath, 'bootstrap');
-  const bootstrap: InstalledEngine = {
+  const bootstrap: InstalledEngine = options.bootstrap ?? {
     ref: { id: 'bootstrap', sha256: 'a'.repeat(64), backend: 'tensorrt', model: 'detectnet_v2' },
     path: bootstrapPath,
     format: 'plan',
@@ -93,6 +100,9 @@ function rig(facts: DeviceFacts, trtexecExit = 0) {
     trtexecBin: trt.bin,
     trtexecBuildArgs: ['--shapes=input_1:1x3x416x736'],
     helloTimeoutS: 5,
+    runnerBin: options.goldenSet ? runnerBin() : '/nonexistent/facefleet-runner',
+    goldenSet: options.goldenSet ?? null,
+    evalTimeoutS: 60,
     restartRunner: async (reason) => {
       restarts.push(reason);
     },
@@ -103,7 +113,7 @@ function rig(facts: DeviceFacts, trtexecExit = 0) {
   const reconciler = createReconciler({
     store,
     executors,
-    facts,
+    facts: { ...facts, goldenSet: options.goldenSet !== undefined },
     log,
     retryInitialMs: 10,
     retryMaxMs: 50,
@@ -315,6 +325,131 @@ describe('engine update on a Jetson (trtexec replayed from recorded output)', ()
     await r.apply(desiredFor(m, 2));
     expect(r.store.get().update.state).toBe('applied');
     expect(r.store.get().current.ref.id).toBe('p-slow');
+    r.close();
+  });
+});
+
+describe('DLA builds (trtexec replayed from recorded output)', () => {
+  const dlaOnnx = (id: string, deviceClass: EngineManifest['deviceClass'], dlaCore: number) => {
+    const onnx = randomBytes(400);
+    const m = signedManifest(onnx, fleet.privateKey, {
+      id,
+      deviceClass,
+      backend: 'tensorrt',
+      model: 'detectnet_v2',
+      format: 'onnx',
+      dlaCore,
+    });
+    server.put(m.url, onnx);
+    return m;
+  };
+
+  it('builds for the DLA core the engine asks for, on every class with DLA, and the engine keeps it', async () => {
+    for (const [deviceClass, core] of [
+      ['jetson-xavier-nx', 0],
+      ['jetson-agx-xavier', 1],
+      ['jetson-orin-nx', 0],
+      ['jetson-agx-orin', 1],
+    ] as const) {
+      const r = rig({ deviceClass, trtVersion: '8.4.0' });
+      const m = dlaOnnx(`dla-${deviceClass}`, deviceClass, core);
+      await r.apply(desiredFor(m));
+      const [build] = readFileSync(r.trt.argsFile, 'utf8').trim().split('\n');
+      const paths = enginePaths(r.dir, m);
+      // FP16 without a calibration cache (DLA runs FP16 and INT8 only); layers DLA lacks go to the GPU
+      expect(build).toBe(
+        `--onnx=${paths.partial} --fp16 --useDLACore=${core} --allowGPUFallback --saveEngine=${paths.built} --shapes=input_1:1x3x416x736`,
+      );
+      expect(r.store.get().update.state).toBe('applied');
+      expect(r.store.get().current.dlaCore).toBe(core);
+      r.close();
+    }
+  });
+
+  it('a DLA engine is refused on a Nano before anything is downloaded or built', async () => {
+    const r = rig({ deviceClass: 'jetson-nano', trtVersion: '8.4.0' });
+    const m = dlaOnnx('dla-nano', 'jetson-nano', 0);
+    const before = server.requests.length;
+    await r.apply(desiredFor(m));
+    expect(server.requests.length).toBe(before);
+    expect(existsSync(r.trt.argsFile)).toBe(false);
+    expect(r.store.get().update).toMatchObject({
+      state: 'failed',
+      reason:
+        'engine asks for DLA core 0, but jetson-nano has no DLA (deep-learning accelerator): build it for the GPU',
+    });
+    expect(r.reports().at(-1)?.update.state).toBe('failed');
+    r.close();
+  });
+});
+
+describe('accuracy gate (the real runner evaluating on a golden set)', () => {
+  const cpu: DeviceFacts = { deviceClass: 'generic-x86_64', trtVersion: null };
+
+  function cpuRig() {
+    const dir = mkdtempSync(join(tmpdir(), 'ff-golden-'));
+    const goldenSet = { ...writeGoldenSet(dir), apMode: 'voc2010' as const, iou: 0.5 };
+    const model = blazefaceModel();
+    const bootstrap: InstalledEngine = {
+      ref: { id: 'bootstrap', sha256: 'b'.repeat(64), backend: 'opencv', model: 'blazeface' },
+      path: model,
+      format: 'onnx',
+    };
+    return { dir, r: rig(cpu, 0, { bootstrap, goldenSet }) };
+  }
+  const onnxManifest = (id: string, bytes: Buffer) => {
+    const m = signedManifest(bytes, fleet.privateKey, {
+      id,
+      deviceClass: 'generic-x86_64',
+      backend: 'opencv',
+      model: 'blazeface',
+      format: 'onnx',
+    });
+    server.put(m.url, bytes);
+    return m;
+  };
+
+  it('a degraded model fails with accuracy_regression, both APs reported, and never runs', async () => {
+    const { dir, r } = cpuRig();
+    const degraded = join(dir, 'degraded.onnx');
+    writeDegradedBlazeface(blazefaceModel(), degraded);
+    const m = onnxManifest('blaze-degraded', readFileSync(degraded));
+    await r.apply(desiredFor(m));
+    const s = r.store.get();
+    expect(s.update.state).toBe('failed');
+    expect(s.update.reason).toMatch(
+      /^accuracy_regression: AP 0\.00 of blaze-degraded is more than 1 points below 100\.00 of bootstrap \(voc2010 at IoU > 0\.5, 4 images, 1 faces\)$/,
+    );
+    expect(s.current.ref.id).toBe('bootstrap');
+    expect(r.restarts).toEqual([]); // never switched to
+    const last = r.reports().at(-1);
+    expect(last?.update).toMatchObject({ state: 'failed', engineId: 'blaze-degraded' });
+    expect(last?.update.gate?.accuracy).toMatchObject({
+      engine: { engineId: 'blaze-degraded', ap: 0 },
+      previous: { engineId: 'bootstrap', ap: 100 },
+      toleranceAp: 1,
+      apMode: 'voc2010',
+      iou: 0.5,
+      images: 4,
+      groundTruths: 1,
+    });
+    expect(last?.update.gate?.accuracy?.engine.evalS).toBeGreaterThan(0);
+    r.close();
+  });
+
+  it("a good model passes with both APs, and its AP is kept as the running engine's", async () => {
+    const { r } = cpuRig();
+    const m = onnxManifest('blaze-good', readFileSync(blazefaceModel()));
+    await r.apply(desiredFor(m));
+    const s = r.store.get();
+    expect(s.update.state).toBe('applied');
+    expect(s.current.ref.id).toBe('blaze-good');
+    expect(s.update.gate?.accuracy).toMatchObject({
+      engine: { engineId: 'blaze-good', ap: 100 },
+      previous: { engineId: 'bootstrap', ap: 100 },
+    });
+    expect(s.update.gate?.fps?.engine.inferFps).toBe(30);
+    expect(s.accuracy).toMatchObject({ engineId: 'blaze-good', ap: 100 });
     r.close();
   });
 });

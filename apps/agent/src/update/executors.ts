@@ -1,11 +1,12 @@
 import type { KeyObject } from 'node:crypto';
 import { access, mkdir, rename, rm } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
-import type { Desired, EngineManifest } from '@facefleet/protocol';
+import type { ApFigures, Desired, EngineManifest } from '@facefleet/protocol';
 import type { Logger } from 'pino';
 import { AbortedError, UpdateError } from '../errors.js';
 import { downloadResumable } from './download.js';
 import type { EngineStore } from './engine-store.js';
+import { type EvalTarget, evalArgs, type GoldenSet, runEval } from './eval-run.js';
 import { fpsFigures, judgeFps, latestWindows, type StatsWindow } from './fps-gate.js';
 import { buildsOnDevice, type Step, type StepKind } from './planner.js';
 import type { EngineBench, InstalledEngine } from './state.js';
@@ -35,6 +36,12 @@ export interface ExecutorDeps {
   trtexecBin: string;
   trtexecBuildArgs: string[];
   helloTimeoutS: number;
+  /** The runner binary and its nvinfer config, for `eval` on the golden set. */
+  runnerBin: string;
+  runnerConfigFile?: string | undefined;
+  /** The device's golden set; null: no accuracy gate. */
+  goldenSet: GoldenSet | null;
+  evalTimeoutS: number;
   restartRunner: (reason: string) => Promise<void>;
   gate: GateProbe;
   log: Logger;
@@ -208,6 +215,7 @@ export function createExecutors(deps: ExecutorDeps): Executors {
           manifest.calibration ? paths.calibration : null,
           paths.built,
           deps.trtexecBuildArgs,
+          manifest.dlaCore ?? null,
         ),
       );
     },
@@ -217,6 +225,56 @@ export function createExecutors(deps: ExecutorDeps): Executors {
       const bench: EngineBench = await benchEngine(deps.trtexecBin, manifest.id, plan);
       log.info({ engineId: manifest.id, bench }, 'trtexec measured the engine');
       setUpdate({ stagedBench: bench });
+    },
+    async accuracyGate({ manifest, toleranceAp }) {
+      const set = deps.goldenSet;
+      if (!set) return;
+      const paths = enginePaths(deps.dataDir, manifest);
+      const file = buildsOnDevice(manifest) ? paths.built : await downloadedFile(paths, manifest);
+      const evaluate = (target: EvalTarget, what: string) =>
+        runEval(
+          deps.runnerBin,
+          evalArgs(target, set, deps.runnerConfigFile),
+          what,
+          deps.evalTimeoutS * 1000,
+        );
+      const mine = await evaluate(
+        { path: file, backend: manifest.backend, model: manifest.model, dlaCore: manifest.dlaCore },
+        `engine ${manifest.id}`,
+      );
+      const s = store.get();
+      const cur = s.current;
+      let previous: ApFigures | null;
+      try {
+        const theirs = await evaluate(
+          { path: cur.path, backend: cur.ref.backend, model: cur.ref.model, dlaCore: cur.dlaCore },
+          `engine ${cur.ref.id}`,
+        );
+        previous = { engineId: cur.ref.id, ap: theirs.ap, evalS: theirs.evalS };
+      } catch (err) {
+        // the running engine cannot be evaluated now: the AP recorded when it was applied, if any
+        previous = s.accuracy?.engineId === cur.ref.id ? s.accuracy : null;
+        log.warn(
+          { engineId: cur.ref.id, err: (err as Error).message, recorded: previous },
+          'accuracy gate: the current engine could not be evaluated',
+        );
+      }
+      const accuracy = {
+        engine: { engineId: manifest.id, ap: mine.ap, evalS: mine.evalS },
+        previous,
+        toleranceAp,
+        apMode: set.apMode,
+        iou: set.iou,
+        images: mine.images,
+        groundTruths: mine.groundTruths,
+      };
+      setUpdate({ gate: { engineId: manifest.id, fps: null, accuracy } });
+      log.info({ accuracy }, 'accuracy gate: both engines evaluated on the golden set');
+      if (previous && mine.ap < previous.ap - toleranceAp) {
+        throw new UpdateError(
+          `accuracy_regression: AP ${mine.ap.toFixed(2)} of ${manifest.id} is more than ${toleranceAp} points below ${previous.ap.toFixed(2)} of ${previous.engineId} (${set.apMode} at IoU > ${set.iou}, ${mine.images} images, ${mine.groundTruths} faces)`,
+        );
+      }
     },
     async stage({ manifest }) {
       const paths = enginePaths(deps.dataDir, manifest);
@@ -234,6 +292,7 @@ export function createExecutors(deps: ExecutorDeps): Executors {
         },
         path: paths.final,
         format: manifest.backend === 'tensorrt' ? 'plan' : 'onnx',
+        ...(manifest.dlaCore != null ? { dlaCore: manifest.dlaCore } : {}),
       };
       setUpdate({ state: 'staged', staged });
     },
@@ -292,6 +351,12 @@ export function createExecutors(deps: ExecutorDeps): Executors {
       store.update((s) => ({
         ...s,
         bench: s.update.stagedBench ?? (s.bench?.engineId === s.current.ref.id ? s.bench : null),
+        accuracy:
+          s.update.gate?.accuracy?.engine.engineId === s.current.ref.id
+            ? s.update.gate.accuracy.engine
+            : s.accuracy?.engineId === s.current.ref.id
+              ? s.accuracy
+              : null,
         update: {
           ...s.update,
           state: 'applied',

@@ -1,4 +1,4 @@
-import type { Desired, EngineManifest } from '@facefleet/protocol';
+import { type Desired, dlaCores, type EngineManifest } from '@facefleet/protocol';
 import type { DeviceFacts, EngineState } from './state.js';
 
 /** One step of an engine update. Executors (executors.ts) perform them; rollback is one of them. */
@@ -17,6 +17,11 @@ export type Step =
   | { kind: 'build'; manifest: EngineManifest }
   /** trtexec --loadEngine: inference-only FPS and latency of the new plan. */
   | { kind: 'bench'; manifest: EngineManifest }
+  /**
+   * `facefleet-runner eval` of the new engine and the current one on the golden set: fails with
+   * `accuracy_regression` when AP drops by more than `toleranceAp` points.
+   */
+  | { kind: 'accuracyGate'; manifest: EngineManifest; toleranceAp: number }
   /** Move the engine into the engines directory; state `staged`. */
   | { kind: 'stage'; manifest: EngineManifest }
   /** Atomically make the staged engine current (the previous one stays); state `health_check`. */
@@ -29,6 +34,9 @@ export type Step =
   | { kind: 'rollback'; reason: string };
 
 export type StepKind = Step['kind'];
+
+/** AP points a new engine may lose when the desired state names no tolerance (older control planes). */
+export const DEFAULT_AP_TOLERANCE = 1;
 
 const sameVersion = (a: string, b: string) =>
   a.split('.').slice(0, 3).join('.') === b.split('.').slice(0, 3).join('.');
@@ -49,6 +57,16 @@ export function incompatibility(m: EngineManifest, facts: DeviceFacts): string |
       if (!sameVersion(m.trtVersion, facts.trtVersion)) {
         return `engine was built with TensorRT ${m.trtVersion}, this device has ${facts.trtVersion}`;
       }
+    }
+  }
+  if (m.dlaCore != null) {
+    if (m.backend !== 'tensorrt') return `a DLA core (${m.dlaCore}) needs the tensorrt backend`;
+    const cores = dlaCores(facts.deviceClass);
+    if (cores === 0) {
+      return `engine asks for DLA core ${m.dlaCore}, but ${facts.deviceClass} has no DLA (deep-learning accelerator): build it for the GPU`;
+    }
+    if (m.dlaCore >= cores) {
+      return `engine asks for DLA core ${m.dlaCore}, but ${facts.deviceClass} has ${cores} (0–${cores - 1})`;
     }
   }
   if (m.calibration && !(m.format === 'onnx' && m.backend === 'tensorrt')) {
@@ -74,7 +92,8 @@ export function plan(state: EngineState, desired: Desired | null, facts: DeviceF
   }
   if (desired === null) return [];
   const m = desired.engine;
-  const gate = { kind: 'healthGate', ...desired.healthGate } as const;
+  const { holdS, minFpsRatio } = desired.healthGate;
+  const gate = { kind: 'healthGate', holdS, minFpsRatio } as const;
 
   if (u.state === 'health_check') {
     // Interrupted during the health gate (agent restarted): run the gate again from the start.
@@ -106,6 +125,15 @@ export function plan(state: EngineState, desired: Desired | null, facts: DeviceF
     { kind: 'verify', manifest: m },
     ...(buildsOnDevice(m) ? [{ kind: 'build', manifest: m } as const] : []),
     ...(m.backend === 'tensorrt' ? [{ kind: 'bench', manifest: m } as const] : []),
+    ...(facts.goldenSet
+      ? [
+          {
+            kind: 'accuracyGate',
+            manifest: m,
+            toleranceAp: desired.healthGate.apTolerance ?? DEFAULT_AP_TOLERANCE,
+          } as const,
+        ]
+      : []),
     { kind: 'stage', manifest: m },
   ];
   switch (resumeFrom) {

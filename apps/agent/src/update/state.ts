@@ -1,4 +1,5 @@
 import type {
+  ApFigures,
   DeviceClass,
   EngineManifest,
   EngineRef,
@@ -14,6 +15,8 @@ export interface InstalledEngine {
   /** Absolute path of the model file the runner loads (ONNX model or TensorRT plan). */
   path: string;
   format: 'onnx' | 'plan';
+  /** The DLA core a TensorRT plan was built for (the runner gets `--dla-core`); absent: the GPU. */
+  dlaCore?: number | null;
 }
 
 export interface EngineBench {
@@ -55,6 +58,8 @@ export interface EngineState {
   previous: InstalledEngine | null;
   update: UpdateRecord;
   bench: EngineBench | null;
+  /** The current engine's AP on the golden set, as its accuracy gate measured it (absent: none). */
+  accuracy?: ApFigures | null;
 }
 
 /** Facts about the device that decide whether an engine can run on it. */
@@ -62,6 +67,8 @@ export interface DeviceFacts {
   deviceClass: DeviceClass;
   /** TensorRT version on the device, null where there is none. */
   trtVersion: string | null;
+  /** Whether the device has a golden set: new engines then pass the accuracy gate first. */
+  goldenSet?: boolean;
 }
 
 export const IDLE_UPDATE: UpdateRecord = {
