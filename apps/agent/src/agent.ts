@@ -369,7 +369,7 @@ export function createAgent(options: AgentOptions): Agent {
         // a warm-up window, then enough windows to cover the hold, and generous slack: a device whose
         // agent is starved of CPU for a while (1,000 simulated in one process while all of them verify
         // and bench an engine) gets its stats late, which is no fault of the engine
-        const limitMs = holdMs + 3 * config.runner.statsIntervalS * 1000 + Math.max(30_000, holdMs);
+        const limitMs = holdMs + 3 * config.runner.statsIntervalS * 1000 + Math.max(60_000, holdMs);
         const timer = setTimeout(() => {
           cleanup();
           reject(
