@@ -59,6 +59,7 @@ describe('rollout stages', () => {
       reason: null,
       previousEngineId: null,
       rev: null,
+      gate: null,
     });
     expect(
       stageSummary([

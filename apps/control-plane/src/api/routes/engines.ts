@@ -127,14 +127,18 @@ export function engineRoutes({
     .get(
       '/engines/:id',
       doc({
-        summary: 'Show an engine with the trtexec figures devices reported for it',
+        summary:
+          'Show an engine with the trtexec figures and the accuracy-gate APs devices reported for it',
         tag: 'engines',
         auth: 'viewer',
       }),
       async (c) => {
         const row = await engines.find(c.req.param('id'));
-        const benchmarks = await store.engines.benchmarks(row.id);
-        return c.json({ engine: engineView(row), benchmarks });
+        const [benchmarks, accuracy] = await Promise.all([
+          store.engines.benchmarks(row.id),
+          store.engines.accuracy(row.id),
+        ]);
+        return c.json({ engine: engineView(row), benchmarks, accuracy });
       },
     )
     .get(
