@@ -404,6 +404,7 @@ export function createAgent(options: AgentOptions): Agent {
     runnerConfigFile: config.runner.configFile,
     goldenSet: goldenSet(config),
     evalTimeoutS: config.accuracyGate.timeoutS,
+    trtVersion,
     restartRunner: async (reason) => {
       lastHelloPid = null;
       await supervisor.restart(reason);

@@ -190,6 +190,29 @@ export const updateGateSchema = z.strictObject({
 });
 export type UpdateGate = z.infer<typeof updateGateSchema>;
 
+/** How a rebuild of the current engine for a new TensorRT version went. */
+export const REBUILD_STATES = ['rebuilding', 'rebuilt', 'failed', 'unrunnable'] as const;
+
+/**
+ * A TensorRT plan runs only on the TensorRT version that built it. When the agent starts on another
+ * one (a JetPack upgrade), it rebuilds the current engine from the ONNX model it kept, passes the
+ * FPS and accuracy gates against the figures recorded before the upgrade, and reports `rebuilt`; a
+ * prebuilt plan with no ONNX behind it is `unrunnable`.
+ */
+export const rebuildSchema = z.strictObject({
+  state: z.enum(REBUILD_STATES),
+  engineId: z.string().min(1).max(128),
+  /** The TensorRT version that built the plan the device had. */
+  fromTrt: z.string().max(32),
+  /** The TensorRT version the device has now. */
+  toTrt: z.string().max(32),
+  /** Why it failed or cannot run; null otherwise. */
+  reason: z.string().max(1024).nullable(),
+  /** What the gates measured for the rebuilt plan. */
+  gate: updateGateSchema.nullable(),
+});
+export type Rebuild = z.infer<typeof rebuildSchema>;
+
 /** `devices/{id}/reported`: what the device runs and how its last update went, after every change. */
 export const reportedSchema = z.strictObject({
   ...envelopeShape,
@@ -215,6 +238,8 @@ export const reportedSchema = z.strictObject({
       trtVersion: z.string().max(32).nullable(),
     })
     .nullable(),
+  /** The last rebuild of the current engine after a TensorRT upgrade (absent: none). */
+  rebuild: rebuildSchema.nullable().optional(),
   outboxDropped: countSchema,
 });
 export type Reported = z.infer<typeof reportedSchema>;

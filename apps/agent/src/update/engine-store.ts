@@ -37,6 +37,16 @@ export function reportedFor(
       gate: s.update.gate ?? null,
     },
     engineBench: s.bench,
+    rebuild: s.rebuild
+      ? {
+          state: s.rebuild.state,
+          engineId: s.rebuild.engineId,
+          fromTrt: s.rebuild.fromTrt,
+          toTrt: s.rebuild.toTrt,
+          reason: s.rebuild.reason,
+          gate: s.rebuild.gate,
+        }
+      : null,
     outboxDropped,
   };
 }

@@ -1,4 +1,4 @@
-import { generateKeyPairSync, randomBytes } from 'node:crypto';
+import { createHash, generateKeyPairSync, randomBytes } from 'node:crypto';
 import {
   chmodSync,
   existsSync,
@@ -63,9 +63,10 @@ exit ${exitCode}
 function rig(
   facts: DeviceFacts,
   trtexecExit = 0,
-  options: { bootstrap?: InstalledEngine; goldenSet?: GoldenSet } = {},
+  options: { bootstrap?: InstalledEngine; goldenSet?: GoldenSet; dir?: string } = {},
 ) {
-  const dir = mkdtempSync(join(tmpdir(), 'ff-exec-'));
+  // the same dir again: the agent starting over on what an earlier one left (a restart)
+  const dir = options.dir ?? mkdtempSync(join(tmpdir(), 'ff-exec-'));
   const outbox = openOutbox({ path: join(dir, 'agent.db'), maxMessages: 1000 });
   const bootstrapPath = join(dir, 'bootstrap.onnx');
   writeFileSync(bootstrapPath, 'bootstrap');
@@ -103,6 +104,7 @@ function rig(
     runnerBin: options.goldenSet ? runnerBin() : '/nonexistent/facefleet-runner',
     goldenSet: options.goldenSet ?? null,
     evalTimeoutS: 60,
+    trtVersion: facts.trtVersion,
     restartRunner: async (reason) => {
       restarts.push(reason);
     },
@@ -136,6 +138,11 @@ function rig(
     /** Makes `d` the desired state the executors see, without reconciling. */
     desire: (d: Desired) => {
       desired = d;
+    },
+    /** The agent's start: reconcile with the persisted state, no desired state yet. */
+    start: async () => {
+      reconciler.kick();
+      await reconciler.idle();
     },
     apply: async (d: Desired) => {
       desired = d;
@@ -450,6 +457,153 @@ describe('accuracy gate (the real runner evaluating on a golden set)', () => {
     });
     expect(s.update.gate?.fps?.engine.inferFps).toBe(30);
     expect(s.accuracy).toMatchObject({ engineId: 'blaze-good', ap: 100 });
+    r.close();
+  });
+});
+
+describe('rebuild after a TensorRT upgrade (trtexec replayed from recorded output)', () => {
+  /** An ONNX + INT8 calibration engine, built on a device with TensorRT 8.4.0. */
+  async function builtOn84(id: string) {
+    const r = rig(nx);
+    const onnx = randomBytes(3000);
+    const calib = Buffer.from('TRT-8400-EntropyCalibration2\ninput_1: 3c010a14\n');
+    const calibration = {
+      url: `/api/v1/engines/${id}/calibration`,
+      sha256: createHash('sha256').update(calib).digest('hex'),
+      size: calib.length,
+    };
+    const m = signedManifest(onnx, fleet.privateKey, {
+      id,
+      deviceClass: 'jetson-xavier-nx',
+      backend: 'tensorrt',
+      model: 'detectnet_v2',
+      format: 'onnx',
+      calibration,
+    });
+    server.put(m.url, onnx);
+    server.put(calibration.url, calib);
+    await r.apply(desiredFor(m));
+    expect(r.store.get().update.state).toBe('applied');
+    const paths = enginePaths(r.dir, m);
+    expect(r.store.get().current).toMatchObject({
+      trtVersion: '8.4.0',
+      builtFrom: { onnx: paths.source, calibration: paths.sourceCalibration },
+    });
+    expect(readFileSync(paths.source)).toEqual(onnx); // the ONNX model is kept
+    r.close();
+    return { dir: r.dir, paths, m };
+  }
+  const upgraded: DeviceFacts = { deviceClass: 'jetson-xavier-nx', trtVersion: '8.6.1' };
+
+  it('at start on another TensorRT: rebuilds from the kept ONNX, benches, passes the gates against the figures of before, reports rebuilt', async () => {
+    const { dir, paths } = await builtOn84('up-1');
+    const before = readFileSync(join(dir, 'trtexec-args.txt'), 'utf8');
+    const r = rig(upgraded, 0, { dir });
+    await r.start();
+    const s = r.store.get();
+    const plan = join(dirname(paths.final), 'model-trt8.6.1.plan');
+    expect(s.rebuild).toMatchObject({
+      state: 'rebuilt',
+      engineId: 'up-1',
+      fromTrt: '8.4.0',
+      toTrt: '8.6.1',
+      reason: null,
+    });
+    expect(s.current).toMatchObject({ path: plan, trtVersion: '8.6.1', ref: { id: 'up-1' } });
+    expect(readFileSync(plan, 'utf8')).toBe('PLAN');
+    const [build, bench] = readFileSync(join(dir, 'trtexec-args.txt'), 'utf8')
+      .slice(before.length)
+      .trim()
+      .split('\n');
+    expect(build).toBe(
+      `--onnx=${paths.source} --int8 --calib=${paths.sourceCalibration} --saveEngine=${plan} --shapes=input_1:1x3x416x736`,
+    );
+    expect(bench).toBe(`--loadEngine=${plan}`);
+    expect(r.restarts).toEqual(['engine up-1']);
+    // the FPS gate compared the rebuilt plan with the windows recorded before the upgrade
+    expect(s.rebuild?.gate?.fps).toEqual({
+      engine: { inferFps: 30, fps: 30, cameraFps: null, windowS: 1 },
+      previous: { inferFps: 33, fps: 33, cameraFps: null, windowS: 1 },
+      minRatio: 0.9,
+    });
+    const last = r.reports().at(-1);
+    expect(last?.rebuild).toMatchObject({ state: 'rebuilt', fromTrt: '8.4.0', toTrt: '8.6.1' });
+    expect(last?.update.state).toBe('applied'); // the update record is untouched
+    // a second start on the same version has nothing to do
+    await r.start();
+    expect(r.restarts).toHaveLength(1);
+    r.close();
+  });
+
+  it('a failing rebuild (trtexec exits 1) keeps the old state reported, nothing switched', async () => {
+    const { dir, paths } = await builtOn84('up-2');
+    const r = rig(upgraded, 1, { dir });
+    const before = r.store.get();
+    await r.start();
+    const s = r.store.get();
+    expect(s.rebuild).toMatchObject({ state: 'failed', fromTrt: '8.4.0', toTrt: '8.6.1' });
+    expect(s.rebuild?.reason).toMatch(
+      /^rebuild for TensorRT 8\.6\.1: trtexec --onnx=.* failed \(exit 1\)/,
+    );
+    expect(s.current).toEqual(before.current);
+    expect(s.current.path).toBe(paths.final);
+    expect(s.update).toEqual(before.update);
+    expect(r.restarts).toEqual([]);
+    const last = r.reports().at(-1);
+    expect(last?.update.state).toBe('applied');
+    expect(last?.engine?.id).toBe('up-2');
+    expect(last?.rebuild?.state).toBe('failed');
+    // not tried again in a loop: the next start reports the same and does nothing
+    await r.start();
+    expect(r.store.get().rebuild?.state).toBe('failed');
+    r.close();
+  });
+
+  it('a rebuilt plan that fails the FPS gate is switched back: the plan of before is current again', async () => {
+    const { dir, paths } = await builtOn84('up-3');
+    const r = rig(upgraded, 0, { dir });
+    r.setGate(10);
+    await r.start();
+    const s = r.store.get();
+    expect(s.rebuild?.state).toBe('failed');
+    expect(s.rebuild?.reason).toMatch(
+      /^rebuild for TensorRT 8\.6\.1: health gate: inference 10\.0 FPS/,
+    );
+    expect(s.current).toMatchObject({ path: paths.final, trtVersion: '8.4.0' });
+    expect(r.restarts).toEqual([
+      'engine up-3',
+      'rebuild failed: back to the plan of TensorRT 8.4.0',
+    ]);
+    r.close();
+  });
+
+  it('a prebuilt plan with no ONNX behind it is reported unrunnable, naming both versions', async () => {
+    const r1 = rig(nx);
+    const planBytes = randomBytes(500);
+    const m = signedManifest(planBytes, fleet.privateKey, {
+      id: 'prebuilt-1',
+      deviceClass: 'jetson-xavier-nx',
+      backend: 'tensorrt',
+      model: 'detectnet_v2',
+      format: 'plan',
+      trtVersion: '8.4.0',
+    });
+    server.put(m.url, planBytes);
+    await r1.apply(desiredFor(m));
+    expect(r1.store.get().current).toMatchObject({ trtVersion: '8.4.0', builtFrom: null });
+    r1.close();
+    const r = rig(upgraded, 0, { dir: r1.dir });
+    await r.start();
+    expect(r.store.get().rebuild).toMatchObject({
+      state: 'unrunnable',
+      engineId: 'prebuilt-1',
+      fromTrt: '8.4.0',
+      toTrt: '8.6.1',
+      reason:
+        'engine prebuilt-1 is a plan built with TensorRT 8.4.0, this device has 8.6.1: it cannot run, and no ONNX model was kept to rebuild it from',
+    });
+    expect(r.restarts).toEqual([]);
+    expect(r.reports().at(-1)?.rebuild?.state).toBe('unrunnable');
     r.close();
   });
 });

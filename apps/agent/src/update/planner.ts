@@ -31,7 +31,18 @@ export type Step =
   /** Report `applied`. */
   | { kind: 'commit' }
   /** Switch back to the previous engine, restart the runner, report `rolled_back`. */
-  | { kind: 'rollback'; reason: string };
+  | { kind: 'rollback'; reason: string }
+  /** The current plan was built by another TensorRT and no ONNX was kept: report it `unrunnable`. */
+  | { kind: 'unrunnable'; fromTrt: string; toTrt: string }
+  /**
+   * Rebuild the current engine from its kept ONNX for this TensorRT (trtexec), bench it, pass the
+   * accuracy gate against the AP recorded before the upgrade, then make the new plan current.
+   */
+  | { kind: 'rebuild'; fromTrt: string; toTrt: string; toleranceAp: number }
+  /** The FPS gate of a rebuilt plan, against the runner figures recorded before the upgrade. */
+  | { kind: 'rebuildGate'; holdS: number; minFpsRatio: number }
+  /** Report `rebuilt`. */
+  | { kind: 'rebuildCommit' };
 
 export type StepKind = Step['kind'];
 
@@ -75,6 +86,41 @@ export function incompatibility(m: EngineManifest, facts: DeviceFacts): string |
   return undefined;
 }
 
+/** The health gate of a rebuild when no desired state says otherwise. */
+const DEFAULT_GATE = { holdS: 30, minFpsRatio: 0.9 };
+
+/**
+ * A TensorRT upgrade under the current plan: rebuild it from its kept ONNX (or report it unrunnable
+ * when there is none). Null when nothing is due: no TensorRT, a plan of this version, a version not
+ * known (the bootstrap engine), or a rebuild for this version that already failed.
+ */
+function rebuildSteps(
+  state: EngineState,
+  desired: Desired | null,
+  facts: DeviceFacts,
+): Step[] | null {
+  const r = state.rebuild;
+  const { holdS, minFpsRatio } = desired?.healthGate ?? DEFAULT_GATE;
+  const gate = { kind: 'rebuildGate', holdS, minFpsRatio } as const;
+  // interrupted while the rebuilt plan ran its gate (agent restarted): run the gate again
+  if (r?.state === 'rebuilding')
+    return [{ kind: 'restartRunner' }, gate, { kind: 'rebuildCommit' }];
+  const cur = state.current;
+  const toTrt = facts.trtVersion;
+  const fromTrt = cur.trtVersion;
+  if (toTrt === null || !fromTrt || cur.ref.backend !== 'tensorrt') return null;
+  if (sameVersion(fromTrt, toTrt)) return null;
+  if (r && r.engineId === cur.ref.id && r.toTrt === toTrt && r.state !== 'rebuilt') return null;
+  if (!cur.builtFrom) return [{ kind: 'unrunnable', fromTrt, toTrt }];
+  const toleranceAp = desired?.healthGate.apTolerance ?? DEFAULT_AP_TOLERANCE;
+  return [
+    { kind: 'rebuild', fromTrt, toTrt, toleranceAp },
+    { kind: 'restartRunner' },
+    gate,
+    { kind: 'rebuildCommit' },
+  ];
+}
+
 /** Whether an engine is built on the device (ONNX → TensorRT plan with trtexec). */
 export const buildsOnDevice = (m: EngineManifest) =>
   m.format === 'onnx' && m.backend === 'tensorrt';
@@ -89,6 +135,11 @@ export function plan(state: EngineState, desired: Desired | null, facts: DeviceF
   // A failed health gate is undone before anything else, whatever is desired now.
   if (u.state === 'health_check' && u.gateFailure !== null) {
     return [{ kind: 'rollback', reason: u.gateFailure }];
+  }
+  // a TensorRT upgrade is dealt with first, unless an update is mid-gate on a new engine
+  if (u.state !== 'health_check') {
+    const rebuild = rebuildSteps(state, desired, facts);
+    if (rebuild) return rebuild;
   }
   if (desired === null) return [];
   const m = desired.engine;

@@ -4,6 +4,7 @@ import type {
   EngineManifest,
   EngineRef,
   Latency,
+  Rebuild,
   UpdateGate,
   UpdateState,
 } from '@facefleet/protocol';
@@ -17,6 +18,10 @@ export interface InstalledEngine {
   format: 'onnx' | 'plan';
   /** The DLA core a TensorRT plan was built for (the runner gets `--dla-core`); absent: the GPU. */
   dlaCore?: number | null;
+  /** The TensorRT version that built this plan (absent: unknown, e.g. the bootstrap engine). */
+  trtVersion?: string | null;
+  /** The ONNX model (and INT8 calibration cache) an on-device build made it from, kept to rebuild it. */
+  builtFrom?: { onnx: string; calibration: string | null } | null;
 }
 
 export interface EngineBench {
@@ -60,6 +65,16 @@ export interface EngineState {
   bench: EngineBench | null;
   /** The current engine's AP on the golden set, as its accuracy gate measured it (absent: none). */
   accuracy?: ApFigures | null;
+  /** The last rebuild of the current engine after a TensorRT upgrade (absent: none). */
+  rebuild?: RebuildRecord | null;
+}
+
+/** A rebuild for a new TensorRT version, as reported, and what undoing it needs. */
+export interface RebuildRecord extends Rebuild {
+  /** The plan the rebuilt one replaced while its gate runs (put back if the gate fails). */
+  from: InstalledEngine | null;
+  /** The runner stats windows recorded before the upgrade: the FPS gate's reference. */
+  baseline: StatsWindow[] | null;
 }
 
 /** Facts about the device that decide whether an engine can run on it. */
