@@ -212,7 +212,6 @@ export function createSimulator(options: SimulatorOptions) {
         crashLoopWindowS: 30,
       },
       outbox: { maxMessages: 2000, inflight: 8 },
-      healthGate: { helloTimeoutS: 10 },
       trtexec: { bin: join(options.dataDir, `trtexec-${d.deviceClass}.sh`) },
       mqtt: { keepaliveS: 60, reconnectMs: 2000 },
     });
