@@ -91,7 +91,8 @@ export async function createServer({
   let busBack: () => void = () => {};
   const store = await openStore(config.store, {
     synchronous: config.db.synchronous,
-    writer: config.ingest.writer,
+    // (an in-memory database has no file for a writer thread to open)
+    writer: config.store === ':memory:' ? 'inline' : config.ingest.writer,
     poolSize: config.db.poolSize,
     onError: (err) => log.error({ err }, 'store: a background connection failed'),
     onBusState: (state) => {

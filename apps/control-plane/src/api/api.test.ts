@@ -2,6 +2,7 @@ import { createHash, createPublicKey, verify } from 'node:crypto';
 import { Agent, request } from 'node:http';
 import { engineSigningPayload } from '@facefleet/protocol';
 import { STORE_KINDS } from '@facefleet/store/testing';
+import { startControlPlane } from '@facefleet/test-support';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startTestServer, type TestServer } from '../testing.js';
 
@@ -370,6 +371,30 @@ describe.each(STORE_KINDS)('API (%s)', (kind) => {
   });
 
   describe('request bodies over a real socket', () => {
+    it('a client still sending an oversize body gets its 413, every time (the server reads the rest before it closes)', async () => {
+      // The built server in a process of its own: in this process the race does not show.
+      const cp = await startControlPlane({
+        args: ['--store', kind === 'sqlite' ? ':memory:' : t.store],
+      });
+      try {
+        const body = Buffer.alloc(9 * 1024 * 1024, 0x61);
+        for (let i = 0; i < 5; i++) {
+          const res = await fetch(`${cp.url}/api/v1/alert-rules`, {
+            method: 'POST',
+            headers: {
+              authorization: `Bearer ${cp.adminToken || t.admin}`,
+              'content-type': 'application/json',
+            },
+            body,
+          });
+          expect(res.status).toBe(413);
+          expect(((await res.json()) as ErrorBody).error.code).toBe('too_large');
+        }
+      } finally {
+        await cp.stop();
+      }
+    });
+
     it('a client reusing its connection after a 413 is not cut off on its next request', async () => {
       const small = await startTestServer(
         ['--http-max-body-bytes', '1000', '--engine-max-bytes', '100000'],

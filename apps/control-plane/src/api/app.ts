@@ -1,3 +1,4 @@
+import type { IncomingMessage } from 'node:http';
 import { Hono } from 'hono';
 import { bodyLimit } from 'hono/body-limit';
 import { getCookie } from 'hono/cookie';
@@ -7,6 +8,7 @@ import { authenticateRequest, authenticateSession } from './authenticate.js';
 import { dashboardRoutes } from './dashboard.js';
 import type { AppDeps } from './deps.js';
 import type { Env } from './http.js';
+import { lingerOnClose } from './linger.js';
 import { DOCS_HTML, openApiDocument } from './openapi.js';
 import { adminRoutes } from './routes/admin.js';
 import { alertRoutes } from './routes/alerts.js';
@@ -48,6 +50,9 @@ export function createApp(deps: AppDeps) {
             : 'missing_token';
       deps.telemetry.httpAuthFailures.inc({ reason });
     }
+    // An answer before the body was read: let the client finish sending, then close.
+    if (error.status === 413)
+      lingerOnClose((c.env as { incoming?: IncomingMessage } | undefined)?.incoming);
     return c.json(error.body, error.status, error.headers);
   });
   app.notFound((c) => {

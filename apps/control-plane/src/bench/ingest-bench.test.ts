@@ -54,7 +54,16 @@ async function waitForChildren(pid: number, want: RegExp[], what: string) {
   );
 }
 
-const small = ['--devices', '3', '--peak-seconds', '1', '--simulator-devices', '0'];
+const small = [
+  '--store',
+  'sqlite',
+  '--devices',
+  '3',
+  '--peak-seconds',
+  '1',
+  '--simulator-devices',
+  '0',
+];
 
 describe('ingest-bench (the built benchmark)', () => {
   it('--help prints its options and exits 0, starting nothing', () => {

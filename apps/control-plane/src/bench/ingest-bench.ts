@@ -569,6 +569,114 @@ await children.run(async () => {
   // (pg_ctl runs the server detached: stop it however the bench ends, but for a kill -9)
   if (cluster) process.once('exit', () => cluster.close());
   for (const n of sizes) {
+    if (stores.has('sqlite')) {
+      console.log(`\n=== ${n} devices: facefleet control plane ===`);
+      const ff = await benchFacefleet(n);
+      console.log(JSON.stringify(ff));
+      console.log(`\n=== ${n} devices: baseline (mosquitto + raw better-sqlite3 subscriber) ===`);
+      const base = await benchBaseline(n);
+      console.log(JSON.stringify(base));
+      const held = ff.load.held;
+      figures.push(
+        {
+          name: `${n} devices: connected (facefleet)`,
+          value: ff.load.devices,
+          unit: 'devices',
+          baseline: { name: 'mosquitto', value: base.load.devices },
+          target: { op: '>=', value: n },
+        },
+        {
+          name: `${n} devices: connect all`,
+          value: ff.load.connectS,
+          unit: 's',
+          baseline: { name: 'mosquitto', value: base.load.connectS },
+          target: null,
+        },
+        {
+          name: `${n} devices: held ingest, durable rows/s`,
+          value: held.ackedPerS,
+          unit: 'rows/s',
+          baseline: { name: 'mosquitto+sqlite acked', value: base.load.held.ackedPerS },
+          target: null,
+        },
+        {
+          name: `${n} devices: p99 publish→stored (held)`,
+          value: held.p99Ms,
+          unit: 'ms',
+          baseline: { name: 'mosquitto+sqlite', value: base.latency?.p99Ms ?? Number.NaN },
+          target: { op: '<=', value: 1000 },
+        },
+        {
+          name: `${n} devices: server RSS peak (held)`,
+          value: ff.usage.peakRssMb,
+          unit: 'MB',
+          baseline: { name: 'mosquitto+subscriber', value: base.usage.peakRssMb },
+          target: { op: '<=', value: 1536 },
+        },
+        {
+          name: `${n} devices: server CPU (held, % of one core)`,
+          value: ff.usage.cpuPct,
+          unit: '%',
+          baseline: { name: 'mosquitto+subscriber', value: base.usage.cpuPct },
+          target: null,
+        },
+        {
+          name: `${n} devices: peak durable ingest`,
+          value: ff.load.peak.ackedPerS,
+          unit: 'rows/s',
+          baseline: { name: 'mosquitto+sqlite stored', value: base.peakStoredPerS },
+          target: { op: '>=', value: 1.5 * base.peakStoredPerS },
+        },
+        {
+          name: `${n} devices: server CPU at peak (% of one core)`,
+          value: ff.peakUsage.cpuPct,
+          unit: '%',
+          baseline: { name: 'mosquitto+subscriber', value: base.peakUsage.cpuPct },
+          target: null,
+        },
+        {
+          name: `${n} devices: load generator CPU at peak (% of one core)`,
+          value: ff.genPeakUsage.cpuPct,
+          unit: '%',
+          baseline: { name: 'against mosquitto', value: base.genPeakUsage.cpuPct },
+          target: null,
+        },
+        {
+          name: `${n} devices: rows stored / acked`,
+          value: ff.storedRows / Math.max(1, held.acked + ff.load.peak.acked),
+          unit: '',
+          baseline: { name: 'baseline stored/acked', value: base.stored / Math.max(1, base.sent) },
+          target: { op: '>=', value: 1 },
+        },
+      );
+      if (ff.simulated) {
+        const sim = ff.simulated;
+        const label = `facefleet simulate, ${sim.devices} agents`;
+        figures.push(
+          {
+            name: `${label}: faces windows stored`,
+            value: sim.storedPerS,
+            unit: 'rows/s',
+            baseline: null,
+            target: { op: '>=', value: 0.95 * sim.devices },
+          },
+          {
+            name: `${label}: server CPU (last 5 s)`,
+            value: sim.server.cpuPct,
+            unit: '%',
+            baseline: { name: 'simulator process', value: sim.simulator.cpuPct },
+            target: null,
+          },
+          {
+            name: `${label}: server RSS peak (last 5 s)`,
+            value: sim.server.peakRssMb,
+            unit: 'MB',
+            baseline: { name: 'simulator process', value: sim.simulator.rssMb },
+            target: null,
+          },
+        );
+      }
+    }
     if (cluster) {
       for (const k of instanceCounts) {
         console.log(`\n=== ${n} devices: ${k} instance(s) on PostgreSQL behind mosquitto ===`);
@@ -613,113 +721,6 @@ await children.run(async () => {
           },
         );
       }
-    }
-    if (!stores.has('sqlite')) continue;
-    console.log(`\n=== ${n} devices: facefleet control plane ===`);
-    const ff = await benchFacefleet(n);
-    console.log(JSON.stringify(ff));
-    console.log(`\n=== ${n} devices: baseline (mosquitto + raw better-sqlite3 subscriber) ===`);
-    const base = await benchBaseline(n);
-    console.log(JSON.stringify(base));
-    const held = ff.load.held;
-    figures.push(
-      {
-        name: `${n} devices: connected (facefleet)`,
-        value: ff.load.devices,
-        unit: 'devices',
-        baseline: { name: 'mosquitto', value: base.load.devices },
-        target: { op: '>=', value: n },
-      },
-      {
-        name: `${n} devices: connect all`,
-        value: ff.load.connectS,
-        unit: 's',
-        baseline: { name: 'mosquitto', value: base.load.connectS },
-        target: null,
-      },
-      {
-        name: `${n} devices: held ingest, durable rows/s`,
-        value: held.ackedPerS,
-        unit: 'rows/s',
-        baseline: { name: 'mosquitto+sqlite acked', value: base.load.held.ackedPerS },
-        target: null,
-      },
-      {
-        name: `${n} devices: p99 publish→stored (held)`,
-        value: held.p99Ms,
-        unit: 'ms',
-        baseline: { name: 'mosquitto+sqlite', value: base.latency?.p99Ms ?? Number.NaN },
-        target: { op: '<=', value: 1000 },
-      },
-      {
-        name: `${n} devices: server RSS peak (held)`,
-        value: ff.usage.peakRssMb,
-        unit: 'MB',
-        baseline: { name: 'mosquitto+subscriber', value: base.usage.peakRssMb },
-        target: { op: '<=', value: 1536 },
-      },
-      {
-        name: `${n} devices: server CPU (held, % of one core)`,
-        value: ff.usage.cpuPct,
-        unit: '%',
-        baseline: { name: 'mosquitto+subscriber', value: base.usage.cpuPct },
-        target: null,
-      },
-      {
-        name: `${n} devices: peak durable ingest`,
-        value: ff.load.peak.ackedPerS,
-        unit: 'rows/s',
-        baseline: { name: 'mosquitto+sqlite stored', value: base.peakStoredPerS },
-        target: { op: '>=', value: 1.5 * base.peakStoredPerS },
-      },
-      {
-        name: `${n} devices: server CPU at peak (% of one core)`,
-        value: ff.peakUsage.cpuPct,
-        unit: '%',
-        baseline: { name: 'mosquitto+subscriber', value: base.peakUsage.cpuPct },
-        target: null,
-      },
-      {
-        name: `${n} devices: load generator CPU at peak (% of one core)`,
-        value: ff.genPeakUsage.cpuPct,
-        unit: '%',
-        baseline: { name: 'against mosquitto', value: base.genPeakUsage.cpuPct },
-        target: null,
-      },
-      {
-        name: `${n} devices: rows stored / acked`,
-        value: ff.storedRows / Math.max(1, held.acked + ff.load.peak.acked),
-        unit: '',
-        baseline: { name: 'baseline stored/acked', value: base.stored / Math.max(1, base.sent) },
-        target: { op: '>=', value: 1 },
-      },
-    );
-    if (ff.simulated) {
-      const sim = ff.simulated;
-      const label = `facefleet simulate, ${sim.devices} agents`;
-      figures.push(
-        {
-          name: `${label}: faces windows stored`,
-          value: sim.storedPerS,
-          unit: 'rows/s',
-          baseline: null,
-          target: { op: '>=', value: 0.95 * sim.devices },
-        },
-        {
-          name: `${label}: server CPU (last 5 s)`,
-          value: sim.server.cpuPct,
-          unit: '%',
-          baseline: { name: 'simulator process', value: sim.simulator.cpuPct },
-          target: null,
-        },
-        {
-          name: `${label}: server RSS peak (last 5 s)`,
-          value: sim.server.peakRssMb,
-          unit: 'MB',
-          baseline: { name: 'simulator process', value: sim.simulator.rssMb },
-          target: null,
-        },
-      );
     }
   }
   cluster?.close();
