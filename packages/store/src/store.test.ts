@@ -252,6 +252,7 @@ describe.each(STORE_KINDS)('store contract (%s)', (kind) => {
       format: 'onnx',
       deviceClass: 'generic-x86_64',
       trtVersion: null,
+      dlaCore: null,
       precision: 'fp32',
       inputDims: '[3,128,128]',
       sha256: 'a'.repeat(64),

@@ -14,5 +14,6 @@ CREATE TABLE "engine_accuracy" (
 	CONSTRAINT "engine_accuracy_engine_id_device_id_pk" PRIMARY KEY("engine_id","device_id")
 );
 --> statement-breakpoint
+ALTER TABLE "engines" ADD COLUMN "dla_core" bigint;--> statement-breakpoint
 ALTER TABLE "rollout_targets" ADD COLUMN "gate_json" text;--> statement-breakpoint
 ALTER TABLE "rollouts" ADD COLUMN "ap_tolerance" double precision DEFAULT 1 NOT NULL;

@@ -14,5 +14,6 @@ CREATE TABLE `engine_accuracy` (
 	PRIMARY KEY(`engine_id`, `device_id`)
 );
 --> statement-breakpoint
+ALTER TABLE `engines` ADD `dla_core` integer;--> statement-breakpoint
 ALTER TABLE `rollout_targets` ADD `gate_json` text;--> statement-breakpoint
 ALTER TABLE `rollouts` ADD `ap_tolerance` real DEFAULT 1 NOT NULL;

@@ -165,6 +165,8 @@ export const engines = pgTable('engines', {
   format: text('format').notNull(),
   deviceClass: text('device_class').notNull(),
   trtVersion: text('trt_version'),
+  /** The DLA core a TensorRT engine is built for (Xavier, Orin); null: the GPU. */
+  dlaCore: bigint('dla_core', { mode: 'number' }),
   precision: text('precision').notNull(),
   /** JSON array of input dimensions, e.g. [3,416,736]. */
   inputDims: text('input_dims').notNull(),

@@ -49,6 +49,8 @@ export const uploadQuery = z.strictObject({
     .regex(/^\d+(\.\d+){0,3}$/, 'must look like 8.5.2')
     .optional(),
   precision: z.enum(ENGINE_PRECISIONS),
+  /** The DLA core a TensorRT engine is built for (classes with DLA only); absent: the GPU. */
+  dlaCore: z.coerce.number().int().min(0).max(15).optional(),
   /** C,H,W: `3,416,736`. */
   inputDims: z
     .string()
