@@ -36,6 +36,14 @@ describe('FPS gate: the same estimator before and after, from the runner stats',
     expect(fpsFigures([])).toBeNull();
   });
 
+  it('frames skipped on purpose (--max-fps) are not owed: 4 of a 24-FPS camera keeps up', () => {
+    const line = stats(4, 60, 24);
+    line.cameras = line.cameras?.map((c) => ({ ...c, skipped: 100, dropped: 0 }));
+    const f = fpsFigures([statsWindow(line)])!;
+    expect(f.cameraFps).toBe(4);
+    expect(judgeFps(f, null, 0.9)).toEqual({ ok: true });
+  });
+
   it('takes the newest windows that cover the length asked', () => {
     const w = windows(stats(1, 2, 1, 5), stats(2, 2, 2, 5), stats(3, 3, 3, 5));
     expect(latestWindows(w, 5).map((x) => x.frames)).toEqual([15]);

@@ -13,14 +13,18 @@ export interface StatsWindow {
   frames: number;
   /** Seconds of inference the window's frames took (frames ÷ the line's inferFps). */
   inferS: number;
-  /** Frames the cameras delivered in the window, all cameras; null without per-camera stats. */
+  /**
+   * Frames the cameras delivered in the window that the runner was to process (skipped ones left
+   * out), all cameras; null without per-camera stats.
+   */
   delivered: number | null;
 }
 
 export function statsWindow(s: RunnerStats): StatsWindow {
   const inferS = s.frames > 0 && s.inferFps > 0 ? s.frames / s.inferFps : 0;
+  // frames a camera delivered that the runner was told to skip (`--max-fps`) are not owed to anyone
   const delivered = s.cameras
-    ? s.cameras.reduce((sum, c) => sum + c.cameraFps * s.windowS, 0)
+    ? s.cameras.reduce((sum, c) => sum + Math.max(0, c.cameraFps * s.windowS - c.skipped), 0)
     : null;
   return { windowS: s.windowS, frames: s.frames, inferS, delivered };
 }
