@@ -47,9 +47,15 @@ describe('FPS gate: the same estimator before and after, from the runner stats',
   it('takes the newest windows that cover the length asked', () => {
     const w = windows(stats(1, 2, 1, 5), stats(2, 2, 2, 5), stats(3, 3, 3, 5));
     expect(latestWindows(w, 5).map((x) => x.frames)).toEqual([15]);
-    expect(latestWindows(w, 6).map((x) => x.frames)).toEqual([10, 15]);
+    // the closest length: 5 s for 6 s asked, 10 s for 8 s asked
+    expect(latestWindows(w, 6).map((x) => x.frames)).toEqual([15]);
+    expect(latestWindows(w, 8).map((x) => x.frames)).toEqual([10, 15]);
     expect(latestWindows(w, 60)).toHaveLength(3);
+    expect(latestWindows(w, 0.5)).toHaveLength(1);
     expect(latestWindows([], 5)).toEqual([]);
+    // a window stretched by a stall is not taken when the newest one alone is close
+    const stalled = [...w.slice(0, 2), { ...w[2]!, windowS: 13.6 }, { ...w[2]!, windowS: 5.05 }];
+    expect(latestWindows(stalled, 5.1).map((x) => x.windowS)).toEqual([5.05]);
   });
 
   it('the issue: a camera-bound Xavier NX keeps up with its 15-FPS camera under both engines → passes', () => {

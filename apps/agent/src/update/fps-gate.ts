@@ -29,14 +29,20 @@ export function statsWindow(s: RunnerStats): StatsWindow {
   return { windowS: s.windowS, frames: s.frames, inferS, delivered };
 }
 
-/** The newest windows whose lengths add up to at least `minS` (all of them if they are fewer). */
-export function latestWindows(windows: readonly StatsWindow[], minS: number): StatsWindow[] {
+/**
+ * The newest windows whose lengths add up closest to `lengthS` (at least one; all of them if they
+ * are shorter together): the previous engine measured over the same length as the new one.
+ */
+export function latestWindows(windows: readonly StatsWindow[], lengthS: number): StatsWindow[] {
   let total = 0;
   let i = windows.length;
-  while (i > 0 && (total < minS || total === 0)) {
+  while (i > 0 && total < lengthS) {
     i -= 1;
     total += windows[i]?.windowS ?? 0;
   }
+  // one window fewer, when that comes closer to the length asked
+  const last = windows[i]?.windowS ?? 0;
+  if (i < windows.length - 1 && total - lengthS > lengthS - (total - last)) i += 1;
   return windows.slice(i);
 }
 

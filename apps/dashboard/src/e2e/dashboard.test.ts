@@ -265,6 +265,11 @@ describe('dashboard in Chromium', { timeout: 30_000 }, () => {
     await page.locator('article.rollout[data-state="completed"]').waitFor({ timeout: 40_000 });
     expect(await card.getByText('canary 1/1 applied').count()).toBe(1);
     expect(await card.getByText('rest 1/1 applied').count()).toBe(1);
+    // each target shows what its FPS gate measured: the new engine's inference FPS beside the old's
+    await card.locator('details summary').click();
+    const fps = await card.getByTestId('target-fps').allTextContents();
+    expect(fps).toHaveLength(2);
+    for (const text of fps) expect(text).toMatch(/inference [\d.]+ FPS \(was [\d.]+\)/);
     for (const id of [OK, SLOW]) {
       const { device } = await cp.json<DeviceDoc>('GET', `/api/v1/devices/${id}`);
       expect(device.reported?.engine?.id, id).toBe(ENGINE);
