@@ -1,5 +1,5 @@
 import { spawn } from 'node:child_process';
-import { AP_MODES, type EngineRef } from '@facefleet/protocol';
+import { AP_MODES, type ApFigures, type EngineRef, type UpdateGate } from '@facefleet/protocol';
 import { z } from 'zod';
 import { UpdateError } from '../errors.js';
 
@@ -120,4 +120,29 @@ export function runEval(
       });
     });
   });
+}
+
+/**
+ * The accuracy gate's record of one eval beside the reference AP, and whether the engine lost more
+ * than `toleranceAp` points (no reference: it cannot have).
+ */
+export function judgeAccuracy(
+  engineId: string,
+  mine: EvalResult,
+  previous: ApFigures | null,
+  toleranceAp: number,
+  set: GoldenSet,
+): { accuracy: NonNullable<UpdateGate['accuracy']>; regressed: boolean } {
+  return {
+    accuracy: {
+      engine: { engineId, ap: mine.ap, evalS: mine.evalS },
+      previous,
+      toleranceAp,
+      apMode: set.apMode,
+      iou: set.iou,
+      images: mine.images,
+      groundTruths: mine.groundTruths,
+    },
+    regressed: previous !== null && mine.ap < previous.ap - toleranceAp,
+  };
 }

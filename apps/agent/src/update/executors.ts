@@ -6,7 +6,7 @@ import type { Logger } from 'pino';
 import { AbortedError, UpdateError } from '../errors.js';
 import { downloadResumable } from './download.js';
 import type { EngineStore } from './engine-store.js';
-import { type EvalTarget, evalArgs, type GoldenSet, runEval } from './eval-run.js';
+import { type EvalTarget, evalArgs, type GoldenSet, judgeAccuracy, runEval } from './eval-run.js';
 import { fpsFigures, judgeFps, latestWindows, type StatsWindow } from './fps-gate.js';
 import { buildsOnDevice, type Step, type StepKind } from './planner.js';
 import type { EngineBench, InstalledEngine, RebuildRecord } from './state.js';
@@ -292,18 +292,10 @@ export function createExecutors(deps: ExecutorDeps): Executors {
           'accuracy gate: the current engine could not be evaluated',
         );
       }
-      const accuracy = {
-        engine: { engineId: manifest.id, ap: mine.ap, evalS: mine.evalS },
-        previous,
-        toleranceAp,
-        apMode: set.apMode,
-        iou: set.iou,
-        images: mine.images,
-        groundTruths: mine.groundTruths,
-      };
+      const { accuracy, regressed } = judgeAccuracy(manifest.id, mine, previous, toleranceAp, set);
       setUpdate({ gate: { engineId: manifest.id, fps: null, accuracy } });
       log.info({ accuracy }, 'accuracy gate: both engines evaluated on the golden set');
-      if (previous && mine.ap < previous.ap - toleranceAp) {
+      if (previous && regressed) {
         throw new UpdateError(
           `accuracy_regression: AP ${mine.ap.toFixed(2)} of ${manifest.id} is more than ${toleranceAp} points below ${previous.ap.toFixed(2)} of ${previous.engineId} (${set.apMode} at IoU > ${set.iou}, ${mine.images} images, ${mine.groundTruths} faces)`,
         );
@@ -481,16 +473,9 @@ export function createExecutors(deps: ExecutorDeps): Executors {
           );
           // the plan of before cannot run any more: the AP recorded for it is the reference
           const previous = s.accuracy?.engineId === cur.ref.id ? s.accuracy : null;
-          accuracy = {
-            engine: { engineId: cur.ref.id, ap: mine.ap, evalS: mine.evalS },
-            previous,
-            toleranceAp,
-            apMode: set.apMode,
-            iou: set.iou,
-            images: mine.images,
-            groundTruths: mine.groundTruths,
-          };
-          if (previous && mine.ap < previous.ap - toleranceAp) {
+          const judged = judgeAccuracy(cur.ref.id, mine, previous, toleranceAp, set);
+          accuracy = judged.accuracy;
+          if (previous && judged.regressed) {
             throw new UpdateError(
               `accuracy_regression: AP ${mine.ap.toFixed(2)} of ${cur.ref.id} rebuilt for TensorRT ${toTrt} is more than ${toleranceAp} points below ${previous.ap.toFixed(2)} recorded with TensorRT ${fromTrt}`,
             );
