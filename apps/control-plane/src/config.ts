@@ -116,7 +116,7 @@ export const configSchema = z.strictObject({
        * External broker: this instance's ingest sessions on the shared subscription (each has one
        * message in flight until its batch commits; more sessions, bigger batches).
        */
-      ingestSessions: positiveInt.max(256).default(16),
+      ingestSessions: positiveInt.max(512).default(64),
       /** External broker: the shared-subscription group every instance joins. */
       shareGroup: z
         .string()

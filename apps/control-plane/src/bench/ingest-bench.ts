@@ -48,7 +48,7 @@ const { values } = parseArgs({
     /** PostgreSQL: how many control-plane instances, one run each. */
     instances: { type: 'string', default: '1,2,3' },
     /** PostgreSQL: ingest sessions per instance on the shared subscription. */
-    'ingest-sessions': { type: 'string', default: '32' },
+    'ingest-sessions': { type: 'string', default: '64' },
     help: { type: 'boolean', short: 'h', default: false },
   },
   // scripts/bench.mjs hands every benchmark the flags given to `pnpm bench`
@@ -70,7 +70,7 @@ raw better-sqlite3 subscriber (the baseline), in the same run; ends with a BENCH
   --node-args ARGS          Node flags for the control plane, e.g. --node-args=--cpu-prof
   --store LIST              sqlite (the embedded process) and/or postgres (default both)
   --instances LIST          PostgreSQL: control-plane instances behind mosquitto, one run each (default 1,2,3)
-  --ingest-sessions N       PostgreSQL: ingest sessions per instance (default 32)
+  --ingest-sessions N       PostgreSQL: ingest sessions per instance (default 64)
   -h, --help                this text`);
   process.exit(0);
 }
@@ -479,7 +479,7 @@ async function benchPostgres(n: number, instances: number, cluster: Postgres) {
           '--http-port',
           String(await freePort()),
           '--log-level',
-          'warn',
+          'info', // the 'ready' line is info
         ],
         () => {},
         (line) => line.includes('"msg":"ready"'),
@@ -562,7 +562,6 @@ async function benchPostgres(n: number, instances: number, cluster: Postgres) {
   }
 }
 
-const figures: unknown[] = [];
 await children.run(async () => {
   const figures: unknown[] = [];
   const cluster = stores.has('postgres') ? await startPostgres() : undefined;

@@ -22,6 +22,7 @@ export type SubscriberTokenRow = typeof sqlite.subscriberTokens.$inferSelect;
 export type FaceRollupRow = typeof sqlite.faceRollups.$inferSelect;
 export type MetricRollupRow = typeof sqlite.metricRollups.$inferSelect;
 export type LeaseRow = typeof sqlite.leases.$inferSelect;
+export type WillExcuseRow = typeof sqlite.willExcuses.$inferSelect;
 
 type Same<A, B> = [A] extends [B] ? ([B] extends [A] ? true : false) : false;
 type Table = keyof typeof sqlite & keyof typeof pg;
