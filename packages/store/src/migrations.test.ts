@@ -3,10 +3,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { freshStoreLocation } from '@facefleet/test-support';
 import Database from 'better-sqlite3';
-import { drizzle as pgDrizzle } from 'drizzle-orm/node-postgres';
-import { migrate as pgMigrate } from 'drizzle-orm/node-postgres/migrator';
 import { drizzle as sqliteDrizzle } from 'drizzle-orm/better-sqlite3';
 import { migrate as sqliteMigrate } from 'drizzle-orm/better-sqlite3/migrator';
+import { drizzle as pgDrizzle } from 'drizzle-orm/node-postgres';
+import { migrate as pgMigrate } from 'drizzle-orm/node-postgres/migrator';
 import pg from 'pg';
 import { afterEach, describe, expect, inject, it } from 'vitest';
 import { openStore } from './open.js';
@@ -33,7 +33,11 @@ function withoutNewest(dir: string): { dir: string; entries: number; cleanup(): 
   const newest = journal.entries.pop()!;
   writeFileSync(file, JSON.stringify(journal));
   rmSync(join(copy, `${newest.tag}.sql`));
-  return { dir: copy, entries: journal.entries.length, cleanup: () => rmSync(copy, { recursive: true }) };
+  return {
+    dir: copy,
+    entries: journal.entries.length,
+    cleanup: () => rmSync(copy, { recursive: true }),
+  };
 }
 
 async function migrateTo(kind: 'sqlite' | 'postgres', location: string, dir: string) {
