@@ -25,6 +25,7 @@ import {
 } from './health/collector.js';
 import { createMqttLink, type MqttLink } from './mqtt/link.js';
 import { type Outbox, openOutbox } from './outbox/outbox.js';
+import { runnerRunArgs } from './runner/run-args.js';
 import {
   createRunnerSupervisor,
   type RunnerExit,
@@ -142,30 +143,7 @@ export function createAgent(options: AgentOptions): Agent {
     onReported: pump,
   });
 
-  const runnerArgs = (): string[] => {
-    const engine = store.get().current;
-    const r = config.runner;
-    return [
-      'run',
-      '--backend',
-      engine.ref.backend,
-      '--decoder',
-      engine.ref.model,
-      '--model',
-      engine.path,
-      ...(engine.dlaCore != null && engine.ref.backend === 'tensorrt'
-        ? ['--dla-core', String(engine.dlaCore)]
-        : []),
-      '--source',
-      r.source,
-      ...(r.loop ? ['--loop'] : []),
-      ...(r.pace ? ['--pace'] : []),
-      '--stats-interval',
-      String(r.statsIntervalS),
-      ...(r.configFile ? ['--config', r.configFile] : []),
-      ...r.extraArgs,
-    ];
-  };
+  const runnerArgs = () => runnerRunArgs(store.get().current, config.runner);
   const supervisor: DetectionSource = options.source
     ? options.source(() => store.get().current.ref)
     : createRunnerSupervisor({

@@ -20,7 +20,9 @@ import {
 import { writeDegradedBlazeface, writeGoldenSet } from '@facefleet/test-support';
 import pino from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { AgentConfig } from '../config.js';
 import { openOutbox } from '../outbox/outbox.js';
+import { runnerRunArgs } from '../runner/run-args.js';
 import { signedManifest, startEngineServer } from '../test-support/engine-server.js';
 import { jetsonFixtures } from '../test-support/fixtures.js';
 import { blazefaceModel, runnerBin } from '../test-support/runner.js';
@@ -337,6 +339,17 @@ describe('engine update on a Jetson (trtexec replayed from recorded output)', ()
 });
 
 describe('DLA builds (trtexec replayed from recorded output)', () => {
+  const runnerConfig = {
+    bin: 'facefleet-runner',
+    backend: 'tensorrt',
+    model: 'detectnet_v2',
+    bootstrapModel: 'boot.plan',
+    source: 'cam.mp4',
+    loop: false,
+    pace: false,
+    statsIntervalS: 5,
+    extraArgs: [],
+  } as const satisfies AgentConfig['runner'];
   const dlaOnnx = (id: string, deviceClass: EngineManifest['deviceClass'], dlaCore: number) => {
     const onnx = randomBytes(400);
     const m = signedManifest(onnx, fleet.privateKey, {
@@ -368,7 +381,24 @@ describe('DLA builds (trtexec replayed from recorded output)', () => {
         `--onnx=${paths.partial} --fp16 --useDLACore=${core} --allowGPUFallback --saveEngine=${paths.built} --shapes=input_1:1x3x416x736`,
       );
       expect(r.store.get().update.state).toBe('applied');
-      expect(r.store.get().current.dlaCore).toBe(core);
+      const current = r.store.get().current;
+      expect(current.dlaCore).toBe(core);
+      // the runner is started on that core
+      expect(runnerRunArgs(current, runnerConfig)).toEqual([
+        'run',
+        '--backend',
+        'tensorrt',
+        '--decoder',
+        'detectnet_v2',
+        '--model',
+        current.path,
+        '--dla-core',
+        String(core),
+        '--source',
+        'cam.mp4',
+        '--stats-interval',
+        '5',
+      ]);
       r.close();
     }
   });
