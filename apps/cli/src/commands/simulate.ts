@@ -159,7 +159,7 @@ export const simulate: Command = {
         );
       } else {
         ctx.stdout.write(
-          `${event}: ${s.connected}/${s.devices} devices connected; simulator CPU ${s.cpuPct}% of one core, RSS ${s.rssMb} MB\n`,
+          `${event}: ${s.connected}/${s.devices} devices connected, ${s.measured} with runner stats; simulator CPU ${s.cpuPct}% of one core, RSS ${s.rssMb} MB\n`,
         );
       }
     };

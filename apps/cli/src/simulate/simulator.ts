@@ -55,6 +55,11 @@ export interface SimulatorStats {
   devices: number;
   started: number;
   connected: number;
+  /**
+   * Devices whose runner has counted a stats window since it last started (the first is warm-up):
+   * an update's FPS gate there has the running engine's figures to compare with.
+   */
+  measured: number;
   cpuPct: number;
   rssMb: number;
   heapMb: number;
@@ -118,6 +123,7 @@ export function createSimulator(options: SimulatorOptions) {
   const clock = createFrameClock(100);
   const agents = new Map<string, Agent>();
   let pid = 10_000;
+  const measured = new Set<string>();
   let lastCpu = process.cpuUsage();
   let lastAt = process.hrtime.bigint();
   const credsFile = join(options.dataDir, 'credentials.json');
@@ -259,8 +265,8 @@ export function createSimulator(options: SimulatorOptions) {
         ),
         random,
       }),
-      source: (engine) =>
-        createSyntheticSource({
+      source: (engine) => {
+        const source = createSyntheticSource({
           profile,
           clock,
           engine,
@@ -268,7 +274,18 @@ export function createSimulator(options: SimulatorOptions) {
           nextPid: () => ++pid,
           statsIntervalS: config.runner.statsIntervalS,
           ...config.supervisor,
-        }),
+        });
+        // as the agent's stats history counts them: the first window after a start is warm-up
+        let windows = 0;
+        source.on('spawn', () => {
+          windows = 0;
+          measured.delete(d.id);
+        });
+        source.on('stats', () => {
+          if (++windows >= 2) measured.add(d.id);
+        });
+        return source;
+      },
     });
   }
 
@@ -305,6 +322,7 @@ export function createSimulator(options: SimulatorOptions) {
         devices: devices.length,
         started: agents.size,
         connected,
+        measured: measured.size,
         cpuPct: elapsedUs > 0 ? Math.round(((cpu.user + cpu.system) / elapsedUs) * 1000) / 10 : 0,
         rssMb: Math.round(mem.rss / 2 ** 20),
         heapMb: Math.round(mem.heapUsed / 2 ** 20),

@@ -244,6 +244,9 @@ describe('dashboard in Chromium', { timeout: 30_000 }, () => {
     await upload.getByRole('button', { name: 'Upload' }).click();
     await page.getByTestId('engines').getByText(ENGINE).waitFor();
 
+    // both Xavier NX count runner stats windows of their current engine: their FPS gates will have
+    // the previous engine's figures to show beside the new one's
+    await sim!.waitForLine(/devices connected, 3 with runner stats/, 30_000);
     const form = page.getByTestId('rollout-form');
     await form.locator('select[name="engineId"]').selectOption(ENGINE);
     // Tag `simulated` is all three; the engine's class narrows it to the two Xavier NX.
