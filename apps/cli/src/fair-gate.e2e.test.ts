@@ -15,8 +15,8 @@ import { type RunningCli, runCliProcess, startCli } from './test-support/process
  * rollout halted on healthy devices now and then (`15.3 FPS is below 0.9 × 17.8 FPS`): three in a
  * row must now complete with no failed device. Beside the first, a device that an update makes
  * slow on purpose (`--throttle 1 --throttle-on update`: inference at 30 %, still keeping up with
- * its camera) must still fail its gate, and its rollout halt and revert. The 1,000-device run is
- * `pnpm bench rollout` (test/src/bench), too long for CI.
+ * its camera) must still fail its gate, and its rollout halt and revert. The 1,000-device run, too
+ * long for CI, was measured by hand (apps/cli/README.md gives the figures and the commands).
  */
 vi.setConfig({ testTimeout: 120_000 });
 
@@ -58,7 +58,10 @@ beforeAll(async () => {
     env,
   );
   await sim.waitForLine(/^ready: 24\/24 devices connected/, 90_000);
-}, 120_000);
+  // every device has counted runner stats windows of its engine: the throttled device's gate has the
+  // previous engine's inference FPS to fall below (without it, keeping up with the camera passes)
+  await sim.waitForLine(/devices connected, 24 with runner stats/, 60_000);
+}, 180_000);
 afterAll(async () => {
   await sim?.stop();
   await cp?.stop();
