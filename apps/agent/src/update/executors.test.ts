@@ -383,21 +383,13 @@ describe('DLA builds (trtexec replayed from recorded output)', () => {
       expect(r.store.get().update.state).toBe('applied');
       const current = r.store.get().current;
       expect(current.dlaCore).toBe(core);
-      // the runner is started on that core
-      expect(runnerRunArgs(current, runnerConfig)).toEqual([
-        'run',
-        '--backend',
-        'tensorrt',
-        '--decoder',
-        'detectnet_v2',
+      // the runner is started on that core (run-args.test.ts has the whole argument list)
+      const args = runnerRunArgs(current, runnerConfig);
+      expect(args.slice(args.indexOf('--model'), args.indexOf('--model') + 4)).toEqual([
         '--model',
         current.path,
         '--dla-core',
         String(core),
-        '--source',
-        'cam.mp4',
-        '--stats-interval',
-        '5',
       ]);
       r.close();
     }
