@@ -1,4 +1,4 @@
-import { mayPublish, maySubscribe } from '@facefleet/protocol';
+import { type AclOptions, mayPublish, maySubscribe } from '@facefleet/protocol';
 import type { AedesOptions, AuthenticateError, Client } from 'aedes';
 import type { Logger } from 'pino';
 import type { MqttAuthenticator } from '../auth/mqtt-auth.js';
@@ -17,6 +17,8 @@ export interface BrokerHooksOptions {
   ingest: Pick<Ingest, 'enqueue'>;
   telemetry: Telemetry;
   log: Logger;
+  /** The ACL's settings (Home Assistant's discovery prefix). */
+  acl: AclOptions;
 }
 
 type Hook<
@@ -92,7 +94,7 @@ export function createBrokerHooks(options: BrokerHooksOptions) {
       callback(new Error('credentials revoked'));
       return;
     }
-    if (!mayPublish(session.principal, packet.topic)) {
+    if (!mayPublish(session.principal, packet.topic, options.acl)) {
       telemetry.rejected.inc({ reason: 'acl' });
       refusals.warn(
         'acl',
@@ -103,6 +105,11 @@ export function createBrokerHooks(options: BrokerHooksOptions) {
       return;
     }
     const proceed = () => {
+      // Not a device: a subscriber's Home Assistant birth message, passed on as it is.
+      if (session.principal.kind !== 'device') {
+        callback(null);
+        return;
+      }
       let message: ReturnType<typeof decodeDeviceMessage>;
       try {
         message = decodeDeviceMessage(packet.topic, packet.payload as Buffer);
@@ -134,7 +141,7 @@ export function createBrokerHooks(options: BrokerHooksOptions) {
   /** SUBSCRIBE: the ACL; a refused filter is negated (SUBACK 128) and the client stays. */
   const authorizeSubscribe: Hook<'authorizeSubscribe'> = (client, subscription, callback) => {
     const session = sessions.get(client);
-    if (!session || !maySubscribe(session.principal, subscription.topic)) {
+    if (!session || !maySubscribe(session.principal, subscription.topic, options.acl)) {
       telemetry.rejected.inc({ reason: 'acl_subscribe' });
       log.info({ clientId: client.id, filter: subscription.topic }, 'subscribe refused by the ACL');
       callback(null, null);
