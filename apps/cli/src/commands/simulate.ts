@@ -35,6 +35,7 @@ export const simulate: Command = {
     'flaky-cameras': { type: 'string' },
     'camera-outage': { type: 'string' },
     throttle: { type: 'string' },
+    'throttle-on': { type: 'string' },
     crash: { type: 'string' },
     'fail-gate': { type: 'string' },
     prefix: { type: 'string' },
@@ -60,7 +61,9 @@ export const simulate: Command = {
       'this many devices have a camera (their last) that goes offline on a schedule (tag flaky-camera)',
     'camera-outage':
       "the flaky cameras' schedule EVERY:FOR in seconds: offline the last FOR s of every EVERY s (default 60:20)",
-    throttle: 'this many devices run far below their model-card FPS (tag throttle)',
+    throttle: 'this many devices infer at 30 % of their model-card FPS (tag throttle)',
+    'throttle-on':
+      'start (default): throttled from the start, flagged SLOW, healthy under any engine; update: only under an engine an update brings, so its FPS gate fails → rolled_back',
     crash: 'this many devices crash their runner over and over → degraded (tag crash)',
     'fail-gate':
       'this many devices fail the health gate of any engine update → rolled_back (tag fail-gate)',
@@ -98,6 +101,12 @@ export const simulate: Command = {
     const camerasPerDevice =
       numberFlag(values, 'cameras-per-device', { min: 1, max: 64, integer: true }) ?? 1;
     const cameraOutage = outageFlag(values['camera-outage'] as string | undefined);
+    const throttleFrom = (values['throttle-on'] as string | undefined) ?? 'start';
+    if (throttleFrom !== 'start' && throttleFrom !== 'update') {
+      throw new UsageError(
+        `--throttle-on must be start or update (got ${JSON.stringify(throttleFrom)})`,
+      );
+    }
     const facesRate = numberFlag(values, 'faces-rate', { min: 0, max: 1000 }) ?? 1.5;
     const cameraFps = numberFlag(values, 'camera-fps', { min: 0.1, max: 240 }) ?? 15;
     const duration = numberFlag(values, 'duration', { min: 0 });
@@ -154,6 +163,7 @@ export const simulate: Command = {
       cameraFps,
       camerasPerDevice,
       cameraOutage,
+      throttleFrom,
       facesWindowS,
       metricsIntervalS,
       trt,
@@ -178,7 +188,7 @@ export const simulate: Command = {
         );
       } else {
         ctx.stdout.write(
-          `${event}: ${s.connected}/${s.devices} devices connected; simulator CPU ${s.cpuPct}% of one core, RSS ${s.rssMb} MB\n`,
+          `${event}: ${s.connected}/${s.devices} devices connected, ${s.measured} with runner stats; simulator CPU ${s.cpuPct}% of one core, RSS ${s.rssMb} MB\n`,
         );
       }
     };

@@ -59,6 +59,11 @@ export interface SyntheticProfile {
   crash: boolean;
   /** Any engine other than the first one runs at a third of the speed (→ health gate fails). */
   failGate: boolean;
+  /**
+   * Clocks cut to `factor` of full speed (inference only): from the start, or only under an engine
+   * other than the first one (a device an update made slow: the FPS gate must catch it).
+   */
+  throttle: { factor: number; from: 'start' | 'update' } | null;
   width: number;
   height: number;
   /**
@@ -86,6 +91,8 @@ export interface SyntheticSourceOptions {
   random?: () => number;
   /** Fake pids are drawn from here so that each start has a new one. */
   nextPid: () => number;
+  /** Seconds between `stats` lines, as the runner's `--stats-interval`. */
+  statsIntervalS: number;
 }
 
 /** A standard normal draw (Box-Muller). */
@@ -108,8 +115,6 @@ function poisson(mean: number, random: () => number): number {
   return k;
 }
 
-/** Seconds between the simulated runner's stats lines (the runner's default). */
-const STATS_EVERY_MS = 5000;
 /** The reason a simulated outage gives (as the runner says a stream stopped delivering). */
 export const OUTAGE_REASON = 'simulated outage: no frame for 5 s';
 
@@ -153,13 +158,15 @@ export function createSyntheticSource(options: SyntheticSourceOptions): Detectio
   }));
   /** The clock's time at the start: the outage schedule counts from it. */
   let scheduleStart = 0;
-  let statsAt = 0;
-  let statsFrames = 0;
-  let statsInferMs = 0;
   let lastTick = 0;
   let firstEngineId: string | null = null;
   let slow = 1;
+  let throttled = false;
   let timers: NodeJS.Timeout[] = [];
+  // the current stats window, as the runner counts it (per camera: `cams`)
+  let windowStart = 0;
+  let windowFrames = 0;
+  let windowInferMs: number[] = [];
 
   const snapshot = () => ({ state, pid, restarts, crashLoop, invalidLines: 0, lastExit });
   const setState = (s: State) => {
@@ -189,6 +196,50 @@ export function createSyntheticSource(options: SyntheticSourceOptions): Detectio
     emitter.emit('camera', line);
   }
 
+  /** A stats line as the runner prints it: the window's figures, per camera and per batch. */
+  function stats(now: number): RunnerStats {
+    const windowS = Math.max(0, (now - windowStart) / 1000);
+    const inferS = windowInferMs.reduce((a, b) => a + b, 0) / 1000;
+    const sorted = [...windowInferMs].sort((a, b) => a - b);
+    const at = (p: number) => round(sorted[Math.round((p / 100) * (sorted.length - 1))] ?? 0);
+    const perS = (n: number) => (windowS > 0 ? round(n / windowS) : 0);
+    const inferFps = inferS > 0 ? round(windowFrames / inferS) : 0;
+    const dropped = (c: (typeof cams)[number]) => Math.max(0, Math.round(c.captured - c.frames));
+    const batches = Math.ceil(windowFrames / cams.length);
+    const line: RunnerStats = {
+      type: 'stats',
+      ts: now,
+      frames: windowFrames,
+      fps: perS(windowFrames),
+      inferFps,
+      latencyMs: { p50: at(50), p95: at(95), p99: at(99) },
+      dropped: cams.reduce((n, c) => n + dropped(c), 0),
+      windowS: round(windowS),
+      cameras: cams.map((c) => ({
+        id: c.id,
+        state: c.online ? ('online' as const) : ('reconnecting' as const),
+        frames: c.frames,
+        processedFps: perS(c.frames),
+        cameraFps: perS(c.captured),
+        skipped: 0,
+        dropped: dropped(c),
+        reconnects: c.reconnects,
+        ...(c.online ? {} : { error: OUTAGE_REASON }),
+      })),
+      batch: {
+        batches,
+        meanSize: windowFrames > 0 ? round(windowFrames / batches) : 0,
+        inferFps,
+        batchFps: inferS > 0 ? round(batches / inferS) : 0,
+      },
+    };
+    for (const c of cams) Object.assign(c, { frames: 0, captured: 0, reconnects: 0 });
+    windowStart = now;
+    windowFrames = 0;
+    windowInferMs = [];
+    return line;
+  }
+
   function tick(now: number) {
     const dt = Math.max(0, now - lastTick);
     lastTick = now;
@@ -199,10 +250,12 @@ export function createSyntheticSource(options: SyntheticSourceOptions): Detectio
       if (online) c.reconnects += 1;
       cameraLine(c, now);
     }
-    // a failing engine is slower at inference and stalls the pipeline by the same factor
-    const inferFps = profile.inferFps / slow;
+    // a failing engine is slower at inference and stalls the pipeline by the same factor; one
+    // inference serves every camera online
+    const inferFps = (profile.inferFps * (throttled ? (profile.throttle?.factor ?? 1) : 1)) / slow;
     const live = cams.filter((c) => c.online);
-    const perCamera = Math.min(profile.cameraFps, inferFps / Math.max(1, live.length)) / slow;
+    const perCamera =
+      Math.min(profile.cameraFps, (inferFps * slow) / Math.max(1, live.length)) / slow;
     for (const c of live) {
       c.captured += profile.cameraFps * (dt / 1000);
       c.due += perCamera * (dt / 1000);
@@ -210,6 +263,9 @@ export function createSyntheticSource(options: SyntheticSourceOptions): Detectio
       c.due -= n;
       for (let i = 0; i < n; i++) {
         const infer = (1000 / inferFps) * Math.exp(0.04 * gaussian(random));
+        windowInferMs.push(infer);
+        windowFrames += 1;
+        c.frames += 1;
         const pre = 1.2 + 0.2 * random();
         const post = 0.25 + 0.1 * random();
         const frame: RunnerFrame = {
@@ -229,66 +285,20 @@ export function createSyntheticSource(options: SyntheticSourceOptions): Detectio
             total: round(0.4 + pre + infer + post),
           },
         };
-        c.frames += 1;
-        statsFrames += 1;
-        statsInferMs += infer;
         if (state !== 'running') setState('running');
         emitter.emit('frame', frame);
       }
     }
-    if (now - statsAt >= STATS_EVERY_MS) stats(now);
-  }
-
-  /** A stats line as the runner prints it: the window's figures, per camera and per batch. */
-  function stats(now: number) {
-    const windowS = Math.max(0.001, (now - statsAt) / 1000);
-    const meanInfer = statsFrames > 0 ? statsInferMs / statsFrames : 0;
-    const line: RunnerStats = {
-      type: 'stats',
-      ts: now,
-      frames: statsFrames,
-      fps: round(statsFrames / windowS),
-      inferFps: meanInfer > 0 ? round(1000 / meanInfer) : 0,
-      latencyMs: {
-        p50: round(meanInfer),
-        p95: round(meanInfer * 1.05),
-        p99: round(meanInfer * 1.09),
-      },
-      dropped: 0,
-      windowS: round(windowS),
-      cameras: cams.map((c) => ({
-        id: c.id,
-        state: c.online ? ('online' as const) : ('reconnecting' as const),
-        frames: c.frames,
-        processedFps: round(c.frames / windowS),
-        cameraFps: round(c.captured / windowS),
-        skipped: 0,
-        dropped: Math.max(0, Math.round(c.captured) - c.frames),
-        reconnects: c.reconnects,
-        ...(c.online ? {} : { error: OUTAGE_REASON }),
-      })),
-      batch: {
-        batches: Math.ceil(statsFrames / cams.length),
-        meanSize: statsFrames > 0 ? round(statsFrames / Math.ceil(statsFrames / cams.length)) : 0,
-        inferFps: meanInfer > 0 ? round(1000 / meanInfer) : 0,
-        batchFps: meanInfer > 0 ? round(1000 / meanInfer / cams.length) : 0,
-      },
-    };
-    for (const c of cams) {
-      c.frames = 0;
-      c.captured = 0;
-      c.reconnects = 0;
-    }
-    statsAt = now;
-    statsFrames = 0;
-    statsInferMs = 0;
-    emitter.emit('stats', line);
+    if (now - windowStart >= options.statsIntervalS * 1000) emitter.emit('stats', stats(now));
   }
 
   function spawnRunner() {
     const engine = options.engine();
     firstEngineId ??= engine.id;
     slow = profile.failGate && engine.id !== firstEngineId ? 3 : 1;
+    throttled =
+      profile.throttle !== null &&
+      (profile.throttle.from === 'start' || engine.id !== firstEngineId);
     pid = options.nextPid();
     startedAt = Date.now();
     scheduleStart = clock.now();
@@ -320,7 +330,9 @@ export function createSyntheticSource(options: SyntheticSourceOptions): Detectio
       };
       emitter.emit('hello', hello);
       lastTick = clock.now();
-      statsAt = lastTick;
+      windowStart = lastTick;
+      windowFrames = 0;
+      windowInferMs = [];
       for (const c of cams) {
         c.online = !(outage && c.id === outage.camera && outageDown(lastTick));
         cameraLine(c, lastTick);
@@ -367,6 +379,8 @@ export function createSyntheticSource(options: SyntheticSourceOptions): Detectio
       clearTimers();
       return;
     }
+    // the runner's last stats line on SIGTERM: the window so far
+    if (windowStart > 0 && state === 'running') emitter.emit('stats', stats(clock.now()));
     exited({
       code: 0,
       signal: 'SIGTERM',

@@ -1,12 +1,13 @@
 import { desc, eq } from 'drizzle-orm';
 import type { Dialect } from '../dialect.js';
-import type { EngineBenchmarkRow, EngineRow } from '../schema/rows.js';
+import type { EngineAccuracyRow, EngineBenchmarkRow, EngineRow } from '../schema/rows.js';
 import { first } from './util.js';
 
 /** Engine manifests (their blobs live in the blob store) and the figures devices measured with them. */
 export function engineRepository({ db, t }: Dialect) {
   const e = t.engines;
   const b = t.engineBenchmarks;
+  const a = t.engineAccuracy;
   return {
     async get(id: string): Promise<EngineRow | undefined> {
       return first(await db.select().from(e).where(eq(e.id, id)).limit(1));
@@ -27,6 +28,13 @@ export function engineRepository({ db, t }: Dialect) {
       return engineId === undefined
         ? q.orderBy(b.engineId, b.deviceId)
         : q.where(eq(b.engineId, engineId)).orderBy(b.deviceId);
+    },
+    /** The accuracy gate's figures per device: the engine's AP beside the one it was to replace. */
+    async accuracy(engineId?: string): Promise<EngineAccuracyRow[]> {
+      const q = db.select().from(a);
+      return engineId === undefined
+        ? q.orderBy(a.engineId, a.deviceId)
+        : q.where(eq(a.engineId, engineId)).orderBy(a.deviceId);
     },
   };
 }

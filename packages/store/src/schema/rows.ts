@@ -13,6 +13,7 @@ export type CameraMetricRollupRow = typeof sqlite.cameraMetricRollups.$inferSele
 export type ReportedHistoryRow = typeof sqlite.reportedHistory.$inferSelect;
 export type StatusHistoryRow = typeof sqlite.statusHistory.$inferSelect;
 export type EngineBenchmarkRow = typeof sqlite.engineBenchmarks.$inferSelect;
+export type EngineAccuracyRow = typeof sqlite.engineAccuracy.$inferSelect;
 export type EngineRow = typeof sqlite.engines.$inferSelect;
 export type RolloutRow = typeof sqlite.rollouts.$inferSelect;
 export type RolloutTargetRow = typeof sqlite.rolloutTargets.$inferSelect;

@@ -39,6 +39,11 @@ export const createRolloutSchema = z.strictObject({
   minFpsRatio: z.number().min(0).max(10).default(0.9),
   /** Health gate on the device: seconds the new engine must run healthy. */
   gateHoldS: z.number().min(0).max(3600).default(30),
+  /**
+   * Accuracy gate on devices with a golden set: AP points (0–100) the new engine may lose against
+   * the current one before the update fails with `accuracy_regression`.
+   */
+  apTolerance: z.number().min(0).max(100).default(1),
 });
 
 /** Rollouts: start one, follow it, pause, resume or abort it; mounted at `/api/v1`. */
