@@ -9,6 +9,10 @@
 #     --broker-url mqtts://fleet.example:8883 --control-plane-url https://fleet.example \
 #     --fleet-public-key-file fleet.pub --source /dev/video0
 #
+# A device with several cameras (one runner serves them all) names each with --camera ID=SRC
+# instead of --source, e.g. --camera door=rtsp://10.0.0.5/s1 --camera yard=/dev/video1; ids are
+# 1-64 characters of A-Z a-z 0-9 . _ -, starting with a letter or digit.
+#
 # --node PATH  run the agent with this Node.js (>= 20; on JetPack 4 also 16.20+) instead of
 #              installing one
 # --root DIR   install below DIR instead of / (the tests use a temporary root)
@@ -21,7 +25,7 @@ usage() {
   sed -n '2,/^[^#]/{/^#/p;}' "$0" | sed 's/^# \{0,1\}//'
   cat <<'USAGE'
 Required: --device-id ID --device-token TOKEN --broker-url URL --control-plane-url URL
-          --fleet-public-key-file FILE --source SRC
+          --fleet-public-key-file FILE, and --source SRC or --camera ID=SRC (repeatable)
 Optional: --model PATH (bootstrap engine; default: the repository's DetectNet_v2 ONNX)
           --backend tensorrt|opencv (default tensorrt) --decoder detectnet_v2|blazeface
           --allow-non-jetson (install on a machine without /etc/nv_tegra_release)
@@ -34,6 +38,7 @@ dry_run=0
 allow_non_jetson=0
 node_bin=''
 device_id='' device_token='' broker_url='' control_plane_url='' key_file='' source=''
+cameras=()
 model='' backend=tensorrt decoder=detectnet_v2
 while [ $# -gt 0 ]; do
   case "$1" in
@@ -47,6 +52,7 @@ while [ $# -gt 0 ]; do
     --control-plane-url) control_plane_url=${2:-}; shift 2 ;;
     --fleet-public-key-file) key_file=${2:-}; shift 2 ;;
     --source) source=${2:-}; shift 2 ;;
+    --camera) cameras+=("${2:-}"); shift 2 ;;
     --model) model=${2:-}; shift 2 ;;
     --backend) backend=${2:-}; shift 2 ;;
     --decoder) decoder=${2:-}; shift 2 ;;
@@ -61,9 +67,27 @@ missing=()
 [ -n "$broker_url" ] || missing+=(--broker-url)
 [ -n "$control_plane_url" ] || missing+=(--control-plane-url)
 [ -n "$key_file" ] || missing+=(--fleet-public-key-file)
-[ -n "$source" ] || missing+=(--source)
+[ -n "$source" ] || [ ${#cameras[@]} -gt 0 ] || missing+=(--source)
 if [ ${#missing[@]} -gt 0 ]; then
   echo "install.sh: missing ${missing[*]}" >&2
+  exit 2
+fi
+if [ -n "$source" ] && [ ${#cameras[@]} -gt 0 ]; then
+  echo "install.sh: give either --source or --camera, not both" >&2
+  exit 2
+fi
+camera_ids=' '
+for cam in "${cameras[@]}"; do
+  id=${cam%%=*}
+  if [ "$id" = "$cam" ] || [ -z "${cam#*=}" ] || ! [[ $id =~ ^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$ ]]; then
+    echo "install.sh: --camera '$cam': must be ID=SRC, the id 1-64 characters of A-Z a-z 0-9 . _ - starting with a letter or digit" >&2
+    exit 2
+  fi
+  case "$camera_ids" in *" $id "*) echo "install.sh: --camera: id '$id' is given twice" >&2; exit 2 ;; esac
+  camera_ids="$camera_ids$id "
+done
+if [ ${#cameras[@]} -gt 64 ]; then
+  echo "install.sh: --camera: at most 64 cameras (one runner serves them)" >&2
   exit 2
 fi
 [ -r "$key_file" ] || { echo "install.sh: --fleet-public-key-file: cannot read '$key_file'" >&2; exit 2; }
@@ -286,6 +310,21 @@ case "$json_node" in
 esac
 [ -x "$json_node" ] || json_node=node
 json() { "$json_node" -e 'process.stdout.write(JSON.stringify(process.argv[1]))' -- "$1"; }
+# The cameras: `"source": SRC` inside runner, or a top-level `"cameras": [{id, source}, …]`.
+if [ ${#cameras[@]} -gt 0 ]; then
+  camera_json=$("$json_node" -e '
+    const list = process.argv.slice(1).map((c) => {
+      const i = c.indexOf("=");
+      return { id: c.slice(0, i), source: c.slice(i + 1) };
+    });
+    process.stdout.write(JSON.stringify(list));' -- "${cameras[@]}")
+  cameras_line="\"cameras\": $camera_json,"
+  source_line=''
+else
+  cameras_line=''
+  source_line=",
+    \"source\": $(json "$source")"
+fi
 config="$root$confdir/agent.json"
 umask 077
 cat >"$config" <<JSON
@@ -296,12 +335,12 @@ cat >"$config" <<JSON
   "controlPlaneUrl": $(json "$control_plane_url"),
   "dataDir": "$datadir",
   "fleetPublicKey": $(json "$(cat "$key_file")"),
+  $cameras_line
   "runner": {
     "bin": "$prefix/packages/runner/build/facefleet-runner",
     "backend": "$backend",
     "model": "$decoder",
-    "bootstrapModel": $(json "$model"),
-    "source": $(json "$source")
+    "bootstrapModel": $(json "$model")$source_line
   }
 }
 JSON

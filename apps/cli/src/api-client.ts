@@ -129,6 +129,7 @@ export function createApiClient(options: ApiClientOptions) {
     setTags: async (deviceId: string, tags: string[]) =>
       (await json(api.devices[':id'].tags.$put({ ...device(deviceId), json: { tags } }))).device,
     deleteDevice: (deviceId: string) => json(api.devices[':id'].$delete(device(deviceId))),
+    deviceCameras: (deviceId: string) => json(api.devices[':id'].cameras.$get(device(deviceId))),
 
     listEngines: async () => (await json(api.engines.$get())).engines,
     /** The engine file is streamed as the raw body (beside the typed query). */
@@ -183,3 +184,4 @@ export type RolloutView = Awaited<ReturnType<ApiClient['getRollout']>>;
 export type RolloutTarget = NonNullable<RolloutView['targets']>[number];
 export type FleetFps = Awaited<ReturnType<ApiClient['fleetFps']>>;
 export type FleetFpsDevice = FleetFps['classes'][number]['devices'][number];
+export type DeviceCameras = Awaited<ReturnType<ApiClient['deviceCameras']>>;
