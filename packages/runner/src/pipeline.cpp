@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <chrono>
 #include <cstring>
+#include <exception>
 #include <mutex>
 #include <thread>
 
@@ -135,7 +136,15 @@ std::int64_t epochMs() {
 
 PipelineSummary runPipeline(Detector& detector, std::vector<std::unique_ptr<Camera>>& cameras,
                             const PipelineOptions& opt, const std::atomic<bool>& stop, const LineSink& sink) {
+  return runPipeline(std::vector<Detector*>{&detector}, cameras, opt, stop, sink);
+}
+
+PipelineSummary runPipeline(const std::vector<Detector*>& detectors, std::vector<std::unique_ptr<Camera>>& cameras,
+                            const PipelineOptions& opt, const std::atomic<bool>& stop, const LineSink& sink) {
+  if (detectors.empty()) throw RunnerError(ErrorCode::BadArgs, "runPipeline: no detector");
   const std::size_t n = cameras.size();
+  const std::size_t laneCount = detectors.size();
+  Detector& first = *detectors.front();
   // Live (and paced) sources: one slot, newest frame wins. Files: two slots, so the next frame is
   // decoded and preprocessed while the current one is in inference.
   std::vector<Mux::Lane> lanes;
@@ -143,7 +152,10 @@ PipelineSummary runPipeline(Detector& detector, std::vector<std::unique_ptr<Came
     const bool dropStale = c->live() || opt.pace;
     lanes.push_back(Mux::Lane{dropStale ? 1u : 2u, dropStale});
   }
-  Mux mux(lanes);
+  // Several inference lanes: a camera's frame is held by the lane that took it until its line is
+  // out, so each camera's lines keep their order whichever lane runs them.
+  Mux mux(lanes, laneCount > 1);
+  // Per camera at most: two queued, one being preprocessed, one in inference.
   BlobPool blobs(4 * n);
   std::atomic<bool> halt{false};
   std::vector<CaptureCounters> counters(n);
@@ -160,9 +172,12 @@ PipelineSummary runPipeline(Detector& detector, std::vector<std::unique_ptr<Came
     c.onStateChange([&mux, i](CameraState s) { mux.setExpected(i, s == CameraState::Online); });
     if (state == CameraState::Failed) mux.finish(i);
   }
+  std::vector<std::thread> workers;
   auto shutdown = [&] {
     halt = true;
     mux.close();
+    for (auto& t : workers)
+      if (t.joinable()) t.join();
     for (auto& t : threads)
       if (t.joinable()) t.join();
     for (auto& c : cameras) c->onStateChange(nullptr);
@@ -172,9 +187,15 @@ PipelineSummary runPipeline(Detector& detector, std::vector<std::unique_ptr<Came
   auto nextStats = Clock::now() + interval;
   const auto started = Clock::now();
   auto lastDone = started;
-  const std::size_t maxBatch = static_cast<std::size_t>(std::max(1, detector.maxBatch()));
   const auto batchTimeout = seconds(opt.batchTimeoutMs / 1000.0);
-  const std::size_t perFrame = detector.input().elementCount();
+  const std::size_t perFrame = first.input().elementCount();
+
+  // `shared` guards everything below it that the inference lanes share: the stats windows, the
+  // summary, the camera states printed, and the sink (one line at a time).
+  std::mutex shared;
+  bool done = false;                      // --max-frames reached: no more frame lines
+  std::atomic<bool> finished{false};      // a lane left its loop: the others follow
+  std::exception_ptr failure;             // the first lane's error, rethrown by the caller's thread
 
   auto statsLineNow = [&](std::int64_t nowMs) {
     const double windowS = std::max(0.0, window.elapsedS(nowMs));
@@ -223,78 +244,102 @@ PipelineSummary runPipeline(Detector& detector, std::vector<std::unique_ptr<Came
     }
   };
 
-  for (std::size_t i = 0; i < n; ++i) {
-    if (cameras[i]->status().state == CameraState::Failed) continue;
-    threads.emplace_back(captureLoop, std::ref(*cameras[i]), i, std::cref(detector.input()), std::cref(opt),
-                         std::ref(mux), std::ref(blobs), std::cref(halt), std::ref(counters[i]));
-  }
-
-  try {
+  // One inference lane: its own detector (model instance), batches from the shared mux. The lines
+  // of a batch go out under `shared`, before its cameras are released to the other lanes.
+  auto serve = [&](Detector& detector) {
+    const std::size_t maxBatch = static_cast<std::size_t>(std::max(1, detector.maxBatch()));
     std::vector<std::pair<std::size_t, Item>> batch;
     std::vector<FrameTransform> transforms;
     std::vector<float> batchBlob;
     std::vector<Boxes> results;
     Detector::BatchTiming timing;
-    bool done = false;
-    printCameraChanges();
-    while (!done) {
-      const auto r = mux.popBatch(batch, maxBatch, batchTimeout, std::chrono::milliseconds(100));
-      if (r == Mux::Pop::Closed) break;
-      if (r == Mux::Pop::Batch) {
-        transforms.clear();
-        for (const auto& b : batch) transforms.push_back(b.second.transform);
-        const float* input = batch.front().second.blob.data();
-        if (batch.size() > 1) {  // one contiguous input: frame after frame
-          batchBlob.resize(batch.size() * perFrame);
-          for (std::size_t k = 0; k < batch.size(); ++k)
-            std::memcpy(batchBlob.data() + k * perFrame, batch[k].second.blob.data(), perFrame * sizeof(float));
-          input = batchBlob.data();
-        }
-        detector.detectBatch(input, transforms, results, &timing);
-        lastDone = Clock::now();
-        for (std::size_t k = 0; k < timing.callMs.size(); ++k) {
-          window.addInference(timing.callFrames[k], timing.callMs[k]);
-          summary.inferMs.add(timing.callMs[k]);
-          ++summary.batches;
-        }
-        for (std::size_t k = 0; k < batch.size(); ++k) {
-          const std::size_t lane = batch[k].first;
-          Item& item = batch[k].second;
-          if (!done) {
-            FrameMessage msg;
-            msg.camera = cameras[lane]->id();
-            msg.index = item.index;
-            msg.width = item.width;
-            msg.height = item.height;
-            msg.boxes = std::move(results[k]);
-            msg.ms.capture = item.captureMs;
-            msg.ms.pre = item.preMs;
-            msg.ms.infer = timing.inferMs[k];
-            msg.ms.post = timing.postMs[k];
-            msg.ms.total = msBetween(item.start, lastDone);
-            msg.ts = epochMs();
-            if (opt.emitFrames) sink(frameLine(msg));
-            ++windows[lane].frames;
-            ++summary.frames;
-            if (opt.maxFrames > 0 && summary.frames >= opt.maxFrames) done = true;
+    try {
+      while (!finished.load()) {
+        const auto r = mux.popBatch(batch, maxBatch, batchTimeout, std::chrono::milliseconds(100));
+        if (r == Mux::Pop::Closed) break;
+        if (r == Mux::Pop::Batch) {
+          transforms.clear();
+          for (const auto& b : batch) transforms.push_back(b.second.transform);
+          const float* input = batch.front().second.blob.data();
+          if (batch.size() > 1) {  // one contiguous input: frame after frame
+            batchBlob.resize(batch.size() * perFrame);
+            for (std::size_t k = 0; k < batch.size(); ++k)
+              std::memcpy(batchBlob.data() + k * perFrame, batch[k].second.blob.data(), perFrame * sizeof(float));
+            input = batchBlob.data();
           }
-          blobs.put(std::move(item.blob));
+          try {
+            detector.detectBatch(input, transforms, results, &timing);
+          } catch (...) {
+            for (const auto& b : batch) mux.release(b.first);
+            throw;
+          }
+          const auto inferred = Clock::now();
+          {
+            std::lock_guard<std::mutex> lock(shared);
+            lastDone = std::max(lastDone, inferred);
+            for (std::size_t k = 0; k < timing.callMs.size(); ++k) {
+              window.addInference(timing.callFrames[k], timing.callMs[k]);
+              summary.inferMs.add(timing.callMs[k]);
+              ++summary.batches;
+            }
+            for (std::size_t k = 0; k < batch.size() && !done; ++k) {
+              const std::size_t cam = batch[k].first;
+              Item& item = batch[k].second;
+              FrameMessage msg;
+              msg.camera = cameras[cam]->id();
+              msg.index = item.index;
+              msg.width = item.width;
+              msg.height = item.height;
+              msg.boxes = std::move(results[k]);
+              msg.ms.capture = item.captureMs;
+              msg.ms.pre = item.preMs;
+              msg.ms.infer = timing.inferMs[k];
+              msg.ms.post = timing.postMs[k];
+              msg.ms.total = msBetween(item.start, inferred);
+              msg.ts = epochMs();
+              if (opt.emitFrames) sink(frameLine(msg));
+              ++windows[cam].frames;
+              ++summary.frames;
+              if (opt.maxFrames > 0 && summary.frames >= opt.maxFrames) done = true;
+            }
+          }
+          for (auto& b : batch) {
+            blobs.put(std::move(b.second.blob));
+            mux.release(b.first);
+          }
+          if (done) break;
+        }
+        if (stop.load()) break;
+        std::lock_guard<std::mutex> lock(shared);
+        printCameraChanges();
+        collectDropped();
+        if (Clock::now() >= nextStats) {
+          sink(statsLineNow(epochMs()));
+          nextStats += interval;
+          if (nextStats < Clock::now()) nextStats = Clock::now() + interval;
         }
       }
-      if (stop.load()) break;
-      printCameraChanges();
-      collectDropped();
-      if (Clock::now() >= nextStats) {
-        sink(statsLineNow(epochMs()));
-        nextStats += interval;
-        if (nextStats < Clock::now()) nextStats = Clock::now() + interval;
-      }
+    } catch (...) {
+      std::lock_guard<std::mutex> lock(shared);
+      if (!failure) failure = std::current_exception();
     }
-  } catch (...) {
-    shutdown();
-    throw;
+    // Whatever ended this lane (end of every camera, --max-frames, a stop, an error) ends the others:
+    // they finish the batch they have and leave their loops.
+    finished = true;
+    mux.close();
+  };
+
+  for (std::size_t i = 0; i < n; ++i) {
+    if (cameras[i]->status().state == CameraState::Failed) continue;
+    threads.emplace_back(captureLoop, std::ref(*cameras[i]), i, std::cref(first.input()), std::cref(opt),
+                         std::ref(mux), std::ref(blobs), std::cref(halt), std::ref(counters[i]));
   }
+  printCameraChanges();  // before any lane runs: nothing shares it yet
+  // Lane 0 runs on this thread; the others on their own.
+  for (std::size_t l = 1; l < laneCount; ++l) workers.emplace_back(serve, std::ref(*detectors[l]));
+  serve(first);
   shutdown();
+  if (failure) std::rethrow_exception(failure);
   collectDropped();
   if (!stop.load()) printCameraChanges();  // files that ended, sources that failed
   sink(statsLineNow(epochMs()));
