@@ -1,5 +1,5 @@
 import type { Reported } from '@facefleet/protocol';
-import { eq, inArray, sql } from 'drizzle-orm';
+import { and, eq, inArray, sql } from 'drizzle-orm';
 import type { Dialect } from '../dialect.js';
 import type { DeviceRow } from '../schema/rows.js';
 import { chunks, first } from './util.js';
@@ -46,6 +46,21 @@ export function deviceRepository({ db, t }: Dialect) {
     },
     async setTokenHash(id: string, tokenHash: string): Promise<DeviceRow | undefined> {
       return first(await db.update(d).set({ tokenHash }).where(eq(d.id, id)).returning());
+    },
+    /**
+     * Replaces the stored token hash by `tokenHash` (a faster scheme, same token) if it is still
+     * `was`: a token rotated meanwhile is left alone. Whether it was replaced.
+     */
+    async upgradeTokenHash(id: string, was: string, tokenHash: string): Promise<boolean> {
+      return (
+        (
+          await db
+            .update(d)
+            .set({ tokenHash })
+            .where(and(eq(d.id, id), eq(d.tokenHash, was)))
+            .returning({ id: d.id })
+        ).length > 0
+      );
     },
     async setTags(id: string, tags: string[]): Promise<DeviceRow | undefined> {
       return first(
