@@ -70,6 +70,13 @@ export const configSchema = z.strictObject({
       flushMs: positiveInt.max(10_000).default(250),
       /** An idle event stream gets a heartbeat, and its credentials are re-checked, this often (ms). */
       heartbeatMs: positiveInt.max(300_000).default(15_000),
+      /**
+       * A stream's credentials are checked again before it sends anything once the last check is
+       * this old (ms), busy or not: a revoked token or ended session stops receiving within it.
+       */
+      recheckMs: positiveInt.max(60_000).default(1000),
+      /** Event streams one API token (and the sessions it signed in) may hold open at once. */
+      maxStreamsPerToken: positiveInt.max(10_000).default(8),
     })
     .prefault({}),
   mqtt: z
@@ -100,7 +107,10 @@ export const configSchema = z.strictObject({
       /** The dynamic-security admin login (`mosquitto_ctrl dynsec init FILE USERNAME`). */
       brokerAdminUsername: z.string().min(1).default('admin'),
       brokerAdminPassword: z.string().min(1).nullable().default(null),
-      /** Messages per second one client may publish (a token bucket; excess is delayed). */
+      /**
+       * Messages per second one login (a device, a subscriber) may publish over all its sessions
+       * together (a token bucket; excess is delayed).
+       */
       ratePerSec: z.number().positive().default(100),
       /** Burst size of that bucket. */
       rateBurst: positiveInt.default(500),
@@ -110,6 +120,13 @@ export const configSchema = z.strictObject({
        * and dropped; this cap keeps one client from making the server buffer up to 256 MiB.
        */
       maxPacketBytes: positiveInt.min(256 * 1024).default(1024 * 1024),
+      /**
+       * MQTT sessions one device may hold at once (the embedded broker): its agent, and room for
+       * a second while the broker has not yet noticed the first one's connection drop.
+       */
+      maxSessionsPerDevice: positiveInt.max(1000).default(2),
+      /** MQTT sessions one read-only subscriber login may hold at once (the embedded broker). */
+      maxSessionsPerSubscriber: positiveInt.max(10_000).default(16),
       /** Disconnect a subscriber whose socket does not drain within this many ms. */
       drainTimeoutMs: positiveInt.default(10_000),
       /**
@@ -140,6 +157,22 @@ export const configSchema = z.strictObject({
             'required with brokerAdmin dynsec (--broker-admin-password or FACEFLEET_BROKER_ADMIN_PASSWORD)',
         });
       }
+    })
+    .prefault({}),
+  auth: z
+    .strictObject({
+      /**
+       * The key of the keyed hash under which device tokens, API tokens and subscriber passwords
+       * are stored (auth/secrets.ts), made on first start. Instances sharing a store must share
+       * it too. Default: <dataDir>/token-key.
+       */
+      tokenKeyFile: z.string().min(1).nullable().default(null),
+      /**
+       * Failed logins (MQTT and API) one client address may make within `failedLoginWindowMs`;
+       * past that, its logins are refused unchecked until the oldest failure is that old.
+       */
+      maxFailedLogins: positiveInt.max(100_000).default(30),
+      failedLoginWindowMs: positiveInt.max(3_600_000).default(60_000),
     })
     .prefault({}),
   ingest: z
@@ -207,6 +240,7 @@ export type Config = z.infer<typeof configSchema> & {
   store: string;
   instanceId: string;
   http: { dashboardDir: string; sessionKeyFile: string };
+  auth: { tokenKeyFile: string };
   engines: { dir: string };
 };
 export type ConfigInput = z.input<typeof configSchema>;
@@ -229,6 +263,8 @@ const SETTINGS: Record<string, { path: string; kind: 'string' | 'number' | 'null
   'dashboard-dir': { path: 'http.dashboardDir', kind: 'string' },
   'live-flush-ms': { path: 'live.flushMs', kind: 'number' },
   'live-heartbeat-ms': { path: 'live.heartbeatMs', kind: 'number' },
+  'live-recheck-ms': { path: 'live.recheckMs', kind: 'number' },
+  'live-max-streams-per-token': { path: 'live.maxStreamsPerToken', kind: 'number' },
   'mqtt-host': { path: 'mqtt.host', kind: 'string' },
   'mqtt-port': { path: 'mqtt.port', kind: 'number' },
   'mqtt-ws-port': { path: 'mqtt.wsPort', kind: 'nullable-number' },
@@ -240,6 +276,11 @@ const SETTINGS: Record<string, { path: string; kind: 'string' | 'number' | 'null
   'mqtt-max-packet-bytes': { path: 'mqtt.maxPacketBytes', kind: 'number' },
   'rate-per-sec': { path: 'mqtt.ratePerSec', kind: 'number' },
   'rate-burst': { path: 'mqtt.rateBurst', kind: 'number' },
+  'max-sessions-per-device': { path: 'mqtt.maxSessionsPerDevice', kind: 'number' },
+  'max-sessions-per-subscriber': { path: 'mqtt.maxSessionsPerSubscriber', kind: 'number' },
+  'token-key-file': { path: 'auth.tokenKeyFile', kind: 'string' },
+  'max-failed-logins': { path: 'auth.maxFailedLogins', kind: 'number' },
+  'failed-login-window-ms': { path: 'auth.failedLoginWindowMs', kind: 'number' },
   'batch-ms': { path: 'ingest.batchMs', kind: 'number' },
   'batch-rows': { path: 'ingest.batchRows', kind: 'number' },
   'ingest-writer': { path: 'ingest.writer', kind: 'string' },
@@ -379,6 +420,12 @@ export function loadConfig(options: LoadConfigOptions = {}): Config {
       dir: data.engines.dir ? resolve(cwd, data.engines.dir) : join(dataDir, 'engines'),
     },
     keyFile: data.keyFile ? resolve(cwd, data.keyFile) : join(dataDir, 'fleet-key.pem'),
+    auth: {
+      ...data.auth,
+      tokenKeyFile: data.auth.tokenKeyFile
+        ? resolve(cwd, data.auth.tokenKeyFile)
+        : join(dataDir, 'token-key'),
+    },
     http: {
       ...data.http,
       sessionKeyFile: data.http.sessionKeyFile

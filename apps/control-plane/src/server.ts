@@ -8,8 +8,9 @@ import { type AlertExecutor, createAlertExecutor } from './alerts/executor.js';
 import { createApp } from './api/app.js';
 import { loadDashboard } from './api/dashboard.js';
 import { createApiTokens } from './auth/api-tokens.js';
+import { createLoginThrottle } from './auth/login-throttle.js';
 import { createMqttAuthenticator } from './auth/mqtt-auth.js';
-import { createVerifiedCache, newSecret } from './auth/secrets.js';
+import { createSecrets, loadOrCreateKey, newSecret } from './auth/secrets.js';
 import { createSessions, loadOrCreateSessionKey } from './auth/sessions.js';
 import {
   type BrokerCredentials,
@@ -29,6 +30,7 @@ import { type CommittedMessage, createIngest } from './ingest/ingest.js';
 import { createEventBus } from './live/bus.js';
 import { createLiveFeed } from './live/feed.js';
 import { createLiveHub } from './live/hub.js';
+import { createLogLimiter } from './log-limit.js';
 import { createDesiredPublisher } from './rollouts/desired.js';
 import { createRolloutExecutor } from './rollouts/executor.js';
 import { type Change, createChangeFeed } from './services/changes.js';
@@ -103,8 +105,19 @@ export async function createServer({
   log.info({ store: store.location, kind: store.kind, instance: instanceId }, 'store open');
   const clustered = store.kind === 'postgres';
   const telemetry = createTelemetry();
-  const cache = createVerifiedCache();
-  const tokens = createApiTokens(store, cache);
+  const keyLog = createLogLimiter(log);
+  const secrets = createSecrets(loadOrCreateKey(config.auth.tokenKeyFile, 'token key'), () =>
+    keyLog.warn(
+      'foreign-token-key',
+      { tokenKeyFile: config.auth.tokenKeyFile },
+      'a stored token hash was made under another token key: instances sharing a store must share auth.tokenKeyFile (--token-key-file)',
+    ),
+  );
+  const throttle = createLoginThrottle({
+    maxFailures: config.auth.maxFailedLogins,
+    windowMs: config.auth.failedLoginWindowMs,
+  });
+  const tokens = createApiTokens(store, secrets);
   const fleetKey = loadOrCreateFleetKey(config.keyFile);
   if (fleetKey.created) log.info({ keyFile: config.keyFile }, 'generated the fleet signing key');
   const blobs = createBlobStore(config.engines.dir);
@@ -259,8 +272,11 @@ export async function createServer({
       maxPacketBytes: config.mqtt.maxPacketBytes,
       ratePerSec: config.mqtt.ratePerSec,
       rateBurst: config.mqtt.rateBurst,
+      maxSessionsPerDevice: config.mqtt.maxSessionsPerDevice,
+      maxSessionsPerSubscriber: config.mqtt.maxSessionsPerSubscriber,
       drainTimeoutMs: config.mqtt.drainTimeoutMs,
-      authenticate: createMqttAuthenticator({ store, cache }),
+      authenticate: createMqttAuthenticator({ store, secrets }),
+      throttle,
       ingest,
       telemetry,
       log: log.child({ part: 'mqtt' }),
@@ -279,6 +295,7 @@ export async function createServer({
     bus: events,
     flushMs: config.live.flushMs,
     heartbeatMs: config.live.heartbeatMs,
+    maxPerOwner: config.live.maxStreamsPerToken,
   });
   const setDesired = createDesiredPublisher({ store, broker });
   const rollouts = createRolloutExecutor({
@@ -306,7 +323,6 @@ export async function createServer({
   async function applyChange(change: Change): Promise<void> {
     if (change.kind === 'rules') await alerts?.rulesChanged();
     if (change.kind === 'device') {
-      cache.forget(`device:${change.id}`);
       forgetEnrolled(change.id);
       live.deviceChanged(change.id);
       await alerts?.devicesChanged();
@@ -423,10 +439,11 @@ export async function createServer({
     blobs,
     fleetKey,
     tokens,
-    cache,
+    secrets,
+    throttle,
     ...createServices({
       store,
-      cache,
+      secrets,
       credentials,
       broker,
       changes,
@@ -447,6 +464,7 @@ export async function createServer({
       ttlS: config.http.sessionTtlS,
     }),
     hub,
+    liveRecheckMs: config.live.recheckMs,
     dashboard,
     health: () => ({
       broker: external ? 'external' : 'embedded',

@@ -1,22 +1,29 @@
 import { type Principal, parseMqttUsername } from '@facefleet/protocol';
 import type { Store } from '@facefleet/store';
-import type { VerifiedCache } from './secrets.js';
+import type { Secrets } from './secrets.js';
+
+/** What a CONNECT offers to prove who it is. */
+export interface MqttLogin {
+  username: string | undefined;
+  password: Uint8Array | undefined;
+}
 
 export interface MqttAuthOptions {
   store: Store;
-  cache: VerifiedCache;
+  secrets: Secrets;
 }
 
 /**
  * Who an MQTT login is: a device (its id + device token), a read-only subscriber
  * (`subscriber@NAME` + subscriber token) or nobody (undefined). Deny by default.
+ *
+ * An unknown id does the same hashing as a known one (Secrets.verify), and an old scrypt hash that
+ * verifies is replaced by the keyed hash (only if the device's token did not change meanwhile).
  */
 export function createMqttAuthenticator(options: MqttAuthOptions) {
-  const { store, cache } = options;
-  return async function authenticate(
-    username: string | undefined,
-    password: Uint8Array | undefined,
-  ): Promise<Principal | undefined> {
+  const { store, secrets } = options;
+  return async function authenticate(login: MqttLogin): Promise<Principal | undefined> {
+    const { username, password } = login;
     const user = parseMqttUsername(username);
     if (!user || !password || password.byteLength === 0 || password.byteLength > 1024) {
       return undefined;
@@ -26,16 +33,20 @@ export function createMqttAuthenticator(options: MqttAuthOptions) {
       case 'device': {
         const id = user.principal.deviceId;
         const hash = await store.devices.tokenHash(id);
-        if (hash === undefined) return undefined;
-        return (await cache.verify(`device:${id}`, secret, hash)) ? user.principal : undefined;
+        const verdict = await secrets.verify(secret, hash);
+        if (!verdict.ok || hash === undefined) return undefined;
+        if (verdict.rehash) await store.devices.upgradeTokenHash(id, hash, verdict.rehash);
+        return user.principal;
       }
       case 'subscriber': {
         if (!('name' in user)) return undefined;
         const row = await store.credentials.subscriber(user.name);
-        if (!row) return undefined;
-        return (await cache.verify(`subscriber@${user.name}`, secret, row.hash))
-          ? user.principal
-          : undefined;
+        const verdict = await secrets.verify(secret, row?.hash);
+        if (!verdict.ok || !row) return undefined;
+        if (verdict.rehash) {
+          await store.credentials.upgradeSubscriberHash(user.name, row.hash, verdict.rehash);
+        }
+        return user.principal;
       }
       case 'control-plane':
         // Inside the embedded broker the control plane publishes directly; no login is needed.

@@ -12,6 +12,7 @@ import type { Duplex } from 'node:stream';
 import { Aedes, type Client } from 'aedes';
 import type { Logger } from 'pino';
 import { createWebSocketStream, WebSocketServer } from 'ws';
+import type { LoginThrottle } from '../auth/login-throttle.js';
 import type { MqttAuthenticator } from '../auth/mqtt-auth.js';
 import type { Ingest } from '../ingest/ingest.js';
 import type { Telemetry } from '../telemetry.js';
@@ -27,10 +28,16 @@ export interface EmbeddedBrokerOptions {
   wsPort: number | null;
   /** A client announcing a larger MQTT packet (its remaining length) is disconnected unread. */
   maxPacketBytes: number;
+  /** Messages per second one login may publish, over all its sessions. */
   ratePerSec: number;
   rateBurst: number;
+  /** Sessions one device, or one subscriber login, may hold at once. */
+  maxSessionsPerDevice: number;
+  maxSessionsPerSubscriber: number;
   drainTimeoutMs: number;
   authenticate: MqttAuthenticator;
+  /** Failed logins per address (shared with the HTTP API). */
+  throttle: LoginThrottle;
   /** Where device messages go; a message is acknowledged when `enqueue` calls back. */
   ingest: Pick<Ingest, 'enqueue'>;
   telemetry: Telemetry;
@@ -74,10 +81,13 @@ export async function createBrokerCore(options: BrokerCoreOptions) {
   const sessions = createSessionRegistry<Client>({
     ratePerSec: options.ratePerSec,
     rateBurst: options.rateBurst,
+    maxSessionsPerDevice: options.maxSessionsPerDevice,
+    maxSessionsPerSubscriber: options.maxSessionsPerSubscriber,
   });
   const hooks = createBrokerHooks({
     sessions,
     authenticate: options.authenticate,
+    throttle: options.throttle,
     ingest: options.ingest,
     telemetry,
     log,

@@ -11,6 +11,7 @@ import type { IngestMessage } from '@facefleet/store';
 import { type IClientOptions, MqttClient } from 'mqtt';
 import { pino } from 'pino';
 import { afterEach, describe, expect, it } from 'vitest';
+import { createLoginThrottle } from '../auth/login-throttle.js';
 import { createTelemetry } from '../telemetry.js';
 import { grant, waitFor } from '../testing.js';
 import { type BrokerCore, createBrokerCore } from './embedded.js';
@@ -120,8 +121,11 @@ async function startBroker(): Promise<Harness> {
     maxPacketBytes: 1024 * 1024,
     ratePerSec: 10_000,
     rateBurst: 10_000,
+    maxSessionsPerDevice: 2,
+    maxSessionsPerSubscriber: 16,
+    throttle: createLoginThrottle({ maxFailures: 1000, windowMs: 60_000 }),
     drainTimeoutMs: 1000,
-    async authenticate(username, password) {
+    async authenticate({ username, password }) {
       if (paused) {
         const { start, answer } = paused;
         paused = undefined;
@@ -168,7 +172,7 @@ describe('broker hooks over in-memory streams', () => {
       expect(await refused({ username: 'cam-a', password: 'nope' })).toBe(4);
       expect(await refused({ username: 'cam-zz', password: 'secret-a' })).toBe(4);
       expect(await refused({})).toBe(4);
-      expect(h.telemetry.authFailures.get()).toBe(3);
+      expect(h.telemetry.authFailures.sum()).toBe(3);
       expect((await h.connect(login('cam-a'))).connected).toBe(true);
       await devicesOpen(h, 1);
     });
@@ -264,7 +268,7 @@ describe('broker hooks over in-memory streams', () => {
       expect(await code(login('cam-a', { clientId: 'shared-id' }))).toBe(2);
       expect(await code(login('subscriber@ha', { clientId: 'shared-id' }))).toBe(2);
       expect(await code(login('cam-a', { clientId: agentClientId('cam-b') }))).toBe(2);
-      expect(h.telemetry.authFailures.get()).toBe(3);
+      expect(h.telemetry.authFailures.sum()).toBe(3);
       expect(b.connected).toBe(true);
       const bGone = closed(b);
       const again = await h.connect(login('cam-b', { clientId: 'shared-id' }));

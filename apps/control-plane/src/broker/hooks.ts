@@ -1,6 +1,7 @@
-import { mayPublish, maySubscribe } from '@facefleet/protocol';
+import { mayPublish, maySubscribe, parseTopic } from '@facefleet/protocol';
 import type { AedesOptions, AuthenticateError, Client } from 'aedes';
 import type { Logger } from 'pino';
+import type { LoginThrottle } from '../auth/login-throttle.js';
 import type { MqttAuthenticator } from '../auth/mqtt-auth.js';
 import { IngestError } from '../errors.js';
 import { decodeDeviceMessage } from '../ingest/decode.js';
@@ -9,11 +10,19 @@ import { createLogLimiter } from '../log-limit.js';
 import type { Telemetry } from '../telemetry.js';
 import type { SessionRegistry } from './sessions.js';
 
+/** The peer address of a client's connection (TCP, TLS or WebSocket); `local` for an in-memory stream. */
+export function clientAddress(client: Client): string {
+  const socket = client.req?.socket ?? (client.conn as { remoteAddress?: string });
+  return socket?.remoteAddress ?? 'local';
+}
+
 export interface BrokerHooksOptions {
   /** Who is connected: the hooks' only state. */
   sessions: SessionRegistry<Client>;
   /** Checks a login's username and password against the store. */
   authenticate: MqttAuthenticator;
+  /** Failed logins per address: past its limit, logins are refused unchecked. */
+  throttle: LoginThrottle;
   ingest: Pick<Ingest, 'enqueue'>;
   telemetry: Telemetry;
   log: Logger;
@@ -50,23 +59,64 @@ export function createBrokerHooks(options: BrokerHooksOptions) {
   const deny = (returnCode: number, message: string): AuthenticateError =>
     Object.assign(new Error(message), { returnCode }) as AuthenticateError;
 
-  /** CONNECT: the password against the store, then the client-id rule; the session is admitted. */
+  /**
+   * A refused login, counted and logged within bounds: at most a few lines a minute per `code`
+   * (log-limit.ts), with at most 64 characters of the username and client id (a CONNECT may carry
+   * up to 64 KiB of each).
+   */
+  const refuse = (
+    client: Client,
+    username: string | undefined,
+    code: string,
+    detail: string,
+    returnCode: number,
+  ): AuthenticateError => {
+    telemetry.authFailures.inc({ reason: code });
+    refusals.warn(
+      `login:${code}`,
+      {
+        clientId: client.id?.slice(0, 64),
+        username: username?.slice(0, 64),
+        ...(username && username.length > 64 ? { usernameLength: username.length } : {}),
+        address: clientAddress(client),
+      },
+      `mqtt login refused: ${detail}`,
+    );
+    return deny(returnCode, detail);
+  };
+
+  /**
+   * CONNECT: the address's failed-login count, the password against the store, then the
+   * client-id rule and the login's session limit; the session is admitted.
+   */
   const authenticate: Hook<'authenticate'> = (client, username, password, done) => {
+    const address = clientAddress(client);
+    const wait = options.throttle.retryAfterMs(address);
+    if (wait > 0) {
+      telemetry.loginThrottled.inc({ transport: 'mqtt' });
+      const detail = `too many failed logins from this address: retry in ${Math.ceil(wait / 1000)} s`;
+      done(refuse(client, username, 'throttled', detail, 3), false);
+      return;
+    }
     const name = username ?? '';
     const epoch = sessions.epoch(name);
-    options.authenticate(username, password).then(
+    options.authenticate({ username, password }).then(
       (principal) => {
         if (!principal || sessions.epoch(name) !== epoch) {
-          telemetry.authFailures.inc();
-          log.info({ clientId: client.id, username }, 'mqtt login refused');
-          done(deny(4, 'bad username or password'), false);
+          if (!principal) options.throttle.failed(address);
+          done(refuse(client, username, 'bad_credentials', 'bad username or password', 4), false);
           return;
         }
         const refusal = sessions.clientIdRefusal(client.id, name);
         if (refusal) {
-          telemetry.authFailures.inc();
-          log.warn({ clientId: client.id, username }, `mqtt login refused: ${refusal}`);
-          done(deny(2, `identifier rejected: ${refusal}`), false);
+          const detail = `identifier rejected: ${refusal}`;
+          done(refuse(client, username, 'client_id', detail, 2), false);
+          return;
+        }
+        const limit = sessions.sessionLimitRefusal(principal, name, client.id);
+        if (limit) {
+          telemetry.sessionsRefused.inc({ reason: 'per_login_limit' });
+          done(refuse(client, username, 'session_limit', `server unavailable: ${limit}`, 3), false);
           return;
         }
         sessions.admit(client, principal, name, epoch);
@@ -102,6 +152,9 @@ export function createBrokerHooks(options: BrokerHooksOptions) {
       callback(new Error(`not authorized to publish to ${packet.topic}`));
       return;
     }
+    // Only a device's status is retained (its will, and what subscribers read on arrival): a
+    // device cannot leave retained messages on its other topics, which it could never clear.
+    if (packet.retain && parseTopic(packet.topic).kind !== 'status') packet.retain = false;
     const proceed = () => {
       let message: ReturnType<typeof decodeDeviceMessage>;
       try {
@@ -149,7 +202,7 @@ export function createBrokerHooks(options: BrokerHooksOptions) {
 
   /** aedes `clientReady`: the session opens, or closes at once if revoked meanwhile. */
   const clientReady = (client: Client): void => {
-    if (sessions.ready(client)) return;
+    if (sessions.ready(client, client.clean)) return;
     telemetry.sessionsDropped.inc();
     client.close();
   };

@@ -141,7 +141,7 @@ describe.each(STORE_KINDS)('rollout executor (%s)', (kind) => {
       expect(seenC[seenC.length - 1]).toMatchObject({ rolloutId: null });
       expect(seenC[seenC.length - 1]!.rev).toBeGreaterThan(seenC[0]!.rev);
       expect((await rollout('ro-2')).targets.every((x) => x.state === 'reverted')).toBe(true);
-      const metrics = await (await t.api('GET', '/metrics', { token: null })).text();
+      const metrics = await (await t.api('GET', '/metrics')).text();
       expect(metrics).toContain('facefleet_rollouts{state="halted"} 1');
     });
 

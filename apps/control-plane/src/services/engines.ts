@@ -74,6 +74,7 @@ export function createEngineService(deps: EngineServiceDeps) {
         size,
         signature,
         createdAt: Date.now(),
+        version: 0,
       });
       // Two uploads of one id at once: the second finds the first's row.
       if (!row) throw new ServiceError('conflict', `engine ${id} exists`, 'id', 'already exists');

@@ -1,6 +1,6 @@
 import type { Store } from '@facefleet/store';
 import type { Logger } from 'pino';
-import type { VerifiedCache } from '../auth/secrets.js';
+import type { Secrets } from '../auth/secrets.js';
 import type { BrokerCredentials } from '../broker/credentials.js';
 import type { Broker } from '../broker/types.js';
 import type { BlobStore } from '../engines/blob-store.js';
@@ -13,7 +13,7 @@ import { createSubscriberService } from './subscribers.js';
 
 export interface ServiceDeps {
   store: Store;
-  cache: VerifiedCache;
+  secrets: Secrets;
   credentials: BrokerCredentials;
   broker: Broker;
   changes: ChangeFeed;
@@ -25,16 +25,16 @@ export interface ServiceDeps {
 
 /** The use cases the API calls (a long-running server and the serverless entry build the same). */
 export function createServices(deps: ServiceDeps) {
-  const { store, cache, credentials, broker, changes, log } = deps;
+  const { store, secrets, credentials, broker, changes, log } = deps;
   return {
-    devices: createDeviceService({ store, cache, credentials, broker, changes, log }),
+    devices: createDeviceService({ store, secrets, credentials, broker, changes, log }),
     engines: createEngineService({
       store,
       blobs: deps.blobs,
       fleetKey: deps.fleetKey,
       maxBytes: deps.maxEngineBytes,
     }),
-    subscribers: createSubscriberService({ store, cache, credentials, log }),
+    subscribers: createSubscriberService({ store, secrets, credentials, log }),
     alertRules: createAlertRuleService({ store, changes }),
   };
 }
