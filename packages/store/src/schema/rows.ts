@@ -21,6 +21,7 @@ export type SubscriberTokenRow = typeof sqlite.subscriberTokens.$inferSelect;
 export type FaceRollupRow = typeof sqlite.faceRollups.$inferSelect;
 export type MetricRollupRow = typeof sqlite.metricRollups.$inferSelect;
 export type LeaseRow = typeof sqlite.leases.$inferSelect;
+export type WillExcuseRow = typeof sqlite.willExcuses.$inferSelect;
 export type DeviceCertificateRow = typeof sqlite.deviceCertificates.$inferSelect;
 export type RevokedSessionRow = typeof sqlite.revokedSessions.$inferSelect;
 
