@@ -31,6 +31,7 @@ import { createEventBus } from './live/bus.js';
 import { createLiveFeed } from './live/feed.js';
 import { createLiveHub } from './live/hub.js';
 import { createLogLimiter } from './log-limit.js';
+import { keepPrivate } from './private-files.js';
 import { createDesiredPublisher } from './rollouts/desired.js';
 import { createRolloutExecutor } from './rollouts/executor.js';
 import { type Change, createChangeFeed } from './services/changes.js';
@@ -89,6 +90,8 @@ export async function createServer({
   announce,
 }: ServerOptions): Promise<RunningServer> {
   const instanceId = config.instanceId;
+  // Keys, the database and engines live here: no other local user reads any of it.
+  keepPrivate(config.dataDir);
   // Set once the leader lease exists (below): what to do when the bus is back after a loss.
   let busBack: () => void = () => {};
   const store = await openStore(config.store, {
