@@ -131,6 +131,8 @@ export function createApiClient(options: ApiClientOptions) {
     deleteDevice: (deviceId: string) => json(api.devices[':id'].$delete(device(deviceId))),
 
     listEngines: async () => (await json(api.engines.$get())).engines,
+    deleteEngine: (engineId: string) =>
+      json(api.engines[':id'].$delete({ param: { id: param(engineId, 'engine id') } })),
     /** The engine file is streamed as the raw body (beside the typed query). */
     uploadEngine: async (
       query: Parameters<typeof api.engines.$post>[0]['query'],

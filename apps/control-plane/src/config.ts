@@ -215,7 +215,13 @@ export const configSchema = z.strictObject({
     .prefault({}),
   engines: z
     .strictObject({
+      /** The largest engine file an upload may be. */
       maxBytes: positiveInt.default(1024 * 1024 * 1024),
+      /**
+       * All engine files together (a file shared by several engines counted once): past it,
+       * uploads are refused until engines no longer used are deleted (DELETE /api/v1/engines/ID).
+       */
+      quotaBytes: positiveInt.default(16 * 1024 * 1024 * 1024),
       /**
        * Where engine files are kept, by sha256. Instances sharing a store must share this folder
        * (a network file system). Default: <dataDir>/engines.
@@ -289,6 +295,7 @@ const SETTINGS: Record<string, { path: string; kind: 'string' | 'number' | 'null
   'retention-raw-days': { path: 'retention.rawDays', kind: 'number' },
   'retention-rollup-days': { path: 'retention.rollupDays', kind: 'number' },
   'engine-max-bytes': { path: 'engines.maxBytes', kind: 'number' },
+  'engine-quota-bytes': { path: 'engines.quotaBytes', kind: 'number' },
   'key-file': { path: 'keyFile', kind: 'string' },
   'tick-ms': { path: 'tickMs', kind: 'number' },
   'log-level': { path: 'logLevel', kind: 'string' },

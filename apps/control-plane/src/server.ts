@@ -300,7 +300,7 @@ export async function createServer({
     heartbeatMs: config.live.heartbeatMs,
     maxPerOwner: config.live.maxStreamsPerToken,
   });
-  const setDesired = createDesiredPublisher({ store, broker });
+  const setDesired = createDesiredPublisher({ store, broker, fleetKey });
   const rollouts = createRolloutExecutor({
     store,
     setDesired,
@@ -445,6 +445,20 @@ export async function createServer({
   if (dashboard.reason) log.warn({ dir: dashboard.dir }, dashboard.reason);
   else log.info({ dir: dashboard.dir, files: dashboard.files?.size }, 'serving the dashboard at /');
   const serviceLog = log.child({ part: 'api' });
+  const services = createServices({
+    store,
+    secrets,
+    credentials,
+    broker,
+    changes,
+    blobs,
+    fleetKey,
+    maxEngineBytes: config.engines.maxBytes,
+    engineQuotaBytes: config.engines.quotaBytes,
+    log: serviceLog,
+  });
+  // Engines signed before ids and versions were: signed again (devices now require it).
+  await services.engines.migrateSignatures();
   const app = createApp({
     store,
     broker,
@@ -453,17 +467,7 @@ export async function createServer({
     tokens,
     secrets,
     throttle,
-    ...createServices({
-      store,
-      secrets,
-      credentials,
-      broker,
-      changes,
-      blobs,
-      fleetKey,
-      maxEngineBytes: config.engines.maxBytes,
-      log: serviceLog,
-    }),
+    ...services,
     rollouts,
     ingest,
     httpIngest: config.ingest.httpSecret ? { secret: config.ingest.httpSecret, isEnrolled } : null,

@@ -92,12 +92,26 @@ export async function createServerlessApp({
   const events = createEventBus({ log });
   const rollouts = createRolloutExecutor({
     store,
-    setDesired: createDesiredPublisher({ store, broker }),
+    setDesired: createDesiredPublisher({ store, broker, fleetKey }),
     log: log.child({ part: 'rollouts' }),
     events,
   });
   const enrolled = new Set<string>();
   const serviceLog = log.child({ part: 'api' });
+  const services = createServices({
+    store,
+    secrets,
+    credentials,
+    broker,
+    changes,
+    blobs,
+    fleetKey,
+    maxEngineBytes: config.engines.maxBytes,
+    engineQuotaBytes: config.engines.quotaBytes,
+    log: serviceLog,
+  });
+  // Engines signed before ids and versions were: signed again (devices now require it).
+  await services.engines.migrateSignatures();
   const app = createApp({
     store,
     broker,
@@ -110,17 +124,7 @@ export async function createServerlessApp({
       maxFailures: config.auth.maxFailedLogins,
       windowMs: config.auth.failedLoginWindowMs,
     }),
-    ...createServices({
-      store,
-      secrets,
-      credentials,
-      broker,
-      changes,
-      blobs,
-      fleetKey,
-      maxEngineBytes: config.engines.maxBytes,
-      log: serviceLog,
-    }),
+    ...services,
     rollouts,
     ingest,
     httpIngest: config.ingest.httpSecret

@@ -11,12 +11,14 @@ export {
   timestampSchema,
 } from './common.js';
 export {
+  controlPlanePathSchema,
   type Desired,
   desiredSchema,
   ENGINE_FORMATS,
   type EngineManifest,
   engineManifestSchema,
   engineSigningPayload,
+  rollbackSigningPayload,
 } from './desired.js';
 export {
   DEVICE_CLASS_ALIASES,

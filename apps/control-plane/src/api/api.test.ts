@@ -1,4 +1,5 @@
 import { createHash, createPublicKey, verify } from 'node:crypto';
+import { existsSync } from 'node:fs';
 import { Agent, request } from 'node:http';
 import { join } from 'node:path';
 import { engineSigningPayload } from '@facefleet/protocol';
@@ -236,9 +237,22 @@ describe.each(STORE_KINDS)('API (%s)', (kind) => {
       ).toBe(true);
     });
 
-    it('serves the blob to its device class with Range support', async () => {
+    it('serves the blob to the device it is assigned to, with Range support; no other device gets it (issue 17, finding 15)', async () => {
       const token = await t.enroll('nx-dl', 'jetson-xavier-nx');
       const basic = `Basic ${Buffer.from(`nx-dl:${token}`).toString('base64')}`;
+      // before it is assigned, not even a device of its class downloads it
+      expect(
+        (
+          await t.api('GET', `/api/v1/engines/${engineId}/blob`, {
+            token: null,
+            headers: { authorization: basic },
+          })
+        ).status,
+      ).toBe(403);
+      const rollout = await t.api('POST', '/api/v1/rollouts', {
+        body: { engineId, selector: { deviceIds: ['nx-dl'] }, canaryShare: 0 },
+      });
+      expect(rollout.status).toBe(201);
       const whole = await t.api('GET', `/api/v1/engines/${engineId}/blob`, {
         token: null,
         headers: { authorization: basic },
@@ -271,23 +285,32 @@ describe.each(STORE_KINDS)('API (%s)', (kind) => {
           })
         ).status,
       ).toBe(401);
-      const nanoToken = await t.enroll('nano-dl', 'jetson-nano');
-      const nano = `Basic ${Buffer.from(`nano-dl:${nanoToken}`).toString('base64')}`;
-      expect(
-        (
-          await t.api('GET', `/api/v1/engines/${engineId}/blob`, {
-            token: null,
-            headers: { authorization: nano },
-          })
-        ).status,
-      ).toBe(403);
+      for (const [id, cls] of [
+        ['nano-dl', 'jetson-nano'],
+        ['nx-other', 'jetson-xavier-nx'],
+      ] as const) {
+        const other = `Basic ${Buffer.from(`${id}:${await t.enroll(id, cls)}`).toString('base64')}`;
+        expect(
+          (
+            await t.api('GET', `/api/v1/engines/${engineId}/blob`, {
+              token: null,
+              headers: { authorization: other },
+            })
+          ).status,
+          id,
+        ).toBe(403);
+      }
     });
 
-    it('refuses path traversal in engine names and ids', async () => {
+    it('refuses path traversal, look-alike and direction-changing characters in engine names and ids (issue 17, finding 15)', async () => {
       for (const [field, value] of [
         ['name', '../../etc/passwd'],
         ['name', 'a\\b'],
         ['id', '../x'],
+        ['name', 'f\u0430cenet'], // Cyrillic а
+        ['name', 'facenet\u202egpj.exe'], // right-to-left override
+        ['name', 'face\u200bnet'], // zero-width space
+        ['name', 'ｆacenet'], // fullwidth f
       ] as const) {
         const res = await t.api('POST', `/api/v1/engines?${engineQuery({ [field]: value })}`, {
           body: new Uint8Array([1, 2, 3]),
@@ -310,6 +333,50 @@ describe.each(STORE_KINDS)('API (%s)', (kind) => {
           engines: unknown[];
         };
         expect(list.engines).toHaveLength(0);
+      } finally {
+        await small.close();
+      }
+    });
+    it('holds uploads to a quota of all engines, and deletes engines nothing needs, with their file (issue 17, finding 9)', async () => {
+      const small = await startTestServer(['--engine-quota-bytes', '250000'], { store: kind });
+      try {
+        const upload = (id: string, fill: number) =>
+          small.api('POST', `/api/v1/engines?${engineQuery({ id })}`, {
+            body: new Uint8Array(100_000).fill(fill),
+            headers: { 'content-type': 'application/octet-stream' },
+          });
+        const usage = async () =>
+          (
+            (await (await small.api('GET', '/api/v1/engines')).json()) as {
+              usage: { usedBytes: number; quotaBytes: number };
+            }
+          ).usage;
+        expect((await upload('q-a', 1)).status).toBe(201);
+        const b = (await (await upload('q-b', 2)).json()) as { engine: { sha256: string } };
+        expect(await usage()).toEqual({ usedBytes: 200_000, quotaBytes: 250_000 });
+        const over = await upload('q-c', 3);
+        expect(over.status).toBe(413);
+        expect(((await over.json()) as ErrorBody).error.message).toMatch(/quota of 250000 bytes/);
+        expect((await usage()).usedBytes).toBe(200_000);
+        // in use by a rollout under way: kept, and the answer says by what
+        await small.enroll('q-dev', 'jetson-xavier-nx');
+        const ro = await small.api('POST', '/api/v1/rollouts', {
+          body: { id: 'ro-q', engineId: 'q-a', selector: { deviceIds: ['q-dev'] }, canaryShare: 0 },
+        });
+        expect(ro.status).toBe(201);
+        const busy = await small.api('DELETE', '/api/v1/engines/q-a');
+        expect(busy.status).toBe(409);
+        expect(((await busy.json()) as ErrorBody).error.message).toMatch(/ro-q/);
+        expect(
+          (await small.api('DELETE', '/api/v1/engines/q-b', { token: await small.token('viewer') }))
+            .status,
+        ).toBe(403);
+        expect((await small.api('DELETE', '/api/v1/engines/q-b')).status).toBe(200);
+        expect(existsSync(join(small.dataDir, 'engines', b.engine.sha256))).toBe(false);
+        expect((await small.api('GET', '/api/v1/engines/q-b')).status).toBe(404);
+        expect((await small.api('DELETE', '/api/v1/engines/q-b')).status).toBe(404);
+        expect((await usage()).usedBytes).toBe(100_000);
+        expect((await upload('q-c', 3)).status).toBe(201);
       } finally {
         await small.close();
       }

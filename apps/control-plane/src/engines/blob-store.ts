@@ -64,6 +64,10 @@ export function createBlobStore(dir: string) {
         return undefined;
       }
     },
+    /** Removes a blob (no engine refers to it any more); nothing when it is not there. */
+    async remove(sha256: string): Promise<void> {
+      await rm(pathOf(sha256), { force: true });
+    },
     /** Reads bytes [start, end] inclusive. */
     read(sha256: string, start?: number, end?: number) {
       return createReadStream(pathOf(sha256), { start, end });

@@ -20,6 +20,7 @@ export interface ServiceDeps {
   blobs: BlobStore;
   fleetKey: FleetKey;
   maxEngineBytes: number;
+  engineQuotaBytes: number;
   log: Logger;
 }
 
@@ -33,6 +34,8 @@ export function createServices(deps: ServiceDeps) {
       blobs: deps.blobs,
       fleetKey: deps.fleetKey,
       maxBytes: deps.maxEngineBytes,
+      quotaBytes: deps.engineQuotaBytes,
+      log,
     }),
     subscribers: createSubscriberService({ store, secrets, credentials, log }),
     alertRules: createAlertRuleService({ store, changes }),
