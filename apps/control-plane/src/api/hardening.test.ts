@@ -133,7 +133,10 @@ describe('API hardening (issue 17)', () => {
 
   it('finding 13: an anonymous caller cannot make the server read more than 16 KiB', async () => {
     const big = JSON.stringify({ token: 'x'.repeat(1024 * 1024) });
-    const signIn = (body: string | ReadableStream<Uint8Array>, headers: Record<string, string> = {}) =>
+    const signIn = (
+      body: string | ReadableStream<Uint8Array>,
+      headers: Record<string, string> = {},
+    ) =>
       fetch(`${base}/api/v1/session`, {
         method: 'POST',
         headers: { 'content-type': 'application/json', [CSRF_HEADER]: '1', ...headers },
