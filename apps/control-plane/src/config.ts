@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { isAbsolute, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { fieldIssues } from '@facefleet/protocol';
+import { fieldIssues, HA_DEFAULT_PREFIX, haPrefixProblem } from '@facefleet/protocol';
 import { z } from 'zod';
 import { ConfigError } from './errors.js';
 
@@ -193,6 +193,25 @@ export const configSchema = z.strictObject({
       httpSecret: z.string().min(32, 'must be at least 32 characters').nullable().default(null),
     })
     .prefault({}),
+  homeAssistant: z
+    .strictObject({
+      /**
+       * Home Assistant MQTT discovery: retained configs for every device (faces, FPS, inference
+       * FPS, temperature, online) below the prefix, so Home Assistant on the same broker shows
+       * the fleet with no configuration. `off` publishes nothing and keeps the prefix out of the
+       * ACL.
+       */
+      discovery: z.enum(['on', 'off']).default('on'),
+      /** Home Assistant's discovery prefix (its MQTT integration's setting). */
+      prefix: z
+        .string()
+        .superRefine((prefix, ctx) => {
+          const problem = haPrefixProblem(prefix);
+          if (problem) ctx.addIssue({ code: 'custom', message: problem });
+        })
+        .default(HA_DEFAULT_PREFIX),
+    })
+    .prefault({}),
   db: z
     .strictObject({
       /**
@@ -291,6 +310,8 @@ const SETTINGS: Record<string, { path: string; kind: 'string' | 'number' | 'null
   'batch-rows': { path: 'ingest.batchRows', kind: 'number' },
   'ingest-writer': { path: 'ingest.writer', kind: 'string' },
   'ingest-http-secret': { path: 'ingest.httpSecret', kind: 'string' },
+  'ha-discovery': { path: 'homeAssistant.discovery', kind: 'string' },
+  'ha-discovery-prefix': { path: 'homeAssistant.prefix', kind: 'string' },
   'db-synchronous': { path: 'db.synchronous', kind: 'string' },
   'retention-raw-days': { path: 'retention.rawDays', kind: 'number' },
   'retention-rollup-days': { path: 'retention.rollupDays', kind: 'number' },

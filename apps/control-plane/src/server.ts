@@ -27,6 +27,7 @@ import type { Config } from './config.js';
 import { createBlobStore } from './engines/blob-store.js';
 import { loadOrCreateFleetKey } from './engines/fleet-key.js';
 import { type CommittedMessage, createIngest } from './ingest/ingest.js';
+import { createHaDiscovery } from './integrations/home-assistant.js';
 import { createEventBus } from './live/bus.js';
 import { createLiveFeed } from './live/feed.js';
 import { createLiveHub } from './live/hub.js';
@@ -174,6 +175,7 @@ export async function createServer({
 
   let broker: Broker;
   let credentials: BrokerCredentials;
+  const haPrefix = config.homeAssistant.discovery === 'on' ? config.homeAssistant.prefix : null;
   let reconcileBroker: () => Promise<void> = async () => {};
   // Messages taken from an external broker or over HTTP wait for this check: enrolled devices are
   // remembered (until they change; the embedded broker checks logins instead).
@@ -228,6 +230,7 @@ export async function createServer({
           subscribers: new Set(await store.credentials.subscriberNames()),
         }),
         log: dynsecLog,
+        acl: { haPrefix },
       });
       // The control plane's own login: the configured password, or a fresh one this start. When
       // the broker already takes the configured one (another instance set it), it is left as it
@@ -280,6 +283,7 @@ export async function createServer({
       drainTimeoutMs: config.mqtt.drainTimeoutMs,
       authenticate: createMqttAuthenticator({ store, secrets }),
       throttle,
+      acl: { haPrefix },
       ingest,
       telemetry,
       log: log.child({ part: 'mqtt' }),
@@ -311,6 +315,17 @@ export async function createServer({
   let alerts: AlertExecutor | undefined;
   // Until the leader lease is first tried (below), this instance does no singleton work.
   let leading = () => false;
+  const homeAssistant =
+    haPrefix === null
+      ? undefined
+      : createHaDiscovery({
+          prefix: haPrefix,
+          broker,
+          store,
+          log: log.child({ part: 'home-assistant' }),
+          leading: () => leading(),
+        });
+  homeAssistant?.start();
 
   /** A committed batch, this instance's or another's: live events everywhere; the leader acts. */
   function handleBatch(batch: CommittedMessage[]): void {
@@ -329,6 +344,7 @@ export async function createServer({
       forgetEnrolled(change.id);
       live.deviceChanged(change.id);
       await alerts?.devicesChanged();
+      void homeAssistant?.deviceChanged(change.id);
     }
   }
   changes.subscribe(async (change) => {
@@ -375,6 +391,9 @@ export async function createServer({
         });
         // What the previous leader (if any) had not acted on yet.
         await rollouts.catchUp();
+        homeAssistant
+          ?.publishAll()
+          .catch((err: unknown) => log.warn({ err }, 'home assistant: discovery failed'));
         void reconcileBroker();
         retentionRun = retentionRun.then(retention);
         retentionTimer = setInterval(() => {

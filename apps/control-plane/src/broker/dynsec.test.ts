@@ -44,6 +44,8 @@ describe('dynamic-security plans (no broker)', () => {
       (['status', 'faces', 'metrics', 'reported', 'desired'] as const).map((k) => topics[k](id)),
     ),
     topics.alert('crowd', 'cam-a'),
+    'homeassistant/status',
+    'homeassistant/sensor/facefleet_cam-a/faces/config',
   ];
 
   it("gives each principal's role exactly the protocol ACL", () => {
@@ -254,14 +256,15 @@ describe('external mosquitto with logins managed through dynamic security', () =
     );
   });
 
-  it('gives read-only subscriber credentials alerts and face counts, and nothing to publish', async () => {
+  it('gives read-only subscriber credentials alerts, face counts, status and metrics, and no device topic to publish', async () => {
     const res = await cp.api('POST', '/api/v1/subscribers', { body: { name: 'ha' } });
     expect(res.status).toBe(201);
     const { username, password } = (await res.json()) as { username: string; password: string };
     const sub = await login(username, password);
     expect(await grant(sub, 'facefleet/v1/alerts/#')).toBe(1);
     expect(await grant(sub, 'facefleet/v1/devices/+/faces')).toBe(1);
-    expect(await grant(sub, 'facefleet/v1/devices/+/metrics')).toBe(128);
+    expect(await grant(sub, 'facefleet/v1/devices/+/metrics')).toBe(1);
+    expect(await grant(sub, 'facefleet/v1/devices/+/reported')).toBe(128);
     expect(await grant(sub, topics.desired('cam-a'))).toBe(128);
 
     // An alert the control plane publishes (its role may) reaches the subscriber.
@@ -289,6 +292,24 @@ describe('external mosquitto with logins managed through dynamic security', () =
       [topics.faces('cam-a'), 'faces by subscriber'],
     ];
     expect(await routed(sub, tries, a)).toEqual([]);
+  });
+
+  it('publishes Home Assistant discovery through the broker; the birth message brings it again', async () => {
+    const res = await cp.api('POST', '/api/v1/subscribers', { body: { name: 'home-assistant' } });
+    const { username, password } = (await res.json()) as { username: string; password: string };
+    const ha = await login(username, password);
+    const configs: string[] = [];
+    ha.on('message', (topic, payload) => {
+      if (topic === 'homeassistant/sensor/facefleet_cam-a/faces/config') {
+        configs.push(payload.toString());
+      }
+    });
+    // Retained on the broker since cam-a was enrolled.
+    expect(await grant(ha, 'homeassistant/#')).toBe(1);
+    await waitFor(() => configs.length === 1, 10_000, 'the retained faces config of cam-a');
+    expect(JSON.parse(configs[0]!)).toMatchObject({ state_topic: topics.faces('cam-a') });
+    await ha.publishAsync('homeassistant/status', 'online', { qos: 1 });
+    await waitFor(() => configs.length >= 2, 10_000, 'the config again after the birth message');
   });
 
   it("rotating a device's token drops its session; only the new token logs in", async () => {

@@ -124,13 +124,15 @@ describe.each(STORE_KINDS)('embedded broker (%s)', (kind) => {
       expect(c.connected).toBe(true);
     });
 
-    it('gives subscriber credentials face counts and alerts, read-only', async () => {
+    it('gives subscriber credentials face counts, status, metrics and alerts, read-only', async () => {
       const res = await t.api('POST', '/api/v1/subscribers', { body: { name: 'ha' } });
       const { username, password } = (await res.json()) as { username: string; password: string };
       expect(username).toBe('subscriber@ha');
       const sub = await connectClient(t.mqttUrl, { username, password });
       clients.push(sub);
-      expect(await grant(sub, 'facefleet/v1/devices/+/metrics')).toBe(128);
+      expect(await grant(sub, 'facefleet/v1/devices/+/metrics')).toBe(1);
+      expect(await grant(sub, 'facefleet/v1/devices/+/reported')).toBe(128);
+      expect(await grant(sub, 'facefleet/v1/devices/+/desired')).toBe(128);
       expect(await grant(sub, 'facefleet/v1/alerts/#')).toBe(1);
       expect(await grant(sub, 'facefleet/v1/devices/+/faces')).toBe(1);
       const got = new Promise<string>((r) => sub.once('message', (topic) => r(topic)));

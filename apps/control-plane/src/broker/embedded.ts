@@ -9,6 +9,7 @@ import {
   type Server as NetServer,
 } from 'node:net';
 import type { Duplex } from 'node:stream';
+import { type AclOptions, DEFAULT_ACL_OPTIONS } from '@facefleet/protocol';
 import { Aedes, type Client } from 'aedes';
 import type { Logger } from 'pino';
 import { createWebSocketStream, WebSocketServer } from 'ws';
@@ -42,6 +43,8 @@ export interface EmbeddedBrokerOptions {
   ingest: Pick<Ingest, 'enqueue'>;
   telemetry: Telemetry;
   log: Logger;
+  /** The ACL's settings; default: Home Assistant's discovery under `homeassistant/`. */
+  acl?: AclOptions;
 }
 
 /** The embedded broker, which can also drop the sessions of one login. */
@@ -91,6 +94,7 @@ export async function createBrokerCore(options: BrokerCoreOptions) {
     ingest: options.ingest,
     telemetry,
     log,
+    acl: options.acl ?? DEFAULT_ACL_OPTIONS,
   });
   const aedes = await Aedes.createBroker({
     concurrency: 1000,
@@ -139,6 +143,17 @@ export async function createBrokerCore(options: BrokerCoreOptions) {
         );
       });
     },
+    /** What clients publish to `topic` (aedes delivers it to the process like to a subscriber). */
+    watch(topic: string, handler: (payload: Buffer) => void): void {
+      aedes.subscribe(
+        topic,
+        (packet, done) => {
+          handler(Buffer.from(packet.payload as Buffer));
+          done();
+        },
+        () => {},
+      );
+    },
     connectedDevices: () => sessions.connectedDevices,
     disconnect: hooks.disconnect,
     close: () => new Promise<void>((resolve) => aedes.close(() => resolve())),
@@ -175,6 +190,7 @@ export async function createEmbeddedBroker(
   return {
     ports: { mqtt: mqttPort, ws: wsPort },
     publish: core.publish,
+    watch: core.watch,
     connectedDevices: core.connectedDevices,
     disconnect: core.disconnect,
     async close() {

@@ -344,13 +344,15 @@ describe('broker hooks over in-memory streams', () => {
       expect(a.connected).toBe(true);
     });
 
-    it('lets a subscriber read face counts and alerts, and nothing more, and publish nothing', async () => {
+    it('lets a subscriber read face counts, status, metrics and alerts, and nothing more, and publish no device topic', async () => {
       const h = await startBroker();
       const sub = await h.connect(login('subscriber@ha'));
       const granted = (filter: string) => grant(sub, filter);
       expect(await granted('facefleet/v1/devices/+/faces')).toBe(1);
       expect(await granted('facefleet/v1/alerts/#')).toBe(1);
-      expect(await granted('facefleet/v1/devices/+/metrics')).toBe(128);
+      expect(await granted('facefleet/v1/devices/+/metrics')).toBe(1);
+      expect(await granted('facefleet/v1/devices/+/status')).toBe(1);
+      expect(await granted('facefleet/v1/devices/+/reported')).toBe(128);
       expect(await granted(topics.desired('cam-a'))).toBe(128);
       const gone = closed(sub);
       sub.publish(topics.faces('cam-a'), faces('cam-a', 1), { qos: 1 });

@@ -1,4 +1,4 @@
-import { mayPublish, maySubscribe, parseTopic } from '@facefleet/protocol';
+import { type AclOptions, mayPublish, maySubscribe, parseTopic } from '@facefleet/protocol';
 import type { AedesOptions, AuthenticateError, Client } from 'aedes';
 import type { Logger } from 'pino';
 import type { LoginThrottle } from '../auth/login-throttle.js';
@@ -16,6 +16,15 @@ export function clientAddress(client: Client): string {
   return socket?.remoteAddress ?? 'local';
 }
 
+/** Whether a topic the ACL let a device publish to is its status (the one it may retain). */
+function isStatusTopic(topic: string): boolean {
+  try {
+    return parseTopic(topic).kind === 'status';
+  } catch {
+    return false;
+  }
+}
+
 export interface BrokerHooksOptions {
   /** Who is connected: the hooks' only state. */
   sessions: SessionRegistry<Client>;
@@ -26,6 +35,8 @@ export interface BrokerHooksOptions {
   ingest: Pick<Ingest, 'enqueue'>;
   telemetry: Telemetry;
   log: Logger;
+  /** The ACL's settings (Home Assistant's discovery prefix). */
+  acl: AclOptions;
 }
 
 type Hook<
@@ -142,7 +153,7 @@ export function createBrokerHooks(options: BrokerHooksOptions) {
       callback(new Error('credentials revoked'));
       return;
     }
-    if (!mayPublish(session.principal, packet.topic)) {
+    if (!mayPublish(session.principal, packet.topic, options.acl)) {
       telemetry.rejected.inc({ reason: 'acl' });
       refusals.warn(
         'acl',
@@ -152,10 +163,17 @@ export function createBrokerHooks(options: BrokerHooksOptions) {
       callback(new Error(`not authorized to publish to ${packet.topic}`));
       return;
     }
-    // Only a device's status is retained (its will, and what subscribers read on arrival): a
-    // device cannot leave retained messages on its other topics, which it could never clear.
-    if (packet.retain && parseTopic(packet.topic).kind !== 'status') packet.retain = false;
+    // Of a device's messages only its status is retained (its will, and what is read on
+    // arrival): a device cannot leave retained messages on its other topics, never to be cleared.
+    if (packet.retain && session.principal.kind === 'device' && !isStatusTopic(packet.topic)) {
+      packet.retain = false;
+    }
     const proceed = () => {
+      // Not a device: a subscriber's Home Assistant birth message, passed on as it is.
+      if (session.principal.kind !== 'device') {
+        callback(null);
+        return;
+      }
       let message: ReturnType<typeof decodeDeviceMessage>;
       try {
         message = decodeDeviceMessage(packet.topic, packet.payload as Buffer);
@@ -187,7 +205,7 @@ export function createBrokerHooks(options: BrokerHooksOptions) {
   /** SUBSCRIBE: the ACL; a refused filter is negated (SUBACK 128) and the client stays. */
   const authorizeSubscribe: Hook<'authorizeSubscribe'> = (client, subscription, callback) => {
     const session = sessions.get(client);
-    if (!session || !maySubscribe(session.principal, subscription.topic)) {
+    if (!session || !maySubscribe(session.principal, subscription.topic, options.acl)) {
       telemetry.rejected.inc({ reason: 'acl_subscribe' });
       log.info({ clientId: client.id, filter: subscription.topic }, 'subscribe refused by the ACL');
       callback(null, null);

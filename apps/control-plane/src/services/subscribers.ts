@@ -13,7 +13,7 @@ export interface SubscriberServiceDeps {
   log: Logger;
 }
 
-/** Read-only MQTT credentials for alerts and face counts (mosquitto_sub, Node-RED, Home Assistant). */
+/** Read-only MQTT credentials for alerts, face counts, status and metrics (mosquitto_sub, Node-RED, Home Assistant). */
 export function createSubscriberService(deps: SubscriberServiceDeps) {
   const { store, secrets, credentials } = deps;
   return {
