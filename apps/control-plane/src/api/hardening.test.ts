@@ -184,6 +184,20 @@ describe('API hardening (issue 17)', () => {
     expect(await res.text()).toContain('facefleet_login_throttled_total');
   });
 
+  it('finding 15: a bucket of 400 digits is refused, not read as Infinity', async () => {
+    await t.enroll('bucket-1');
+    const series = (bucket: string) =>
+      t.api('GET', `/api/v1/devices/bucket-1/faces?bucket=${bucket}`);
+    expect((await series('60s')).status).toBe(200);
+    for (const bucket of [`${'9'.repeat(400)}s`, '9999999999999d', '0s', '367d']) {
+      const res = await series(bucket);
+      expect(res.status, bucket).toBe(400);
+      expect(
+        ((await res.json()) as { error: { details: { path: string }[] } }).error.details[0]?.path,
+      ).toBe('bucket');
+    }
+  });
+
   it('finding 15: an Authorization header with anything after the token is refused', async () => {
     const get = (authorization: string) =>
       fetch(`${base}/api/v1/devices`, { headers: { authorization } });

@@ -51,13 +51,17 @@ export function requireRole(
   return p;
 }
 
-/** `60s`, `5m`, `1h` → milliseconds. */
+/**
+ * `60s`, `5m`, `1h` → milliseconds; undefined for anything else, a count of more than 12 digits
+ * among it (`999…9s` would be Infinity, and a bound compared with it would pass).
+ */
 export function parseDuration(text: string): number | undefined {
-  const m = /^(\d+)(ms|s|m|h|d)$/.exec(text);
+  const m = /^(\d{1,12})(ms|s|m|h|d)$/.exec(text);
   if (!m) return undefined;
   const n = Number(m[1]);
   const unit = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 }[m[2] as 'ms'];
-  return n * unit;
+  const ms = n * unit;
+  return Number.isSafeInteger(ms) ? ms : undefined;
 }
 
 /** Nearest-rank percentile of unsorted values; null for none. */
