@@ -85,6 +85,15 @@ export const configSchema = z.strictObject({
       port: port.default(1883),
       /** MQTT over WebSocket; null disables it. */
       wsPort: port.nullable().default(8083),
+      /**
+       * Web origins (`https://dashboard.example:443` as a browser sends it) whose pages may open
+       * MQTT over WebSocket. Upgrades without an Origin (devices, programs) are not affected;
+       * browsers' are refused unless listed.
+       */
+      wsAllowedOrigins: z
+        .array(z.string().regex(/^https?:\/\/[^\s/]+$/, 'must look like https://host:port'))
+        .max(100)
+        .default([]),
       /** External broker URL (`mqtt://host:port`); when set, no broker is embedded. */
       broker: z
         .string()
@@ -271,7 +280,8 @@ export type Config = z.infer<typeof configSchema> & {
 export type ConfigInput = z.input<typeof configSchema>;
 
 /** Flags and environment variables, each mapped to a dotted config path and a value kind. */
-const SETTINGS: Record<string, { path: string; kind: 'string' | 'number' | 'nullable-number' }> = {
+type SettingKind = 'string' | 'number' | 'nullable-number' | 'list';
+const SETTINGS: Record<string, { path: string; kind: SettingKind }> = {
   'data-dir': { path: 'dataDir', kind: 'string' },
   store: { path: 'store', kind: 'string' },
   'instance-id': { path: 'instanceId', kind: 'string' },
@@ -293,6 +303,7 @@ const SETTINGS: Record<string, { path: string; kind: 'string' | 'number' | 'null
   'mqtt-host': { path: 'mqtt.host', kind: 'string' },
   'mqtt-port': { path: 'mqtt.port', kind: 'number' },
   'mqtt-ws-port': { path: 'mqtt.wsPort', kind: 'nullable-number' },
+  'mqtt-ws-allowed-origins': { path: 'mqtt.wsAllowedOrigins', kind: 'list' },
   broker: { path: 'mqtt.broker', kind: 'string' },
   'broker-password': { path: 'mqtt.brokerPassword', kind: 'string' },
   'broker-admin': { path: 'mqtt.brokerAdmin', kind: 'string' },
@@ -326,8 +337,9 @@ function envName(flag: string): string {
   return `FACEFLEET_${flag.toUpperCase().replaceAll('-', '_')}`;
 }
 
-function convert(raw: string, kind: 'string' | 'number' | 'nullable-number'): unknown {
+function convert(raw: string, kind: SettingKind): unknown {
   if (kind === 'string') return raw;
+  if (kind === 'list') return raw.split(',').filter((s) => s.trim() !== '');
   if (kind === 'nullable-number' && (raw === 'off' || raw === 'none')) return null;
   const n = Number(raw);
   // Leave what is not a number as a string: zod then names the field and says what it expected.

@@ -275,6 +275,7 @@ export async function createServer({
       host: config.mqtt.host,
       port: config.mqtt.port,
       wsPort: config.mqtt.wsPort,
+      wsAllowedOrigins: config.mqtt.wsAllowedOrigins,
       maxPacketBytes: config.mqtt.maxPacketBytes,
       ratePerSec: config.mqtt.ratePerSec,
       rateBurst: config.mqtt.rateBurst,

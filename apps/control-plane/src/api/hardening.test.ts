@@ -1,6 +1,7 @@
 import { topics } from '@facefleet/protocol';
 import type { MqttClient } from 'mqtt';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { WebSocket } from 'ws';
 import { CSRF_HEADER } from '../auth/sessions.js';
 import {
   connectClient,
@@ -195,6 +196,51 @@ describe('API hardening (issue 17)', () => {
       expect(
         ((await res.json()) as { error: { details: { path: string }[] } }).error.details[0]?.path,
       ).toBe('bucket');
+    }
+  });
+
+  it('finding 15: MQTT over WebSocket refuses pages of other sites (Origin), not devices', async () => {
+    const url = `ws://127.0.0.1:${t.server.ports.ws}`;
+    const upgrade = (origin?: string) =>
+      new Promise<number>((resolve) => {
+        const ws = new WebSocket(url, 'mqtt', origin ? { origin } : {});
+        ws.once('open', () => {
+          ws.terminate();
+          resolve(101);
+        });
+        ws.once('unexpected-response', (_req, res) => {
+          resolve(res.statusCode ?? 0);
+          ws.terminate();
+        });
+        ws.once('error', () => {});
+      });
+    expect(await upgrade('https://evil.example')).toBe(403);
+    expect(t.server.telemetry.rejected.get({ reason: 'ws_origin' })).toBe(1);
+    expect(await upgrade()).toBe(101);
+    // and a device logs in over it as over TCP
+    const token = await t.enroll('ws-1');
+    const c = await connectClient(url, { username: 'ws-1', password: token, clientId: 'ws-1' });
+    await c.endAsync();
+    // an origin the operator allows
+    const allowing = await startTestServer([
+      '--mqtt-ws-allowed-origins',
+      'https://dashboard.example',
+    ]);
+    try {
+      const other = `ws://127.0.0.1:${allowing.server.ports.ws}`;
+      const open = (origin: string) =>
+        new Promise<boolean>((resolve) => {
+          const ws = new WebSocket(other, 'mqtt', { origin });
+          ws.once('open', () => {
+            ws.terminate();
+            resolve(true);
+          });
+          ws.once('error', () => resolve(false));
+        });
+      expect(await open('https://dashboard.example')).toBe(true);
+      expect(await open('https://evil.example')).toBe(false);
+    } finally {
+      await allowing.close();
     }
   });
 

@@ -27,6 +27,8 @@ export interface EmbeddedBrokerOptions {
   port: number;
   /** MQTT over WebSocket port; null: none. */
   wsPort: number | null;
+  /** Origins (`https://host:port`) whose pages may open MQTT over WebSocket; none by default. */
+  wsAllowedOrigins?: readonly string[];
   /** A client announcing a larger MQTT packet (its remaining length) is disconnected unread. */
   maxPacketBytes: number;
   /** Messages per second one login may publish, over all its sessions. */
@@ -57,6 +59,14 @@ export interface EmbeddedBroker extends Broker {
   disconnect(username: string, options: { discardWill: boolean }): number;
 }
 
+/**
+ * Whether a WebSocket upgrade with this Origin header is let in: none at all (not a browser), or
+ * one of `allowed` exactly (scheme, host and port, as browsers send it).
+ */
+export function originAllowed(origin: string | undefined, allowed: readonly string[]): boolean {
+  return origin === undefined || allowed.includes(origin);
+}
+
 function listen(server: NetServer | HttpServer, port: number, host: string): Promise<number> {
   return new Promise((resolve, reject) => {
     server.once('error', reject);
@@ -72,7 +82,10 @@ function closeServer(server: NetServer | HttpServer): Promise<void> {
 }
 
 /** What the broker core needs: the embedded broker's options less its listeners. */
-export type BrokerCoreOptions = Omit<EmbeddedBrokerOptions, 'host' | 'port' | 'wsPort'>;
+export type BrokerCoreOptions = Omit<
+  EmbeddedBrokerOptions,
+  'host' | 'port' | 'wsPort' | 'wsAllowedOrigins'
+>;
 
 /**
  * aedes with facefleet's rules (hooks.ts) over one session registry, and no listener of its own:
@@ -176,7 +189,22 @@ export async function createEmbeddedBroker(
     const http = createHttpServer((_req, res) => {
       res.writeHead(426, { 'content-type': 'text/plain' }).end('MQTT over WebSocket only\n');
     });
-    const wss = new WebSocketServer({ server: http, maxPayload: 1024 * 1024 });
+    const wss = new WebSocketServer({
+      server: http,
+      maxPayload: 1024 * 1024,
+      // A browser says where the page that opens the socket came from; devices and other
+      // programs send no Origin. A page of another site must not reach the broker through a
+      // browser on the fleet's network (it could try logins from inside it).
+      verifyClient: ({ origin }, done) => {
+        if (originAllowed(origin, options.wsAllowedOrigins ?? [])) return done(true);
+        options.telemetry.rejected.inc({ reason: 'ws_origin' });
+        log.warn(
+          { origin: String(origin).slice(0, 256) },
+          'MQTT over WebSocket: Origin not allowed',
+        );
+        done(false, 403, 'Origin not allowed');
+      },
+    });
     wss.on('connection', (socket, req) => {
       const stream = createWebSocketStream(socket);
       stream.on('error', () => socket.terminate());
