@@ -160,7 +160,10 @@ export function freePort(): Promise<number> {
 }
 
 export interface TestMosquitto {
+  /** The devices' and subscribers' listener (a login's client id is its username there). */
   url: string;
+  /** The control plane's and the dynamic-security admin's listener. */
+  controlPlaneUrl: string;
   /** The dynamic-security admin login (`mosquitto_ctrl dynsec init`). */
   admin: { username: string; password: string };
   /** Stops mosquitto (SIGTERM) and waits for it to exit. */
@@ -180,18 +183,20 @@ export const SHIPPED_MOSQUITTO_CONF = fileURLToPath(
 export async function startDynsecMosquitto(dir: string): Promise<TestMosquitto> {
   const admin = { username: 'admin', password: 'admin-secret' };
   const port = await freePort();
+  const cpPort = await freePort();
   const dynsecFile = join(dir, 'dynamic-security.json');
   execFileSync('mosquitto_ctrl', ['dynsec', 'init', dynsecFile, admin.username, admin.password], {
     stdio: 'ignore',
   });
   const rewrites: [RegExp, string][] = [
     [/^listener 1883$/, `listener ${port} 127.0.0.1`],
+    [/^listener 1884 127\.0\.0\.1$/, `listener ${cpPort} 127.0.0.1`],
     [/^plugin_opt_config_file .*/, `plugin_opt_config_file ${dynsecFile}`],
     [/^persistence_location .*/, `persistence_location ${dir}/`],
     [/^log_type (notice|warning)$/, ''],
   ];
   const shipped = readFileSync(SHIPPED_MOSQUITTO_CONF, 'utf8').split('\n');
-  for (const [pattern] of rewrites.slice(0, 3)) {
+  for (const [pattern] of rewrites.slice(0, 4)) {
     if (!shipped.some((line) => pattern.test(line))) {
       throw new Error(`${SHIPPED_MOSQUITTO_CONF} has no line matching ${pattern}`);
     }
@@ -236,6 +241,7 @@ export async function startDynsecMosquitto(dir: string): Promise<TestMosquitto> 
   }
   return {
     url,
+    controlPlaneUrl: `mqtt://127.0.0.1:${cpPort}`,
     admin,
     async stop() {
       if (child.exitCode === null) child.kill('SIGTERM');

@@ -157,7 +157,7 @@ describe('external mosquitto with logins managed through dynamic security', () =
     startTestServer(
       [
         '--broker',
-        mosquitto.url,
+        mosquitto.controlPlaneUrl,
         '--broker-admin',
         'dynsec',
         '--broker-admin-password',
@@ -218,11 +218,42 @@ describe('external mosquitto with logins managed through dynamic security', () =
   it('does not start with a wrong admin password, and says which login failed', async () => {
     await expect(
       startTestServer(
-        ['--broker', mosquitto.url, '--broker-admin', 'dynsec', '--broker-admin-password', 'wrong'],
+        [
+          '--broker',
+          mosquitto.controlPlaneUrl,
+          '--broker-admin',
+          'dynsec',
+          '--broker-admin-password',
+          'wrong',
+        ],
         // Inside this suite's directory: a start that fails leaves its files behind.
         { dataDir: join(dir, 'cp-refused') },
       ),
     ).rejects.toThrow(/dynamic-security admin admin: .*(Not authorized|Bad username or password)/i);
+  });
+
+  it("makes a login's username its client id (use_username_as_clientid): one device cannot knock another off by naming its client id (issue 17, finding 15)", async () => {
+    const a = await connectClient(mosquitto.url, {
+      username: 'cam-a',
+      password: tokens['cam-a'],
+      clientId: 'facefleet-agent-cam-a',
+    });
+    clients.push(a);
+    let aClosed = false;
+    a.once('close', () => {
+      aClosed = true;
+    });
+    const b = await connectClient(mosquitto.url, {
+      username: 'cam-b',
+      password: tokens['cam-b'],
+      clientId: 'facefleet-agent-cam-a',
+    });
+    clients.push(b);
+    // both stay: mosquitto gave cam-b the client id cam-b. A round trip through the broker
+    // shows a takeover would have happened by now (it is done before the CONNACK)
+    await a.subscribeAsync(topics.desired('cam-a'), { qos: 1 });
+    expect(aClosed).toBe(false);
+    expect(a.connected && b.connected).toBe(true);
   });
 
   it('gives an enrolled device a login for its own topics only', async () => {
@@ -360,7 +391,7 @@ describe('external mosquitto with logins managed through dynamic security', () =
 
   it('will not take over a broker login it did not create', async () => {
     const admin = await connectDynsecAdmin({
-      url: mosquitto.url,
+      url: mosquitto.controlPlaneUrl,
       ...mosquitto.admin,
       log: pino({ level: 'silent' }),
     });
