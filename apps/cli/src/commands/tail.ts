@@ -14,6 +14,7 @@ import { type ApiClient, createApiClient } from '../api-client.js';
 import { readLogin } from '../cli-config.js';
 import { type CliContext, type Command, numberFlag, type ParsedValues } from '../command.js';
 import { CliError, EXIT, type ExitCode, UsageError } from '../errors.js';
+import { printable } from '../printable.js';
 import { coloursFor } from './common.js';
 
 const mqttOptions = {
@@ -213,7 +214,9 @@ const facesTail: Command = {
         return true;
       } catch (err) {
         if (!(err instanceof PayloadError)) throw err;
-        ctx.stderr.write(`skipped an invalid message on ${topic}: ${err.message}\n`);
+        ctx.stderr.write(
+          `skipped an invalid message on ${printable(topic)}: ${printable(err.message)}\n`,
+        );
         return false;
       }
     });
@@ -249,12 +252,14 @@ const alertsTail: Command = {
                 : c.yellow('FIRING  ')
               : c.green('RESOLVED');
           ctx.stdout.write(
-            `${time(a.ts)}  ${state} ${a.severity.padEnd(8)} ${a.ruleId}  ${a.deviceId}  ${a.message}\n`,
+            `${time(a.ts)}  ${state} ${a.severity.padEnd(8)} ${a.ruleId}  ${a.deviceId}  ${printable(a.message)}\n`,
           );
         }
         return true;
       } catch (err) {
-        ctx.stderr.write(`skipped an invalid message on ${topic}: ${(err as Error).message}\n`);
+        ctx.stderr.write(
+          `skipped an invalid message on ${printable(topic)}: ${printable((err as Error).message)}\n`,
+        );
         return false;
       }
     });
