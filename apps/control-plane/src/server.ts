@@ -408,6 +408,7 @@ export async function createServer({
           broker,
           log: log.child({ part: 'alerts' }),
           events,
+          webhooks: { allowHosts: config.alerts.webhookAllowHosts },
         });
         // What the previous leader (if any) had not acted on yet.
         await rollouts.catchUp();
@@ -494,6 +495,7 @@ export async function createServer({
     fleetKey,
     maxEngineBytes: config.engines.maxBytes,
     engineQuotaBytes: config.engines.quotaBytes,
+    webhooks: { allowHosts: config.alerts.webhookAllowHosts },
     log: serviceLog,
   });
   // Engines signed before ids and versions were: signed again (devices now require it).

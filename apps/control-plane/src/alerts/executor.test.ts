@@ -29,7 +29,8 @@ describe.each(STORE_KINDS)('alert executor (%s)', (kind) => {
 
   beforeAll(async () => {
     await new Promise<void>((r) => webhook.listen(0, '127.0.0.1', () => r()));
-    t = await startTestServer([], { store: kind });
+    // the webhook below listens on loopback: an internal address, allowed here by name
+    t = await startTestServer(['--webhook-allow-hosts', '127.0.0.1'], { store: kind });
     const token = await t.enroll('al-cam', 'jetson-xavier-nx', ['lobby']);
     cam = await connectClient(t.mqttUrl, { username: 'al-cam', password: token });
     const { username, password } = (await (
@@ -44,6 +45,46 @@ describe.each(STORE_KINDS)('alert executor (%s)', (kind) => {
     await sub?.endAsync(true);
     await t?.close();
     webhook.close();
+  });
+
+  describe('webhooks (issue 17, finding 8)', () => {
+    it('refuses rules posting to internal addresses not allowed, and shows viewers only where a webhook points', async () => {
+      for (const url of [
+        'http://10.0.0.5/hook',
+        'http://169.254.169.254/latest/meta-data/',
+        'http://[::1]:8080/x',
+        'http://localhost:1880/x',
+        'http://[::ffff:192.168.1.1]/x',
+        'file:///etc/passwd',
+      ]) {
+        const res = await t.api('POST', '/api/v1/alert-rules', {
+          body: { id: 'ssrf', kind: 'faces_above', threshold: 1, webhookUrl: url },
+        });
+        expect(res.status, url).toBe(400);
+        expect(
+          ((await res.json()) as { error: { details: { path: string }[] } }).error.details[0]?.path,
+          url,
+        ).toBe('webhookUrl');
+      }
+      const secret = 'https://hooks.example.com/services/T000/B000/s3cr3t-token?key=abc';
+      expect(
+        (
+          await t.api('POST', '/api/v1/alert-rules', {
+            body: { id: 'with-secret', kind: 'faces_above', threshold: 99, webhookUrl: secret },
+          })
+        ).status,
+      ).toBe(201);
+      const urlAs = async (token?: string) =>
+        (
+          (await (await t.api('GET', '/api/v1/alert-rules', token ? { token } : {})).json()) as {
+            rules: { id: string; webhookUrl: string | null }[];
+          }
+        ).rules.find((r) => r.id === 'with-secret')?.webhookUrl;
+      expect(await urlAs()).toBe(secret);
+      expect(await urlAs(await t.token('operator'))).toBe(secret);
+      expect(await urlAs(await t.token('viewer'))).toBe('https://hooks.example.com/…');
+      expect((await t.api('DELETE', '/api/v1/alert-rules/with-secret')).status).toBe(200);
+    });
   });
 
   describe('alerts', () => {

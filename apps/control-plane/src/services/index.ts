@@ -1,5 +1,6 @@
 import type { Store } from '@facefleet/store';
 import type { Logger } from 'pino';
+import type { WebhookPolicy } from '../alerts/webhook.js';
 import type { Secrets } from '../auth/secrets.js';
 import type { BrokerCredentials } from '../broker/credentials.js';
 import type { Broker } from '../broker/types.js';
@@ -21,6 +22,8 @@ export interface ServiceDeps {
   fleetKey: FleetKey;
   maxEngineBytes: number;
   engineQuotaBytes: number;
+  /** Which webhook hosts alert rules may name. */
+  webhooks: WebhookPolicy;
   log: Logger;
 }
 
@@ -38,7 +41,7 @@ export function createServices(deps: ServiceDeps) {
       log,
     }),
     subscribers: createSubscriberService({ store, secrets, credentials, log }),
-    alertRules: createAlertRuleService({ store, changes }),
+    alertRules: createAlertRuleService({ store, changes, webhooks: deps.webhooks }),
   };
 }
 export type Services = ReturnType<typeof createServices>;
