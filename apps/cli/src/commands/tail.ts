@@ -178,6 +178,8 @@ async function tail(
         down = true;
       });
       client.on('message', (topic, payload) => {
+        // an empty retained message only clears what was retained there (a deleted device's alert)
+        if (payload.length === 0) return;
         if (!onMessage(topic, payload)) return;
         received += 1;
         if (count !== undefined && received >= count) resolve(EXIT.ok);
