@@ -13,6 +13,7 @@ import { createApiTokens } from './auth/api-tokens.js';
 import { createLoginThrottle } from './auth/login-throttle.js';
 import { createMqttAuthenticator } from './auth/mqtt-auth.js';
 import { createSecrets, loadOrCreateKey, newSecret } from './auth/secrets.js';
+import { createTokenHashCache, type TokenHashCache } from './auth/token-hashes.js';
 import { createSessions, loadOrCreateSessionKey } from './auth/sessions.js';
 import {
   type BrokerCredentials,
@@ -194,6 +195,8 @@ export async function createServer({
 
   let broker: Broker;
   let credentials: BrokerCredentials;
+  // The embedded broker's logins read device token hashes from memory (one process owns it).
+  let tokenHashes: TokenHashCache | undefined;
   const haPrefix = config.homeAssistant.discovery === 'on' ? config.homeAssistant.prefix : null;
   let reconcileBroker: () => Promise<void> = async () => {};
   // Messages taken from an external broker or over HTTP wait for this check: enrolled devices are
@@ -290,6 +293,8 @@ export async function createServer({
       throw err;
     }
   } else {
+    tokenHashes = createTokenHashCache(store);
+    log.info({ devices: await tokenHashes.preload() }, 'device token hashes loaded');
     const embedded = await createEmbeddedBroker({
       host: config.mqtt.host,
       port: config.mqtt.port,
@@ -301,7 +306,7 @@ export async function createServer({
       maxSessionsPerDevice: config.mqtt.maxSessionsPerDevice,
       maxSessionsPerSubscriber: config.mqtt.maxSessionsPerSubscriber,
       drainTimeoutMs: config.mqtt.drainTimeoutMs,
-      authenticate: createMqttAuthenticator({ store, secrets }),
+      authenticate: createMqttAuthenticator({ store, secrets, tokenHashes }),
       throttle,
       acl: { haPrefix },
       ingest,
@@ -496,6 +501,7 @@ export async function createServer({
     maxEngineBytes: config.engines.maxBytes,
     engineQuotaBytes: config.engines.quotaBytes,
     webhooks: { allowHosts: config.alerts.webhookAllowHosts },
+    tokenHashes,
     log: serviceLog,
   });
   // Engines signed before ids and versions were: signed again (devices now require it).

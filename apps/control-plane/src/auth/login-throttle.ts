@@ -31,6 +31,10 @@ export function createLoginThrottle(options: LoginThrottleOptions) {
     return list;
   };
   return {
+    /** No failure is counted against any address: no login need say where it comes from. */
+    get idle(): boolean {
+      return failures.size === 0;
+    },
     /** 0 when a login from `address` may be checked now; else the ms until one may. */
     retryAfterMs(address: string): number {
       const t = now();

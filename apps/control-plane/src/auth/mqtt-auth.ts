@@ -1,6 +1,7 @@
 import { type Principal, parseMqttUsername } from '@facefleet/protocol';
 import type { Store } from '@facefleet/store';
 import type { Secrets } from './secrets.js';
+import type { TokenHashCache } from './token-hashes.js';
 
 /** What a CONNECT offers to prove who it is. */
 export interface MqttLogin {
@@ -11,6 +12,8 @@ export interface MqttLogin {
 export interface MqttAuthOptions {
   store: Store;
   secrets: Secrets;
+  /** Device token hashes in memory (the embedded broker's); without it, each login reads the store. */
+  tokenHashes?: TokenHashCache;
 }
 
 /**
@@ -32,10 +35,13 @@ export function createMqttAuthenticator(options: MqttAuthOptions) {
     switch (user.principal.kind) {
       case 'device': {
         const id = user.principal.deviceId;
-        const hash = await store.devices.tokenHash(id);
+        const hash = await (options.tokenHashes?.get(id) ?? store.devices.tokenHash(id));
         const verdict = await secrets.verify(secret, hash);
         if (!verdict.ok || hash === undefined) return undefined;
-        if (verdict.rehash) await store.devices.upgradeTokenHash(id, hash, verdict.rehash);
+        if (verdict.rehash) {
+          await store.devices.upgradeTokenHash(id, hash, verdict.rehash);
+          options.tokenHashes?.forget(id);
+        }
         return user.principal;
       }
       case 'subscriber': {

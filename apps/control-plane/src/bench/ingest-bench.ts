@@ -208,34 +208,38 @@ async function benchFacefleet(n: number) {
   let adminToken = '';
   const dir = mkdtempSync(join(tmpdir(), 'ff-bench-cp-'));
   const [http, mqttPort] = [await freePort(), await freePort()];
-  const server = start(
-    process.execPath,
-    [
-      // e.g. `--node-args=--cpu-prof` to profile the server under load
-      ...String(values['node-args']).split(' ').filter(Boolean),
-      join(here, '..', 'main.js'),
-      '--data-dir',
-      dir,
-      '--http-port',
-      String(http),
-      '--mqtt-port',
-      String(mqttPort),
-      '--mqtt-ws-port',
-      'off',
-      '--log-level',
-      'info',
-      // declared and documented, but never passed on before
-      ...String(values['server-args']).split(' ').filter(Boolean),
-    ],
-    (line) => {
-      const file = line.match(/first admin API token written to (\S+)/)?.[1];
-      if (file) adminToken = readFileSync(file, 'utf8').trim();
-    },
-    (line) => line.includes('"msg":"ready"'),
-  );
-  await server.ready;
-  // Enroll the devices straight into the database, hashed as the control plane hashes them (under
-  // the token key it made in the data dir): the login path below verifies every device's token.
+  const startServer = () =>
+    start(
+      process.execPath,
+      [
+        // e.g. `--node-args=--cpu-prof` to profile the server under load
+        ...String(values['node-args']).split(' ').filter(Boolean),
+        join(here, '..', 'main.js'),
+        '--data-dir',
+        dir,
+        '--http-port',
+        String(http),
+        '--mqtt-port',
+        String(mqttPort),
+        '--mqtt-ws-port',
+        'off',
+        '--log-level',
+        'info',
+        // declared and documented, but never passed on before
+        ...String(values['server-args']).split(' ').filter(Boolean),
+      ],
+      (line) => {
+        const file = line.match(/first admin API token written to (\S+)/)?.[1];
+        if (file) adminToken = readFileSync(file, 'utf8').trim();
+      },
+      (line) => line.includes('"msg":"ready"'),
+    );
+  // A first start makes the database; the devices are enrolled straight into it, hashed as the
+  // control plane hashes them (under the token key it made in the data dir). Then the server is
+  // started again: what is measured is a fleet logging in again after a restart, every login
+  // verifying its device's token.
+  const first = startServer();
+  await first.ready;
   const token = 'bench-device-token-0123456789abcdef0123456789';
   const hash = createSecrets(loadOrCreateKey(join(dir, 'token-key'), 'token key')).hash(token);
   const db = new Database(join(dir, 'facefleet.db'));
@@ -245,6 +249,10 @@ async function benchFacefleet(n: number) {
   db.transaction(() => {
     for (let i = 0; i < n; i++) add.run(`bench-${i}`, hash, Date.now());
   })();
+  first.child.kill('SIGTERM');
+  await exited(first.child);
+  const server = startServer();
+  await server.ready;
   const { result, usage, peakUsage, genPeakUsage } = await runLoad(
     `mqtt://127.0.0.1:${mqttPort}`,
     n,
@@ -588,11 +596,13 @@ await children.run(async () => {
           target: { op: '>=', value: n },
         },
         {
+          // every login checks a device token (keyed hash, auth/secrets.ts): issue 17 asks for
+          // at most twice mosquitto's time (it took 8-10x with scrypt)
           name: `${n} devices: connect all`,
           value: ff.load.connectS,
           unit: 's',
           baseline: { name: 'mosquitto', value: base.load.connectS },
-          target: null,
+          target: { op: '<=', value: Math.round(2 * base.load.connectS * 100) / 100 },
         },
         {
           name: `${n} devices: held ingest, durable rows/s`,

@@ -2,6 +2,7 @@ import { topics } from '@facefleet/protocol';
 import type { DeviceRow, Store } from '@facefleet/store';
 import type { Logger } from 'pino';
 import { newSecret, type Secrets } from '../auth/secrets.js';
+import type { TokenHashCache } from '../auth/token-hashes.js';
 import type { BrokerCredentials } from '../broker/credentials.js';
 import type { Broker } from '../broker/types.js';
 import { ServiceError } from '../errors.js';
@@ -15,6 +16,11 @@ export interface DeviceServiceDeps {
   broker: Broker;
   changes: ChangeFeed;
   log: Logger;
+  /**
+   * The embedded broker's device token hashes in memory: told of each change of a token right
+   * after it is written, before the broker drops the sessions of the old one.
+   */
+  tokenHashes?: Pick<TokenHashCache, 'forget'> | undefined;
 }
 
 /** A device's token, shown once, and how it logs in to MQTT. */
@@ -29,6 +35,7 @@ export interface IssuedDevice {
  */
 export function createDeviceService(deps: DeviceServiceDeps) {
   const { store, secrets, credentials } = deps;
+  const forget = (id: string) => deps.tokenHashes?.forget(id);
 
   async function find(id: string): Promise<DeviceRow> {
     const row = await store.devices.get(id);
@@ -53,11 +60,13 @@ export function createDeviceService(deps: DeviceServiceDeps) {
       });
       if (!device)
         throw new ServiceError('conflict', `device ${input.id} exists`, 'id', 'already enrolled');
+      forget(input.id);
       try {
         // The plaintext token exists only now: an external broker's login is made with it here.
         await credentials.issue({ kind: 'device', deviceId: input.id }, token);
       } catch (err) {
         await store.devices.delete(input.id);
+        forget(input.id);
         throw withWhat(err, `device ${input.id} was not enrolled`);
       }
       await deps.changes.publish({ kind: 'device', id: input.id });
@@ -70,10 +79,12 @@ export function createDeviceService(deps: DeviceServiceDeps) {
       const token = newSecret();
       const device = await store.devices.setTokenHash(id, secrets.hash(token));
       if (!device) throw new ServiceError('not_found', `no device ${id}`);
+      forget(id);
       try {
         await credentials.issue({ kind: 'device', deviceId: id }, token);
       } catch (err) {
         await store.devices.setTokenHash(id, before.tokenHash);
+        forget(id);
         throw withWhat(
           err,
           `the token of ${id} was not changed (the broker may hold the new one: rotate again)`,
@@ -96,6 +107,7 @@ export function createDeviceService(deps: DeviceServiceDeps) {
      */
     async remove(id: string): Promise<{ warning?: string }> {
       if (!(await store.devices.delete(id))) throw new ServiceError('not_found', `no device ${id}`);
+      forget(id);
       await deps.changes.publish({ kind: 'device', id });
       const warning = await revokeOrWarn(deps, { kind: 'device', deviceId: id });
       // An empty retained message clears the device's desired state on the broker.

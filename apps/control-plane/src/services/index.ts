@@ -2,6 +2,7 @@ import type { Store } from '@facefleet/store';
 import type { Logger } from 'pino';
 import type { WebhookPolicy } from '../alerts/webhook.js';
 import type { Secrets } from '../auth/secrets.js';
+import type { TokenHashCache } from '../auth/token-hashes.js';
 import type { BrokerCredentials } from '../broker/credentials.js';
 import type { Broker } from '../broker/types.js';
 import type { BlobStore } from '../engines/blob-store.js';
@@ -24,6 +25,8 @@ export interface ServiceDeps {
   engineQuotaBytes: number;
   /** Which webhook hosts alert rules may name. */
   webhooks: WebhookPolicy;
+  /** The embedded broker's device token hashes in memory, told of every token change. */
+  tokenHashes?: TokenHashCache | undefined;
   log: Logger;
 }
 
@@ -31,7 +34,15 @@ export interface ServiceDeps {
 export function createServices(deps: ServiceDeps) {
   const { store, secrets, credentials, broker, changes, log } = deps;
   return {
-    devices: createDeviceService({ store, secrets, credentials, broker, changes, log }),
+    devices: createDeviceService({
+      store,
+      secrets,
+      credentials,
+      broker,
+      changes,
+      log,
+      tokenHashes: deps.tokenHashes,
+    }),
     engines: createEngineService({
       store,
       blobs: deps.blobs,
