@@ -13,8 +13,8 @@ import { createApiTokens } from './auth/api-tokens.js';
 import { createLoginThrottle } from './auth/login-throttle.js';
 import { createMqttAuthenticator } from './auth/mqtt-auth.js';
 import { createSecrets, loadOrCreateKey, newSecret } from './auth/secrets.js';
-import { createTokenHashCache, type TokenHashCache } from './auth/token-hashes.js';
 import { createSessions, loadOrCreateSessionKey } from './auth/sessions.js';
+import { createTokenHashCache, type TokenHashCache } from './auth/token-hashes.js';
 import {
   type BrokerCredentials,
   embeddedCredentials,
