@@ -25,16 +25,19 @@ import {
 } from './health/collector.js';
 import { createMqttLink, type MqttLink } from './mqtt/link.js';
 import { type Outbox, openOutbox } from './outbox/outbox.js';
+import { runnerRunArgs } from './runner/run-args.js';
 import {
   createRunnerSupervisor,
   type RunnerExit,
   type RunnerSupervisor,
 } from './runner/supervisor.js';
 import { createFacesAggregator } from './telemetry/faces-window.js';
-import { createFpsMeter } from './telemetry/fps-meter.js';
 import { createRunnerMetrics } from './telemetry/runner-metrics.js';
+import { createStatsHistory } from './telemetry/stats-history.js';
 import { openEngineStore } from './update/engine-store.js';
+import type { GoldenSet } from './update/eval-run.js';
 import { createExecutors, type GateProbe } from './update/executors.js';
+import type { StatsWindow } from './update/fps-gate.js';
 import { createReconciler } from './update/reconciler.js';
 import type { InstalledEngine } from './update/state.js';
 import { sha256FileSync } from './update/verify.js';
@@ -74,6 +77,16 @@ export interface Agent {
 
 const BOOTSTRAP_ID = 'bootstrap';
 
+/** Seconds of runner stats windows kept as the running engine's FPS record. */
+const STATS_HISTORY_S = 300;
+/** How often that record is written to the outbox database. */
+const STATS_SAVE_EVERY_MS = 30_000;
+const RUNNER_STATS_STATE = 'runner-stats';
+interface RunnerStatsRecord {
+  engine: EngineRef;
+  windows: StatsWindow[];
+}
+
 /** The engine from the config (the model the device shipped with), current until an update. */
 function bootstrapEngine(config: AgentConfig): InstalledEngine {
   const path = config.runner.bootstrapModel;
@@ -83,6 +96,14 @@ function bootstrapEngine(config: AgentConfig): InstalledEngine {
     path,
     format: extname(path).toLowerCase() === '.onnx' ? 'onnx' : 'plan',
   };
+}
+
+/** The device's golden set from the config; null when none is configured. */
+function goldenSet(config: AgentConfig): GoldenSet | null {
+  const g = config.accuracyGate;
+  return g.images && g.labels
+    ? { images: g.images, labels: g.labels, apMode: g.apMode, iou: g.iou }
+    : null;
 }
 
 function describeExit(e: RunnerExit): string {
@@ -122,27 +143,7 @@ export function createAgent(options: AgentOptions): Agent {
     onReported: pump,
   });
 
-  const runnerArgs = (): string[] => {
-    const engine = store.get().current;
-    const r = config.runner;
-    return [
-      'run',
-      '--backend',
-      engine.ref.backend,
-      '--decoder',
-      engine.ref.model,
-      '--model',
-      engine.path,
-      '--source',
-      r.source,
-      ...(r.loop ? ['--loop'] : []),
-      ...(r.pace ? ['--pace'] : []),
-      '--stats-interval',
-      String(r.statsIntervalS),
-      ...(r.configFile ? ['--config', r.configFile] : []),
-      ...r.extraArgs,
-    ];
-  };
+  const runnerArgs = () => runnerRunArgs(store.get().current, config.runner);
   const supervisor: DetectionSource = options.source
     ? options.source(() => store.get().current.ref)
     : createRunnerSupervisor({
@@ -164,15 +165,36 @@ export function createAgent(options: AgentOptions): Agent {
   // --- telemetry ------------------------------------------------------------------------------
   const faces = createFacesAggregator({ boxes: config.publish.boxes, now: Date.now() });
   const metrics = createRunnerMetrics({ now: Date.now() });
-  const fpsMeter = createFpsMeter();
+  // The running engine's runner stats windows (the FPS gate's baseline), kept across agent restarts
+  // so that a gate soon after one, or a rebuild after a TensorRT upgrade, has figures to compare with.
+  const persisted = outbox.getState<RunnerStatsRecord>(RUNNER_STATS_STATE);
+  const same = (a: EngineRef, b: EngineRef) => a.id === b.id && a.sha256 === b.sha256;
+  const statsHistory = createStatsHistory({
+    maxS: STATS_HISTORY_S,
+    initial: persisted && same(persisted.engine, store.get().current.ref) ? persisted.windows : [],
+  });
+  const windowListeners = new Set<(w: StatsWindow) => void>();
+  let statsSavedAt = 0;
   supervisor.on('frame', (f) => {
     faces.add(f);
     metrics.frame(f);
-    fpsMeter.frame(Date.now());
   });
-  supervisor.on('stats', (s) => metrics.stats(s));
+  supervisor.on('stats', (s) => {
+    metrics.stats(s);
+    const w = statsHistory.add(s);
+    if (!w) return;
+    for (const l of windowListeners) l(w);
+    const now = Date.now();
+    if (now - statsSavedAt >= STATS_SAVE_EVERY_MS) {
+      statsSavedAt = now;
+      outbox.setState(RUNNER_STATS_STATE, {
+        engine: store.get().current.ref,
+        windows: statsHistory.windows(),
+      } satisfies RunnerStatsRecord);
+    }
+  });
   supervisor.on('invalid', () => metrics.invalidLine());
-  supervisor.on('spawn', () => fpsMeter.reset());
+  supervisor.on('spawn', () => statsHistory.spawn());
   supervisor.on('exit', (e) => {
     if (!e.requested) metrics.restart();
   });
@@ -301,18 +323,20 @@ export function createAgent(options: AgentOptions): Agent {
     },
     hold(holdMs) {
       return new Promise((resolve, reject) => {
-        let frames = 0;
-        let first = 0;
-        let last = 0;
+        const windows: StatsWindow[] = [];
+        let covered = 0;
         const cleanup = () => {
           clearTimeout(timer);
-          supervisor.off('frame', onFrame);
+          windowListeners.delete(onWindow);
           supervisor.off('exit', onExit);
         };
-        const onFrame = () => {
-          last = Date.now();
-          if (frames === 0) first = last;
-          frames += 1;
+        const onWindow = (w: StatsWindow) => {
+          windows.push(w);
+          covered += w.windowS * 1000;
+          if (covered >= holdMs) {
+            cleanup();
+            resolve(windows);
+          }
         };
         const onExit = (e: RunnerExit) => {
           cleanup();
@@ -322,19 +346,23 @@ export function createAgent(options: AgentOptions): Agent {
               : new UpdateError(`runner crashed during the health gate: ${describeExit(e)}`),
           );
         };
+        // a warm-up window, then enough windows to cover the hold, and generous slack: a device whose
+        // agent is starved of CPU for a while (1,000 simulated in one process while all of them verify
+        // and bench an engine) gets its stats late, which is no fault of the engine
+        const limitMs = holdMs + 3 * config.runner.statsIntervalS * 1000 + Math.max(60_000, holdMs);
         const timer = setTimeout(() => {
           cleanup();
-          if (holdMs > 0 && frames === 0) {
-            reject(new UpdateError(`no frame from the runner in ${holdMs / 1000} s`));
-            return;
-          }
-          resolve(frames > 1 && last > first ? ((frames - 1) * 1000) / (last - first) : frames);
-        }, holdMs);
-        supervisor.on('frame', onFrame);
+          reject(
+            new UpdateError(
+              `health gate: the runner's stats covered ${(covered / 1000).toFixed(1)} of ${holdMs / 1000} s in ${(limitMs / 1000).toFixed(0)} s`,
+            ),
+          );
+        }, limitMs);
+        windowListeners.add(onWindow);
         supervisor.on('exit', onExit);
       });
     },
-    currentFps: () => fpsMeter.fps(Date.now()),
+    recentWindows: () => statsHistory.windows(),
   };
   let lastHelloPid: number | null = null;
   supervisor.on('hello', (h) => {
@@ -352,6 +380,11 @@ export function createAgent(options: AgentOptions): Agent {
     trtexecBin: config.trtexec.bin,
     trtexecBuildArgs: config.trtexec.buildArgs,
     helloTimeoutS: config.healthGate.helloTimeoutS,
+    runnerBin: config.runner.bin,
+    runnerConfigFile: config.runner.configFile,
+    goldenSet: goldenSet(config),
+    evalTimeoutS: config.accuracyGate.timeoutS,
+    trtVersion,
     restartRunner: async (reason) => {
       lastHelloPid = null;
       await supervisor.restart(reason);
@@ -364,7 +397,7 @@ export function createAgent(options: AgentOptions): Agent {
   reconciler = createReconciler({
     store,
     executors,
-    facts: { deviceClass: identity.deviceClass, trtVersion },
+    facts: { deviceClass: identity.deviceClass, trtVersion, goldenSet: goldenSet(config) !== null },
     log: log.child({ component: 'update' }),
   });
 

@@ -2,6 +2,7 @@ import { createPublicKey, type KeyObject } from 'node:crypto';
 import { readFileSync, statSync } from 'node:fs';
 import { isAbsolute, resolve } from 'node:path';
 import {
+  AP_MODES,
   DEVICE_CLASSES,
   deviceIdSchema,
   RUNNER_BACKENDS,
@@ -110,6 +111,24 @@ export const configSchema = z.strictObject({
       helloTimeoutS: positive.default(60),
     })
     .prefault({}),
+  /**
+   * The accuracy gate: a golden set on the device (images, and KITTI labels named after them).
+   * With both set, a new engine is evaluated beside the current one before it takes over.
+   */
+  accuracyGate: z
+    .strictObject({
+      images: z.string().min(1).optional(),
+      labels: z.string().min(1).optional(),
+      apMode: z.enum(AP_MODES).default('voc2010'),
+      /** AP at IoU above this (the model card's figure is at IoU > 0.5). */
+      iou: z.number().gt(0).lt(1).default(0.5),
+      /** Longest one eval may take. */
+      timeoutS: positive.default(600),
+    })
+    .prefault({})
+    .refine((g) => (g.images === undefined) === (g.labels === undefined), {
+      message: 'images and labels go together (the golden set needs both)',
+    }),
   trtexec: z
     .strictObject({
       bin: z.string().min(1).default('/usr/src/tensorrt/bin/trtexec'),
@@ -197,6 +216,11 @@ export const CONFIG_KEYS: readonly Key[] = [
   key('outbox.maxMessages', 'number'),
   key('outbox.inflight', 'number'),
   key('healthGate.helloTimeoutS', 'number'),
+  key('accuracyGate.images'),
+  key('accuracyGate.labels'),
+  key('accuracyGate.apMode'),
+  key('accuracyGate.iou', 'number'),
+  key('accuracyGate.timeoutS', 'number'),
   key('trtexec.bin'),
   key('trtexec.buildArgs', 'list'),
   key('health.tegrastatsBin'),
@@ -392,6 +416,10 @@ export function loadConfig({ argv, env, cwd = process.cwd() }: LoadConfigOptions
   config.dataDir = absolute(cwd, config.dataDir);
   config.runner.bootstrapModel = absolute(cwd, config.runner.bootstrapModel);
   if (config.runner.configFile) config.runner.configFile = absolute(cwd, config.runner.configFile);
+  if (config.accuracyGate.images)
+    config.accuracyGate.images = absolute(cwd, config.accuracyGate.images);
+  if (config.accuracyGate.labels)
+    config.accuracyGate.labels = absolute(cwd, config.accuracyGate.labels);
   return config;
 }
 

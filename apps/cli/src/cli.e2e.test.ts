@@ -365,7 +365,9 @@ describe('with simulated devices', () => {
       expect.objectContaining({
         deviceId: id(5),
         target: 'reverted',
-        reason: expect.stringMatching(/^health gate: [\d.]+ FPS is below 0\.9 ×/),
+        reason: expect.stringMatching(
+          /^health gate: inference [\d.]+ FPS over [\d.]+ s is below 0\.9 ×/,
+        ),
       }),
     );
     expect(w.stderr).toMatch(/rollout ro-bad halted/);
@@ -374,7 +376,7 @@ describe('with simulated devices', () => {
       reported: { update: { state: string; reason: string } };
     };
     expect(d.reported.update.state).toBe('rolled_back');
-    expect(d.reported.update.reason).toMatch(/FPS is below 0\.9/);
+    expect(d.reported.update.reason).toMatch(/FPS over [\d.]+ s is below 0\.9/);
   });
 
   it('tails an alert that a simulated device triggers, with credentials made for the run', async () => {

@@ -1,3 +1,4 @@
+import type { UpdateGate } from '@facefleet/protocol';
 import type { DeviceRow, RolloutRow, RolloutTargetRow } from '@facefleet/store';
 import type { LiveDevice, LiveRollout } from './live/types.js';
 
@@ -36,6 +37,7 @@ export function rolloutView(row: RolloutRow, targets?: RolloutTargetRow[]): Live
     failureLimit: row.failureLimit,
     minFpsRatio: row.minFpsRatio,
     gateHoldS: row.gateHoldS,
+    apTolerance: row.apTolerance,
     state: row.state as LiveRollout['state'],
     reason: row.reason,
     canaryDoneAt: row.canaryDoneAt,
@@ -50,6 +52,8 @@ export function rolloutView(row: RolloutRow, targets?: RolloutTargetRow[]): Live
             reason: t.reason,
             previousEngineId: t.previousEngineId,
             rev: t.rev,
+            // validated with the report it came from before it was stored
+            gate: t.gateJson ? (JSON.parse(t.gateJson) as UpdateGate) : null,
           })),
         }
       : {}),

@@ -50,6 +50,11 @@ export const engineManifestSchema = z.strictObject({
       size: z.int().positive(),
     })
     .nullable(),
+  /**
+   * The DLA core a TensorRT engine was built for (`trtexec --useDLACore=N --allowGPUFallback`):
+   * the runner gets `--dla-core N`. Absent or null: the GPU. Only classes with DLA (DLA_CORES).
+   */
+  dlaCore: z.int().min(0).max(15).nullable().optional(),
 });
 export type EngineManifest = z.infer<typeof engineManifestSchema>;
 
@@ -58,7 +63,7 @@ export type EngineManifest = z.infer<typeof engineManifestSchema>;
  * field a device acts on (v2; v1 covered neither id nor version, so an old signed engine could be
  * replayed under another id). The download path is not covered: it is always a path on the
  * control plane (`controlPlanePathSchema`), and what comes back is checked against the signed
- * sha256 and size.
+ * sha256 and size. A DLA core is a line of its own after the others, only when there is one.
  */
 export function engineSigningPayload(
   m: Omit<EngineManifest, 'signature' | 'url' | 'name'>,
@@ -76,6 +81,7 @@ export function engineSigningPayload(
       m.model,
       m.format,
       m.calibration?.sha256 ?? '-',
+      ...(m.dlaCore != null ? [`dla-core ${m.dlaCore}`] : []),
     ].join('\n'),
     'utf8',
   );
@@ -117,8 +123,16 @@ export const desiredSchema = z.strictObject({
   healthGate: z.strictObject({
     /** Seconds the new engine must run healthy before it is reported applied. */
     holdS: z.number().min(0).max(3600),
-    /** New FPS must be at least this share of the previous engine's FPS. */
+    /**
+     * New FPS must be at least this share of the previous engine's: inference FPS against inference
+     * FPS, end-to-end FPS against the lower of the previous engine's and what the cameras deliver.
+     */
     minFpsRatio: z.number().min(0).max(10),
+    /**
+     * Most AP points (0–100) the new engine may lose against the current one on the device's golden
+     * set before the update fails with `accuracy_regression`. Absent from older control planes: 1.
+     */
+    apTolerance: z.number().min(0).max(100).optional(),
   }),
 });
 export type Desired = z.infer<typeof desiredSchema>;

@@ -39,3 +39,18 @@ export function resolveDeviceClass(name: string): DeviceClass | undefined {
   const parsed = deviceClassSchema.safeParse(name);
   return parsed.success ? parsed.data : DEVICE_CLASS_ALIASES[name];
 }
+
+/**
+ * Deep-learning accelerator (NVDLA) cores per class: Xavier NX, AGX Xavier and AGX Orin have two;
+ * Orin NX has two on the 16 GB module and one on the 8 GB one (the class does not tell them apart:
+ * the runner refuses a core the module lacks, `model_load`). Nano, TX2 and Orin Nano have none.
+ */
+export const DLA_CORES: Partial<Record<DeviceClass, number>> = {
+  'jetson-xavier-nx': 2,
+  'jetson-agx-xavier': 2,
+  'jetson-orin-nx': 2,
+  'jetson-agx-orin': 2,
+};
+
+/** DLA cores of a class (0: none). */
+export const dlaCores = (c: DeviceClass): number => DLA_CORES[c] ?? 0;

@@ -93,7 +93,7 @@ export const examples = {
       calibration: null,
     },
     rolloutId: 'ro-2026-11-27-a',
-    healthGate: { holdS: 60, minFpsRatio: 0.9 },
+    healthGate: { holdS: 60, minFpsRatio: 0.9, apTolerance: 1 },
   } satisfies Desired,
   reported: {
     v: 1,
@@ -114,6 +114,23 @@ export const examples = {
       rolloutId: 'ro-2026-11-27-a',
       progress: 1,
       reason: null,
+      gate: {
+        engineId: 'facenet-nx-int8-8',
+        fps: {
+          engine: { inferFps: 331.2, fps: 15, cameraFps: 15, windowS: 60 },
+          previous: { inferFps: 328.4, fps: 15, cameraFps: 15, windowS: 60 },
+          minRatio: 0.9,
+        },
+        accuracy: {
+          engine: { engineId: 'facenet-nx-int8-8', ap: 83.6, evalS: 4.1 },
+          previous: { engineId: 'facenet-nx-int8-7', ap: 83.9, evalS: 4.3 },
+          toleranceAp: 1,
+          apMode: 'voc2010',
+          iou: 0.5,
+          images: 200,
+          groundTruths: 612,
+        },
+      },
     },
     engineBench: {
       engineId: 'facenet-nx-int8-8',

@@ -31,7 +31,9 @@ export {
   DEVICE_CLASS_ALIASES,
   DEVICE_CLASSES,
   type DeviceClass,
+  DLA_CORES,
   deviceClassSchema,
+  dlaCores,
   resolveDeviceClass,
 } from './device-classes.js';
 export { protocolDoc } from './docs.js';
@@ -66,22 +68,32 @@ export {
 export { jsonSchemas, PUBLISHED_SCHEMAS } from './json-schemas.js';
 export { MAX_BOXES, MAX_FACES, MAX_PAYLOAD_BYTES } from './limits.js';
 export {
+  AP_MODES,
+  type ApFigures,
+  apFiguresSchema,
   DEVICE_STATES,
   type EngineRef,
   type Envelope,
   engineRefSchema,
   envelopeSchema,
   type Faces,
+  type FpsFigures,
   facesSchema,
+  fpsFiguresSchema,
   type Metrics,
   metricsSchema,
+  REBUILD_STATES,
+  type Rebuild,
   type Reported,
   RUNNER_STATES,
+  rebuildSchema,
   reportedSchema,
   type Status,
   statusSchema,
   UPDATE_STATES,
+  type UpdateGate,
   type UpdateState,
+  updateGateSchema,
 } from './messages.js';
 export { MODEL_CARD_FPS, modelCardFps } from './model-card.js';
 export {

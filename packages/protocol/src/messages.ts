@@ -139,6 +139,88 @@ export const UPDATE_STATES = [
 ] as const;
 export type UpdateState = (typeof UPDATE_STATES)[number];
 
+/**
+ * FPS of one engine from the runner's own `stats` lines: the same estimator over the same length of
+ * stats windows before and after an engine switch, never from when lines reach the agent.
+ */
+export const fpsFiguresSchema = z.strictObject({
+  /** Frames per second of inference time (Σ frames ÷ Σ inference seconds). */
+  inferFps: nonNegativeSchema,
+  /** Frames processed per second of wall time, end to end (Σ frames ÷ Σ window seconds). */
+  fps: nonNegativeSchema,
+  /** Frames per second the cameras delivered, all together; null from a runner without per-camera stats. */
+  cameraFps: nonNegativeSchema.nullable(),
+  /** Seconds of runner stats windows the figures cover. */
+  windowS: nonNegativeSchema,
+});
+export type FpsFigures = z.infer<typeof fpsFiguresSchema>;
+
+/** AP modes of `facefleet-runner eval` (PASCAL VOC 11-point and all-points, TAO's two). */
+export const AP_MODES = ['voc2007', 'voc2010', 'tao', 'tao-sample'] as const;
+
+/** One engine's average precision on the device's golden set, from `facefleet-runner eval`. */
+export const apFiguresSchema = z.strictObject({
+  engineId: z.string().min(1).max(128),
+  /** AP at the gate's IoU, in points (0–100, as the model card's 83.85). */
+  ap: z.number().min(0).max(100),
+  /** Seconds the eval of the golden set took. */
+  evalS: nonNegativeSchema,
+});
+export type ApFigures = z.infer<typeof apFiguresSchema>;
+
+/** What an update's gates measured: the new engine beside the one it would replace. */
+export const updateGateSchema = z.strictObject({
+  /** The engine the gates judged (the update's). */
+  engineId: z.string().min(1).max(128),
+  /** The FPS gate after the switch; null until it ran (or when the hold is 0). */
+  fps: z
+    .strictObject({
+      engine: fpsFiguresSchema,
+      /** The previous engine's figures; null when none were measured. */
+      previous: fpsFiguresSchema.nullable(),
+      minRatio: nonNegativeSchema,
+    })
+    .nullable(),
+  /** The accuracy gate before the switch; null when the device has no golden set. */
+  accuracy: z
+    .strictObject({
+      engine: apFiguresSchema,
+      /** The engine running before the update; null when it could not be evaluated. */
+      previous: apFiguresSchema.nullable(),
+      /** Most AP points the new engine may lose. */
+      toleranceAp: nonNegativeSchema,
+      apMode: z.enum(AP_MODES),
+      iou: z.number().min(0).max(1),
+      images: countSchema,
+      groundTruths: countSchema,
+    })
+    .nullable(),
+});
+export type UpdateGate = z.infer<typeof updateGateSchema>;
+
+/** How a rebuild of the current engine for a new TensorRT version went. */
+export const REBUILD_STATES = ['rebuilding', 'rebuilt', 'failed', 'unrunnable'] as const;
+
+/**
+ * A TensorRT plan runs only on the TensorRT version that built it. When the agent starts on another
+ * one (a JetPack upgrade), it rebuilds the current engine from the ONNX model it kept, passes the
+ * FPS and accuracy gates against the figures recorded before the upgrade, and reports `rebuilt`; a
+ * prebuilt plan with no ONNX behind it is `unrunnable`.
+ */
+export const rebuildSchema = z.strictObject({
+  state: z.enum(REBUILD_STATES),
+  engineId: z.string().min(1).max(128),
+  /** The TensorRT version that built the plan the device had. */
+  fromTrt: z.string().max(32),
+  /** The TensorRT version the device has now. */
+  toTrt: z.string().max(32),
+  /** Why it failed or cannot run; null otherwise. */
+  reason: z.string().max(1024).nullable(),
+  /** What the gates measured for the rebuilt plan. */
+  gate: updateGateSchema.nullable(),
+});
+export type Rebuild = z.infer<typeof rebuildSchema>;
+
 /** `devices/{id}/reported`: what the device runs and how its last update went, after every change. */
 export const reportedSchema = z.strictObject({
   ...envelopeShape,
@@ -152,6 +234,8 @@ export const reportedSchema = z.strictObject({
     rolloutId: z.string().min(1).max(128).nullable(),
     progress: z.number().min(0).max(1).nullable(),
     reason: z.string().max(1024).nullable(),
+    /** What the update's gates measured (absent from older agents). */
+    gate: updateGateSchema.nullable().optional(),
   }),
   /** Inference-only figures of the running engine as trtexec measured them on the device; null if not run. */
   engineBench: z
@@ -162,6 +246,8 @@ export const reportedSchema = z.strictObject({
       trtVersion: z.string().max(32).nullable(),
     })
     .nullable(),
+  /** The last rebuild of the current engine after a TensorRT upgrade (absent: none). */
+  rebuild: rebuildSchema.nullable().optional(),
   outboxDropped: countSchema,
 });
 export type Reported = z.infer<typeof reportedSchema>;

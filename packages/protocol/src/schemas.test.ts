@@ -187,6 +187,7 @@ describe('engine signing payload', () => {
       ['model', 'blazeface'],
       ['format', 'onnx'],
       ['calibration', { url: '/c', sha256: '1'.repeat(64), size: 10 }],
+      ['dlaCore', 0],
     ] as const) {
       expect(engineSigningPayload({ ...base, [key]: other }).toString(), key).not.toBe(a);
     }
@@ -209,5 +210,13 @@ describe('engine signing payload', () => {
     ]) {
       expect(rejectedPaths(desiredSchema, withUrl(url)), url).toEqual(['engine.url']);
     }
+  });
+
+  it('is what it was before DLA cores existed for an engine without one', () => {
+    const base = examples.desired.engine;
+    const before = engineSigningPayload(base).toString();
+    expect(engineSigningPayload({ ...base, dlaCore: null }).toString()).toBe(before);
+    expect(before.endsWith('\n-')).toBe(true); // the calibration line (none) is still the last
+    expect(engineSigningPayload({ ...base, dlaCore: 1 }).toString()).toBe(`${before}\ndla-core 1`);
   });
 });

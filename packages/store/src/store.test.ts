@@ -144,6 +144,58 @@ describe.each(STORE_KINDS)('store contract (%s)', (kind) => {
     expect(updates[0]).toMatchObject({ rev: reportedMessage('cam-1', 2).rev });
   });
 
+  it("ingest: a report's accuracy gate becomes the engine's accuracy record, failed updates too", async () => {
+    await enroll('cam-1');
+    const gate = (ap: number) => ({
+      engineId: 'eng-2',
+      fps: null,
+      accuracy: {
+        engine: { engineId: 'eng-2', ap, evalS: 1.5 },
+        previous: { engineId: 'eng-1', ap: 83.9, evalS: 1.4 },
+        toleranceAp: 1,
+        apMode: 'voc2010' as const,
+        iou: 0.5,
+        images: 4,
+        groundTruths: 1,
+      },
+    });
+    const report = (seq: number, ap: number) =>
+      reportedMessage('cam-1', seq, {
+        update: {
+          state: 'failed',
+          engineId: 'eng-2',
+          rolloutId: 'ro-1',
+          progress: null,
+          reason: 'accuracy_regression: …',
+          gate: gate(ap),
+        },
+      });
+    await commit(
+      store.ingest,
+      rowsOf([
+        { kind: 'reported', data: report(1, 12) },
+        { kind: 'reported', data: report(2, 10.5) },
+      ]),
+    );
+    expect(await store.engines.accuracy('eng-2')).toEqual([
+      {
+        engineId: 'eng-2',
+        deviceId: 'cam-1',
+        ap: 10.5,
+        previousEngineId: 'eng-1',
+        previousAp: 83.9,
+        toleranceAp: 1,
+        apMode: 'voc2010',
+        iou: 0.5,
+        images: 4,
+        evalS: 1.5,
+        previousEvalS: 1.4,
+        ts: report(2, 10.5).ts,
+      },
+    ]);
+    expect(await store.engines.accuracy('eng-1')).toEqual([]);
+  });
+
   it('ingest: a batch that fails writes nothing of itself, and the next one commits', async () => {
     await enroll('cam-1');
     await query(store, 'ALTER TABLE metrics RENAME TO metrics_away');
@@ -255,6 +307,7 @@ describe.each(STORE_KINDS)('store contract (%s)', (kind) => {
       format: 'onnx',
       deviceClass: 'generic-x86_64',
       trtVersion: null,
+      dlaCore: null,
       precision: 'fp32',
       inputDims: '[3,128,128]',
       sha256: 'a'.repeat(64),
@@ -287,6 +340,7 @@ describe.each(STORE_KINDS)('store contract (%s)', (kind) => {
       format: 'onnx',
       deviceClass: 'generic-x86_64',
       trtVersion: null,
+      dlaCore: null,
       precision: 'fp32',
       inputDims: '[3,128,128]',
       sha256: 'b'.repeat(64),
@@ -518,6 +572,7 @@ function rollout(id: string): RolloutRow {
     holdS: 0,
     failureLimit: 0,
     minFpsRatio: 0.9,
+    apTolerance: 1,
     gateHoldS: 1,
     state: 'canary',
     pausedFrom: null,
@@ -537,6 +592,7 @@ function target(rolloutId: string, deviceId: string): RolloutTargetRow {
     previousEngineId: null,
     rev: null,
     reason: null,
+    gateJson: null,
     updatedAt: 1,
   };
 }

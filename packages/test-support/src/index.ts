@@ -11,6 +11,7 @@ export {
   type ControlPlaneOptions,
   startControlPlane,
 } from './control-plane.js';
+export { GOLDEN_IMAGES, writeDegradedBlazeface, writeGoldenSet } from './golden-set.js';
 export { type MetricSample, type Metrics, parseMetrics } from './metrics.js';
 export {
   type Mosquitto,

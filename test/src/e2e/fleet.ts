@@ -42,7 +42,13 @@ export interface Fleet {
   stop(): Promise<Record<string, number | null>>;
 }
 
-export async function startFleet(options: { external?: boolean } = {}): Promise<Fleet> {
+export async function startFleet(
+  options: {
+    external?: boolean;
+    /** More agent settings (FACEFLEET_* variables), per device. */
+    agentEnv?: (deviceId: string) => Record<string, string>;
+  } = {},
+): Promise<Fleet> {
   const started: { name: string; stop: () => Promise<number | null> }[] = [];
   const stop = async () => {
     const codes: Record<string, number | null> = {};
@@ -104,7 +110,12 @@ export async function startFleet(options: { external?: boolean } = {}): Promise<
     for (const deviceId of DEVICE_IDS) {
       const token = await cp.enroll(deviceId, { deviceClass: hostDeviceClass, tags: [TAG] });
       await broker?.addUsers({ [deviceId]: token });
-      const agent = await startAgent({ controlPlane: cp, deviceId, token });
+      const agent = await startAgent({
+        controlPlane: cp,
+        deviceId,
+        token,
+        ...(options.agentEnv ? { env: options.agentEnv(deviceId) } : {}),
+      });
       agents.push(agent);
       started.push({ name: deviceId, stop: () => agent.stop() });
     }

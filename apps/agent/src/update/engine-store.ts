@@ -34,8 +34,19 @@ export function reportedFor(
       rolloutId: s.update.rolloutId,
       progress: s.update.progress,
       reason: s.update.reason,
+      gate: s.update.gate ?? null,
     },
     engineBench: s.bench,
+    rebuild: s.rebuild
+      ? {
+          state: s.rebuild.state,
+          engineId: s.rebuild.engineId,
+          fromTrt: s.rebuild.fromTrt,
+          toTrt: s.rebuild.toTrt,
+          reason: s.rebuild.reason,
+          gate: s.rebuild.gate,
+        }
+      : null,
     outboxDropped,
   };
 }

@@ -1,13 +1,15 @@
 import type { KeyObject } from 'node:crypto';
-import { access, mkdir, rename, rm } from 'node:fs/promises';
+import { access, copyFile, mkdir, rename, rm } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
-import type { Desired, EngineManifest } from '@facefleet/protocol';
+import type { ApFigures, Desired, EngineManifest, UpdateGate } from '@facefleet/protocol';
 import type { Logger } from 'pino';
 import { AbortedError, UpdateError, VerifyError } from '../errors.js';
 import { downloadResumable } from './download.js';
 import type { EngineStore } from './engine-store.js';
+import { type EvalTarget, evalArgs, type GoldenSet, judgeAccuracy, runEval } from './eval-run.js';
+import { fpsFigures, judgeFps, latestWindows, type StatsWindow } from './fps-gate.js';
 import { buildsOnDevice, type Step, type StepKind } from './planner.js';
-import type { EngineBench, InstalledEngine } from './state.js';
+import type { EngineBench, InstalledEngine, RebuildRecord } from './state.js';
 import { benchEngine, buildArgs, runTrtexec } from './trtexec-run.js';
 import { verifyFile, verifyManifestSignature, verifyRollback } from './verify.js';
 
@@ -16,12 +18,12 @@ export interface GateProbe {
   /** Resolves when the runner said hello; rejects with the reason if it exits first or times out. */
   waitForHello(timeoutMs: number): Promise<void>;
   /**
-   * Watches the runner for `holdMs`: rejects if it exits; resolves with the frames per second it
-   * produced from its first frame on.
+   * Collects the runner's stats windows until they cover `holdMs` (the first window after a start
+   * is warm-up and not counted); rejects if the runner exits or stops printing stats.
    */
-  hold(holdMs: number): Promise<number>;
-  /** FPS of the engine running now (the baseline for the next one); null when unknown. */
-  currentFps(): number | null;
+  hold(holdMs: number): Promise<StatsWindow[]>;
+  /** The running engine's latest stats windows, oldest first (the baseline for the next one). */
+  recentWindows(): StatsWindow[];
 }
 
 export interface ExecutorDeps {
@@ -34,6 +36,14 @@ export interface ExecutorDeps {
   trtexecBin: string;
   trtexecBuildArgs: string[];
   helloTimeoutS: number;
+  /** The runner binary and its nvinfer config, for `eval` on the golden set. */
+  runnerBin: string;
+  runnerConfigFile?: string | undefined;
+  /** The device's golden set; null: no accuracy gate. */
+  goldenSet: GoldenSet | null;
+  evalTimeoutS: number;
+  /** The device's TensorRT version (recorded with each plan it builds); null where there is none. */
+  trtVersion: string | null;
   restartRunner: (reason: string) => Promise<void>;
   gate: GateProbe;
   log: Logger;
@@ -57,6 +67,9 @@ export function enginePaths(
     built: join(downloads, `${key}.plan`),
     /** the engine as the runner loads it */
     final: join(dataDir, 'engines', key, runsPlan ? 'model.plan' : 'model.onnx'),
+    /** an on-device build's ONNX model and calibration cache, kept beside the plan to rebuild it */
+    source: join(dataDir, 'engines', key, 'source.onnx'),
+    sourceCalibration: join(dataDir, 'engines', key, 'source.calib'),
   };
 }
 
@@ -105,6 +118,39 @@ export function createExecutors(deps: ExecutorDeps): Executors {
 
   const setUpdate = (patch: Partial<ReturnType<EngineStore['get']>['update']>) =>
     store.update((s) => ({ ...s, update: { ...s.update, ...patch } }));
+  const setRebuild = (patch: Partial<RebuildRecord>) =>
+    store.update((s) => ({ ...s, rebuild: { ...(s.rebuild as RebuildRecord), ...patch } }));
+
+  /**
+   * The FPS half of a health gate: hello, then the runner's stats windows over the hold, judged
+   * against the same length of the previous windows. Null when the hold is 0 (hello only).
+   */
+  async function measureFps(
+    holdS: number,
+    minFpsRatio: number,
+    baseline: StatsWindow[] | null,
+  ): Promise<{ figures: NonNullable<UpdateGate['fps']>; failure: string | null } | null> {
+    await deps.gate.waitForHello(deps.helloTimeoutS * 1000);
+    if (holdS <= 0) return null;
+    const engine = fpsFigures(await deps.gate.hold(holdS * 1000));
+    if (!engine) throw new UpdateError(`health gate: no runner stats in ${holdS} s`);
+    // the previous engine over the same length of windows as the new one was measured
+    const previous = fpsFigures(latestWindows(baseline ?? [], engine.windowS));
+    const verdict = judgeFps(engine, previous, minFpsRatio);
+    return {
+      figures: { engine, previous, minRatio: minFpsRatio },
+      failure: verdict.ok ? null : verdict.reason,
+    };
+  }
+
+  /** The accuracy gate's eval of one engine on the golden set. */
+  const evaluate = (set: GoldenSet, target: EvalTarget, what: string) =>
+    runEval(
+      deps.runnerBin,
+      evalArgs(target, set, deps.runnerConfigFile),
+      what,
+      deps.evalTimeoutS * 1000,
+    );
 
   return {
     async reject({ manifest, reason }) {
@@ -122,6 +168,7 @@ export function createExecutors(deps: ExecutorDeps): Executors {
           target: manifest,
           staged: null,
           stagedBench: null,
+          gate: null,
         },
       }));
     },
@@ -153,7 +200,8 @@ export function createExecutors(deps: ExecutorDeps): Executors {
           target: manifest,
           staged: null,
           stagedBench: null,
-          baselineFps: null,
+          baseline: null,
+          gate: null,
           gateFailure: null,
         },
       }));
@@ -225,6 +273,7 @@ export function createExecutors(deps: ExecutorDeps): Executors {
           manifest.calibration ? paths.calibration : null,
           paths.built,
           deps.trtexecBuildArgs,
+          manifest.dlaCore ?? null,
         ),
       );
     },
@@ -235,12 +284,61 @@ export function createExecutors(deps: ExecutorDeps): Executors {
       log.info({ engineId: manifest.id, bench }, 'trtexec measured the engine');
       setUpdate({ stagedBench: bench });
     },
+    async accuracyGate({ manifest, toleranceAp }) {
+      const set = deps.goldenSet;
+      if (!set) return;
+      const paths = enginePaths(deps.dataDir, manifest);
+      const file = buildsOnDevice(manifest) ? paths.built : await downloadedFile(paths, manifest);
+      const mine = await evaluate(
+        set,
+        { path: file, backend: manifest.backend, model: manifest.model, dlaCore: manifest.dlaCore },
+        `engine ${manifest.id}`,
+      );
+      const s = store.get();
+      const cur = s.current;
+      let previous: ApFigures | null;
+      try {
+        const theirs = await evaluate(
+          set,
+          { path: cur.path, backend: cur.ref.backend, model: cur.ref.model, dlaCore: cur.dlaCore },
+          `engine ${cur.ref.id}`,
+        );
+        previous = { engineId: cur.ref.id, ap: theirs.ap, evalS: theirs.evalS };
+      } catch (err) {
+        // the running engine cannot be evaluated now: the AP recorded when it was applied, if any
+        previous = s.accuracy?.engineId === cur.ref.id ? s.accuracy : null;
+        log.warn(
+          { engineId: cur.ref.id, err: (err as Error).message, recorded: previous },
+          'accuracy gate: the current engine could not be evaluated',
+        );
+      }
+      const { accuracy, regressed } = judgeAccuracy(manifest.id, mine, previous, toleranceAp, set);
+      setUpdate({ gate: { engineId: manifest.id, fps: null, accuracy } });
+      log.info({ accuracy }, 'accuracy gate: both engines evaluated on the golden set');
+      if (previous && regressed) {
+        throw new UpdateError(
+          `accuracy_regression: AP ${mine.ap.toFixed(2)} of ${manifest.id} is more than ${toleranceAp} points below ${previous.ap.toFixed(2)} of ${previous.engineId} (${set.apMode} at IoU > ${set.iou}, ${mine.images} images, ${mine.groundTruths} faces)`,
+        );
+      }
+    },
     async stage({ manifest }) {
       const paths = enginePaths(deps.dataDir, manifest);
       const from = buildsOnDevice(manifest) ? paths.built : await downloadedFile(paths, manifest);
       if (from !== paths.final) {
         await mkdir(dirname(paths.final), { recursive: true });
         await rename(from, paths.final);
+      }
+      // the ONNX model (and calibration cache) a plan was built from is kept, to rebuild the plan
+      // when a TensorRT upgrade makes it unrunnable
+      const builtFrom = buildsOnDevice(manifest)
+        ? {
+            onnx: paths.source,
+            calibration: manifest.calibration ? paths.sourceCalibration : null,
+          }
+        : null;
+      if (builtFrom) {
+        await copyFile(paths.partial, builtFrom.onnx);
+        if (builtFrom.calibration) await copyFile(paths.calibration, builtFrom.calibration);
       }
       const staged: InstalledEngine = {
         ref: {
@@ -252,6 +350,13 @@ export function createExecutors(deps: ExecutorDeps): Executors {
         path: paths.final,
         format: manifest.backend === 'tensorrt' ? 'plan' : 'onnx',
         version: manifest.version,
+        ...(manifest.dlaCore != null ? { dlaCore: manifest.dlaCore } : {}),
+        ...(manifest.backend === 'tensorrt'
+          ? {
+              trtVersion: buildsOnDevice(manifest) ? deps.trtVersion : manifest.trtVersion,
+              builtFrom,
+            }
+          : {}),
       };
       setUpdate({ state: 'staged', staged });
     },
@@ -259,29 +364,38 @@ export function createExecutors(deps: ExecutorDeps): Executors {
       const s = store.get();
       const staged = s.update.staged;
       if (!staged) throw new UpdateError('switch: nothing staged');
-      const baselineFps = deps.gate.currentFps();
-      log.info({ from: s.current.ref.id, to: staged.ref.id, baselineFps }, 'switching engine');
+      const baseline = deps.gate.recentWindows();
+      log.info(
+        { from: s.current.ref.id, to: staged.ref.id, baseline: fpsFigures(baseline) },
+        'switching engine',
+      );
       store.update((st) => ({
         ...st,
         previous: st.current,
         current: staged,
-        update: { ...st.update, state: 'health_check', baselineFps, gateFailure: null },
+        update: { ...st.update, state: 'health_check', baseline, gateFailure: null },
       }));
     },
     async restartRunner() {
       await deps.restartRunner(`engine ${store.get().current.ref.id}`);
     },
     async healthGate({ holdS, minFpsRatio }) {
-      const baseline = store.get().update.baselineFps;
+      const { baseline, engineId } = store.get().update;
       try {
-        await deps.gate.waitForHello(deps.helloTimeoutS * 1000);
-        const fps = await deps.gate.hold(holdS * 1000);
-        if (baseline !== null && baseline > 0 && fps < minFpsRatio * baseline) {
-          throw new UpdateError(
-            `health gate: ${fps.toFixed(1)} FPS is below ${minFpsRatio} × ${baseline.toFixed(1)} FPS of the previous engine`,
-          );
+        const fps = await measureFps(holdS, minFpsRatio, baseline);
+        if (fps) {
+          const gate = store.get().update.gate;
+          setUpdate({
+            gate: {
+              engineId: engineId ?? store.get().current.ref.id,
+              accuracy: null,
+              ...(gate ?? {}),
+              fps: fps.figures,
+            },
+          });
+          if (fps.failure) throw new UpdateError(fps.failure);
+          log.info({ fps: fps.figures, holdS }, 'health gate passed');
         }
-        log.info({ fps, baseline, holdS }, 'health gate passed');
       } catch (err) {
         if (err instanceof AbortedError) throw err; // shutting down: the gate runs again after restart
         const reason = (err as Error).message;
@@ -295,6 +409,12 @@ export function createExecutors(deps: ExecutorDeps): Executors {
       store.update((s) => ({
         ...s,
         bench: s.update.stagedBench ?? (s.bench?.engineId === s.current.ref.id ? s.bench : null),
+        accuracy:
+          s.update.gate?.accuracy?.engine.engineId === s.current.ref.id
+            ? s.update.gate.accuracy.engine
+            : s.accuracy?.engineId === s.current.ref.id
+              ? s.accuracy
+              : null,
         update: {
           ...s.update,
           state: 'applied',
@@ -302,6 +422,7 @@ export function createExecutors(deps: ExecutorDeps): Executors {
           reason: null,
           staged: null,
           stagedBench: null,
+          baseline: null,
           gateFailure: null,
         },
       }));
@@ -322,10 +443,127 @@ export function createExecutors(deps: ExecutorDeps): Executors {
           reason,
           staged: null,
           stagedBench: null,
+          baseline: null,
           gateFailure: null,
         },
       }));
       await deps.restartRunner(`rollback to ${back.ref.id}`);
+    },
+    async unrunnable({ fromTrt, toTrt }) {
+      const id = store.get().current.ref.id;
+      const reason = `engine ${id} is a plan built with TensorRT ${fromTrt}, this device has ${toTrt}: it cannot run, and no ONNX model was kept to rebuild it from`;
+      log.error({ engineId: id, fromTrt, toTrt }, reason);
+      store.update((s) => ({
+        ...s,
+        rebuild: {
+          state: 'unrunnable',
+          engineId: id,
+          fromTrt,
+          toTrt,
+          reason,
+          gate: null,
+          from: null,
+          baseline: null,
+        },
+      }));
+    },
+    async rebuild({ fromTrt, toTrt, toleranceAp }) {
+      const s = store.get();
+      const cur = s.current;
+      const src = cur.builtFrom;
+      const base = { engineId: cur.ref.id, fromTrt, toTrt, from: null, baseline: null };
+      log.warn(
+        { engineId: cur.ref.id, fromTrt, toTrt },
+        'TensorRT changed under the current plan: rebuilding it from its ONNX model',
+      );
+      try {
+        if (!src) throw new UpdateError(`engine ${cur.ref.id} has no ONNX model kept`);
+        const plan = join(dirname(cur.path), `model-trt${toTrt}.plan`);
+        await runTrtexec(
+          deps.trtexecBin,
+          buildArgs(src.onnx, src.calibration, plan, deps.trtexecBuildArgs, cur.dlaCore ?? null),
+        );
+        const bench = await benchEngine(deps.trtexecBin, cur.ref.id, plan);
+        let accuracy: UpdateGate['accuracy'] = null;
+        const set = deps.goldenSet;
+        if (set) {
+          const mine = await evaluate(
+            set,
+            { path: plan, backend: cur.ref.backend, model: cur.ref.model, dlaCore: cur.dlaCore },
+            `engine ${cur.ref.id} rebuilt for TensorRT ${toTrt}`,
+          );
+          // the plan of before cannot run any more: the AP recorded for it is the reference
+          const previous = s.accuracy?.engineId === cur.ref.id ? s.accuracy : null;
+          const judged = judgeAccuracy(cur.ref.id, mine, previous, toleranceAp, set);
+          accuracy = judged.accuracy;
+          if (previous && judged.regressed) {
+            throw new UpdateError(
+              `accuracy_regression: AP ${mine.ap.toFixed(2)} of ${cur.ref.id} rebuilt for TensorRT ${toTrt} is more than ${toleranceAp} points below ${previous.ap.toFixed(2)} recorded with TensorRT ${fromTrt}`,
+            );
+          }
+        }
+        // one transaction: the new plan becomes current, the old one is kept to go back to
+        const baseline = deps.gate.recentWindows();
+        store.update((st) => ({
+          ...st,
+          current: { ...cur, path: plan, trtVersion: toTrt },
+          bench,
+          rebuild: {
+            ...base,
+            state: 'rebuilding',
+            reason: null,
+            gate: { engineId: cur.ref.id, fps: null, accuracy },
+            from: cur,
+            baseline,
+          },
+        }));
+      } catch (err) {
+        const reason = `rebuild for TensorRT ${toTrt}: ${(err as Error).message}`.slice(0, 1024);
+        store.update((st) => ({
+          ...st,
+          rebuild: { ...base, state: 'failed', reason, gate: st.rebuild?.gate ?? null },
+        }));
+        throw err;
+      }
+    },
+    async rebuildGate({ holdS, minFpsRatio }) {
+      const r = store.get().rebuild;
+      if (r?.state !== 'rebuilding') throw new UpdateError('rebuildGate: no rebuild under way');
+      try {
+        const fps = await measureFps(holdS, minFpsRatio, r.baseline);
+        if (fps)
+          setRebuild({
+            gate: { ...(r.gate ?? { engineId: r.engineId, accuracy: null }), fps: fps.figures },
+          });
+        if (fps?.failure) throw new UpdateError(fps.failure);
+      } catch (err) {
+        if (err instanceof AbortedError) throw err; // shutting down: the gate runs again after restart
+        // nothing half-switched: the plan of before is current again, the rebuild reported failed
+        const reason = `rebuild for TensorRT ${r.toTrt}: ${(err as Error).message}`.slice(0, 1024);
+        store.update((st) => ({
+          ...st,
+          current: r.from ?? st.current,
+          rebuild: {
+            ...(st.rebuild as RebuildRecord),
+            state: 'failed',
+            reason,
+            from: null,
+            baseline: null,
+          },
+        }));
+        await deps.restartRunner(`rebuild failed: back to the plan of TensorRT ${r.fromTrt}`);
+        throw err;
+      }
+    },
+    async rebuildCommit() {
+      const r = store.get().rebuild;
+      if (!r) return;
+      log.info({ engineId: r.engineId, fromTrt: r.fromTrt, toTrt: r.toTrt }, 'engine rebuilt');
+      store.update((st) => ({
+        ...st,
+        accuracy: r.gate?.accuracy?.engine ?? st.accuracy,
+        rebuild: { ...r, state: 'rebuilt', reason: null, from: null, baseline: null },
+      }));
     },
   };
 }

@@ -210,7 +210,7 @@ describe('plan', () => {
     const e2 = onnx('e2', 'b');
     const st = state(
       { current: installed('e2', 'b'), previous: installed('e1') },
-      { rev: 1, state: 'health_check', engineId: 'e2', target: e2, baselineFps: 25 },
+      { rev: 1, state: 'health_check', engineId: 'e2', target: e2, baseline: [] },
     );
     expect(kinds(plan(st, desired(e2, 1), cpu))).toEqual(['restartRunner', 'healthGate', 'commit']);
   });
@@ -242,5 +242,68 @@ describe('plan', () => {
     expect(plan(st, desired(onnx('e3', 'c'), 2), cpu)).toEqual([
       { kind: 'rollback', reason: 'superseded by desired rev 2' },
     ]);
+  });
+});
+
+describe('DLA engines and the accuracy gate', () => {
+  const trtOnnx = (
+    id: string,
+    dlaCore: number | null,
+    deviceClass: EngineManifest['deviceClass'],
+  ) => ({
+    ...onnx(id),
+    deviceClass,
+    backend: 'tensorrt' as const,
+    model: 'detectnet_v2' as const,
+    format: 'onnx' as const,
+    dlaCore,
+  });
+  const nano: DeviceFacts = { deviceClass: 'jetson-nano', trtVersion: '8.2.1' };
+  const orinNano: DeviceFacts = { deviceClass: 'jetson-orin-nano', trtVersion: '8.5.2' };
+
+  it('a DLA engine is refused on a device without DLA, with the reason, before any download', () => {
+    const m = trtOnnx('dla-nano', 0, 'jetson-nano');
+    expect(plan(state(), desired(m), nano)).toEqual([
+      {
+        kind: 'reject',
+        manifest: m,
+        reason:
+          'engine asks for DLA core 0, but jetson-nano has no DLA (deep-learning accelerator): build it for the GPU',
+      },
+    ]);
+    expect(incompatibility(trtOnnx('x', 1, 'jetson-orin-nano'), orinNano)).toMatch(
+      /jetson-orin-nano has no DLA/,
+    );
+    expect(incompatibility(trtOnnx('x', 2, 'jetson-xavier-nx'), nx)).toBe(
+      'engine asks for DLA core 2, but jetson-xavier-nx has 2 (0–1)',
+    );
+    expect(incompatibility({ ...onnx('x'), dlaCore: 0 }, cpu)).toBe(
+      'a DLA core (0) needs the tensorrt backend',
+    );
+  });
+
+  it('a DLA engine on a class with DLA is built like any other', () => {
+    for (const [deviceClass, trtVersion] of [
+      ['jetson-xavier-nx', '8.5.2'],
+      ['jetson-agx-xavier', '8.5.2'],
+      ['jetson-orin-nx', '8.6.2'],
+      ['jetson-agx-orin', '8.6.2'],
+    ] as const) {
+      const m = trtOnnx('dla', 1, deviceClass);
+      expect(incompatibility(m, { deviceClass, trtVersion })).toBeUndefined();
+      expect(kinds(plan(state(), desired(m), { deviceClass, trtVersion }))).toContain('build');
+    }
+  });
+
+  it('with a golden set, the accuracy gate runs after the bench and before the engine is staged', () => {
+    const m = trtOnnx('acc', null, 'jetson-xavier-nx');
+    const steps = plan(state(), desired(m), { ...nx, goldenSet: true });
+    expect(kinds(steps).slice(2, 7)).toEqual(['verify', 'build', 'bench', 'accuracyGate', 'stage']);
+    expect(steps[5]).toEqual({ kind: 'accuracyGate', manifest: m, toleranceAp: 1 });
+    const strict = { ...desired(m), healthGate: { holdS: 5, minFpsRatio: 0.9, apTolerance: 0.25 } };
+    expect(plan(state(), strict, { ...nx, goldenSet: true })[5]).toMatchObject({
+      toleranceAp: 0.25,
+    });
+    expect(kinds(plan(state(), desired(m), nx))).not.toContain('accuracyGate');
   });
 });

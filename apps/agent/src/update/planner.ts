@@ -1,4 +1,4 @@
-import type { Desired, EngineManifest } from '@facefleet/protocol';
+import { type Desired, dlaCores, type EngineManifest } from '@facefleet/protocol';
 import type { DeviceFacts, EngineState } from './state.js';
 
 /** One step of an engine update. Executors (executors.ts) perform them; rollback is one of them. */
@@ -17,6 +17,11 @@ export type Step =
   | { kind: 'build'; manifest: EngineManifest }
   /** trtexec --loadEngine: inference-only FPS and latency of the new plan. */
   | { kind: 'bench'; manifest: EngineManifest }
+  /**
+   * `facefleet-runner eval` of the new engine and the current one on the golden set: fails with
+   * `accuracy_regression` when AP drops by more than `toleranceAp` points.
+   */
+  | { kind: 'accuracyGate'; manifest: EngineManifest; toleranceAp: number }
   /** Move the engine into the engines directory; state `staged`. */
   | { kind: 'stage'; manifest: EngineManifest }
   /** Atomically make the staged engine current (the previous one stays); state `health_check`. */
@@ -26,9 +31,23 @@ export type Step =
   /** Report `applied`. */
   | { kind: 'commit' }
   /** Switch back to the previous engine, restart the runner, report `rolled_back`. */
-  | { kind: 'rollback'; reason: string };
+  | { kind: 'rollback'; reason: string }
+  /** The current plan was built by another TensorRT and no ONNX was kept: report it `unrunnable`. */
+  | { kind: 'unrunnable'; fromTrt: string; toTrt: string }
+  /**
+   * Rebuild the current engine from its kept ONNX for this TensorRT (trtexec), bench it, pass the
+   * accuracy gate against the AP recorded before the upgrade, then make the new plan current.
+   */
+  | { kind: 'rebuild'; fromTrt: string; toTrt: string; toleranceAp: number }
+  /** The FPS gate of a rebuilt plan, against the runner figures recorded before the upgrade. */
+  | { kind: 'rebuildGate'; holdS: number; minFpsRatio: number }
+  /** Report `rebuilt`. */
+  | { kind: 'rebuildCommit' };
 
 export type StepKind = Step['kind'];
+
+/** AP points a new engine may lose when the desired state names no tolerance (older control planes). */
+export const DEFAULT_AP_TOLERANCE = 1;
 
 const sameVersion = (a: string, b: string) =>
   a.split('.').slice(0, 3).join('.') === b.split('.').slice(0, 3).join('.');
@@ -51,6 +70,16 @@ export function incompatibility(m: EngineManifest, facts: DeviceFacts): string |
       }
     }
   }
+  if (m.dlaCore != null) {
+    if (m.backend !== 'tensorrt') return `a DLA core (${m.dlaCore}) needs the tensorrt backend`;
+    const cores = dlaCores(facts.deviceClass);
+    if (cores === 0) {
+      return `engine asks for DLA core ${m.dlaCore}, but ${facts.deviceClass} has no DLA (deep-learning accelerator): build it for the GPU`;
+    }
+    if (m.dlaCore >= cores) {
+      return `engine asks for DLA core ${m.dlaCore}, but ${facts.deviceClass} has ${cores} (0–${cores - 1})`;
+    }
+  }
   if (m.calibration && !(m.format === 'onnx' && m.backend === 'tensorrt')) {
     return 'a calibration cache only goes with an ONNX model built on the device (backend tensorrt)';
   }
@@ -69,6 +98,41 @@ export function downgrade(state: EngineState, desired: Desired): string | undefi
   return `engine ${m.id} (version ${m.version}) is older than the running ${state.current.ref.id} (version ${running}), and no rollback was asked for`;
 }
 
+/** The health gate of a rebuild when no desired state says otherwise. */
+const DEFAULT_GATE = { holdS: 30, minFpsRatio: 0.9 };
+
+/**
+ * A TensorRT upgrade under the current plan: rebuild it from its kept ONNX (or report it unrunnable
+ * when there is none). Null when nothing is due: no TensorRT, a plan of this version, a version not
+ * known (the bootstrap engine), or a rebuild for this version that already failed.
+ */
+function rebuildSteps(
+  state: EngineState,
+  desired: Desired | null,
+  facts: DeviceFacts,
+): Step[] | null {
+  const r = state.rebuild;
+  const { holdS, minFpsRatio } = desired?.healthGate ?? DEFAULT_GATE;
+  const gate = { kind: 'rebuildGate', holdS, minFpsRatio } as const;
+  // interrupted while the rebuilt plan ran its gate (agent restarted): run the gate again
+  if (r?.state === 'rebuilding')
+    return [{ kind: 'restartRunner' }, gate, { kind: 'rebuildCommit' }];
+  const cur = state.current;
+  const toTrt = facts.trtVersion;
+  const fromTrt = cur.trtVersion;
+  if (toTrt === null || !fromTrt || cur.ref.backend !== 'tensorrt') return null;
+  if (sameVersion(fromTrt, toTrt)) return null;
+  if (r && r.engineId === cur.ref.id && r.toTrt === toTrt && r.state !== 'rebuilt') return null;
+  if (!cur.builtFrom) return [{ kind: 'unrunnable', fromTrt, toTrt }];
+  const toleranceAp = desired?.healthGate.apTolerance ?? DEFAULT_AP_TOLERANCE;
+  return [
+    { kind: 'rebuild', fromTrt, toTrt, toleranceAp },
+    { kind: 'restartRunner' },
+    gate,
+    { kind: 'rebuildCommit' },
+  ];
+}
+
 /** Whether an engine is built on the device (ONNX → TensorRT plan with trtexec). */
 export const buildsOnDevice = (m: EngineManifest) =>
   m.format === 'onnx' && m.backend === 'tensorrt';
@@ -84,9 +148,15 @@ export function plan(state: EngineState, desired: Desired | null, facts: DeviceF
   if (u.state === 'health_check' && u.gateFailure !== null) {
     return [{ kind: 'rollback', reason: u.gateFailure }];
   }
+  // a TensorRT upgrade is dealt with first, unless an update is mid-gate on a new engine
+  if (u.state !== 'health_check') {
+    const rebuild = rebuildSteps(state, desired, facts);
+    if (rebuild) return rebuild;
+  }
   if (desired === null) return [];
   const m = desired.engine;
-  const gate = { kind: 'healthGate', ...desired.healthGate } as const;
+  const { holdS, minFpsRatio } = desired.healthGate;
+  const gate = { kind: 'healthGate', holdS, minFpsRatio } as const;
 
   if (u.state === 'health_check') {
     // Interrupted during the health gate (agent restarted): run the gate again from the start.
@@ -118,6 +188,15 @@ export function plan(state: EngineState, desired: Desired | null, facts: DeviceF
     { kind: 'verify', manifest: m },
     ...(buildsOnDevice(m) ? [{ kind: 'build', manifest: m } as const] : []),
     ...(m.backend === 'tensorrt' ? [{ kind: 'bench', manifest: m } as const] : []),
+    ...(facts.goldenSet
+      ? [
+          {
+            kind: 'accuracyGate',
+            manifest: m,
+            toleranceAp: desired.healthGate.apTolerance ?? DEFAULT_AP_TOLERANCE,
+          } as const,
+        ]
+      : []),
     { kind: 'stage', manifest: m },
   ];
   switch (resumeFrom) {

@@ -56,6 +56,12 @@ export function createReconciler(options: ReconcilerOptions): Reconciler {
   }
 
   function fail(step: Step, err: Error) {
+    if (step.kind === 'rebuild' || step.kind === 'rebuildGate') {
+      // the executor recorded the failed rebuild and kept the plan that was there: the update
+      // record (and what it reported) stays as it was
+      log.error({ step: step.kind, err: err.message }, 'rebuild after a TensorRT upgrade failed');
+      return;
+    }
     const s = store.get();
     if (s.update.state === 'health_check') {
       // after the switch, any failure means the new engine is not proven: roll back

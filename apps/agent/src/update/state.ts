@@ -1,10 +1,14 @@
 import type {
+  ApFigures,
   DeviceClass,
   EngineManifest,
   EngineRef,
   Latency,
+  Rebuild,
+  UpdateGate,
   UpdateState,
 } from '@facefleet/protocol';
+import type { StatsWindow } from './fps-gate.js';
 
 /** An engine on disk that the runner can load. */
 export interface InstalledEngine {
@@ -18,6 +22,12 @@ export interface InstalledEngine {
    * a signed rollback asks for it.
    */
   version?: number;
+  /** The DLA core a TensorRT plan was built for (the runner gets `--dla-core`); absent: the GPU. */
+  dlaCore?: number | null;
+  /** The TensorRT version that built this plan (absent: unknown, e.g. the bootstrap engine). */
+  trtVersion?: string | null;
+  /** The ONNX model (and INT8 calibration cache) an on-device build made it from, kept to rebuild it. */
+  builtFrom?: { onnx: string; calibration: string | null } | null;
 }
 
 export interface EngineBench {
@@ -42,8 +52,13 @@ export interface UpdateRecord {
   staged: InstalledEngine | null;
   /** inference figures trtexec measured for the staged engine */
   stagedBench: EngineBench | null;
-  /** FPS the previous engine ran at when the switch happened: the health gate's reference. */
-  baselineFps: number | null;
+  /**
+   * The previous engine's latest runner stats windows when the switch happened: the FPS gate's
+   * reference (the same estimator over the same length of windows as the new engine's).
+   */
+  baseline: StatsWindow[] | null;
+  /** What the gates measured for this update (reported with it). */
+  gate: UpdateGate | null;
   /** Set when the health gate failed; a rollback is due. */
   gateFailure: string | null;
 }
@@ -54,6 +69,18 @@ export interface EngineState {
   previous: InstalledEngine | null;
   update: UpdateRecord;
   bench: EngineBench | null;
+  /** The current engine's AP on the golden set, as its accuracy gate measured it (absent: none). */
+  accuracy?: ApFigures | null;
+  /** The last rebuild of the current engine after a TensorRT upgrade (absent: none). */
+  rebuild?: RebuildRecord | null;
+}
+
+/** A rebuild for a new TensorRT version, as reported, and what undoing it needs. */
+export interface RebuildRecord extends Rebuild {
+  /** The plan the rebuilt one replaced while its gate runs (put back if the gate fails). */
+  from: InstalledEngine | null;
+  /** The runner stats windows recorded before the upgrade: the FPS gate's reference. */
+  baseline: StatsWindow[] | null;
 }
 
 /** Facts about the device that decide whether an engine can run on it. */
@@ -61,6 +88,8 @@ export interface DeviceFacts {
   deviceClass: DeviceClass;
   /** TensorRT version on the device, null where there is none. */
   trtVersion: string | null;
+  /** Whether the device has a golden set: new engines then pass the accuracy gate first. */
+  goldenSet?: boolean;
 }
 
 export const IDLE_UPDATE: UpdateRecord = {
@@ -73,6 +102,7 @@ export const IDLE_UPDATE: UpdateRecord = {
   target: null,
   staged: null,
   stagedBench: null,
-  baselineFps: null,
+  baseline: null,
+  gate: null,
   gateFailure: null,
 };

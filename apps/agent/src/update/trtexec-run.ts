@@ -29,17 +29,21 @@ export function runTrtexec(bin: string, args: string[], signal?: AbortSignal): P
 
 /**
  * On-device build of an ONNX model into a TensorRT plan: INT8 with the calibration cache when there
- * is one (`--int8 --calib=`), else FP16. `extra` carries deployment flags such as input shapes.
+ * is one (`--int8 --calib=`), else FP16 — the two precisions DLA runs, so a DLA build
+ * (`--useDLACore=N --allowGPUFallback`: layers DLA cannot run go to the GPU) takes the same ones.
+ * `extra` carries deployment flags such as input shapes.
  */
 export function buildArgs(
   onnx: string,
   calibration: string | null,
   out: string,
   extra: string[],
+  dlaCore: number | null = null,
 ): string[] {
   return [
     `--onnx=${onnx}`,
     ...(calibration ? ['--int8', `--calib=${calibration}`] : ['--fp16']),
+    ...(dlaCore !== null ? [`--useDLACore=${dlaCore}`, '--allowGPUFallback'] : []),
     `--saveEngine=${out}`,
     ...extra,
   ];

@@ -3,7 +3,7 @@ import type { FleetFps } from '../api-client.js';
 import type { CliContext } from '../command.js';
 import { formatBytes, progressBar } from './engines.js';
 import { classRows } from './fps.js';
-import { stageSummary } from './rollouts.js';
+import { apText, fpsText, stageSummary } from './rollouts.js';
 
 function ctxWith(tty: boolean) {
   let err = '';
@@ -59,6 +59,7 @@ describe('rollout stages', () => {
       reason: null,
       previousEngineId: null,
       rev: null,
+      gate: null,
     });
     expect(
       stageSummary([
@@ -69,6 +70,31 @@ describe('rollout stages', () => {
       ]),
     ).toBe('canary 1: 1 applied | rest 3: 1 applied, 2 pending');
     expect(stageSummary([t('rest', 'failed')])).toBe('rest 1: 1 failed');
+  });
+
+  it("shows both APs and both inference FPS figures of a target's gates, the new engine's first", () => {
+    const gate = {
+      engineId: 'e2',
+      fps: {
+        engine: { inferFps: 99.04, fps: 15, cameraFps: 15, windowS: 5 },
+        previous: { inferFps: 329.1, fps: 15, cameraFps: 15, windowS: 5 },
+        minRatio: 0.9,
+      },
+      accuracy: {
+        engine: { engineId: 'e2', ap: 0, evalS: 1 },
+        previous: { engineId: 'e1', ap: 83.85, evalS: 1 },
+        toleranceAp: 1,
+        apMode: 'voc2010' as const,
+        iou: 0.5,
+        images: 4,
+        groundTruths: 1,
+      },
+    };
+    expect(apText(gate)).toBe('0.0/83.8');
+    expect(fpsText(gate)).toBe('99.0/329.1');
+    expect(apText({ ...gate, accuracy: { ...gate.accuracy, previous: null } })).toBe('0.0/-');
+    expect(apText(null)).toBeNull();
+    expect(fpsText({ ...gate, fps: null })).toBeNull();
   });
 });
 

@@ -3,7 +3,7 @@ import { createReadStream, statSync } from 'node:fs';
 import { basename, extname } from 'node:path';
 import { Readable } from 'node:stream';
 import { ENGINE_FORMATS, RUNNER_BACKENDS, RUNNER_MODELS } from '@facefleet/protocol';
-import { type CliContext, type Command, requiredFlag } from '../command.js';
+import { type CliContext, type Command, numberFlag, requiredFlag } from '../command.js';
 import { CliError, EXIT, UsageError } from '../errors.js';
 import { ago, renderTable } from '../table.js';
 import { clientFor, positionalArgs, printJson } from './common.js';
@@ -62,6 +62,7 @@ const push: Command = {
     model: { type: 'string' },
     'target-class': { type: 'string' },
     trt: { type: 'string' },
+    'dla-core': { type: 'string' },
     backend: { type: 'string' },
     format: { type: 'string' },
     precision: { type: 'string' },
@@ -73,6 +74,8 @@ const push: Command = {
     model: `the decoder the runner uses: ${RUNNER_MODELS.join(' or ')}`,
     'target-class': 'the device class the engine was built for (jetson-xavier-nx, nano, …)',
     trt: 'TensorRT version the plan was built with (8.5.2); required for a plan',
+    'dla-core':
+      'DLA core the engine is built for (Xavier NX, AGX Xavier, Orin NX, AGX Orin): an ONNX model is built on the device with trtexec --useDLACore=N --allowGPUFallback, and the runner runs it there',
     backend: `${RUNNER_BACKENDS.join(' or ')} (default: tensorrt for jetson-*, else opencv)`,
     format: `${ENGINE_FORMATS.join(' or ')} (default: from the file name, .onnx → onnx)`,
     precision: 'int8, fp16 or fp32 (default int8 for tensorrt, fp32 for opencv)',
@@ -145,6 +148,7 @@ const push: Command = {
         },
       }),
     );
+    const dlaCore = numberFlag(values, 'dla-core', { min: 0, max: 15, integer: true });
     let engine: Awaited<ReturnType<typeof client.uploadEngine>>;
     try {
       engine = await client.uploadEngine(
@@ -156,6 +160,7 @@ const push: Command = {
           format,
           deviceClass,
           trtVersion: trt,
+          dlaCore: dlaCore === undefined ? undefined : String(dlaCore),
           precision,
           inputDims: (values['input-dims'] as string | undefined) ?? INPUT_DIMS[model],
         },

@@ -20,6 +20,7 @@ const create: Command = {
     'failure-limit': { type: 'string' },
     'min-fps-ratio': { type: 'string' },
     'gate-hold': { type: 'string' },
+    'ap-tolerance': { type: 'string' },
     id: { type: 'string' },
     rollback: { type: 'boolean' },
     watch: { type: 'boolean' },
@@ -34,6 +35,8 @@ const create: Command = {
     'failure-limit': 'halt and revert when more devices than this fail (default 0)',
     'min-fps-ratio': "device health gate: new FPS ≥ this × the previous engine's (default 0.9)",
     'gate-hold': 'device health gate: seconds the new engine must run healthy (default 30)',
+    'ap-tolerance':
+      'device accuracy gate (devices with a golden set): AP points the new engine may lose against the current one (default 1)',
     id: 'rollout id (default: generated)',
     rollback:
       'the engine is older than what some targets run, and that is wanted (they get a signed rollback)',
@@ -66,6 +69,7 @@ const create: Command = {
       failureLimit: numberFlag(values, 'failure-limit', { min: 0, integer: true }),
       minFpsRatio: numberFlag(values, 'min-fps-ratio', { min: 0, max: 10 }),
       gateHoldS: numberFlag(values, 'gate-hold', { min: 0, max: 3600 }),
+      apTolerance: numberFlag(values, 'ap-tolerance', { min: 0, max: 100 }),
       ...(values.rollback ? { rollback: true } : {}),
     };
     const client = clientFor(ctx, values);
@@ -176,11 +180,30 @@ function renderRollout(r: RolloutView, devices: Map<string, DeviceView>, ctx: Cl
     { header: 'DEVICE', value: (t) => t.deviceId },
     { header: 'TARGET', value: (t) => t.state, style: (t, cell) => colour(t.state, cell) },
     { header: 'DEVICE UPDATE', value: (t) => deviceUpdate(devices.get(t.deviceId)) },
+    { header: 'AP NEW/BEFORE', value: (t) => apText(t.gate) },
+    { header: 'INFER FPS NEW/BEFORE', value: (t) => fpsText(t.gate) },
     { header: 'REASON', value: (t) => t.reason },
   ]);
   const more =
     targets.length > shown.length ? `  … and ${targets.length - shown.length} more\n` : '';
   return `${head.join('\n')}\n${table}${more}`;
+}
+
+type Gate = RolloutTarget['gate'];
+const f1 = (x: number) => x.toFixed(1);
+
+/** Both APs of the accuracy gate (points), the new engine's first. */
+export function apText(gate: Gate): string | null {
+  const a = gate?.accuracy;
+  if (!a) return null;
+  return `${f1(a.engine.ap)}/${a.previous ? f1(a.previous.ap) : '-'}`;
+}
+
+/** Both inference FPS figures of the FPS gate, the new engine's first. */
+export function fpsText(gate: Gate): string | null {
+  const f = gate?.fps;
+  if (!f) return null;
+  return `${f1(f.engine.inferFps)}/${f.previous ? f1(f.previous.inferFps) : '-'}`;
 }
 
 function deviceUpdate(d: DeviceView | undefined): string | null {

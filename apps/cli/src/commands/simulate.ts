@@ -18,6 +18,7 @@ export const simulate: Command = {
     'faces-rate': { type: 'string' },
     'camera-fps': { type: 'string' },
     throttle: { type: 'string' },
+    'throttle-on': { type: 'string' },
     crash: { type: 'string' },
     'fail-gate': { type: 'string' },
     prefix: { type: 'string' },
@@ -37,7 +38,9 @@ export const simulate: Command = {
     classes: `class mix by weight (default ${DEFAULT_CLASSES})`,
     'faces-rate': 'mean faces in view per frame (default 1.5)',
     'camera-fps': 'frames per second each camera delivers (default 15)',
-    throttle: 'this many devices run far below their model-card FPS (tag throttle)',
+    throttle: 'this many devices infer at 30 % of their model-card FPS (tag throttle)',
+    'throttle-on':
+      'start (default): throttled from the start, flagged SLOW, healthy under any engine; update: only under an engine an update brings, so its FPS gate fails → rolled_back',
     crash: 'this many devices crash their runner over and over → degraded (tag crash)',
     'fail-gate':
       'this many devices fail the health gate of any engine update → rolled_back (tag fail-gate)',
@@ -71,6 +74,12 @@ export const simulate: Command = {
       crash: numberFlag(values, 'crash', { min: 0, integer: true }) ?? 0,
       failGate: numberFlag(values, 'fail-gate', { min: 0, integer: true }) ?? 0,
     });
+    const throttleFrom = (values['throttle-on'] as string | undefined) ?? 'start';
+    if (throttleFrom !== 'start' && throttleFrom !== 'update') {
+      throw new UsageError(
+        `--throttle-on must be start or update (got ${JSON.stringify(throttleFrom)})`,
+      );
+    }
     const facesRate = numberFlag(values, 'faces-rate', { min: 0, max: 1000 }) ?? 1.5;
     const cameraFps = numberFlag(values, 'camera-fps', { min: 0.1, max: 240 }) ?? 15;
     const duration = numberFlag(values, 'duration', { min: 0 });
@@ -125,6 +134,7 @@ export const simulate: Command = {
       log,
       facesRate,
       cameraFps,
+      throttleFrom,
       facesWindowS,
       metricsIntervalS,
       trt,
@@ -149,7 +159,7 @@ export const simulate: Command = {
         );
       } else {
         ctx.stdout.write(
-          `${event}: ${s.connected}/${s.devices} devices connected; simulator CPU ${s.cpuPct}% of one core, RSS ${s.rssMb} MB\n`,
+          `${event}: ${s.connected}/${s.devices} devices connected, ${s.measured} with runner stats; simulator CPU ${s.cpuPct}% of one core, RSS ${s.rssMb} MB\n`,
         );
       }
     };

@@ -1,5 +1,5 @@
 import type { RunnerExit, SupervisorSnapshot } from '@facefleet/agent';
-import type { EngineRef, RunnerFrame } from '@facefleet/protocol';
+import type { EngineRef, RunnerFrame, RunnerStats } from '@facefleet/protocol';
 import { afterEach, describe, expect, it } from 'vitest';
 import { allocate, parseClassMix, planFleet } from './fleet-plan.js';
 import { createFrameClock, createSyntheticSource, type FrameClock } from './synthetic-source.js';
@@ -80,10 +80,12 @@ const profile = {
   facesRate: 2,
   crash: false,
   failGate: false,
+  throttle: null,
   width: 1280,
   height: 720,
 };
 const supervisor = {
+  statsIntervalS: 5,
   backoffInitialMs: 20,
   backoffMaxMs: 40,
   crashLoopExits: 3,
@@ -204,5 +206,48 @@ describe('synthetic detection source', () => {
     expect(base).toBe(45);
     expect(slow).toBe(15);
     expect(back).toBe(45);
+  });
+
+  it('prints stats lines as the runner does; a device throttled on update infers at 30 % under a new engine only', async () => {
+    const clock = manualClock();
+    let engine = bootstrap;
+    const src = createSyntheticSource({
+      profile: { ...profile, throttle: { factor: 0.3, from: 'update' } },
+      clock,
+      engine: () => engine,
+      nextPid: (() => {
+        let p = 0;
+        return () => ++p;
+      })(),
+      ...supervisor,
+    });
+    stop = () => src.stop();
+    const lines: RunnerStats[] = [];
+    let hellos = 0;
+    src.on('hello', () => {
+      hellos += 1;
+    });
+    src.on('stats', (s) => lines.push(s));
+    const run = async (label: string) => {
+      const before = hellos;
+      await until(() => hellos > before, `hello (${label})`);
+      const from = lines.length;
+      for (let i = 0; i < 150; i++) clock.advance(100); // 15 s: three windows
+      return lines.slice(from);
+    };
+    src.start();
+    const base = await run('bootstrap');
+    engine = { ...bootstrap, id: 'new-engine' };
+    await src.restart('engine new-engine');
+    const after = await run('new engine');
+    for (const w of [...base, ...after]) {
+      expect(w.windowS).toBeCloseTo(5, 5);
+      expect(w.fps).toBeCloseTo(15, 0); // camera-bound under both engines
+      expect(w.cameras?.[0]?.cameraFps).toBeCloseTo(15, 5);
+    }
+    expect(base).toHaveLength(3);
+    for (const w of base) expect(w.inferFps / 329).toBeGreaterThan(0.97);
+    for (const w of after) expect(w.inferFps / (329 * 0.3)).toBeGreaterThan(0.97);
+    for (const w of after) expect(w.inferFps / (329 * 0.3)).toBeLessThan(1.03);
   });
 });

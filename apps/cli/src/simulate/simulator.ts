@@ -23,6 +23,9 @@ export const CLASS_TRT: Partial<Record<DeviceClass, string>> = {
   'jetson-agx-xavier': '8.5.2',
 };
 
+/** Share of full inference speed a throttled device keeps. */
+export const THROTTLE = 0.3;
+
 export interface SimulatorOptions {
   client: ApiClient;
   devices: PlannedDevice[];
@@ -34,6 +37,8 @@ export interface SimulatorOptions {
   /** Mean faces in view per frame. */
   facesRate: number;
   cameraFps: number;
+  /** When `throttle` devices slow down: from the start, or under the first engine an update brings. */
+  throttleFrom: 'start' | 'update';
   facesWindowS: number;
   metricsIntervalS: number;
   /** TensorRT version for every device (default: by class, CLASS_TRT). */
@@ -50,6 +55,11 @@ export interface SimulatorStats {
   devices: number;
   started: number;
   connected: number;
+  /**
+   * Devices whose runner has counted a stats window since it last started (the first is warm-up):
+   * an update's FPS gate there has the running engine's figures to compare with.
+   */
+  measured: number;
   cpuPct: number;
   rssMb: number;
   heapMb: number;
@@ -113,6 +123,7 @@ export function createSimulator(options: SimulatorOptions) {
   const clock = createFrameClock(100);
   const agents = new Map<string, Agent>();
   let pid = 10_000;
+  const measured = new Set<string>();
   let lastCpu = process.cpuUsage();
   let lastAt = process.hrtime.bigint();
   const credsFile = join(options.dataDir, 'credentials.json');
@@ -207,7 +218,6 @@ export function createSimulator(options: SimulatorOptions) {
         crashLoopWindowS: 30,
       },
       outbox: { maxMessages: 2000, inflight: 8 },
-      healthGate: { helloTimeoutS: 10 },
       trtexec: { bin: join(options.dataDir, `trtexec-${d.deviceClass}.sh`) },
       mqtt: { keepaliveS: 60, reconnectMs: 2000 },
     });
@@ -224,11 +234,12 @@ export function createSimulator(options: SimulatorOptions) {
       Math.max(0.9, 1 + 0.03 * (random() + random() + random() - 1.5) * 2),
     );
     const profile: SyntheticProfile = {
-      inferFps: card * spread * (d.role === 'throttle' ? 0.3 : 1),
+      inferFps: card * spread,
       cameraFps: options.cameraFps,
       facesRate: options.facesRate,
       crash: d.role === 'crash',
       failGate: d.role === 'fail-gate',
+      throttle: d.role === 'throttle' ? { factor: THROTTLE, from: options.throttleFrom } : null,
       width: 1280,
       height: 720,
     };
@@ -247,18 +258,34 @@ export function createSimulator(options: SimulatorOptions) {
         onDrop: (m) => agentLog.warn(m, 'outbox full: dropped a message'),
       }),
       health: createSyntheticHealth(d.deviceClass, {
-        busy: Math.min(1, profile.cameraFps / profile.inferFps),
+        busy: Math.min(
+          1,
+          profile.cameraFps /
+            (profile.inferFps * (profile.throttle?.from === 'start' ? THROTTLE : 1)),
+        ),
         random,
       }),
-      source: (engine) =>
-        createSyntheticSource({
+      source: (engine) => {
+        const source = createSyntheticSource({
           profile,
           clock,
           engine,
           random,
           nextPid: () => ++pid,
+          statsIntervalS: config.runner.statsIntervalS,
           ...config.supervisor,
-        }),
+        });
+        // as the agent's stats history counts them: the first window after a start is warm-up
+        let windows = 0;
+        source.on('spawn', () => {
+          windows = 0;
+          measured.delete(d.id);
+        });
+        source.on('stats', () => {
+          if (++windows >= 2) measured.add(d.id);
+        });
+        return source;
+      },
     });
   }
 
@@ -295,6 +322,7 @@ export function createSimulator(options: SimulatorOptions) {
         devices: devices.length,
         started: agents.size,
         connected,
+        measured: measured.size,
         cpuPct: elapsedUs > 0 ? Math.round(((cpu.user + cpu.system) / elapsedUs) * 1000) / 10 : 0,
         rssMb: Math.round(mem.rss / 2 ** 20),
         heapMb: Math.round(mem.heapUsed / 2 ** 20),

@@ -1,6 +1,6 @@
 import { EventEmitter } from 'node:events';
 import type { DetectionSource, RunnerExit, RunnerSupervisorEvents } from '@facefleet/agent';
-import type { EngineRef, RunnerFrame, RunnerHello } from '@facefleet/protocol';
+import type { EngineRef, RunnerFrame, RunnerHello, RunnerStats } from '@facefleet/protocol';
 
 /**
  * One clock for every simulated device: a single interval that asks each running source for the
@@ -53,6 +53,11 @@ export interface SyntheticProfile {
   crash: boolean;
   /** Any engine other than the first one runs at a third of the speed (→ health gate fails). */
   failGate: boolean;
+  /**
+   * Clocks cut to `factor` of full speed (inference only): from the start, or only under an engine
+   * other than the first one (a device an update made slow: the FPS gate must catch it).
+   */
+  throttle: { factor: number; from: 'start' | 'update' } | null;
   width: number;
   height: number;
 }
@@ -70,6 +75,8 @@ export interface SyntheticSourceOptions {
   random?: () => number;
   /** Fake pids are drawn from here so that each start has a new one. */
   nextPid: () => number;
+  /** Seconds between `stats` lines, as the runner's `--stats-interval`. */
+  statsIntervalS: number;
 }
 
 /** A standard normal draw (Box-Muller). */
@@ -123,7 +130,13 @@ export function createSyntheticSource(options: SyntheticSourceOptions): Detectio
   let lastTick = 0;
   let firstEngineId: string | null = null;
   let slow = 1;
+  let throttled = false;
   let timers: NodeJS.Timeout[] = [];
+  // the current stats window, as the runner counts it
+  let windowStart = 0;
+  let windowFrames = 0;
+  let windowDelivered = 0;
+  let windowInferMs: number[] = [];
 
   const snapshot = () => ({ state, pid, restarts, crashLoop, invalidLines: 0, lastExit });
   const setState = (s: State) => {
@@ -142,16 +155,63 @@ export function createSyntheticSource(options: SyntheticSourceOptions): Detectio
     timers = [];
   };
 
+  function stats(now: number): RunnerStats {
+    const windowS = Math.max(0, (now - windowStart) / 1000);
+    const inferS = windowInferMs.reduce((a, b) => a + b, 0) / 1000;
+    const sorted = [...windowInferMs].sort((a, b) => a - b);
+    const at = (p: number) => round(sorted[Math.round((p / 100) * (sorted.length - 1))] ?? 0);
+    const fps = windowS > 0 ? windowFrames / windowS : 0;
+    const cameraFps = windowS > 0 ? windowDelivered / windowS : 0;
+    const inferFps = inferS > 0 ? windowFrames / inferS : 0;
+    const dropped = Math.max(0, Math.round(windowDelivered - windowFrames));
+    const line: RunnerStats = {
+      type: 'stats',
+      ts: now,
+      frames: windowFrames,
+      fps: round(fps),
+      inferFps: round(inferFps),
+      latencyMs: { p50: at(50), p95: at(95), p99: at(99) },
+      dropped,
+      windowS: round(windowS),
+      cameras: [
+        {
+          id: '0',
+          state: 'online',
+          frames: windowFrames,
+          processedFps: round(fps),
+          cameraFps: round(cameraFps),
+          skipped: 0,
+          dropped,
+          reconnects: 0,
+        },
+      ],
+      batch: {
+        batches: windowFrames,
+        meanSize: windowFrames > 0 ? 1 : 0,
+        inferFps: round(inferFps),
+        batchFps: round(inferFps),
+      },
+    };
+    windowStart = now;
+    windowFrames = 0;
+    windowDelivered = 0;
+    windowInferMs = [];
+    return line;
+  }
+
   function tick(now: number) {
     const dt = Math.max(0, now - lastTick);
     lastTick = now;
     // a failing engine is slower at inference and stalls the pipeline by the same factor
-    const inferFps = profile.inferFps / slow;
-    due += (Math.min(profile.cameraFps, profile.inferFps) / slow) * (dt / 1000);
+    const inferFps = (profile.inferFps * (throttled ? (profile.throttle?.factor ?? 1) : 1)) / slow;
+    due += (Math.min(profile.cameraFps, inferFps * slow) / slow) * (dt / 1000);
+    windowDelivered += profile.cameraFps * (dt / 1000);
     const n = Math.floor(due);
     due -= n;
     for (let i = 0; i < n; i++) {
       const infer = (1000 / inferFps) * Math.exp(0.04 * gaussian(random));
+      windowInferMs.push(infer);
+      windowFrames += 1;
       const pre = 1.2 + 0.2 * random();
       const post = 0.25 + 0.1 * random();
       const frame: RunnerFrame = {
@@ -173,12 +233,16 @@ export function createSyntheticSource(options: SyntheticSourceOptions): Detectio
       if (state !== 'running') setState('running');
       emitter.emit('frame', frame);
     }
+    if (now - windowStart >= options.statsIntervalS * 1000) emitter.emit('stats', stats(now));
   }
 
   function spawnRunner() {
     const engine = options.engine();
     firstEngineId ??= engine.id;
     slow = profile.failGate && engine.id !== firstEngineId ? 3 : 1;
+    throttled =
+      profile.throttle !== null &&
+      (profile.throttle.from === 'start' || engine.id !== firstEngineId);
     pid = options.nextPid();
     startedAt = Date.now();
     index = 0;
@@ -203,6 +267,10 @@ export function createSyntheticSource(options: SyntheticSourceOptions): Detectio
       };
       emitter.emit('hello', hello);
       lastTick = clock.now();
+      windowStart = lastTick;
+      windowFrames = 0;
+      windowDelivered = 0;
+      windowInferMs = [];
       clock.add(tick);
       if (profile.crash) later(CRASH_AFTER_MS, crashed);
     });
@@ -245,6 +313,8 @@ export function createSyntheticSource(options: SyntheticSourceOptions): Detectio
       clearTimers();
       return;
     }
+    // the runner's last stats line on SIGTERM: the window so far
+    if (windowStart > 0 && state === 'running') emitter.emit('stats', stats(clock.now()));
     exited({
       code: 0,
       signal: 'SIGTERM',

@@ -302,6 +302,46 @@ describe.each(STORE_KINDS)('API (%s)', (kind) => {
       }
     });
 
+    it('records the DLA core an engine asks for in its signed manifest; refuses one for a class without DLA', async () => {
+      const res = await t.api(
+        'POST',
+        `/api/v1/engines?${engineQuery({ id: 'facenet-nx-dla', dlaCore: '1' })}`,
+        { body: new Uint8Array(blob), headers: { 'content-type': 'application/octet-stream' } },
+      );
+      expect(res.status).toBe(201);
+      const { engine } = (await res.json()) as {
+        engine: Record<string, unknown> & { signature: string };
+      };
+      expect(engine.dlaCore).toBe(1);
+      const { publicKeyPem } = (await (
+        await t.api('GET', '/api/v1/fleet/public-key', { token: null })
+      ).json()) as { publicKeyPem: string };
+      const key = createPublicKey(publicKeyPem);
+      const sig = Buffer.from(engine.signature, 'base64');
+      // the core is signed: the same manifest on another core (or on the GPU) does not verify
+      expect(verify(null, engineSigningPayload(engine as never), key, sig)).toBe(true);
+      expect(verify(null, engineSigningPayload({ ...engine, dlaCore: 0 } as never), key, sig)).toBe(
+        false,
+      );
+      expect(
+        verify(null, engineSigningPayload({ ...engine, dlaCore: null } as never), key, sig),
+      ).toBe(false);
+      for (const [deviceClass, message] of [
+        ['jetson-nano', 'jetson-nano has no DLA (deep-learning accelerator)'],
+        ['jetson-orin-nano', 'jetson-orin-nano has no DLA'],
+      ] as const) {
+        const refused = await t.api(
+          'POST',
+          `/api/v1/engines?${engineQuery({ id: `dla-${deviceClass}`, deviceClass, dlaCore: '0' })}`,
+          { body: new Uint8Array([1, 2, 3]) },
+        );
+        expect(refused.status).toBe(400);
+        const body = (await refused.json()) as ErrorBody;
+        expect(body.error.message).toContain(message);
+        expect(body.error.details?.map((d) => d.path)).toContain('dlaCore');
+      }
+    });
+
     it('refuses path traversal, look-alike and direction-changing characters in engine names and ids (issue 17, finding 15)', async () => {
       for (const [field, value] of [
         ['name', '../../etc/passwd'],

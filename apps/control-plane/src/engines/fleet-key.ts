@@ -50,6 +50,7 @@ function legacyPayload(m: Omit<EngineManifest, 'url' | 'name'>): Buffer {
       m.model,
       m.format,
       m.calibration?.sha256 ?? '-',
+      ...(m.dlaCore != null ? [`dla-core ${m.dlaCore}`] : []),
     ].join('\n'),
     'utf8',
   );

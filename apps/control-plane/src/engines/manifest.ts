@@ -17,5 +17,6 @@ export function engineManifest(row: EngineRow): EngineManifest {
     model: row.model as EngineManifest['model'],
     format: row.format as EngineManifest['format'],
     calibration: null,
+    ...(row.dlaCore !== null ? { dlaCore: row.dlaCore } : {}),
   };
 }

@@ -5,6 +5,7 @@ import type {
   MetricsSample,
   Reported,
   Status,
+  UpdateGate,
 } from '@facefleet/protocol';
 import type { RolloutState, Selector, TargetState } from '../rollouts/planner.js';
 
@@ -43,6 +44,8 @@ export interface LiveRollout {
   failureLimit: number;
   minFpsRatio: number;
   gateHoldS: number;
+  /** AP points a new engine may lose on a device's golden set. */
+  apTolerance: number;
   state: RolloutState;
   reason: string | null;
   canaryDoneAt: number | null;
@@ -55,6 +58,8 @@ export interface LiveRollout {
     reason: string | null;
     previousEngineId: string | null;
     rev: number | null;
+    /** What the device's gates measured: both APs, both FPS figures (null before its report). */
+    gate: UpdateGate | null;
   }[];
 }
 

@@ -31,6 +31,7 @@ export interface CreateRolloutInput {
   failureLimit: number;
   minFpsRatio: number;
   gateHoldS: number;
+  apTolerance: number;
   /**
    * The engine may be older (a lower version) than what some targets run: the operator asks for
    * a rollback. Without it such a rollout is refused, and devices would refuse the engine anyway.
@@ -96,11 +97,23 @@ export function createRolloutExecutor(options: RolloutExecutorOptions) {
   const setTarget = (
     rolloutId: string,
     deviceId: string,
-    set: Partial<Pick<TargetRow, 'state' | 'rev' | 'reason'>>,
-  ) => store.rollouts.updateTarget(rolloutId, deviceId, { ...set, updatedAt: now() });
+    set: Partial<Pick<TargetRow, 'state' | 'rev' | 'reason' | 'gateJson'>>,
+  ) => {
+    // a report without gate figures leaves the ones an earlier report brought
+    const { gateJson, ...rest } = set;
+    return store.rollouts.updateTarget(rolloutId, deviceId, {
+      ...rest,
+      ...(gateJson ? { gateJson } : {}),
+      updatedAt: now(),
+    });
+  };
 
   async function perform(row: RolloutRow, targets: TargetRow[], step: RolloutStep): Promise<void> {
-    const healthGate = { holdS: row.gateHoldS, minFpsRatio: row.minFpsRatio };
+    const healthGate = {
+      holdS: row.gateHoldS,
+      minFpsRatio: row.minFpsRatio,
+      apTolerance: row.apTolerance,
+    };
     switch (step.kind) {
       case 'set-desired': {
         const engine = await store.engines.get(row.engineId);
@@ -253,6 +266,7 @@ export function createRolloutExecutor(options: RolloutExecutorOptions) {
             failureLimit: input.failureLimit,
             minFpsRatio: input.minFpsRatio,
             gateHoldS: input.gateHoldS,
+            apTolerance: input.apTolerance,
             state: initialState(targets),
             pausedFrom: null,
             canaryDoneAt: null,
@@ -268,6 +282,7 @@ export function createRolloutExecutor(options: RolloutExecutorOptions) {
             previousEngineId: current.get(target.deviceId) ?? null,
             rev: null,
             reason: null,
+            gateJson: null,
             updatedAt: t,
           })),
         );

@@ -198,12 +198,36 @@ describe('reports', () => {
     expect(targetAfterReport(r, target, report('applied'))).toEqual({
       state: 'applied',
       reason: null,
+      gateJson: null, // the example's gate figures are another engine's
     });
     expect(targetAfterReport(r, target, report('rolled_back'))).toEqual({
       state: 'failed',
       reason: 'fps 40% of previous',
+      gateJson: null,
     });
     expect(targetAfterReport(r, target, report('downloading'))).toBeNull();
+  });
+
+  it('an accuracy regression fails the target like a health failure, with both APs kept', () => {
+    const gate = {
+      ...examples.reported.update.gate,
+      engineId: 'eng-2',
+      fps: null,
+      accuracy: {
+        ...examples.reported.update.gate.accuracy,
+        engine: { engineId: 'eng-2', ap: 12.5, evalS: 3 },
+      },
+    };
+    const failed = report('failed');
+    const next = targetAfterReport(r, target, {
+      ...failed,
+      update: { ...failed.update, reason: 'accuracy_regression: AP 12.50 of eng-2 …', gate },
+    });
+    expect(next).toEqual({
+      state: 'failed',
+      reason: 'accuracy_regression: AP 12.50 of eng-2 …',
+      gateJson: JSON.stringify(gate),
+    });
   });
 
   it('ignores reports about other rollouts and older revisions', () => {

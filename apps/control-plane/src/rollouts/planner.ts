@@ -146,16 +146,19 @@ export function targetAfterReport(
   r: Pick<RolloutView, 'id' | 'engineId' | 'state'>,
   target: TargetView,
   report: Reported,
-): { state: TargetState; reason: string | null } | null {
+): { state: TargetState; reason: string | null; gateJson: string | null } | null {
   if (target.state !== 'desired' && target.state !== 'applied') return null;
   if (target.rev !== null && report.rev < target.rev) return null;
   const u = report.update;
   if (u.rolloutId !== r.id || u.engineId !== r.engineId) return null;
+  // what the device's gates measured goes with the target (its AP and FPS beside the previous engine's)
+  const gateJson = u.gate && u.gate.engineId === r.engineId ? JSON.stringify(u.gate) : null;
   if (u.state === 'applied' && report.engine?.id === r.engineId) {
-    return target.state === 'applied' ? null : { state: 'applied', reason: null };
+    return target.state === 'applied' ? null : { state: 'applied', reason: null, gateJson };
   }
+  // an accuracy regression counts as any other failure: toward the limit, halting, reverting
   if (u.state === 'rolled_back' || u.state === 'failed') {
-    return { state: 'failed', reason: u.reason ?? u.state };
+    return { state: 'failed', reason: u.reason ?? u.state, gateJson };
   }
   return null;
 }

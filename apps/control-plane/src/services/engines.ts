@@ -1,4 +1,5 @@
 import { randomBytes } from 'node:crypto';
+import { type DeviceClass, dlaCores } from '@facefleet/protocol';
 import type { EngineRow, Store } from '@facefleet/store';
 import type { Logger } from 'pino';
 import type { BlobStore } from '../engines/blob-store.js';
@@ -15,6 +16,8 @@ export interface EngineUpload {
   format: string;
   deviceClass: string;
   trtVersion?: string | undefined;
+  /** The DLA core a TensorRT engine is built for; absent: the GPU. */
+  dlaCore?: number | undefined;
   precision: string;
   inputDims: number[];
 }
@@ -67,6 +70,21 @@ export function createEngineService(deps: EngineServiceDeps) {
           'required for a TensorRT plan',
         );
       }
+      if (meta.dlaCore !== undefined) {
+        const cores = dlaCores(meta.deviceClass as DeviceClass);
+        if (meta.backend !== 'tensorrt') {
+          throw new ServiceError('invalid', 'a DLA core needs the tensorrt backend', 'dlaCore');
+        }
+        if (meta.dlaCore >= cores) {
+          throw new ServiceError(
+            'invalid',
+            cores === 0
+              ? `${meta.deviceClass} has no DLA (deep-learning accelerator): build the engine for the GPU`
+              : `${meta.deviceClass} has ${cores} DLA cores (0–${cores - 1})`,
+            'dlaCore',
+          );
+        }
+      }
       const id = meta.id ?? `eng-${randomBytes(6).toString('hex')}`;
       if (await store.engines.exists(id)) {
         throw new ServiceError('conflict', `engine ${id} exists`, 'id', 'already exists');
@@ -102,6 +120,7 @@ export function createEngineService(deps: EngineServiceDeps) {
         model: meta.model as never,
         format: meta.format as never,
         calibration: null,
+        dlaCore: meta.dlaCore ?? null,
       });
       const row = await store.engines.insert({
         id,
@@ -111,6 +130,7 @@ export function createEngineService(deps: EngineServiceDeps) {
         format: meta.format,
         deviceClass: meta.deviceClass,
         trtVersion,
+        dlaCore: meta.dlaCore ?? null,
         precision: meta.precision,
         inputDims: JSON.stringify(meta.inputDims),
         sha256,

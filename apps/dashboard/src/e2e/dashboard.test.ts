@@ -244,6 +244,9 @@ describe('dashboard in Chromium', { timeout: 30_000 }, () => {
     await upload.getByRole('button', { name: 'Upload' }).click();
     await page.getByTestId('engines').getByText(ENGINE).waitFor();
 
+    // both Xavier NX count runner stats windows of their current engine: their FPS gates will have
+    // the previous engine's figures to show beside the new one's
+    await sim!.waitForLine(/devices connected, 3 with runner stats/, 30_000);
     const form = page.getByTestId('rollout-form');
     await form.locator('select[name="engineId"]').selectOption(ENGINE);
     // Tag `simulated` is all three; the engine's class narrows it to the two Xavier NX.
@@ -265,6 +268,11 @@ describe('dashboard in Chromium', { timeout: 30_000 }, () => {
     await page.locator('article.rollout[data-state="completed"]').waitFor({ timeout: 40_000 });
     expect(await card.getByText('canary 1/1 applied').count()).toBe(1);
     expect(await card.getByText('rest 1/1 applied').count()).toBe(1);
+    // each target shows what its FPS gate measured: the new engine's inference FPS beside the old's
+    await card.locator('details summary').click();
+    const fps = await card.getByTestId('target-fps').allTextContents();
+    expect(fps).toHaveLength(2);
+    for (const text of fps) expect(text).toMatch(/inference [\d.]+ FPS \(was [\d.]+\)/);
     for (const id of [OK, SLOW]) {
       const { device } = await cp.json<DeviceDoc>('GET', `/api/v1/devices/${id}`);
       expect(device.reported?.engine?.id, id).toBe(ENGINE);

@@ -89,6 +89,17 @@ export type Row =
       benchP95: Nullable<number>,
       benchP99: Nullable<number>,
       benchTrtVersion: Nullable<string>,
+      // update.gate.accuracy, or nulls: the accuracy gate's figures of the update's engine
+      accEngineId: Nullable<string>,
+      accAp: Nullable<number>,
+      accPreviousEngineId: Nullable<string>,
+      accPreviousAp: Nullable<number>,
+      accToleranceAp: Nullable<number>,
+      accApMode: Nullable<string>,
+      accIou: Nullable<number>,
+      accImages: Nullable<number>,
+      accEvalS: Nullable<number>,
+      accPreviousEvalS: Nullable<number>,
     ];
 
 /** Devices' last-seen times to write: `[deviceId, at]`. */
@@ -158,6 +169,7 @@ export function toRow(m: IngestMessage, receivedAt: number): Row {
     case 'reported': {
       const d = m.data;
       const b = d.engineBench;
+      const a = d.update.gate?.accuracy;
       return [
         3,
         d.deviceId,
@@ -177,6 +189,16 @@ export function toRow(m: IngestMessage, receivedAt: number): Row {
         b?.latencyMs.p95 ?? null,
         b?.latencyMs.p99 ?? null,
         b?.trtVersion ?? null,
+        a?.engine.engineId ?? null,
+        a?.engine.ap ?? null,
+        a?.previous?.engineId ?? null,
+        a?.previous?.ap ?? null,
+        a?.toleranceAp ?? null,
+        a?.apMode ?? null,
+        a?.iou ?? null,
+        a?.images ?? null,
+        a?.engine.evalS ?? null,
+        a?.previous?.evalS ?? null,
       ];
     }
   }

@@ -91,6 +91,15 @@ const SQL = {
     ON CONFLICT (engine_id, device_id) DO UPDATE SET infer_fps = excluded.infer_fps,
       latency_p50 = excluded.latency_p50, latency_p95 = excluded.latency_p95,
       latency_p99 = excluded.latency_p99, trt_version = excluded.trt_version, ts = excluded.ts`,
+  accuracy: `INSERT INTO engine_accuracy (engine_id, device_id, ap, previous_engine_id, previous_ap,
+      tolerance_ap, ap_mode, iou, images, eval_s, previous_eval_s, ts)
+    SELECT * FROM unnest($1::text[], $2::text[], $3::float8[], $4::text[], $5::float8[],
+      $6::float8[], $7::text[], $8::float8[], $9::bigint[], $10::float8[], $11::float8[], $12::bigint[])
+    ON CONFLICT (engine_id, device_id) DO UPDATE SET ap = excluded.ap,
+      previous_engine_id = excluded.previous_engine_id, previous_ap = excluded.previous_ap,
+      tolerance_ap = excluded.tolerance_ap, ap_mode = excluded.ap_mode, iou = excluded.iou,
+      images = excluded.images, eval_s = excluded.eval_s,
+      previous_eval_s = excluded.previous_eval_s, ts = excluded.ts`,
   countSeqs: `UPDATE devices SET seq_stored = seq_stored + v.n,
       seq_first = LEAST(coalesce(seq_first, v.first), v.first),
       seq_last = GREATEST(coalesce(seq_last, v.last), v.last)
@@ -189,6 +198,18 @@ export async function commitBatch(
         await client.query(
           SQL.bench,
           Array.from({ length: 8 }, (_, c) => list.map((x) => x[c])),
+        );
+      }
+      const evaluated = reports.filter((r) => r[18] !== null);
+      if (evaluated.length > 0) {
+        const last = new Map<string, unknown[]>();
+        for (const r of evaluated) {
+          last.set(`${r[18]}\u0000${r[1]}`, [r[18], r[1], ...r.slice(19, 28), r[3]]);
+        }
+        const list = [...last.values()];
+        await client.query(
+          SQL.accuracy,
+          Array.from({ length: 12 }, (_, c) => list.map((x) => x[c])),
         );
       }
     }

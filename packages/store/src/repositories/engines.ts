@@ -1,6 +1,6 @@
 import { and, desc, eq, notInArray, sql } from 'drizzle-orm';
 import type { Dialect } from '../dialect.js';
-import type { EngineBenchmarkRow, EngineRow } from '../schema/rows.js';
+import type { EngineAccuracyRow, EngineBenchmarkRow, EngineRow } from '../schema/rows.js';
 import { FINAL_ROLLOUT_STATES } from './rollouts.js';
 import { first, num } from './util.js';
 
@@ -11,6 +11,7 @@ export function engineRepository({ db, t }: Dialect) {
   const r = t.rollouts;
   const tg = t.rolloutTargets;
   const d = t.devices;
+  const a = t.engineAccuracy;
   return {
     async get(id: string): Promise<EngineRow | undefined> {
       return first(await db.select().from(e).where(eq(e.id, id)).limit(1));
@@ -77,9 +78,10 @@ export function engineRepository({ db, t }: Dialect) {
         devices: running.map((x) => x.id),
       };
     },
-    /** Whether it existed (its benchmarks go with it). */
+    /** Whether it existed (its benchmarks and accuracy figures go with it). */
     async delete(id: string): Promise<boolean> {
       await db.delete(b).where(eq(b.engineId, id));
+      await db.delete(a).where(eq(a.engineId, id));
       return (await db.delete(e).where(eq(e.id, id)).returning({ id: e.id })).length > 0;
     },
     /** Replaces the signatures of engines (signed again under a new signing payload). */
@@ -92,6 +94,13 @@ export function engineRepository({ db, t }: Dialect) {
       return engineId === undefined
         ? q.orderBy(b.engineId, b.deviceId)
         : q.where(eq(b.engineId, engineId)).orderBy(b.deviceId);
+    },
+    /** The accuracy gate's figures per device: the engine's AP beside the one it was to replace. */
+    async accuracy(engineId?: string): Promise<EngineAccuracyRow[]> {
+      const q = db.select().from(a);
+      return engineId === undefined
+        ? q.orderBy(a.engineId, a.deviceId)
+        : q.where(eq(a.engineId, engineId)).orderBy(a.deviceId);
     },
   };
 }

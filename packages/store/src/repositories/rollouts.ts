@@ -9,7 +9,7 @@ export const FINAL_ROLLOUT_STATES = ['completed', 'halted', 'aborted'] as const;
 export type RolloutChange = Partial<
   Pick<RolloutRow, 'state' | 'pausedFrom' | 'canaryDoneAt' | 'reason'>
 >;
-export type TargetChange = Partial<Pick<RolloutTargetRow, 'state' | 'rev' | 'reason'>>;
+export type TargetChange = Partial<Pick<RolloutTargetRow, 'state' | 'rev' | 'reason' | 'gateJson'>>;
 
 /** Rollouts and their targets (one row per device of a rollout). */
 export function rolloutRepository({ db, t, atomic }: Dialect) {

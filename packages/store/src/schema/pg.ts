@@ -142,6 +142,29 @@ export const engineBenchmarks = pgTable(
   (t) => [primaryKey({ columns: [t.engineId, t.deviceId] })],
 );
 
+/**
+ * Per-engine, per-device accuracy-gate figures from `reported.update.gate.accuracy`: the engine's AP
+ * on the device's golden set beside the AP of the engine it was to replace (points, 0–100).
+ */
+export const engineAccuracy = pgTable(
+  'engine_accuracy',
+  {
+    engineId: text('engine_id').notNull(),
+    deviceId: text('device_id').notNull(),
+    ap: doublePrecision('ap').notNull(),
+    previousEngineId: text('previous_engine_id'),
+    previousAp: doublePrecision('previous_ap'),
+    toleranceAp: doublePrecision('tolerance_ap').notNull(),
+    apMode: text('ap_mode').notNull(),
+    iou: doublePrecision('iou').notNull(),
+    images: bigint('images', { mode: 'number' }).notNull(),
+    evalS: doublePrecision('eval_s').notNull(),
+    previousEvalS: doublePrecision('previous_eval_s'),
+    ts: bigint('ts', { mode: 'number' }).notNull(),
+  },
+  (t) => [primaryKey({ columns: [t.engineId, t.deviceId] })],
+);
+
 export const engines = pgTable('engines', {
   id: text('id').primaryKey(),
   name: text('name').notNull(),
@@ -150,6 +173,8 @@ export const engines = pgTable('engines', {
   format: text('format').notNull(),
   deviceClass: text('device_class').notNull(),
   trtVersion: text('trt_version'),
+  /** The DLA core a TensorRT engine is built for (Xavier, Orin); null: the GPU. */
+  dlaCore: bigint('dla_core', { mode: 'number' }),
   precision: text('precision').notNull(),
   /** JSON array of input dimensions, e.g. [3,416,736]. */
   inputDims: text('input_dims').notNull(),
@@ -173,6 +198,8 @@ export const rollouts = pgTable('rollouts', {
   holdS: doublePrecision('hold_s').notNull(),
   failureLimit: bigint('failure_limit', { mode: 'number' }).notNull(),
   minFpsRatio: doublePrecision('min_fps_ratio').notNull(),
+  /** AP points a new engine may lose on a device's golden set (the accuracy gate). */
+  apTolerance: doublePrecision('ap_tolerance').notNull().default(1),
   /** The device-side health gate: seconds the new engine must run healthy before `applied`. */
   gateHoldS: doublePrecision('gate_hold_s').notNull(),
   /** canary, rolling, paused, completed, halted, aborted */
@@ -199,6 +226,8 @@ export const rolloutTargets = pgTable(
     previousEngineId: text('previous_engine_id'),
     rev: bigint('rev', { mode: 'number' }),
     reason: text('reason'),
+    /** JSON: what the device's gates measured (`reported.update.gate`), from its report. */
+    gateJson: text('gate_json'),
     updatedAt: bigint('updated_at', { mode: 'number' }).notNull(),
   },
   (t) => [primaryKey({ columns: [t.rolloutId, t.deviceId] })],

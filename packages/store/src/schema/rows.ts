@@ -11,6 +11,7 @@ export type MetricsRow = typeof sqlite.metrics.$inferSelect;
 export type ReportedHistoryRow = typeof sqlite.reportedHistory.$inferSelect;
 export type StatusHistoryRow = typeof sqlite.statusHistory.$inferSelect;
 export type EngineBenchmarkRow = typeof sqlite.engineBenchmarks.$inferSelect;
+export type EngineAccuracyRow = typeof sqlite.engineAccuracy.$inferSelect;
 export type EngineRow = typeof sqlite.engines.$inferSelect;
 export type RolloutRow = typeof sqlite.rollouts.$inferSelect;
 export type RolloutTargetRow = typeof sqlite.rolloutTargets.$inferSelect;

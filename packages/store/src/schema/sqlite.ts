@@ -138,6 +138,29 @@ export const engineBenchmarks = sqliteTable(
   (t) => [primaryKey({ columns: [t.engineId, t.deviceId] })],
 );
 
+/**
+ * Per-engine, per-device accuracy-gate figures from `reported.update.gate.accuracy`: the engine's AP
+ * on the device's golden set beside the AP of the engine it was to replace (points, 0–100).
+ */
+export const engineAccuracy = sqliteTable(
+  'engine_accuracy',
+  {
+    engineId: text('engine_id').notNull(),
+    deviceId: text('device_id').notNull(),
+    ap: real('ap').notNull(),
+    previousEngineId: text('previous_engine_id'),
+    previousAp: real('previous_ap'),
+    toleranceAp: real('tolerance_ap').notNull(),
+    apMode: text('ap_mode').notNull(),
+    iou: real('iou').notNull(),
+    images: integer('images').notNull(),
+    evalS: real('eval_s').notNull(),
+    previousEvalS: real('previous_eval_s'),
+    ts: integer('ts').notNull(),
+  },
+  (t) => [primaryKey({ columns: [t.engineId, t.deviceId] })],
+);
+
 export const engines = sqliteTable('engines', {
   id: text('id').primaryKey(),
   name: text('name').notNull(),
@@ -146,6 +169,8 @@ export const engines = sqliteTable('engines', {
   format: text('format').notNull(),
   deviceClass: text('device_class').notNull(),
   trtVersion: text('trt_version'),
+  /** The DLA core a TensorRT engine is built for (Xavier, Orin); null: the GPU. */
+  dlaCore: integer('dla_core'),
   precision: text('precision').notNull(),
   /** JSON array of input dimensions, e.g. [3,416,736]. */
   inputDims: text('input_dims').notNull(),
@@ -169,6 +194,8 @@ export const rollouts = sqliteTable('rollouts', {
   holdS: real('hold_s').notNull(),
   failureLimit: integer('failure_limit').notNull(),
   minFpsRatio: real('min_fps_ratio').notNull(),
+  /** AP points a new engine may lose on a device's golden set (the accuracy gate). */
+  apTolerance: real('ap_tolerance').notNull().default(1),
   /** The device-side health gate: seconds the new engine must run healthy before `applied`. */
   gateHoldS: real('gate_hold_s').notNull(),
   /** canary, rolling, paused, completed, halted, aborted */
@@ -195,6 +222,8 @@ export const rolloutTargets = sqliteTable(
     previousEngineId: text('previous_engine_id'),
     rev: integer('rev'),
     reason: text('reason'),
+    /** JSON: what the device's gates measured (`reported.update.gate`), from its report. */
+    gateJson: text('gate_json'),
     updatedAt: integer('updated_at').notNull(),
   },
   (t) => [primaryKey({ columns: [t.rolloutId, t.deviceId] })],

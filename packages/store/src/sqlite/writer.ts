@@ -48,6 +48,16 @@ export function createWriter(sqlite: Database.Database): Writer {
        latency_p50 = excluded.latency_p50, latency_p95 = excluded.latency_p95,
        latency_p99 = excluded.latency_p99, trt_version = excluded.trt_version, ts = excluded.ts`,
   );
+  const upsertAccuracy = sqlite.prepare(
+    `INSERT INTO engine_accuracy (engine_id, device_id, ap, previous_engine_id, previous_ap,
+       tolerance_ap, ap_mode, iou, images, eval_s, previous_eval_s, ts)
+     VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+     ON CONFLICT (engine_id, device_id) DO UPDATE SET ap = excluded.ap,
+       previous_engine_id = excluded.previous_engine_id, previous_ap = excluded.previous_ap,
+       tolerance_ap = excluded.tolerance_ap, ap_mode = excluded.ap_mode, iou = excluded.iou,
+       images = excluded.images, eval_s = excluded.eval_s,
+       previous_eval_s = excluded.previous_eval_s, ts = excluded.ts`,
+  );
   const touchDevice = sqlite.prepare(
     'UPDATE devices SET last_seen = max(coalesce(last_seen, 0), ?) WHERE id = ?',
   );
@@ -107,6 +117,22 @@ export function createWriter(sqlite: Database.Database): Writer {
         if (inserted) {
           updateReported.run(r[9], r[10], r[11], r[1]);
           if (r[12] !== null) upsertBench.run(r[12], r[1], r[13], r[14], r[15], r[16], r[17], r[3]);
+          if (r[18] !== null) {
+            upsertAccuracy.run(
+              r[18],
+              r[1],
+              r[19],
+              r[20],
+              r[21],
+              r[22],
+              r[23],
+              r[24],
+              r[25],
+              r[26],
+              r[27],
+              r[3],
+            );
+          }
         }
         return inserted;
       }

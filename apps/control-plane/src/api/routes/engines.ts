@@ -48,6 +48,8 @@ export const uploadQuery = z.strictObject({
     .regex(/^\d+(\.\d+){0,3}$/, 'must look like 8.5.2')
     .optional(),
   precision: z.enum(ENGINE_PRECISIONS),
+  /** The DLA core a TensorRT engine is built for (classes with DLA only); absent: the GPU. */
+  dlaCore: z.coerce.number().int().min(0).max(15).optional(),
   /** C,H,W: `3,416,736`. */
   inputDims: z
     .string()
@@ -137,14 +139,18 @@ export function engineRoutes({
     .get(
       '/engines/:id',
       doc({
-        summary: 'Show an engine with the trtexec figures devices reported for it',
+        summary:
+          'Show an engine with the trtexec figures and the accuracy-gate APs devices reported for it',
         tag: 'engines',
         auth: 'viewer',
       }),
       async (c) => {
         const row = await engines.find(c.req.param('id'));
-        const benchmarks = await store.engines.benchmarks(row.id);
-        return c.json({ engine: engineView(row), benchmarks });
+        const [benchmarks, accuracy] = await Promise.all([
+          store.engines.benchmarks(row.id),
+          store.engines.accuracy(row.id),
+        ]);
+        return c.json({ engine: engineView(row), benchmarks, accuracy });
       },
     )
     .get(

@@ -39,6 +39,11 @@ export const createRolloutSchema = z.strictObject({
   /** Health gate on the device: seconds the new engine must run healthy. */
   gateHoldS: z.number().min(0).max(3600).default(30),
   /**
+   * Accuracy gate on devices with a golden set: AP points (0–100) the new engine may lose against
+   * the current one before the update fails with `accuracy_regression`.
+   */
+  apTolerance: z.number().min(0).max(100).default(1),
+  /**
    * The engine is older (a lower version) than what some devices run, and that is wanted: they
    * get a rollback signed by the fleet key. Without it such a rollout is refused.
    */

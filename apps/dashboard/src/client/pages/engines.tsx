@@ -144,6 +144,7 @@ function RolloutForm({ store, engines }: { store: Store; engines: Engine[] }) {
       canaryShare: Number(field(form, 'canaryPct')) / 100,
       holdS: Number(field(form, 'holdS')),
       gateHoldS: Number(field(form, 'gateHoldS')),
+      apTolerance: Number(field(form, 'apTolerance')),
       failureLimit: Number(field(form, 'failureLimit')),
     };
     setBusy(true);
@@ -205,6 +206,18 @@ function RolloutForm({ store, engines }: { store: Store; engines: Engine[] }) {
         <label>
           Health gate (s)
           <input name="gateHoldS" type="number" min="0" max="3600" defaultValue="30" required />
+        </label>
+        <label>
+          AP tolerance (points)
+          <input
+            name="apTolerance"
+            type="number"
+            min="0"
+            max="100"
+            step="0.1"
+            defaultValue="1"
+            required
+          />
         </label>
         <label>
           Failure limit
@@ -283,7 +296,8 @@ function RolloutCard({ r, canWrite }: { r: LiveRollout; canWrite: boolean }) {
       </header>
       <p class="small">
         engine <span class="mono">{r.engineId}</span> · canary {Math.round(r.canaryShare * 100)} % ·
-        hold {r.holdS} s · health gate {r.gateHoldS} s · started {time(r.createdAt)}
+        hold {r.holdS} s · health gate {r.gateHoldS} s · AP tolerance {r.apTolerance} · started{' '}
+        {time(r.createdAt)}
       </p>
       {r.reason && <p class="small warn">{r.reason}</p>}
       <Progress label="canary" targets={targets.filter((t) => t.stage === 'canary')} />
@@ -297,6 +311,22 @@ function RolloutCard({ r, canWrite }: { r: LiveRollout; canWrite: boolean }) {
                 <a href={`#/devices/${encodeURIComponent(t.deviceId)}`}>{t.deviceId}</a>{' '}
                 <span class="muted small">{t.stage}</span>{' '}
                 <span class={`badge tg-${t.state}`}>{t.state}</span>
+                {t.gate?.accuracy && (
+                  <span class="small" data-testid="target-ap">
+                    {' '}
+                    AP {t.gate.accuracy.engine.ap.toFixed(1)}
+                    {t.gate.accuracy.previous
+                      ? ` (was ${t.gate.accuracy.previous.ap.toFixed(1)} with ${t.gate.accuracy.previous.engineId})`
+                      : ''}
+                  </span>
+                )}
+                {t.gate?.fps && (
+                  <span class="small muted" data-testid="target-fps">
+                    {' '}
+                    inference {t.gate.fps.engine.inferFps.toFixed(1)} FPS
+                    {t.gate.fps.previous ? ` (was ${t.gate.fps.previous.inferFps.toFixed(1)})` : ''}
+                  </span>
+                )}
                 {t.reason && <span class="muted small"> {t.reason}</span>}
               </li>
             ))}
