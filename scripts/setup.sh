@@ -89,8 +89,19 @@ if [ -f packages/runner/CMakeLists.txt ]; then
   # Models first: the build's golden tests look for them.
   log 'fetching models'
   bash packages/runner/scripts/fetch-models.sh
+  # nvcc compiles the CUDA preprocessing kernel wherever the toolkit is (CI machines have
+  # /usr/local/cuda, which is not on PATH); without it the kernel's checks say not applicable.
+  cuda_args=()
+  nvcc=$(command -v nvcc || true)
+  if [ -z "$nvcc" ] && [ -x /usr/local/cuda/bin/nvcc ]; then nvcc=/usr/local/cuda/bin/nvcc; fi
+  if [ -n "$nvcc" ]; then
+    log "CUDA: $nvcc compiles the preprocessing kernel"
+    cuda_args=(-DCMAKE_CUDA_COMPILER="$nvcc")
+  else
+    log 'CUDA: no nvcc here, so the preprocessing kernel is not compiled (its tests say not applicable)'
+  fi
   log 'building the runner'
-  cmake -S packages/runner -B packages/runner/build -DCMAKE_BUILD_TYPE=Release >/dev/null
+  cmake -S packages/runner -B packages/runner/build -DCMAKE_BUILD_TYPE=Release "${cuda_args[@]}" >/dev/null
   cmake --build packages/runner/build -j"$(nproc)" >/dev/null
 fi
 if ! wait "$addon_build"; then

@@ -31,6 +31,24 @@ function check(name, cmd, args) {
   report.push(`${name}: ${ok ? 'ok' : `FAILED (exit ${status})`} in ${seconds.toFixed(1)}s`);
 }
 
+const XML_ENTITIES = { amp: '&', lt: '<', gt: '>', quot: '"', apos: "'" };
+const unescapeXml = (t) =>
+  t.replace(/&(amp|lt|gt|quot|apos|#(\d+));/g, (_, name, code) =>
+    code ? String.fromCodePoint(Number(code)) : XML_ENTITIES[name],
+  );
+
+/** The test cases of ctest's JUnit file: name, status (run, fail, notrun …) and captured output. */
+function ctestCases(xml) {
+  const cases = [];
+  for (const m of xml.matchAll(/<testcase\s([^>]*)>([\s\S]*?)<\/testcase>/g)) {
+    const name = unescapeXml(m[1].match(/\bname="([^"]*)"/)?.[1] ?? '');
+    const status = m[1].match(/\bstatus="([^"]*)"/)?.[1] ?? '';
+    const out = unescapeXml(m[2].match(/<system-out>([\s\S]*?)<\/system-out>/)?.[1] ?? '');
+    cases.push({ name, status, out });
+  }
+  return cases;
+}
+
 /** A vitest run (its JSON report counts the tests) under the name `name`. */
 function vitestSuite(name, reportFile, cmd, args) {
   const out = join(results, reportFile);
@@ -60,8 +78,7 @@ function vitestSuite(name, reportFile, cmd, args) {
 
 const suites = {
   lint: () => check('lint (biome)', 'pnpm', ['exec', 'biome', 'check', '.']),
-  typecheck: () =>
-    check('typecheck (tsc -b)', 'pnpm', ['exec', 'tsc', '-b', 'tsconfig.build.json']),
+  typecheck: () => check('typecheck (tsc -b)', 'pnpm', ['exec', 'tsc', '-b', 'tsconfig.json']),
   ctest: () => {
     const dir = join(root, 'packages/runner/build');
     if (!existsSync(join(root, 'packages/runner/CMakeLists.txt'))) return;
@@ -71,6 +88,7 @@ const suites = {
       return;
     }
     const junit = join(results, 'ctest.xml');
+    rmSync(junit, { force: true }); // a report from an earlier run must not be counted
     const { status, seconds } = run('ctest', [
       '--test-dir',
       dir,
@@ -84,15 +102,34 @@ const suites = {
       Number(xml.match(new RegExp(`<testsuite[^>]*\\s${name}="(\\d+)"`))?.[1] ?? 0);
     const tests = attr('tests');
     const failed = attr('failures') + attr('errors');
-    const skipped = attr('skipped') + attr('disabled');
-    const passed = tests - failed - skipped;
+    const cases = ctestCases(xml);
+    // A test that could not apply here (no TensorRT headers, no nvcc, no GPU) exits 77 and says
+    // "NOT APPLICABLE: why" on its first line: neither a pass nor a failure, and listed below.
+    const notApplicable = cases.filter(
+      (c) => c.status === 'notrun' && /^NOT APPLICABLE:/m.test(c.out),
+    );
+    const skipped = attr('skipped') + attr('disabled') - notApplicable.length;
+    const passed = tests - failed - skipped - notApplicable.length;
     // A non-zero exit with no failure recorded (a crash, a build missing) still counts as one failure.
     const failedCount = status !== 0 && failed === 0 ? 1 : failed;
     totals.passed += passed;
     totals.failed += failedCount + skipped; // a skipped test hides something: count it as failed
     report.push(
-      `ctest: ${passed} passed, ${failedCount} failed, ${skipped} skipped in ${seconds.toFixed(1)}s`,
+      `ctest: ${passed} passed, ${failedCount} failed, ${skipped} skipped, ${notApplicable.length} not applicable in ${seconds.toFixed(1)}s`,
     );
+    // Compile checks (the TensorRT header matrix, the CUDA kernel) print one summary line each:
+    // which compiled clean, which did not, which could not apply here. Other n/a tests follow.
+    const summary = /^(COMPILED|NOT COMPILED( CLEAN)?|NOT APPLICABLE):.*$/m;
+    for (const c of cases) {
+      const line = c.out.match(summary)?.[0];
+      if (line && (c.name.startsWith('tensorrt.compile.') || c.name.startsWith('cuda.')))
+        report.push(
+          `  ${c.name}: ${c.status === 'fail' && line.startsWith('COMPILED') ? 'FAILED: ' : ''}${line}`,
+        );
+      else if (c.name.startsWith('tensorrt.compile.'))
+        report.push(`  ${c.name}: ${c.status === 'run' ? 'FAILED' : c.status} (no summary line)`);
+      else if (notApplicable.includes(c)) report.push(`  ${c.name}: ${c.out.match(summary)?.[0]}`);
+    }
   },
   vitest: () =>
     vitestSuite(`vitest (Node ${process.version})`, 'vitest.json', 'pnpm', [

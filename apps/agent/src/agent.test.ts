@@ -131,6 +131,17 @@ describe('agent over a real broker with the real runner', () => {
     expect(seqs).toEqual([...seqs].sort((a, b) => a - b)); // in order
     // every window the agent queued arrived, from the start to the clean stop, and nothing else
     expect(seqs).toEqual(queuedWindows(agent));
+    // The seq counter has no hole a control plane could take for a lost message: every seq is a
+    // message received, or the will of a connection (announced in its online status) that never
+    // fired — however many reconnect attempts the outage took.
+    const all = new Set(
+      sub.received.flatMap((r) => (typeof r.payload.seq === 'number' ? [r.payload.seq] : [])),
+    );
+    for (const r of byKind(sub.received, 'status')) {
+      if (typeof r.payload.willSeq === 'number') all.add(r.payload.willSeq);
+    }
+    const sorted = [...all].sort((a, b) => a - b);
+    expect(sorted.length).toBe(sorted.at(-1)! - sorted[0]! + 1);
     const during = once.filter(
       (r) => (r.payload.end as number) > downAt && (r.payload.end as number) < downAt + OUTAGE_MS,
     );

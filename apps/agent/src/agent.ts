@@ -247,6 +247,8 @@ export function createAgent(options: AgentOptions): Agent {
         : state === 'offline'
           ? 'agent offline'
           : null,
+      // while connected: the seq the broker would give the will (see the protocol's willSeq)
+      ...(state !== 'offline' && link && link.willSeq() >= 0 ? { willSeq: link.willSeq() } : {}),
     };
   };
   let lastStatusKey = '';
@@ -404,7 +406,7 @@ export function createAgent(options: AgentOptions): Agent {
         keepaliveS: config.mqtt.keepaliveS,
         reconnectMs: config.mqtt.reconnectMs,
         caFile: config.mqtt.caFile,
-        will: (seq) => statusFor('offline', seq),
+        will: (seq) => ({ ...statusFor('offline', seq), will: true }),
         onConnect: () => publishStatus(true),
         onDesired,
       });

@@ -178,7 +178,7 @@ export function createApiClient(options: ApiClientOptions) {
 export type ApiClient = ReturnType<typeof createApiClient>;
 
 /** The answers' types, as the commands name them (derived from the routes, never restated). */
-export type DeviceView = Awaited<ReturnType<ApiClient['getDevice']>>;
+export type DeviceView = Awaited<ReturnType<ApiClient['listDevices']>>[number];
 export type RolloutView = Awaited<ReturnType<ApiClient['getRollout']>>;
 export type RolloutTarget = NonNullable<RolloutView['targets']>[number];
 export type FleetFps = Awaited<ReturnType<ApiClient['fleetFps']>>;

@@ -412,6 +412,15 @@ export async function createServer({
   telemetry.gauge('facefleet_rollouts', 'Rollouts by state.', () =>
     Object.entries(rolloutCounts).map(([state, n]) => [{ state }, n]),
   );
+  let seqGaps = 0;
+  telemetry.beforeScrape(async () => {
+    seqGaps = await store.devices.totalSeqGaps();
+  });
+  telemetry.gauge(
+    'facefleet_ingest_seq_gaps',
+    "Device messages never stored, over every device: seqs missing from each device's counter that are not unfired MQTT wills (the device API shows them per device).",
+    () => [[{}, seqGaps]],
+  );
 
   const dashboard = loadDashboard(config.http.dashboardDir);
   if (dashboard.reason) log.warn({ dir: dashboard.dir }, dashboard.reason);

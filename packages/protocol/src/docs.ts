@@ -88,6 +88,7 @@ const rows: TopicDoc[] = [
 
 const runnerLines: [string, unknown][] = [
   ['hello — once, after the model loaded', examples.runnerHello],
+  ['hello of TensorRT on a DLA core (`dlaCore` only then)', examples.runnerHelloDla],
   ['frame — one per processed frame', examples.runnerFrame],
   ['stats — every `--stats-interval` seconds and at the end', examples.runnerStats],
   ['error — then the runner exits with the code of its class', examples.runnerError],
@@ -108,6 +109,12 @@ export function protocolDoc(): string {
     'control plane stores each message once, by `(deviceId, seq)`, and sees gaps), `ts` is milliseconds',
     'since the Unix epoch. Payloads are strict: unknown fields are rejected. JSON Schema files for',
     'validating them without TypeScript are in `packages/protocol/schemas/`.',
+    '',
+    'Seqs and wills: a device reserves a seq for the MQTT will of each connection it makes (one per',
+    'connection established, not per attempt) and names it in the statuses it sends on that',
+    'connection (`willSeq`); the will itself carries `will: true`. A will that never fires therefore',
+    'leaves no unexplained hole: the control plane counts as lost only seqs that were neither stored',
+    'nor announced as a will (`GET /api/v1/devices/{id}` → `seq.gaps`, `facefleet_ingest_seq_gaps`).',
     '',
     '## Identifiers and logins',
     '',

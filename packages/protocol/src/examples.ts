@@ -158,6 +158,31 @@ export const examples = {
     pid: 2211,
     ts,
   } satisfies RunnerHello,
+  /**
+   * The same on an AGX Xavier: a trtexec engine built for DLA core 1 (`--useDLACore=1`) with a batch
+   * profile up to 2, serving two cameras.
+   */
+  runnerHelloDla: {
+    type: 'hello',
+    v: 1,
+    runner: '0.1.0',
+    backend: 'tensorrt',
+    model: 'detectnet_v2',
+    modelPath: '/var/lib/facefleet/engines/current/facenet_dla1_int8.engine',
+    modelSha256: sha,
+    input: { width: 736, height: 416 },
+    source: '/dev/video0',
+    sourceKind: 'camera',
+    cluster: 'nms',
+    cameras: [
+      { id: 'door', source: '/dev/video0', sourceKind: 'camera' },
+      { id: 'lobby', source: 'rtsp://10.0.0.7/stream1', sourceKind: 'stream' },
+    ],
+    batch: { size: 2, timeoutMs: 40 },
+    dlaCore: 1,
+    pid: 2211,
+    ts,
+  } satisfies RunnerHello,
   runnerFrame: {
     type: 'frame',
     camera: '0',

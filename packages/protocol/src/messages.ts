@@ -16,10 +16,11 @@ import { RUNNER_BACKENDS, RUNNER_MODELS } from './runner-output.js';
  * The envelope of every message a device publishes. `seq` is a per-device counter that survives
  * restarts, so the control plane stores each message exactly once and sees gaps.
  */
+const seqSchema = z.int().min(0).max(Number.MAX_SAFE_INTEGER);
 export const envelopeShape = {
   v: z.literal(1),
   deviceId: deviceIdSchema,
-  seq: z.int().min(0).max(Number.MAX_SAFE_INTEGER),
+  seq: seqSchema,
   ts: timestampSchema,
 };
 export const envelopeSchema = z.object(envelopeShape);
@@ -55,6 +56,13 @@ export const statusSchema = z.strictObject({
   }),
   engine: engineRefSchema.nullable(),
   reason: shortText.nullable(),
+  /**
+   * The seq reserved for the MQTT will of the connection this status was sent on: stored only if
+   * the will fires, so a control plane that never receives it knows it is not a lost message.
+   */
+  willSeq: seqSchema.optional(),
+  /** Set on the will itself (published by the broker when the device's connection dies). */
+  will: z.literal(true).optional(),
 });
 export type Status = z.infer<typeof statusSchema>;
 

@@ -61,6 +61,12 @@ export const runnerHelloSchema = z.strictObject({
     .optional(),
   /** Frames per inference call at most, and how long a batch waits for a slow camera. */
   batch: z.strictObject({ size: z.int().positive(), timeoutMs: nonNegativeSchema }).optional(),
+  /**
+   * TensorRT on a Jetson's deep-learning accelerator: the DLA core the runner gave TensorRT
+   * (`--dla-core`, or nvinfer's `enable-dla` + `use-dla-core`). Absent: the GPU (and every runner
+   * older than this field).
+   */
+  dlaCore: z.int().min(0).max(15).optional(),
   pid: z.int().positive(),
   ts: timestampSchema,
 });

@@ -22,6 +22,7 @@ const cases: [string, z.ZodType, Record<string, unknown>][] = [
   ['reported', reportedSchema, examples.reported],
   ['alert', alertSchema, examples.alert],
   ['runner hello', runnerHelloSchema, examples.runnerHello],
+  ['runner hello on a DLA core', runnerHelloSchema, examples.runnerHelloDla],
   ['runner frame', runnerFrameSchema, examples.runnerFrame],
   ['runner stats', runnerStatsSchema, examples.runnerStats],
   ['runner error', runnerErrorSchema, examples.runnerError],
@@ -149,6 +150,16 @@ describe('runner lines', () => {
     expect(rejectedPaths(runnerLineSchema, { ...examples.runnerFrame, type: 'bogus' })).toEqual([
       'type',
     ]);
+  });
+
+  it('takes a DLA core in hello only as a small non-negative integer, and hello without one', () => {
+    const { dlaCore: _, ...gpu } = examples.runnerHelloDla;
+    expect(runnerHelloSchema.parse(gpu)).toEqual(gpu);
+    for (const bad of [-1, 1.5, 16]) {
+      expect(
+        rejectedPaths(runnerHelloSchema, { ...examples.runnerHelloDla, dlaCore: bad }),
+      ).toEqual(['dlaCore']);
+    }
   });
 
   it('reports malformed JSON as a PayloadError', () => {

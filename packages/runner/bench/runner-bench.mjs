@@ -5,7 +5,9 @@
 // ≤ 50 µs decode+DBSCAN — under 2% of the 587 µs a T4 spends per frame at 1703 FPS; ratio ≥ 0.95).
 // Then, for multi-camera devices (issue #13): inference-only throughput of the DetectNet_v2-shaped
 // model at batch 1, 2, 4, 8; and four cameras in one runner against four one-camera runners on the
-// same sources, at the same time: total frames/s and resident memory.
+// same sources, at the same time: total frames/s and resident memory. And (issue #14) the CPU
+// preprocessing of a 1080p frame for FaceNet against an AGX Xavier's frame budget, beside the CUDA
+// kernel's time where a GPU is.
 import { spawn, spawnSync } from 'node:child_process';
 import { copyFileSync, existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -37,6 +39,21 @@ function bench(decoder, model, warmup) {
   return JSON.parse(line);
 }
 
+// Preprocessing a 1080p frame for FaceNet on this CPU, against an AGX Xavier's frame budget at the
+// model card's 537 FPS, beside the CUDA kernel's time where a GPU is (tools/preprocess_bench.cpp).
+function preprocessBench() {
+  const tool = join(pkg, 'build', 'facefleet-preprocess-bench');
+  const r = spawnSync(tool, ['--frames', iterations], {
+    encoding: 'utf8',
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
+  if (r.status !== 0) throw new Error(`facefleet-preprocess-bench exited with ${r.status}`);
+  const line = r.stdout.trim().split('\n').at(-1);
+  console.log(line);
+  return JSON.parse(line);
+}
+
+const pre = preprocessBench();
 const blaze = bench('blazeface', 'face_detection_back_256x256_barracuda.onnx', 20);
 const facenet = bench('detectnet_v2', 'detectnet_v2_facenet_shaped.onnx', 10);
 const facenetModel = join(models, 'detectnet_v2_facenet_shaped.onnx');
@@ -215,6 +232,29 @@ const figures = [
     target: null,
   },
 ];
+figures.push(
+  {
+    name: `CPU preprocessing 1920×1080 → 736×416 (RGB, ×1/255, planar), mean per frame, ${pre.cpuThreads} OpenCV threads`,
+    value: pre.cpu.meanMs,
+    unit: 'ms',
+    baseline: { name: '1 thread', value: pre.cpu1Thread.meanMs },
+    target: null,
+  },
+  {
+    name: `the same ÷ AGX Xavier frame budget at the model card's 537 FPS (${pre.budgetMs.toFixed(2)} ms)`,
+    value: pre.cpuShareOfBudget,
+    unit: '×',
+    baseline: { name: '1 thread', value: pre.cpu1ThreadShareOfBudget },
+    target: null,
+  },
+  {
+    name: 'GPU preprocessing kernel, same frames, mean per frame (CUDA events, no copies)',
+    value: pre.gpuKernel ? pre.gpuKernel.meanMs : pre.gpu,
+    unit: pre.gpuKernel ? 'ms' : '',
+    baseline: pre.gpuKernel ? { name: 'CPU', value: pre.cpu.meanMs } : null,
+    target: null,
+  },
+);
 for (const [label, b] of [
   ['BlazeFace 256', blaze],
   ['DetectNet_v2 736×416', facenet],
@@ -309,7 +349,7 @@ figures.push(
 console.log(
   `BENCH_RESULT ${JSON.stringify({
     bench: 'runner',
-    notes: `OpenCV DNN on the CPU, ${iterations} iterations after warm-up; post-processing measured on synthetic 46×26 FaceNet grids with 2–6 face blobs plus noise. The DetectNet_v2 model is FaceNet-shaped but untrained: it has FaceNet's cost, not its accuracy. Batched inference: ${batchFrames} frames per batch size (the same frame repeated). Cameras: looping sources; frames/s = frames printed in ${cameraSeconds} s counted from the moment every runner had loaded (the four one-camera runners run at the same time); RSS = peak (VmHWM) over the whole run, summed over the four runners.`,
+    notes: `OpenCV DNN on the CPU, ${iterations} iterations after warm-up; preprocessing on ${iterations} 1080p frames (Megamind.avi scaled up) after 10 warm-up frames; post-processing measured on synthetic 46×26 FaceNet grids with 2–6 face blobs plus noise. The DetectNet_v2 model is FaceNet-shaped but untrained: it has FaceNet's cost, not its accuracy. Batched inference: ${batchFrames} frames per batch size (the same frame repeated). Cameras: looping sources; frames/s = frames printed in ${cameraSeconds} s counted from the moment every runner had loaded (the four one-camera runners run at the same time); RSS = peak (VmHWM) over the whole run, summed over the four runners.`,
     figures,
   })}`,
 );

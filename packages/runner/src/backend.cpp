@@ -4,26 +4,22 @@
 
 namespace facefleet {
 
-bool tensorRtCompiledIn() {
-#ifdef FACEFLEET_HAVE_TENSORRT
-  return true;
-#else
-  return false;
-#endif
-}
-
 std::unique_ptr<Backend> Backend::create(const std::string& name, const BackendConfig& config) {
   if (name == "opencv") return createOpenCvBackend(config);
-  if (name == "tensorrt") {
-#ifdef FACEFLEET_HAVE_TENSORRT
-    return createTensorRtBackend(config);
-#else
-    throw RunnerError(ErrorCode::BadArgs,
-                      "--backend: tensorrt is not compiled into this build (NvInfer.h/libnvinfer not found at "
-                      "configure time; see packages/runner/README.md)");
-#endif
-  }
+  if (name == "tensorrt") return createTensorRtBackend(config);
   throw RunnerError(ErrorCode::BadArgs, "--backend: '" + name + "' is not a backend (opencv, tensorrt)");
+}
+
+void Backend::submit(const float* input, int batch) {
+  if (submitted_) throw RunnerError(ErrorCode::Runtime, std::string(name()) + " backend: submit() twice without collect()");
+  submitted_ = &infer(input, batch);
+}
+
+const std::vector<TensorView>& Backend::collect() {
+  if (!submitted_) throw RunnerError(ErrorCode::Runtime, std::string(name()) + " backend: collect() without submit()");
+  const std::vector<TensorView>* out = submitted_;
+  submitted_ = nullptr;
+  return *out;
 }
 
 std::string backendUsage() {

@@ -77,6 +77,7 @@ int runCommand(const std::vector<std::string>& args, const std::atomic<bool>& st
   hello.batchSize = detector->maxBatch();
   hello.batchTimeoutMs = cfg.batchTimeoutMs;
   hello.cluster = clusterModeName(cfg.cluster.mode);
+  hello.dlaCore = cfg.dlaCore();  // the model loaded, so TensorRT accepted this core
   hello.pid = static_cast<long long>(::getpid());
   hello.ts = epochMs();
   emitLine(helloLine(hello));

@@ -41,6 +41,9 @@ std::string joinPath(const std::string& base, const std::string& p) {
 
 [[noreturn]] void bad(const std::string& message) { throw RunnerError(ErrorCode::BadArgs, message); }
 
+// Xavier and Orin have 2 DLA cores; the limit only catches typos.
+constexpr int kMaxDlaCore = 15;
+
 float parseUnit(const std::string& v, const std::string& what) {
   const double d = parseNumber(v, what);
   if (d < 0 || d > 1) bad(what + ": " + v + " is outside [0, 1]");
@@ -65,6 +68,21 @@ void setBatchSize(RunnerConfig& c, const std::string& v, const std::string& w) {
   const long long b = parseInteger(v, w);
   if (b < 1 || b > static_cast<long long>(kMaxCameras)) bad(w + ": " + v + " must be 1..64");
   c.batchSize = static_cast<int>(b);
+}
+
+// nvinfer's 0/1 switches.
+bool parseSwitch(const std::string& v, const std::string& w) {
+  const long long f = parseInteger(v, w);
+  if (f != 0 && f != 1) bad(w + ": " + v + " must be 0 or 1");
+  return f == 1;
+}
+
+void setLetterbox(RunnerConfig& c, const std::string& v, const std::string& w) { c.letterbox = parseSwitch(v, w); }
+void setEnableDla(RunnerConfig& c, const std::string& v, const std::string& w) { c.enableDla = parseSwitch(v, w); }
+void setUseDlaCore(RunnerConfig& c, const std::string& v, const std::string& w) {
+  const long long n = parseInteger(v, w);
+  if (n < 0 || n > kMaxDlaCore) bad(w + ": " + v + " is not a DLA core (0.." + std::to_string(kMaxDlaCore) + ")");
+  c.useDlaCore = static_cast<int>(n);
 }
 
 using Setter = std::function<void(RunnerConfig&, const std::string& value, const std::string& what,
@@ -97,12 +115,7 @@ const std::map<std::string, Setter>& propertyKeys() {
          if (f != 0 && f != 1) bad(w + ": " + v + " is not supported (0 = RGB, 1 = BGR)");
          c.rgb = f == 0;
        }},
-      {"maintain-aspect-ratio",
-       [](RunnerConfig& c, const std::string& v, const std::string& w, const std::string&, std::vector<std::string>&) {
-         const long long f = parseInteger(v, w);
-         if (f != 0 && f != 1) bad(w + ": " + v + " must be 0 or 1");
-         c.letterbox = f == 1;
-       }},
+      {"maintain-aspect-ratio", plain(setLetterbox)},
       {"infer-dims",
        [](RunnerConfig& c, const std::string& v, const std::string& w, const std::string&, std::vector<std::string>&) {
          const auto parts = splitList(v);
@@ -147,6 +160,8 @@ const std::map<std::string, Setter>& propertyKeys() {
            default: bad(w + ": " + v + " is not a cluster mode (0-4)");
          }
        }},
+      {"enable-dla", plain(setEnableDla)},
+      {"use-dla-core", plain(setUseDlaCore)},
       {"num-detected-classes",
        [](RunnerConfig&, const std::string& v, const std::string& w, const std::string&, std::vector<std::string>&) {
          if (parseInteger(v, w) != 1) bad(w + ": " + v + " classes; the face decoders handle exactly 1");
@@ -172,8 +187,7 @@ const std::set<std::string>& silentPropertyKeys() {
       "gpu-id", "tlt-model-key", "tlt-encoded-model", "labelfile-path", "int8-calib-file", "uff-input-order",
       "uff-input-dims", "batch-size", "process-mode", "network-mode", "interval", "gie-unique-id",
       "network-type", "symmetric-padding", "custom-lib-path", "parse-bbox-func-name", "output-tensor-meta",
-      "scaling-filter", "scaling-compute-hw", "workspace-size", "force-implicit-batch-dim", "enable-dla",
-      "use-dla-core", "model-file", "proto-file", "uff-file", "input-object-min-width",
+      "scaling-filter", "scaling-compute-hw", "workspace-size", "force-implicit-batch-dim", "model-file", "proto-file", "uff-file", "input-object-min-width",
       "input-object-min-height", "operate-on-gie-id", "operate-on-class-ids", "filter-out-class-ids",
       "classifier-threshold", "secondary-reinfer-interval", "maintain-aspect-ratio-symmetric"};
   return keys;
@@ -449,6 +463,11 @@ std::vector<std::string> RunnerConfig::outputNames(const Decoder& d) const {
   return outputBlobNames.empty() ? d.defaultOutputNames : outputBlobNames;
 }
 
+int RunnerConfig::dlaCore() const {
+  if (dlaCoreFlag) return *dlaCoreFlag;
+  return enableDla ? useDlaCore : -1;
+}
+
 std::vector<Flag> parseFlags(const std::vector<std::string>& args, const std::vector<std::string>& valueFlags,
                              const std::vector<std::string>& boolFlags) {
   auto has = [](const std::vector<std::string>& v, const std::string& s) {
@@ -481,7 +500,7 @@ std::vector<Flag> parseFlags(const std::vector<std::string>& args, const std::ve
 }
 
 const std::vector<std::string> kModelFlags = {"config", "backend", "decoder", "model", "input", "output-blob-names",
-                                              "threads"};
+                                              "threads", "dla-core"};
 const std::vector<std::string> kClusterFlags = {"cluster", "pre-cluster-threshold", "nms-iou-threshold", "topk",
                                                 "eps", "min-boxes", "dbscan-min-score", "detected-min-h",
                                                 "bbox-clip"};
@@ -511,6 +530,10 @@ bool applyFlag(RunnerConfig& c, const Flag& f) {
     const long long n = parseInteger(v, w);
     if (n < 0 || n > 256) bad(w + ": " + v + " out of range");
     c.threads = static_cast<int>(n);
+  } else if (f.name == "dla-core") {
+    const long long n = parseInteger(v, w);
+    if (n < -1 || n > kMaxDlaCore) bad(w + ": " + v + " is not a DLA core (0.." + std::to_string(kMaxDlaCore) + ", -1 = GPU)");
+    c.dlaCoreFlag = static_cast<int>(n);
   } else if (f.name == "cluster") {
     if (!parseClusterMode(v, c.cluster.mode)) bad(w + ": '" + v + "' is not one of none, nms, dbscan, hybrid");
   } else if (f.name == "pre-cluster-threshold") {
@@ -607,7 +630,10 @@ std::string configUsage() {
          "  --input WxH                       network input size (default: the decoder's)\n"
          "  --output-blob-names A;B           output tensors to fetch (default: all the model's; the\n"
          "                                    decoder picks its tensors by name or shape)\n"
-         "  --threads N                       OpenCV worker threads (default: OpenCV's choice)\n";
+         "  --threads N                       OpenCV worker threads (default: OpenCV's choice)\n"
+         "  --dla-core N                      tensorrt: run on DLA core N (engines built with trtexec\n"
+         "                                    --useDLACore; default: the config's enable-dla/use-dla-core,\n"
+         "                                    else the GPU; -1 = the GPU)\n";
 }
 
 }  // namespace facefleet

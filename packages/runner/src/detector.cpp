@@ -41,6 +41,10 @@ Detector::Detector(const RunnerConfig& cfg, Decoder decoder, int maxBatch)
   bc.outputNames = cfg.outputBlobNames;  // explicit only; decoders match by name among all outputs
   bc.threads = cfg.threads;
   bc.maxBatch = maxBatch;
+  bc.dlaCore = cfg.dlaCore();
+  if (bc.dlaCore >= 0 && cfg.backend != "tensorrt")
+    throw RunnerError(ErrorCode::BadArgs, "--dla-core / enable-dla: only the tensorrt backend runs on a DLA core (backend " +
+                                              cfg.backend + ")");
   backend_ = Backend::create(cfg.backend, bc);
   // Decode once on the load-time outputs' shapes: a model whose outputs the decoder cannot read is a
   // model_load error now rather than a runtime error on the first frame.

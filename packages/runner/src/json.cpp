@@ -181,6 +181,7 @@ std::string helloLine(const HelloMessage& m) {
     w.beginObject().key("id").string(c.id).key("source").string(c.source).key("sourceKind").string(c.sourceKind).endObject();
   w.endArray();
   w.key("batch").beginObject().key("size").integer(m.batchSize).key("timeoutMs").number(m.batchTimeoutMs).endObject();
+  if (m.dlaCore >= 0) w.key("dlaCore").integer(m.dlaCore);
   w.key("pid").integer(m.pid).key("ts").integer(m.ts).endObject();
   return w.str();
 }

@@ -2,7 +2,9 @@
 
 #include <opencv2/imgproc.hpp>
 
+#include <algorithm>
 #include <cmath>
+#include <memory>
 #include <stdexcept>
 
 namespace facefleet {
@@ -14,23 +16,16 @@ FrameTransform Preprocessor::run(const cv::Mat& frame, std::vector<float>& blob)
   else if (frame.channels() == 4) cv::cvtColor(frame, bgr, cv::COLOR_BGRA2BGR);
   if (bgr.depth() != CV_8U) throw std::runtime_error("preprocess: expected an 8-bit frame");
 
-  FrameTransform t;
+  // Geometry from the plan the CUDA kernel uses too, so both place the frame identically.
+  if (!plan_ || plan_->pixels.srcW != bgr.cols || plan_->pixels.srcH != bgr.rows)
+    plan_ = std::make_unique<PreprocessPlan>(planPreprocess(spec_, bgr.cols, bgr.rows));
+  const pixel::Plan& p = plan_->pixels;
   if (spec_.letterbox) {
-    t = letterboxTransform(bgr.cols, bgr.rows, W, H);
-    const int rw = std::max(1, static_cast<int>(std::lround(bgr.cols * t.scaleX)));
-    const int rh = std::max(1, static_cast<int>(std::lround(bgr.rows * t.scaleY)));
-    const int px = std::max(0, (W - rw) / 2), py = std::max(0, (H - rh) / 2);
-    // Use the integer placement actually drawn, so boxes map back exactly.
-    t.padX = static_cast<float>(px);
-    t.padY = static_cast<float>(py);
-    t.scaleX = static_cast<float>(rw) / bgr.cols;
-    t.scaleY = static_cast<float>(rh) / bgr.rows;
     canvas_.create(H, W, CV_8UC3);
     canvas_.setTo(cv::Scalar::all(0));
-    cv::resize(bgr, resized_, cv::Size(rw, rh), 0, 0, cv::INTER_LINEAR);
-    resized_.copyTo(canvas_(cv::Rect(px, py, std::min(rw, W), std::min(rh, H))));
+    cv::resize(bgr, resized_, cv::Size(p.resizedW, p.resizedH), 0, 0, cv::INTER_LINEAR);
+    resized_.copyTo(canvas_(cv::Rect(p.padX, p.padY, std::min(p.resizedW, W), std::min(p.resizedH, H))));
   } else {
-    t = resizeTransform(bgr.cols, bgr.rows, W, H);
     if (bgr.cols == W && bgr.rows == H) bgr.copyTo(canvas_);
     else cv::resize(bgr, canvas_, cv::Size(W, H), 0, 0, cv::INTER_LINEAR);
   }
@@ -45,14 +40,13 @@ FrameTransform Preprocessor::run(const cv::Mat& frame, std::vector<float>& blob)
     ordered_.convertTo(dst, CV_32F, s);
     cv::subtract(dst, cv::Scalar(s * spec_.offsets[0], s * spec_.offsets[1], s * spec_.offsets[2]), dst);
   } else {
-    cv::Mat planes[3];
-    cv::split(ordered_, planes);
+    cv::split(ordered_, planes_);  // into member buffers: no allocation per frame
     for (int c = 0; c < 3; ++c) {
       cv::Mat dst(H, W, CV_32F, blob.data() + static_cast<std::size_t>(c) * W * H);
-      planes[c].convertTo(dst, CV_32F, s, -s * spec_.offsets[c]);
+      planes_[c].convertTo(dst, CV_32F, s, -s * spec_.offsets[c]);
     }
   }
-  return t;
+  return plan_->transform;
 }
 
 }  // namespace facefleet

@@ -216,6 +216,40 @@ TEST(Flags, ErrorsNameTheFlag) {
             "--pre-cluster-threshold: 'nan' is not a number");
 }
 
+// DeepStream's enable-dla / use-dla-core, and --dla-core over them (-1 = back to the GPU).
+TEST(NvinferConfig, DlaKeysAndTheDlaCoreFlag) {
+  RunnerConfig c;
+  std::vector<std::string> w;
+  EXPECT_EQ(c.dlaCore(), -1);
+  applyNvinferConfig(c, "[property]\nuse-dla-core=1\n", "f.txt", "/cfg", w);
+  EXPECT_EQ(c.dlaCore(), -1) << "use-dla-core alone does not enable the DLA";
+  applyNvinferConfig(c, "[property]\nenable-dla=1\n", "f.txt", "/cfg", w);
+  EXPECT_EQ(c.dlaCore(), 1);
+  RunnerConfig d;
+  applyNvinferConfig(d, "[property]\nenable-dla=1\n", "f.txt", "/cfg", w);
+  EXPECT_EQ(d.dlaCore(), 0) << "DeepStream's default use-dla-core is 0";
+  EXPECT_TRUE(w.empty());
+  EXPECT_EQ(errorOf("[property]\nenable-dla=2\n"), "f.txt:2: enable-dla: 2 must be 0 or 1");
+  EXPECT_EQ(errorOf("[property]\nuse-dla-core=-1\n"), "f.txt:2: use-dla-core: -1 is not a DLA core (0..15)");
+
+  const std::string path = ::testing::TempDir() + "facefleet_dla_test.txt";
+  {
+    FILE* f = std::fopen(path.c_str(), "w");
+    std::fputs("[property]\nenable-dla=1\nuse-dla-core=1\n", f);
+    std::fclose(f);
+  }
+  EXPECT_EQ(parseRunArgs({"--config", path, "--source", "s", "--model", "m"}, w).dlaCore(), 1);
+  EXPECT_EQ(parseRunArgs({"--config", path, "--source", "s", "--model", "m", "--dla-core", "0"}, w).dlaCore(), 0);
+  EXPECT_EQ(parseRunArgs({"--config", path, "--source", "s", "--model", "m", "--dla-core=-1"}, w).dlaCore(), -1);
+  std::remove(path.c_str());
+  try {
+    parseRunArgs({"--source", "s", "--model", "m", "--dla-core", "x"}, w);
+    ADD_FAILURE() << "expected bad_args";
+  } catch (const RunnerError& e) {
+    EXPECT_EQ(std::string(e.what()), "--dla-core: 'x' is not an integer");
+  }
+}
+
 // Settings from a DeepStream config get DeepStream's clamp to the last pixel; flags alone keep
 // TAO's [0, W] clip; --bbox-clip decides over both.
 TEST(Config, BoxClipFollowsWhereTheSettingsCameFrom) {
@@ -351,6 +385,33 @@ TEST(Config, DeepStreamAppConfigGivesCamerasBatchingAndTheModel) {
   c = parseRunArgs({"--config", dir + "/deepstream_app_config.txt", "--source", "only=/v.avi"}, w);
   ASSERT_EQ(c.cameras.size(), 1u);
   EXPECT_EQ(c.cameras[0].id, "only");
+}
+
+// The DLA keys live in the nvinfer config a deepstream-app config names in [primary-gie]: they reach
+// the runner through that path as through --config of the nvinfer file itself, and --dla-core
+// still decides over them.
+TEST(Config, DeepStreamAppConfigCarriesTheNvinferDlaKeys) {
+  const std::string dir = ::testing::TempDir() + "facefleet_dsapp_dla_" + std::to_string(::getpid());
+  ::mkdir(dir.c_str(), 0755);
+  ::mkdir((dir + "/infer").c_str(), 0755);
+  {
+    std::ofstream(dir + "/infer/config_infer_primary_facenet.txt")
+        << "[property]\nmodel-engine-file=facenet_dla1.engine\nenable-dla=1\nuse-dla-core=1\n";
+    std::ofstream(dir + "/app.txt") << "[source0]\nenable=1\ntype=2\nuri=file:///v/a.mp4\n"
+                                       "[source1]\nenable=1\ntype=2\nuri=file:///v/b.mp4\n"
+                                       "[streammux]\nbatch-size=2\n"
+                                       "[primary-gie]\nenable=1\nconfig-file=infer/config_infer_primary_facenet.txt\n";
+  }
+  std::vector<std::string> w;
+  RunnerConfig c = parseRunArgs({"--config", dir + "/app.txt", "--backend", "tensorrt"}, w);
+  EXPECT_EQ(c.dlaCore(), 1);
+  EXPECT_EQ(c.modelPath(), dir + "/infer/facenet_dla1.engine");  // relative to the nvinfer file
+  ASSERT_EQ(c.cameras.size(), 2u);
+  EXPECT_EQ(c.maxBatch(), 2);
+  EXPECT_EQ(parseRunArgs({"--config", dir + "/app.txt", "--backend", "tensorrt", "--dla-core", "0"}, w).dlaCore(), 0);
+  EXPECT_EQ(parseRunArgs({"--dla-core=-1", "--config", dir + "/app.txt", "--backend", "tensorrt"}, w).dlaCore(), -1)
+      << "a flag decides over the config wherever it appears";
+  EXPECT_TRUE(w.empty()) << (w.empty() ? "" : w.front());
 }
 
 TEST(Config, DeepStreamSourceListNamesCamerasBySensorId) {

@@ -45,7 +45,7 @@ inline ::testing::AssertionResult haveSample(const std::string& file) {
 }
 
 // A running program with its stdout on a pipe (stderr to the test's stderr); Runner below is the
-// facefleet-runner binary.
+// facefleet-runner binary (or another build of it: `bin`).
 class Child {
  public:
   Child(const std::string& bin, const std::vector<std::string>& args) {
@@ -106,7 +106,8 @@ class Child {
 
 class Runner : public Child {
  public:
-  explicit Runner(const std::vector<std::string>& args) : Child(FACEFLEET_RUNNER_BIN, args) {}
+  explicit Runner(const std::vector<std::string>& args, const std::string& bin = FACEFLEET_RUNNER_BIN)
+      : Child(bin, args) {}
 };
 
 struct RunResult {
@@ -114,8 +115,8 @@ struct RunResult {
   std::vector<std::string> lines;
 };
 
-inline RunResult run(const std::vector<std::string>& args) {
-  Runner r(args);
+inline RunResult run(const std::vector<std::string>& args, const std::string& bin = FACEFLEET_RUNNER_BIN) {
+  Runner r(args, bin);
   RunResult res;
   res.lines = r.readAll();
   res.exitCode = r.wait();

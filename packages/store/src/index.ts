@@ -13,7 +13,7 @@ export {
 export type { AlertFilter, AlertRepository } from './repositories/alerts.js';
 export type { CertificateRepository } from './repositories/certificates.js';
 export type { CredentialRepository } from './repositories/credentials.js';
-export type { DeviceRepository, NewDevice } from './repositories/devices.js';
+export type { DeviceRepository, NewDevice, SeqGaps } from './repositories/devices.js';
 export type { EngineRepository } from './repositories/engines.js';
 export type { LeaseRepository } from './repositories/leases.js';
 export {

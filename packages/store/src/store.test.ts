@@ -198,6 +198,54 @@ describe.each(STORE_KINDS)('store contract (%s)', (kind) => {
     expect(metricBuckets[0]).toMatchObject({ samples: 2, fps: 11, inferFps: 21, fpsMin: 10 });
   });
 
+  it('seq gaps: lost messages counted, unfired wills excused, a will that fires counted once', async () => {
+    await enroll('cam-1');
+    await enroll('cam-2');
+    const status = (id: string, seq: number, over: Record<string, unknown> = {}) =>
+      ({ kind: 'status', data: { ...statusMessage(id, seq), ...over } }) as IngestMessage;
+    const faces = (id: string, seq: number) =>
+      ({ kind: 'faces', data: facesMessage(id, seq) }) as IngestMessage;
+    // cam-1: seqs 1..10 sent; 5 lost; 7 is the will of the connection status 3 was sent on.
+    const batch = rowsOf([
+      faces('cam-1', 1),
+      faces('cam-1', 2),
+      status('cam-1', 3, { willSeq: 7 }),
+      faces('cam-1', 4),
+      faces('cam-1', 6),
+      faces('cam-1', 8),
+      faces('cam-1', 9),
+      faces('cam-1', 10),
+    ]);
+    await commit(store.ingest, batch);
+    expect(await store.devices.seqGaps('cam-1')).toEqual({
+      first: 1,
+      last: 10,
+      stored: 8,
+      unfiredWills: 1,
+      gaps: 1,
+    });
+    await commit(store.ingest, batch); // a replay changes nothing
+    // The will fires after all: stored once, no longer excused.
+    await commit(store.ingest, rowsOf([status('cam-1', 7, { state: 'offline', will: true })]));
+    expect(await store.devices.seqGaps('cam-1')).toMatchObject({
+      stored: 9,
+      unfiredWills: 0,
+      gaps: 1,
+    });
+    // cam-2: the will (seq 2) arrives before the status that announced it (seq 1, from the outbox).
+    await commit(store.ingest, rowsOf([status('cam-2', 2, { state: 'offline', will: true })]));
+    await commit(store.ingest, rowsOf([status('cam-2', 1, { willSeq: 2 }), faces('cam-2', 3)]));
+    expect(await store.devices.seqGaps('cam-2')).toEqual({
+      first: 1,
+      last: 3,
+      stored: 3,
+      unfiredWills: 0,
+      gaps: 0,
+    });
+    expect(await store.devices.totalSeqGaps()).toBe(1);
+    expect(await store.devices.seqGaps('nope')).toBeUndefined();
+  });
+
   it('engines: insert once, newest first, benchmarks by engine', async () => {
     const engine = (id: string, createdAt: number) => ({
       id,

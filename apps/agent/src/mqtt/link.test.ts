@@ -81,6 +81,38 @@ describe('mqtt link over a real Mosquitto broker', () => {
   });
 });
 
+describe('the will seq', () => {
+  it('reserves one seq per connection made, not one per failed attempt while the broker is down', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'ff-link-will-'));
+    const outbox = openOutbox({ path: join(dir, 'agent.db'), maxMessages: 10_000 });
+    const link = createMqttLink({
+      url: broker.url,
+      deviceId: 'cam-will',
+      token: 't',
+      outbox,
+      log,
+      inflight: 4,
+      keepaliveS: 5,
+      reconnectMs: 100,
+      will: (seq) => ({ seq, state: 'offline' }),
+    });
+    await waitFor(() => link.connected(), { what: 'link to connect' });
+    const first = link.willSeq();
+    await broker.stop();
+    await waitFor(() => !link.connected(), { what: 'link to notice the broker is gone' });
+    // about ten refused attempts at 100 ms
+    await new Promise((r) => setTimeout(r, 1000));
+    await broker.start();
+    await waitFor(() => link.connected(), { timeoutMs: 15_000, what: 'link to reconnect' });
+    // one new will seq for the one new connection; the next message follows it directly
+    expect(link.willSeq()).toBe(first + 1);
+    outbox.enqueue({ kind: 'faces', topic: topics.faces('cam-will'), build: (seq) => ({ seq }) });
+    expect(outbox.claim(1)[0]?.seq).toBe(first + 2);
+    await link.close();
+    outbox.close();
+  });
+});
+
 describe('mqtt link over TLS (mqtts://) to a real Mosquitto', () => {
   it('verifies the broker against the configured CA, and refuses a broker it cannot verify', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'ff-tls-'));

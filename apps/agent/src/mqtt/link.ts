@@ -30,6 +30,8 @@ export interface MqttLink {
   /** Sends what the outbox holds, as far as the in-flight window allows. Call after enqueueing. */
   pump(): void;
   connected(): boolean;
+  /** The seq reserved for the will of the current (or next) connection. */
+  willSeq(): number;
   /** Waits until the outbox is empty or the deadline passes; true when it emptied. */
   drain(timeoutMs: number): Promise<boolean>;
   /** Disconnects cleanly (no will); messages not acknowledged stay in the outbox for the next start. */
@@ -82,12 +84,20 @@ export function createMqttLink(options: MqttLinkOptions): MqttLink {
   let closing = false;
   const drainWaiters = new Set<() => void>();
 
-  const willFor = (): NonNullable<IClientOptions['will']> => ({
-    topic: statusTopic,
-    payload: Buffer.from(JSON.stringify(options.will(outbox.reserveSeq()))),
-    qos: 1,
-    retain: true,
-  });
+  /** The seq of the will the current (or next) connection carries. */
+  let willSeq = -1;
+  /** Whether a connection carrying that will was established (a refused attempt does not use it). */
+  let willUsed = false;
+  const willFor = (): NonNullable<IClientOptions['will']> => {
+    willSeq = outbox.reserveSeq();
+    willUsed = false;
+    return {
+      topic: statusTopic,
+      payload: Buffer.from(JSON.stringify(options.will(willSeq))),
+      qos: 1,
+      retain: true,
+    };
+  };
 
   const clientOptions: IClientOptions = {
     clientId: agentClientId(options.deviceId),
@@ -133,6 +143,7 @@ export function createMqttLink(options: MqttLinkOptions): MqttLink {
   }
 
   client.on('connect', () => {
+    willUsed = true;
     log.info({ url: options.url }, 'mqtt connected');
     client.subscribe(desiredTopic, { qos: 1 }, (err) => {
       if (err)
@@ -147,14 +158,17 @@ export function createMqttLink(options: MqttLinkOptions): MqttLink {
   client.on('close', () => {
     if (closing) return;
     log.warn('mqtt connection closed; reconnecting');
-    // the next connection carries a will with a fresh seq
-    client.options.will = willFor();
+    // The next connection carries a will with a fresh seq, once this one's was used: attempts
+    // that never connected keep theirs, so a long outage does not burn a seq per attempt (each
+    // unused one would look like a lost message to the control plane).
+    if (willUsed) client.options.will = willFor();
   });
   client.on('error', (err) => log.warn({ err: err.message }, 'mqtt error'));
 
   return {
     pump,
     connected: () => client.connected,
+    willSeq: () => willSeq,
     drain(timeoutMs) {
       if (outbox.pending() === 0) return Promise.resolve(true);
       return new Promise((resolve) => {

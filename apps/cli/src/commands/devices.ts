@@ -111,6 +111,7 @@ const show: Command = {
       `power mode: ${d.powerMode ?? '-'}`,
       `update:     ${u ? `${u.state}${u.engineId ? ` ${u.engineId}` : ''}${u.rolloutId ? ` (rollout ${u.rolloutId})` : ''}${u.reason ? `: ${u.reason}` : ''}` : '-'}`,
       `desired:    rev ${d.desiredRev ?? '-'}`,
+      `messages:   ${d.seq && d.seq.first !== null ? `seq ${d.seq.first}-${d.seq.last}, ${d.seq.stored} stored, ${d.seq.gaps} lost${d.seq.unfiredWills ? ` (${d.seq.unfiredWills} unfired wills not counted)` : ''}` : '-'}`,
       '',
     ];
     ctx.stdout.write(lines.join('\n'));

@@ -562,7 +562,6 @@ async function benchPostgres(n: number, instances: number, cluster: Postgres) {
   }
 }
 
-const figures: unknown[] = [];
 await children.run(async () => {
   const figures: unknown[] = [];
   const cluster = stores.has('postgres') ? await startPostgres() : undefined;

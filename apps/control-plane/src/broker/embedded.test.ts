@@ -239,6 +239,28 @@ describe.each(STORE_KINDS)('embedded broker (%s)', (kind) => {
       );
     });
 
+    it('counts seq gaps per device and in /metrics, excusing a will that did not fire', async () => {
+      tokens['cam-gap'] = await t.enroll('cam-gap');
+      const c = await device('cam-gap');
+      const send = (topic: string, payload: unknown) =>
+        c.publishAsync(topic, JSON.stringify(payload), { qos: 1 });
+      // seqs 1..6: 1 announces its will as 5; 3 never arrives; the will never fires
+      await send(topics.status('cam-gap'), {
+        ...statusMessage('cam-gap', 1, 'online'),
+        willSeq: 5,
+      });
+      for (const seq of [2, 4, 6])
+        await send(topics.faces('cam-gap'), facesMessage('cam-gap', seq));
+      const shown = (await (await t.api('GET', '/api/v1/devices/cam-gap')).json()) as {
+        device: { seq: unknown };
+      };
+      expect(shown.device.seq).toEqual({ first: 1, last: 6, stored: 4, unfiredWills: 1, gaps: 1 });
+      const metrics = await (await t.api('GET', '/metrics', { token: null })).text();
+      expect(Number(/facefleet_ingest_seq_gaps (\d+)/.exec(metrics)?.[1])).toBeGreaterThanOrEqual(
+        1,
+      );
+    });
+
     it('keeps serving the other devices while one floods QoS 0', async () => {
       const flood = await device('cam-flood');
       const payload = JSON.stringify(facesMessage('cam-flood', 1));

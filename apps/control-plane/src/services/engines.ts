@@ -60,6 +60,7 @@ export function createEngineService(deps: EngineServiceDeps) {
         format: meta.format as never,
         calibration: null,
       });
+      const createdAt = Date.now();
       const row = await store.engines.insert({
         id,
         name: meta.name,
@@ -73,7 +74,9 @@ export function createEngineService(deps: EngineServiceDeps) {
         sha256,
         size,
         signature,
-        createdAt: Date.now(),
+        createdAt,
+        // Until signatures bind versions (the tls branch), upload time orders engines, as migration 0003 does.
+        version: createdAt,
       });
       // Two uploads of one id at once: the second finds the first's row.
       if (!row) throw new ServiceError('conflict', `engine ${id} exists`, 'id', 'already exists');

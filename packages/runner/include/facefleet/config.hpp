@@ -46,6 +46,10 @@ struct RunnerConfig {
   double maxFps = 0;        // 0 = every frame the source delivers
   double statsInterval = 5.0;
   int threads = 0;  // 0 = OpenCV's default
+  // DLA (TensorRT on Xavier/Orin): --dla-core, else the config's enable-dla + use-dla-core.
+  std::optional<int> dlaCoreFlag;
+  bool enableDla = false;
+  int useDlaCore = 0;
 
   // --model, else the config file's engine (tensorrt) or onnx file (others).
   std::string modelPath() const;
@@ -60,6 +64,8 @@ struct RunnerConfig {
   BoxClip boxClip() const;
   DecodeOptions decodeOptions(const Decoder& decoder) const;
   std::vector<std::string> outputNames(const Decoder& decoder) const;
+  // The DLA core TensorRT is to use, -1 = the GPU.
+  int dlaCore() const;
 };
 
 // Applies an nvinfer config text. `label` names the file in messages ("<label>:<line>: <key>: ...");

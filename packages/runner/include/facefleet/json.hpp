@@ -52,6 +52,7 @@ struct HelloMessage {
   std::vector<HelloCamera> cameras;
   int batchSize = 1;           // frames per inference call the backend runs
   double batchTimeoutMs = 0;   // how long a batch waits for a slow camera
+  int dlaCore = -1;            // written only when >= 0 (TensorRT on a DLA core)
   long long pid = 0;
   std::int64_t ts = 0;
 };

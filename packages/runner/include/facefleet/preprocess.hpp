@@ -3,9 +3,11 @@
 
 #include <opencv2/core.hpp>
 
+#include <memory>
 #include <vector>
 
 #include "facefleet/geometry.hpp"
+#include "facefleet/preprocess_plan.hpp"
 #include "facefleet/tensor.hpp"
 
 namespace facefleet {
@@ -19,7 +21,8 @@ class Preprocessor {
 
  private:
   InputSpec spec_;
-  cv::Mat canvas_, resized_, ordered_, f32_;
+  std::unique_ptr<PreprocessPlan> plan_;  // for the last frame size seen
+  cv::Mat canvas_, resized_, ordered_, f32_, planes_[3];
 };
 
 }  // namespace facefleet

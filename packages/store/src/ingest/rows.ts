@@ -64,6 +64,10 @@ export type Row =
       json: string,
       engineId: Nullable<string>,
       engineSha256: Nullable<string>,
+      /** The seq the device reserved for its will (not a gap unless the will fires). */
+      willSeq: Nullable<number>,
+      /** 1: this status is the will itself. */
+      isWill: 0 | 1,
     ]
   | [
       3, // reported
@@ -147,6 +151,8 @@ export function toRow(m: IngestMessage, receivedAt: number): Row {
         JSON.stringify(d),
         d.engine?.id ?? null,
         d.engine?.sha256 ?? null,
+        d.willSeq ?? null,
+        d.will ? 1 : 0,
       ];
     }
     case 'reported': {
@@ -174,4 +180,24 @@ export function toRow(m: IngestMessage, receivedAt: number): Row {
       ];
     }
   }
+}
+
+/** Per device, of the rows newly stored: how many, and their lowest and highest seq. */
+export function seqCounts(
+  rows: Row[],
+  stored: Uint8Array,
+): Map<string, { n: number; first: number; last: number }> {
+  const out = new Map<string, { n: number; first: number; last: number }>();
+  for (let i = 0; i < rows.length; i++) {
+    if (stored[i] !== 1) continue;
+    const r = rows[i]!;
+    const c = out.get(r[1]);
+    if (!c) out.set(r[1], { n: 1, first: r[2], last: r[2] });
+    else {
+      c.n++;
+      if (r[2] < c.first) c.first = r[2];
+      if (r[2] > c.last) c.last = r[2];
+    }
+  }
+  return out;
 }

@@ -1,5 +1,5 @@
 import type { PoolClient } from 'pg';
-import type { Row, Touch } from '../ingest/rows.js';
+import { type Row, seqCounts, type Touch } from '../ingest/rows.js';
 
 /**
  * PostgreSQL's side of ingest: a batch is written in one transaction with one multi-row INSERT …
@@ -91,6 +91,17 @@ const SQL = {
     ON CONFLICT (engine_id, device_id) DO UPDATE SET infer_fps = excluded.infer_fps,
       latency_p50 = excluded.latency_p50, latency_p95 = excluded.latency_p95,
       latency_p99 = excluded.latency_p99, trt_version = excluded.trt_version, ts = excluded.ts`,
+  countSeqs: `UPDATE devices SET seq_stored = seq_stored + v.n,
+      seq_first = LEAST(coalesce(seq_first, v.first), v.first),
+      seq_last = GREATEST(coalesce(seq_last, v.last), v.last)
+    FROM unnest($1::text[], $2::bigint[], $3::bigint[], $4::bigint[]) AS v(id, n, first, last)
+    WHERE devices.id = v.id`,
+  excuseWills: `INSERT INTO will_excuses (device_id, seq)
+    SELECT v.id, v.seq FROM unnest($1::text[], $2::bigint[]) AS v(id, seq)
+    WHERE NOT EXISTS (SELECT 1 FROM status_history h WHERE h.device_id = v.id AND h.seq = v.seq)
+    ON CONFLICT DO NOTHING`,
+  willsFired: `DELETE FROM will_excuses w USING unnest($1::text[], $2::bigint[]) AS v(id, seq)
+    WHERE w.device_id = v.id AND w.seq = v.seq`,
   touch: `UPDATE devices SET last_seen = GREATEST(coalesce(last_seen, 0), v.at)
     FROM unnest($1::text[], $2::bigint[]) AS v(id, at) WHERE devices.id = v.id`,
 };
@@ -180,6 +191,25 @@ export async function commitBatch(
           Array.from({ length: 8 }, (_, c) => list.map((x) => x[c])),
         );
       }
+    }
+    // The devices' seq counters, one update per device in id order (as every device update here).
+    const counts = [...seqCounts(rows, stored)].sort(([a], [b]) => (a < b ? -1 : 1));
+    if (counts.length > 0) {
+      await client.query(SQL.countSeqs, [
+        counts.map(([id]) => id),
+        counts.map(([, c]) => c.n),
+        counts.map(([, c]) => c.first),
+        counts.map(([, c]) => c.last),
+      ]);
+    }
+    const willRows = statuses as Extract<Row, [2, ...unknown[]]>[];
+    const excuses = willRows.filter((r) => r[9] !== null);
+    if (excuses.length > 0) {
+      await client.query(SQL.excuseWills, [excuses.map((r) => r[1]), excuses.map((r) => r[9])]);
+    }
+    const fired = willRows.filter((r) => r[10] === 1);
+    if (fired.length > 0) {
+      await client.query(SQL.willsFired, [fired.map((r) => r[1]), fired.map((r) => r[2])]);
     }
     if (touches.length > 0) {
       const sorted = [...touches].sort((a, b) => (a[0] < b[0] ? -1 : 1));

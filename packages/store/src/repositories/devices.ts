@@ -2,7 +2,7 @@ import type { Reported } from '@facefleet/protocol';
 import { and, eq, inArray, sql } from 'drizzle-orm';
 import type { Dialect } from '../dialect.js';
 import type { DeviceRow } from '../schema/rows.js';
-import { chunks, first } from './util.js';
+import { chunks, first, num } from './util.js';
 
 export interface NewDevice {
   id: string;
@@ -10,6 +10,16 @@ export interface NewDevice {
   tags: string[];
   tokenHash: string;
   createdAt: number;
+}
+
+export interface SeqGaps {
+  first: number | null;
+  last: number | null;
+  /** Distinct seqs stored, of every kind. */
+  stored: number;
+  /** Seqs reserved for MQTT wills that did not fire (the device is, or was, cleanly connected). */
+  unfiredWills: number;
+  gaps: number;
 }
 
 /** Enrolled devices: identity, credentials hash, and the state the broker and ingest keep on them. */
@@ -87,6 +97,40 @@ export function deviceRepository({ db, t }: Dialect) {
     },
     async setDesiredJson(id: string, desiredJson: string): Promise<void> {
       await db.update(d).set({ desiredJson }).where(eq(d.id, id));
+    },
+    /**
+     * What the device's seq counter says of messages lost on the way: seqs between the first and
+     * the last stored that were never stored and are not unfired wills. Counted from when the
+     * device first sent (or this was installed), whatever retention removed since.
+     */
+    async seqGaps(id: string): Promise<SeqGaps | undefined> {
+      const row = first(
+        await db
+          .select({
+            first: d.seqFirst,
+            last: d.seqLast,
+            stored: d.seqStored,
+            unfiredWills: num(
+              sql`(SELECT count(*) FROM ${t.willExcuses} WHERE ${t.willExcuses.deviceId} = ${d.id})`,
+            ),
+          })
+          .from(d)
+          .where(eq(d.id, id))
+          .limit(1),
+      );
+      if (!row) return undefined;
+      const span = row.first === null || row.last === null ? 0 : row.last - row.first + 1;
+      return { ...row, gaps: Math.max(0, span - row.stored - row.unfiredWills) };
+    },
+    /** The gaps of every device together (for /metrics). */
+    async totalSeqGaps(): Promise<number> {
+      const [span] = await db
+        .select({
+          n: num(sql`coalesce(sum(${d.seqLast} - ${d.seqFirst} + 1 - ${d.seqStored}), 0)`),
+        })
+        .from(d);
+      const [wills] = await db.select({ n: num(sql`count(*)`) }).from(t.willExcuses);
+      return Math.max(0, (span?.n ?? 0) - (wills?.n ?? 0));
     },
     /** The last stored `reported` message of each of `ids` that has one (as JSON, parsed). */
     async reportedOf(ids: readonly string[]): Promise<Map<string, Reported>> {

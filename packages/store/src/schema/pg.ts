@@ -38,6 +38,14 @@ export const devices = pgTable('devices', {
   /** Revision of the last desired state published for the device. */
   desiredRev: bigint('desired_rev', { mode: 'number' }).notNull().default(0),
   desiredJson: text('desired_json'),
+  /**
+   * The device's seq counter as stored: first and last seq, and how many distinct seqs are
+   * stored (of every kind). With the unfired wills (willExcuses) they give the gaps: messages the
+   * device sent that never arrived. Kept by the ingest writer; retention does not change them.
+   */
+  seqFirst: bigint('seq_first', { mode: 'number' }),
+  seqLast: bigint('seq_last', { mode: 'number' }),
+  seqStored: bigint('seq_stored', { mode: 'number' }).notNull().default(0),
 });
 
 export const faceWindows = pgTable(
@@ -286,6 +294,19 @@ export const leases = pgTable('leases', {
   /** Database time (ms) after which another instance may take it. */
   expiresAt: bigint('expires_at', { mode: 'number' }).notNull(),
 });
+
+/**
+ * Seqs a device reserved for MQTT wills that have not fired (the device said so in a status): not
+ * gaps. A will that fires later is stored and its row here removed.
+ */
+export const willExcuses = pgTable(
+  'will_excuses',
+  {
+    deviceId: text('device_id').notNull(),
+    seq: bigint('seq', { mode: 'number' }).notNull(),
+  },
+  (t) => [primaryKey({ columns: [t.deviceId, t.seq] })],
+);
 
 /**
  * Device certificates enrolled for MQTT logins over TLS: a client certificate signed by the fleet

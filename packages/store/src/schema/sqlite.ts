@@ -34,6 +34,14 @@ export const devices = sqliteTable('devices', {
   /** Revision of the last desired state published for the device. */
   desiredRev: integer('desired_rev').notNull().default(0),
   desiredJson: text('desired_json'),
+  /**
+   * The device's seq counter as stored: first and last seq, and how many distinct seqs are
+   * stored (of every kind). With the unfired wills (willExcuses) they give the gaps: messages the
+   * device sent that never arrived. Kept by the ingest writer; retention does not change them.
+   */
+  seqFirst: integer('seq_first'),
+  seqLast: integer('seq_last'),
+  seqStored: integer('seq_stored').notNull().default(0),
 });
 
 export const faceWindows = sqliteTable(
@@ -282,6 +290,19 @@ export const leases = sqliteTable('leases', {
   /** Database time (ms) after which another instance may take it. */
   expiresAt: integer('expires_at').notNull(),
 });
+
+/**
+ * Seqs a device reserved for MQTT wills that have not fired (the device said so in a status): not
+ * gaps. A will that fires later is stored and its row here removed.
+ */
+export const willExcuses = sqliteTable(
+  'will_excuses',
+  {
+    deviceId: text('device_id').notNull(),
+    seq: integer('seq').notNull(),
+  },
+  (t) => [primaryKey({ columns: [t.deviceId, t.seq] })],
+);
 
 /**
  * Device certificates enrolled for MQTT logins over TLS: a client certificate signed by the fleet

@@ -1,5 +1,5 @@
 import type Database from 'better-sqlite3';
-import type { Row, Touch } from '../ingest/rows.js';
+import { type Row, seqCounts, type Touch } from '../ingest/rows.js';
 
 /**
  * SQLite's side of ingest: a batch of rows written in one transaction with prepared raw
@@ -51,6 +51,18 @@ export function createWriter(sqlite: Database.Database): Writer {
   const touchDevice = sqlite.prepare(
     'UPDATE devices SET last_seen = max(coalesce(last_seen, 0), ?) WHERE id = ?',
   );
+
+  const countSeqs = sqlite.prepare(
+    `UPDATE devices SET seq_stored = seq_stored + ?,
+       seq_first = min(coalesce(seq_first, ?), ?), seq_last = max(coalesce(seq_last, ?), ?)
+     WHERE id = ?`,
+  );
+  const excuseWill = sqlite.prepare(
+    `INSERT INTO will_excuses (device_id, seq) SELECT ?, ?
+     WHERE NOT EXISTS (SELECT 1 FROM status_history WHERE device_id = ? AND seq = ?)
+     ON CONFLICT DO NOTHING`,
+  );
+  const willFired = sqlite.prepare('DELETE FROM will_excuses WHERE device_id = ? AND seq = ?');
 
   function store(r: Row): boolean {
     switch (r[0]) {
@@ -104,6 +116,15 @@ export function createWriter(sqlite: Database.Database): Writer {
   const transaction = sqlite.transaction((rows: Row[], touches: Touch[]) => {
     const stored = new Uint8Array(rows.length);
     for (let i = 0; i < rows.length; i++) stored[i] = store(rows[i]!) ? 1 : 0;
+    for (const [deviceId, c] of seqCounts(rows, stored)) {
+      countSeqs.run(c.n, c.first, c.first, c.last, c.last, deviceId);
+    }
+    for (let i = 0; i < rows.length; i++) {
+      const r = rows[i]!;
+      if (r[0] !== 2 || stored[i] !== 1) continue;
+      if (r[9] !== null) excuseWill.run(r[1], r[9], r[1], r[9]);
+      if (r[10] === 1) willFired.run(r[1], r[2]);
+    }
     for (const [deviceId, at] of touches) touchDevice.run(at, deviceId);
     return stored;
   });

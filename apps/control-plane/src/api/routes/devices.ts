@@ -112,8 +112,18 @@ export function deviceRoutes({ store, devices }: Pick<AppDeps, 'store' | 'device
     )
     .get(
       '/devices/:id',
-      doc({ summary: 'Show a device', tag: 'devices', auth: 'viewer' }),
-      async (c) => c.json({ device: deviceView(await devices.find(c.req.param('id'))) }),
+      doc({
+        summary:
+          'Show a device, with what its seq counter says of lost messages (seqs never stored that are not unfired MQTT wills)',
+        tag: 'devices',
+        auth: 'viewer',
+      }),
+      async (c) => {
+        const id = c.req.param('id');
+        const device = deviceView(await devices.find(id));
+        const seq = (await store.devices.seqGaps(id)) ?? null;
+        return c.json({ device: { ...device, seq } });
+      },
     )
     .post(
       '/devices/:id/token',
