@@ -1,4 +1,7 @@
+import { readFileSync } from 'node:fs';
+import { createServer as createHttpsServer } from 'node:https';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
+import type { Server as TlsServer } from 'node:tls';
 import { CONTROL_PLANE_USERNAME } from '@facefleet/protocol';
 import { openStore, type Store } from '@facefleet/store';
 import { type ServerType, serve } from '@hono/node-server';
@@ -34,6 +37,7 @@ import { createRolloutExecutor } from './rollouts/executor.js';
 import { type Change, createChangeFeed } from './services/changes.js';
 import { createServices } from './services/index.js';
 import { createTelemetry } from './telemetry.js';
+import { createServerTls, type ServerTls } from './tls/server-tls.js';
 
 export interface ServerOptions {
   config: Config;
@@ -43,7 +47,22 @@ export interface ServerOptions {
 }
 
 export interface RunningServer {
-  ports: { http: number; mqtt: number | null; ws: number | null };
+  ports: {
+    http: number;
+    mqtt: number | null;
+    ws: number | null;
+    /** MQTT over TLS and over secure WebSocket (null: not listening). */
+    tls: number | null;
+    wss: number | null;
+  };
+  /** Whether the API is served over HTTPS. */
+  https: boolean;
+  /**
+   * Reads the TLS certificate, key and fleet CA again and serves them on every TLS listener from
+   * now on; open connections stay (SIGHUP calls it). False when the files could not be used (the
+   * certificate in use stays); null without TLS.
+   */
+  reloadTls(reason?: string): boolean | null;
   /** The parts, for tests and embedding: `app.request()` reaches the API without a socket. */
   app: ReturnType<typeof createApp>;
   store: Store;
@@ -59,8 +78,9 @@ export interface RunningServer {
 }
 
 /** Whether the control-plane login with `password` is accepted by the broker at `url`. */
-async function canLogin(url: string, password: string): Promise<boolean> {
+async function canLogin(url: string, password: string, tls: BrokerTls): Promise<boolean> {
   const client = mqtt.connect(url, {
+    ...tls,
     username: CONTROL_PLANE_USERNAME,
     password,
     clientId: `facefleet-cp-probe-${process.pid}`,
@@ -77,6 +97,17 @@ async function canLogin(url: string, password: string): Promise<boolean> {
   return ok;
 }
 
+/** What the control plane presents to an external `mqtts://` broker: its CA, a client certificate. */
+export type BrokerTls = { ca?: Buffer; cert?: Buffer; key?: Buffer };
+
+function brokerTls(mqttConfig: Config['mqtt']): BrokerTls {
+  const read = (path: string | null) => (path ? readFileSync(path) : undefined);
+  const ca = read(mqttConfig.brokerCaFile);
+  const cert = read(mqttConfig.brokerCertFile);
+  const key = read(mqttConfig.brokerKeyFile);
+  return { ...(ca ? { ca } : {}), ...(cert ? { cert } : {}), ...(key ? { key } : {}) };
+}
+
 /**
  * Wires the control plane together: database, ingest, broker (embedded or external), executors,
  * HTTP API. Everything is built here from its dependencies; nothing lives in module state.
@@ -87,6 +118,19 @@ export async function createServer({
   announce,
 }: ServerOptions): Promise<RunningServer> {
   const instanceId = config.instanceId;
+  // The certificate of every TLS listener, read first: a file that cannot be used stops the start.
+  let tlsReloads: ReturnType<ReturnType<typeof createTelemetry>['counter']> | undefined;
+  const serverTls: ServerTls | undefined =
+    config.tls.certFile && config.tls.keyFile
+      ? createServerTls({
+          certFile: config.tls.certFile,
+          keyFile: config.tls.keyFile,
+          clientCaFile: config.tls.clientCaFile,
+          watchMs: config.tls.watchMs,
+          log: log.child({ part: 'tls' }),
+          onReload: (ok) => tlsReloads?.inc({ result: ok ? 'ok' : 'failed' }),
+        })
+      : undefined;
   // Set once the leader lease exists (below): what to do when the bus is back after a loss.
   let busBack: () => void = () => {};
   const store = await openStore(config.store, {
@@ -103,6 +147,17 @@ export async function createServer({
   log.info({ store: store.location, kind: store.kind, instance: instanceId }, 'store open');
   const clustered = store.kind === 'postgres';
   const telemetry = createTelemetry();
+  tlsReloads = telemetry.counter(
+    'facefleet_tls_reloads_total',
+    'Reloads of the TLS certificate and key (SIGHUP or a file change), by result.',
+  );
+  if (serverTls) {
+    telemetry.gauge(
+      'facefleet_tls_certificate_expiry_seconds',
+      'Seconds until the served TLS certificate expires.',
+      () => [[{}, (serverTls.notAfter.getTime() - Date.now()) / 1000]],
+    );
+  }
   const cache = createVerifiedCache();
   const tokens = createApiTokens(store, cache);
   const fleetKey = loadOrCreateFleetKey(config.keyFile);
@@ -196,6 +251,7 @@ export async function createServer({
     }
   }
   if (config.mqtt.broker) {
+    const tls = brokerTls(config.mqtt);
     let password = config.mqtt.brokerPassword;
     if (config.mqtt.brokerAdmin === 'dynsec') {
       const dynsecLog = log.child({ part: 'dynsec' });
@@ -205,6 +261,7 @@ export async function createServer({
           username: config.mqtt.brokerAdminUsername,
           // Required by the config schema with brokerAdmin dynsec.
           password: config.mqtt.brokerAdminPassword ?? '',
+          tls,
           log: dynsecLog,
         }),
         known: async () => ({
@@ -216,7 +273,7 @@ export async function createServer({
       // The control plane's own login: the configured password, or a fresh one this start. When
       // the broker already takes the configured one (another instance set it), it is left as it
       // is: setting it again would drop that instance's sessions. The leader reconciles.
-      const setPassword = password === null || !(await canLogin(config.mqtt.broker, password));
+      const setPassword = password === null || !(await canLogin(config.mqtt.broker, password, tls));
       password ??= newSecret();
       try {
         await dynsec.setup(password, { setPassword, reconcile: false });
@@ -235,6 +292,7 @@ export async function createServer({
     const connecting = createExternalBroker({
       url: config.mqtt.broker,
       password,
+      tls,
       // Stable, so the broker keeps this instance's sessions and their queued messages across
       // restarts.
       clientId: `facefleet-cp-${instanceId}`,
@@ -256,6 +314,9 @@ export async function createServer({
       host: config.mqtt.host,
       port: config.mqtt.port,
       wsPort: config.mqtt.wsPort,
+      tlsPort: config.mqtt.tlsPort,
+      wssPort: config.mqtt.wssPort,
+      tls: serverTls,
       maxPacketBytes: config.mqtt.maxPacketBytes,
       ratePerSec: config.mqtt.ratePerSec,
       rateBurst: config.mqtt.rateBurst,
@@ -442,6 +503,7 @@ export async function createServer({
       blobs,
       fleetKey,
       maxEngineBytes: config.engines.maxBytes,
+      fleetCa: () => serverTls?.fleetCa() ?? [],
       log: serviceLog,
     }),
     rollouts,
@@ -476,20 +538,44 @@ export async function createServer({
     void rollouts.tick();
   }, config.tickMs);
 
+  const https = config.http.tls && serverTls ? serverTls : undefined;
   const http: ServerType = await new Promise((resolve, reject) => {
     const server = serve(
-      { fetch: app.fetch, hostname: config.http.host, port: config.http.port },
+      {
+        fetch: app.fetch,
+        hostname: config.http.host,
+        port: config.http.port,
+        ...(https
+          ? {
+              createServer: createHttpsServer,
+              serverOptions: https.serverOptions({ clientCertificates: false }),
+            }
+          : {}),
+      },
       () => resolve(server),
     );
     server.once('error', reject);
   });
+  // An HTTPS server is a TLS server: reloads reach it too.
+  if (https) https.attach(http as TlsServer);
   const address = http.address();
   const httpPort = typeof address === 'object' && address ? address.port : config.http.port;
-  log.info({ host: config.http.host, port: httpPort }, 'HTTP API listening');
+  log.info(
+    { host: config.http.host, port: httpPort, scheme: https ? 'https' : 'http' },
+    'HTTP API listening',
+  );
 
   let closing: Promise<void> | undefined;
   return {
-    ports: { http: httpPort, mqtt: broker.ports.mqtt, ws: broker.ports.ws },
+    ports: {
+      http: httpPort,
+      mqtt: broker.ports.mqtt,
+      ws: broker.ports.ws,
+      tls: broker.ports.tls,
+      wss: broker.ports.wss,
+    },
+    https: https !== undefined,
+    reloadTls: (reason = 'requested') => serverTls?.reload(reason) ?? null,
     app,
     store,
     ingest,
@@ -505,6 +591,7 @@ export async function createServer({
     close() {
       closing ??= (async () => {
         closingStarted = true;
+        serverTls?.close();
         clearInterval(tickTimer);
         clearInterval(rateTimer);
         // Event streams never end by themselves: end them, or closing the HTTP server would wait.

@@ -64,3 +64,12 @@ export {
   type WaitForLineOptions,
 } from './process.js';
 export { canConnect, freePort, type Truthy, type WaitOptions, waitFor } from './wait.js';
+export {
+  type CertificateAuthority,
+  certificateFingerprint,
+  createTestPki,
+  type IssuedCertificate,
+  type IssueOptions,
+  opensslBin,
+  type TestPki,
+} from './tls.js';

@@ -1,6 +1,15 @@
 import { type Principal, parseMqttUsername } from '@facefleet/protocol';
 import type { Store } from '@facefleet/store';
+import type { PeerCertificate } from '../tls/peer.js';
 import type { VerifiedCache } from './secrets.js';
+
+/** What a CONNECT offers to prove who it is. */
+export interface MqttLogin {
+  username: string | undefined;
+  password: Uint8Array | undefined;
+  /** The client certificate of a TLS connection, verified by the handshake (tls/peer.ts). */
+  certificate?: PeerCertificate | undefined;
+}
 
 export interface MqttAuthOptions {
   store: Store;
@@ -8,15 +17,33 @@ export interface MqttAuthOptions {
 }
 
 /**
- * Who an MQTT login is: a device (its id + device token), a read-only subscriber
- * (`subscriber@NAME` + subscriber token) or nobody (undefined). Deny by default.
+ * Who an MQTT login is: a device (its id + device token, or its enrolled client certificate), a
+ * read-only subscriber (`subscriber@NAME` + subscriber token) or nobody (undefined). Deny by
+ * default.
+ *
+ * A trusted client certificate decides alone, the password unread: its subject CN must be the
+ * username, and it must be enrolled for that device and not revoked. (One the TLS handshake could
+ * not verify never gets here: the broker refuses it first, whatever the password.)
  */
 export function createMqttAuthenticator(options: MqttAuthOptions) {
   const { store, cache } = options;
-  return async function authenticate(
+
+  const byCertificate = async (
+    certificate: PeerCertificate,
     username: string | undefined,
-    password: Uint8Array | undefined,
-  ): Promise<Principal | undefined> {
+  ): Promise<Principal | undefined> => {
+    const user = parseMqttUsername(username);
+    if (!certificate.trusted || user?.principal.kind !== 'device') return undefined;
+    const id = user.principal.deviceId;
+    if (certificate.commonName !== id) return undefined;
+    const row = await store.certificates.get(certificate.fingerprint);
+    if (!row || row.deviceId !== id || row.revokedAt !== null) return undefined;
+    return (await store.devices.exists(id)) ? user.principal : undefined;
+  };
+
+  return async function authenticate(login: MqttLogin): Promise<Principal | undefined> {
+    const { username, password } = login;
+    if (login.certificate) return byCertificate(login.certificate, username);
     const user = parseMqttUsername(username);
     if (!user || !password || password.byteLength === 0 || password.byteLength > 1024) {
       return undefined;

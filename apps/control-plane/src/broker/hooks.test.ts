@@ -121,7 +121,7 @@ async function startBroker(): Promise<Harness> {
     ratePerSec: 10_000,
     rateBurst: 10_000,
     drainTimeoutMs: 1000,
-    async authenticate(username, password) {
+    async authenticate({ username, password }) {
       if (paused) {
         const { start, answer } = paused;
         paused = undefined;

@@ -7,6 +7,7 @@ import { decodeDeviceMessage } from '../ingest/decode.js';
 import type { Ingest } from '../ingest/ingest.js';
 import { createLogLimiter } from '../log-limit.js';
 import type { Telemetry } from '../telemetry.js';
+import { peerCertificate } from '../tls/peer.js';
 import type { SessionRegistry } from './sessions.js';
 
 export interface BrokerHooksOptions {
@@ -50,11 +51,25 @@ export function createBrokerHooks(options: BrokerHooksOptions) {
   const deny = (returnCode: number, message: string): AuthenticateError =>
     Object.assign(new Error(message), { returnCode }) as AuthenticateError;
 
-  /** CONNECT: the password against the store, then the client-id rule; the session is admitted. */
+  /**
+   * CONNECT: a client certificate the TLS handshake could not verify is refused; then the
+   * certificate or the password against the store, then the client-id rule; the session is
+   * admitted.
+   */
   const authenticate: Hook<'authenticate'> = (client, username, password, done) => {
+    const certificate = peerCertificate(client.req?.socket ?? client.conn);
+    if (certificate && !certificate.trusted) {
+      telemetry.authFailures.inc();
+      log.info(
+        { clientId: client.id, username, reason: certificate.error },
+        'mqtt login refused: client certificate not trusted',
+      );
+      done(deny(5, `not authorized: client certificate ${certificate.error}`), false);
+      return;
+    }
     const name = username ?? '';
     const epoch = sessions.epoch(name);
-    options.authenticate(username, password).then(
+    options.authenticate({ username, password, certificate }).then(
       (principal) => {
         if (!principal || sessions.epoch(name) !== epoch) {
           telemetry.authFailures.inc();

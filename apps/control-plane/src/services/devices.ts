@@ -101,6 +101,7 @@ export function createDeviceService(deps: DeviceServiceDeps) {
      */
     async remove(id: string): Promise<{ warning?: string }> {
       if (!(await store.devices.delete(id))) throw new ServiceError('not_found', `no device ${id}`);
+      await store.certificates.deleteOfDevice(id);
       cache.forget(cacheKey(id));
       await deps.changes.publish({ kind: 'device', id });
       const warning = await revokeOrWarn(deps, { kind: 'device', deviceId: id });

@@ -1,3 +1,4 @@
+import type { X509Certificate } from 'node:crypto';
 import type { Store } from '@facefleet/store';
 import type { Logger } from 'pino';
 import type { VerifiedCache } from '../auth/secrets.js';
@@ -6,6 +7,7 @@ import type { Broker } from '../broker/types.js';
 import type { BlobStore } from '../engines/blob-store.js';
 import type { FleetKey } from '../engines/fleet-key.js';
 import { createAlertRuleService } from './alert-rules.js';
+import { createCertificateService } from './certificates.js';
 import type { ChangeFeed } from './changes.js';
 import { createDeviceService } from './devices.js';
 import { createEngineService } from './engines.js';
@@ -20,6 +22,8 @@ export interface ServiceDeps {
   blobs: BlobStore;
   fleetKey: FleetKey;
   maxEngineBytes: number;
+  /** The fleet CA's certificates as they are now (device certificates); none by default. */
+  fleetCa?: () => readonly X509Certificate[];
   log: Logger;
 }
 
@@ -36,6 +40,13 @@ export function createServices(deps: ServiceDeps) {
     }),
     subscribers: createSubscriberService({ store, cache, credentials, log }),
     alertRules: createAlertRuleService({ store, changes }),
+    certificates: createCertificateService({
+      store,
+      credentials,
+      changes,
+      fleetCa: deps.fleetCa ?? (() => []),
+      log,
+    }),
   };
 }
 export type Services = ReturnType<typeof createServices>;
