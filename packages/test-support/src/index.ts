@@ -63,7 +63,6 @@ export {
   startProcess,
   type WaitForLineOptions,
 } from './process.js';
-export { canConnect, freePort, type Truthy, type WaitOptions, waitFor } from './wait.js';
 export {
   type CertificateAuthority,
   certificateFingerprint,
@@ -73,3 +72,5 @@ export {
   opensslBin,
   type TestPki,
 } from './tls.js';
+export { fetchTrusting } from './tls-fetch.js';
+export { canConnect, freePort, type Truthy, type WaitOptions, waitFor } from './wait.js';

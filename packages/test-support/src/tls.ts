@@ -1,6 +1,14 @@
 import { execFileSync } from 'node:child_process';
 import { X509Certificate } from 'node:crypto';
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import {
+  chmodSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  writeFileSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
@@ -47,6 +55,11 @@ export interface TestPki {
   dir: string;
   /** A self-signed CA (30 days from an hour ago). */
   ca(name: string): CertificateAuthority;
+  /**
+   * Makes the folder and every file in it readable by all: for a broker started as root that
+   * reads them after switching to its own user (Mosquitto). Test keys only.
+   */
+  makeReadable(): void;
   /** Removes the folder. */
   cleanup(): void;
 }
@@ -199,6 +212,11 @@ export function createTestPki(dir = mkdtempSync(join(tmpdir(), 'ff-test-pki-')))
           };
         },
       };
+    },
+    makeReadable() {
+      chmodSync(dir, 0o755);
+      for (const name of readdirSync(dir))
+        chmodSync(join(dir, name), name.endsWith('.db') ? 0o755 : 0o644);
     },
     cleanup() {
       rmSync(dir, { recursive: true, force: true });

@@ -170,7 +170,63 @@ describe('mqtt link over TLS (mqtts://) to a real Mosquitto', () => {
     }
   });
 
-  it('refuses a broker URL that is not mqtt:// or mqtts://', () => {
-    expect(() => brokerStream('ws://broker.example')).toThrow(/not mqtt:\/\/ or mqtts:\/\//);
+  it('over wss:// and with a device certificate, the broker verified against the CA', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'ff-tls-ws-'));
+    const certs = makeTestCertificates(dir, 'tls-cert');
+    const tlsBroker = await createBroker({ tls: certs });
+    const open = (
+      id: string,
+      url: string,
+      extra: Partial<Parameters<typeof createMqttLink>[0]>,
+    ) => {
+      const outbox = openOutbox({ path: join(dir, `${id}.db`), maxMessages: 100 });
+      const link = createMqttLink({
+        url,
+        deviceId: id,
+        token: 't',
+        outbox,
+        log,
+        inflight: 4,
+        keepaliveS: 5,
+        reconnectMs: 200,
+        caFile: certs.caFile,
+        will: (seq) => ({ seq, state: 'offline' }),
+        ...extra,
+      });
+      return { link, outbox };
+    };
+    const sub = await subscribe(tlsBroker.url, 'facefleet/v1/devices/+/faces');
+    // a listener that takes only client certificates of the CA, the CN as the username
+    const byCert = open('tls-cert', tlsBroker.certUrl ?? '', certs.device);
+    const noCert = open('tls-cert-missing', tlsBroker.certUrl ?? '', {});
+    const overWss = open('tls-wss', tlsBroker.wssUrl ?? '', {});
+    try {
+      for (const [id, l] of [
+        ['tls-cert', byCert],
+        ['tls-wss', overWss],
+      ] as const) {
+        await waitFor(() => l.link.connected(), { what: `${id} to connect` });
+        l.outbox.enqueue({ kind: 'faces', topic: topics.faces(id), build: (seq) => ({ seq }) });
+        l.link.pump();
+      }
+      await waitFor(
+        () =>
+          sub.received.some((m) => m.topic === topics.faces('tls-cert')) &&
+          sub.received.some((m) => m.topic === topics.faces('tls-wss')),
+        { what: 'a message over the certificate login and one over wss://' },
+      );
+      expect(noCert.link.connected()).toBe(false);
+    } finally {
+      await Promise.all([byCert, noCert, overWss].map((l) => l.link.close()));
+      for (const l of [byCert, noCert, overWss]) l.outbox.close();
+      await sub.close();
+      await tlsBroker.stop();
+    }
+  });
+
+  it('refuses a broker URL that is not mqtt://, mqtts://, ws:// or wss://', () => {
+    expect(() => brokerStream('http://broker.example')).toThrow(
+      /not mqtt:\/\/, mqtts:\/\/, ws:\/\/ or wss:\/\//,
+    );
   });
 });
