@@ -20,7 +20,13 @@ export function readCa(file: string): Buffer {
  * undici, the library it is built on, takes them per request.
  */
 export function fetchTrusting(caFile: string): typeof fetch {
-  const dispatcher = new Agent({ connect: { ca: readCa(caFile) } });
+  // Idle connections close soon: a command is a few requests, and an open socket would hold the
+  // process (up to main.ts's exit timer) after the command is done.
+  const dispatcher = new Agent({
+    connect: { ca: readCa(caFile) },
+    keepAliveTimeout: 100,
+    keepAliveMaxTimeout: 100,
+  });
   return ((input: string | URL | Request, init?: RequestInit) =>
     undiciFetch(input as never, { ...(init as object), dispatcher } as never)) as typeof fetch;
 }

@@ -26,6 +26,8 @@ interface Material {
   options: SecureContextOptions;
   notAfter: Date;
   fleetCa: X509Certificate[];
+  /** The files' bytes, to tell a change from a rewrite of the same content. */
+  bytes: Buffer;
 }
 
 /** The certificates of a PEM bundle (a CA file may hold several). */
@@ -92,7 +94,12 @@ export function createServerTls(options: ServerTlsOptions) {
         },
       ]);
     }
-    return { options: contextOptions, notAfter, fleetCa };
+    return {
+      options: contextOptions,
+      notAfter,
+      fleetCa,
+      bytes: Buffer.concat([cert, key, ca ?? Buffer.alloc(0)]),
+    };
   };
 
   let current = read();
@@ -101,7 +108,8 @@ export function createServerTls(options: ServerTlsOptions) {
     'TLS certificate loaded',
   );
 
-  const reload = (reason: string): boolean => {
+  /** `onlyIfChanged`: a watcher's reload, skipped when the files hold what is served already. */
+  const reload = (reason: string, { onlyIfChanged = false } = {}): boolean => {
     let next: Material;
     try {
       next = read();
@@ -112,6 +120,10 @@ export function createServerTls(options: ServerTlsOptions) {
       );
       options.onReload?.(false);
       return false;
+    }
+    if (onlyIfChanged && next.bytes.equals(current.bytes)) {
+      log.debug({ reason }, 'TLS files rewritten with what is served already');
+      return true;
     }
     current = next;
     for (const server of servers) server.setSecureContext(current.options);
@@ -129,7 +141,7 @@ export function createServerTls(options: ServerTlsOptions) {
   const changed = (path: string) => (curr: Stats, prev: Stats) => {
     if (curr.mtimeMs === prev.mtimeMs && curr.ino === prev.ino) return;
     clearTimeout(pending);
-    pending = setTimeout(() => reload(`${path} changed`), 200);
+    pending = setTimeout(() => reload(`${path} changed`, { onlyIfChanged: true }), 200);
     pending.unref();
   };
   const watched = [options.certFile, options.keyFile, options.clientCaFile].filter(
