@@ -28,7 +28,7 @@ export function peerCertificate(socket: unknown): PeerCertificate | undefined {
   if (!(socket instanceof TLSSocket)) return undefined;
   const cert = socket.getPeerCertificate();
   // An empty object when the client sent none.
-  if (!cert || !cert.raw) return undefined;
+  if (!cert?.raw) return undefined;
   const cn: unknown = cert.subject?.CN;
   const authorizationError = socket.authorizationError as unknown;
   return {
