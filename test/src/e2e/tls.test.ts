@@ -5,13 +5,16 @@ import {
   type Agent,
   type CertificateAuthority,
   type ControlPlane,
+  canConnect,
   cliMain,
   connectWire,
   createTestPki,
   fetchTrusting,
+  freePort,
   type IssuedCertificate,
   startAgent,
   startControlPlane,
+  startMosquitto,
   startProcess,
   type TestPki,
   type WireClient,
@@ -68,8 +71,21 @@ function mqtts(
   });
 }
 
-const facesPayload = (deviceId: string, seq: number) =>
-  JSON.stringify({ ...examples.faces, deviceId, seq, ts: Date.now() });
+/** A face window of the last second. */
+const facesPayload = (deviceId: string, seq: number) => {
+  const now = Date.now();
+  return JSON.stringify({ ...examples.faces, deviceId, seq, ts: now, start: now - 1000, end: now });
+};
+
+/** Face windows stored for `deviceId` over the last minute (through the API). */
+async function windowsStored(server: ControlPlane, deviceId: string): Promise<number> {
+  const to = Date.now();
+  const r = await server.json<{ buckets: { windows: number }[] }>(
+    'GET',
+    `/api/v1/devices/${deviceId}/faces?from=${to - 60_000}&to=${to}&bucket=1s`,
+  );
+  return r.buckets.reduce((n, b) => n + b.windows, 0);
+}
 
 beforeAll(async () => {
   pki = createTestPki();
@@ -132,17 +148,10 @@ describe('TLS on every listener', { timeout: 120_000 }, () => {
     );
     for (const agent of agents) {
       await agent.waitForLog('mqtt connected');
-      await waitFor(
-        async () => {
-          const to = Date.now();
-          const r = await cp.json<{ buckets: { windows: number }[] }>(
-            'GET',
-            `/api/v1/devices/${agent.deviceId}/faces?from=${to - 60_000}&to=${to}&bucket=1s`,
-          );
-          return r.buckets.some((b) => b.windows > 0);
-        },
-        { timeoutMs: 30_000, what: `${agent.deviceId}: face windows stored` },
-      );
+      await waitFor(async () => (await windowsStored(cp, agent.deviceId)) > 0, {
+        timeoutMs: 30_000,
+        what: `${agent.deviceId}: face windows stored`,
+      });
     }
   });
 
@@ -226,11 +235,9 @@ describe('TLS on every listener', { timeout: 120_000 }, () => {
       a.publish(topics.faces('cam-b'), facesPayload('cam-b', 1), { qos: 1 }),
     ).rejects.toThrow();
     await a.whenClosed;
-    const rows = await cp.json<{ buckets: { windows: number }[] }>(
-      'GET',
-      `/api/v1/devices/cam-b/faces?from=${Date.now() - 60_000}&to=${Date.now()}&bucket=1s`,
-    );
-    expect(rows.buckets.reduce((n, b) => n + b.windows, 0)).toBe(0);
+    // cam-a's own window was stored, none in cam-b's name
+    expect(await windowsStored(cp, 'cam-a')).toBe(1);
+    expect(await windowsStored(cp, 'cam-b')).toBe(0);
   });
 
   it('a revoked device certificate is dropped at once and logs in no more', async () => {
@@ -370,5 +377,57 @@ describe('TLS on every listener', { timeout: 120_000 }, () => {
     const bad = await cli('devices', 'cert', 'add', 'tls-cli', otherCa.issue('tls-cli').certFile);
     expect(bad.code).not.toBe(0);
     expect(bad.err).toMatch(/not signed by the fleet CA/);
+  });
+});
+
+describe("the control plane's own client to an external broker over TLS", {
+  timeout: 120_000,
+}, () => {
+  it('logs in to mosquitto by a client certificate, the broker checked against a CA; refuses to start on a broker it cannot verify', async () => {
+    // mosquitto's TLS listener takes only client certificates of the fleet CA, their CN the username
+    const tlsPort = await freePort();
+    const brokerCert = fleetCa.issue('mosquitto', { kind: 'server' });
+    const cpCert = fleetCa.issue('control-plane');
+    pki.makeReadable();
+    const mosquitto = await startMosquitto({
+      config: [
+        `listener ${tlsPort} 127.0.0.1`,
+        `cafile ${fleetCa.certFile}`,
+        `certfile ${brokerCert.certFile}`,
+        `keyfile ${brokerCert.keyFile}`,
+        'require_certificate true',
+        'use_identity_as_username true',
+      ],
+    });
+    let external: ControlPlane | undefined;
+    try {
+      await waitFor(() => canConnect(tlsPort), { what: "mosquitto's TLS listener" });
+      const broker = `mqtts://localhost:${tlsPort}`;
+      const certArgs = ['--broker-cert-file', cpCert.certFile, '--broker-key-file', cpCert.keyFile];
+      // the broker's certificate is not of the CA given: the control plane does not start
+      await expect(
+        startControlPlane({
+          broker,
+          args: ['--broker-ca-file', otherCa.certFile, ...certArgs],
+          readyTimeoutMs: 20_000,
+        }),
+      ).rejects.toThrow(/certificate|exited/i);
+      external = await startControlPlane({
+        broker,
+        args: ['--broker-ca-file', fleetCa.certFile, ...certArgs],
+      });
+      // a device's message through mosquitto reaches the control plane's store
+      await external.enroll('tls-ext');
+      const device = await connectWire({ port: mosquitto.port, clientId: 'tls-ext' });
+      await device.publish(topics.faces('tls-ext'), facesPayload('tls-ext', 1), { qos: 1 });
+      await waitFor(async () => (await windowsStored(external!, 'tls-ext')) === 1, {
+        what: 'the message taken over the TLS session to be stored',
+      });
+      await device.end();
+      expect(mosquitto.process?.lines.join('\n')).toMatch(/as control-plane|u'control-plane'/);
+    } finally {
+      if (external) expect(await external.stop()).toBe(0);
+      await mosquitto.close();
+    }
   });
 });
