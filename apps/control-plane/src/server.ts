@@ -151,6 +151,10 @@ export async function createServer({
     'facefleet_tls_reloads_total',
     'Reloads of the TLS certificate and key (SIGHUP or a file change), by result.',
   );
+  const tlsHandshakeFailures = telemetry.counter(
+    'facefleet_tls_handshake_failures_total',
+    'TLS handshakes that failed (the client does not trust the certificate, TLS below 1.2, not TLS), by listener.',
+  );
   if (serverTls) {
     telemetry.gauge(
       'facefleet_tls_certificate_expiry_seconds',
@@ -317,6 +321,7 @@ export async function createServer({
       tlsPort: config.mqtt.tlsPort,
       wssPort: config.mqtt.wssPort,
       tls: serverTls,
+      onTlsError: (listener) => tlsHandshakeFailures.inc({ listener }),
       maxPacketBytes: config.mqtt.maxPacketBytes,
       ratePerSec: config.mqtt.ratePerSec,
       rateBurst: config.mqtt.rateBurst,
@@ -557,7 +562,10 @@ export async function createServer({
     server.once('error', reject);
   });
   // An HTTPS server is a TLS server: reloads reach it too.
-  if (https) https.attach(http as TlsServer);
+  if (https) {
+    https.attach(http as TlsServer);
+    http.on('tlsClientError', () => tlsHandshakeFailures.inc({ listener: 'https' }));
+  }
   const address = http.address();
   const httpPort = typeof address === 'object' && address ? address.port : config.http.port;
   log.info(

@@ -1,5 +1,5 @@
 import { connect, type Socket } from 'node:net';
-import { connect as tlsConnect } from 'node:tls';
+import { type ConnectionOptions, connect as tlsConnect } from 'node:tls';
 
 /**
  * A minimal MQTT 3.1.1 client that writes the wire format itself, for tests that must send what a
@@ -24,7 +24,7 @@ export interface WireClientOptions {
    * MQTT over TLS: the CA the broker's certificate must chain to, and a client certificate and key
    * to present (PEM). A failed handshake rejects like a connection closed before the CONNACK.
    */
-  tls?: { ca?: string | Buffer; cert?: string | Buffer; key?: string | Buffer };
+  tls?: Pick<ConnectionOptions, 'ca' | 'cert' | 'key' | 'minVersion' | 'maxVersion'>;
 }
 
 export interface WireMessage {

@@ -1,4 +1,6 @@
-import { copyFileSync, readFileSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { copyFileSync, readFileSync, statSync } from 'node:fs';
+import { join } from 'node:path';
 import { connect as tlsConnect } from 'node:tls';
 import { examples, topics } from '@facefleet/protocol';
 import {
@@ -12,6 +14,7 @@ import {
   fetchTrusting,
   freePort,
   type IssuedCertificate,
+  repoRoot,
   startAgent,
   startControlPlane,
   startMosquitto,
@@ -161,6 +164,23 @@ describe('TLS on every listener', { timeout: 120_000 }, () => {
       mqtts('wrong-ca', { username: 'x', password: 'y', ca: otherCa.pem }),
     ).rejects.toThrow(/closed before CONNACK.*(self[- ]signed|unable to verify|certificate)/i);
     await expect(fetchTrusting(otherCa.pem)(`${cp.url}/healthz`)).rejects.toThrow();
+    // and TLS below 1.2 is not offered
+    await expect(
+      connectWire({
+        port: cp.ports.tls ?? 0,
+        clientId: 'tls-1.1',
+        tls: { ca: fleetCa.pem, maxVersion: 'TLSv1.1', minVersion: 'TLSv1' },
+      }),
+    ).rejects.toThrow(/closed before CONNACK/);
+    await waitFor(
+      async () => {
+        const m = await cp.metrics();
+        const failed = (listener: string) =>
+          m.get('facefleet_tls_handshake_failures_total', { listener }) ?? 0;
+        return failed('mqtts') >= 2 && failed('https') >= 1;
+      },
+      { what: 'the failed handshakes counted per listener' },
+    );
 
     const token = await cp.enroll('tls-bad-certs');
     const expired = fleetCa.issue('tls-bad-certs', {
@@ -428,6 +448,55 @@ describe("the control plane's own client to an external broker over TLS", {
     } finally {
       if (external) expect(await external.stop()).toBe(0);
       await mosquitto.close();
+    }
+  });
+});
+
+describe('the documented fleet CA (infra/tls/fleet-ca.sh)', { timeout: 60_000 }, () => {
+  it("makes a CA, the control plane's certificate and a device certificate that work as docs/tls.md says", async () => {
+    const dir = join(pki.dir, 'documented');
+    const script = (...args: string[]) =>
+      execFileSync('bash', [join(repoRoot, 'infra/tls/fleet-ca.sh'), ...args], {
+        encoding: 'utf8',
+      });
+    script('init', dir);
+    script('server', dir, 'control-plane', 'IP:127.0.0.1', 'DNS:localhost');
+    script('device', dir, 'doc-cam');
+    // keys are the owner's alone
+    for (const key of ['fleet-ca.key', 'control-plane.key', 'doc-cam.key']) {
+      expect(statSync(join(dir, key)).mode & 0o777).toBe(0o600);
+    }
+    expect(() => script('init', dir)).toThrow(/not overwriting a CA/);
+    const server = await startControlPlane({
+      tls: {
+        certFile: join(dir, 'control-plane.crt'),
+        keyFile: join(dir, 'control-plane.key'),
+        caFile: join(dir, 'fleet-ca.crt'),
+        clientCaFile: join(dir, 'fleet-ca.crt'),
+      },
+    });
+    try {
+      await server.enroll('doc-cam');
+      await server.json(
+        'POST',
+        '/api/v1/devices/doc-cam/certificates',
+        { pem: readFileSync(join(dir, 'doc-cam.crt'), 'utf8') },
+        { expect: 201 },
+      );
+      const c = await connectWire({
+        port: server.ports.tls ?? 0,
+        clientId: 'doc-cam',
+        username: 'doc-cam',
+        tls: {
+          ca: readFileSync(join(dir, 'fleet-ca.crt')),
+          cert: readFileSync(join(dir, 'doc-cam.crt')),
+          key: readFileSync(join(dir, 'doc-cam.key')),
+        },
+      });
+      expect(c.returnCode).toBe(0);
+      await c.end();
+    } finally {
+      expect(await server.stop()).toBe(0);
     }
   });
 });

@@ -151,11 +151,15 @@ describe('external mosquitto with logins managed through dynamic security', () =
   const clients: MqttClient[] = [];
   const tokens: Record<string, string> = {};
 
+  // The control plane's sessions (admin, publisher, ingest) over the shipped config's TLS listener,
+  // the broker checked against the fleet CA; devices and observers on the loopback listener.
   const start = () =>
     startTestServer(
       [
         '--broker',
-        mosquitto.url,
+        mosquitto.tlsUrl,
+        '--broker-ca-file',
+        mosquitto.caFile,
         '--broker-admin',
         'dynsec',
         '--broker-admin-password',

@@ -35,6 +35,8 @@ export interface EmbeddedBrokerOptions {
   wssPort?: number | null;
   /** The certificate of the TLS listeners; required when one of their ports is set. */
   tls?: ServerTls | undefined;
+  /** A TLS handshake failed (a client that does not trust the certificate, TLS < 1.2, garbage). */
+  onTlsError?: (listener: 'mqtts' | 'wss', err: Error) => void;
   /** A client announcing a larger MQTT packet (its remaining length) is disconnected unread. */
   maxPacketBytes: number;
   ratePerSec: number;
@@ -74,7 +76,7 @@ function closeServer(server: NetServer | HttpServer): Promise<void> {
 /** What the broker core needs: the embedded broker's options less its listeners. */
 export type BrokerCoreOptions = Omit<
   EmbeddedBrokerOptions,
-  'host' | 'port' | 'wsPort' | 'tlsPort' | 'wssPort' | 'tls'
+  'host' | 'port' | 'wsPort' | 'tlsPort' | 'wssPort' | 'tls' | 'onTlsError'
 >;
 
 /**
@@ -193,10 +195,10 @@ export async function createEmbeddedBroker(
     tls: null as number | null,
     wss: null as number | null,
   };
-  /** A failed handshake (wrong CA on the client, TLS 1.0/1.1, garbage): counted, never a session. */
-  const onTlsError = (err: Error) => {
-    options.telemetry.rejected.inc({ reason: 'tls_handshake' });
-    log.debug({ err: err.message }, 'TLS handshake failed');
+  /** A failed handshake: counted by the caller, never a session. */
+  const onTlsError = (listener: 'mqtts' | 'wss') => (err: Error) => {
+    options.onTlsError?.(listener, err);
+    log.debug({ listener, err: err.message }, 'TLS handshake failed');
   };
   try {
     if (options.port !== null) {
@@ -214,7 +216,7 @@ export async function createEmbeddedBroker(
       const server = createTlsServer(tls.serverOptions({ clientCertificates: true }), (socket) =>
         handle(socket),
       );
-      server.on('tlsClientError', onTlsError);
+      server.on('tlsClientError', onTlsError('mqtts'));
       tls.attach(server);
       servers.push(server);
       ports.tls = await listen(server, tlsPort, options.host);
@@ -224,7 +226,7 @@ export async function createEmbeddedBroker(
         tls.serverOptions({ clientCertificates: true }),
         upgradeRequired,
       );
-      https.on('tlsClientError', onTlsError);
+      https.on('tlsClientError', onTlsError('wss'));
       tls.attach(https);
       servers.push(https);
       sockets.push(webSocketListener(https, handle));
