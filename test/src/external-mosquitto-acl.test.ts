@@ -72,6 +72,9 @@ describe('infra/brokers/mosquitto/facefleet.acl on a real mosquitto', () => {
         (['status', 'faces', 'metrics', 'reported', 'desired'] as const).map((k) => topics[k](id)),
       ),
       topics.alert('crowd', 'cam-a'),
+      // Home Assistant's birth message and a discovery config (default prefix).
+      'homeassistant/status',
+      'homeassistant/sensor/facefleet_cam-a/faces/config',
     ];
     const expected: string[] = [];
     for (const user of Object.keys(principal) as (keyof typeof principal)[]) {
@@ -90,7 +93,8 @@ describe('infra/brokers/mosquitto/facefleet.acl on a real mosquitto', () => {
       await new Promise((r) => setTimeout(r, 20));
     seen.delete('sentinel');
     expect([...seen].sort()).toEqual(expected.sort());
-    expect(expected.length).toBeGreaterThanOrEqual(10); // 4 per device, 2 desired + 1 alert for the control plane
+    // 4 per device; 2 desired, 1 alert and 2 discovery for the control plane; the birth message.
+    expect(expected.length).toBeGreaterThanOrEqual(14);
   });
 
   it('lets each reader see only what the protocol allows', async () => {
@@ -125,6 +129,8 @@ describe('infra/brokers/mosquitto/facefleet.acl on a real mosquitto', () => {
       await new Promise((r) => setTimeout(r, 20));
     }
     expect(got.camA).toEqual([topics.desired('cam-a')]);
-    expect(got.sub?.sort()).toEqual([topics.alert('crowd', 'cam-b'), topics.faces('cam-b')].sort());
+    expect(got.sub?.sort()).toEqual(
+      [topics.alert('crowd', 'cam-b'), topics.faces('cam-b'), topics.metrics('cam-b')].sort(),
+    );
   });
 });

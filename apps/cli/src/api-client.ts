@@ -145,6 +145,8 @@ export function createApiClient(options: ApiClientOptions) {
       ),
 
     listEngines: async () => (await json(api.engines.$get())).engines,
+    deleteEngine: (engineId: string) =>
+      json(api.engines[':id'].$delete({ param: { id: param(engineId, 'engine id') } })),
     /** The engine file is streamed as the raw body (beside the typed query). */
     uploadEngine: async (
       query: Parameters<typeof api.engines.$post>[0]['query'],

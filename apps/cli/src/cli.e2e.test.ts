@@ -220,7 +220,7 @@ describe('with simulated devices', () => {
     const list = await cli('engines', 'list');
     expect(list.stdout).toMatch(
       new RegExp(
-        `${engineId}\\s+facenet-nx.plan\\s+jetson-xavier-nx\\s+tensorrt/plan\\s+8\\.5\\.2`,
+        `${engineId}\\s+\\d+\\s+facenet-nx.plan\\s+jetson-xavier-nx\\s+tensorrt/plan\\s+8\\.5\\.2`,
       ),
     );
   });

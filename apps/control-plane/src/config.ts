@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { isAbsolute, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { fieldIssues } from '@facefleet/protocol';
+import { fieldIssues, HA_DEFAULT_PREFIX, haPrefixProblem } from '@facefleet/protocol';
 import { z } from 'zod';
 import { ConfigError } from './errors.js';
 
@@ -90,6 +90,13 @@ export const configSchema = z.strictObject({
       flushMs: positiveInt.max(10_000).default(250),
       /** An idle event stream gets a heartbeat, and its credentials are re-checked, this often (ms). */
       heartbeatMs: positiveInt.max(300_000).default(15_000),
+      /**
+       * A stream's credentials are checked again before it sends anything once the last check is
+       * this old (ms), busy or not: a revoked token or ended session stops receiving within it.
+       */
+      recheckMs: positiveInt.max(60_000).default(1000),
+      /** Event streams one API token (and the sessions it signed in) may hold open at once. */
+      maxStreamsPerToken: positiveInt.max(10_000).default(8),
     })
     .prefault({}),
   mqtt: z
@@ -103,6 +110,15 @@ export const configSchema = z.strictObject({
       tlsPort: port.nullable().default(null),
       /** MQTT over secure WebSocket (wss://) with the certificate of `tls`; null: none. */
       wssPort: port.nullable().default(null),
+      /**
+       * Web origins (`https://dashboard.example:443` as a browser sends it) whose pages may open
+       * MQTT over WebSocket. Upgrades without an Origin (devices, programs) are not affected;
+       * browsers' are refused unless listed.
+       */
+      wsAllowedOrigins: z
+        .array(z.string().regex(/^https?:\/\/[^\s/]+$/, 'must look like https://host:port'))
+        .max(100)
+        .default([]),
       /** External broker URL (`mqtt://host:port`); when set, no broker is embedded. */
       broker: z
         .string()
@@ -130,7 +146,10 @@ export const configSchema = z.strictObject({
       /** The dynamic-security admin login (`mosquitto_ctrl dynsec init FILE USERNAME`). */
       brokerAdminUsername: z.string().min(1).default('admin'),
       brokerAdminPassword: z.string().min(1).nullable().default(null),
-      /** Messages per second one client may publish (a token bucket; excess is delayed). */
+      /**
+       * Messages per second one login (a device, a subscriber) may publish over all its sessions
+       * together (a token bucket; excess is delayed).
+       */
       ratePerSec: z.number().positive().default(100),
       /** Burst size of that bucket. */
       rateBurst: positiveInt.default(500),
@@ -140,6 +159,13 @@ export const configSchema = z.strictObject({
        * and dropped; this cap keeps one client from making the server buffer up to 256 MiB.
        */
       maxPacketBytes: positiveInt.min(256 * 1024).default(1024 * 1024),
+      /**
+       * MQTT sessions one device may hold at once (the embedded broker): its agent, and room for
+       * a second while the broker has not yet noticed the first one's connection drop.
+       */
+      maxSessionsPerDevice: positiveInt.max(1000).default(2),
+      /** MQTT sessions one read-only subscriber login may hold at once (the embedded broker). */
+      maxSessionsPerSubscriber: positiveInt.max(10_000).default(16),
       /** Disconnect a subscriber whose socket does not drain within this many ms. */
       drainTimeoutMs: positiveInt.default(10_000),
       /**
@@ -172,6 +198,22 @@ export const configSchema = z.strictObject({
       }
     })
     .prefault({}),
+  auth: z
+    .strictObject({
+      /**
+       * The key of the keyed hash under which device tokens, API tokens and subscriber passwords
+       * are stored (auth/secrets.ts), made on first start. Instances sharing a store must share
+       * it too. Default: <dataDir>/token-key.
+       */
+      tokenKeyFile: z.string().min(1).nullable().default(null),
+      /**
+       * Failed logins (MQTT and API) one client address may make within `failedLoginWindowMs`;
+       * past that, its logins are refused unchecked until the oldest failure is that old.
+       */
+      maxFailedLogins: positiveInt.max(100_000).default(30),
+      failedLoginWindowMs: positiveInt.max(3_600_000).default(60_000),
+    })
+    .prefault({}),
   ingest: z
     .strictObject({
       /** Commit a batch at most this many ms after its first message. */
@@ -188,6 +230,25 @@ export const configSchema = z.strictObject({
        * broker's rule engine or webhook); HTTP ingest is off without it. At least 32 characters.
        */
       httpSecret: z.string().min(32, 'must be at least 32 characters').nullable().default(null),
+    })
+    .prefault({}),
+  homeAssistant: z
+    .strictObject({
+      /**
+       * Home Assistant MQTT discovery: retained configs for every device (faces, FPS, inference
+       * FPS, temperature, online) below the prefix, so Home Assistant on the same broker shows
+       * the fleet with no configuration. `off` publishes nothing and keeps the prefix out of the
+       * ACL.
+       */
+      discovery: z.enum(['on', 'off']).default('on'),
+      /** Home Assistant's discovery prefix (its MQTT integration's setting). */
+      prefix: z
+        .string()
+        .superRefine((prefix, ctx) => {
+          const problem = haPrefixProblem(prefix);
+          if (problem) ctx.addIssue({ code: 'custom', message: problem });
+        })
+        .default(HA_DEFAULT_PREFIX),
     })
     .prefault({}),
   db: z
@@ -212,7 +273,13 @@ export const configSchema = z.strictObject({
     .prefault({}),
   engines: z
     .strictObject({
+      /** The largest engine file an upload may be. */
       maxBytes: positiveInt.default(1024 * 1024 * 1024),
+      /**
+       * All engine files together (a file shared by several engines counted once): past it,
+       * uploads are refused until engines no longer used are deleted (DELETE /api/v1/engines/ID).
+       */
+      quotaBytes: positiveInt.default(16 * 1024 * 1024 * 1024),
       /**
        * Where engine files are kept, by sha256. Instances sharing a store must share this folder
        * (a network file system). Default: <dataDir>/engines.
@@ -237,13 +304,14 @@ export type Config = z.infer<typeof configSchema> & {
   store: string;
   instanceId: string;
   http: { dashboardDir: string; sessionKeyFile: string };
+  auth: { tokenKeyFile: string };
   engines: { dir: string };
 };
 export type ConfigInput = z.input<typeof configSchema>;
 
 /** Flags and environment variables, each mapped to a dotted config path and a value kind. */
-type Kind = 'string' | 'number' | 'nullable-number' | 'boolean';
-const SETTINGS: Record<string, { path: string; kind: Kind }> = {
+type SettingKind = 'string' | 'number' | 'nullable-number' | 'boolean' | 'list';
+const SETTINGS: Record<string, { path: string; kind: SettingKind }> = {
   'data-dir': { path: 'dataDir', kind: 'string' },
   store: { path: 'store', kind: 'string' },
   'instance-id': { path: 'instanceId', kind: 'string' },
@@ -260,9 +328,12 @@ const SETTINGS: Record<string, { path: string; kind: Kind }> = {
   'dashboard-dir': { path: 'http.dashboardDir', kind: 'string' },
   'live-flush-ms': { path: 'live.flushMs', kind: 'number' },
   'live-heartbeat-ms': { path: 'live.heartbeatMs', kind: 'number' },
+  'live-recheck-ms': { path: 'live.recheckMs', kind: 'number' },
+  'live-max-streams-per-token': { path: 'live.maxStreamsPerToken', kind: 'number' },
   'mqtt-host': { path: 'mqtt.host', kind: 'string' },
   'mqtt-port': { path: 'mqtt.port', kind: 'nullable-number' },
   'mqtt-ws-port': { path: 'mqtt.wsPort', kind: 'nullable-number' },
+  'mqtt-ws-allowed-origins': { path: 'mqtt.wsAllowedOrigins', kind: 'list' },
   broker: { path: 'mqtt.broker', kind: 'string' },
   'broker-password': { path: 'mqtt.brokerPassword', kind: 'string' },
   'broker-admin': { path: 'mqtt.brokerAdmin', kind: 'string' },
@@ -281,14 +352,22 @@ const SETTINGS: Record<string, { path: string; kind: Kind }> = {
   'mqtt-max-packet-bytes': { path: 'mqtt.maxPacketBytes', kind: 'number' },
   'rate-per-sec': { path: 'mqtt.ratePerSec', kind: 'number' },
   'rate-burst': { path: 'mqtt.rateBurst', kind: 'number' },
+  'max-sessions-per-device': { path: 'mqtt.maxSessionsPerDevice', kind: 'number' },
+  'max-sessions-per-subscriber': { path: 'mqtt.maxSessionsPerSubscriber', kind: 'number' },
+  'token-key-file': { path: 'auth.tokenKeyFile', kind: 'string' },
+  'max-failed-logins': { path: 'auth.maxFailedLogins', kind: 'number' },
+  'failed-login-window-ms': { path: 'auth.failedLoginWindowMs', kind: 'number' },
   'batch-ms': { path: 'ingest.batchMs', kind: 'number' },
   'batch-rows': { path: 'ingest.batchRows', kind: 'number' },
   'ingest-writer': { path: 'ingest.writer', kind: 'string' },
   'ingest-http-secret': { path: 'ingest.httpSecret', kind: 'string' },
+  'ha-discovery': { path: 'homeAssistant.discovery', kind: 'string' },
+  'ha-discovery-prefix': { path: 'homeAssistant.prefix', kind: 'string' },
   'db-synchronous': { path: 'db.synchronous', kind: 'string' },
   'retention-raw-days': { path: 'retention.rawDays', kind: 'number' },
   'retention-rollup-days': { path: 'retention.rollupDays', kind: 'number' },
   'engine-max-bytes': { path: 'engines.maxBytes', kind: 'number' },
+  'engine-quota-bytes': { path: 'engines.quotaBytes', kind: 'number' },
   'key-file': { path: 'keyFile', kind: 'string' },
   'tick-ms': { path: 'tickMs', kind: 'number' },
   'log-level': { path: 'logLevel', kind: 'string' },
@@ -298,8 +377,9 @@ function envName(flag: string): string {
   return `FACEFLEET_${flag.toUpperCase().replaceAll('-', '_')}`;
 }
 
-function convert(raw: string, kind: Kind): unknown {
+function convert(raw: string, kind: SettingKind): unknown {
   if (kind === 'string') return raw;
+  if (kind === 'list') return raw.split(',').filter((s) => s.trim() !== '');
   if (kind === 'boolean') {
     if (['true', 'on', 'yes', '1'].includes(raw)) return true;
     if (['false', 'off', 'no', '0'].includes(raw)) return false;
@@ -486,6 +566,12 @@ export function loadConfig(options: LoadConfigOptions = {}): Config {
       brokerCaFile: resolveOrNull(cwd, data.mqtt.brokerCaFile),
       brokerCertFile: resolveOrNull(cwd, data.mqtt.brokerCertFile),
       brokerKeyFile: resolveOrNull(cwd, data.mqtt.brokerKeyFile),
+    },
+    auth: {
+      ...data.auth,
+      tokenKeyFile: data.auth.tokenKeyFile
+        ? resolve(cwd, data.auth.tokenKeyFile)
+        : join(dataDir, 'token-key'),
     },
     http: {
       ...data.http,

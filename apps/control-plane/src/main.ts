@@ -2,7 +2,7 @@
 import { openStore } from '@facefleet/store';
 import pino from 'pino';
 import { createApiTokens, ROLES, type Role } from './auth/api-tokens.js';
-import { createVerifiedCache } from './auth/secrets.js';
+import { createSecrets, loadOrCreateKey } from './auth/secrets.js';
 import { type Config, loadConfig, parseFlags } from './config.js';
 import { ConfigError } from './errors.js';
 import { createServer } from './server.js';
@@ -32,10 +32,10 @@ async function tokenCreate(config: Config, argv: string[]): Promise<number> {
     writer: 'inline',
   });
   try {
-    const { token } = await createApiTokens(store, createVerifiedCache()).create(
-      role as Role,
-      flags.get('name') ?? `${role} (cli)`,
-    );
+    const { token } = await createApiTokens(
+      store,
+      createSecrets(loadOrCreateKey(config.auth.tokenKeyFile, 'token key')),
+    ).create(role as Role, flags.get('name') ?? `${role} (cli)`);
     process.stdout.write(`${token}\n`);
     return 0;
   } finally {

@@ -11,8 +11,9 @@ import { type AlertExecutor, createAlertExecutor } from './alerts/executor.js';
 import { createApp } from './api/app.js';
 import { loadDashboard } from './api/dashboard.js';
 import { createApiTokens } from './auth/api-tokens.js';
+import { createLoginThrottle } from './auth/login-throttle.js';
 import { createMqttAuthenticator } from './auth/mqtt-auth.js';
-import { createVerifiedCache, newSecret } from './auth/secrets.js';
+import { createSecrets, loadOrCreateKey, newSecret } from './auth/secrets.js';
 import { createSessions, loadOrCreateSessionKey } from './auth/sessions.js';
 import {
   type BrokerCredentials,
@@ -29,9 +30,12 @@ import type { Config } from './config.js';
 import { createBlobStore } from './engines/blob-store.js';
 import { loadOrCreateFleetKey } from './engines/fleet-key.js';
 import { type CommittedMessage, createIngest } from './ingest/ingest.js';
+import { createHaDiscovery } from './integrations/home-assistant.js';
 import { createEventBus } from './live/bus.js';
 import { createLiveFeed } from './live/feed.js';
 import { createLiveHub } from './live/hub.js';
+import { createLogLimiter } from './log-limit.js';
+import { keepPrivate } from './private-files.js';
 import { createDesiredPublisher } from './rollouts/desired.js';
 import { createRolloutExecutor } from './rollouts/executor.js';
 import { type Change, createChangeFeed } from './services/changes.js';
@@ -118,6 +122,8 @@ export async function createServer({
   announce,
 }: ServerOptions): Promise<RunningServer> {
   const instanceId = config.instanceId;
+  // Keys, the database and engines live here: no other local user reads any of it.
+  keepPrivate(config.dataDir);
   // The certificate of every TLS listener, read first: a file that cannot be used stops the start.
   let tlsReloads: ReturnType<ReturnType<typeof createTelemetry>['counter']> | undefined;
   const serverTls: ServerTls | undefined =
@@ -162,8 +168,19 @@ export async function createServer({
       () => [[{}, (serverTls.notAfter.getTime() - Date.now()) / 1000]],
     );
   }
-  const cache = createVerifiedCache();
-  const tokens = createApiTokens(store, cache);
+  const keyLog = createLogLimiter(log);
+  const secrets = createSecrets(loadOrCreateKey(config.auth.tokenKeyFile, 'token key'), () =>
+    keyLog.warn(
+      'foreign-token-key',
+      { tokenKeyFile: config.auth.tokenKeyFile },
+      'a stored token hash was made under another token key: instances sharing a store must share auth.tokenKeyFile (--token-key-file)',
+    ),
+  );
+  const throttle = createLoginThrottle({
+    maxFailures: config.auth.maxFailedLogins,
+    windowMs: config.auth.failedLoginWindowMs,
+  });
+  const tokens = createApiTokens(store, secrets);
   const fleetKey = loadOrCreateFleetKey(config.keyFile);
   if (fleetKey.created) log.info({ keyFile: config.keyFile }, 'generated the fleet signing key');
   const blobs = createBlobStore(config.engines.dir);
@@ -217,6 +234,7 @@ export async function createServer({
 
   let broker: Broker;
   let credentials: BrokerCredentials;
+  const haPrefix = config.homeAssistant.discovery === 'on' ? config.homeAssistant.prefix : null;
   let reconcileBroker: () => Promise<void> = async () => {};
   // Messages taken from an external broker or over HTTP wait for this check: enrolled devices are
   // remembered (until they change; the embedded broker checks logins instead).
@@ -273,6 +291,7 @@ export async function createServer({
           subscribers: new Set(await store.credentials.subscriberNames()),
         }),
         log: dynsecLog,
+        acl: { haPrefix },
       });
       // The control plane's own login: the configured password, or a fresh one this start. When
       // the broker already takes the configured one (another instance set it), it is left as it
@@ -322,11 +341,16 @@ export async function createServer({
       wssPort: config.mqtt.wssPort,
       tls: serverTls,
       onTlsError: (listener) => tlsHandshakeFailures.inc({ listener }),
+      wsAllowedOrigins: config.mqtt.wsAllowedOrigins,
       maxPacketBytes: config.mqtt.maxPacketBytes,
       ratePerSec: config.mqtt.ratePerSec,
       rateBurst: config.mqtt.rateBurst,
+      maxSessionsPerDevice: config.mqtt.maxSessionsPerDevice,
+      maxSessionsPerSubscriber: config.mqtt.maxSessionsPerSubscriber,
       drainTimeoutMs: config.mqtt.drainTimeoutMs,
-      authenticate: createMqttAuthenticator({ store, cache }),
+      authenticate: createMqttAuthenticator({ store, secrets }),
+      throttle,
+      acl: { haPrefix },
       ingest,
       telemetry,
       log: log.child({ part: 'mqtt' }),
@@ -345,8 +369,9 @@ export async function createServer({
     bus: events,
     flushMs: config.live.flushMs,
     heartbeatMs: config.live.heartbeatMs,
+    maxPerOwner: config.live.maxStreamsPerToken,
   });
-  const setDesired = createDesiredPublisher({ store, broker });
+  const setDesired = createDesiredPublisher({ store, broker, fleetKey });
   const rollouts = createRolloutExecutor({
     store,
     setDesired,
@@ -357,6 +382,17 @@ export async function createServer({
   let alerts: AlertExecutor | undefined;
   // Until the leader lease is first tried (below), this instance does no singleton work.
   let leading = () => false;
+  const homeAssistant =
+    haPrefix === null
+      ? undefined
+      : createHaDiscovery({
+          prefix: haPrefix,
+          broker,
+          store,
+          log: log.child({ part: 'home-assistant' }),
+          leading: () => leading(),
+        });
+  homeAssistant?.start();
 
   /** A committed batch, this instance's or another's: live events everywhere; the leader acts. */
   function handleBatch(batch: CommittedMessage[]): void {
@@ -372,10 +408,10 @@ export async function createServer({
   async function applyChange(change: Change): Promise<void> {
     if (change.kind === 'rules') await alerts?.rulesChanged();
     if (change.kind === 'device') {
-      cache.forget(`device:${change.id}`);
       forgetEnrolled(change.id);
       live.deviceChanged(change.id);
       await alerts?.devicesChanged();
+      void homeAssistant?.deviceChanged(change.id);
     }
   }
   changes.subscribe(async (change) => {
@@ -422,6 +458,9 @@ export async function createServer({
         });
         // What the previous leader (if any) had not acted on yet.
         await rollouts.catchUp();
+        homeAssistant
+          ?.publishAll()
+          .catch((err: unknown) => log.warn({ err }, 'home assistant: discovery failed'));
         void reconcileBroker();
         retentionRun = retentionRun.then(retention);
         retentionTimer = setInterval(() => {
@@ -492,25 +531,30 @@ export async function createServer({
   if (dashboard.reason) log.warn({ dir: dashboard.dir }, dashboard.reason);
   else log.info({ dir: dashboard.dir, files: dashboard.files?.size }, 'serving the dashboard at /');
   const serviceLog = log.child({ part: 'api' });
+  const services = createServices({
+    store,
+    secrets,
+    credentials,
+    broker,
+    changes,
+    blobs,
+    fleetKey,
+    maxEngineBytes: config.engines.maxBytes,
+    engineQuotaBytes: config.engines.quotaBytes,
+    fleetCa: () => serverTls?.fleetCa() ?? [],
+    log: serviceLog,
+  });
+  // Engines signed before ids and versions were: signed again (devices now require it).
+  await services.engines.migrateSignatures();
   const app = createApp({
     store,
     broker,
     blobs,
     fleetKey,
     tokens,
-    cache,
-    ...createServices({
-      store,
-      cache,
-      credentials,
-      broker,
-      changes,
-      blobs,
-      fleetKey,
-      maxEngineBytes: config.engines.maxBytes,
-      fleetCa: () => serverTls?.fleetCa() ?? [],
-      log: serviceLog,
-    }),
+    secrets,
+    throttle,
+    ...services,
     rollouts,
     ingest,
     httpIngest: config.ingest.httpSecret ? { secret: config.ingest.httpSecret, isEnrolled } : null,
@@ -523,6 +567,7 @@ export async function createServer({
       ttlS: config.http.sessionTtlS,
     }),
     hub,
+    liveRecheckMs: config.live.recheckMs,
     dashboard,
     health: () => ({
       broker: external ? 'external' : 'embedded',

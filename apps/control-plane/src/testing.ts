@@ -160,11 +160,13 @@ export function freePort(): Promise<number> {
 }
 
 export interface TestMosquitto {
-  /** The plain listener (loopback). */
+  /** The devices' and subscribers' plaintext listener on loopback (a login's client id is its username). */
   url: string;
-  /** The shipped TLS listener (`mqtts://127.0.0.1:PORT`) and the CA its certificate chains to. */
+  /** The devices' TLS listener as shipped (`mqtts://127.0.0.1:PORT`) and the CA its certificate chains to. */
   tlsUrl: string;
   caFile: string;
+  /** The control plane's and the dynamic-security admin's listener. */
+  controlPlaneUrl: string;
   /** The dynamic-security admin login (`mosquitto_ctrl dynsec init`). */
   admin: { username: string; password: string };
   /** Stops mosquitto (SIGTERM) and waits for it to exit. */
@@ -190,22 +192,24 @@ export async function startDynsecMosquitto(dir: string): Promise<TestMosquitto> 
   const ca = pki.ca('fleet-ca');
   const server = ca.issue('mosquitto', { kind: 'server' });
   pki.makeReadable();
+  const cpPort = await freePort();
   const dynsecFile = join(dir, 'dynamic-security.json');
   execFileSync('mosquitto_ctrl', ['dynsec', 'init', dynsecFile, admin.username, admin.password], {
     stdio: 'ignore',
   });
   const rewrites: [RegExp, string][] = [
-    [/^listener 1883 127\.0\.0\.1$/, `listener ${port} 127.0.0.1`],
     [/^listener 8883$/, `listener ${tlsPort} 127.0.0.1`],
     [/^cafile .*/, `cafile ${ca.certFile}`],
     [/^certfile .*/, `certfile ${server.certFile}`],
     [/^keyfile .*/, `keyfile ${server.keyFile}`],
+    [/^listener 1883 127\.0\.0\.1$/, `listener ${port} 127.0.0.1`],
+    [/^listener 1884 127\.0\.0\.1$/, `listener ${cpPort} 127.0.0.1`],
     [/^plugin_opt_config_file .*/, `plugin_opt_config_file ${dynsecFile}`],
     [/^persistence_location .*/, `persistence_location ${dir}/`],
     [/^log_type (notice|warning)$/, ''],
   ];
   const shipped = readFileSync(SHIPPED_MOSQUITTO_CONF, 'utf8').split('\n');
-  for (const [pattern] of rewrites.slice(0, 7)) {
+  for (const [pattern] of rewrites.slice(0, 6)) {
     if (!shipped.some((line) => pattern.test(line))) {
       throw new Error(`${SHIPPED_MOSQUITTO_CONF} has no line matching ${pattern}`);
     }
@@ -253,6 +257,7 @@ export async function startDynsecMosquitto(dir: string): Promise<TestMosquitto> 
     url,
     tlsUrl,
     caFile: ca.certFile,
+    controlPlaneUrl: `mqtt://127.0.0.1:${cpPort}`,
     admin,
     async stop() {
       if (child.exitCode === null) child.kill('SIGTERM');

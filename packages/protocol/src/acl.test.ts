@@ -33,20 +33,43 @@ describe('publish ACL', () => {
     expect(mayPublish({ kind: 'device', deviceId: '+' }, `${root}/devices/+/faces`)).toBe(false);
     expect(maySubscribe({ kind: 'device', deviceId: '#' }, `${root}/devices/#`)).toBe(false);
   });
-  it('subscribers publish nothing', () => {
+  it("subscribers publish nothing but Home Assistant's birth message", () => {
     for (const t of [
       `${root}/devices/cam-7/faces`,
       `${root}/alerts/r/cam-7`,
       `${root}/devices/cam-7/desired`,
+      'homeassistant/sensor/facefleet_cam-7/faces/config',
+      'homeassistant/status/x',
     ]) {
       expect(mayPublish(subscriber, t)).toBe(false);
     }
+    expect(mayPublish(subscriber, 'homeassistant/status')).toBe(true);
+    expect(mayPublish(subscriber, 'ha/status', { haPrefix: 'ha' })).toBe(true);
+    expect(mayPublish(subscriber, 'homeassistant/status', { haPrefix: 'ha' })).toBe(false);
+    expect(mayPublish(subscriber, 'homeassistant/status', { haPrefix: null })).toBe(false);
+  });
+  it('a device publishes nothing below the discovery prefix', () => {
+    expect(mayPublish(cam7, 'homeassistant/status')).toBe(false);
+    expect(mayPublish(cam7, 'homeassistant/sensor/facefleet_cam-7/faces/config')).toBe(false);
+  });
+  it('a prefix that overlaps facefleet topics is ignored, never widened', () => {
+    expect(mayPublish(subscriber, `facefleet/status`, { haPrefix: 'facefleet' })).toBe(false);
+    expect(maySubscribe(subscriber, `${root}/#`, { haPrefix: 'facefleet' })).toBe(false);
+    expect(maySubscribe(subscriber, `${root}/#`, { haPrefix: root })).toBe(false);
   });
   it('the control plane publishes desired state and alerts only', () => {
     expect(mayPublish(controlPlane, `${root}/devices/cam-7/desired`)).toBe(true);
     expect(mayPublish(controlPlane, `${root}/alerts/r/cam-7`)).toBe(true);
     expect(mayPublish(controlPlane, `${root}/devices/cam-7/faces`)).toBe(false);
     expect(mayPublish(controlPlane, `${root}/devices/cam-7/status`)).toBe(false);
+  });
+  it('the control plane publishes discovery configs below the prefix, unless discovery is off', () => {
+    const config = 'homeassistant/sensor/facefleet_cam-7/faces/config';
+    expect(mayPublish(controlPlane, config)).toBe(true);
+    expect(mayPublish(controlPlane, config, { haPrefix: null })).toBe(false);
+    expect(mayPublish(controlPlane, 'ha/binary_sensor/n/online/config', { haPrefix: 'ha' })).toBe(
+      true,
+    );
   });
 });
 
@@ -60,7 +83,12 @@ describe('subscribe ACL', () => {
     expect(maySubscribe(cam7, `${root}/alerts/#`)).toBe(false);
     expect(maySubscribe(cam7, '#')).toBe(false);
   });
-  it('read-only subscribers read alerts and face counts', () => {
+  it('read-only subscribers read alerts, face counts, status, metrics and discovery', () => {
+    expect(maySubscribe(subscriber, `${root}/devices/+/status`)).toBe(true);
+    expect(maySubscribe(subscriber, `${root}/devices/cam-7/metrics`)).toBe(true);
+    expect(maySubscribe(subscriber, 'homeassistant/#')).toBe(true);
+    expect(maySubscribe(subscriber, 'homeassistant/#', { haPrefix: null })).toBe(false);
+    expect(maySubscribe(subscriber, 'ha/#', { haPrefix: 'ha' })).toBe(true);
     expect(maySubscribe(subscriber, `${root}/alerts/#`)).toBe(true);
     expect(maySubscribe(subscriber, `${root}/alerts/lobby/+`)).toBe(true);
     expect(maySubscribe(subscriber, `${root}/alerts/lobby/cam-7`)).toBe(true);
@@ -68,7 +96,7 @@ describe('subscribe ACL', () => {
     expect(maySubscribe(subscriber, `${root}/devices/cam-7/faces`)).toBe(true);
   });
   it.each([
-    `${root}/devices/+/metrics`,
+    `${root}/devices/+/reported`,
     `${root}/devices/+/+`,
     `${root}/devices/#`,
     `${root}/devices/cam-7/desired`,
@@ -86,5 +114,7 @@ describe('subscribe ACL', () => {
     expect(maySubscribe(controlPlane, '$SYS/#')).toBe(false);
     expect(maySubscribe(controlPlane, '#')).toBe(false);
     expect(maySubscribe(controlPlane, 'other/#')).toBe(false);
+    expect(maySubscribe(controlPlane, 'homeassistant/status')).toBe(true);
+    expect(maySubscribe(controlPlane, 'homeassistant/#')).toBe(false);
   });
 });

@@ -6,14 +6,30 @@ import { RUNNER_BACKENDS, RUNNER_MODELS } from './runner-output.js';
 
 export const ENGINE_FORMATS = ['plan', 'onnx'] as const;
 
+/**
+ * A download path on the control plane: relative to its base URL (`/api/v1/…`), never an absolute
+ * URL or a scheme-relative `//host/…`, so a device's credentials only ever go to the control plane
+ * it was installed with.
+ */
+export const controlPlanePathSchema = z
+  .string()
+  .min(1)
+  .max(2048)
+  .regex(/^\/(?![/\\])[^\s]*$/, 'must be a path on the control plane (/api/v1/…), not a URL');
+
 /** An engine as the control plane offers it to devices: what to download and how to check it. */
 export const engineManifestSchema = z.strictObject({
   id: z.string().min(1).max(128),
   name: z.string().min(1).max(128),
   sha256: sha256Schema,
   size: z.int().positive(),
+  /**
+   * Higher for a later upload. A device does not go from an engine to one of a lower version unless
+   * its desired state carries a rollback signed by the fleet key (`Desired.rollback`).
+   */
+  version: z.int().min(0),
   /** Download path on the control plane (relative to its base URL), fetched with the device token. */
-  url: z.string().min(1).max(2048),
+  url: controlPlanePathSchema,
   /** Ed25519 signature (base64) over `engineSigningPayload(manifest)`. */
   signature: z.string().min(1).max(256),
   deviceClass: deviceClassSchema,
@@ -29,7 +45,7 @@ export const engineManifestSchema = z.strictObject({
   /** INT8 calibration cache for an on-device trtexec build of an `onnx` artifact; null otherwise. */
   calibration: z
     .strictObject({
-      url: z.string().min(1).max(2048),
+      url: controlPlanePathSchema,
       sha256: sha256Schema,
       size: z.int().positive(),
     })
@@ -37,13 +53,21 @@ export const engineManifestSchema = z.strictObject({
 });
 export type EngineManifest = z.infer<typeof engineManifestSchema>;
 
-/** The exact bytes an engine signature covers: every field a device acts on. */
+/**
+ * The exact bytes an engine signature covers: the engine's id and version, its digest and every
+ * field a device acts on (v2; v1 covered neither id nor version, so an old signed engine could be
+ * replayed under another id). The download path is not covered: it is always a path on the
+ * control plane (`controlPlanePathSchema`), and what comes back is checked against the signed
+ * sha256 and size.
+ */
 export function engineSigningPayload(
-  m: Omit<EngineManifest, 'signature' | 'url' | 'id' | 'name'>,
+  m: Omit<EngineManifest, 'signature' | 'url' | 'name'>,
 ): Buffer {
   return Buffer.from(
     [
-      'facefleet-engine-v1',
+      'facefleet-engine-v2',
+      m.id,
+      String(m.version),
       m.sha256,
       String(m.size),
       m.deviceClass,
@@ -57,6 +81,24 @@ export function engineSigningPayload(
   );
 }
 
+/**
+ * The bytes a rollback signature covers: this device, this desired revision, going to this engine
+ * of this version. Signed by the control plane (fleet key) when it asks a device for an engine
+ * older than the one it runs; bound to the revision, so an old rollback replayed later (revisions
+ * only grow) is not one.
+ */
+export function rollbackSigningPayload(r: {
+  deviceId: string;
+  rev: number;
+  engineId: string;
+  version: number;
+}): Buffer {
+  return Buffer.from(
+    ['facefleet-rollback-v1', r.deviceId, String(r.rev), r.engineId, String(r.version)].join('\n'),
+    'utf8',
+  );
+}
+
 /** `devices/{id}/desired`, retained, control plane → agent: what the device should run. */
 export const desiredSchema = z.strictObject({
   v: z.literal(1),
@@ -65,6 +107,12 @@ export const desiredSchema = z.strictObject({
   rev: z.int().min(0),
   ts: timestampSchema,
   engine: engineManifestSchema.nullable(),
+  /**
+   * Present when the control plane asks for an engine older (lower version) than the device's:
+   * an Ed25519 signature (base64) over `rollbackSigningPayload`. Without it a device refuses to
+   * go back.
+   */
+  rollback: z.string().min(1).max(256).nullable().optional(),
   rolloutId: z.string().min(1).max(128).nullable(),
   healthGate: z.strictObject({
     /** Seconds the new engine must run healthy before it is reported applied. */

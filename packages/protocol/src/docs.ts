@@ -1,4 +1,5 @@
 import { examples } from './examples.js';
+import { HA_DEFAULT_PREFIX, haDiscoveryMessages } from './home-assistant.js';
 import { filters, topics } from './topics.js';
 
 interface TopicDoc {
@@ -123,8 +124,9 @@ export function protocolDoc(): string {
     '- A device logs in with username = its device id, password = its device token. It may publish only',
     '  its own `status`, `faces`, `metrics` and `reported`, and subscribe only to its own `desired`.',
     '- A read-only subscriber (mosquitto_sub, Node-RED, Home Assistant) logs in as `subscriber@NAME` with',
-    '  a subscriber token from the control plane. It may subscribe to `facefleet/v1/alerts/#` and',
-    '  `facefleet/v1/devices/+/faces` (or narrower filters) and publish nothing.',
+    '  a subscriber token from the control plane. It may subscribe to `facefleet/v1/alerts/#`,',
+    '  `facefleet/v1/devices/+/faces`, `…/+/status`, `…/+/metrics` (or narrower filters) and',
+    "  `homeassistant/#`, and publish only Home Assistant's birth message `homeassistant/status`.",
     '- Everything else is denied, including every `$SYS` topic.',
     '- Payloads larger than 64 KiB are refused.',
     '',
@@ -158,5 +160,28 @@ export function protocolDoc(): string {
     '3 model load, 4 source, 5 runtime; 0 is a clean end.',
   );
   for (const [title, example] of runnerLines) parts.push('', `### ${title}`, '', json(example));
+  const [faces] = haDiscoveryMessages(
+    HA_DEFAULT_PREFIX,
+    { id: examples.status.deviceId, deviceClass: examples.status.deviceClass },
+    '0.1.0',
+  );
+  parts.push(
+    '',
+    '## Home Assistant discovery (published by the control plane)',
+    '',
+    'Retained configs, one per entity, under `homeassistant/<component>/facefleet_<deviceId>/<object>/config`',
+    "(Home Assistant's single-component discovery, read by every release that has MQTT discovery):",
+    'sensors `faces`, `fps`, `inference_fps`, `temperature` and the binary sensor `online`. They point at',
+    "the device's own topics (nothing is published twice); every sensor is available while the device's",
+    'status is not `offline`. The control plane publishes them when it starts leading, when a device is',
+    "enrolled or changed, and again when Home Assistant's birth message (`homeassistant/status` =",
+    '`online`) arrives; deleting a device publishes an empty retained payload on each, which removes the',
+    'entities. `--ha-discovery off` turns this off, `--ha-discovery-prefix` changes the prefix. A device id',
+    'with `.` (not allowed in discovery topics) becomes `_` plus a short hash of the id.',
+    '',
+    `Topic: \`${faces?.topic}\``,
+    '',
+    json(faces?.payload),
+  );
   return `${parts.join('\n')}\n`;
 }

@@ -1,4 +1,11 @@
-export { allowedFilters, mayPublish, maySubscribe, type Principal } from './acl.js';
+export {
+  type AclOptions,
+  allowedFilters,
+  DEFAULT_ACL_OPTIONS,
+  mayPublish,
+  maySubscribe,
+  type Principal,
+} from './acl.js';
 export { ALERT_KINDS, type Alert, type AlertKind, alertSchema, SEVERITIES } from './alert.js';
 export {
   type Box,
@@ -11,12 +18,14 @@ export {
   timestampSchema,
 } from './common.js';
 export {
+  controlPlanePathSchema,
   type Desired,
   desiredSchema,
   ENGINE_FORMATS,
   type EngineManifest,
   engineManifestSchema,
   engineSigningPayload,
+  rollbackSigningPayload,
 } from './desired.js';
 export {
   DEVICE_CLASS_ALIASES,
@@ -35,6 +44,16 @@ export {
   statusMessage,
 } from './examples.js';
 export { isFacesFast } from './fast-check.js';
+export {
+  HA_DEFAULT_PREFIX,
+  type HaDevice,
+  type HaDiscoveryMessage,
+  haDiscoveryMessages,
+  haDiscoveryTopics,
+  haNodeId,
+  haPrefixProblem,
+  haStatusTopic,
+} from './home-assistant.js';
 export {
   deviceIdSchema,
   ID_MAX_LENGTH,

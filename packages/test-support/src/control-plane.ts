@@ -85,7 +85,7 @@ export interface ControlPlane {
   enroll(id: string, options?: { deviceClass?: string; tags?: string[] }): Promise<string>;
   /** The fleet's Ed25519 public key (PEM), which agents verify engines with. */
   publicKey(): Promise<string>;
-  /** GET /metrics, parsed. */
+  /** GET /metrics (with the admin token), parsed. */
   metrics(): Promise<Metrics>;
   /** SIGTERM and its exit code (0 is a clean shutdown); removes a temp data dir. */
   stop(timeoutMs?: number): Promise<number | null>;
@@ -235,7 +235,8 @@ async function launch(options: ControlPlaneOptions, ownDir: boolean): Promise<Co
       return r.publicKeyPem;
     },
     async metrics() {
-      const res = await fetch(`${url}/metrics`);
+      // /metrics needs a token (any role)
+      const res = await api('GET', '/metrics');
       if (!res.ok) throw new Error(`GET /metrics: ${res.status} ${await res.text()}`);
       return parseMetrics(await res.text());
     },

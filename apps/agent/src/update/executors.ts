@@ -3,13 +3,13 @@ import { access, mkdir, rename, rm } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import type { Desired, EngineManifest } from '@facefleet/protocol';
 import type { Logger } from 'pino';
-import { AbortedError, UpdateError } from '../errors.js';
+import { AbortedError, UpdateError, VerifyError } from '../errors.js';
 import { downloadResumable } from './download.js';
 import type { EngineStore } from './engine-store.js';
 import { buildsOnDevice, type Step, type StepKind } from './planner.js';
 import type { EngineBench, InstalledEngine } from './state.js';
 import { benchEngine, buildArgs, runTrtexec } from './trtexec-run.js';
-import { verifyFile, verifyManifestSignature } from './verify.js';
+import { verifyFile, verifyManifestSignature, verifyRollback } from './verify.js';
 
 /** What the health gate watches: the supervised runner. */
 export interface GateProbe {
@@ -90,7 +90,19 @@ async function downloadedFile(
  */
 export function createExecutors(deps: ExecutorDeps): Executors {
   const { store, log } = deps;
-  const url = (path: string) => new URL(path, deps.controlPlaneUrl).toString();
+  const origin = new URL(deps.controlPlaneUrl).origin;
+  /**
+   * A download path of a manifest on the control plane. The protocol takes only paths there
+   * (`controlPlanePathSchema`); this keeps the device's credentials from going anywhere else
+   * should something else ever slip through.
+   */
+  const url = (path: string) => {
+    const resolved = new URL(path, deps.controlPlaneUrl);
+    if (resolved.origin !== origin) {
+      throw new VerifyError(`download ${path}: not on the control plane ${origin}: refused`);
+    }
+    return resolved.toString();
+  };
   const rev = () => deps.desired()?.rev ?? store.get().update.rev;
 
   const setUpdate = (patch: Partial<ReturnType<EngineStore['get']>['update']>) =>
@@ -184,6 +196,14 @@ export function createExecutors(deps: ExecutorDeps): Executors {
       try {
         // the signature first: it vouches for the sha256 and size the file is checked against
         verifyManifestSignature(manifest, deps.fleetPublicKey);
+        // going back to a lower version: only with a rollback the control plane signed
+        const desired = deps.desired();
+        if (manifest.version < (store.get().current.version ?? 0)) {
+          if (!desired || desired.engine?.id !== manifest.id) {
+            throw new VerifyError(`engine ${manifest.id}: no longer desired`);
+          }
+          verifyRollback(desired, deps.deviceId, deps.fleetPublicKey);
+        }
         await verifyFile(file, manifest, `engine ${manifest.id}`);
         if (manifest.calibration) {
           await verifyFile(
@@ -235,6 +255,7 @@ export function createExecutors(deps: ExecutorDeps): Executors {
         },
         path: paths.final,
         format: manifest.backend === 'tensorrt' ? 'plan' : 'onnx',
+        version: manifest.version,
       };
       setUpdate({ state: 'staged', staged });
     },

@@ -12,6 +12,12 @@ export interface InstalledEngine {
   /** Absolute path of the model file the runner loads (ONNX model or TensorRT plan). */
   path: string;
   format: 'onnx' | 'plan';
+  /**
+   * The engine's version (from its signed manifest); absent for the bootstrap model and engines
+   * installed before versions existed (taken as 0). The device does not go to a lower one unless
+   * a signed rollback asks for it.
+   */
+  version?: number;
 }
 
 export interface EngineBench {

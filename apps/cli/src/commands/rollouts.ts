@@ -21,6 +21,7 @@ const create: Command = {
     'min-fps-ratio': { type: 'string' },
     'gate-hold': { type: 'string' },
     id: { type: 'string' },
+    rollback: { type: 'boolean' },
     watch: { type: 'boolean' },
   },
   optionHelp: {
@@ -34,6 +35,8 @@ const create: Command = {
     'min-fps-ratio': "device health gate: new FPS ≥ this × the previous engine's (default 0.9)",
     'gate-hold': 'device health gate: seconds the new engine must run healthy (default 30)',
     id: 'rollout id (default: generated)',
+    rollback:
+      'the engine is older than what some targets run, and that is wanted (they get a signed rollback)',
     watch: 'follow the rollout until it ends (like `rollouts watch`)',
   },
   async run(ctx, values, positionals) {
@@ -63,6 +66,7 @@ const create: Command = {
       failureLimit: numberFlag(values, 'failure-limit', { min: 0, integer: true }),
       minFpsRatio: numberFlag(values, 'min-fps-ratio', { min: 0, max: 10 }),
       gateHoldS: numberFlag(values, 'gate-hold', { min: 0, max: 3600 }),
+      ...(values.rollback ? { rollback: true } : {}),
     };
     const client = clientFor(ctx, values);
     const rollout = await client.createRollout(body);

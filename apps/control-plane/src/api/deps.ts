@@ -1,7 +1,8 @@
 import type { Store } from '@facefleet/store';
 import type { Logger } from 'pino';
 import type { ApiTokens } from '../auth/api-tokens.js';
-import type { VerifiedCache } from '../auth/secrets.js';
+import type { LoginThrottle } from '../auth/login-throttle.js';
+import type { Secrets } from '../auth/secrets.js';
 import type { Sessions } from '../auth/sessions.js';
 import type { Broker } from '../broker/types.js';
 import type { BlobStore } from '../engines/blob-store.js';
@@ -30,7 +31,10 @@ export interface AppDeps {
   blobs: BlobStore;
   fleetKey: FleetKey;
   tokens: ApiTokens;
-  cache: VerifiedCache;
+  /** Device tokens are checked with it (engine downloads authenticate with Basic). */
+  secrets: Secrets;
+  /** Failed logins per client address (shared with the embedded broker). */
+  throttle: LoginThrottle;
   devices: DeviceService;
   engines: EngineService;
   subscribers: SubscriberService;
@@ -51,6 +55,8 @@ export interface AppDeps {
   sessions: Sessions;
   /** The live (SSE) connections. */
   hub: LiveHub;
+  /** An event stream's credentials are checked again before it sends, once this many ms old. */
+  liveRecheckMs: number;
   /** The dashboard's built files, served at `/`. */
   dashboard: DashboardAssets;
   /** Extra health facts for /healthz (ingest queue, broker mode). */

@@ -1,7 +1,7 @@
 import { type Principal, parseMqttUsername } from '@facefleet/protocol';
 import type { Store } from '@facefleet/store';
 import type { PeerCertificate } from '../tls/peer.js';
-import type { VerifiedCache } from './secrets.js';
+import type { Secrets } from './secrets.js';
 
 /** What a CONNECT offers to prove who it is. */
 export interface MqttLogin {
@@ -13,7 +13,7 @@ export interface MqttLogin {
 
 export interface MqttAuthOptions {
   store: Store;
-  cache: VerifiedCache;
+  secrets: Secrets;
 }
 
 /**
@@ -21,12 +21,15 @@ export interface MqttAuthOptions {
  * read-only subscriber (`subscriber@NAME` + subscriber token) or nobody (undefined). Deny by
  * default.
  *
+ * An unknown id does the same hashing as a known one (Secrets.verify), and an old scrypt hash that
+ * verifies is replaced by the keyed hash (only if the device's token did not change meanwhile).
+ *
  * A trusted client certificate decides alone, the password unread: its subject CN must be the
  * username, and it must be enrolled for that device and not revoked. (One the TLS handshake could
  * not verify never gets here: the broker refuses it first, whatever the password.)
  */
 export function createMqttAuthenticator(options: MqttAuthOptions) {
-  const { store, cache } = options;
+  const { store, secrets } = options;
 
   const byCertificate = async (
     certificate: PeerCertificate,
@@ -53,16 +56,20 @@ export function createMqttAuthenticator(options: MqttAuthOptions) {
       case 'device': {
         const id = user.principal.deviceId;
         const hash = await store.devices.tokenHash(id);
-        if (hash === undefined) return undefined;
-        return (await cache.verify(`device:${id}`, secret, hash)) ? user.principal : undefined;
+        const verdict = await secrets.verify(secret, hash);
+        if (!verdict.ok || hash === undefined) return undefined;
+        if (verdict.rehash) await store.devices.upgradeTokenHash(id, hash, verdict.rehash);
+        return user.principal;
       }
       case 'subscriber': {
         if (!('name' in user)) return undefined;
         const row = await store.credentials.subscriber(user.name);
-        if (!row) return undefined;
-        return (await cache.verify(`subscriber@${user.name}`, secret, row.hash))
-          ? user.principal
-          : undefined;
+        const verdict = await secrets.verify(secret, row?.hash);
+        if (!verdict.ok || !row) return undefined;
+        if (verdict.rehash) {
+          await store.credentials.upgradeSubscriberHash(user.name, row.hash, verdict.rehash);
+        }
+        return user.principal;
       }
       case 'control-plane':
         // Inside the embedded broker the control plane publishes directly; no login is needed.

@@ -29,7 +29,7 @@ import { parseArgs } from 'node:util';
 import { createTestPki, type Postgres, startPostgres } from '@facefleet/test-support';
 import Database from 'better-sqlite3';
 import pg from 'pg';
-import { hashSecret } from '../auth/secrets.js';
+import { createSecrets, loadOrCreateKey } from '../auth/secrets.js';
 import { percentile, sampleProcesses } from './proc-stats.js';
 import { tiedChildren } from './tied-children.js';
 
@@ -272,10 +272,10 @@ async function benchFacefleet(n: number, plan: LoadPlan = plainPlan) {
     (line) => line.includes('"msg":"ready"'),
   );
   await server.ready;
-  // Enroll the devices straight into the database (the API would spend a scrypt per device on
-  // enrollment; the login path below still verifies every device's token once).
+  // Enroll the devices straight into the database, hashed as the control plane hashes them (under
+  // the token key it made in the data dir): the login path below verifies every device's token.
   const token = 'bench-device-token-0123456789abcdef0123456789';
-  const hash = await hashSecret(token);
+  const hash = createSecrets(loadOrCreateKey(join(dir, 'token-key'), 'token key')).hash(token);
   const db = new Database(join(dir, 'facefleet.db'));
   const add = db.prepare(
     "INSERT INTO devices (id, device_class, tags, token_hash, created_at) VALUES (?, 'jetson-nano', '[]', ?, ?)",
@@ -526,6 +526,8 @@ async function benchPostgres(n: number, instances: number, cluster: Postgres) {
           join(dir, 'fleet-key.pem'),
           '--session-key-file',
           join(dir, 'session-key'),
+          '--token-key-file',
+          join(dir, 'token-key'),
           '--engines-dir',
           join(dir, 'engines'),
           '--http-port',

@@ -1,4 +1,4 @@
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import {
@@ -44,6 +44,8 @@ describe('dynamic-security plans (no broker)', () => {
       (['status', 'faces', 'metrics', 'reported', 'desired'] as const).map((k) => topics[k](id)),
     ),
     topics.alert('crowd', 'cam-a'),
+    'homeassistant/status',
+    'homeassistant/sensor/facefleet_cam-a/faces/config',
   ];
 
   it("gives each principal's role exactly the protocol ACL", () => {
@@ -157,9 +159,7 @@ describe('external mosquitto with logins managed through dynamic security', () =
     startTestServer(
       [
         '--broker',
-        mosquitto.tlsUrl,
-        '--broker-ca-file',
-        mosquitto.caFile,
+        mosquitto.controlPlaneUrl,
         '--broker-admin',
         'dynsec',
         '--broker-admin-password',
@@ -220,11 +220,42 @@ describe('external mosquitto with logins managed through dynamic security', () =
   it('does not start with a wrong admin password, and says which login failed', async () => {
     await expect(
       startTestServer(
-        ['--broker', mosquitto.url, '--broker-admin', 'dynsec', '--broker-admin-password', 'wrong'],
+        [
+          '--broker',
+          mosquitto.controlPlaneUrl,
+          '--broker-admin',
+          'dynsec',
+          '--broker-admin-password',
+          'wrong',
+        ],
         // Inside this suite's directory: a start that fails leaves its files behind.
         { dataDir: join(dir, 'cp-refused') },
       ),
     ).rejects.toThrow(/dynamic-security admin admin: .*(Not authorized|Bad username or password)/i);
+  });
+
+  it("makes a login's username its client id (use_username_as_clientid): one device cannot knock another off by naming its client id (issue 17, finding 15)", async () => {
+    const a = await connectClient(mosquitto.url, {
+      username: 'cam-a',
+      password: tokens['cam-a'],
+      clientId: 'facefleet-agent-cam-a',
+    });
+    clients.push(a);
+    let aClosed = false;
+    a.once('close', () => {
+      aClosed = true;
+    });
+    const b = await connectClient(mosquitto.url, {
+      username: 'cam-b',
+      password: tokens['cam-b'],
+      clientId: 'facefleet-agent-cam-a',
+    });
+    clients.push(b);
+    // both stay: mosquitto gave cam-b the client id cam-b. A round trip through the broker
+    // shows a takeover would have happened by now (it is done before the CONNACK)
+    await a.subscribeAsync(topics.desired('cam-a'), { qos: 1 });
+    expect(aClosed).toBe(false);
+    expect(a.connected && b.connected).toBe(true);
   });
 
   it('gives an enrolled device a login for its own topics only', async () => {
@@ -258,14 +289,35 @@ describe('external mosquitto with logins managed through dynamic security', () =
     );
   });
 
-  it('gives read-only subscriber credentials alerts and face counts, and nothing to publish', async () => {
+  it('devices log in over the shipped TLS listener, the broker checked against the fleet CA', async () => {
+    const over = (ca?: Buffer) =>
+      connectClient(mosquitto.tlsUrl, {
+        username: 'cam-b',
+        password: tokens['cam-b'],
+        clientId: 'cam-b',
+        ...(ca ? { ca } : {}),
+      });
+    const before = await stored('cam-b');
+    const c = await over(readFileSync(mosquitto.caFile));
+    clients.push(c);
+    await c.publishAsync(topics.faces('cam-b'), JSON.stringify(facesMessage('cam-b', 900)), {
+      qos: 1,
+    });
+    await waitFor(async () => (await stored('cam-b')) > before, 10_000, "cam-b's window over TLS");
+    await c.endAsync();
+    // a client that does not trust the broker's certificate (the system's CAs only) gets no session
+    await expect(over()).rejects.toThrow(/certificate|verify/i);
+  });
+
+  it('gives read-only subscriber credentials alerts, face counts, status and metrics, and no device topic to publish', async () => {
     const res = await cp.api('POST', '/api/v1/subscribers', { body: { name: 'ha' } });
     expect(res.status).toBe(201);
     const { username, password } = (await res.json()) as { username: string; password: string };
     const sub = await login(username, password);
     expect(await grant(sub, 'facefleet/v1/alerts/#')).toBe(1);
     expect(await grant(sub, 'facefleet/v1/devices/+/faces')).toBe(1);
-    expect(await grant(sub, 'facefleet/v1/devices/+/metrics')).toBe(128);
+    expect(await grant(sub, 'facefleet/v1/devices/+/metrics')).toBe(1);
+    expect(await grant(sub, 'facefleet/v1/devices/+/reported')).toBe(128);
     expect(await grant(sub, topics.desired('cam-a'))).toBe(128);
 
     // An alert the control plane publishes (its role may) reaches the subscriber.
@@ -293,6 +345,24 @@ describe('external mosquitto with logins managed through dynamic security', () =
       [topics.faces('cam-a'), 'faces by subscriber'],
     ];
     expect(await routed(sub, tries, a)).toEqual([]);
+  });
+
+  it('publishes Home Assistant discovery through the broker; the birth message brings it again', async () => {
+    const res = await cp.api('POST', '/api/v1/subscribers', { body: { name: 'home-assistant' } });
+    const { username, password } = (await res.json()) as { username: string; password: string };
+    const ha = await login(username, password);
+    const configs: string[] = [];
+    ha.on('message', (topic, payload) => {
+      if (topic === 'homeassistant/sensor/facefleet_cam-a/faces/config') {
+        configs.push(payload.toString());
+      }
+    });
+    // Retained on the broker since cam-a was enrolled.
+    expect(await grant(ha, 'homeassistant/#')).toBe(1);
+    await waitFor(() => configs.length === 1, 10_000, 'the retained faces config of cam-a');
+    expect(JSON.parse(configs[0]!)).toMatchObject({ state_topic: topics.faces('cam-a') });
+    await ha.publishAsync('homeassistant/status', 'online', { qos: 1 });
+    await waitFor(() => configs.length >= 2, 10_000, 'the config again after the birth message');
   });
 
   it("rotating a device's token drops its session; only the new token logs in", async () => {
@@ -343,7 +413,7 @@ describe('external mosquitto with logins managed through dynamic security', () =
 
   it('will not take over a broker login it did not create', async () => {
     const admin = await connectDynsecAdmin({
-      url: mosquitto.url,
+      url: mosquitto.controlPlaneUrl,
       ...mosquitto.admin,
       log: pino({ level: 'silent' }),
     });

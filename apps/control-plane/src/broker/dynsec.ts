@@ -1,7 +1,10 @@
 import { randomBytes } from 'node:crypto';
 import {
+  type AclOptions,
   allowedFilters,
   CONTROL_PLANE_USERNAME,
+  DEFAULT_ACL_OPTIONS,
+  haStatusTopic,
   type Principal,
   parseMqttUsername,
   TOPIC_ROOT,
@@ -22,8 +25,9 @@ import { type BrokerCredentials, type BrokerLogin, loginUsername } from './crede
  * - role `facefleet-device@ID` per device: publish its own status/faces/metrics/reported, subscribe
  *   to and receive its own desired state. (Per device, because Mosquitto 2.0's plugin does not
  *   expand `%u` in role ACLs.) Client `ID` holds it.
- * - role `facefleet-subscriber`: subscribe to and receive alerts and face counts; client
- *   `subscriber@NAME` per set of read-only credentials.
+ * - role `facefleet-subscriber`: subscribe to and receive alerts, face counts, status, metrics
+ *   and Home Assistant discovery, publish Home Assistant's birth message; client `subscriber@NAME`
+ *   per set of read-only credentials.
  * - role `facefleet-control-plane`: read every device topic, publish desired state and alerts;
  *   client `control-plane`, the login the control plane's own broker session uses.
  * A client counts as the control plane's only while it holds the role the control plane gives its
@@ -84,7 +88,8 @@ export function loginRole(login: BrokerLogin): string {
  * (`allowedFilters`), which are also what it may receive. Unsubscribing is always allowed
  * (the plugin's default). Everything else falls to the plugin's default: deny.
  */
-export function roleAcls(principal: Principal): DynsecAcl[] {
+export function roleAcls(principal: Principal, acl: AclOptions = DEFAULT_ACL_OPTIONS): DynsecAcl[] {
+  const ha = acl.haPrefix;
   let publish: string[];
   switch (principal.kind) {
     case 'device':
@@ -93,13 +98,18 @@ export function roleAcls(principal: Principal): DynsecAcl[] {
       );
       break;
     case 'control-plane':
-      publish = [`${TOPIC_ROOT}/devices/+/desired`, `${TOPIC_ROOT}/alerts/#`];
+      publish = [
+        `${TOPIC_ROOT}/devices/+/desired`,
+        `${TOPIC_ROOT}/alerts/#`,
+        ...(ha !== null ? [`${ha}/#`] : []),
+      ];
       break;
     case 'subscriber':
-      publish = [];
+      // Home Assistant announces itself (its birth message) when it starts.
+      publish = ha !== null ? [haStatusTopic(ha)] : [];
       break;
   }
-  const read = allowedFilters(principal);
+  const read = allowedFilters(principal, acl);
   // The control plane takes device traffic through a shared subscription; the plugin checks the
   // filter as sent, `$share/<group>/` included (what is delivered is checked without it).
   const subscribe =
@@ -350,6 +360,8 @@ export interface DynsecCredentialsOptions {
   /** Ids of enrolled devices and names of subscriber credentials, read from the database. */
   known: () => Promise<{ devices: ReadonlySet<string>; subscribers: ReadonlySet<string> }>;
   log: Logger;
+  /** The ACL's settings (Home Assistant's discovery prefix); default: the protocol's. */
+  acl?: AclOptions;
   /** After a failed change, reconcile again this long later (ms); doubles to a minute. */
   retryMs?: number;
 }
@@ -361,6 +373,7 @@ export interface DynsecCredentialsOptions {
  */
 export function createDynsecCredentials(options: DynsecCredentialsOptions) {
   const { admin, log } = options;
+  const acl = options.acl ?? DEFAULT_ACL_OPTIONS;
   const firstRetryMs = options.retryMs ?? 5000;
   let queue: Promise<unknown> = Promise.resolve();
   let closed = false;
@@ -514,8 +527,8 @@ export function createDynsecCredentials(options: DynsecCredentialsOptions) {
      */
     setup(controlPlanePassword, { setPassword = true, reconcile = true } = {}) {
       return serial(async () => {
-        await ensureRole(SUBSCRIBER_ROLE, roleAcls({ kind: 'subscriber' }));
-        await ensureRole(CONTROL_PLANE_ROLE, roleAcls({ kind: 'control-plane' }));
+        await ensureRole(SUBSCRIBER_ROLE, roleAcls({ kind: 'subscriber' }, acl));
+        await ensureRole(CONTROL_PLANE_ROLE, roleAcls({ kind: 'control-plane' }, acl));
         // The name is reserved for the control plane (no device or subscriber can take it).
         if (setPassword) {
           await ensureClient(
@@ -531,7 +544,10 @@ export function createDynsecCredentials(options: DynsecCredentialsOptions) {
     reconcile: () => serial(reconcileNow),
     issue: withRetry(async (login: BrokerLogin, secret: string) => {
       if (login.kind === 'device') {
-        await ensureRole(loginRole(login), roleAcls({ kind: 'device', deviceId: login.deviceId }));
+        await ensureRole(
+          loginRole(login),
+          roleAcls({ kind: 'device', deviceId: login.deviceId }, acl),
+        );
       }
       await ensureClient(loginUsername(login), secret, loginRole(login));
     }),

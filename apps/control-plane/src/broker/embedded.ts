@@ -12,9 +12,11 @@ import {
 } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { createServer as createTlsServer } from 'node:tls';
+import { type AclOptions, DEFAULT_ACL_OPTIONS } from '@facefleet/protocol';
 import { Aedes, type Client } from 'aedes';
 import type { Logger } from 'pino';
-import { createWebSocketStream, WebSocketServer } from 'ws';
+import { createWebSocketStream, type ServerOptions, WebSocketServer } from 'ws';
+import type { LoginThrottle } from '../auth/login-throttle.js';
 import type { MqttAuthenticator } from '../auth/mqtt-auth.js';
 import type { Ingest } from '../ingest/ingest.js';
 import type { Telemetry } from '../telemetry.js';
@@ -37,16 +39,26 @@ export interface EmbeddedBrokerOptions {
   tls?: ServerTls | undefined;
   /** A TLS handshake failed (a client that does not trust the certificate, TLS < 1.2, garbage). */
   onTlsError?: (listener: 'mqtts' | 'wss', err: Error) => void;
+  /** Origins (`https://host:port`) whose pages may open MQTT over WebSocket; none by default. */
+  wsAllowedOrigins?: readonly string[];
   /** A client announcing a larger MQTT packet (its remaining length) is disconnected unread. */
   maxPacketBytes: number;
+  /** Messages per second one login may publish, over all its sessions. */
   ratePerSec: number;
   rateBurst: number;
+  /** Sessions one device, or one subscriber login, may hold at once. */
+  maxSessionsPerDevice: number;
+  maxSessionsPerSubscriber: number;
   drainTimeoutMs: number;
   authenticate: MqttAuthenticator;
+  /** Failed logins per address (shared with the HTTP API). */
+  throttle: LoginThrottle;
   /** Where device messages go; a message is acknowledged when `enqueue` calls back. */
   ingest: Pick<Ingest, 'enqueue'>;
   telemetry: Telemetry;
   log: Logger;
+  /** The ACL's settings; default: Home Assistant's discovery under `homeassistant/`. */
+  acl?: AclOptions;
 }
 
 /** The embedded broker, which can also drop the sessions of one login. */
@@ -57,6 +69,14 @@ export interface EmbeddedBroker extends Broker {
    * login is deleted). Returns how many open sessions were closed.
    */
   disconnect(username: string, options: { discardWill: boolean }): number;
+}
+
+/**
+ * Whether a WebSocket upgrade with this Origin header is let in: none at all (not a browser), or
+ * one of `allowed` exactly (scheme, host and port, as browsers send it).
+ */
+export function originAllowed(origin: string | undefined, allowed: readonly string[]): boolean {
+  return origin === undefined || allowed.includes(origin);
 }
 
 function listen(server: NetServer | HttpServer, port: number, host: string): Promise<number> {
@@ -76,7 +96,7 @@ function closeServer(server: NetServer | HttpServer): Promise<void> {
 /** What the broker core needs: the embedded broker's options less its listeners. */
 export type BrokerCoreOptions = Omit<
   EmbeddedBrokerOptions,
-  'host' | 'port' | 'wsPort' | 'tlsPort' | 'wssPort' | 'tls' | 'onTlsError'
+  'host' | 'port' | 'wsPort' | 'wsAllowedOrigins' | 'tlsPort' | 'wssPort' | 'tls' | 'onTlsError'
 >;
 
 /**
@@ -89,13 +109,17 @@ export async function createBrokerCore(options: BrokerCoreOptions) {
   const sessions = createSessionRegistry<Client>({
     ratePerSec: options.ratePerSec,
     rateBurst: options.rateBurst,
+    maxSessionsPerDevice: options.maxSessionsPerDevice,
+    maxSessionsPerSubscriber: options.maxSessionsPerSubscriber,
   });
   const hooks = createBrokerHooks({
     sessions,
     authenticate: options.authenticate,
+    throttle: options.throttle,
     ingest: options.ingest,
     telemetry,
     log,
+    acl: options.acl ?? DEFAULT_ACL_OPTIONS,
   });
   const aedes = await Aedes.createBroker({
     concurrency: 1000,
@@ -144,6 +168,17 @@ export async function createBrokerCore(options: BrokerCoreOptions) {
         );
       });
     },
+    /** What clients publish to `topic` (aedes delivers it to the process like to a subscriber). */
+    watch(topic: string, handler: (payload: Buffer) => void): void {
+      aedes.subscribe(
+        topic,
+        (packet, done) => {
+          handler(Buffer.from(packet.payload as Buffer));
+          done();
+        },
+        () => {},
+      );
+    },
     connectedDevices: () => sessions.connectedDevices,
     disconnect: hooks.disconnect,
     close: () => new Promise<void>((resolve) => aedes.close(() => resolve())),
@@ -160,8 +195,9 @@ const upgradeRequired = (_req: IncomingMessage, res: ServerResponse) => {
 function webSocketListener(
   http: HttpServer,
   handle: (conn: Duplex, req: IncomingMessage) => void,
+  verifyClient: NonNullable<ServerOptions['verifyClient']>,
 ): WebSocketServer {
-  const wss = new WebSocketServer({ server: http, maxPayload: 1024 * 1024 });
+  const wss = new WebSocketServer({ server: http, maxPayload: 1024 * 1024, verifyClient });
   wss.on('connection', (socket, req) => {
     const stream = createWebSocketStream(socket);
     stream.on('error', () => socket.terminate());
@@ -195,6 +231,15 @@ export async function createEmbeddedBroker(
     tls: null as number | null,
     wss: null as number | null,
   };
+  // A browser says where the page that opens the socket came from; devices and other programs
+  // send no Origin. A page of another site must not reach the broker through a browser on the
+  // fleet's network (it could try logins from inside it).
+  const verifyOrigin: NonNullable<ServerOptions['verifyClient']> = ({ origin }, done) => {
+    if (originAllowed(origin, options.wsAllowedOrigins ?? [])) return done(true);
+    options.telemetry.rejected.inc({ reason: 'ws_origin' });
+    log.warn({ origin: String(origin).slice(0, 256) }, 'MQTT over WebSocket: Origin not allowed');
+    done(false, 403, 'Origin not allowed');
+  };
   /** A failed handshake: counted by the caller, never a session. */
   const onTlsError = (listener: 'mqtts' | 'wss') => (err: Error) => {
     options.onTlsError?.(listener, err);
@@ -209,7 +254,7 @@ export async function createEmbeddedBroker(
     if (options.wsPort !== null) {
       const http = createHttpServer(upgradeRequired);
       servers.push(http);
-      sockets.push(webSocketListener(http, handle));
+      sockets.push(webSocketListener(http, handle, verifyOrigin));
       ports.ws = await listen(http, options.wsPort, options.host);
     }
     if (tls && tlsPort !== null) {
@@ -229,7 +274,7 @@ export async function createEmbeddedBroker(
       https.on('tlsClientError', onTlsError('wss'));
       tls.attach(https);
       servers.push(https);
-      sockets.push(webSocketListener(https, handle));
+      sockets.push(webSocketListener(https, handle, verifyOrigin));
       ports.wss = await listen(https, wssPort, options.host);
     }
   } catch (err) {
@@ -253,6 +298,7 @@ export async function createEmbeddedBroker(
   return {
     ports,
     publish: core.publish,
+    watch: core.watch,
     connectedDevices: core.connectedDevices,
     disconnect: core.disconnect,
     async close() {

@@ -146,6 +146,17 @@ export async function createExternalBroker(options: ExternalBrokerOptions): Prom
 
   return {
     ports: { mqtt: null, ws: null, tls: null, wss: null },
+    watch(topic, handler) {
+      // On the publishing session: clean, so mqtt.js subscribes again after every reconnect.
+      publisher.on('message', (t, payload) => {
+        if (t === topic) handler(payload);
+      });
+      publisher.subscribe(topic, { qos: 0 }, (err, granted) => {
+        if (err || granted?.[0]?.qos === 128) {
+          log.warn({ err: err?.message, topic }, 'external broker: subscribe refused (its ACL?)');
+        }
+      });
+    },
     async publish(topic, payload, { retain, qos }) {
       await publisher.publishAsync(topic, payload, { retain, qos });
     },

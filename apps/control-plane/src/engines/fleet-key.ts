@@ -16,14 +16,43 @@ import {
   writeFileSync,
 } from 'node:fs';
 import { dirname } from 'node:path';
-import { type EngineManifest, engineSigningPayload } from '@facefleet/protocol';
+import {
+  type EngineManifest,
+  engineSigningPayload,
+  rollbackSigningPayload,
+} from '@facefleet/protocol';
 
 export interface FleetKey {
   /** Ed25519 signature (base64) over the protocol's engineSigningPayload. */
-  signManifest(m: Omit<EngineManifest, 'signature' | 'url' | 'id' | 'name'>): string;
-  verifyManifest(m: Omit<EngineManifest, 'url' | 'id' | 'name'>): boolean;
+  signManifest(m: Omit<EngineManifest, 'signature' | 'url' | 'name'>): string;
+  verifyManifest(m: Omit<EngineManifest, 'url' | 'name'>): boolean;
+  /** Ed25519 signature (base64) over the protocol's rollbackSigningPayload. */
+  signRollback(r: Parameters<typeof rollbackSigningPayload>[0]): string;
+  /**
+   * Whether `m.signature` is this key's signature under the first signing payload (v1: no id, no
+   * version): engines uploaded before v2 carry one, and are signed again under v2 at start.
+   */
+  verifyLegacyManifest(m: Omit<EngineManifest, 'url' | 'name'>): boolean;
   /** The public key as SPKI PEM, for agents to pin. */
   publicKeyPem: string;
+}
+
+/** The v1 signing payload, as versions before engine ids and versions were signed made it. */
+function legacyPayload(m: Omit<EngineManifest, 'url' | 'name'>): Buffer {
+  return Buffer.from(
+    [
+      'facefleet-engine-v1',
+      m.sha256,
+      String(m.size),
+      m.deviceClass,
+      m.trtVersion ?? '-',
+      m.backend,
+      m.model,
+      m.format,
+      m.calibration?.sha256 ?? '-',
+    ].join('\n'),
+    'utf8',
+  );
 }
 
 function fromPrivate(privateKey: KeyObject): FleetKey {
@@ -32,6 +61,9 @@ function fromPrivate(privateKey: KeyObject): FleetKey {
     signManifest: (m) => sign(null, engineSigningPayload(m), privateKey).toString('base64'),
     verifyManifest: (m) =>
       verify(null, engineSigningPayload(m), publicKey, Buffer.from(m.signature, 'base64')),
+    signRollback: (r) => sign(null, rollbackSigningPayload(r), privateKey).toString('base64'),
+    verifyLegacyManifest: (m) =>
+      verify(null, legacyPayload(m), publicKey, Buffer.from(m.signature, 'base64')),
     publicKeyPem: publicKey.export({ type: 'spki', format: 'pem' }).toString(),
   };
 }

@@ -1,7 +1,7 @@
 import { topics } from '@facefleet/protocol';
 import type { DeviceRow, Store } from '@facefleet/store';
 import type { Logger } from 'pino';
-import { hashSecret, newSecret, type VerifiedCache } from '../auth/secrets.js';
+import { newSecret, type Secrets } from '../auth/secrets.js';
 import type { BrokerCredentials } from '../broker/credentials.js';
 import type { Broker } from '../broker/types.js';
 import { ServiceError } from '../errors.js';
@@ -10,7 +10,7 @@ import type { ChangeFeed } from './changes.js';
 
 export interface DeviceServiceDeps {
   store: Store;
-  cache: VerifiedCache;
+  secrets: Secrets;
   credentials: BrokerCredentials;
   broker: Broker;
   changes: ChangeFeed;
@@ -25,11 +25,10 @@ export interface IssuedDevice {
 
 /**
  * The use cases of a device's life: enroll, rotate its token, retag, delete. Each keeps the
- * database, the verified-token cache and the broker's logins in step, and announces the change.
+ * database and the broker's logins in step, and announces the change.
  */
 export function createDeviceService(deps: DeviceServiceDeps) {
-  const { store, cache, credentials } = deps;
-  const cacheKey = (id: string) => `device:${id}`;
+  const { store, secrets, credentials } = deps;
 
   async function find(id: string): Promise<DeviceRow> {
     const row = await store.devices.get(id);
@@ -40,7 +39,7 @@ export function createDeviceService(deps: DeviceServiceDeps) {
   return {
     find,
 
-    /** Enrolls a device; its token exists only in the answer (stored as a scrypt hash). */
+    /** Enrolls a device; its token exists only in the answer (stored as a keyed hash, auth/secrets.ts). */
     async enroll(input: {
       id: string;
       deviceClass: string;
@@ -49,18 +48,16 @@ export function createDeviceService(deps: DeviceServiceDeps) {
       const token = newSecret();
       const device = await store.devices.insert({
         ...input,
-        tokenHash: await hashSecret(token),
+        tokenHash: secrets.hash(token),
         createdAt: Date.now(),
       });
       if (!device)
         throw new ServiceError('conflict', `device ${input.id} exists`, 'id', 'already enrolled');
-      cache.forget(cacheKey(input.id));
       try {
         // The plaintext token exists only now: an external broker's login is made with it here.
         await credentials.issue({ kind: 'device', deviceId: input.id }, token);
       } catch (err) {
         await store.devices.delete(input.id);
-        cache.forget(cacheKey(input.id));
         throw withWhat(err, `device ${input.id} was not enrolled`);
       }
       await deps.changes.publish({ kind: 'device', id: input.id });
@@ -71,14 +68,12 @@ export function createDeviceService(deps: DeviceServiceDeps) {
     async rotateToken(id: string): Promise<IssuedDevice> {
       const before = await find(id);
       const token = newSecret();
-      const device = await store.devices.setTokenHash(id, await hashSecret(token));
+      const device = await store.devices.setTokenHash(id, secrets.hash(token));
       if (!device) throw new ServiceError('not_found', `no device ${id}`);
-      cache.forget(cacheKey(id));
       try {
         await credentials.issue({ kind: 'device', deviceId: id }, token);
       } catch (err) {
         await store.devices.setTokenHash(id, before.tokenHash);
-        cache.forget(cacheKey(id));
         throw withWhat(
           err,
           `the token of ${id} was not changed (the broker may hold the new one: rotate again)`,
@@ -102,7 +97,6 @@ export function createDeviceService(deps: DeviceServiceDeps) {
     async remove(id: string): Promise<{ warning?: string }> {
       if (!(await store.devices.delete(id))) throw new ServiceError('not_found', `no device ${id}`);
       await store.certificates.deleteOfDevice(id);
-      cache.forget(cacheKey(id));
       await deps.changes.publish({ kind: 'device', id });
       const warning = await revokeOrWarn(deps, { kind: 'device', deviceId: id });
       // An empty retained message clears the device's desired state on the broker.

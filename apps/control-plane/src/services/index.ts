@@ -1,7 +1,7 @@
 import type { X509Certificate } from 'node:crypto';
 import type { Store } from '@facefleet/store';
 import type { Logger } from 'pino';
-import type { VerifiedCache } from '../auth/secrets.js';
+import type { Secrets } from '../auth/secrets.js';
 import type { BrokerCredentials } from '../broker/credentials.js';
 import type { Broker } from '../broker/types.js';
 import type { BlobStore } from '../engines/blob-store.js';
@@ -15,13 +15,14 @@ import { createSubscriberService } from './subscribers.js';
 
 export interface ServiceDeps {
   store: Store;
-  cache: VerifiedCache;
+  secrets: Secrets;
   credentials: BrokerCredentials;
   broker: Broker;
   changes: ChangeFeed;
   blobs: BlobStore;
   fleetKey: FleetKey;
   maxEngineBytes: number;
+  engineQuotaBytes: number;
   /** The fleet CA's certificates as they are now (device certificates); none by default. */
   fleetCa?: () => readonly X509Certificate[];
   log: Logger;
@@ -29,16 +30,18 @@ export interface ServiceDeps {
 
 /** The use cases the API calls (a long-running server and the serverless entry build the same). */
 export function createServices(deps: ServiceDeps) {
-  const { store, cache, credentials, broker, changes, log } = deps;
+  const { store, secrets, credentials, broker, changes, log } = deps;
   return {
-    devices: createDeviceService({ store, cache, credentials, broker, changes, log }),
+    devices: createDeviceService({ store, secrets, credentials, broker, changes, log }),
     engines: createEngineService({
       store,
       blobs: deps.blobs,
       fleetKey: deps.fleetKey,
       maxBytes: deps.maxEngineBytes,
+      quotaBytes: deps.engineQuotaBytes,
+      log,
     }),
-    subscribers: createSubscriberService({ store, cache, credentials, log }),
+    subscribers: createSubscriberService({ store, secrets, credentials, log }),
     alertRules: createAlertRuleService({ store, changes }),
     certificates: createCertificateService({
       store,

@@ -49,7 +49,7 @@ export function adminRoutes({ tokens, subscribers }: Pick<AppDeps, 'tokens' | 's
       '/subscribers',
       doc({
         summary:
-          'Create read-only MQTT credentials for alerts and face counts (mosquitto_sub, Node-RED, Home Assistant)',
+          'Create read-only MQTT credentials for alerts, face counts, status, metrics and Home Assistant discovery (mosquitto_sub, Node-RED, Home Assistant)',
         tag: 'admin',
         auth: 'admin',
         ok: [201, 'The MQTT username and password (shown once)'],

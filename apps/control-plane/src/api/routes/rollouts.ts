@@ -38,6 +38,11 @@ export const createRolloutSchema = z.strictObject({
   minFpsRatio: z.number().min(0).max(10).default(0.9),
   /** Health gate on the device: seconds the new engine must run healthy. */
   gateHoldS: z.number().min(0).max(3600).default(30),
+  /**
+   * The engine is older (a lower version) than what some devices run, and that is wanted: they
+   * get a rollback signed by the fleet key. Without it such a rollout is refused.
+   */
+  rollback: z.boolean().default(false),
 });
 
 /** Rollouts: start one, follow it, pause, resume or abort it; mounted at `/api/v1`. */
