@@ -74,6 +74,23 @@ function mqtts(
   });
 }
 
+/**
+ * Enrolls device `id` and a certificate the fleet CA issues for it; the certificate, after
+ * checking that the API enrolled it under its fingerprint.
+ */
+async function enrollWithCertificate(id: string): Promise<IssuedCertificate> {
+  await cp.enroll(id);
+  const cert = fleetCa.issue(id);
+  const { certificate } = await cp.json<{ certificate: { fingerprint: string } }>(
+    'POST',
+    `/api/v1/devices/${id}/certificates`,
+    { pem: cert.pem },
+    { expect: 201 },
+  );
+  expect(certificate.fingerprint).toBe(cert.fingerprint);
+  return cert;
+}
+
 /** A face window of the last second. */
 const facesPayload = (deviceId: string, seq: number) => {
   const now = Date.now();
@@ -132,14 +149,7 @@ describe('TLS on every listener', { timeout: 120_000 }, () => {
     );
     // enrolled, then given a certificate; its agent holds a token that is not the device's, so
     // only the certificate can log it in
-    await cp.enroll('tls-cert');
-    const cert = fleetCa.issue('tls-cert');
-    await cp.json(
-      'POST',
-      '/api/v1/devices/tls-cert/certificates',
-      { pem: cert.pem },
-      { expect: 201 },
-    );
+    const cert = await enrollWithCertificate('tls-cert');
     agents.push(
       await startAgent({
         controlPlane: cp,
@@ -228,15 +238,8 @@ describe('TLS on every listener', { timeout: 120_000 }, () => {
   });
 
   it("a device certificate for cam-a logs in as cam-a only, and publishes nothing of cam-b's", async () => {
-    await cp.enroll('cam-a');
+    const certA = await enrollWithCertificate('cam-a');
     await cp.enroll('cam-b');
-    const certA = fleetCa.issue('cam-a');
-    await cp.json(
-      'POST',
-      '/api/v1/devices/cam-a/certificates',
-      { pem: certA.pem },
-      { expect: 201 },
-    );
     // cam-a's certificate claiming to be cam-b, with and without a password
     for (const password of [undefined, 'guess']) {
       const c = await mqtts(`impersonate-${password ?? 'none'}`, {
@@ -261,15 +264,7 @@ describe('TLS on every listener', { timeout: 120_000 }, () => {
   });
 
   it('a revoked device certificate is dropped at once and logs in no more', async () => {
-    await cp.enroll('tls-revoked');
-    const cert = fleetCa.issue('tls-revoked');
-    const { certificate } = await cp.json<{ certificate: { fingerprint: string } }>(
-      'POST',
-      '/api/v1/devices/tls-revoked/certificates',
-      { pem: cert.pem },
-      { expect: 201 },
-    );
-    expect(certificate.fingerprint).toBe(cert.fingerprint);
+    const cert = await enrollWithCertificate('tls-revoked');
     const c = await mqtts('tls-revoked-1', { username: 'tls-revoked', cert });
     expect(c.returnCode).toBe(0);
     await cp.json('DELETE', `/api/v1/devices/tls-revoked/certificates/${cert.fingerprint}`);

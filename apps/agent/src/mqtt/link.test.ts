@@ -8,7 +8,7 @@ import { openOutbox } from '../outbox/outbox.js';
 import { type Broker, createBroker, makeTestCertificates } from '../test-support/mosquitto.js';
 import { subscribe } from '../test-support/subscriber.js';
 import { waitFor } from '../test-support/wait.js';
-import { brokerStream, createMqttLink } from './link.js';
+import { brokerStream, createMqttLink, type MqttLinkOptions } from './link.js';
 
 const log = pino({ level: 'silent' });
 let broker: Broker;
@@ -18,6 +18,23 @@ beforeAll(async () => {
 afterAll(async () => {
   await broker.stop();
 });
+
+/** A link for device `id` with an outbox of its own in `dir` and short timers; `options` override. */
+function openLink(dir: string, id: string, options: Partial<MqttLinkOptions> & { url: string }) {
+  const outbox = openOutbox({ path: join(dir, `${id}.db`), maxMessages: 100 });
+  const link = createMqttLink({
+    deviceId: id,
+    token: 't',
+    outbox,
+    log,
+    inflight: 4,
+    keepaliveS: 5,
+    reconnectMs: 200,
+    will: (seq) => ({ seq, state: 'offline' }),
+    ...options,
+  });
+  return { link, outbox };
+}
 
 describe('mqtt link over a real Mosquitto broker', () => {
   it('delivers the outbox in order, across a broker restart, each message once', async () => {
@@ -120,22 +137,8 @@ describe('mqtt link over TLS (mqtts://) to a real Mosquitto', () => {
     const tlsBroker = await createBroker({ tls: certs });
     const lines: { id: string; msg: string; err?: string }[] = [];
     const captured = pino({ level: 'debug' }, { write: (l: string) => lines.push(JSON.parse(l)) });
-    const open = (id: string, caFile?: string) => {
-      const outbox = openOutbox({ path: join(dir, `${id}.db`), maxMessages: 100 });
-      const link = createMqttLink({
-        url: tlsBroker.tlsUrl ?? '',
-        deviceId: id,
-        token: 't',
-        outbox,
-        log: captured.child({ id }),
-        inflight: 4,
-        keepaliveS: 5,
-        reconnectMs: 200,
-        caFile,
-        will: (seq) => ({ seq, state: 'offline' }),
-      });
-      return { link, outbox };
-    };
+    const open = (id: string, caFile?: string) =>
+      openLink(dir, id, { url: tlsBroker.tlsUrl ?? '', log: captured.child({ id }), caFile });
     const certificateErrors = (id: string) =>
       lines.filter(
         (l) => l.id === id && l.msg === 'mqtt error' && /certificate/i.test(l.err ?? ''),
@@ -174,27 +177,8 @@ describe('mqtt link over TLS (mqtts://) to a real Mosquitto', () => {
     const dir = mkdtempSync(join(tmpdir(), 'ff-tls-ws-'));
     const certs = makeTestCertificates(dir, 'tls-cert');
     const tlsBroker = await createBroker({ tls: certs });
-    const open = (
-      id: string,
-      url: string,
-      extra: Partial<Parameters<typeof createMqttLink>[0]>,
-    ) => {
-      const outbox = openOutbox({ path: join(dir, `${id}.db`), maxMessages: 100 });
-      const link = createMqttLink({
-        url,
-        deviceId: id,
-        token: 't',
-        outbox,
-        log,
-        inflight: 4,
-        keepaliveS: 5,
-        reconnectMs: 200,
-        caFile: certs.caFile,
-        will: (seq) => ({ seq, state: 'offline' }),
-        ...extra,
-      });
-      return { link, outbox };
-    };
+    const open = (id: string, url: string, extra: Partial<MqttLinkOptions>) =>
+      openLink(dir, id, { url, caFile: certs.caFile, ...extra });
     const sub = await subscribe(tlsBroker.url, 'facefleet/v1/devices/+/faces');
     // a listener that takes only client certificates of the CA, the CN as the username
     const byCert = open('tls-cert', tlsBroker.certUrl ?? '', certs.device);
