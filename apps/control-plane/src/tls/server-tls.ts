@@ -161,6 +161,8 @@ export function createServerTls(options: ServerTlsOptions) {
     serverOptions({ clientCertificates }: { clientCertificates: boolean }): TlsOptions {
       return {
         ...current.options,
+        // a connection that has not finished its handshake by then is dropped (Node's default: 120 s)
+        handshakeTimeout: 10_000,
         ...(clientCertificates && options.clientCaFile
           ? { requestCert: true, rejectUnauthorized: false }
           : {}),
