@@ -5,7 +5,7 @@
 # Nano, TX1, TX2) the Node.js is 16.20.2 from the npm registry, past its end of life: see
 # infra/jetson/README.md for why.
 #
-#   sudo infra/jetson/install.sh --device-id cam-7 --device-token TOKEN \
+#   sudo infra/jetson/install.sh --device-id cam-7 --device-token-file cam-7.token \
 #     --broker-url mqtts://fleet.example:8883 --control-plane-url https://fleet.example \
 #     --ca-file fleet-ca.crt --fleet-public-key-file fleet.pub --source /dev/video0
 #
@@ -25,8 +25,10 @@ usage() {
   # the comment block at the top of this file
   sed -n '2,/^[^#]/{/^#/p;}' "$0" | sed 's/^# \{0,1\}//'
   cat <<'USAGE'
-Required: --device-id ID --device-token TOKEN --broker-url URL --control-plane-url URL
+Required: --device-id ID --device-token-file FILE --broker-url URL --control-plane-url URL
           --fleet-public-key-file FILE --source SRC
+          (the device token from a file, or - for standard input: never on the command line,
+          which every local user sees in ps; installed as /etc/facefleet/device-token, 0640)
 Optional: --ca-file FILE (the fleet CA; default: the system's CAs)
           --cert-file FILE --key-file FILE (a device certificate and its key, PEM)
           --allow-plaintext (accept mqtt://, ws:// and http:// URLs)
@@ -41,7 +43,7 @@ root=/
 dry_run=0
 allow_non_jetson=0
 node_bin=''
-device_id='' device_token='' broker_url='' control_plane_url='' key_file='' source=''
+device_id='' token_file='' broker_url='' control_plane_url='' key_file='' source=''
 model='' backend=tensorrt decoder=detectnet_v2
 ca_file='' cert_file='' cert_key_file='' allow_plaintext=0
 while [ $# -gt 0 ]; do
@@ -51,7 +53,10 @@ while [ $# -gt 0 ]; do
     --node) node_bin=${2:-}; shift 2 ;;
     --allow-non-jetson) allow_non_jetson=1; shift ;;
     --device-id) device_id=${2:-}; shift 2 ;;
-    --device-token) device_token=${2:-}; shift 2 ;;
+    --device-token-file) token_file=${2:-}; shift 2 ;;
+    --device-token)
+      echo "install.sh: --device-token: a token in the arguments is visible to every local user (ps); put it in a file and pass --device-token-file FILE (or - to read it from standard input)" >&2
+      exit 2 ;;
     --broker-url) broker_url=${2:-}; shift 2 ;;
     --control-plane-url) control_plane_url=${2:-}; shift 2 ;;
     --fleet-public-key-file) key_file=${2:-}; shift 2 ;;
@@ -70,7 +75,7 @@ done
 
 missing=()
 [ -n "$device_id" ] || missing+=(--device-id)
-[ -n "$device_token" ] || missing+=(--device-token)
+[ -n "$token_file" ] || missing+=(--device-token-file)
 [ -n "$broker_url" ] || missing+=(--broker-url)
 [ -n "$control_plane_url" ] || missing+=(--control-plane-url)
 [ -n "$key_file" ] || missing+=(--fleet-public-key-file)
@@ -80,6 +85,17 @@ if [ ${#missing[@]} -gt 0 ]; then
   exit 2
 fi
 [ -r "$key_file" ] || { echo "install.sh: --fleet-public-key-file: cannot read '$key_file'" >&2; exit 2; }
+if [ "$token_file" = - ]; then
+  IFS= read -r device_token || true
+else
+  [ -r "$token_file" ] || { echo "install.sh: --device-token-file: cannot read '$token_file'" >&2; exit 2; }
+  IFS= read -r device_token <"$token_file" || true
+fi
+case "$device_token" in
+  '' | *[!A-Za-z0-9._~+/=-]*)
+    echo "install.sh: --device-token-file: expected one line holding the device token (as the control plane printed it)" >&2
+    exit 2 ;;
+esac
 # TLS unless asked otherwise: device tokens and engine downloads never cross the network in clear
 if [ "$allow_plaintext" = 0 ]; then
   case "$broker_url" in mqtts://*|wss://*) ;; *) echo "install.sh: --broker-url: '$broker_url' is not mqtts:// or wss:// (TLS; --allow-plaintext to accept it)" >&2; exit 2 ;; esac
@@ -330,10 +346,12 @@ esac
 json() { "$json_node" -e 'process.stdout.write(JSON.stringify(process.argv[1]))' -- "$1"; }
 config="$root$confdir/agent.json"
 umask 077
+# the token in a file of its own, read by the agent (deviceTokenFile): never through a command line
+printf '%s\n' "$device_token" >"$root$confdir/device-token"
 cat >"$config" <<JSON
 {
   "deviceId": $(json "$device_id"),
-  "deviceToken": $(json "$device_token"),
+  "deviceTokenFile": "$confdir/device-token",
   "brokerUrl": $(json "$broker_url"),
   "controlPlaneUrl": $(json "$control_plane_url"),
   $tls_json
@@ -349,9 +367,9 @@ cat >"$config" <<JSON
 }
 JSON
 umask 022
-run chown root:facefleet "$root$confdir/agent.json"
-run chmod 0640 "$root$confdir/agent.json"
-log "wrote $config"
+run chown root:facefleet "$root$confdir/agent.json" "$root$confdir/device-token"
+run chmod 0640 "$root$confdir/agent.json" "$root$confdir/device-token"
+log "wrote $config and the device token beside it"
 
 # --- systemd unit -------------------------------------------------------------------------------
 unit="$root$unitdir/facefleet-agent.service"
@@ -381,8 +399,15 @@ RestartMaxDelaySec=120
 # the agent stops the runner (SIGTERM, then SIGKILL after its grace), flushes and exits 0
 KillSignal=SIGTERM
 TimeoutStopSec=30
-# hardening (systemd 237 on JetPack 4 ignores RestrictSUIDSGID, which needs 242)
+# hardening: systemd-analyze security --offline=true rates this unit 2.0 or better (tested in
+# apps/agent/src/install.test.ts). Older systemd ignores what it does not know, with a warning
+# (JetPack 4 has 237: no RestrictSUIDSGID, ProtectHostname, ProtectKernelLogs, ProtectProc).
+# Left open on purpose: devices (camera and GPU nodes differ by Jetson; the video group grants them),
+# ProtectClock (systemd before 252 then denies every device but the clock), MemoryDenyWriteExecute
+# (Node's and CUDA's JIT write code), PrivateUsers (hides the video group), the network (any broker).
 NoNewPrivileges=yes
+CapabilityBoundingSet=
+AmbientCapabilities=
 ProtectSystem=strict
 ReadWritePaths=$datadir
 ProtectHome=yes
@@ -394,6 +419,18 @@ RestrictSUIDSGID=yes
 RestrictRealtime=yes
 LockPersonality=yes
 UMask=0077
+ProtectKernelLogs=yes
+ProtectHostname=yes
+ProtectProc=invisible
+RestrictNamespaces=yes
+RemoveIPC=yes
+PrivateMounts=yes
+SystemCallArchitectures=native
+SystemCallFilter=@system-service
+SystemCallFilter=~@privileged
+SystemCallErrorNumber=EPERM
+# AF_NETLINK: glibc's getaddrinfo asks the kernel for the host's addresses through it
+RestrictAddressFamilies=AF_UNIX AF_INET AF_INET6 AF_NETLINK
 # logs: pino JSON lines to journald
 StandardOutput=journal
 StandardError=journal

@@ -1,5 +1,5 @@
 import { generateKeyPairSync } from 'node:crypto';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -140,7 +140,34 @@ describe('loadConfig', () => {
     expect(byPath.deviceId).toMatch(/device id must be.*FACEFLEET_DEVICE_ID/);
     expect(byPath.fleetPublicKey).toMatch(/PEM public key or base64/);
     expect(byPath['publish.metricsIntervalS']).toMatch(/number/);
-    expect(byPath.deviceToken).toBe('required (--device-token or FACEFLEET_DEVICE_TOKEN)');
+    expect(byPath.deviceToken).toBe('required (--device-token-file or FACEFLEET_DEVICE_TOKEN)');
+  });
+
+  it('takes the device token from a private file or the environment, never a flag (issue 17, finding 4)', () => {
+    const { FACEFLEET_DEVICE_TOKEN: _, ...noToken } = env;
+    const refused = errorOf(() =>
+      loadConfig({ argv: ['--device-token', 'in-ps-for-all'], env: noToken }),
+    );
+    expect(refused.issues.find((i) => i.path === '--device-token')?.message).toMatch(
+      /visible to every local user \(ps\): use --device-token-file, FACEFLEET_DEVICE_TOKEN or the config file/,
+    );
+    expect(JSON.stringify(refused.issues)).not.toContain('in-ps-for-all');
+    const dir = mkdtempSync(join(tmpdir(), 'ff-token-'));
+    const file = join(dir, 'token');
+    writeFileSync(file, 'from-the-file\n', { mode: 0o600 });
+    chmodSync(file, 0o600);
+    expect(loadConfig({ argv: ['--device-token-file', file], env: noToken }).deviceToken).toBe(
+      'from-the-file',
+    );
+    chmodSync(file, 0o644);
+    const open = errorOf(() => loadConfig({ argv: ['--device-token-file', file], env: noToken }));
+    expect(open.issues[0]).toMatchObject({ path: 'deviceTokenFile' });
+    expect(open.issues[0]?.message).toMatch(/open to every user \(mode 0644\): chmod o-rwx/);
+    // both at once: which one would win is not guessed
+    chmodSync(file, 0o600);
+    const twice = errorOf(() => loadConfig({ argv: ['--device-token-file', file], env }));
+    expect(twice.issues[0]?.message).toMatch(/give the device token once/);
+    expect(usage()).not.toContain('--device-token <');
   });
 
   it('reports unknown settings in the file and an unreadable file', () => {

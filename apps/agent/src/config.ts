@@ -1,5 +1,5 @@
 import { createPublicKey, type KeyObject } from 'node:crypto';
-import { readFileSync } from 'node:fs';
+import { readFileSync, statSync } from 'node:fs';
 import { isAbsolute, resolve } from 'node:path';
 import {
   DEVICE_CLASSES,
@@ -41,8 +41,14 @@ const positive = z.number().positive();
 export const configSchema = z
   .strictObject({
     deviceId: deviceIdSchema,
-    /** The device token: MQTT password and HTTP bearer token for engine downloads. */
+    /**
+     * The device token: MQTT password and HTTP Basic password for engine downloads. From the
+     * config file (0600), FACEFLEET_DEVICE_TOKEN or `deviceTokenFile`; never a flag, which every
+     * local user sees in `ps`.
+     */
     deviceToken: z.string().min(1, 'must not be empty'),
+    /** A file holding the device token (and nothing else), not open to every user (0600 or 0640). */
+    deviceTokenFile: z.string().min(1).optional(),
     /** MQTT (mqtt://), over TLS (mqtts://), over WebSocket (ws://) or secure WebSocket (wss://). */
     brokerUrl: urlWithScheme(['mqtt:', 'mqtts:', 'ws:', 'wss:'], 'broker URL'),
     controlPlaneUrl: urlWithScheme(['http:', 'https:'], 'control-plane URL'),
@@ -191,6 +197,7 @@ function key(path: string, kind: Kind = 'string'): Key {
 export const CONFIG_KEYS: readonly Key[] = [
   key('deviceId'),
   key('deviceToken'),
+  key('deviceTokenFile'),
   key('brokerUrl'),
   key('controlPlaneUrl'),
   key('caFile'),
@@ -235,6 +242,9 @@ export const CONFIG_KEYS: readonly Key[] = [
   key('mqtt.certFile'),
   key('mqtt.keyFile'),
 ];
+
+/** Settings that are never taken from a flag (`ps` shows every process's arguments). */
+const SECRET_KEYS = new Set(['deviceToken']);
 
 /** `FACEFLEET_CONFIG` / `--config`: the JSON config file. */
 const CONFIG_FILE_ENV = 'FACEFLEET_CONFIG';
@@ -329,7 +339,11 @@ export function parseArgs(argv: readonly string[]): ParsedArgs {
 
 /** Usage text listing every flag and its environment variable. */
 export function usage(): string {
-  const rows = CONFIG_KEYS.map((k) => `  ${`${k.flag} <${k.kind}>`.padEnd(40)} ${k.env}`);
+  const rows = CONFIG_KEYS.map((k) =>
+    SECRET_KEYS.has(k.path.join('.'))
+      ? `  ${`(no flag: ps shows flags)`.padEnd(40)} ${k.env}`
+      : `  ${`${k.flag} <${k.kind}>`.padEnd(40)} ${k.env}`,
+  );
   return [
     'usage: facefleet-agent [--config FILE] [flags]',
     '',
@@ -371,11 +385,19 @@ export function loadConfig({ argv, env, cwd = process.cwd() }: LoadConfigOptions
       sources.set(k.path.join('.'), k.env);
     }
     const fromFlag = args.values.get(k.flag);
+    if (fromFlag !== undefined && SECRET_KEYS.has(k.path.join('.'))) {
+      issues.push({
+        path: k.flag,
+        message: `a secret on the command line is visible to every local user (ps): use ${k.flag}-file, ${k.env} or the config file`,
+      });
+      continue;
+    }
     if (fromFlag !== undefined) {
       setPath(raw, k.path, convert(k.kind, fromFlag));
       sources.set(k.path.join('.'), k.flag);
     }
   }
+  readTokenFile(raw, sources, cwd, issues);
   const result = configSchema.safeParse(raw);
   if (!result.success) {
     for (const issue of result.error.issues) {
@@ -391,7 +413,7 @@ export function loadConfig({ argv, env, cwd = process.cwd() }: LoadConfigOptions
           issue.code === 'unrecognized_keys'
             ? 'unknown setting'
             : missing
-              ? `required${k ? ` (${k.flag} or ${k.env})` : ''}`
+              ? `required${k ? ` (${SECRET_KEYS.has(p) ? `${k.flag}-file` : k.flag} or ${k.env})` : ''}`
               : issue.message;
         issues.push({ path: p, message: source ? `${message} (from ${source})` : message });
       }
@@ -409,6 +431,45 @@ export function loadConfig({ argv, env, cwd = process.cwd() }: LoadConfigOptions
     if (path) config.mqtt[k] = absolute(cwd, path);
   }
   return config;
+}
+
+/**
+ * `deviceTokenFile`: reads the token from it into `deviceToken`. Users other than its owner and
+ * group must have no access to it (0600, or 0640 root:facefleet as install.sh makes it).
+ */
+function readTokenFile(
+  raw: Record<string, unknown>,
+  sources: Map<string, string>,
+  cwd: string,
+  issues: ConfigIssue[],
+): void {
+  const file = raw.deviceTokenFile;
+  if (typeof file !== 'string' || file === '') return;
+  const from = sources.get('deviceTokenFile');
+  const where = from ? ` (from ${from})` : '';
+  if (raw.deviceToken !== undefined) {
+    issues.push({
+      path: 'deviceTokenFile',
+      message: `give the device token once: deviceToken or deviceTokenFile${where}`,
+    });
+    return;
+  }
+  const path = absolute(cwd, file);
+  try {
+    const mode = statSync(path).mode & 0o777;
+    if (mode & 0o007) {
+      issues.push({
+        path: 'deviceTokenFile',
+        message: `${path} is open to every user (mode ${mode.toString(8).padStart(4, '0')}): chmod o-rwx it${where}`,
+      });
+      return;
+    }
+    const token = readFileSync(path, 'utf8').trim();
+    if (token === '') issues.push({ path: 'deviceTokenFile', message: `${path} is empty${where}` });
+    else raw.deviceToken = token;
+  } catch (err) {
+    issues.push({ path: 'deviceTokenFile', message: `${(err as Error).message}${where}` });
+  }
 }
 
 function getPath(obj: unknown, path: string[]): unknown {

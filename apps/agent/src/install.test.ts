@@ -45,14 +45,19 @@ function tempRoot(release?: string, model?: string) {
     key,
     generateKeyPairSync('ed25519').publicKey.export({ type: 'spki', format: 'pem' }),
   );
+  writeFileSync(join(root, 'cam-7.token'), `${TOKEN}\n`, { mode: 0o600 });
   return { root, key };
 }
 
+/** A device token as the control plane makes them (32 random bytes, base64url). */
+const TOKEN = 'q3Jb0pD5l3aR0r3y0V9n0Gq8w6m1yQ2u7c8s4x5z6a7';
+
+/** The enrollment flags; the token file is `fleet.pub`'s neighbour `cam-7.token` (tempRoot). */
 const enroll = (key: string) => [
   '--device-id',
   'cam-7',
-  '--device-token',
-  'tok "with" quotes',
+  '--device-token-file',
+  join(key, '..', 'cam-7.token'),
   '--broker-url',
   'mqtts://fleet.example:8883',
   '--control-plane-url',
@@ -108,6 +113,10 @@ const HARDENING = [
   'RestrictRealtime=yes',
   'LockPersonality=yes',
   'UMask=0077',
+  'CapabilityBoundingSet=',
+  'ProtectProc=invisible',
+  'SystemCallFilter=@system-service',
+  'RestrictAddressFamilies=AF_UNIX AF_INET AF_INET6 AF_NETLINK',
   'StandardOutput=journal',
   'User=facefleet',
   'KillSignal=SIGTERM',
@@ -139,12 +148,24 @@ describe('infra/jetson/install.sh --root DIR --dry-run', () => {
     expect(scriptNodeFlags(AGENT_BUNDLE)).toContain('--single-threaded');
     expect(unit.join('\n')).not.toContain('NODE_OPTIONS');
 
-    // the config the agent will read passes the agent's own validation
+    // the config the agent will read passes the agent's own validation; the token is in a file
+    // of its own beside it (below the temp root here), never in a command line or the config
     const configPath = join(root, 'etc/facefleet/agent.json');
-    const config = loadConfig({ argv: ['--config', configPath], env: {} });
+    const written = JSON.parse(readFileSync(configPath, 'utf8')) as Record<string, unknown>;
+    expect(written.deviceTokenFile).toBe('/etc/facefleet/device-token');
+    expect(written).not.toHaveProperty('deviceToken');
+    expect(readFileSync(configPath, 'utf8')).not.toContain(TOKEN);
+    expect(r.stdout + r.stderr).not.toContain(TOKEN);
+    const tokenFile = join(root, 'etc/facefleet/device-token');
+    expect(statSync(tokenFile).mode & 0o077).toBe(0);
+    expect(r.stdout).toContain(`+ chmod 0640 ${configPath} ${tokenFile}`);
+    const config = loadConfig({
+      argv: ['--config', configPath, '--device-token-file', tokenFile],
+      env: {},
+    });
     expect(config).toMatchObject({
       deviceId: 'cam-7',
-      deviceToken: 'tok "with" quotes',
+      deviceToken: TOKEN,
       brokerUrl: 'mqtts://fleet.example:8883',
       dataDir: '/var/lib/facefleet',
       runner: {
@@ -281,8 +302,74 @@ describe('infra/jetson/install.sh --root DIR --dry-run', () => {
     const m = install(['--root', root, '--dry-run', '--device-id', 'x']);
     expect(m.status).toBe(2);
     expect(m.stderr).toContain(
-      'missing --device-token --broker-url --control-plane-url --fleet-public-key-file --source',
+      'missing --device-token-file --broker-url --control-plane-url --fleet-public-key-file --source',
     );
+  });
+
+  it('takes the device token from a file or standard input, never from its arguments (issue 17, finding 4)', () => {
+    const { root, key } = tempRoot('nv_tegra_release-r35.4.1-agx.txt');
+    const node = fakeNode(root, 'v20.11.1');
+    const args = enroll(key);
+    const at = args.indexOf('--device-token-file');
+    const inArgs = [...args.slice(0, at), '--device-token', TOKEN, ...args.slice(at + 2)];
+    const refused = install(['--root', root, '--dry-run', ...inArgs], node);
+    expect(refused.status).toBe(2);
+    expect(refused.stderr).toContain('visible to every local user (ps)');
+    expect(existsSync(join(root, 'etc/facefleet/agent.json'))).toBe(false);
+    // standard input: `… --device-token-file - < token`
+    const fromStdin = spawnSync(
+      'bash',
+      [
+        script,
+        '--root',
+        root,
+        '--dry-run',
+        ...args.slice(0, at),
+        '--device-token-file',
+        '-',
+        ...args.slice(at + 2),
+      ],
+      {
+        encoding: 'utf8',
+        input: `${TOKEN}\n`,
+        env: { ...process.env, PATH: `${join(node, '..')}:${process.env.PATH}` },
+      },
+    );
+    expect(fromStdin.status, fromStdin.stderr).toBe(0);
+    expect(readFileSync(join(root, 'etc/facefleet/device-token'), 'utf8')).toBe(`${TOKEN}\n`);
+    // a file that is not one token line
+    writeFileSync(join(root, 'bad.token'), 'two words\n');
+    const bad = install(
+      [
+        '--root',
+        root,
+        '--dry-run',
+        ...args.slice(0, at),
+        '--device-token-file',
+        join(root, 'bad.token'),
+        ...args.slice(at + 2),
+      ],
+      node,
+    );
+    expect(bad.status).toBe(2);
+    expect(bad.stderr).toContain('expected one line holding the device token');
+  });
+
+  it('installs a unit that systemd-analyze security rates 3.0 or better (issue 17, finding 14)', () => {
+    const { root, key } = tempRoot('nv_tegra_release-r35.4.1-agx.txt');
+    const r = install(['--root', root, '--dry-run', ...enroll(key)], fakeNode(root, 'v20.11.1'));
+    expect(r.status, r.stderr).toBe(0);
+    // systemd's analyzer (Debian's systemd package; scripts/setup.sh installs it) on the file alone
+    const report = spawnSync(
+      'systemd-analyze',
+      ['security', '--offline=true', join(root, 'etc/systemd/system/facefleet-agent.service')],
+      { encoding: 'utf8' },
+    );
+    const level = /Overall exposure level for facefleet-agent\.service: (\d+(?:\.\d+)?)/.exec(
+      report.stdout,
+    );
+    expect(level, `${report.stdout}${report.stderr}`).not.toBeNull();
+    expect(Number(level![1]), report.stdout).toBeLessThanOrEqual(3.0);
   });
 
   describe('on JetPack 4 (L4T R32.7.1, a Jetson Nano): glibc 2.27, so Node.js 16', () => {
@@ -342,10 +429,15 @@ describe('infra/jetson/install.sh --root DIR --dry-run', () => {
         expect(unit).toContain(line);
       }
       const config = loadConfig({
-        argv: ['--config', join(root, 'etc/facefleet/agent.json')],
+        argv: [
+          '--config',
+          join(root, 'etc/facefleet/agent.json'),
+          '--device-token-file',
+          join(root, 'etc/facefleet/device-token'),
+        ],
         env: {},
       });
-      expect(config).toMatchObject({ deviceId: 'cam-7', deviceToken: 'tok "with" quotes' });
+      expect(config).toMatchObject({ deviceId: 'cam-7', deviceToken: TOKEN });
     });
 
     it('the Node.js it would install is the official arm64 build and needs no glibc newer than 2.27', () => {

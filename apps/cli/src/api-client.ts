@@ -1,6 +1,7 @@
 import type { ApiErrorBody, AppType } from '@facefleet/control-plane/api-type';
 import { hc } from 'hono/client';
 import { CliError, EXIT, type ExitCode } from './errors.js';
+import { printable, printableDeep } from './printable.js';
 
 /**
  * The control plane's REST API through Hono's typed client (`hc<AppType>`): paths, inputs and
@@ -86,7 +87,7 @@ export function createApiClient(options: ApiClientOptions) {
       const e = (data as Partial<ApiErrorBody> | undefined)?.error;
       const { exit, hint } = classify(res.status, base);
       const message = e?.message ?? `HTTP ${res.status} ${res.statusText}`;
-      throw new CliError(`${method} ${path}: ${message}`, exit, hint);
+      throw new CliError(`${method} ${path}: ${printable(String(message))}`, exit, hint);
     }
     if (data === undefined) {
       throw new CliError(
@@ -95,7 +96,9 @@ export function createApiClient(options: ApiClientOptions) {
         `is ${base} a facefleet control plane?`,
       );
     }
-    return new Response(text === '' ? 'null' : text, {
+    // What devices report (a status reason, an update's failure) is the devices' to choose:
+    // nothing the server answers reaches the terminal with its control characters.
+    return new Response(text === '' ? 'null' : JSON.stringify(printableDeep(data)), {
       status: NULL_BODY.has(res.status) ? 200 : res.status,
       headers: res.headers,
     });

@@ -263,6 +263,16 @@ export const configSchema = z.strictObject({
       poolSize: positiveInt.max(1000).default(10),
     })
     .prefault({}),
+  alerts: z
+    .strictObject({
+      /**
+       * Hosts (names or IP addresses) alert webhooks may reach although they are internal
+       * (loopback, private, link-local): an in-house Node-RED, say. Others are refused, at the
+       * rule and again at each delivery against what the name resolves to then.
+       */
+      webhookAllowHosts: z.array(z.string().min(1).max(253).toLowerCase()).max(100).default([]),
+    })
+    .prefault({}),
   retention: z
     .strictObject({
       /** Raw face windows and metrics are kept this many days… */
@@ -364,6 +374,7 @@ const SETTINGS: Record<string, { path: string; kind: SettingKind }> = {
   'ha-discovery': { path: 'homeAssistant.discovery', kind: 'string' },
   'ha-discovery-prefix': { path: 'homeAssistant.prefix', kind: 'string' },
   'db-synchronous': { path: 'db.synchronous', kind: 'string' },
+  'webhook-allow-hosts': { path: 'alerts.webhookAllowHosts', kind: 'list' },
   'retention-raw-days': { path: 'retention.rawDays', kind: 'number' },
   'retention-rollup-days': { path: 'retention.rollupDays', kind: 'number' },
   'engine-max-bytes': { path: 'engines.maxBytes', kind: 'number' },

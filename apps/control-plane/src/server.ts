@@ -1,5 +1,6 @@
-import { readFileSync } from 'node:fs';
+import { chmodSync, readFileSync, writeFileSync } from 'node:fs';
 import { createServer as createHttpsServer } from 'node:https';
+import { join } from 'node:path';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import type { Server as TlsServer } from 'node:tls';
 import { CONTROL_PLANE_USERNAME } from '@facefleet/protocol';
@@ -79,6 +80,23 @@ export interface RunningServer {
   firstAdminToken: string | null;
   /** Stops accepting, commits the ingest batch, closes the broker and the database. */
   close(): Promise<void>;
+}
+
+/** Where the first admin token is left for the operator (FIRST_ADMIN_TOKEN_FILE in the data dir). */
+export const FIRST_ADMIN_TOKEN_FILE = 'first-admin-token';
+
+/**
+ * Leaves the first admin token in `<dataDir>/first-admin-token` (0600), and returns the line that
+ * announces it: the token itself only on a terminal; otherwise (a service: stdout goes to the
+ * journal, which more people read than the data dir) where the file is.
+ */
+export function announceFirstAdminToken(token: string, dataDir: string, terminal: boolean): string {
+  const file = join(dataDir, FIRST_ADMIN_TOKEN_FILE);
+  writeFileSync(file, `${token}\n`, { mode: 0o600 });
+  chmodSync(file, 0o600);
+  return terminal
+    ? `first admin API token (shown once, store it now; also in ${file}): ${token}`
+    : `first admin API token written to ${file} (mode 0600): read it, store it, delete the file`;
 }
 
 /** Whether the control-plane login with `password` is accepted by the broker at `url`. */
@@ -196,7 +214,7 @@ export async function createServer({
       const { token } = await tokens.create('admin', 'first admin');
       firstAdminToken = token;
       (announce ?? ((l) => process.stdout.write(`${l}\n`)))(
-        `first admin API token (shown once, store it now): ${token}`,
+        announceFirstAdminToken(token, config.dataDir, Boolean(process.stdout.isTTY)),
       );
     }
   } finally {
@@ -455,6 +473,7 @@ export async function createServer({
           broker,
           log: log.child({ part: 'alerts' }),
           events,
+          webhooks: { allowHosts: config.alerts.webhookAllowHosts },
         });
         // What the previous leader (if any) had not acted on yet.
         await rollouts.catchUp();
@@ -542,6 +561,7 @@ export async function createServer({
     maxEngineBytes: config.engines.maxBytes,
     engineQuotaBytes: config.engines.quotaBytes,
     fleetCa: () => serverTls?.fleetCa() ?? [],
+    webhooks: { allowHosts: config.alerts.webhookAllowHosts },
     log: serviceLog,
   });
   // Engines signed before ids and versions were: signed again (devices now require it).

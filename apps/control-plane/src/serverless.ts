@@ -108,6 +108,7 @@ export async function createServerlessApp({
     fleetKey,
     maxEngineBytes: config.engines.maxBytes,
     engineQuotaBytes: config.engines.quotaBytes,
+    webhooks: { allowHosts: config.alerts.webhookAllowHosts },
     log: serviceLog,
   });
   // Engines signed before ids and versions were: signed again (devices now require it).

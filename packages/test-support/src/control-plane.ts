@@ -167,8 +167,11 @@ async function launch(options: ControlPlaneOptions, ownDir: boolean): Promise<Co
     cleanup();
     throw err;
   }
+  // Not a terminal: the server names the file it left the token in (never the token itself).
   const announced = proc.lines
-    .map((l) => /first admin API token[^:]*: (ff_[A-Za-z0-9_-]+)/.exec(l)?.[1])
+    .map((l) => /first admin API token written to (\S+)/.exec(l)?.[1])
+    .filter((f): f is string => f !== undefined)
+    .map((f) => readFileSync(f, 'utf8').trim())
     .find(Boolean);
   const announcedToken = announced ?? null;
   const adminToken = announcedToken ?? options.adminToken ?? '';

@@ -13,6 +13,7 @@ import mqtt from 'mqtt';
 import { type ApiClient, createApiClient } from '../api-client.js';
 import { type CliContext, type Command, numberFlag, type ParsedValues } from '../command.js';
 import { CliError, EXIT, type ExitCode, UsageError } from '../errors.js';
+import { printable } from '../printable.js';
 import { readCa } from '../tls.js';
 import { coloursFor, fetchFor, loginFor } from './common.js';
 
@@ -189,6 +190,8 @@ async function tail(
         down = true;
       });
       client.on('message', (topic, payload) => {
+        // an empty retained message only clears what was retained there (a deleted device's alert)
+        if (payload.length === 0) return;
         if (!onMessage(topic, payload)) return;
         received += 1;
         if (count !== undefined && received >= count) resolve(EXIT.ok);
@@ -225,7 +228,9 @@ const facesTail: Command = {
         return true;
       } catch (err) {
         if (!(err instanceof PayloadError)) throw err;
-        ctx.stderr.write(`skipped an invalid message on ${topic}: ${err.message}\n`);
+        ctx.stderr.write(
+          `skipped an invalid message on ${printable(topic)}: ${printable(err.message)}\n`,
+        );
         return false;
       }
     });
@@ -261,12 +266,14 @@ const alertsTail: Command = {
                 : c.yellow('FIRING  ')
               : c.green('RESOLVED');
           ctx.stdout.write(
-            `${time(a.ts)}  ${state} ${a.severity.padEnd(8)} ${a.ruleId}  ${a.deviceId}  ${a.message}\n`,
+            `${time(a.ts)}  ${state} ${a.severity.padEnd(8)} ${a.ruleId}  ${a.deviceId}  ${printable(a.message)}\n`,
           );
         }
         return true;
       } catch (err) {
-        ctx.stderr.write(`skipped an invalid message on ${topic}: ${(err as Error).message}\n`);
+        ctx.stderr.write(
+          `skipped an invalid message on ${printable(topic)}: ${printable((err as Error).message)}\n`,
+        );
         return false;
       }
     });

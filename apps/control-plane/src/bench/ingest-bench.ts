@@ -20,7 +20,7 @@
  *   node dist/bench/ingest-bench.js --help
  */
 import type { ChildProcess } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir, userInfo } from 'node:os';
 import { dirname, join } from 'node:path';
@@ -267,7 +267,8 @@ async function benchFacefleet(n: number, plan: LoadPlan = plainPlan) {
       ...String(values['server-args']).split(' ').filter(Boolean),
     ],
     (line) => {
-      adminToken = line.match(/first admin API token[^:]*: (\S+)/)?.[1] ?? adminToken;
+      const file = line.match(/first admin API token written to (\S+)/)?.[1];
+      if (file) adminToken = readFileSync(file, 'utf8').trim();
     },
     (line) => line.includes('"msg":"ready"'),
   );

@@ -92,7 +92,7 @@ export function createDeviceService(deps: DeviceServiceDeps) {
 
     /**
      * Deletes a device: its token stops working at once, its open MQTT sessions are closed and its
-     * retained desired state cleared. `warning` says what the broker could not be told yet.
+     * retained desired state and alerts cleared. `warning` says what the broker could not be told yet.
      */
     async remove(id: string): Promise<{ warning?: string }> {
       if (!(await store.devices.delete(id))) throw new ServiceError('not_found', `no device ${id}`);
@@ -101,6 +101,15 @@ export function createDeviceService(deps: DeviceServiceDeps) {
       const warning = await revokeOrWarn(deps, { kind: 'device', deviceId: id });
       // An empty retained message clears the device's desired state on the broker.
       await deps.broker.publish(topics.desired(id), '', { retain: true, qos: 1 });
+      // …and its alerts: a subscriber arriving later would get a firing alert of a device that no
+      // longer exists. The alerts still firing in the database are resolved.
+      const t = Date.now();
+      for (const rule of await store.alerts.rules()) {
+        await deps.broker.publish(topics.alert(rule.id, id), '', { retain: true, qos: 1 });
+      }
+      for (const alert of await store.alerts.find({ deviceId: id, state: 'firing', limit: 1000 })) {
+        await store.alerts.resolve(alert.id, t);
+      }
       return warning ? { warning } : {};
     },
   };

@@ -1,6 +1,7 @@
 import type { X509Certificate } from 'node:crypto';
 import type { Store } from '@facefleet/store';
 import type { Logger } from 'pino';
+import type { WebhookPolicy } from '../alerts/webhook.js';
 import type { Secrets } from '../auth/secrets.js';
 import type { BrokerCredentials } from '../broker/credentials.js';
 import type { Broker } from '../broker/types.js';
@@ -25,6 +26,8 @@ export interface ServiceDeps {
   engineQuotaBytes: number;
   /** The fleet CA's certificates as they are now (device certificates); none by default. */
   fleetCa?: () => readonly X509Certificate[];
+  /** Which webhook hosts alert rules may name. */
+  webhooks: WebhookPolicy;
   log: Logger;
 }
 
@@ -42,7 +45,7 @@ export function createServices(deps: ServiceDeps) {
       log,
     }),
     subscribers: createSubscriberService({ store, secrets, credentials, log }),
-    alertRules: createAlertRuleService({ store, changes }),
+    alertRules: createAlertRuleService({ store, changes, webhooks: deps.webhooks }),
     certificates: createCertificateService({
       store,
       credentials,
