@@ -270,7 +270,10 @@ describe('infra/jetson/install.sh --root DIR --dry-run', () => {
     expect(readFileSync(join(etc, 'device.crt'), 'utf8')).toBe('CERT PEM\n');
     expect(statSync(join(etc, 'device.key')).mode & 0o777).toBe(0o640);
     expect(r.stdout).toContain(`+ chown root:facefleet ${join(etc, 'device.key')}`);
-    const config = loadConfig({ argv: ['--config', join(etc, 'agent.json')], env: {} });
+    const config = loadConfig({
+      argv: ['--config', join(etc, 'agent.json'), '--device-token-file', join(etc, 'device-token')],
+      env: {},
+    });
     expect(config).toMatchObject({
       brokerUrl: 'mqtts://fleet.example:8883',
       controlPlaneUrl: 'https://fleet.example',
