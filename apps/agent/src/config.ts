@@ -38,134 +38,135 @@ const publicKeySchema = z.string().transform((text, ctx): KeyObject => {
 
 const positive = z.number().positive();
 
-export const configSchema = z
-  .strictObject({
-    deviceId: deviceIdSchema,
-    /**
-     * The device token: MQTT password and HTTP Basic password for engine downloads. From the
-     * config file (0600), FACEFLEET_DEVICE_TOKEN or `deviceTokenFile`; never a flag, which every
-     * local user sees in `ps`.
-     */
-    deviceToken: z.string().min(1, 'must not be empty'),
-    /** A file holding the device token (and nothing else), not open to every user (0600 or 0640). */
-    deviceTokenFile: z.string().min(1).optional(),
-    /** MQTT (mqtt://), over TLS (mqtts://), over WebSocket (ws://) or secure WebSocket (wss://). */
-    brokerUrl: urlWithScheme(['mqtt:', 'mqtts:', 'ws:', 'wss:'], 'broker URL'),
-    controlPlaneUrl: urlWithScheme(['http:', 'https:'], 'control-plane URL'),
-    /** Directory for the outbox database, downloads and engines. */
-    dataDir: z.string().min(1),
-    /**
-     * The CA certificate (PEM) the broker's and the control plane's certificates are checked
-     * against over mqtts://, wss:// and https:// (the fleet CA); default: the system's CAs.
-     */
-    caFile: z.string().min(1).optional(),
-    /** Ed25519 public key of the fleet (PEM, or base64 of the 32 raw bytes or of the SPKI DER). */
-    fleetPublicKey: publicKeySchema,
-    /** Overrides device class detection (device tree model, else CPU architecture). */
-    deviceClass: z.enum(DEVICE_CLASSES).optional(),
-    /** TensorRT version of the device (`8.5.2`); detected from NvInferVersion.h when not given. */
-    trtVersion: z.string().min(1).max(32).nullable().default(null),
-    logLevel: z.enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal']).default('info'),
-    runner: z
-      .strictObject({
-        bin: z.string().min(1),
-        backend: z.enum(RUNNER_BACKENDS).default('opencv'),
-        model: z.enum(RUNNER_MODELS).default('blazeface'),
-        /** The engine (ONNX model or TensorRT plan) to run until an engine update installs another. */
-        bootstrapModel: z.string().min(1),
-        source: z.string().min(1),
-        loop: z.boolean().default(false),
-        pace: z.boolean().default(false),
-        configFile: z.string().min(1).optional(),
-        statsIntervalS: positive.max(3600).default(5),
-        extraArgs: z.array(z.string()).default([]),
-      })
-      // absent altogether, its required fields are still named one by one
-      .prefault({} as never),
-    publish: z
-      .strictObject({
-        facesWindowS: positive.max(3600).default(1),
-        metricsIntervalS: positive.max(3600).default(10),
-        /** Include the last frame's boxes in each faces window. */
-        boxes: z.boolean().default(true),
-      })
-      .prefault({}),
-    supervisor: z
-      .strictObject({
-        backoffInitialMs: z.int().min(1).default(500),
-        backoffMaxMs: z.int().min(1).default(30_000),
-        /** N exits within crashLoopWindowS seconds → status degraded. */
-        crashLoopExits: z.int().min(1).default(5),
-        crashLoopWindowS: positive.default(60),
-        /** No frame for this many seconds → the runner is restarted. 0 disables the watchdog. */
-        watchdogS: z.number().min(0).default(30),
-        /** SIGTERM, then SIGKILL after this grace. */
-        stopGraceMs: z.int().min(0).default(5000),
-      })
-      .prefault({}),
-    outbox: z
-      .strictObject({
-        /** Most messages the outbox holds; beyond it the oldest faces windows are dropped. */
-        maxMessages: z.int().min(10).default(100_000),
-        /** Messages handed to MQTT and not yet acknowledged at once. */
-        inflight: z.int().min(1).max(1000).default(32),
-      })
-      .prefault({}),
-    healthGate: z
-      .strictObject({
-        /** The new engine's runner must say hello within this many seconds. */
-        helloTimeoutS: positive.default(60),
-      })
-      .prefault({}),
-    trtexec: z
-      .strictObject({
-        bin: z.string().min(1).default('/usr/src/tensorrt/bin/trtexec'),
-        /** Extra flags for the engine build (input shapes, workspace). */
-        buildArgs: z.array(z.string()).default([]),
-      })
-      .prefault({}),
-    health: z
-      .strictObject({
-        tegrastatsBin: z.string().min(1).default('tegrastats'),
-        nvpmodelBin: z.string().min(1).default('nvpmodel'),
-        deviceTreeModel: z.string().min(1).default('/proc/device-tree/model'),
-        nvTegraRelease: z.string().min(1).default('/etc/nv_tegra_release'),
-        procRoot: z.string().min(1).default('/proc'),
-        sysRoot: z.string().min(1).default('/sys'),
-      })
-      .prefault({}),
-    mqtt: z
-      .strictObject({
-        keepaliveS: z.int().min(1).default(30),
-        reconnectMs: z.int().min(100).default(2000),
-        /** CA certificate file for the broker alone (mqtts://, wss://); default: `caFile`. */
-        caFile: z.string().min(1).optional(),
-        /**
-         * The device certificate and its key (PEM), signed by the fleet CA with the device id as
-         * subject CN: over mqtts:// or wss:// the agent logs in with it instead of its token.
-         */
-        certFile: z.string().min(1).optional(),
-        keyFile: z.string().min(1).optional(),
-      })
-      .prefault({}),
-  })
-  .superRefine((config, ctx) => {
-    const { certFile, keyFile } = config.mqtt;
-    if ((certFile === undefined) !== (keyFile === undefined)) {
-      ctx.addIssue({
-        code: 'custom',
-        path: ['mqtt', certFile === undefined ? 'certFile' : 'keyFile'],
-        message: 'a device certificate and its key go together (--mqtt-cert-file, --mqtt-key-file)',
-      });
-    }
-    if (certFile !== undefined && !/^(mqtts|wss):/.test(config.brokerUrl)) {
-      ctx.addIssue({
-        code: 'custom',
-        path: ['mqtt', 'certFile'],
-        message: 'a device certificate needs a TLS broker URL (mqtts:// or wss://)',
-      });
-    }
-  });
+export const configSchema = z.strictObject({
+  deviceId: deviceIdSchema,
+  /**
+   * The device token: MQTT password and HTTP Basic password for engine downloads. From the config
+   * file (0600), FACEFLEET_DEVICE_TOKEN or `deviceTokenFile`; never a flag, which every local user
+   * sees in `ps`.
+   */
+  deviceToken: z.string().min(1, 'must not be empty'),
+  /** A file holding the device token (and nothing else), not open to every user (0600 or 0640). */
+  deviceTokenFile: z.string().min(1).optional(),
+  /** MQTT (mqtt://), over TLS (mqtts://), over WebSocket (ws://) or secure WebSocket (wss://). */
+  brokerUrl: urlWithScheme(['mqtt:', 'mqtts:', 'ws:', 'wss:'], 'broker URL'),
+  controlPlaneUrl: urlWithScheme(['http:', 'https:'], 'control-plane URL'),
+  /** Directory for the outbox database, downloads and engines. */
+  dataDir: z.string().min(1),
+  /**
+   * The CA certificate (PEM) the broker's and the control plane's certificates are checked
+   * against over mqtts://, wss:// and https:// (the fleet CA); default: the system's CAs.
+   */
+  caFile: z.string().min(1).optional(),
+  /** Ed25519 public key of the fleet (PEM, or base64 of the 32 raw bytes or of the SPKI DER). */
+  fleetPublicKey: publicKeySchema,
+  /** Overrides device class detection (device tree model, else CPU architecture). */
+  deviceClass: z.enum(DEVICE_CLASSES).optional(),
+  /** TensorRT version of the device (`8.5.2`); detected from NvInferVersion.h when not given. */
+  trtVersion: z.string().min(1).max(32).nullable().default(null),
+  logLevel: z.enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal']).default('info'),
+  runner: z
+    .strictObject({
+      bin: z.string().min(1),
+      backend: z.enum(RUNNER_BACKENDS).default('opencv'),
+      model: z.enum(RUNNER_MODELS).default('blazeface'),
+      /** The engine (ONNX model or TensorRT plan) to run until an engine update installs another. */
+      bootstrapModel: z.string().min(1),
+      source: z.string().min(1),
+      loop: z.boolean().default(false),
+      pace: z.boolean().default(false),
+      configFile: z.string().min(1).optional(),
+      statsIntervalS: positive.max(3600).default(5),
+      extraArgs: z.array(z.string()).default([]),
+    })
+    // absent altogether, its required fields are still named one by one
+    .prefault({} as never),
+  publish: z
+    .strictObject({
+      facesWindowS: positive.max(3600).default(1),
+      metricsIntervalS: positive.max(3600).default(10),
+      /** Include the last frame's boxes in each faces window. */
+      boxes: z.boolean().default(true),
+    })
+    .prefault({}),
+  supervisor: z
+    .strictObject({
+      backoffInitialMs: z.int().min(1).default(500),
+      backoffMaxMs: z.int().min(1).default(30_000),
+      /** N exits within crashLoopWindowS seconds → status degraded. */
+      crashLoopExits: z.int().min(1).default(5),
+      crashLoopWindowS: positive.default(60),
+      /** No frame for this many seconds → the runner is restarted. 0 disables the watchdog. */
+      watchdogS: z.number().min(0).default(30),
+      /** SIGTERM, then SIGKILL after this grace. */
+      stopGraceMs: z.int().min(0).default(5000),
+    })
+    .prefault({}),
+  outbox: z
+    .strictObject({
+      /** Most messages the outbox holds; beyond it the oldest faces windows are dropped. */
+      maxMessages: z.int().min(10).default(100_000),
+      /** Messages handed to MQTT and not yet acknowledged at once. */
+      inflight: z.int().min(1).max(1000).default(32),
+    })
+    .prefault({}),
+  healthGate: z
+    .strictObject({
+      /** The new engine's runner must say hello within this many seconds. */
+      helloTimeoutS: positive.default(60),
+    })
+    .prefault({}),
+  trtexec: z
+    .strictObject({
+      bin: z.string().min(1).default('/usr/src/tensorrt/bin/trtexec'),
+      /** Extra flags for the engine build (input shapes, workspace). */
+      buildArgs: z.array(z.string()).default([]),
+    })
+    .prefault({}),
+  health: z
+    .strictObject({
+      tegrastatsBin: z.string().min(1).default('tegrastats'),
+      nvpmodelBin: z.string().min(1).default('nvpmodel'),
+      deviceTreeModel: z.string().min(1).default('/proc/device-tree/model'),
+      nvTegraRelease: z.string().min(1).default('/etc/nv_tegra_release'),
+      procRoot: z.string().min(1).default('/proc'),
+      sysRoot: z.string().min(1).default('/sys'),
+    })
+    .prefault({}),
+  mqtt: z
+    .strictObject({
+      keepaliveS: z.int().min(1).default(30),
+      reconnectMs: z.int().min(100).default(2000),
+      /** CA certificate file for the broker alone (mqtts://, wss://); default: `caFile`. */
+      caFile: z.string().min(1).optional(),
+      /**
+       * The device certificate and its key (PEM), signed by the fleet CA with the device id as
+       * subject CN: over mqtts:// or wss:// the agent logs in with it instead of its token.
+       */
+      certFile: z.string().min(1).optional(),
+      keyFile: z.string().min(1).optional(),
+    })
+    .prefault({}),
+});
+
+/** What the device-certificate settings lack: the key of a certificate, or a TLS broker URL. */
+function certificateIssues(config: AgentConfig): ConfigIssue[] {
+  const { certFile, keyFile } = config.mqtt;
+  const issues: ConfigIssue[] = [];
+  if ((certFile === undefined) !== (keyFile === undefined)) {
+    issues.push({
+      path: `mqtt.${certFile === undefined ? 'certFile' : 'keyFile'}`,
+      message: 'a device certificate and its key go together (--mqtt-cert-file, --mqtt-key-file)',
+    });
+  }
+  if (certFile !== undefined && !/^(mqtts|wss):/.test(config.brokerUrl)) {
+    issues.push({
+      path: 'mqtt.certFile',
+      message: 'a device certificate needs a TLS broker URL (mqtts:// or wss://)',
+    });
+  }
+  return issues;
+}
 
 export type AgentConfig = z.infer<typeof configSchema>;
 
@@ -419,6 +420,7 @@ export function loadConfig({ argv, env, cwd = process.cwd() }: LoadConfigOptions
       }
     }
   }
+  if (result.success) issues.push(...certificateIssues(result.data));
   if (issues.length > 0 || !result.success) throw new ConfigError(issues);
   const config = result.data;
   // Paths are used by child processes and after chdir-free restarts: make them absolute now.
