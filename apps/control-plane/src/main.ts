@@ -69,7 +69,15 @@ async function main(argv: string[]): Promise<number> {
   }
 
   const log = pino({ level: config.logLevel, base: { app: 'facefleet-server' } });
-  const server = await createServer({ config, log });
+  let server: Awaited<ReturnType<typeof createServer>>;
+  try {
+    server = await createServer({ config, log });
+  } catch (err) {
+    // files the configuration names that cannot be used (a TLS certificate, a broker CA)
+    if (!(err instanceof ConfigError)) throw err;
+    process.stderr.write(`facefleet-server: ${err.message}\n`);
+    process.exit(2);
+  }
   // One line tests and scripts can wait for.
   log.info({ ports: server.ports }, 'ready');
   await new Promise<void>((resolve) => {

@@ -30,6 +30,7 @@ import { batchMessages, changeMessage, committedOf, decodeBusMessage } from './c
 import type { Config } from './config.js';
 import { createBlobStore } from './engines/blob-store.js';
 import { loadOrCreateFleetKey } from './engines/fleet-key.js';
+import { ConfigError } from './errors.js';
 import { type CommittedMessage, createIngest } from './ingest/ingest.js';
 import { createHaDiscovery } from './integrations/home-assistant.js';
 import { createEventBus } from './live/bus.js';
@@ -123,10 +124,19 @@ async function canLogin(url: string, password: string, tls: BrokerTls): Promise<
 export type BrokerTls = { ca?: Buffer; cert?: Buffer; key?: Buffer };
 
 function brokerTls(mqttConfig: Config['mqtt']): BrokerTls {
-  const read = (path: string | null) => (path ? readFileSync(path) : undefined);
-  const ca = read(mqttConfig.brokerCaFile);
-  const cert = read(mqttConfig.brokerCertFile);
-  const key = read(mqttConfig.brokerKeyFile);
+  const read = (path: string | null, field: string) => {
+    if (!path) return undefined;
+    try {
+      return readFileSync(path);
+    } catch (err) {
+      throw new ConfigError([
+        { path: field, message: `cannot read ${path}: ${(err as Error).message}` },
+      ]);
+    }
+  };
+  const ca = read(mqttConfig.brokerCaFile, 'mqtt.brokerCaFile');
+  const cert = read(mqttConfig.brokerCertFile, 'mqtt.brokerCertFile');
+  const key = read(mqttConfig.brokerKeyFile, 'mqtt.brokerKeyFile');
   return { ...(ca ? { ca } : {}), ...(cert ? { cert } : {}), ...(key ? { key } : {}) };
 }
 

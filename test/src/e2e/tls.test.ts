@@ -10,6 +10,7 @@ import {
   canConnect,
   cliMain,
   connectWire,
+  controlPlaneMain,
   createTestPki,
   fetchTrusting,
   freePort,
@@ -392,6 +393,42 @@ describe('TLS on every listener', { timeout: 120_000 }, () => {
     const bad = await cli('devices', 'cert', 'add', 'tls-cli', otherCa.issue('tls-cli').certFile);
     expect(bad.code).not.toBe(0);
     expect(bad.err).toMatch(/not signed by the fleet CA/);
+  });
+});
+
+describe('a certificate the control plane cannot use', { timeout: 60_000 }, () => {
+  it('stops the start with exit code 2, naming the files: a missing one, a key not of the certificate', async () => {
+    const a = fleetCa.issue('control-plane', { kind: 'server' });
+    const b = fleetCa.issue('control-plane', { kind: 'server' });
+    for (const [tls, reason] of [
+      [['--tls-cert-file', a.certFile, '--tls-key-file', b.keyFile], /key values mismatch/],
+      [
+        ['--tls-cert-file', join(pki.dir, 'nope.crt'), '--tls-key-file', a.keyFile],
+        /tls.certFile: cannot read .*nope\.crt/,
+      ],
+    ] as const) {
+      const p = startProcess(
+        process.execPath,
+        [
+          controlPlaneMain,
+          '--data-dir',
+          join(pki.dir, `cp-refused-${reason.source.length}`),
+          '--http-port',
+          '0',
+          '--mqtt-port',
+          '0',
+          '--mqtt-ws-port',
+          'off',
+          '--mqtt-tls-port',
+          '0',
+          ...tls,
+        ],
+        { name: 'control-plane (bad TLS files)' },
+      );
+      const { code } = await p.exited;
+      expect(code).toBe(2);
+      expect(p.stderr.join('\n')).toMatch(reason);
+    }
   });
 });
 
