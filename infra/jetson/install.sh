@@ -7,7 +7,12 @@
 #
 #   sudo infra/jetson/install.sh --device-id cam-7 --device-token-file cam-7.token \
 #     --broker-url mqtts://fleet.example:8883 --control-plane-url https://fleet.example \
-#     --fleet-public-key-file fleet.pub --source /dev/video0
+#     --ca-file fleet-ca.crt --fleet-public-key-file fleet.pub --source /dev/video0
+#
+# TLS by default: the broker URL must be mqtts:// or wss:// and the control-plane URL https://
+# (--allow-plaintext lifts that, for a lab network); --ca-file is the fleet CA the agent checks
+# both against (docs/tls.md makes one with openssl). --cert-file/--key-file: a device certificate
+# (CN = the device id) to log in to MQTT with instead of the token.
 #
 # --node PATH  run the agent with this Node.js (>= 20; on JetPack 4 also 16.20+) instead of
 #              installing one
@@ -24,7 +29,10 @@ Required: --device-id ID --device-token-file FILE --broker-url URL --control-pla
           --fleet-public-key-file FILE --source SRC
           (the device token from a file, or - for standard input: never on the command line,
           which every local user sees in ps; installed as /etc/facefleet/device-token, 0640)
-Optional: --model PATH (bootstrap engine; default: the repository's DetectNet_v2 ONNX)
+Optional: --ca-file FILE (the fleet CA; default: the system's CAs)
+          --cert-file FILE --key-file FILE (a device certificate and its key, PEM)
+          --allow-plaintext (accept mqtt://, ws:// and http:// URLs)
+          --model PATH (bootstrap engine; default: the repository's DetectNet_v2 ONNX)
           --backend tensorrt|opencv (default tensorrt) --decoder detectnet_v2|blazeface
           --allow-non-jetson (install on a machine without /etc/nv_tegra_release)
           --node PATH (a Node.js >= 20 to run the agent with; on JetPack 4 also 16.20 or later 16.x)
@@ -37,6 +45,7 @@ allow_non_jetson=0
 node_bin=''
 device_id='' token_file='' broker_url='' control_plane_url='' key_file='' source=''
 model='' backend=tensorrt decoder=detectnet_v2
+ca_file='' cert_file='' cert_key_file='' allow_plaintext=0
 while [ $# -gt 0 ]; do
   case "$1" in
     --root) root=${2:?--root needs a directory}; shift 2 ;;
@@ -52,6 +61,10 @@ while [ $# -gt 0 ]; do
     --control-plane-url) control_plane_url=${2:-}; shift 2 ;;
     --fleet-public-key-file) key_file=${2:-}; shift 2 ;;
     --source) source=${2:-}; shift 2 ;;
+    --ca-file) ca_file=${2:-}; shift 2 ;;
+    --cert-file) cert_file=${2:-}; shift 2 ;;
+    --key-file) cert_key_file=${2:-}; shift 2 ;;
+    --allow-plaintext) allow_plaintext=1; shift ;;
     --model) model=${2:-}; shift 2 ;;
     --backend) backend=${2:-}; shift 2 ;;
     --decoder) decoder=${2:-}; shift 2 ;;
@@ -83,6 +96,18 @@ case "$device_token" in
     echo "install.sh: --device-token-file: expected one line holding the device token (as the control plane printed it)" >&2
     exit 2 ;;
 esac
+# TLS unless asked otherwise: device tokens and engine downloads never cross the network in clear
+if [ "$allow_plaintext" = 0 ]; then
+  case "$broker_url" in mqtts://*|wss://*) ;; *) echo "install.sh: --broker-url: '$broker_url' is not mqtts:// or wss:// (TLS; --allow-plaintext to accept it)" >&2; exit 2 ;; esac
+  case "$control_plane_url" in https://*) ;; *) echo "install.sh: --control-plane-url: '$control_plane_url' is not https:// (TLS; --allow-plaintext to accept it)" >&2; exit 2 ;; esac
+fi
+for pem in "$ca_file" "$cert_file" "$cert_key_file"; do
+  [ -z "$pem" ] || [ -r "$pem" ] || { echo "install.sh: cannot read '$pem'" >&2; exit 2; }
+done
+if { [ -n "$cert_file" ] && [ -z "$cert_key_file" ]; } || { [ -z "$cert_file" ] && [ -n "$cert_key_file" ]; }; then
+  echo "install.sh: --cert-file and --key-file go together (a device certificate and its key)" >&2
+  exit 2
+fi
 case "$backend" in tensorrt|opencv) ;; *) echo "install.sh: --backend: '$backend' is not tensorrt or opencv" >&2; exit 2 ;; esac
 if [ -n "$node_bin" ]; then
   case "$node_bin" in /*) ;; *) echo "install.sh: --node: '$node_bin' is not an absolute path (the unit runs it)" >&2; exit 2 ;; esac
@@ -293,6 +318,23 @@ if [ "$backend" = tensorrt ] && [ "${model%.onnx}" != "$model" ]; then
   model=$plan
 fi
 
+# --- TLS files ----------------------------------------------------------------------------------
+# the fleet CA (readable by all), the device certificate (readable by all) and its key (the agent's
+# group only), where agent.json names them
+tls_json=''
+mqtt_tls_json=''
+if [ -n "$ca_file" ]; then
+  install -m 0644 "$ca_file" "$root$confdir/fleet-ca.crt"
+  tls_json="\"caFile\": \"$confdir/fleet-ca.crt\","
+fi
+if [ -n "$cert_file" ]; then
+  install -m 0644 "$cert_file" "$root$confdir/device.crt"
+  install -m 0640 "$cert_key_file" "$root$confdir/device.key"
+  run chown root:facefleet "$root$confdir/device.key"
+  mqtt_tls_json=",
+  \"mqtt\": { \"certFile\": \"$confdir/device.crt\", \"keyFile\": \"$confdir/device.key\" }"
+fi
+
 # --- config (enrollment) ------------------------------------------------------------------------
 # JSON string of $1 (`--` so a PEM's leading dashes are not taken for options): with the agent's
 # Node, or (a dry run, where it was not installed) the one on PATH
@@ -312,6 +354,7 @@ cat >"$config" <<JSON
   "deviceTokenFile": "$confdir/device-token",
   "brokerUrl": $(json "$broker_url"),
   "controlPlaneUrl": $(json "$control_plane_url"),
+  $tls_json
   "dataDir": "$datadir",
   "fleetPublicKey": $(json "$(cat "$key_file")"),
   "runner": {
@@ -320,7 +363,7 @@ cat >"$config" <<JSON
     "model": "$decoder",
     "bootstrapModel": $(json "$model"),
     "source": $(json "$source")
-  }
+  }$mqtt_tls_json
 }
 JSON
 umask 022

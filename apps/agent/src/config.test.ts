@@ -44,6 +44,34 @@ describe('loadConfig', () => {
     expect(c.trtVersion).toBeNull();
   });
 
+  it('takes TLS settings: the fleet CA, a device certificate with its key, over mqtts:// or wss://', () => {
+    const c = loadConfig({
+      argv: [
+        '--broker-url',
+        'wss://broker.example:8084/mqtt',
+        '--ca-file',
+        'ca.pem',
+        '--mqtt-cert-file',
+        'cam-7.crt',
+        '--mqtt-key-file',
+        'cam-7.key',
+      ],
+      env,
+      cwd: '/etc/facefleet',
+    });
+    expect(c.caFile).toBe('/etc/facefleet/ca.pem');
+    expect(c.mqtt).toMatchObject({
+      certFile: '/etc/facefleet/cam-7.crt',
+      keyFile: '/etc/facefleet/cam-7.key',
+    });
+    const alone = errorOf(() => loadConfig({ argv: ['--mqtt-cert-file', 'a.crt'], env }));
+    expect(alone.issues.map((i) => i.path)).toEqual(['mqtt.keyFile', 'mqtt.certFile']);
+    expect(alone.message).toMatch(/go together/);
+    expect(alone.message).toMatch(/needs a TLS broker URL/);
+    const scheme = errorOf(() => loadConfig({ argv: ['--broker-url', 'http://x:1'], env }));
+    expect(scheme.issues[0]?.path).toBe('brokerUrl');
+  });
+
   it('flags override the environment, which overrides the file', () => {
     const dir = mkdtempSync(join(tmpdir(), 'ff-config-'));
     const file = join(dir, 'agent.json');

@@ -49,10 +49,16 @@ export const configSchema = z.strictObject({
   deviceToken: z.string().min(1, 'must not be empty'),
   /** A file holding the device token (and nothing else), not open to every user (0600 or 0640). */
   deviceTokenFile: z.string().min(1).optional(),
-  brokerUrl: urlWithScheme(['mqtt:', 'mqtts:'], 'broker URL'),
+  /** MQTT (mqtt://), over TLS (mqtts://), over WebSocket (ws://) or secure WebSocket (wss://). */
+  brokerUrl: urlWithScheme(['mqtt:', 'mqtts:', 'ws:', 'wss:'], 'broker URL'),
   controlPlaneUrl: urlWithScheme(['http:', 'https:'], 'control-plane URL'),
   /** Directory for the outbox database, downloads and engines. */
   dataDir: z.string().min(1),
+  /**
+   * The CA certificate (PEM) the broker's and the control plane's certificates are checked
+   * against over mqtts://, wss:// and https:// (the fleet CA); default: the system's CAs.
+   */
+  caFile: z.string().min(1).optional(),
   /** Ed25519 public key of the fleet (PEM, or base64 of the 32 raw bytes or of the SPKI DER). */
   fleetPublicKey: publicKeySchema,
   /** Overrides device class detection (device tree model, else CPU architecture). */
@@ -150,11 +156,36 @@ export const configSchema = z.strictObject({
     .strictObject({
       keepaliveS: z.int().min(1).default(30),
       reconnectMs: z.int().min(100).default(2000),
-      /** CA certificate file for mqtts:// with a private CA. */
+      /** CA certificate file for the broker alone (mqtts://, wss://); default: `caFile`. */
       caFile: z.string().min(1).optional(),
+      /**
+       * The device certificate and its key (PEM), signed by the fleet CA with the device id as
+       * subject CN: over mqtts:// or wss:// the agent logs in with it instead of its token.
+       */
+      certFile: z.string().min(1).optional(),
+      keyFile: z.string().min(1).optional(),
     })
     .prefault({}),
 });
+
+/** What the device-certificate settings lack: the key of a certificate, or a TLS broker URL. */
+function certificateIssues(config: AgentConfig): ConfigIssue[] {
+  const { certFile, keyFile } = config.mqtt;
+  const issues: ConfigIssue[] = [];
+  if ((certFile === undefined) !== (keyFile === undefined)) {
+    issues.push({
+      path: `mqtt.${certFile === undefined ? 'certFile' : 'keyFile'}`,
+      message: 'a device certificate and its key go together (--mqtt-cert-file, --mqtt-key-file)',
+    });
+  }
+  if (certFile !== undefined && !/^(mqtts|wss):/.test(config.brokerUrl)) {
+    issues.push({
+      path: 'mqtt.certFile',
+      message: 'a device certificate needs a TLS broker URL (mqtts:// or wss://)',
+    });
+  }
+  return issues;
+}
 
 export type AgentConfig = z.infer<typeof configSchema>;
 
@@ -189,6 +220,7 @@ export const CONFIG_KEYS: readonly Key[] = [
   key('deviceTokenFile'),
   key('brokerUrl'),
   key('controlPlaneUrl'),
+  key('caFile'),
   key('dataDir'),
   key('fleetPublicKey'),
   key('deviceClass'),
@@ -232,6 +264,8 @@ export const CONFIG_KEYS: readonly Key[] = [
   key('mqtt.keepaliveS', 'number'),
   key('mqtt.reconnectMs', 'number'),
   key('mqtt.caFile'),
+  key('mqtt.certFile'),
+  key('mqtt.keyFile'),
 ];
 
 /** Settings that are never taken from a flag (`ps` shows every process's arguments). */
@@ -410,6 +444,7 @@ export function loadConfig({ argv, env, cwd = process.cwd() }: LoadConfigOptions
       }
     }
   }
+  if (result.success) issues.push(...certificateIssues(result.data));
   if (issues.length > 0 || !result.success) throw new ConfigError(issues);
   const config = result.data;
   // Paths are used by child processes and after chdir-free restarts: make them absolute now.
@@ -420,6 +455,11 @@ export function loadConfig({ argv, env, cwd = process.cwd() }: LoadConfigOptions
     config.accuracyGate.images = absolute(cwd, config.accuracyGate.images);
   if (config.accuracyGate.labels)
     config.accuracyGate.labels = absolute(cwd, config.accuracyGate.labels);
+  if (config.caFile) config.caFile = absolute(cwd, config.caFile);
+  for (const k of ['caFile', 'certFile', 'keyFile'] as const) {
+    const path = config.mqtt[k];
+    if (path) config.mqtt[k] = absolute(cwd, path);
+  }
   return config;
 }
 

@@ -206,6 +206,82 @@ describe('infra/jetson/install.sh --root DIR --dry-run', () => {
     expect(own.stderr).toContain(`--node ${old} is Node.js v16.20.2; the agent needs 20 or later`);
   });
 
+  it('sets up TLS: plaintext URLs refused unless allowed; the fleet CA and a device certificate installed and named in the config', () => {
+    const { root, key } = tempRoot('nv_tegra_release-r35.4.1-agx.txt');
+    const node = fakeNode(root, 'v20.11.1');
+    const withUrls = (broker: string, cp: string) =>
+      enroll(key).map((a) =>
+        a === 'mqtts://fleet.example:8883' ? broker : a === 'https://fleet.example' ? cp : a,
+      );
+    const plain = install(
+      ['--root', root, '--dry-run', ...withUrls('mqtt://fleet:1883', 'https://fleet')],
+      node,
+    );
+    expect(plain.status).toBe(2);
+    expect(plain.stderr).toContain("--broker-url: 'mqtt://fleet:1883' is not mqtts:// or wss://");
+    const http = install(
+      ['--root', root, '--dry-run', ...withUrls('wss://fleet:8084', 'http://fleet')],
+      node,
+    );
+    expect(http.status).toBe(2);
+    expect(http.stderr).toContain("--control-plane-url: 'http://fleet' is not https://");
+    const lab = install(
+      [
+        '--root',
+        root,
+        '--dry-run',
+        '--allow-plaintext',
+        ...withUrls('mqtt://fleet:1883', 'http://fleet'),
+      ],
+      node,
+    );
+    expect(lab.status).toBe(0);
+
+    // a fleet CA and a device certificate (any PEM files will do for the install itself)
+    const pem = (name: string, text: string) => {
+      const file = join(root, name);
+      writeFileSync(file, text);
+      return file;
+    };
+    const ca = pem('fleet-ca.crt', 'CA PEM\n');
+    const cert = pem('cam-7.crt', 'CERT PEM\n');
+    const certKey = pem('cam-7.key', 'KEY PEM\n');
+    const alone = install(['--root', root, '--dry-run', ...enroll(key), '--cert-file', cert], node);
+    expect(alone.status).toBe(2);
+    expect(alone.stderr).toContain('--cert-file and --key-file go together');
+    const r = install(
+      [
+        '--root',
+        root,
+        '--dry-run',
+        ...enroll(key),
+        '--ca-file',
+        ca,
+        '--cert-file',
+        cert,
+        '--key-file',
+        certKey,
+      ],
+      node,
+    );
+    expect(r.status, r.stderr).toBe(0);
+    const etc = join(root, 'etc/facefleet');
+    expect(readFileSync(join(etc, 'fleet-ca.crt'), 'utf8')).toBe('CA PEM\n');
+    expect(readFileSync(join(etc, 'device.crt'), 'utf8')).toBe('CERT PEM\n');
+    expect(statSync(join(etc, 'device.key')).mode & 0o777).toBe(0o640);
+    expect(r.stdout).toContain(`+ chown root:facefleet ${join(etc, 'device.key')}`);
+    const config = loadConfig({
+      argv: ['--config', join(etc, 'agent.json'), '--device-token-file', join(etc, 'device-token')],
+      env: {},
+    });
+    expect(config).toMatchObject({
+      brokerUrl: 'mqtts://fleet.example:8883',
+      controlPlaneUrl: 'https://fleet.example',
+      caFile: '/etc/facefleet/fleet-ca.crt',
+      mqtt: { certFile: '/etc/facefleet/device.crt', keyFile: '/etc/facefleet/device.key' },
+    });
+  });
+
   it('--help shows the whole comment at its top: every option and the JetPack 4 Node', () => {
     const r = install(['--help']);
     expect(r.status).toBe(0);

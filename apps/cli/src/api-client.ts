@@ -132,6 +132,20 @@ export function createApiClient(options: ApiClientOptions) {
     setTags: async (deviceId: string, tags: string[]) =>
       (await json(api.devices[':id'].tags.$put({ ...device(deviceId), json: { tags } }))).device,
     deleteDevice: (deviceId: string) => json(api.devices[':id'].$delete(device(deviceId))),
+    listCertificates: async (deviceId: string) =>
+      (await json(api.devices[':id'].certificates.$get(device(deviceId)))).certificates,
+    addCertificate: async (deviceId: string, pem: string) =>
+      (await json(api.devices[':id'].certificates.$post({ ...device(deviceId), json: { pem } })))
+        .certificate,
+    revokeCertificate: (deviceId: string, fingerprint: string) =>
+      json(
+        api.devices[':id'].certificates[':fingerprint'].$delete({
+          param: {
+            id: param(deviceId, 'device id'),
+            fingerprint: param(fingerprint, 'certificate fingerprint'),
+          },
+        }),
+      ),
 
     listEngines: async () => (await json(api.engines.$get())).engines,
     deleteEngine: (engineId: string) =>

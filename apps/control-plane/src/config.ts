@@ -62,6 +62,26 @@ export const configSchema = z.strictObject({
        * repository (apps/control-plane/dist → ../../dashboard/dist).
        */
       dashboardDir: z.string().min(1).nullable().default(null),
+      /** Serve the API and the dashboard over HTTPS with the certificate of `tls`. */
+      tls: z.boolean().default(false),
+    })
+    .prefault({}),
+  /**
+   * The control plane's own certificate and key (PEM files), which every TLS listener serves: the
+   * API over HTTPS (`http.tls`), MQTT over TLS (`mqtt.tlsPort`) and over secure WebSocket
+   * (`mqtt.wssPort`). Re-read on SIGHUP and when the files change; sessions stay connected.
+   */
+  tls: z
+    .strictObject({
+      certFile: z.string().min(1).nullable().default(null),
+      keyFile: z.string().min(1).nullable().default(null),
+      /**
+       * The fleet CA (PEM) whose device certificates may log in to the TLS listeners instead of a
+       * token; null: no client certificate is asked for.
+       */
+      clientCaFile: z.string().min(1).nullable().default(null),
+      /** How often the files are checked for a change (ms); SIGHUP reloads them at once. */
+      watchMs: positiveInt.min(100).max(3_600_000).default(5000),
     })
     .prefault({}),
   live: z
@@ -82,9 +102,14 @@ export const configSchema = z.strictObject({
   mqtt: z
     .strictObject({
       host: z.string().min(1).default('127.0.0.1'),
-      port: port.default(1883),
+      /** Plain MQTT; null disables it (a fleet on TLS only). */
+      port: port.nullable().default(1883),
       /** MQTT over WebSocket; null disables it. */
       wsPort: port.nullable().default(8083),
+      /** MQTT over TLS (mqtts://, usually 8883) with the certificate of `tls`; null: none. */
+      tlsPort: port.nullable().default(null),
+      /** MQTT over secure WebSocket (wss://) with the certificate of `tls`; null: none. */
+      wssPort: port.nullable().default(null),
       /**
        * Web origins (`https://dashboard.example:443` as a browser sends it) whose pages may open
        * MQTT over WebSocket. Upgrades without an Origin (devices, programs) are not affected;
@@ -100,6 +125,11 @@ export const configSchema = z.strictObject({
         .regex(/^mqtts?:\/\/[^\s/]+(:\d+)?\/?$/, 'must look like mqtt://host:port')
         .nullable()
         .default(null),
+      /** The CA (PEM) an external `mqtts://` broker's certificate is checked against (default: the system's). */
+      brokerCaFile: z.string().min(1).nullable().default(null),
+      /** A client certificate and key (PEM) the control plane presents to an external broker. */
+      brokerCertFile: z.string().min(1).nullable().default(null),
+      brokerKeyFile: z.string().min(1).nullable().default(null),
       /**
        * Password of the `control-plane` login on an external broker. With `brokerAdmin: dynsec`
        * the control plane sets it on the broker itself; left out, it sets a fresh random one at
@@ -290,7 +320,7 @@ export type Config = z.infer<typeof configSchema> & {
 export type ConfigInput = z.input<typeof configSchema>;
 
 /** Flags and environment variables, each mapped to a dotted config path and a value kind. */
-type SettingKind = 'string' | 'number' | 'nullable-number' | 'list';
+type SettingKind = 'string' | 'number' | 'nullable-number' | 'boolean' | 'list';
 const SETTINGS: Record<string, { path: string; kind: SettingKind }> = {
   'data-dir': { path: 'dataDir', kind: 'string' },
   store: { path: 'store', kind: 'string' },
@@ -311,7 +341,7 @@ const SETTINGS: Record<string, { path: string; kind: SettingKind }> = {
   'live-recheck-ms': { path: 'live.recheckMs', kind: 'number' },
   'live-max-streams-per-token': { path: 'live.maxStreamsPerToken', kind: 'number' },
   'mqtt-host': { path: 'mqtt.host', kind: 'string' },
-  'mqtt-port': { path: 'mqtt.port', kind: 'number' },
+  'mqtt-port': { path: 'mqtt.port', kind: 'nullable-number' },
   'mqtt-ws-port': { path: 'mqtt.wsPort', kind: 'nullable-number' },
   'mqtt-ws-allowed-origins': { path: 'mqtt.wsAllowedOrigins', kind: 'list' },
   broker: { path: 'mqtt.broker', kind: 'string' },
@@ -319,6 +349,16 @@ const SETTINGS: Record<string, { path: string; kind: SettingKind }> = {
   'broker-admin': { path: 'mqtt.brokerAdmin', kind: 'string' },
   'broker-admin-username': { path: 'mqtt.brokerAdminUsername', kind: 'string' },
   'broker-admin-password': { path: 'mqtt.brokerAdminPassword', kind: 'string' },
+  'broker-ca-file': { path: 'mqtt.brokerCaFile', kind: 'string' },
+  'broker-cert-file': { path: 'mqtt.brokerCertFile', kind: 'string' },
+  'broker-key-file': { path: 'mqtt.brokerKeyFile', kind: 'string' },
+  'mqtt-tls-port': { path: 'mqtt.tlsPort', kind: 'nullable-number' },
+  'mqtt-wss-port': { path: 'mqtt.wssPort', kind: 'nullable-number' },
+  'http-tls': { path: 'http.tls', kind: 'boolean' },
+  'tls-cert-file': { path: 'tls.certFile', kind: 'string' },
+  'tls-key-file': { path: 'tls.keyFile', kind: 'string' },
+  'tls-client-ca-file': { path: 'tls.clientCaFile', kind: 'string' },
+  'tls-watch-ms': { path: 'tls.watchMs', kind: 'number' },
   'mqtt-max-packet-bytes': { path: 'mqtt.maxPacketBytes', kind: 'number' },
   'rate-per-sec': { path: 'mqtt.ratePerSec', kind: 'number' },
   'rate-burst': { path: 'mqtt.rateBurst', kind: 'number' },
@@ -351,6 +391,11 @@ function envName(flag: string): string {
 function convert(raw: string, kind: SettingKind): unknown {
   if (kind === 'string') return raw;
   if (kind === 'list') return raw.split(',').filter((s) => s.trim() !== '');
+  if (kind === 'boolean') {
+    if (['true', 'on', 'yes', '1'].includes(raw)) return true;
+    if (['false', 'off', 'no', '0'].includes(raw)) return false;
+    return raw;
+  }
   if (kind === 'nullable-number' && (raw === 'off' || raw === 'none')) return null;
   const n = Number(raw);
   // Leave what is not a number as a string: zod then names the field and says what it expected.
@@ -403,6 +448,54 @@ export function parseFlags(argv: readonly string[]): {
   return { flags, positional, issues };
 }
 
+const resolveOrNull = (cwd: string, path: string | null) => (path ? resolve(cwd, path) : null);
+
+/** What the TLS settings lack: a listener on TLS needs the certificate and key, a key its certificate. */
+function tlsIssues(data: z.infer<typeof configSchema>): { path: string; message: string }[] {
+  const issues: { path: string; message: string }[] = [];
+  const users = [
+    data.http.tls && 'http.tls',
+    data.mqtt.tlsPort !== null && 'mqtt.tlsPort',
+    data.mqtt.wssPort !== null && 'mqtt.wssPort',
+  ].filter((u): u is string => typeof u === 'string');
+  const { certFile, keyFile, clientCaFile } = data.tls;
+  if (users.length > 0) {
+    for (const [path, flag, value] of [
+      ['tls.certFile', '--tls-cert-file', certFile],
+      ['tls.keyFile', '--tls-key-file', keyFile],
+    ] as const) {
+      if (value === null)
+        issues.push({ path, message: `required by ${users.join(', ')} (${flag})` });
+    }
+  } else if (certFile !== null || keyFile !== null || clientCaFile !== null) {
+    issues.push({
+      path: 'tls',
+      message: 'no listener uses TLS: set http.tls, mqtt.tlsPort or mqtt.wssPort too',
+    });
+  }
+  if (clientCaFile !== null && data.mqtt.tlsPort === null && data.mqtt.wssPort === null) {
+    issues.push({
+      path: 'tls.clientCaFile',
+      message: 'device certificates log in over MQTT: set mqtt.tlsPort or mqtt.wssPort too',
+    });
+  }
+  if ((data.mqtt.brokerCertFile === null) !== (data.mqtt.brokerKeyFile === null)) {
+    issues.push({
+      path: data.mqtt.brokerCertFile === null ? 'mqtt.brokerCertFile' : 'mqtt.brokerKeyFile',
+      message:
+        'a client certificate and its key go together (--broker-cert-file, --broker-key-file)',
+    });
+  }
+  const brokerTls = [data.mqtt.brokerCaFile, data.mqtt.brokerCertFile].some((f) => f !== null);
+  if (brokerTls && !data.mqtt.broker?.startsWith('mqtts://')) {
+    issues.push({
+      path: 'mqtt.broker',
+      message: 'broker CA and certificate files are for an mqtts:// broker',
+    });
+  }
+  return issues;
+}
+
 /** Flags that are not configuration (commands read them); `loadConfig` lets them through. */
 export const COMMAND_FLAGS = new Set(['role', 'name', 'config']);
 
@@ -438,6 +531,8 @@ export function loadConfig(options: LoadConfigOptions = {}): Config {
   if (!result.success) issues.push(...fieldIssues(result.error));
   if (issues.length > 0 || !result.success) throw new ConfigError(issues);
   const data = result.data;
+  const tlsProblems = tlsIssues(data);
+  if (tlsProblems.length > 0) throw new ConfigError(tlsProblems);
   const dataDir = isAbsolute(data.dataDir) ? data.dataDir : resolve(cwd, data.dataDir);
   const postgres = data.store !== null && /^postgres(ql)?:\/\//.test(data.store);
   if (postgres && data.mqtt.brokerAdmin === 'dynsec' && data.mqtt.brokerPassword === null) {
@@ -471,6 +566,18 @@ export function loadConfig(options: LoadConfigOptions = {}): Config {
       dir: data.engines.dir ? resolve(cwd, data.engines.dir) : join(dataDir, 'engines'),
     },
     keyFile: data.keyFile ? resolve(cwd, data.keyFile) : join(dataDir, 'fleet-key.pem'),
+    tls: {
+      ...data.tls,
+      certFile: resolveOrNull(cwd, data.tls.certFile),
+      keyFile: resolveOrNull(cwd, data.tls.keyFile),
+      clientCaFile: resolveOrNull(cwd, data.tls.clientCaFile),
+    },
+    mqtt: {
+      ...data.mqtt,
+      brokerCaFile: resolveOrNull(cwd, data.mqtt.brokerCaFile),
+      brokerCertFile: resolveOrNull(cwd, data.mqtt.brokerCertFile),
+      brokerKeyFile: resolveOrNull(cwd, data.mqtt.brokerKeyFile),
+    },
     auth: {
       ...data.auth,
       tokenKeyFile: data.auth.tokenKeyFile

@@ -1,6 +1,8 @@
-import { chmodSync, writeFileSync } from 'node:fs';
+import { chmodSync, readFileSync, writeFileSync } from 'node:fs';
+import { createServer as createHttpsServer } from 'node:https';
 import { join } from 'node:path';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
+import type { Server as TlsServer } from 'node:tls';
 import { CONTROL_PLANE_USERNAME } from '@facefleet/protocol';
 import { openStore, type Store } from '@facefleet/store';
 import { type ServerType, serve } from '@hono/node-server';
@@ -29,6 +31,7 @@ import { batchMessages, changeMessage, committedOf, decodeBusMessage } from './c
 import type { Config } from './config.js';
 import { createBlobStore } from './engines/blob-store.js';
 import { loadOrCreateFleetKey } from './engines/fleet-key.js';
+import { ConfigError } from './errors.js';
 import { type CommittedMessage, createIngest } from './ingest/ingest.js';
 import { createHaDiscovery } from './integrations/home-assistant.js';
 import { createEventBus } from './live/bus.js';
@@ -41,6 +44,7 @@ import { createRolloutExecutor } from './rollouts/executor.js';
 import { type Change, createChangeFeed } from './services/changes.js';
 import { createServices } from './services/index.js';
 import { createTelemetry } from './telemetry.js';
+import { createServerTls, type ServerTls } from './tls/server-tls.js';
 
 export interface ServerOptions {
   config: Config;
@@ -50,7 +54,22 @@ export interface ServerOptions {
 }
 
 export interface RunningServer {
-  ports: { http: number; mqtt: number | null; ws: number | null };
+  ports: {
+    http: number;
+    mqtt: number | null;
+    ws: number | null;
+    /** MQTT over TLS and over secure WebSocket (null: not listening). */
+    tls: number | null;
+    wss: number | null;
+  };
+  /** Whether the API is served over HTTPS. */
+  https: boolean;
+  /**
+   * Reads the TLS certificate, key and fleet CA again and serves them on every TLS listener from
+   * now on; open connections stay (SIGHUP calls it). False when the files could not be used (the
+   * certificate in use stays); null without TLS.
+   */
+  reloadTls(reason?: string): boolean | null;
   /** The parts, for tests and embedding: `app.request()` reaches the API without a socket. */
   app: ReturnType<typeof createApp>;
   store: Store;
@@ -83,8 +102,9 @@ export function announceFirstAdminToken(token: string, dataDir: string, terminal
 }
 
 /** Whether the control-plane login with `password` is accepted by the broker at `url`. */
-async function canLogin(url: string, password: string): Promise<boolean> {
+async function canLogin(url: string, password: string, tls: BrokerTls): Promise<boolean> {
   const client = mqtt.connect(url, {
+    ...tls,
     username: CONTROL_PLANE_USERNAME,
     password,
     clientId: `facefleet-cp-probe-${process.pid}`,
@@ -101,6 +121,26 @@ async function canLogin(url: string, password: string): Promise<boolean> {
   return ok;
 }
 
+/** What the control plane presents to an external `mqtts://` broker: its CA, a client certificate. */
+export type BrokerTls = { ca?: Buffer; cert?: Buffer; key?: Buffer };
+
+function brokerTls(mqttConfig: Config['mqtt']): BrokerTls {
+  const read = (path: string | null, field: string) => {
+    if (!path) return undefined;
+    try {
+      return readFileSync(path);
+    } catch (err) {
+      throw new ConfigError([
+        { path: field, message: `cannot read ${path}: ${(err as Error).message}` },
+      ]);
+    }
+  };
+  const ca = read(mqttConfig.brokerCaFile, 'mqtt.brokerCaFile');
+  const cert = read(mqttConfig.brokerCertFile, 'mqtt.brokerCertFile');
+  const key = read(mqttConfig.brokerKeyFile, 'mqtt.brokerKeyFile');
+  return { ...(ca ? { ca } : {}), ...(cert ? { cert } : {}), ...(key ? { key } : {}) };
+}
+
 /**
  * Wires the control plane together: database, ingest, broker (embedded or external), executors,
  * HTTP API. Everything is built here from its dependencies; nothing lives in module state.
@@ -113,6 +153,19 @@ export async function createServer({
   const instanceId = config.instanceId;
   // Keys, the database and engines live here: no other local user reads any of it.
   keepPrivate(config.dataDir);
+  // The certificate of every TLS listener, read first: a file that cannot be used stops the start.
+  let tlsReloads: ReturnType<ReturnType<typeof createTelemetry>['counter']> | undefined;
+  const serverTls: ServerTls | undefined =
+    config.tls.certFile && config.tls.keyFile
+      ? createServerTls({
+          certFile: config.tls.certFile,
+          keyFile: config.tls.keyFile,
+          clientCaFile: config.tls.clientCaFile,
+          watchMs: config.tls.watchMs,
+          log: log.child({ part: 'tls' }),
+          onReload: (ok) => tlsReloads?.inc({ result: ok ? 'ok' : 'failed' }),
+        })
+      : undefined;
   // Set once the leader lease exists (below): what to do when the bus is back after a loss.
   let busBack: () => void = () => {};
   const store = await openStore(config.store, {
@@ -129,6 +182,21 @@ export async function createServer({
   log.info({ store: store.location, kind: store.kind, instance: instanceId }, 'store open');
   const clustered = store.kind === 'postgres';
   const telemetry = createTelemetry();
+  tlsReloads = telemetry.counter(
+    'facefleet_tls_reloads_total',
+    'Reloads of the TLS certificate and key (SIGHUP or a file change), by result.',
+  );
+  const tlsHandshakeFailures = telemetry.counter(
+    'facefleet_tls_handshake_failures_total',
+    'TLS handshakes that failed (the client does not trust the certificate, TLS below 1.2, not TLS), by listener.',
+  );
+  if (serverTls) {
+    telemetry.gauge(
+      'facefleet_tls_certificate_expiry_seconds',
+      'Seconds until the served TLS certificate expires.',
+      () => [[{}, (serverTls.notAfter.getTime() - Date.now()) / 1000]],
+    );
+  }
   const keyLog = createLogLimiter(log);
   const secrets = createSecrets(loadOrCreateKey(config.auth.tokenKeyFile, 'token key'), () =>
     keyLog.warn(
@@ -236,6 +304,7 @@ export async function createServer({
     }
   }
   if (config.mqtt.broker) {
+    const tls = brokerTls(config.mqtt);
     let password = config.mqtt.brokerPassword;
     if (config.mqtt.brokerAdmin === 'dynsec') {
       const dynsecLog = log.child({ part: 'dynsec' });
@@ -245,6 +314,7 @@ export async function createServer({
           username: config.mqtt.brokerAdminUsername,
           // Required by the config schema with brokerAdmin dynsec.
           password: config.mqtt.brokerAdminPassword ?? '',
+          tls,
           log: dynsecLog,
         }),
         known: async () => ({
@@ -257,7 +327,7 @@ export async function createServer({
       // The control plane's own login: the configured password, or a fresh one this start. When
       // the broker already takes the configured one (another instance set it), it is left as it
       // is: setting it again would drop that instance's sessions. The leader reconciles.
-      const setPassword = password === null || !(await canLogin(config.mqtt.broker, password));
+      const setPassword = password === null || !(await canLogin(config.mqtt.broker, password, tls));
       password ??= newSecret();
       try {
         await dynsec.setup(password, { setPassword, reconcile: false });
@@ -276,6 +346,7 @@ export async function createServer({
     const connecting = createExternalBroker({
       url: config.mqtt.broker,
       password,
+      tls,
       // Stable, so the broker keeps this instance's sessions and their queued messages across
       // restarts.
       clientId: `facefleet-cp-${instanceId}`,
@@ -299,6 +370,10 @@ export async function createServer({
       host: config.mqtt.host,
       port: config.mqtt.port,
       wsPort: config.mqtt.wsPort,
+      tlsPort: config.mqtt.tlsPort,
+      wssPort: config.mqtt.wssPort,
+      tls: serverTls,
+      onTlsError: (listener) => tlsHandshakeFailures.inc({ listener }),
       wsAllowedOrigins: config.mqtt.wsAllowedOrigins,
       maxPacketBytes: config.mqtt.maxPacketBytes,
       ratePerSec: config.mqtt.ratePerSec,
@@ -500,6 +575,7 @@ export async function createServer({
     fleetKey,
     maxEngineBytes: config.engines.maxBytes,
     engineQuotaBytes: config.engines.quotaBytes,
+    fleetCa: () => serverTls?.fleetCa() ?? [],
     webhooks: { allowHosts: config.alerts.webhookAllowHosts },
     tokenHashes,
     log: serviceLog,
@@ -548,20 +624,47 @@ export async function createServer({
     void rollouts.tick();
   }, config.tickMs);
 
+  const https = config.http.tls && serverTls ? serverTls : undefined;
   const http: ServerType = await new Promise((resolve, reject) => {
     const server = serve(
-      { fetch: app.fetch, hostname: config.http.host, port: config.http.port },
+      {
+        fetch: app.fetch,
+        hostname: config.http.host,
+        port: config.http.port,
+        ...(https
+          ? {
+              createServer: createHttpsServer,
+              serverOptions: https.serverOptions({ clientCertificates: false }),
+            }
+          : {}),
+      },
       () => resolve(server),
     );
     server.once('error', reject);
   });
+  // An HTTPS server is a TLS server: reloads reach it too.
+  if (https) {
+    https.attach(http as TlsServer);
+    http.on('tlsClientError', () => tlsHandshakeFailures.inc({ listener: 'https' }));
+  }
   const address = http.address();
   const httpPort = typeof address === 'object' && address ? address.port : config.http.port;
-  log.info({ host: config.http.host, port: httpPort }, 'HTTP API listening');
+  log.info(
+    { host: config.http.host, port: httpPort, scheme: https ? 'https' : 'http' },
+    'HTTP API listening',
+  );
 
   let closing: Promise<void> | undefined;
   return {
-    ports: { http: httpPort, mqtt: broker.ports.mqtt, ws: broker.ports.ws },
+    ports: {
+      http: httpPort,
+      mqtt: broker.ports.mqtt,
+      ws: broker.ports.ws,
+      tls: broker.ports.tls,
+      wss: broker.ports.wss,
+    },
+    https: https !== undefined,
+    reloadTls: (reason = 'requested') => serverTls?.reload(reason) ?? null,
     app,
     store,
     ingest,
@@ -577,6 +680,7 @@ export async function createServer({
     close() {
       closing ??= (async () => {
         closingStarted = true;
+        serverTls?.close();
         clearInterval(tickTimer);
         clearInterval(rateTimer);
         // Event streams never end by themselves: end them, or closing the HTTP server would wait.

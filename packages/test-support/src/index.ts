@@ -64,4 +64,14 @@ export {
   startProcess,
   type WaitForLineOptions,
 } from './process.js';
+export {
+  type CertificateAuthority,
+  certificateFingerprint,
+  createTestPki,
+  type IssuedCertificate,
+  type IssueOptions,
+  opensslBin,
+  type TestPki,
+} from './tls.js';
+export { fetchTrusting } from './tls-fetch.js';
 export { canConnect, freePort, type Truthy, type WaitOptions, waitFor } from './wait.js';

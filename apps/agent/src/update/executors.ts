@@ -32,6 +32,8 @@ export interface ExecutorDeps {
   controlPlaneUrl: string;
   deviceId: string;
   token: string;
+  /** The CA an https:// control plane's certificate is checked against; default: the system's. */
+  ca?: Buffer | undefined;
   fleetPublicKey: KeyObject;
   trtexecBin: string;
   trtexecBuildArgs: string[];
@@ -213,6 +215,7 @@ export function createExecutors(deps: ExecutorDeps): Executors {
         url: url(manifest.url),
         deviceId: deps.deviceId,
         token: deps.token,
+        ca: deps.ca,
         dest: paths.partial,
         expectedSize: manifest.size,
         onProgress: (bytes) => {
@@ -228,6 +231,7 @@ export function createExecutors(deps: ExecutorDeps): Executors {
           url: url(manifest.calibration.url),
           deviceId: deps.deviceId,
           token: deps.token,
+          ca: deps.ca,
           dest: paths.calibration,
           expectedSize: manifest.calibration.size,
         });

@@ -12,6 +12,7 @@ import { lingerOnClose } from './linger.js';
 import { DOCS_HTML, openApiDocument } from './openapi.js';
 import { adminRoutes } from './routes/admin.js';
 import { alertRoutes } from './routes/alerts.js';
+import { certificateRoutes } from './routes/certificates.js';
 import { deviceRoutes } from './routes/devices.js';
 import { engineRoutes } from './routes/engines.js';
 import { fleetRoutes } from './routes/fleet.js';
@@ -120,6 +121,7 @@ export function createApp(deps: AppDeps) {
       });
     })
     .route('/api/v1', deviceRoutes(deps))
+    .route('/api/v1', certificateRoutes(deps))
     .route('/api/v1', engineRoutes(deps))
     .route('/api/v1', rolloutRoutes(deps))
     .route('/api/v1', alertRoutes(deps))

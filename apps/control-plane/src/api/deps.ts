@@ -11,6 +11,7 @@ import type { Ingest } from '../ingest/ingest.js';
 import type { LiveHub } from '../live/hub.js';
 import type { RolloutExecutor } from '../rollouts/executor.js';
 import type { AlertRuleService } from '../services/alert-rules.js';
+import type { CertificateService } from '../services/certificates.js';
 import type { DeviceService } from '../services/devices.js';
 import type { EngineService } from '../services/engines.js';
 import type { SubscriberService } from '../services/subscribers.js';
@@ -38,6 +39,8 @@ export interface AppDeps {
   engines: EngineService;
   subscribers: SubscriberService;
   alertRules: AlertRuleService;
+  /** Device certificates (TLS logins): enrolled and revoked through the API. */
+  certificates: CertificateService;
   rollouts: RolloutExecutor;
   /** Device messages forwarded over HTTP (routes/ingest.ts) go through the same ingest. */
   ingest: Ingest;

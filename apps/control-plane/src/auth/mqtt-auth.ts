@@ -1,5 +1,6 @@
 import { type Principal, parseMqttUsername } from '@facefleet/protocol';
 import type { Store } from '@facefleet/store';
+import type { PeerCertificate } from '../tls/peer.js';
 import type { Secrets } from './secrets.js';
 import type { TokenHashCache } from './token-hashes.js';
 
@@ -7,6 +8,8 @@ import type { TokenHashCache } from './token-hashes.js';
 export interface MqttLogin {
   username: string | undefined;
   password: Uint8Array | undefined;
+  /** The client certificate of a TLS connection, verified by the handshake (tls/peer.ts). */
+  certificate?: PeerCertificate | undefined;
 }
 
 export interface MqttAuthOptions {
@@ -17,16 +20,36 @@ export interface MqttAuthOptions {
 }
 
 /**
- * Who an MQTT login is: a device (its id + device token), a read-only subscriber
- * (`subscriber@NAME` + subscriber token) or nobody (undefined). Deny by default.
+ * Who an MQTT login is: a device (its id + device token, or its enrolled client certificate), a
+ * read-only subscriber (`subscriber@NAME` + subscriber token) or nobody (undefined). Deny by
+ * default.
  *
  * An unknown id does the same hashing as a known one (Secrets.verify), and an old scrypt hash that
  * verifies is replaced by the keyed hash (only if the device's token did not change meanwhile).
+ *
+ * A trusted client certificate decides alone, the password unread: its subject CN must be the
+ * username, and it must be enrolled for that device and not revoked. (One the TLS handshake could
+ * not verify never gets here: the broker refuses it first, whatever the password.)
  */
 export function createMqttAuthenticator(options: MqttAuthOptions) {
   const { store, secrets } = options;
+
+  const byCertificate = async (
+    certificate: PeerCertificate,
+    username: string | undefined,
+  ): Promise<Principal | undefined> => {
+    const user = parseMqttUsername(username);
+    if (!certificate.trusted || user?.principal.kind !== 'device') return undefined;
+    const id = user.principal.deviceId;
+    if (certificate.commonName !== id) return undefined;
+    const row = await store.certificates.get(certificate.fingerprint);
+    if (!row || row.deviceId !== id || row.revokedAt !== null) return undefined;
+    return (await store.devices.exists(id)) ? user.principal : undefined;
+  };
+
   return async function authenticate(login: MqttLogin): Promise<Principal | undefined> {
     const { username, password } = login;
+    if (login.certificate) return byCertificate(login.certificate, username);
     const user = parseMqttUsername(username);
     if (!user || !password || password.byteLength === 0 || password.byteLength > 1024) {
       return undefined;

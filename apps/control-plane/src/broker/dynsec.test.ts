@@ -1,4 +1,4 @@
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import {
@@ -153,6 +153,8 @@ describe('external mosquitto with logins managed through dynamic security', () =
   const clients: MqttClient[] = [];
   const tokens: Record<string, string> = {};
 
+  // The control plane's sessions (admin, publisher, ingest) over the shipped config's TLS listener,
+  // the broker checked against the fleet CA; devices and observers on the loopback listener.
   const start = () =>
     startTestServer(
       [
@@ -285,6 +287,26 @@ describe('external mosquitto with logins managed through dynamic security', () =
       10_000,
       'the faces window to be stored',
     );
+  });
+
+  it('devices log in over the shipped TLS listener, the broker checked against the fleet CA', async () => {
+    const over = (ca?: Buffer) =>
+      connectClient(mosquitto.tlsUrl, {
+        username: 'cam-b',
+        password: tokens['cam-b'],
+        clientId: 'cam-b',
+        ...(ca ? { ca } : {}),
+      });
+    const before = await stored('cam-b');
+    const c = await over(readFileSync(mosquitto.caFile));
+    clients.push(c);
+    await c.publishAsync(topics.faces('cam-b'), JSON.stringify(facesMessage('cam-b', 900)), {
+      qos: 1,
+    });
+    await waitFor(async () => (await stored('cam-b')) > before, 10_000, "cam-b's window over TLS");
+    await c.endAsync();
+    // a client that does not trust the broker's certificate (the system's CAs only) gets no session
+    await expect(over()).rejects.toThrow(/certificate|verify/i);
   });
 
   it('gives read-only subscriber credentials alerts, face counts, status and metrics, and no device topic to publish', async () => {

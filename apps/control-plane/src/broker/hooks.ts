@@ -8,6 +8,7 @@ import { decodeDeviceMessage } from '../ingest/decode.js';
 import type { Ingest } from '../ingest/ingest.js';
 import { createLogLimiter } from '../log-limit.js';
 import type { Telemetry } from '../telemetry.js';
+import { peerCertificate } from '../tls/peer.js';
 import type { SessionRegistry } from './sessions.js';
 
 /** The peer address of a client's connection (TCP, TLS or WebSocket); `local` for an in-memory stream. */
@@ -97,8 +98,9 @@ export function createBrokerHooks(options: BrokerHooksOptions) {
   };
 
   /**
-   * CONNECT: the address's failed-login count, the password against the store, then the
-   * client-id rule and the login's session limit; the session is admitted.
+   * CONNECT: the address's failed-login count; a client certificate the TLS handshake could not
+   * verify is refused; then the certificate or the password against the store, the client-id rule
+   * and the login's session limit; the session is admitted.
    */
   const authenticate: Hook<'authenticate'> = (client, username, password, done) => {
     // (the address costs a system call: asked only once some address failed lately)
@@ -109,9 +111,17 @@ export function createBrokerHooks(options: BrokerHooksOptions) {
       done(refuse(client, username, 'throttled', detail, 3), false);
       return;
     }
+    const certificate = peerCertificate(client.req?.socket ?? client.conn);
+    if (certificate && !certificate.trusted) {
+      // another CA, expired, not yet valid: refused whatever password comes with it
+      options.throttle.failed(clientAddress(client));
+      const detail = `not authorized: client certificate not trusted (${certificate.error})`;
+      done(refuse(client, username, 'certificate', detail, 5), false);
+      return;
+    }
     const name = username ?? '';
     const epoch = sessions.epoch(name);
-    options.authenticate({ username, password }).then(
+    options.authenticate({ username, password, certificate }).then(
       (principal) => {
         if (!principal || sessions.epoch(name) !== epoch) {
           if (!principal) options.throttle.failed(clientAddress(client));

@@ -108,6 +108,7 @@ export function createDeviceService(deps: DeviceServiceDeps) {
     async remove(id: string): Promise<{ warning?: string }> {
       if (!(await store.devices.delete(id))) throw new ServiceError('not_found', `no device ${id}`);
       forget(id);
+      await store.certificates.deleteOfDevice(id);
       await deps.changes.publish({ kind: 'device', id });
       const warning = await revokeOrWarn(deps, { kind: 'device', deviceId: id });
       // An empty retained message clears the device's desired state on the broker.

@@ -1,3 +1,4 @@
+import type { X509Certificate } from 'node:crypto';
 import type { Store } from '@facefleet/store';
 import type { Logger } from 'pino';
 import type { WebhookPolicy } from '../alerts/webhook.js';
@@ -8,6 +9,7 @@ import type { Broker } from '../broker/types.js';
 import type { BlobStore } from '../engines/blob-store.js';
 import type { FleetKey } from '../engines/fleet-key.js';
 import { createAlertRuleService } from './alert-rules.js';
+import { createCertificateService } from './certificates.js';
 import type { ChangeFeed } from './changes.js';
 import { createDeviceService } from './devices.js';
 import { createEngineService } from './engines.js';
@@ -23,6 +25,8 @@ export interface ServiceDeps {
   fleetKey: FleetKey;
   maxEngineBytes: number;
   engineQuotaBytes: number;
+  /** The fleet CA's certificates as they are now (device certificates); none by default. */
+  fleetCa?: () => readonly X509Certificate[];
   /** Which webhook hosts alert rules may name. */
   webhooks: WebhookPolicy;
   /** The embedded broker's device token hashes in memory, told of every token change. */
@@ -53,6 +57,13 @@ export function createServices(deps: ServiceDeps) {
     }),
     subscribers: createSubscriberService({ store, secrets, credentials, log }),
     alertRules: createAlertRuleService({ store, changes, webhooks: deps.webhooks }),
+    certificates: createCertificateService({
+      store,
+      credentials,
+      changes,
+      fleetCa: deps.fleetCa ?? (() => []),
+      log,
+    }),
   };
 }
 export type Services = ReturnType<typeof createServices>;
