@@ -47,8 +47,15 @@ function networkReason(err: unknown): string {
 const NULL_BODY = new Set([101, 204, 205, 304]);
 
 /** The answer's parsed JSON, typed by the route that gave it. */
-async function json<T>(response: Promise<{ json(): Promise<T> }>): Promise<T> {
-  return (await response).json();
+/**
+ * The JSON of an answer. What devices report (a status reason, an update's failure) is the
+ * devices' to choose, and commands print it: every string comes with its control, bidi and
+ * invisible characters written out (`printable`), unless `raw` (data a command uses as it is: the
+ * fleet's public key PEM, which the server makes itself).
+ */
+async function json<T>(response: Promise<{ json(): Promise<T> }>, raw = false): Promise<T> {
+  const data = await (await response).json();
+  return raw ? data : (printableDeep(data) as T);
 }
 
 export function createApiClient(options: ApiClientOptions) {
@@ -96,9 +103,7 @@ export function createApiClient(options: ApiClientOptions) {
         `is ${base} a facefleet control plane?`,
       );
     }
-    // What devices report (a status reason, an update's failure) is the devices' to choose:
-    // nothing the server answers reaches the terminal with its control characters.
-    return new Response(text === '' ? 'null' : JSON.stringify(printableDeep(data)), {
+    return new Response(text === '' ? 'null' : text, {
       status: NULL_BODY.has(res.status) ? 200 : res.status,
       headers: res.headers,
     });
@@ -121,7 +126,7 @@ export function createApiClient(options: ApiClientOptions) {
     server: base,
     health: () => json(hc<AppType>(base, { fetch: call }).healthz.$get()),
     me: () => json(api.me.$get()),
-    publicKey: () => json(anonymous.fleet['public-key'].$get()),
+    publicKey: () => json(anonymous.fleet['public-key'].$get(), true),
 
     listDevices: async (query: Parameters<typeof api.devices.$get>[0]['query'] = {}) =>
       (await json(api.devices.$get({ query }))).devices,

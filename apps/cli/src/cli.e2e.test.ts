@@ -139,6 +139,8 @@ describe('login and devices', () => {
     expect((JSON.parse(json.stdout) as { status: { reason: string } }).status.reason).toBe(
       '\\u001b]0;owned\\u0007\\u001b[2J\\u000d\\u000astate:      online (all good)\\u202e',
     );
+    // (the fleet the later tests count is as it was)
+    expect((await cp.api('DELETE', '/api/v1/devices/cam-evil')).status).toBe(200);
   });
 
   it('says the server cannot be reached (exit 6) without a stack trace', async () => {
