@@ -314,46 +314,30 @@ describe('infra/jetson/install.sh --root DIR --dry-run', () => {
     const node = fakeNode(root, 'v20.11.1');
     const args = enroll(key);
     const at = args.indexOf('--device-token-file');
-    const inArgs = [...args.slice(0, at), '--device-token', TOKEN, ...args.slice(at + 2)];
-    const refused = install(['--root', root, '--dry-run', ...inArgs], node);
+    /** The enrollment flags with `token` (flag and value) where the token file was. */
+    const withToken = (...token: string[]) => [
+      '--root',
+      root,
+      '--dry-run',
+      ...args.slice(0, at),
+      ...token,
+      ...args.slice(at + 2),
+    ];
+    const refused = install(withToken('--device-token', TOKEN), node);
     expect(refused.status).toBe(2);
     expect(refused.stderr).toContain('visible to every local user (ps)');
     expect(existsSync(join(root, 'etc/facefleet/agent.json'))).toBe(false);
     // standard input: `… --device-token-file - < token`
-    const fromStdin = spawnSync(
-      'bash',
-      [
-        script,
-        '--root',
-        root,
-        '--dry-run',
-        ...args.slice(0, at),
-        '--device-token-file',
-        '-',
-        ...args.slice(at + 2),
-      ],
-      {
-        encoding: 'utf8',
-        input: `${TOKEN}\n`,
-        env: { ...process.env, PATH: `${join(node, '..')}:${process.env.PATH}` },
-      },
-    );
+    const fromStdin = spawnSync('bash', [script, ...withToken('--device-token-file', '-')], {
+      encoding: 'utf8',
+      input: `${TOKEN}\n`,
+      env: { ...process.env, PATH: `${join(node, '..')}:${process.env.PATH}` },
+    });
     expect(fromStdin.status, fromStdin.stderr).toBe(0);
     expect(readFileSync(join(root, 'etc/facefleet/device-token'), 'utf8')).toBe(`${TOKEN}\n`);
     // a file that is not one token line
     writeFileSync(join(root, 'bad.token'), 'two words\n');
-    const bad = install(
-      [
-        '--root',
-        root,
-        '--dry-run',
-        ...args.slice(0, at),
-        '--device-token-file',
-        join(root, 'bad.token'),
-        ...args.slice(at + 2),
-      ],
-      node,
-    );
+    const bad = install(withToken('--device-token-file', join(root, 'bad.token')), node);
     expect(bad.status).toBe(2);
     expect(bad.stderr).toContain('expected one line holding the device token');
   });

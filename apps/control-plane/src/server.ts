@@ -42,7 +42,7 @@ import { keepPrivate } from './private-files.js';
 import { createDesiredPublisher } from './rollouts/desired.js';
 import { createRolloutExecutor } from './rollouts/executor.js';
 import { type Change, createChangeFeed } from './services/changes.js';
-import { createServices } from './services/index.js';
+import { createServices, serviceSettings } from './services/index.js';
 import { createTelemetry } from './telemetry.js';
 import { createServerTls, type ServerTls } from './tls/server-tls.js';
 
@@ -573,10 +573,8 @@ export async function createServer({
     changes,
     blobs,
     fleetKey,
-    maxEngineBytes: config.engines.maxBytes,
-    engineQuotaBytes: config.engines.quotaBytes,
+    ...serviceSettings(config),
     fleetCa: () => serverTls?.fleetCa() ?? [],
-    webhooks: { allowHosts: config.alerts.webhookAllowHosts },
     tokenHashes,
     log: serviceLog,
   });

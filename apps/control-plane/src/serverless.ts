@@ -21,7 +21,7 @@ import { createLiveHub } from './live/hub.js';
 import { createDesiredPublisher } from './rollouts/desired.js';
 import { createRolloutExecutor } from './rollouts/executor.js';
 import { createChangeFeed } from './services/changes.js';
-import { createServices } from './services/index.js';
+import { createServices, serviceSettings } from './services/index.js';
 import { createTelemetry } from './telemetry.js';
 
 export interface ServerlessApp {
@@ -106,9 +106,7 @@ export async function createServerlessApp({
     changes,
     blobs,
     fleetKey,
-    maxEngineBytes: config.engines.maxBytes,
-    engineQuotaBytes: config.engines.quotaBytes,
-    webhooks: { allowHosts: config.alerts.webhookAllowHosts },
+    ...serviceSettings(config),
     log: serviceLog,
   });
   // Engines signed before ids and versions were: signed again (devices now require it).

@@ -69,22 +69,33 @@ export function engineSigningPayload(
   m: Omit<EngineManifest, 'signature' | 'url' | 'name'>,
 ): Buffer {
   return Buffer.from(
-    [
-      'facefleet-engine-v2',
-      m.id,
-      String(m.version),
-      m.sha256,
-      String(m.size),
-      m.deviceClass,
-      m.trtVersion ?? '-',
-      m.backend,
-      m.model,
-      m.format,
-      m.calibration?.sha256 ?? '-',
-      ...(m.dlaCore != null ? [`dla-core ${m.dlaCore}`] : []),
-    ].join('\n'),
-    'utf8',
+    ['facefleet-engine-v2', m.id, String(m.version), ...signedFields(m)].join('\n'),
   );
+}
+
+/**
+ * The first signing payload (v1: neither id nor version), which engines uploaded by earlier
+ * versions carry: only to recognise those signatures and sign the engines again under v2.
+ */
+export function legacyEngineSigningPayload(
+  m: Omit<EngineManifest, 'signature' | 'url' | 'name' | 'id' | 'version'>,
+): Buffer {
+  return Buffer.from(['facefleet-engine-v1', ...signedFields(m)].join('\n'));
+}
+
+/** The fields of a manifest both signing payloads cover, one a line, in order. */
+function signedFields(m: Omit<EngineManifest, 'signature' | 'url' | 'name' | 'id' | 'version'>) {
+  return [
+    m.sha256,
+    String(m.size),
+    m.deviceClass,
+    m.trtVersion ?? '-',
+    m.backend,
+    m.model,
+    m.format,
+    m.calibration?.sha256 ?? '-',
+    ...(m.dlaCore != null ? [`dla-core ${m.dlaCore}`] : []),
+  ];
 }
 
 /**

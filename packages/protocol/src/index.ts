@@ -25,6 +25,7 @@ export {
   type EngineManifest,
   engineManifestSchema,
   engineSigningPayload,
+  legacyEngineSigningPayload,
   rollbackSigningPayload,
 } from './desired.js';
 export {

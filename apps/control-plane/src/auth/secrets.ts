@@ -1,14 +1,6 @@
 import { createHmac, randomBytes, scrypt, timingSafeEqual } from 'node:crypto';
-import {
-  chmodSync,
-  existsSync,
-  linkSync,
-  mkdirSync,
-  readFileSync,
-  rmSync,
-  writeFileSync,
-} from 'node:fs';
-import { dirname } from 'node:path';
+import { existsSync, readFileSync } from 'node:fs';
+import { writeFileOnce } from '../private-files.js';
 
 /**
  * Tokens (device tokens, API tokens, subscriber passwords) are random secrets shown once; only a
@@ -124,8 +116,8 @@ export type Secrets = ReturnType<typeof createSecrets>;
 
 /**
  * Loads a 32-byte key kept as hex in `file` (the session-cookie key, the token hash key), creating
- * it 0600 in a 0700 folder on first start. Written to a temp file and linked into place: instances
- * sharing the folder that start together end with one key.
+ * it 0600 in a 0700 folder on first start (writeFileOnce: instances sharing the folder that start
+ * together end with one key).
  */
 export function loadOrCreateKey(file: string, what: string): Buffer {
   if (existsSync(file)) {
@@ -133,18 +125,8 @@ export function loadOrCreateKey(file: string, what: string): Buffer {
     if (key.length !== 32) throw new Error(`${file}: ${what} must be 64 hex characters`);
     return key;
   }
-  mkdirSync(dirname(file), { recursive: true, mode: 0o700 });
   const key = randomBytes(32);
-  const tmp = `${file}.${process.pid}.tmp`;
-  writeFileSync(tmp, `${key.toString('hex')}\n`, { mode: 0o600 });
-  chmodSync(tmp, 0o600);
-  try {
-    linkSync(tmp, file);
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
-    return loadOrCreateKey(file, what);
-  } finally {
-    rmSync(tmp, { force: true });
-  }
+  // another instance sharing the folder made one first: theirs it is
+  if (!writeFileOnce(file, `${key.toString('hex')}\n`)) return loadOrCreateKey(file, what);
   return key;
 }

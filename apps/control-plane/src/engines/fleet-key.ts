@@ -6,21 +6,14 @@ import {
   sign,
   verify,
 } from 'node:crypto';
-import {
-  chmodSync,
-  existsSync,
-  linkSync,
-  mkdirSync,
-  readFileSync,
-  rmSync,
-  writeFileSync,
-} from 'node:fs';
-import { dirname } from 'node:path';
+import { existsSync, readFileSync } from 'node:fs';
 import {
   type EngineManifest,
   engineSigningPayload,
+  legacyEngineSigningPayload,
   rollbackSigningPayload,
 } from '@facefleet/protocol';
+import { writeFileOnce } from '../private-files.js';
 
 export interface FleetKey {
   /** Ed25519 signature (base64) over the protocol's engineSigningPayload. */
@@ -37,25 +30,6 @@ export interface FleetKey {
   publicKeyPem: string;
 }
 
-/** The v1 signing payload, as versions before engine ids and versions were signed made it. */
-function legacyPayload(m: Omit<EngineManifest, 'url' | 'name'>): Buffer {
-  return Buffer.from(
-    [
-      'facefleet-engine-v1',
-      m.sha256,
-      String(m.size),
-      m.deviceClass,
-      m.trtVersion ?? '-',
-      m.backend,
-      m.model,
-      m.format,
-      m.calibration?.sha256 ?? '-',
-      ...(m.dlaCore != null ? [`dla-core ${m.dlaCore}`] : []),
-    ].join('\n'),
-    'utf8',
-  );
-}
-
 function fromPrivate(privateKey: KeyObject): FleetKey {
   const publicKey = createPublicKey(privateKey);
   return {
@@ -64,7 +38,7 @@ function fromPrivate(privateKey: KeyObject): FleetKey {
       verify(null, engineSigningPayload(m), publicKey, Buffer.from(m.signature, 'base64')),
     signRollback: (r) => sign(null, rollbackSigningPayload(r), privateKey).toString('base64'),
     verifyLegacyManifest: (m) =>
-      verify(null, legacyPayload(m), publicKey, Buffer.from(m.signature, 'base64')),
+      verify(null, legacyEngineSigningPayload(m), publicKey, Buffer.from(m.signature, 'base64')),
     publicKeyPem: publicKey.export({ type: 'spki', format: 'pem' }).toString(),
   };
 }
@@ -81,20 +55,10 @@ export function loadOrCreateFleetKey(file: string): FleetKey & { created: boolea
     }
     return { ...fromPrivate(key), created: false };
   }
-  mkdirSync(dirname(file), { recursive: true, mode: 0o700 });
   const { privateKey } = generateKeyPairSync('ed25519');
-  const tmp = `${file}.${process.pid}.tmp`;
-  writeFileSync(tmp, privateKey.export({ type: 'pkcs8', format: 'pem' }), { mode: 0o600 });
-  chmodSync(tmp, 0o600);
-  // A link, not a rename: when instances sharing the folder start together, one key wins and the
-  // others read it instead of replacing it.
-  try {
-    linkSync(tmp, file);
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
+  // another instance sharing the folder made one first: theirs it is
+  if (!writeFileOnce(file, privateKey.export({ type: 'pkcs8', format: 'pem' }))) {
     return loadOrCreateFleetKey(file);
-  } finally {
-    rmSync(tmp, { force: true });
   }
   return { ...fromPrivate(privateKey), created: true };
 }

@@ -6,6 +6,7 @@ import type { Secrets } from '../auth/secrets.js';
 import type { TokenHashCache } from '../auth/token-hashes.js';
 import type { BrokerCredentials } from '../broker/credentials.js';
 import type { Broker } from '../broker/types.js';
+import type { Config } from '../config.js';
 import type { BlobStore } from '../engines/blob-store.js';
 import type { FleetKey } from '../engines/fleet-key.js';
 import { createAlertRuleService } from './alert-rules.js';
@@ -32,6 +33,15 @@ export interface ServiceDeps {
   /** The embedded broker's device token hashes in memory, told of every token change. */
   tokenHashes?: TokenHashCache | undefined;
   log: Logger;
+}
+
+/** What the services take from the configuration (the server and the serverless entry alike). */
+export function serviceSettings(config: Config) {
+  return {
+    maxEngineBytes: config.engines.maxBytes,
+    engineQuotaBytes: config.engines.quotaBytes,
+    webhooks: { allowHosts: config.alerts.webhookAllowHosts },
+  };
 }
 
 /** The use cases the API calls (a long-running server and the serverless entry build the same). */
