@@ -14,6 +14,10 @@
 # both against (docs/tls.md makes one with openssl). --cert-file/--key-file: a device certificate
 # (CN = the device id) to log in to MQTT with instead of the token.
 #
+# A device with several cameras (one runner serves them all) names each with --camera ID=SRC
+# instead of --source, e.g. --camera door=rtsp://10.0.0.5/s1 --camera yard=/dev/video1; ids are
+# 1-64 characters of A-Z a-z 0-9 . _ -, starting with a letter or digit.
+#
 # --node PATH  run the agent with this Node.js (>= 20; on JetPack 4 also 16.20+) instead of
 #              installing one
 # --root DIR   install below DIR instead of / (the tests use a temporary root)
@@ -26,7 +30,7 @@ usage() {
   sed -n '2,/^[^#]/{/^#/p;}' "$0" | sed 's/^# \{0,1\}//'
   cat <<'USAGE'
 Required: --device-id ID --device-token-file FILE --broker-url URL --control-plane-url URL
-          --fleet-public-key-file FILE --source SRC
+          --fleet-public-key-file FILE, and --source SRC or --camera ID=SRC (repeatable)
           (the device token from a file, or - for standard input: never on the command line,
           which every local user sees in ps; installed as /etc/facefleet/device-token, 0640)
 Optional: --ca-file FILE (the fleet CA; default: the system's CAs)
@@ -44,6 +48,7 @@ dry_run=0
 allow_non_jetson=0
 node_bin=''
 device_id='' token_file='' broker_url='' control_plane_url='' key_file='' source=''
+cameras=()
 model='' backend=tensorrt decoder=detectnet_v2
 ca_file='' cert_file='' cert_key_file='' allow_plaintext=0
 while [ $# -gt 0 ]; do
@@ -65,6 +70,7 @@ while [ $# -gt 0 ]; do
     --cert-file) cert_file=${2:-}; shift 2 ;;
     --key-file) cert_key_file=${2:-}; shift 2 ;;
     --allow-plaintext) allow_plaintext=1; shift ;;
+    --camera) cameras+=("${2:-}"); shift 2 ;;
     --model) model=${2:-}; shift 2 ;;
     --backend) backend=${2:-}; shift 2 ;;
     --decoder) decoder=${2:-}; shift 2 ;;
@@ -79,9 +85,27 @@ missing=()
 [ -n "$broker_url" ] || missing+=(--broker-url)
 [ -n "$control_plane_url" ] || missing+=(--control-plane-url)
 [ -n "$key_file" ] || missing+=(--fleet-public-key-file)
-[ -n "$source" ] || missing+=(--source)
+[ -n "$source" ] || [ ${#cameras[@]} -gt 0 ] || missing+=(--source)
 if [ ${#missing[@]} -gt 0 ]; then
   echo "install.sh: missing ${missing[*]}" >&2
+  exit 2
+fi
+if [ -n "$source" ] && [ ${#cameras[@]} -gt 0 ]; then
+  echo "install.sh: give either --source or --camera, not both" >&2
+  exit 2
+fi
+camera_ids=' '
+for cam in "${cameras[@]}"; do
+  id=${cam%%=*}
+  if [ "$id" = "$cam" ] || [ -z "${cam#*=}" ] || ! [[ $id =~ ^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$ ]]; then
+    echo "install.sh: --camera '$cam': must be ID=SRC, the id 1-64 characters of A-Z a-z 0-9 . _ - starting with a letter or digit" >&2
+    exit 2
+  fi
+  case "$camera_ids" in *" $id "*) echo "install.sh: --camera: id '$id' is given twice" >&2; exit 2 ;; esac
+  camera_ids="$camera_ids$id "
+done
+if [ ${#cameras[@]} -gt 64 ]; then
+  echo "install.sh: --camera: at most 64 cameras (one runner serves them)" >&2
   exit 2
 fi
 [ -r "$key_file" ] || { echo "install.sh: --fleet-public-key-file: cannot read '$key_file'" >&2; exit 2; }
@@ -344,6 +368,21 @@ case "$json_node" in
 esac
 [ -x "$json_node" ] || json_node=node
 json() { "$json_node" -e 'process.stdout.write(JSON.stringify(process.argv[1]))' -- "$1"; }
+# The cameras: `"source": SRC` inside runner, or a top-level `"cameras": [{id, source}, …]`.
+if [ ${#cameras[@]} -gt 0 ]; then
+  camera_json=$("$json_node" -e '
+    const list = process.argv.slice(1).map((c) => {
+      const i = c.indexOf("=");
+      return { id: c.slice(0, i), source: c.slice(i + 1) };
+    });
+    process.stdout.write(JSON.stringify(list));' -- "${cameras[@]}")
+  cameras_line="\"cameras\": $camera_json,"
+  source_line=''
+else
+  cameras_line=''
+  source_line=",
+    \"source\": $(json "$source")"
+fi
 config="$root$confdir/agent.json"
 umask 077
 # the token in a file of its own, read by the agent (deviceTokenFile): never through a command line
@@ -357,12 +396,12 @@ cat >"$config" <<JSON
   $tls_json
   "dataDir": "$datadir",
   "fleetPublicKey": $(json "$(cat "$key_file")"),
+  $cameras_line
   "runner": {
     "bin": "$prefix/packages/runner/build/facefleet-runner",
     "backend": "$backend",
     "model": "$decoder",
-    "bootstrapModel": $(json "$model"),
-    "source": $(json "$source")
+    "bootstrapModel": $(json "$model")$source_line
   }$mqtt_tls_json
 }
 JSON

@@ -118,6 +118,16 @@ describe('runner output against the protocol schema', () => {
       expect(byId.get('lobby')?.state).toBe('ended');
       expect(stats.batch?.batches).toBeGreaterThan(0);
     }
+    // every camera's first state is printed at once, before any frame
+    const firstFrame = lines.findIndex((l) => l.type === 'frame');
+    const early = lines.slice(0, firstFrame).filter((l) => l.type === 'camera');
+    expect(new Map(early.map((l) => (l.type === 'camera' ? [l.id, l.state] : ['', ''])))).toEqual(
+      new Map([
+        ['lobby', 'online'],
+        ['door', 'online'],
+        ['gone', 'failed'],
+      ]),
+    );
   });
 
   it.each([

@@ -1,5 +1,12 @@
 import { generateKeyPairSync } from 'node:crypto';
-import { existsSync, mkdtempSync, readdirSync, readFileSync, statSync } from 'node:fs';
+import {
+  copyFileSync,
+  existsSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  statSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { type Desired, type EngineManifest, examples, topics } from '@facefleet/protocol';
@@ -131,6 +138,8 @@ describe('agent over a real broker with the real runner', () => {
     expect(seqs).toEqual([...seqs].sort((a, b) => a - b)); // in order
     // every window the agent queued arrived, from the start to the clean stop, and nothing else
     expect(seqs).toEqual(queuedWindows(agent));
+    // a one-camera device publishes its windows as before cameras existed: no camera field
+    expect(once.every((r) => !('camera' in r.payload))).toBe(true);
     // The seq counter has no hole a control plane could take for a lost message: every seq is a
     // message received, or the will of a connection (announced in its online status) that never
     // fired — however many reconnect attempts the outage took.
@@ -233,6 +242,90 @@ describe('agent over a real broker with the real runner', () => {
     expect(degraded?.payload.reason).toMatch(/crash loop: exit 3 \(model_load: /);
     expect((degraded?.payload.runner as { state: string } | undefined)?.state).toBe('crashloop');
     expect((await agent.stop()).code).toBe(0);
+    await sub.close();
+  });
+
+  it('three cameras, one runner: a face window per camera, per-camera metrics, and a camera that cannot open reconnecting in the status', async () => {
+    const folder = mkdtempSync(join(tmpdir(), 'ff-agent-imgs-'));
+    copyFileSync('/usr/share/doc/opencv-doc/examples/data/messi5.jpg', join(folder, 'a.jpg'));
+    const { start } = setup('cams-1', {
+      FACEFLEET_RUNNER_SOURCE: '',
+      FACEFLEET_CAMERAS: JSON.stringify([
+        `door=${SAMPLE_VIDEO}`,
+        `lobby=${folder}`,
+        'yard=/dev/video99',
+      ]),
+      FACEFLEET_RUNNER_EXTRA_ARGS: '--max-fps 5 --reconnect-max-s 0.5',
+    });
+    const sub = await subscribe(broker.url, 'facefleet/v1/devices/cams-1/#');
+    const agent = start();
+    type Cam = { id: string; state: string; reason: string | null };
+    const camerasOf = (r: Received) => (r.payload.cameras ?? []) as Cam[];
+    const cameraStates = (r: Received) =>
+      Object.fromEntries(camerasOf(r).map((c) => [c.id, c.state]));
+    const yardDown = (r: Received) => {
+      const s = cameraStates(r);
+      const yard = camerasOf(r).find((c) => c.id === 'yard');
+      return (
+        s.door === 'online' &&
+        s.lobby === 'online' &&
+        yard?.state === 'reconnecting' &&
+        (yard.reason ?? '').includes('/dev/video99')
+      );
+    };
+    await waitFor(() => byKind(sub.received, 'status').some(yardDown), {
+      timeoutMs: 20_000,
+      what: 'a status with door and lobby online, yard reconnecting for /dev/video99',
+    });
+    await waitFor(
+      () => {
+        const faces = byKind(sub.received, 'faces');
+        return (
+          faces.some((r) => r.payload.camera === 'door') &&
+          faces.some((r) => r.payload.camera === 'lobby')
+        );
+      },
+      { timeoutMs: 20_000, what: 'windows of door and lobby' },
+    );
+    await waitFor(
+      () =>
+        byKind(sub.received, 'metrics').some(
+          (r) =>
+            (
+              (r.payload.runner as { cameras?: { id: string; fps: number }[] } | null)?.cameras ??
+              []
+            ).length === 3,
+        ),
+      { timeoutMs: 20_000, what: 'metrics with three cameras' },
+    );
+    const status = byKind(sub.received, 'status').find(yardDown);
+    expect(status?.payload.state).toBe('online'); // one camera down is not a degraded device
+    const faces = byKind(sub.received, 'faces');
+    expect(faces.some((r) => r.payload.camera === 'yard')).toBe(false);
+    expect(faces.every((r) => r.payload.camera !== undefined)).toBe(true);
+    // the lobby is messi5.jpg, looping: one face in each frame
+    expect(
+      faces.filter((r) => r.payload.camera === 'lobby').every((r) => r.payload.max === 1),
+    ).toBe(true);
+    const metrics = byKind(sub.received, 'metrics').find(
+      (r) => ((r.payload.runner as { cameras?: unknown[] } | null)?.cameras ?? []).length === 3,
+    );
+    const perCamera =
+      (metrics?.payload.runner as { cameras: { id: string; fps: number }[] } | undefined)
+        ?.cameras ?? [];
+    expect(perCamera.map((c) => c.id)).toEqual(['door', 'lobby', 'yard']);
+    expect(perCamera.find((c) => c.id === 'yard')?.fps).toBe(0);
+    expect((await agent.stop()).code).toBe(0);
+    await waitFor(() => byKind(sub.received, 'status').at(-1)?.payload.state === 'offline', {
+      what: 'offline status',
+    });
+    // the offline status lists every camera offline
+    expect(Object.values(cameraStates(byKind(sub.received, 'status').at(-1)!))).toEqual([
+      'offline',
+      'offline',
+      'offline',
+    ]);
+    expect(agent.logs.filter((l) => l.msg === 'runner exited; restarting')).toEqual([]);
     await sub.close();
   });
 

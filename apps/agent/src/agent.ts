@@ -1,6 +1,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { extname, join } from 'node:path';
 import {
+  cameraField,
   type Desired,
   desiredSchema,
   type EngineRef,
@@ -15,7 +16,7 @@ import {
   topics,
 } from '@facefleet/protocol';
 import type { Logger } from 'pino';
-import type { AgentConfig } from './config.js';
+import { type AgentConfig, configuredCameras } from './config.js';
 import { AbortedError, UpdateError } from './errors.js';
 import {
   createHealthCollector,
@@ -31,7 +32,7 @@ import {
   type RunnerExit,
   type RunnerSupervisor,
 } from './runner/supervisor.js';
-import { createFacesAggregator } from './telemetry/faces-window.js';
+import { createCameraTelemetry } from './telemetry/cameras.js';
 import { createRunnerMetrics } from './telemetry/runner-metrics.js';
 import { createStatsHistory } from './telemetry/stats-history.js';
 import { openEngineStore } from './update/engine-store.js';
@@ -143,7 +144,8 @@ export function createAgent(options: AgentOptions): Agent {
     onReported: pump,
   });
 
-  const runnerArgs = () => runnerRunArgs(store.get().current, config.runner);
+  const runnerArgs = () =>
+    runnerRunArgs(store.get().current, config.runner, config.cameras ?? null);
   const supervisor: DetectionSource = options.source
     ? options.source(() => store.get().current.ref)
     : createRunnerSupervisor({
@@ -163,7 +165,11 @@ export function createAgent(options: AgentOptions): Agent {
     });
 
   // --- telemetry ------------------------------------------------------------------------------
-  const faces = createFacesAggregator({ boxes: config.publish.boxes, now: Date.now() });
+  const cameras = createCameraTelemetry({
+    ids: configuredCameras(config).map((c) => c.id),
+    boxes: config.publish.boxes,
+    now: Date.now(),
+  });
   const metrics = createRunnerMetrics({ now: Date.now() });
   // The running engine's runner stats windows (the FPS gate's baseline), kept across agent restarts
   // so that a gate soon after one, or a rebuild after a TensorRT upgrade, has figures to compare with.
@@ -176,11 +182,12 @@ export function createAgent(options: AgentOptions): Agent {
   const windowListeners = new Set<(w: StatsWindow) => void>();
   let statsSavedAt = 0;
   supervisor.on('frame', (f) => {
-    faces.add(f);
+    cameras.frame(f);
     metrics.frame(f);
   });
   supervisor.on('stats', (s) => {
     metrics.stats(s);
+    cameras.stats(s);
     const w = statsHistory.add(s);
     if (!w) return;
     for (const l of windowListeners) l(w);
@@ -194,33 +201,52 @@ export function createAgent(options: AgentOptions): Agent {
     }
   });
   supervisor.on('invalid', () => metrics.invalidLine());
-  supervisor.on('spawn', () => statsHistory.spawn());
+  supervisor.on('spawn', () => {
+    statsHistory.spawn();
+    cameras.runnerStarting(Date.now());
+  });
+  supervisor.on('hello', (h) => {
+    cameras.hello(h.cameras?.map((c) => c.id) ?? [], Date.now());
+    publishStatus();
+  });
   supervisor.on('exit', (e) => {
     if (!e.requested) metrics.restart();
+    cameras.runnerDown(
+      e.requested ? 'runner stopped' : `runner not running (${describeExit(e)})`,
+      Date.now(),
+    );
   });
 
   function publishFaces(now: number) {
-    const w = faces.take(now);
-    if (!w) return;
-    const seq = outbox.enqueue({
-      kind: 'faces',
-      topic: topics.faces(deviceId),
-      build: (seq) => {
-        let msg = parsePayload(facesSchema, { v: 1, deviceId, seq, ts: now, ...w }, 'faces');
-        if (JSON.stringify(msg).length > MAX_PAYLOAD_BYTES) {
-          const { boxes: _dropped, ...rest } = msg;
-          msg = rest;
-        }
-        return msg;
-      },
-    });
-    // Every window the device produced, by seq: what the control plane should end up storing.
-    log.debug({ seq, start: w.start, end: w.end, frames: w.frames }, 'faces window queued');
+    for (const { camera, window: w } of cameras.takeFaces(now)) {
+      const seq = outbox.enqueue({
+        kind: 'faces',
+        topic: topics.faces(deviceId),
+        build: (seq) => {
+          let msg = parsePayload(
+            facesSchema,
+            { v: 1, deviceId, ...cameraField(camera), seq, ts: now, ...w },
+            'faces',
+          );
+          if (JSON.stringify(msg).length > MAX_PAYLOAD_BYTES) {
+            const { boxes: _dropped, ...rest } = msg;
+            msg = rest;
+          }
+          return msg;
+        },
+      });
+      // Every window the device produced, by seq: what the control plane should end up storing.
+      log.debug(
+        { seq, camera, start: w.start, end: w.end, frames: w.frames },
+        'faces window queued',
+      );
+    }
     pump();
   }
 
   function publishMetrics(now: number) {
     const runner = metrics.take(now);
+    const perCamera = cameras.takeMetrics(now);
     outbox.enqueue({
       kind: 'metrics',
       topic: topics.metrics(deviceId),
@@ -233,7 +259,12 @@ export function createAgent(options: AgentOptions): Agent {
             seq,
             ts: now,
             intervalS: config.publish.metricsIntervalS,
-            runner: runner && { ...runner, restarts: supervisor.snapshot().restarts },
+            runner: runner && {
+              ...runner,
+              restarts: supervisor.snapshot().restarts,
+              ...(perCamera.cameras.length > 0 ? { cameras: perCamera.cameras } : {}),
+              ...(perCamera.batch ? { batch: perCamera.batch } : {}),
+            },
             device: health.sample(),
             outbox: { pending: outbox.pending(), dropped: outbox.dropped() },
           },
@@ -247,6 +278,14 @@ export function createAgent(options: AgentOptions): Agent {
   const statusFor = (state: Status['state'], seq: number): Status => {
     const snap = supervisor.snapshot();
     const degraded = state === 'degraded';
+    const offline = state === 'offline';
+    const list = cameras
+      .states()
+      .map((c) =>
+        offline
+          ? { ...c, state: 'offline' as const, reason: 'device offline', since: Date.now() }
+          : c,
+      );
     return {
       v: 1,
       deviceId,
@@ -269,6 +308,7 @@ export function createAgent(options: AgentOptions): Agent {
         : state === 'offline'
           ? 'agent offline'
           : null,
+      ...(list.length > 0 ? { cameras: list } : {}),
       // while connected: the seq the broker would give the will (see the protocol's willSeq)
       ...(state !== 'offline' && link && link.willSeq() >= 0 ? { willSeq: link.willSeq() } : {}),
     };
@@ -277,7 +317,7 @@ export function createAgent(options: AgentOptions): Agent {
   function publishStatus(force = false) {
     const snap = supervisor.snapshot();
     const state: Status['state'] = snap.crashLoop ? 'degraded' : 'online';
-    const key = `${state}|${snap.state}|${store.get().current.ref.id}`;
+    const key = `${state}|${snap.state}|${store.get().current.ref.id}|${cameras.key()}`;
     if (!force && key === lastStatusKey) return;
     lastStatusKey = key;
     outbox.enqueue({
@@ -289,6 +329,12 @@ export function createAgent(options: AgentOptions): Agent {
     pump();
   }
   supervisor.on('state', () => publishStatus());
+  // a camera that drops or comes back changes the status at once
+  supervisor.on('camera', (line) => {
+    cameras.camera(line);
+    publishStatus();
+  });
+  supervisor.on('stats', () => publishStatus());
 
   // --- engine updates -------------------------------------------------------------------------
   let stopping = false;

@@ -3,7 +3,7 @@ import { chmodSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { loadConfig, parseEd25519PublicKey, usage } from './config.js';
+import { configuredCameras, loadConfig, parseEd25519PublicKey, usage } from './config.js';
 import { ConfigError } from './errors.js';
 
 const { publicKey } = generateKeyPairSync('ed25519');
@@ -102,6 +102,61 @@ describe('loadConfig', () => {
     expect(c.runner.loop).toBe(true);
     expect(c.runner.pace).toBe(true);
     expect(c.runner.extraArgs).toEqual(['--cluster', 'nms']);
+  });
+
+  it('takes a list of cameras from the file, the environment or flags, instead of runner.source', () => {
+    const noSource = { ...env, FACEFLEET_RUNNER_SOURCE: undefined };
+    const dir = mkdtempSync(join(tmpdir(), 'ff-config-'));
+    const file = join(dir, 'agent.json');
+    writeFileSync(
+      file,
+      JSON.stringify({
+        cameras: [{ id: 'door', source: 'rtsp://10.0.0.5/s1' }, 'yard=/dev/video1'],
+      }),
+    );
+    const fromFile = loadConfig({ argv: ['--config', file], env: noSource });
+    expect(configuredCameras(fromFile)).toEqual([
+      { id: 'door', source: 'rtsp://10.0.0.5/s1' },
+      { id: 'yard', source: '/dev/video1' },
+    ]);
+    const fromEnv = loadConfig({
+      argv: [],
+      env: { ...noSource, FACEFLEET_CAMERAS: 'a=/dev/video0 b=rtsp://h/x?y=1' },
+    });
+    expect(configuredCameras(fromEnv)).toEqual([
+      { id: 'a', source: '/dev/video0' },
+      { id: 'b', source: 'rtsp://h/x?y=1' },
+    ]);
+    const pipeline = 'videotestsrc ! video/x-raw,width=320 ! appsink';
+    const fromFlag = loadConfig({
+      argv: ['--cameras', JSON.stringify([`gst=${pipeline}`])],
+      env: noSource,
+    });
+    expect(configuredCameras(fromFlag)).toEqual([{ id: 'gst', source: pipeline }]);
+    // a one-camera device is camera "0" of runner.source, as before
+    expect(configuredCameras(loadConfig({ argv: [], env }))).toEqual([
+      { id: '0', source: '/dev/video0' },
+    ]);
+  });
+
+  it('refuses cameras beside runner.source, duplicate or bad ids, and no camera at all', () => {
+    expect(errorOf(() => loadConfig({ argv: ['--cameras', 'a=/dev/video1'], env })).issues).toEqual(
+      [{ path: 'cameras', message: 'give either cameras or runner.source, not both' }],
+    );
+    const noSource = { ...env, FACEFLEET_RUNNER_SOURCE: undefined };
+    const dup = errorOf(() => loadConfig({ argv: ['--cameras', 'a=/x a=/y'], env: noSource }));
+    expect(dup.issues).toEqual([
+      { path: 'cameras', message: 'camera ids must be unique (from --cameras)' },
+    ]);
+    const bad = errorOf(() => loadConfig({ argv: ['--cameras', 'a/b=/x'], env: noSource }));
+    expect(bad.issues[0]?.path).toBe('cameras.0.id');
+    expect(bad.issues[0]?.message).toMatch(/camera id must be 1-64 characters/);
+    const none = errorOf(() => loadConfig({ argv: [], env: noSource }));
+    expect(none.issues.map((i) => i.path)).toEqual(['runner.source']);
+    // the cameras of a deepstream-app config file are the runner's to read
+    expect(
+      loadConfig({ argv: ['--runner-config-file', '/etc/ds/app.txt'], env: noSource }).cameras,
+    ).toBeUndefined();
   });
 
   it('names every wrong field, with where its value came from', () => {

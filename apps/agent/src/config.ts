@@ -3,8 +3,10 @@ import { readFileSync, statSync } from 'node:fs';
 import { isAbsolute, resolve } from 'node:path';
 import {
   AP_MODES,
+  cameraIdSchema,
   DEVICE_CLASSES,
   deviceIdSchema,
+  MAX_CAMERAS,
   RUNNER_BACKENDS,
   RUNNER_MODELS,
 } from '@facefleet/protocol';
@@ -39,6 +41,21 @@ const publicKeySchema = z.string().transform((text, ctx): KeyObject => {
 
 const positive = z.number().positive();
 
+/**
+ * One camera: `{ "id": "door", "source": "rtsp://…" }`, or the text `door=rtsp://…` (the id is what
+ * comes before the first `=`; a bad id is reported as `cameras.N.id`).
+ */
+const cameraSchema = z.preprocess(
+  (v) => {
+    if (typeof v !== 'string') return v;
+    const eq = v.indexOf('=');
+    return eq < 0 ? { id: '', source: v } : { id: v.slice(0, eq), source: v.slice(eq + 1) };
+  },
+  z.strictObject({ id: cameraIdSchema, source: z.string().min(1) }),
+);
+
+export type CameraConfig = { id: string; source: string };
+
 export const configSchema = z.strictObject({
   deviceId: deviceIdSchema,
   /**
@@ -66,6 +83,20 @@ export const configSchema = z.strictObject({
   /** TensorRT version of the device (`8.5.2`); detected from NvInferVersion.h when not given. */
   trtVersion: z.string().min(1).max(32).nullable().default(null),
   logLevel: z.enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal']).default('info'),
+  /**
+   * The device's cameras, all served by one runner: `[{ "id": "door", "source": "rtsp://…" }, …]`.
+   * Instead of `runner.source`; with neither, the cameras come from `runner.configFile` (a
+   * deepstream-app config's [sourceN] groups).
+   */
+  cameras: z
+    .array(cameraSchema)
+    .min(1)
+    .max(MAX_CAMERAS)
+    .refine(
+      (list) => new Set(list.map((c) => c.id)).size === list.length,
+      'camera ids must be unique',
+    )
+    .optional(),
   runner: z
     .strictObject({
       bin: z.string().min(1),
@@ -73,7 +104,8 @@ export const configSchema = z.strictObject({
       model: z.enum(RUNNER_MODELS).default('blazeface'),
       /** The engine (ONNX model or TensorRT plan) to run until an engine update installs another. */
       bootstrapModel: z.string().min(1),
-      source: z.string().min(1),
+      /** The one camera of a one-camera device (camera "0"); `cameras` for several. */
+      source: z.string().min(1).optional(),
       loop: z.boolean().default(false),
       pace: z.boolean().default(false),
       configFile: z.string().min(1).optional(),
@@ -189,6 +221,32 @@ function certificateIssues(config: AgentConfig): ConfigIssue[] {
 
 export type AgentConfig = z.infer<typeof configSchema>;
 
+/**
+ * Where the device's cameras are configured: exactly one of `cameras`, `runner.source` and a
+ * runner config file's sources. Issues name the fields.
+ */
+function cameraIssues(config: AgentConfig): ConfigIssue[] {
+  if (config.cameras && config.runner.source !== undefined) {
+    return [{ path: 'cameras', message: 'give either cameras or runner.source, not both' }];
+  }
+  if (!config.cameras && config.runner.source === undefined && !config.runner.configFile) {
+    return [
+      {
+        path: 'runner.source',
+        message:
+          'required (--runner-source or FACEFLEET_RUNNER_SOURCE), unless cameras (--cameras) or a runner config file with sources (--runner-config-file) is given',
+      },
+    ];
+  }
+  return [];
+}
+
+/** The cameras the runner is started with: `cameras`, or camera "0" of `runner.source`; none when a config file names them. */
+export function configuredCameras(config: AgentConfig): CameraConfig[] {
+  if (config.cameras) return config.cameras;
+  return config.runner.source !== undefined ? [{ id: '0', source: config.runner.source }] : [];
+}
+
 type Kind = 'string' | 'number' | 'boolean' | 'list';
 interface Key {
   path: string[];
@@ -226,6 +284,7 @@ export const CONFIG_KEYS: readonly Key[] = [
   key('deviceClass'),
   key('trtVersion'),
   key('logLevel'),
+  key('cameras', 'list'),
   key('runner.bin'),
   key('runner.backend'),
   key('runner.model'),
@@ -444,7 +503,7 @@ export function loadConfig({ argv, env, cwd = process.cwd() }: LoadConfigOptions
       }
     }
   }
-  if (result.success) issues.push(...certificateIssues(result.data));
+  if (result.success) issues.push(...certificateIssues(result.data), ...cameraIssues(result.data));
   if (issues.length > 0 || !result.success) throw new ConfigError(issues);
   const config = result.data;
   // Paths are used by child processes and after chdir-free restarts: make them absolute now.

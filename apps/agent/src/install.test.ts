@@ -188,6 +188,46 @@ describe('infra/jetson/install.sh --root DIR --dry-run', () => {
     expect(existsSync(join(root, 'var/lib/facefleet'))).toBe(true);
   });
 
+  it('--camera ID=SRC (repeatable): a device with several cameras, in a config the agent accepts', () => {
+    const { root, key } = tempRoot('nv_tegra_release-r35.4.1-agx.txt');
+    const node = fakeNode(root, 'v20.11.1');
+    const base = enroll(key).slice(0, -2); // without --source
+    const pipeline = 'nvarguscamerasrc sensor-id=1 ! video/x-raw,width=1280 ! appsink';
+    const r = install(
+      [
+        '--root',
+        root,
+        '--dry-run',
+        ...base,
+        '--camera',
+        'door=rtsp://10.0.0.5/s1?tcp=1',
+        '--camera',
+        `csi=${pipeline}`,
+      ],
+      node,
+    );
+    expect(r.status, r.stderr).toBe(0);
+    const config = loadConfig({
+      argv: ['--config', join(root, 'etc/facefleet/agent.json')],
+      env: {},
+    });
+    expect(config.cameras).toEqual([
+      { id: 'door', source: 'rtsp://10.0.0.5/s1?tcp=1' },
+      { id: 'csi', source: pipeline },
+    ]);
+    expect(config.runner.source).toBeUndefined();
+    for (const [args, message] of [
+      [[...enroll(key), '--camera', 'a=/dev/video1'], 'give either --source or --camera, not both'],
+      [[...base, '--camera', 'a/b=/dev/video1'], "--camera 'a/b=/dev/video1': must be ID=SRC"],
+      [[...base, '--camera', '/dev/video1'], "--camera '/dev/video1': must be ID=SRC"],
+      [[...base, '--camera', 'a=/x', '--camera', 'a=/y'], "--camera: id 'a' is given twice"],
+    ] as const) {
+      const bad = install(['--root', root, '--dry-run', ...args], node);
+      expect(bad.status, args.join(' ')).toBe(2);
+      expect(bad.stderr).toContain(message);
+    }
+  });
+
   it('on JetPack 5 without a Node.js >= 20: NodeSource Node.js 20, never 16', () => {
     const { root, key } = tempRoot('nv_tegra_release-r35.4.1-agx.txt');
     const r = install(['--root', root, '--dry-run', ...enroll(key)], fakeNode(root, 'v16.20.2'));

@@ -151,6 +151,7 @@ export function createApiClient(options: ApiClientOptions) {
           },
         }),
       ),
+    deviceCameras: (deviceId: string) => json(api.devices[':id'].cameras.$get(device(deviceId))),
 
     listEngines: async () => (await json(api.engines.$get())).engines,
     deleteEngine: (engineId: string) =>
@@ -207,3 +208,4 @@ export type RolloutView = Awaited<ReturnType<ApiClient['getRollout']>>;
 export type RolloutTarget = NonNullable<RolloutView['targets']>[number];
 export type FleetFps = Awaited<ReturnType<ApiClient['fleetFps']>>;
 export type FleetFpsDevice = FleetFps['classes'][number]['devices'][number];
+export type DeviceCameras = Awaited<ReturnType<ApiClient['deviceCameras']>>;

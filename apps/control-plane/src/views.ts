@@ -1,4 +1,4 @@
-import type { UpdateGate } from '@facefleet/protocol';
+import { deviceCameras, type UpdateGate } from '@facefleet/protocol';
 import type { DeviceRow, RolloutRow, RolloutTargetRow } from '@facefleet/store';
 import type { LiveDevice, LiveRollout } from './live/types.js';
 
@@ -8,6 +8,8 @@ import type { LiveDevice, LiveRollout } from './live/types.js';
  */
 
 export function deviceView(d: DeviceRow): LiveDevice {
+  // Validated against the protocol's schemas before they were stored.
+  const status = d.statusJson ? (JSON.parse(d.statusJson) as LiveDevice['status']) : null;
   return {
     id: d.id,
     deviceClass: d.deviceClass,
@@ -18,10 +20,10 @@ export function deviceView(d: DeviceRow): LiveDevice {
     engineId: d.engineId,
     powerMode: d.powerMode,
     desiredRev: d.desiredRev,
-    // Validated against the protocol's schemas before they were stored.
-    status: d.statusJson ? (JSON.parse(d.statusJson) as LiveDevice['status']) : null,
+    status,
     reported: d.reportedJson ? (JSON.parse(d.reportedJson) as LiveDevice['reported']) : null,
     desired: d.desiredJson ? (JSON.parse(d.desiredJson) as LiveDevice['desired']) : null,
+    cameras: deviceCameras(status),
   };
 }
 

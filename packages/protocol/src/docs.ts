@@ -1,6 +1,6 @@
 import { examples } from './examples.js';
 import { HA_DEFAULT_PREFIX, haDiscoveryMessages } from './home-assistant.js';
-import { filters, topics } from './topics.js';
+import { filters, TOPIC_ROOT, topics } from './topics.js';
 
 interface TopicDoc {
   title: string;
@@ -92,10 +92,52 @@ const runnerLines: [string, unknown][] = [
   ['hello of TensorRT on a DLA core (`dlaCore` only then)', examples.runnerHelloDla],
   ['frame — one per processed frame', examples.runnerFrame],
   ['stats — every `--stats-interval` seconds and at the end', examples.runnerStats],
+  [
+    'camera — once per camera after hello, then at every change of its state',
+    examples.runnerCamera,
+  ],
   ['error — then the runner exits with the code of its class', examples.runnerError],
 ];
 
 const json = (value: unknown) => `\`\`\`json\n${JSON.stringify(value, null, 2)}\n\`\`\``;
+
+/** Why the camera is a payload field and not a topic level: the decision, written down once. */
+const CAMERAS = [
+  '## Cameras',
+  '',
+  'A device may serve several cameras with one runner (one model instance, batched inference). Every',
+  'face window, per-camera FPS figure and camera state names its camera. Camera ids follow the device',
+  'id rule. A device without a camera list has one camera, `"0"`.',
+  '',
+  '- **Face windows** stay on `devices/{deviceId}/faces`; a window of a camera carries `"camera"`. A',
+  '  device publishes one window per camera per interval, each with its own `seq`. A window without',
+  '  `camera` is camera `"0"`, and agents leave the field out for camera `"0"`: a one-camera device',
+  '  publishes byte for byte what it published before cameras existed.',
+  '- **Status** (`devices/{deviceId}/status`) lists every camera with its state — `online`,',
+  '  `reconnecting` (a live source being opened or reopened) or `offline` (failed for good, ended, or',
+  '  the runner is not running) — the reason, and since when. A change of any camera publishes a new',
+  '  status at once. The offline will lists every camera offline.',
+  '- **Metrics** (`devices/{deviceId}/metrics`) carry `runner.cameras`: per camera processed FPS,',
+  '  source FPS, frames, dropped, skipped, reconnects; `runner.batch`: inference calls and mean batch.',
+  '- **Alerts** of per-camera rules (`faces_above`, `no_faces`, `camera_offline`) go to',
+  '  `alerts/{ruleId}/{deviceId}/{camera}` and carry `"camera"`; camera `"0"` and device-wide rules',
+  '  keep `alerts/{ruleId}/{deviceId}`. Alerts are retained, so each camera needs its own topic: on',
+  '  one topic a camera that recovers would overwrite another that is still down.',
+  '',
+  'Why the camera is a field and not a topic level (`devices/{id}/cameras/{cam}/faces`):',
+  '',
+  '1. A subscriber still takes every face count with one filter, `facefleet/v1/devices/+/faces`,',
+  '   which read-only subscribers are allowed. With camera topics, every face count would need',
+  '   `devices/+/faces` and `devices/+/cameras/+/faces`, and every existing subscriber would miss the',
+  '   new cameras without a change.',
+  '2. A one-camera device keeps working exactly as before: same topic, same payload.',
+  '3. The ACL stays per device with no new rule: a device may publish only its own',
+  '   `devices/{id}/faces`, whatever camera it names (a camera is not an MQTT principal), so the',
+  '   Mosquitto ACL file and dynamic-security roles do not change.',
+  '4. The cost — a subscriber cannot pick one camera with a broker filter — is small: it filters on',
+  "   the payload's `camera`, and a camera's counts are also served by the API",
+  '   (`GET /api/v1/devices/{id}/faces?camera=…`) and `facefleet faces tail --camera`.',
+];
 
 /** docs/protocol.md, generated from the examples the tests validate (`pnpm -F @facefleet/protocol gen:docs`). */
 export function protocolDoc(): string {
@@ -136,6 +178,21 @@ export function protocolDoc(): string {
       (r) =>
         `| \`${r.topic.replace('cam-7', '{deviceId}').replace('lobby-crowd', '{ruleId}')}\` | ${r.direction} | ${r.qos} | \`${r.schema}\` |`,
     ),
+    `| \`${TOPIC_ROOT}/alerts/{ruleId}/{deviceId}/{camera}\` | control plane → subscribers | 1 | \`alert.schema.json\` |`,
+    '',
+    ...CAMERAS,
+    '',
+    "A face window of camera `lobby` (on the device's faces topic):",
+    '',
+    json(examples.facesCamera),
+    '',
+    `A camera alert, on \`${topics.alert('camera-down', 'cam-7', 'yard')}\`; every camera alert of one rule:`,
+    '',
+    '```sh',
+    `mosquitto_sub ${host} ${subLogin} -t '${filters.ruleAlerts('camera-down')}' -v`,
+    '```',
+    '',
+    json(examples.cameraAlert),
   ];
   for (const r of rows) {
     parts.push('', `## ${r.title}`, '', `Topic: \`${r.topic}\` (all devices: \`${r.filter}\`).`);

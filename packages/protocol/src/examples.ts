@@ -1,7 +1,13 @@
 import type { Alert } from './alert.js';
 import type { Desired } from './desired.js';
 import type { Faces, Metrics, Reported, Status } from './messages.js';
-import type { RunnerError, RunnerFrame, RunnerHello, RunnerStats } from './runner-output.js';
+import type {
+  RunnerCamera,
+  RunnerError,
+  RunnerFrame,
+  RunnerHello,
+  RunnerStats,
+} from './runner-output.js';
 
 /**
  * One real-shaped example of every payload. The docs (docs/protocol.md) print these, and the tests
@@ -22,6 +28,16 @@ export const examples = {
     runner: { state: 'running', restarts: 0, pid: 2211 },
     engine: { id: 'facenet-nx-int8-7', sha256: sha, backend: 'tensorrt', model: 'detectnet_v2' },
     reason: null,
+    cameras: [
+      { id: '0', state: 'online', reason: null, since: ts - 3_590_000 },
+      { id: 'lobby', state: 'online', reason: null, since: ts - 3_590_000 },
+      {
+        id: 'yard',
+        state: 'reconnecting',
+        reason: 'rtsp://10.0.4.12/stream1: no frame for 5 s',
+        since: ts - 12_000,
+      },
+    ],
   } satisfies Status,
   faces: {
     v: 1,
@@ -40,6 +56,21 @@ export const examples = {
       { x: 120, y: 201.25, w: 48, h: 60, conf: 0.77 },
     ],
   } satisfies Faces,
+  /** The same window's neighbour from another camera of the device. */
+  facesCamera: {
+    v: 1,
+    deviceId: 'cam-7',
+    camera: 'lobby',
+    seq: 1043,
+    ts: ts + 1000,
+    start: ts,
+    end: ts + 1000,
+    frames: 25,
+    last: 0,
+    min: 0,
+    max: 1,
+    mean: 0.2,
+  } satisfies Faces,
   metrics: {
     v: 1,
     deviceId: 'cam-7',
@@ -54,6 +85,39 @@ export const examples = {
       dropped: 0,
       restarts: 0,
       invalidLines: 0,
+      cameras: [
+        {
+          id: '0',
+          state: 'online',
+          fps: 10,
+          cameraFps: 30,
+          frames: 100,
+          dropped: 0,
+          skipped: 200,
+          reconnects: 0,
+        },
+        {
+          id: 'lobby',
+          state: 'online',
+          fps: 9.9,
+          cameraFps: 25,
+          frames: 99,
+          dropped: 0,
+          skipped: 151,
+          reconnects: 0,
+        },
+        {
+          id: 'yard',
+          state: 'reconnecting',
+          fps: 10,
+          cameraFps: 10,
+          frames: 100,
+          dropped: 0,
+          skipped: 0,
+          reconnects: 1,
+        },
+      ],
+      batch: { batches: 110, meanSize: 2.72 },
     },
     device: {
       deviceClass: 'jetson-xavier-nx',
@@ -153,6 +217,21 @@ export const examples = {
     threshold: 10,
     ts: ts + 2000,
   } satisfies Alert,
+  cameraAlert: {
+    v: 1,
+    alertId: 'al-382',
+    ruleId: 'camera-down',
+    deviceId: 'cam-7',
+    camera: 'yard',
+    kind: 'camera_offline',
+    state: 'firing',
+    severity: 'critical',
+    message:
+      'cam-7 camera yard was reconnecting or offline for more than 30 s (42) [rule camera-down]: rtsp://10.0.4.12/stream1: no frame for 5 s',
+    value: 42,
+    threshold: 30,
+    ts: ts + 42_000,
+  } satisfies Alert,
   runnerHello: {
     type: 'hello',
     v: 1,
@@ -235,6 +314,13 @@ export const examples = {
     ],
     batch: { batches: 150, meanSize: 1, inferFps: 80.1, batchFps: 80.1 },
   } satisfies RunnerStats,
+  runnerCamera: {
+    type: 'camera',
+    ts: ts + 30_000,
+    id: 'yard',
+    state: 'reconnecting',
+    error: 'rtsp://10.0.4.12/stream1: no frame for 5 s',
+  } satisfies RunnerCamera,
   runnerError: {
     type: 'error',
     ts,
@@ -262,12 +348,13 @@ export function metricsMessage(
   over: Partial<Metrics['runner'] & object> = {},
   device: Partial<Metrics['device']> = {},
 ): Metrics {
+  const { cameras: _cameras, batch: _batch, ...runner } = examples.metrics.runner;
   return {
     ...examples.metrics,
     deviceId,
     seq,
     ts: T0 + seq * 1000,
-    runner: { ...examples.metrics.runner, ...over },
+    runner: { ...runner, ...over },
     device: { ...examples.metrics.device, cpuPct: [...examples.metrics.device.cpuPct], ...device },
   };
 }
@@ -276,8 +363,10 @@ export function statusMessage(
   deviceId: string,
   seq: number,
   state: Status['state'] = 'online',
+  cameras?: Status['cameras'],
 ): Status {
-  return { ...examples.status, deviceId, seq, ts: T0 + seq * 1000, state };
+  const { cameras: _cameras, ...base } = examples.status;
+  return { ...base, deviceId, seq, ts: T0 + seq * 1000, state, ...(cameras ? { cameras } : {}) };
 }
 
 export function reportedMessage(

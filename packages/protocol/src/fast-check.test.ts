@@ -40,6 +40,8 @@ const SPECIAL: unknown[] = [
   '1',
   '',
   'cam-1',
+  '0',
+  'door.2',
   'control-plane',
   'subscriber',
   'a/b',
@@ -55,15 +57,16 @@ const SPECIAL: unknown[] = [
   { x: 1 },
 ];
 
-const base = () =>
-  structuredClone({ ...examples.faces, boxes: examples.faces.boxes ?? [] }) as Record<
-    string,
-    unknown
-  >;
+const base = (withCamera: boolean) =>
+  structuredClone({
+    ...examples.faces,
+    ...(withCamera ? { camera: 'door' } : {}),
+    boxes: examples.faces.boxes ?? [],
+  }) as Record<string, unknown>;
 
 function mutate(r: () => number): unknown {
-  const m = base();
-  const keys = [...Object.keys(m), 'extra', '__proto__'];
+  const m = base(r() < 0.5);
+  const keys = [...Object.keys(m), 'camera', 'extra', '__proto__'];
   const pick = <T>(xs: readonly T[]): T => xs[Math.floor(r() * xs.length)] as T;
   const edits = 1 + Math.floor(r() * 3);
   for (let i = 0; i < edits; i++) {
@@ -110,6 +113,10 @@ describe('isFacesFast', () => {
     expect(isFacesFast(JSON.parse(JSON.stringify(examples.faces)))).toBe(true);
     const { boxes: _omit, ...noBoxes } = examples.faces;
     expect(isFacesFast(JSON.parse(JSON.stringify(noBoxes)))).toBe(true);
+    expect(isFacesFast({ ...noBoxes, camera: 'door-2' })).toBe(true);
+    expect(isFacesFast({ ...examples.faces, camera: 'door-2' })).toBe(true);
+    expect(isFacesFast({ ...examples.faces, camera: 'door/2' })).toBe(false);
+    expect(isFacesFast({ ...examples.faces, camera: '' })).toBe(false);
   });
 
   it('never accepts what facesSchema refuses or would change (20,000 mutated messages)', () => {

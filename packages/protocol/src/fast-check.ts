@@ -19,8 +19,10 @@ export function isFacesFast(v: unknown): v is Faces {
   }
   if (Object.getPrototypeOf(m) !== Object.prototype) return false;
   const hasBoxes = Object.hasOwn(m, 'boxes');
-  if (keys !== (hasBoxes ? 12 : 11)) return false;
+  const hasCamera = Object.hasOwn(m, 'camera');
+  if (keys !== 11 + (hasBoxes ? 1 : 0) + (hasCamera ? 1 : 0)) return false;
   const { deviceId, start, end, min, max, mean, last } = m;
+  if (hasCamera && (typeof m.camera !== 'string' || !ID_PATTERN.test(m.camera))) return false;
   if (
     m.v !== 1 ||
     typeof deviceId !== 'string' ||
@@ -48,6 +50,7 @@ export function isFacesFast(v: unknown): v is Faces {
 const FACES_KEYS = new Set([
   'v',
   'deviceId',
+  'camera',
   'seq',
   'ts',
   'start',

@@ -6,7 +6,27 @@ export {
   maySubscribe,
   type Principal,
 } from './acl.js';
-export { ALERT_KINDS, type Alert, type AlertKind, alertSchema, SEVERITIES } from './alert.js';
+export {
+  ALERT_KINDS,
+  type Alert,
+  type AlertKind,
+  alertSchema,
+  CAMERA_ALERT_KINDS,
+  SEVERITIES,
+} from './alert.js';
+export {
+  CAMERA_STATES,
+  type CameraMetrics,
+  type CameraState,
+  type CameraStatus,
+  cameraField,
+  cameraIdSchema,
+  cameraMetricsSchema,
+  cameraOf,
+  cameraStatusSchema,
+  DEFAULT_CAMERA_ID,
+  MAX_CAMERAS,
+} from './cameras.js';
 export {
   type Box,
   boxesSchema,
@@ -109,6 +129,12 @@ export {
 } from './mqtt-users.js';
 export { parseJsonPayload, parsePayload } from './parse.js';
 export {
+  type CameraCounts,
+  type CameraSample,
+  cameraCounts,
+  deviceCameras,
+  FACES_NOW_HORIZON_MS,
+  facesNow,
   fpsRatio,
   type LastFaces,
   type LastMetrics,
@@ -120,15 +146,17 @@ export {
   tempMaxC,
 } from './projections.js';
 export {
-  CAMERA_STATES,
   CLUSTER_MODES,
-  DEFAULT_CAMERA_ID,
+  cameraStateOfRunner,
   isRunnerFrame,
   parseRunnerLine,
   RUNNER_BACKENDS,
+  RUNNER_CAMERA_STATES,
   RUNNER_ERROR_CODES,
   RUNNER_EXIT_CODES,
   RUNNER_MODELS,
+  type RunnerCamera,
+  type RunnerCameraState,
   type RunnerError,
   type RunnerFrame,
   type RunnerHello,
@@ -136,6 +164,7 @@ export {
   type RunnerLineResult,
   type RunnerStats,
   runnerCameraIdSchema,
+  runnerCameraSchema,
   runnerErrorSchema,
   runnerFrameSchema,
   runnerHelloSchema,

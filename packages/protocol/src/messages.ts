@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { cameraIdSchema, cameraMetricsListSchema, cameraStatusListSchema } from './cameras.js';
 import {
   boxesSchema,
   countSchema,
@@ -57,6 +58,11 @@ export const statusSchema = z.strictObject({
   engine: engineRefSchema.nullable(),
   reason: shortText.nullable(),
   /**
+   * Every camera of the device and its state; a change of any camera's state publishes a new
+   * status at once. Absent from agents older than cameras.
+   */
+  cameras: cameraStatusListSchema.optional(),
+  /**
    * The seq reserved for the MQTT will of the connection this status was sent on: stored only if
    * the will fires, so a control plane that never receives it knows it is not a lost message.
    */
@@ -66,10 +72,15 @@ export const statusSchema = z.strictObject({
 });
 export type Status = z.infer<typeof statusSchema>;
 
-/** `devices/{id}/faces`, QoS 1: face counts over one window of frames. */
+/**
+ * `devices/{id}/faces`, QoS 1: face counts over one window of frames of one camera. A device with
+ * several cameras publishes one window per camera per interval, each with its own seq.
+ */
 export const facesSchema = z
   .strictObject({
     ...envelopeShape,
+    /** The camera; absent = `"0"` (agents leave it out for camera "0"). */
+    camera: cameraIdSchema.optional(),
     start: timestampSchema,
     end: timestampSchema,
     frames: z.int().min(1),
@@ -106,6 +117,10 @@ export const metricsSchema = z.strictObject({
       dropped: countSchema,
       restarts: countSchema,
       invalidLines: countSchema,
+      /** Per camera over the interval (absent from agents older than cameras). */
+      cameras: cameraMetricsListSchema.optional(),
+      /** Inference calls in the interval and frames per call (runners that batch cameras). */
+      batch: z.strictObject({ batches: countSchema, meanSize: nonNegativeSchema }).optional(),
     })
     .nullable(),
   device: z.strictObject({

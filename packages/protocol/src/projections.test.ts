@@ -2,6 +2,9 @@ import { describe, expect, it } from 'vitest';
 import { examples, facesMessage } from './examples.js';
 import type { Metrics } from './messages.js';
 import {
+  cameraCounts,
+  deviceCameras,
+  facesNow,
   fpsRatio,
   lastFaces,
   lastMetrics,
@@ -50,6 +53,11 @@ describe('projections', () => {
       powerMode: 'MODE_15W_6CORE',
       gpuPct: 61,
       referenceFps: 329,
+      cameras: [
+        { id: '0', state: 'online', fps: 10, cameraFps: 30 },
+        { id: 'lobby', state: 'online', fps: 9.9, cameraFps: 25 },
+        { id: 'yard', state: 'reconnecting', fps: 10, cameraFps: 10 },
+      ],
     });
     expect(lastMetrics(sample)).toEqual({
       ts: m.ts,
@@ -59,6 +67,33 @@ describe('projections', () => {
       tempMaxC: 47.5,
       powerMode: 'MODE_15W_6CORE',
     });
+  });
+
+  it("sums the faces in view over the cameras that sent lately, and is one camera's window alone", () => {
+    const w = (ts: number, last: number) => ({ ts, last, max: last + 1, mean: last, frames: 10 });
+    expect(facesNow([])).toBeNull();
+    expect(facesNow([w(5000, 2)])).toEqual(w(5000, 2));
+    expect(facesNow([w(100_000, 2), w(99_000, 3), w(40_000, 9)])).toEqual({
+      ts: 100_000,
+      last: 5,
+      max: 7,
+      mean: 5,
+      frames: 20,
+    });
+  });
+
+  it("lists a device's cameras, an older agent's as its one camera, and counts them by state", () => {
+    const cams = deviceCameras(examples.status);
+    expect(cams.map((c) => c.id)).toEqual(['0', 'lobby', 'yard']);
+    expect(cameraCounts(cams)).toEqual({ total: 3, online: 2, reconnecting: 1, offline: 0 });
+    const { cameras: _c, ...old } = examples.status;
+    expect(deviceCameras(old)).toEqual([{ id: '0', state: 'online', reason: null, since: old.ts }]);
+    expect(deviceCameras({ ...old, state: 'offline' })[0]).toMatchObject({
+      state: 'offline',
+      reason: 'device offline',
+    });
+    expect(deviceCameras(null)).toEqual([]);
+    expect(cameraCounts([])).toEqual({ total: 0, online: 0, reconnecting: 0, offline: 0 });
   });
 
   it('summarises a device with no runner running and no sensors', () => {

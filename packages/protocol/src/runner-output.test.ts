@@ -2,8 +2,10 @@ import { describe, expect, it } from 'vitest';
 import { examples } from './examples.js';
 import { MAX_BOXES, MAX_FACES, MAX_TS_MS, MIN_TS_MS } from './limits.js';
 import {
+  cameraStateOfRunner,
   isRunnerFrame,
   parseRunnerLine,
+  RUNNER_CAMERA_STATES,
   runnerFrameSchema,
   runnerLineSchema,
 } from './runner-output.js';
@@ -184,5 +186,25 @@ describe('the frame line fast path', () => {
       ok: true,
       line: examples.runnerFrame,
     });
+  });
+});
+
+describe("the fleet's camera state for the runner's", () => {
+  it('maps every runner camera state, with the reason where there is one', () => {
+    expect(cameraStateOfRunner('online', undefined)).toEqual({ state: 'online', reason: null });
+    expect(cameraStateOfRunner('connecting', undefined)).toEqual({
+      state: 'reconnecting',
+      reason: 'connecting',
+    });
+    expect(cameraStateOfRunner('reconnecting', 'no frame for 5 s')).toEqual({
+      state: 'reconnecting',
+      reason: 'no frame for 5 s',
+    });
+    expect(cameraStateOfRunner('ended', undefined)).toEqual({
+      state: 'offline',
+      reason: 'source ended',
+    });
+    expect(cameraStateOfRunner('failed', 'x'.repeat(300)).reason).toHaveLength(256);
+    for (const s of RUNNER_CAMERA_STATES) expect(cameraStateOfRunner(s, '').state).toBeTruthy();
   });
 });

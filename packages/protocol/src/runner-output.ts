@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { type CameraState, cameraIdSchema } from './cameras.js';
 import {
   boxesSchema,
   countSchema,
@@ -9,7 +10,7 @@ import {
   timestampSchema,
 } from './common.js';
 import { fieldIssues } from './errors.js';
-import { ID_PATTERN, idRule } from './ids.js';
+import { ID_PATTERN } from './ids.js';
 import { MAX_BOXES, MAX_FACES, MAX_TS_MS, MIN_TS_MS } from './limits.js';
 
 /**
@@ -22,15 +23,46 @@ export const CLUSTER_MODES = ['nms', 'dbscan', 'hybrid', 'none'] as const;
 export const SOURCE_KINDS = ['file', 'images', 'camera', 'stream', 'gstreamer'] as const;
 export const RUNNER_ERROR_CODES = ['bad_args', 'model_load', 'source', 'runtime'] as const;
 
-export const CAMERA_STATES = ['connecting', 'online', 'reconnecting', 'ended', 'failed'] as const;
+/** A camera's state inside the runner (stats and camera lines). */
+export const RUNNER_CAMERA_STATES = [
+  'connecting',
+  'online',
+  'reconnecting',
+  'ended',
+  'failed',
+] as const;
+export type RunnerCameraState = (typeof RUNNER_CAMERA_STATES)[number];
 
 /**
  * A camera of the runner (`--source ID=SRC`); the devices' id rule. A runner started with a plain
  * `--source SRC` has one camera, `"0"`. Runner lines of older runners carry no camera fields: a
- * consumer reads a missing `camera` as DEFAULT_CAMERA_ID.
+ * consumer reads a missing `camera` as DEFAULT_CAMERA_ID (cameras.ts).
  */
-export const runnerCameraIdSchema = z.string().regex(ID_PATTERN, `camera id ${idRule}`);
-export const DEFAULT_CAMERA_ID = '0';
+export const runnerCameraIdSchema = cameraIdSchema;
+
+/**
+ * The fleet's camera state (cameras.ts) for the runner's: a live source being opened or reopened
+ * is `reconnecting`; a file that ended or a source that failed for good is `offline`, with the
+ * runner's reason.
+ */
+export function cameraStateOfRunner(
+  state: RunnerCameraState,
+  error: string | undefined,
+): { state: CameraState; reason: string | null } {
+  const why = (fallback: string) => (error && error.length > 0 ? error : fallback).slice(0, 256);
+  switch (state) {
+    case 'online':
+      return { state: 'online', reason: null };
+    case 'connecting':
+      return { state: 'reconnecting', reason: why('connecting') };
+    case 'reconnecting':
+      return { state: 'reconnecting', reason: why('reconnecting') };
+    case 'ended':
+      return { state: 'offline', reason: why('source ended') };
+    case 'failed':
+      return { state: 'offline', reason: why('source failed') };
+  }
+}
 
 /** Exit status of the runner for each error class (0 is a clean end). */
 export const RUNNER_EXIT_CODES = { bad_args: 2, model_load: 3, source: 4, runtime: 5 } as const;
@@ -107,7 +139,7 @@ export const runnerStatsSchema = z.strictObject({
     .array(
       z.strictObject({
         id: runnerCameraIdSchema,
-        state: z.enum(CAMERA_STATES),
+        state: z.enum(RUNNER_CAMERA_STATES),
         frames: countSchema,
         processedFps: nonNegativeSchema,
         cameraFps: nonNegativeSchema,
@@ -138,10 +170,23 @@ export const runnerErrorSchema = z.strictObject({
   message: z.string().max(4096),
 });
 
+/**
+ * A camera changed state (printed at once, and once per camera after `hello` with its first state):
+ * `error` says why while it is reconnecting or failed.
+ */
+export const runnerCameraSchema = z.strictObject({
+  type: z.literal('camera'),
+  ts: timestampSchema,
+  id: runnerCameraIdSchema,
+  state: z.enum(RUNNER_CAMERA_STATES),
+  error: z.string().max(4096).optional(),
+});
+
 export const runnerLineSchema = z.discriminatedUnion('type', [
   runnerHelloSchema,
   runnerFrameSchema,
   runnerStatsSchema,
+  runnerCameraSchema,
   runnerErrorSchema,
 ]);
 
@@ -149,6 +194,7 @@ export type RunnerHello = z.infer<typeof runnerHelloSchema>;
 export type RunnerFrame = z.infer<typeof runnerFrameSchema>;
 export type RunnerStats = z.infer<typeof runnerStatsSchema>;
 export type RunnerError = z.infer<typeof runnerErrorSchema>;
+export type RunnerCamera = z.infer<typeof runnerCameraSchema>;
 export type RunnerLine = z.infer<typeof runnerLineSchema>;
 
 // --- the frame line's fast path ------------------------------------------------------------------

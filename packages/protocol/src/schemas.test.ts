@@ -7,6 +7,7 @@ import { examples } from './examples.js';
 import { facesSchema, metricsSchema, reportedSchema, statusSchema } from './messages.js';
 import { parseJsonPayload, parsePayload } from './parse.js';
 import {
+  runnerCameraSchema,
   runnerErrorSchema,
   runnerFrameSchema,
   runnerHelloSchema,
@@ -17,14 +18,17 @@ import {
 const cases: [string, z.ZodType, Record<string, unknown>][] = [
   ['status', statusSchema, examples.status],
   ['faces', facesSchema, examples.faces],
+  ['faces of a camera', facesSchema, examples.facesCamera],
   ['metrics', metricsSchema, examples.metrics],
   ['desired', desiredSchema, examples.desired],
   ['reported', reportedSchema, examples.reported],
   ['alert', alertSchema, examples.alert],
+  ['camera alert', alertSchema, examples.cameraAlert],
   ['runner hello', runnerHelloSchema, examples.runnerHello],
   ['runner hello on a DLA core', runnerHelloSchema, examples.runnerHelloDla],
   ['runner frame', runnerFrameSchema, examples.runnerFrame],
   ['runner stats', runnerStatsSchema, examples.runnerStats],
+  ['runner camera', runnerCameraSchema, examples.runnerCamera],
   ['runner error', runnerErrorSchema, examples.runnerError],
 ];
 
@@ -140,6 +144,45 @@ describe('field rules', () => {
     const m = clone(examples.metrics) as { device: { tempsC: Record<string, number> } };
     m.device.tempsC = Object.fromEntries(Array.from({ length: 65 }, (_, i) => [`t${i}`, 40]));
     expect(rejectedPaths(metricsSchema, m)).toContain('device.tempsC');
+  });
+});
+
+describe('cameras', () => {
+  it('keeps a one-camera device exactly as before: every camera field is optional', () => {
+    const { cameras: _c, ...status } = clone(examples.status);
+    expect(statusSchema.parse(status)).toEqual(status);
+    const { cameras: _m, batch: _b, ...runner } = clone(examples.metrics.runner);
+    expect(metricsSchema.parse({ ...examples.metrics, runner }).runner).toEqual(runner);
+    expect(facesSchema.parse(examples.faces)).not.toHaveProperty('camera');
+  });
+
+  it('refuses camera ids that could widen a topic, and names the field', () => {
+    for (const bad of ['+', '#', 'a/b', '', '-x', 'x'.repeat(65)]) {
+      expect(rejectedPaths(facesSchema, { ...examples.facesCamera, camera: bad })).toEqual([
+        'camera',
+      ]);
+      expect(rejectedPaths(alertSchema, { ...examples.cameraAlert, camera: bad })).toEqual([
+        'camera',
+      ]);
+    }
+  });
+
+  it('refuses a camera listed twice in status or metrics, and an unknown camera state', () => {
+    const s = clone(examples.status) as { cameras: { id: string; state: string }[] };
+    s.cameras[1]!.id = '0';
+    expect(rejectedPaths(statusSchema, s)).toEqual(['cameras']);
+    const m = clone(examples.metrics) as { runner: { cameras: { id: string }[] } };
+    m.runner.cameras[2]!.id = 'lobby';
+    expect(rejectedPaths(metricsSchema, m)).toEqual(['runner.cameras']);
+    const t = clone(examples.status) as { cameras: { state: string }[] };
+    t.cameras[0]!.state = 'connecting';
+    expect(rejectedPaths(statusSchema, t)).toEqual(['cameras.0.state']);
+  });
+
+  it('accepts the runner camera line and refuses a camera line without an id', () => {
+    expect(runnerLineSchema.parse(examples.runnerCamera).type).toBe('camera');
+    const { id: _id, ...noId } = examples.runnerCamera;
+    expect(rejectedPaths(runnerLineSchema, noId)).toEqual(['id']);
   });
 });
 

@@ -35,7 +35,32 @@ describe('topic builders and parser', () => {
     expect(parseTopic(topic)).toEqual({ kind: 'alert', ruleId: 'lobby-crowd', deviceId: 'cam-7' });
   });
 
+  it('puts a camera alert one level below its device, and camera "0" on the device topic', () => {
+    expect(topics.alert('cam-down', 'cam-7', 'yard')).toBe(
+      'facefleet/v1/alerts/cam-down/cam-7/yard',
+    );
+    expect(topics.alert('cam-down', 'cam-7', '0')).toBe('facefleet/v1/alerts/cam-down/cam-7');
+    const parsed = parseTopic('facefleet/v1/alerts/cam-down/cam-7/yard');
+    expect(parsed).toEqual({
+      kind: 'alert',
+      ruleId: 'cam-down',
+      deviceId: 'cam-7',
+      camera: 'yard',
+    });
+    expect(formatTopic(parsed)).toBe('facefleet/v1/alerts/cam-down/cam-7/yard');
+    expect(() => parseTopic('facefleet/v1/alerts/cam-down/cam-7/0')).toThrow(/device's topic/);
+    expect(() => topics.alert('r', 'cam-7', 'a b')).toThrow(TopicError);
+    // one filter still takes every alert, and a rule's filter every camera's
+    const t = topics.alert('cam-down', 'cam-7', 'yard');
+    expect(topicMatches(filters.allAlerts, t)).toBe(true);
+    expect(topicMatches(filters.ruleAlerts('cam-down'), t)).toBe(true);
+    expect(topicMatches(filters.ruleAlerts('cam-down'), topics.alert('cam-down', 'cam-7'))).toBe(
+      true,
+    );
+  });
+
   it.each([
+    ['facefleet/v1/alerts/r/cam-7/yard/x', /too many levels/],
     ['facefleet/v1/devices/+/faces', /wildcards/],
     ['facefleet/v1/devices/#', /wildcards/],
     ['$SYS/broker/clients', /\$-topics/],
@@ -65,7 +90,7 @@ describe('topic builders and parser', () => {
 
   it('builds subscriber filters', () => {
     expect(filters.allFaces).toBe('facefleet/v1/devices/+/faces');
-    expect(filters.ruleAlerts('r1')).toBe('facefleet/v1/alerts/r1/+');
+    expect(filters.ruleAlerts('r1')).toBe('facefleet/v1/alerts/r1/#');
     expect(() => filters.ruleAlerts('#')).toThrow(TopicError);
   });
 });

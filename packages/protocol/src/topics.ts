@@ -1,5 +1,6 @@
+import { DEFAULT_CAMERA_ID } from './cameras.js';
 import { TopicError } from './errors.js';
-import { idRule, isValidId } from './ids.js';
+import { ID_PATTERN, idRule, isValidId } from './ids.js';
 
 /** Every topic of the contract lives below this root. */
 export const TOPIC_ROOT = 'facefleet/v1';
@@ -10,11 +11,19 @@ export type DeviceTopicKind = (typeof DEVICE_TOPIC_KINDS)[number];
 
 export type ParsedTopic =
   | { kind: DeviceTopicKind; deviceId: string }
-  | { kind: 'alert'; ruleId: string; deviceId: string };
+  /** `camera`: the alert of one camera other than "0" (`alerts/{ruleId}/{deviceId}/{camera}`). */
+  | { kind: 'alert'; ruleId: string; deviceId: string; camera?: string };
 
 function checkId(what: string, id: string): string {
   if (!isValidId(id)) {
     throw new TopicError(`${TOPIC_ROOT}/…/${id}`, `${what} ${JSON.stringify(id)} ${idRule}`);
+  }
+  return id;
+}
+
+function checkCameraId(id: string): string {
+  if (!ID_PATTERN.test(id)) {
+    throw new TopicError(`${TOPIC_ROOT}/…/${id}`, `camera id ${JSON.stringify(id)} ${idRule}`);
   }
   return id;
 }
@@ -31,8 +40,14 @@ export const topics = {
   metrics: deviceTopic('metrics'),
   desired: deviceTopic('desired'),
   reported: deviceTopic('reported'),
-  alert: (ruleId: string, deviceId: string): string =>
-    `${TOPIC_ROOT}/alerts/${checkId('rule id', ruleId)}/${checkId('device id', deviceId)}`,
+  /**
+   * A rule's alert for a device, or for one camera of it. Camera "0" (and no camera) is the device's
+   * topic, so a one-camera device's alerts are where they were before cameras existed.
+   */
+  alert: (ruleId: string, deviceId: string, camera?: string): string =>
+    `${TOPIC_ROOT}/alerts/${checkId('rule id', ruleId)}/${checkId('device id', deviceId)}${
+      camera === undefined || camera === DEFAULT_CAMERA_ID ? '' : `/${checkCameraId(camera)}`
+    }`,
 } as const;
 
 /** Topic filters that subscribers use. */
@@ -45,8 +60,8 @@ export const filters = {
   allDevices: `${TOPIC_ROOT}/devices/#`,
   /** Every alert, firing or resolved. */
   allAlerts: `${TOPIC_ROOT}/alerts/#`,
-  /** Alerts of one rule, for every device. */
-  ruleAlerts: (ruleId: string): string => `${TOPIC_ROOT}/alerts/${checkId('rule id', ruleId)}/+`,
+  /** Alerts of one rule, for every device and camera. */
+  ruleAlerts: (ruleId: string): string => `${TOPIC_ROOT}/alerts/${checkId('rule id', ruleId)}/#`,
 } as const;
 
 /** Checks that a string may be used as a topic *name* (what a client publishes to). */
@@ -72,6 +87,20 @@ export function parseTopic(topic: string): ParsedTopic {
   if (!topic.startsWith(prefix)) throw new TopicError(topic, `not below ${TOPIC_ROOT}/`);
   const levels = topic.slice(prefix.length).split('/');
   const [section, a, b, ...rest] = levels;
+  if (section === 'alerts' && a !== undefined && b !== undefined && rest.length === 1) {
+    const camera = rest[0]!;
+    if (!isValidId(a)) throw new TopicError(topic, `rule id ${JSON.stringify(a)} ${idRule}`);
+    if (!isValidId(b)) throw new TopicError(topic, `device id ${JSON.stringify(b)} ${idRule}`);
+    if (!ID_PATTERN.test(camera) || camera === DEFAULT_CAMERA_ID) {
+      throw new TopicError(
+        topic,
+        camera === DEFAULT_CAMERA_ID
+          ? 'camera "0" alerts are on the device\'s topic'
+          : `camera id ${JSON.stringify(camera)} ${idRule}`,
+      );
+    }
+    return { kind: 'alert', ruleId: a, deviceId: b, camera };
+  }
   if (rest.length > 0) throw new TopicError(topic, 'too many levels');
   if (section === 'devices' && a !== undefined && b !== undefined) {
     if (!isValidId(a)) throw new TopicError(topic, `device id ${JSON.stringify(a)} ${idRule}`);
@@ -86,14 +115,14 @@ export function parseTopic(topic: string): ParsedTopic {
   }
   throw new TopicError(
     topic,
-    'not a facefleet topic (expected devices/{id}/{kind} or alerts/{ruleId}/{deviceId})',
+    'not a facefleet topic (expected devices/{id}/{kind} or alerts/{ruleId}/{deviceId}[/{camera}])',
   );
 }
 
 /** Builds the topic a parsed topic came from (the inverse of parseTopic). */
 export function formatTopic(parsed: ParsedTopic): string {
   return parsed.kind === 'alert'
-    ? topics.alert(parsed.ruleId, parsed.deviceId)
+    ? topics.alert(parsed.ruleId, parsed.deviceId, parsed.camera)
     : topics[parsed.kind](parsed.deviceId);
 }
 

@@ -208,6 +208,24 @@ std::string frameLine(const FrameMessage& m) {
   return w.str();
 }
 
+namespace {
+// At most 1 KiB of a camera's error text, cut at a whole UTF-8 character.
+std::string_view errorPrefix(const std::string& error) {
+  std::size_t n = std::min<std::size_t>(error.size(), 1024);
+  while (n < error.size() && n > 0 && (static_cast<unsigned char>(error[n]) & 0xC0) == 0x80) --n;
+  return std::string_view(error).substr(0, n);
+}
+}  // namespace
+
+std::string cameraLine(const CameraMessage& m) {
+  JsonWriter w;
+  w.beginObject().key("type").string("camera").key("ts").integer(m.ts).key("id").string(m.id).key("state").string(
+      m.state);
+  if (!m.error.empty()) w.key("error").string(errorPrefix(m.error));
+  w.endObject();
+  return w.str();
+}
+
 std::string statsLine(const StatsMessage& m) {
   JsonWriter w;
   w.beginObject()
@@ -234,11 +252,7 @@ std::string statsLine(const StatsMessage& m) {
         .key("skipped").integer(c.skipped)
         .key("dropped").integer(c.dropped)
         .key("reconnects").integer(c.reconnects);
-    if (!c.error.empty()) {
-      std::size_t n = std::min<std::size_t>(c.error.size(), 1024);
-      while (n < c.error.size() && n > 0 && (static_cast<unsigned char>(c.error[n]) & 0xC0) == 0x80) --n;  // whole UTF-8
-      w.key("error").string(std::string_view(c.error).substr(0, n));
-    }
+    if (!c.error.empty()) w.key("error").string(errorPrefix(c.error));
     w.endObject();
   }
   w.endArray();

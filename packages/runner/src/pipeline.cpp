@@ -198,6 +198,22 @@ PipelineSummary runPipeline(Detector& detector, std::vector<std::unique_ptr<Came
     }
     return statsLine(m);
   };
+  // A `camera` line for every camera whose state differs from the last one printed (all of them the
+  // first time): the agent publishes camera states from these at once, not at the next stats line.
+  std::vector<int> printedState(n, -1);
+  auto printCameraChanges = [&] {
+    for (std::size_t i = 0; i < n; ++i) {
+      const CameraStatus st = cameras[i]->status();
+      if (static_cast<int>(st.state) == printedState[i]) continue;
+      printedState[i] = static_cast<int>(st.state);
+      CameraMessage c;
+      c.ts = epochMs();
+      c.id = cameras[i]->id();
+      c.state = cameraStateName(st.state);
+      c.error = st.error;
+      sink(cameraLine(c));
+    }
+  };
   auto collectDropped = [&] {
     for (std::size_t i = 0; i < n; ++i) {
       const long long d = mux.takeDropped(i);
@@ -220,6 +236,7 @@ PipelineSummary runPipeline(Detector& detector, std::vector<std::unique_ptr<Came
     std::vector<Boxes> results;
     Detector::BatchTiming timing;
     bool done = false;
+    printCameraChanges();
     while (!done) {
       const auto r = mux.popBatch(batch, maxBatch, batchTimeout, std::chrono::milliseconds(100));
       if (r == Mux::Pop::Closed) break;
@@ -265,6 +282,7 @@ PipelineSummary runPipeline(Detector& detector, std::vector<std::unique_ptr<Came
         }
       }
       if (stop.load()) break;
+      printCameraChanges();
       collectDropped();
       if (Clock::now() >= nextStats) {
         sink(statsLineNow(epochMs()));
@@ -278,6 +296,7 @@ PipelineSummary runPipeline(Detector& detector, std::vector<std::unique_ptr<Came
   }
   shutdown();
   collectDropped();
+  if (!stop.load()) printCameraChanges();  // files that ended, sources that failed
   sink(statsLineNow(epochMs()));
   summary.wallS = std::chrono::duration<double>(lastDone - started).count();
   if (!stop.load() && !(opt.maxFrames > 0 && summary.frames >= opt.maxFrames)) {

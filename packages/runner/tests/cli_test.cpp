@@ -30,8 +30,13 @@ TEST(Cli, DetectNetModelRunsEndToEndOnVideo) {
   const auto r = run({"--model", modelPath(kDetectNet), "--source", samplePath("Megamind.avi"), "--max-frames", "4",
                       "--cluster", "dbscan"});
   ASSERT_EQ(r.exitCode, 0);
-  ASSERT_EQ(r.lines.size(), 6u);  // hello, 4 frames, final stats
+  ASSERT_EQ(r.lines.size(), 7u);  // hello, the camera's state, 4 frames, final stats
   const auto hello = parseLine(r.lines[0]);
+  const auto camera = parseLine(r.lines[1]);
+  EXPECT_EQ(camera.keys(), (Keys{"type", "ts", "id", "state"}));
+  EXPECT_EQ(camera["type"].str, "camera");
+  EXPECT_EQ(camera["id"].str, "0");
+  EXPECT_EQ(camera["state"].str, "online");
   EXPECT_EQ(hello.keys(), (Keys{"type", "v", "runner", "backend", "model", "modelPath", "modelSha256", "input",
                                 "source", "sourceKind", "cluster", "cameras", "batch", "pid", "ts"}));
   ASSERT_EQ(hello["cameras"].items.size(), 1u);
@@ -47,18 +52,18 @@ TEST(Cli, DetectNetModelRunsEndToEndOnVideo) {
   EXPECT_EQ(hello["input"]["height"].num, 416);
   EXPECT_EQ(hello["sourceKind"].str, "file");
   EXPECT_EQ(hello["cluster"].str, "dbscan");
-  for (int i = 1; i <= 4; ++i) {
+  for (int i = 2; i <= 5; ++i) {
     const auto f = parseLine(r.lines[i]);
     EXPECT_EQ(f["type"].str, "frame");
     EXPECT_EQ(f["camera"].str, "0");  // one camera without an id is camera "0"
-    EXPECT_EQ(f["index"].num, i - 1);
+    EXPECT_EQ(f["index"].num, i - 2);
     EXPECT_EQ(f["width"].num, 720);
     EXPECT_EQ(f["height"].num, 528);
     EXPECT_EQ(f["faces"].num, static_cast<double>(f["boxes"].items.size()));
     EXPECT_GT(f["ms"]["infer"].num, 0);
     EXPECT_GE(f["ts"].num, hello["ts"].num);
   }
-  const auto stats = parseLine(r.lines[5]);
+  const auto stats = parseLine(r.lines[6]);
   EXPECT_EQ(stats["type"].str, "stats");
   EXPECT_EQ(stats["frames"].num, 4);
   EXPECT_EQ(stats["dropped"].num, 0);
@@ -133,11 +138,12 @@ TEST(Cli, MaxFpsSkipsFramesOfAPacedVideo) {
   const auto r = run({"--decoder", "blazeface", "--model", modelPath(kBlazeBack), "--source", samplePath("Megamind.avi"),
                       "--pace", "--max-fps", "4", "--max-frames", "4"});
   ASSERT_EQ(r.exitCode, 0);
-  ASSERT_EQ(r.lines.size(), 6u);  // hello, 4 frames, final stats
+  ASSERT_EQ(r.lines.size(), 7u);  // hello, the camera's state, 4 frames, final stats
   const auto hello = parseLine(r.lines[0]);
+  EXPECT_EQ(parseLine(r.lines[1])["type"].str, "camera");
   std::vector<long long> index;
   std::vector<double> captured;
-  for (int i = 1; i <= 4; ++i) {
+  for (int i = 2; i <= 5; ++i) {
     const auto f = parseLine(r.lines[i]);
     ASSERT_EQ(f["type"].str, "frame");
     index.push_back(static_cast<long long>(f["index"].num));
@@ -160,7 +166,7 @@ TEST(Cli, MaxFpsSkipsFramesOfAPacedVideo) {
   EXPECT_GE(captured[3] - hello["ts"].num, index[3] * 1000.0 / 24 - 5);
   // Skipped frames are not "dropped" (stale frames the detector could not keep up with): the stats
   // count the taken frames that were not processed as dropped and the others as skipped.
-  const auto stats = parseLine(r.lines[5]);
+  const auto stats = parseLine(r.lines[6]);
   ASSERT_EQ(stats["type"].str, "stats");
   ASSERT_EQ(stats["cameras"].items.size(), 1u);
   const double skipped = stats["cameras"].items[0]["skipped"].num;
@@ -180,11 +186,11 @@ TEST(Cli, LoopRestartsTheFolderAndMaxFramesStops) {
   const auto r = run({"--decoder", "blazeface", "--model", modelPath(kBlazeBack), "--source", dir, "--loop",
                       "--max-frames", "5"});
   ASSERT_EQ(r.exitCode, 0);
-  ASSERT_EQ(r.lines.size(), 7u);
+  ASSERT_EQ(r.lines.size(), 8u);  // hello, camera, 5 frames, stats
   EXPECT_EQ(parseLine(r.lines[0])["sourceKind"].str, "images");
   // Sorted: a.jpg (fruits, 0 faces), b.jpg (messi, 1 face), a, b, a.
   const double expected[] = {0, 1, 0, 1, 0};
-  for (int i = 0; i < 5; ++i) EXPECT_EQ(parseLine(r.lines[1 + i])["faces"].num, expected[i]) << i;
+  for (int i = 0; i < 5; ++i) EXPECT_EQ(parseLine(r.lines[2 + i])["faces"].num, expected[i]) << i;
 }
 
 TEST(Cli, DecodeToolOnRawTensors) {

@@ -97,6 +97,21 @@ TEST(Json, FrameHasExactKeysBoxesAsXywhAndAtMost256) {
   EXPECT_EQ(v["ms"]["post"].num, 0.05);
 }
 
+TEST(Json, CameraLineHasExactKeysAndABoundedError) {
+  CameraMessage m;
+  m.ts = 1764270000123;
+  m.id = "yard";
+  m.state = "online";
+  auto c = minijson::parse(cameraLine(m));
+  EXPECT_EQ(c.keys(), (Keys{"type", "ts", "id", "state"}));  // error only when there is one
+  EXPECT_EQ(c["type"].str, "camera");
+  m.state = "reconnecting";
+  m.error = std::string(1023, 'x') + "\xc3\xa9" + std::string(100, 'y');  // é across the 1 KiB cut
+  c = minijson::parse(cameraLine(m));
+  EXPECT_EQ(c.keys(), (Keys{"type", "ts", "id", "state", "error"}));
+  EXPECT_EQ(c["error"].str, std::string(1023, 'x')) << "cut before a split UTF-8 character";
+}
+
 TEST(Json, StatsAndErrorHaveExactKeys) {
   StatsWindow w(0);
   for (double ms : {10.0, 20.0, 30.0, 40.0}) w.addFrame(ms);

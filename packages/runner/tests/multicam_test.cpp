@@ -7,6 +7,7 @@
 
 #include <opencv2/imgcodecs.hpp>
 
+#include <algorithm>
 #include <chrono>
 #include <csignal>
 #include <map>
@@ -175,8 +176,17 @@ TEST(MultiCamera, ALiveSourceThatCannotOpenIsRetriedAndReported) {
   ASSERT_TRUE(r.readLine(line));
   EXPECT_TRUE(isType(line, "hello"));
   int reconnectingStats = 0;
+  bool cameraLineFirst = false, sawStats = false;
   while (reconnectingStats < 3 && r.readLine(line)) {
+    if (isType(line, "camera") && !sawStats) {
+      // the camera's state is printed at once, before the first stats line
+      const auto v = parseLine(line);
+      EXPECT_EQ(v["id"].str, "0");
+      EXPECT_TRUE(v["state"].str == "connecting" || v["state"].str == "reconnecting") << line;
+      cameraLineFirst = true;
+    }
     if (!isType(line, "stats")) continue;
+    sawStats = true;
     const auto v = parseLine(line);
     const auto* c = cameraIn(v, "0");
     ASSERT_NE(c, nullptr);
@@ -186,6 +196,7 @@ TEST(MultiCamera, ALiveSourceThatCannotOpenIsRetriedAndReported) {
     ++reconnectingStats;
   }
   EXPECT_EQ(reconnectingStats, 3);
+  EXPECT_TRUE(cameraLineFirst) << "a camera line before the first stats line";
   r.signal(SIGTERM);
   const auto rest = r.readAll();
   EXPECT_EQ(r.wait(), 0);
@@ -246,6 +257,7 @@ TEST(Rtsp, ACameraComesBackWhenItsServerDoesWithoutARunnerRestart) {
   std::map<std::string, long long> frames;
   std::string rtspState;
   long long reconnects = 0, hellos = 0;
+  std::vector<std::string> rtspChanges;  // the rtsp camera's `camera` lines, in order
   // Reads until `done` holds (or the deadline passes), keeping count of frames and the rtsp state.
   auto readUntil = [&](const std::function<bool()>& done) {
     for (std::string line; !done() && Clock::now() < deadline && r.readLine(line);) {
@@ -259,6 +271,9 @@ TEST(Rtsp, ACameraComesBackWhenItsServerDoesWithoutARunnerRestart) {
         }
       } else if (isType(line, "hello")) {
         ++hellos;
+      } else if (isType(line, "camera")) {
+        const auto v = parseLine(line);
+        if (v["id"].str == "rtsp") rtspChanges.push_back(v["state"].str);
       }
     }
     return done();
@@ -281,6 +296,17 @@ TEST(Rtsp, ACameraComesBackWhenItsServerDoesWithoutARunnerRestart) {
       << "rtsp frames " << frames["rtsp"] << " (at the drop " << rtspAtDrop << "), state " << rtspState;
   EXPECT_GE(reconnects, 1);
   EXPECT_EQ(hellos, 1) << "the same runner process all along";
+  // Each change was printed as a camera line: online, the drop, online again.
+  std::vector<std::string> seen;
+  for (const auto& st : rtspChanges)
+    if (seen.empty() || seen.back() != st) seen.push_back(st);
+  const std::vector<std::string> expected = {"online", "reconnecting", "online"};
+  auto it = seen.begin();
+  for (const auto& want : expected) {
+    it = std::find(it, seen.end(), want);
+    ASSERT_NE(it, seen.end()) << "camera lines of rtsp: " << ::testing::PrintToString(rtspChanges);
+    ++it;
+  }
   r.signal(SIGTERM);
   r.readAll();
   EXPECT_EQ(r.wait(), 0);

@@ -2,7 +2,13 @@ export { type ClusterBus, localBus, packMessages } from './bus.js';
 export type { Dialect, QueryDb, Statement, Tables } from './dialect.js';
 export { StoreError, StoreLocationError, StoreWriterError } from './errors.js';
 export type { IngestCommitter, RetentionResult } from './ingest/committer.js';
-export { type IngestMessage, type Row, type Touch, toRow } from './ingest/rows.js';
+export {
+  type CameraRow,
+  type IngestMessage,
+  type Row,
+  type Touch,
+  toRow,
+} from './ingest/rows.js';
 export { isPostgresUrl, type OpenStoreOptions, openStore } from './open.js';
 export {
   openPostgresStore,
@@ -23,8 +29,11 @@ export {
   type TargetChange,
 } from './repositories/rollouts.js';
 export type {
+  CameraBucket,
+  CameraFpsSample,
   FaceBucket,
   FpsSample,
+  LastCameraMetrics,
   LastFaces,
   LastMetrics,
   MetricBucket,

@@ -105,4 +105,93 @@ describe.each(STORE_KINDS)('retention (%s)', (kind) => {
       place.cleanup();
     }
   });
+
+  it('folds per camera: face windows and camera metrics of one minute stay apart by camera', async () => {
+    const place = freshStoreLocation(kind, inject('postgresUrl'));
+    const store = await openStore(place.location);
+    try {
+      const now = 100 * DAY;
+      const old = Math.floor((now - 10 * DAY) / 60_000) * 60_000;
+      const window = (seq: number, camera: string, max: number) =>
+        query(
+          store,
+          `INSERT INTO face_windows (device_id, camera, seq, ts, start, "end", frames, last, min, max, mean, boxes, received_at)
+           VALUES ('cam', ?, ?, ?, ?, ?, 10, 0, 0, ?, 1, NULL, ?)`,
+          [camera, seq, old + seq * 1000, old + seq * 1000, old + seq * 1000, max, old],
+        );
+      await window(1, '0', 2);
+      await window(2, 'yard', 5);
+      await window(3, 'yard', 3);
+      const sample = (seq: number, camera: string, state: string, fps: number) =>
+        query(
+          store,
+          `INSERT INTO camera_metrics (device_id, seq, camera, ts, state, fps, camera_fps, frames, dropped,
+             skipped, reconnects)
+           VALUES ('cam', ?, ?, ?, ?, ?, 25, ?, 1, 2, ?)`,
+          [seq, camera, old + seq * 1000, state, fps, fps * 10, state === 'online' ? 0 : 1],
+        );
+      await sample(10, '0', 'online', 10);
+      await sample(10, 'yard', 'reconnecting', 0);
+      await sample(11, 'yard', 'online', 6);
+      const removed = await store.retention(now, 7, 90);
+      expect(removed.faces).toBe(3);
+      expect(
+        await query(store, 'SELECT camera, windows, max_faces FROM face_rollups ORDER BY camera'),
+      ).toEqual([
+        { camera: '0', windows: 1, max_faces: 2 },
+        { camera: 'yard', windows: 2, max_faces: 5 },
+      ]);
+      expect(await query(store, 'SELECT count(*) AS n FROM camera_metrics')).toEqual([{ n: 0 }]);
+      expect(
+        await query(
+          store,
+          `SELECT camera, samples, fps_sum, fps_min, camera_fps_sum, frames, dropped, skipped, reconnects,
+             offline_samples FROM camera_metric_rollups ORDER BY camera`,
+        ),
+      ).toEqual([
+        {
+          camera: '0',
+          samples: 1,
+          fps_sum: 10,
+          fps_min: 10,
+          camera_fps_sum: 25,
+          frames: 100,
+          dropped: 1,
+          skipped: 2,
+          reconnects: 0,
+          offline_samples: 0,
+        },
+        {
+          camera: 'yard',
+          samples: 2,
+          fps_sum: 6,
+          fps_min: 0,
+          camera_fps_sum: 50,
+          frames: 60,
+          dropped: 2,
+          skipped: 4,
+          reconnects: 1,
+          offline_samples: 1,
+        },
+      ]);
+      // a camera's series reads the rollups: nothing of another camera, nothing counted twice
+      const faces = await store.telemetry.faceBuckets('cam', old, old + 60_000, 60_000, 'yard');
+      expect(faces.map((b) => [b.windows, b.maxFaces])).toEqual([[2, 5]]);
+      const [bucket] = await store.telemetry.cameraBuckets(
+        'cam',
+        'yard',
+        old,
+        old + 60_000,
+        60_000,
+      );
+      expect(bucket).toMatchObject({ samples: 2, fps: 3, fpsMin: 0, offline: 0.5, reconnects: 1 });
+      await store.retention(now + 100 * DAY, 7, 90);
+      expect(await query(store, 'SELECT count(*) AS n FROM camera_metric_rollups')).toEqual([
+        { n: 0 },
+      ]);
+    } finally {
+      await store.close();
+      place.cleanup();
+    }
+  });
 });

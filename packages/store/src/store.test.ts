@@ -250,6 +250,109 @@ describe.each(STORE_KINDS)('store contract (%s)', (kind) => {
     expect(metricBuckets[0]).toMatchObject({ samples: 2, fps: 11, inferFps: 21, fpsMin: 10 });
   });
 
+  it('cameras: windows and metrics per camera, series and newest per camera, a device-wide series of all', async () => {
+    await enroll('cam-1');
+    const now = facesMessage('cam-1', 0).ts;
+    const camMetrics = (seq: number, yard: 'online' | 'reconnecting', fps: number) =>
+      metricsMessage('cam-1', seq, {
+        cameras: [
+          {
+            id: '0',
+            state: 'online',
+            fps: 10,
+            cameraFps: 25,
+            frames: 100,
+            dropped: 1,
+            skipped: 150,
+            reconnects: 0,
+          },
+          {
+            id: 'yard',
+            state: yard,
+            fps,
+            cameraFps: fps,
+            frames: fps * 10,
+            dropped: 0,
+            skipped: 0,
+            reconnects: yard === 'online' ? 1 : 0,
+          },
+        ],
+        batch: { batches: 50, meanSize: 1.8 },
+      });
+    const stored = await commit(
+      store.ingest,
+      rowsOf([
+        { kind: 'faces', data: facesMessage('cam-1', 1, { max: 2, mean: 1 }) },
+        { kind: 'faces', data: facesMessage('cam-1', 2, { camera: 'yard', max: 7, mean: 3 }) },
+        {
+          kind: 'faces',
+          data: facesMessage('cam-1', 3, { camera: 'yard', max: 1, mean: 1, last: 1 }),
+        },
+        { kind: 'metrics', data: camMetrics(4, 'reconnecting', 0) },
+        { kind: 'metrics', data: camMetrics(5, 'online', 8) },
+      ]),
+    );
+    expect(stored).toEqual([1, 1, 1, 1, 1]);
+    // a replayed metrics message stores no second set of camera rows
+    expect(
+      await commit(store.ingest, rowsOf([{ kind: 'metrics', data: camMetrics(5, 'online', 8) }])),
+    ).toEqual([0]);
+    expect(await query(store, 'SELECT count(*) AS n FROM camera_metrics')).toEqual([{ n: 4 }]);
+    expect(await query(store, 'SELECT batch_mean_size AS b FROM metrics ORDER BY seq')).toEqual([
+      { b: 1.8 },
+      { b: 1.8 },
+    ]);
+    // a window without a camera is camera "0"
+    expect(await query(store, 'SELECT seq, camera FROM face_windows ORDER BY seq')).toEqual([
+      { seq: 1, camera: '0' },
+      { seq: 2, camera: 'yard' },
+      { seq: 3, camera: 'yard' },
+    ]);
+    const range = [now - 3_600_000, now + 3_600_000, 7_200_000] as const;
+    const yard = await store.telemetry.faceBuckets('cam-1', ...range, 'yard');
+    expect(yard.map((b) => [b.windows, b.maxFaces])).toEqual([[2, 7]]);
+    const zero = await store.telemetry.faceBuckets('cam-1', ...range, '0');
+    expect(zero.map((b) => [b.windows, b.maxFaces])).toEqual([[1, 2]]);
+    const all = await store.telemetry.faceBuckets('cam-1', ...range);
+    expect(all.map((b) => [b.windows, b.maxFaces])).toEqual([[3, 7]]);
+    const lastFaces = await store.telemetry.lastCameraFaces('cam-1');
+    expect(Object.fromEntries([...lastFaces].map(([c, f]) => [c, f.max]))).toEqual({
+      '0': 2,
+      yard: 1,
+    });
+    const lastCam = await store.telemetry.lastCameraMetrics('cam-1');
+    expect(lastCam.get('yard')).toMatchObject({ state: 'online', fps: 8, reconnects: 1 });
+    expect(lastCam.get('0')).toMatchObject({ state: 'online', fps: 10, cameraFps: 25 });
+    const buckets = await store.telemetry.cameraBuckets(
+      'cam-1',
+      'yard',
+      0,
+      now + 86_400_000,
+      86_400_000,
+    );
+    expect(buckets).toEqual([
+      {
+        t: buckets[0]!.t,
+        samples: 2,
+        fps: 4,
+        fpsMin: 0,
+        cameraFps: 4,
+        frames: 80,
+        dropped: 0,
+        skipped: 0,
+        reconnects: 1,
+        offline: 0.5,
+      },
+    ]);
+    const samples = await store.telemetry.cameraFpsSamples(0);
+    expect(samples.map((x) => `${x.camera}:${x.fps}:${x.state}`)).toEqual([
+      '0:10:online',
+      '0:10:online',
+      'yard:0:reconnecting',
+      'yard:8:online',
+    ]);
+  });
+
   it('seq gaps: lost messages counted, unfired wills excused, a will that fires counted once', async () => {
     await enroll('cam-1');
     await enroll('cam-2');

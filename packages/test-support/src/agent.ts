@@ -24,6 +24,11 @@ export interface AgentOptions {
   dataDir?: string;
   /** Default: Debian's Megamind.avi, looping at its own pace. */
   source?: string;
+  /**
+   * Several cameras (`--cameras`) instead of `source`, all served by one runner; file sources loop
+   * at their own pace as `source` does.
+   */
+  cameras?: { id: string; source: string }[];
   /** The ONNX model to run until an engine update (default BlazeFace). */
   model?: string;
   /**
@@ -87,8 +92,13 @@ export function startAgent(options: AgentOptions): Promise<Agent> {
 /** `ownDir`: the data dir is the harness's own, removed by `stop()` and `cleanup()`. */
 async function launch(options: AgentOptions, ownDir: boolean): Promise<Agent> {
   const model = options.model ?? blazefaceModel;
-  const source = options.source ?? megamind;
-  requireBuilt(agentMain, runnerBin, model, source);
+  const sourceArgs = options.cameras
+    ? ['--cameras', JSON.stringify(options.cameras.map((c) => `${c.id}=${c.source}`))]
+    : ['--runner-source', options.source ?? megamind];
+  const files = (options.cameras?.map((c) => c.source) ?? [options.source ?? megamind]).filter(
+    (s) => s.startsWith('/'),
+  );
+  requireBuilt(agentMain, runnerBin, model, ...files);
   const cp = options.controlPlane;
   const deviceClass = options.deviceClass ?? hostDeviceClass;
   const token =
@@ -119,8 +129,7 @@ async function launch(options: AgentOptions, ownDir: boolean): Promise<Agent> {
     'blazeface',
     '--runner-bootstrap-model',
     model,
-    '--runner-source',
-    source,
+    ...sourceArgs,
     '--runner-loop',
     'true',
     '--runner-pace',

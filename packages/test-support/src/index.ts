@@ -43,11 +43,14 @@ export {
   mosquittoBin,
   mosquittoPasswdBin,
   mosquittoSubBin,
+  python3Bin,
   repoRoot,
   requireBuilt,
+  rtspServerScript,
   runnerBin,
   sampleData,
   stdbufBin,
+  vtest,
 } from './paths.js';
 export {
   createPostgresDatabase,
@@ -64,6 +67,7 @@ export {
   startProcess,
   type WaitForLineOptions,
 } from './process.js';
+export { type RtspServer, type RtspServerOptions, startRtspServer } from './rtsp.js';
 export {
   type CertificateAuthority,
   certificateFingerprint,

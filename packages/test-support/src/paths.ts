@@ -26,6 +26,15 @@ export const facenetShapedModel = join(modelsDir, 'detectnet_v2_facenet_shaped.o
 export const sampleData = '/usr/share/doc/opencv-doc/examples/data';
 export const megamind = join(sampleData, 'Megamind.avi');
 export const messi = join(sampleData, 'messi5.jpg');
+/** Pedestrians, no close faces: a second, different camera. */
+export const vtest = join(sampleData, 'vtest.avi');
+
+/**
+ * The Python with Debian's python3-gi (not a virtualenv's or pyenv's), and the runner's RTSP test
+ * server it runs: GStreamer's RTSP server serving a live test pattern.
+ */
+export const python3Bin = '/usr/bin/python3';
+export const rtspServerScript = join(repoRoot, 'packages/runner/tests/tools/rtsp-server.py');
 
 /** Debian's mosquitto and mosquitto-clients. */
 export const mosquittoBin = '/usr/sbin/mosquitto';

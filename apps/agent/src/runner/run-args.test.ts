@@ -52,4 +52,22 @@ describe('runner run arguments', () => {
       expect(runnerRunArgs(e, runner)).not.toContain('--dla-core');
     }
   });
+
+  it('cameras: one --source ID=SRC each; one source: the plain --source of camera "0"; a config file alone: none', () => {
+    const sources = (args: string[]) =>
+      args.flatMap((a, i) => (args[i - 1] === '--source' ? [a] : []));
+    const { source: _, ...noSource } = runner;
+    const cameras = [
+      { id: 'door', source: 'rtsp://10.0.0.5/s1' },
+      { id: 'yard', source: '/dev/video1' },
+    ];
+    expect(sources(runnerRunArgs(engine('opencv'), noSource, cameras))).toEqual([
+      'door=rtsp://10.0.0.5/s1',
+      'yard=/dev/video1',
+    ]);
+    expect(sources(runnerRunArgs(engine('opencv'), runner))).toEqual(['cams.txt']);
+    const args = runnerRunArgs(engine('opencv'), noSource);
+    expect(args).not.toContain('--source');
+    expect(args).toContain('--config');
+  });
 });

@@ -186,6 +186,33 @@ describe('runner supervisor with other commands', () => {
     await waitFor(() => s.snapshot().pid !== null, { what: 'the next runner' });
   });
 
+  it('leaves a runner running that reopens its lost live camera itself, and passes its camera lines on', async () => {
+    // The runner's only camera cannot be opened: it retries in place (it used to exit 4) and says
+    // so in camera and stats lines; no frame comes, yet the watchdog must not restart it.
+    const s = supervise(
+      runnerBin(),
+      runnerArgs(
+        blazefaceModel(),
+        ['--stats-interval', '0.2', '--reconnect-max-s', '0.2'],
+        'door=/dev/video99',
+      ),
+      { watchdogS: 1.5 },
+    );
+    const exits: RunnerExit[] = [];
+    const cameras: string[] = [];
+    let stats = 0;
+    s.on('exit', (e) => exits.push(e));
+    s.on('camera', (c) => cameras.push(`${c.id}:${c.state}`));
+    s.on('stats', () => stats++);
+    s.start();
+    // 25 stats lines at 0.2 s: more than three watchdog periods without a frame
+    await waitFor(() => stats >= 25, { timeoutMs: 30_000, what: '25 stats lines' });
+    expect(exits).toEqual([]);
+    expect(s.snapshot().restarts).toBe(0);
+    expect(cameras[0]).toMatch(/^door:(connecting|reconnecting)$/);
+    expect(cameras.every((c) => c !== 'door:online')).toBe(true);
+  });
+
   it('SIGKILL after the grace when the runner ignores SIGTERM', async () => {
     const s = supervise(
       '/bin/sh',

@@ -3,6 +3,7 @@ import { EventEmitter } from 'node:events';
 import type { Readable } from 'node:stream';
 import {
   parseRunnerLine,
+  type RunnerCamera,
   type RunnerError,
   type RunnerFrame,
   type RunnerHello,
@@ -41,6 +42,8 @@ export interface RunnerSupervisorEvents {
   hello: [RunnerHello];
   frame: [RunnerFrame];
   stats: [RunnerStats];
+  /** A camera changed state (the runner prints one per camera after hello, then at every change). */
+  camera: [RunnerCamera];
   runnerError: [RunnerError];
   invalid: [string, string];
   spawn: [number];
@@ -58,7 +61,11 @@ export interface RunnerSupervisorOptions {
   /** crashLoopExits unexpected exits within crashLoopWindowS → crash loop (device degraded). */
   crashLoopExits: number;
   crashLoopWindowS: number;
-  /** No frame for this many seconds → restart. 0: off. */
+  /**
+   * No frame for this many seconds → restart. A runner whose stats lines say that none of its
+   * cameras is online (all reconnecting, ended or failed) is waiting for its sources, not hung:
+   * it reopens live sources itself, so the watchdog leaves it running. 0: off.
+   */
   watchdogS: number;
   /** SIGTERM, then SIGKILL after this many ms. */
   stopGraceMs: number;
@@ -93,7 +100,9 @@ const MAX_LINE_BYTES = 1024 * 1024;
  * runner line contract (`parseRunnerLine`: frame lines by its hand check, everything else and every
  * refusal by runnerLineSchema; invalid lines are counted and logged, never fatal), stderr goes to the log,
  * unexpected exits restart it with exponential backoff and jitter, N exits within T seconds flag a
- * crash loop, and a watchdog restarts a runner that stops producing frames.
+ * crash loop, and a watchdog restarts a runner that stops producing frames. A runner that lost a
+ * live camera reopens it in place (it used to exit 4 for that): it is left running, and says so in
+ * its camera and stats lines.
  */
 export function createRunnerSupervisor(options: RunnerSupervisorOptions): RunnerSupervisor {
   const { log } = options;
@@ -155,10 +164,18 @@ export function createRunnerSupervisor(options: RunnerSupervisorOptions): Runner
         emitter.emit('frame', line);
         break;
       case 'hello':
+        lastFrameAt = Date.now(); // loaded: the watchdog counts from here
         emitter.emit('hello', line);
         break;
       case 'stats':
+        // Alive, and no camera that could deliver: the runner is waiting for its sources.
+        if (line.cameras?.every((c) => c.state !== 'online')) {
+          lastFrameAt = Date.now();
+        }
         emitter.emit('stats', line);
+        break;
+      case 'camera':
+        emitter.emit('camera', line);
         break;
       case 'error':
         lastError.value = line;

@@ -32,8 +32,8 @@ export function blazefaceModel(): string {
   return BLAZEFACE_ONNX;
 }
 
-/** Arguments of `facefleet-runner run` for the opencv backend on the sample video. */
-export function runnerArgs(model: string, extra: string[] = []): string[] {
+/** Arguments of `facefleet-runner run` for the opencv backend on `source` (the sample video). */
+export function runnerArgs(model: string, extra: string[] = [], source = SAMPLE_VIDEO): string[] {
   return [
     'run',
     '--backend',
@@ -43,7 +43,7 @@ export function runnerArgs(model: string, extra: string[] = []): string[] {
     '--model',
     model,
     '--source',
-    SAMPLE_VIDEO,
+    source,
     ...extra,
   ];
 }

@@ -111,6 +111,7 @@ describe('fps per class', () => {
       ratio: infer / 537,
       belowReference: slow,
       engineBenchmarks: [],
+      cameras: [],
     });
     const fps: FleetFps = {
       window: 600,

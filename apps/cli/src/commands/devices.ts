@@ -1,5 +1,5 @@
 import { DEVICE_CLASSES, type DeviceClass, resolveDeviceClass } from '@facefleet/protocol';
-import type { DeviceView } from '../api-client.js';
+import type { DeviceCameras, DeviceView } from '../api-client.js';
 import { type Command, requiredFlag } from '../command.js';
 import { EXIT, UsageError } from '../errors.js';
 import { ago, renderTable } from '../table.js';
@@ -87,15 +87,18 @@ function updateText(d: DeviceView): string | null {
   return `${u.state}${progress}`;
 }
 
+type Camera = DeviceCameras['cameras'][number];
+
 const show: Command = {
   path: ['devices', 'show'],
   args: 'ID',
   summary: 'show one device: status, what it runs, its last update and desired state',
   async run(ctx, values, positionals) {
     const [id] = positionalArgs(positionals, ['ID'], 'devices show');
-    const d = await clientFor(ctx, values).getDevice(id!);
+    const client = clientFor(ctx, values);
+    const [d, cams] = await Promise.all([client.getDevice(id!), client.deviceCameras(id!)]);
     if (values.json) {
-      printJson(ctx, d);
+      printJson(ctx, { ...d, cameraFigures: cams.cameras });
       return EXIT.ok;
     }
     const now = ctx.now();
@@ -111,10 +114,31 @@ const show: Command = {
       `power mode: ${d.powerMode ?? '-'}`,
       `update:     ${u ? `${u.state}${u.engineId ? ` ${u.engineId}` : ''}${u.rolloutId ? ` (rollout ${u.rolloutId})` : ''}${u.reason ? `: ${u.reason}` : ''}` : '-'}`,
       `desired:    rev ${d.desiredRev ?? '-'}`,
+      `cameras:    ${cams.counts.total === 0 ? '-' : `${cams.counts.total} (${cams.counts.online} online, ${cams.counts.reconnecting} reconnecting, ${cams.counts.offline} offline)`}`,
       `messages:   ${d.seq && d.seq.first !== null ? `seq ${d.seq.first}-${d.seq.last}, ${d.seq.stored} stored, ${d.seq.gaps} lost${d.seq.unfiredWills ? ` (${d.seq.unfiredWills} unfired wills not counted)` : ''}` : '-'}`,
       '',
     ];
     ctx.stdout.write(lines.join('\n'));
+    if (cams.cameras.length > 0) {
+      const c = coloursFor(ctx);
+      const stateStyle = (cam: Camera, cell: string) =>
+        cam.state === 'online' ? c.green(cell) : cam.state === null ? cell : c.red(cell);
+      ctx.stdout.write(
+        `\n${renderTable<Camera>(cams.cameras, [
+          { header: 'CAMERA', value: (x) => x.id },
+          { header: 'STATE', value: (x) => x.state ?? '?', style: stateStyle },
+          { header: 'SINCE', value: (x) => (x.since === null ? null : ago(x.since, now)) },
+          { header: 'FPS', value: (x) => x.lastMetrics?.fps.toFixed(1) ?? null, align: 'right' },
+          {
+            header: 'SOURCE FPS',
+            value: (x) => x.lastMetrics?.cameraFps.toFixed(1) ?? null,
+            align: 'right',
+          },
+          { header: 'FACES', value: (x) => x.lastFaces?.last ?? null, align: 'right' },
+          { header: 'REASON', value: (x) => x.reason },
+        ])}`,
+      );
+    }
     return EXIT.ok;
   },
 };

@@ -121,8 +121,28 @@ export const fps: Command = {
         },
       ]),
     );
+    const cameras = devices.flatMap((d) =>
+      d.cameras.map((cam) => ({ ...cam, deviceId: d.deviceId, deviceClass: d.deviceClass })),
+    );
+    if (cameras.length > 0) {
+      type CameraRow = (typeof cameras)[number];
+      const down = (r: CameraRow, cell: string) => (r.state !== 'online' ? c.red(cell) : cell);
+      ctx.stdout.write('\n');
+      ctx.stdout.write(
+        renderTable<CameraRow>(cameras, [
+          { header: 'DEVICE', value: (r) => r.deviceId },
+          { header: 'CAMERA', value: (r) => r.camera, style: down },
+          { header: 'FPS p50', value: (r) => f1(r.fps.p50), align: 'right' },
+          { header: 'p95', value: (r) => f1(r.fps.p95), align: 'right' },
+          { header: 'SOURCE p50', value: (r) => f1(r.cameraFps.p50), align: 'right' },
+          { header: 'DROPPED', value: (r) => r.dropped, align: 'right' },
+          { header: 'OFFLINE', value: (r) => pctText(r.offline), align: 'right', style: down },
+          { header: 'STATE', value: (r) => r.state, style: down },
+        ]),
+      );
+    }
     ctx.stdout.write(
-      `\nFPS: end to end; INFER: inference only. CARD: ${data.reference}. SLOW: inference p50 below ${data.minRatio} × the card, over the last ${data.window}s.\n`,
+      `\nFPS: end to end; INFER: inference only. CARD: ${data.reference}. SLOW: inference p50 below ${data.minRatio} × the card, over the last ${data.window}s.${cameras.length > 0 ? ' Per camera: FPS processed, SOURCE what the camera delivered, OFFLINE the share of samples it was not online.' : ''}\n`,
     );
     return EXIT.ok;
   },

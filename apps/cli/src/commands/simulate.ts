@@ -7,6 +7,20 @@ import { DEFAULT_CLASSES, planFleet } from '../simulate/fleet-plan.js';
 import { createSimulator } from '../simulate/simulator.js';
 import { fetchFor, loginFor, pause, positionalArgs } from './common.js';
 
+/** `--camera-outage EVERY:FOR` (seconds) → ms; FOR must be shorter than EVERY. */
+export function outageFlag(text: string | undefined): { everyMs: number; forMs: number } {
+  if (text === undefined) return { everyMs: 60_000, forMs: 20_000 };
+  const m = /^(\d+(?:\.\d+)?):(\d+(?:\.\d+)?)$/.exec(text);
+  const every = Number(m?.[1]);
+  const down = Number(m?.[2]);
+  if (!m || !(down > 0) || !(every > down)) {
+    throw new UsageError(
+      `--camera-outage must be EVERY:FOR in seconds with 0 < FOR < EVERY, like 60:20 (got ${JSON.stringify(text)})`,
+    );
+  }
+  return { everyMs: every * 1000, forMs: down * 1000 };
+}
+
 export const simulate: Command = {
   path: ['simulate'],
   summary:
@@ -16,6 +30,9 @@ export const simulate: Command = {
     classes: { type: 'string' },
     'faces-rate': { type: 'string' },
     'camera-fps': { type: 'string' },
+    'cameras-per-device': { type: 'string' },
+    'flaky-cameras': { type: 'string' },
+    'camera-outage': { type: 'string' },
     throttle: { type: 'string' },
     'throttle-on': { type: 'string' },
     crash: { type: 'string' },
@@ -37,6 +54,12 @@ export const simulate: Command = {
     classes: `class mix by weight (default ${DEFAULT_CLASSES})`,
     'faces-rate': 'mean faces in view per frame (default 1.5)',
     'camera-fps': 'frames per second each camera delivers (default 15)',
+    'cameras-per-device':
+      'cameras per device, ids 0, 1, … (default 1); one runner serves them, sharing its inference',
+    'flaky-cameras':
+      'this many devices have a camera (their last) that goes offline on a schedule (tag flaky-camera)',
+    'camera-outage':
+      "the flaky cameras' schedule EVERY:FOR in seconds: offline the last FOR s of every EVERY s (default 60:20)",
     throttle: 'this many devices infer at 30 % of their model-card FPS (tag throttle)',
     'throttle-on':
       'start (default): throttled from the start, flagged SLOW, healthy under any engine; update: only under an engine an update brings, so its FPS gate fails → rolled_back',
@@ -72,7 +95,11 @@ export const simulate: Command = {
       throttle: numberFlag(values, 'throttle', { min: 0, integer: true }) ?? 0,
       crash: numberFlag(values, 'crash', { min: 0, integer: true }) ?? 0,
       failGate: numberFlag(values, 'fail-gate', { min: 0, integer: true }) ?? 0,
+      flakyCameras: numberFlag(values, 'flaky-cameras', { min: 0, integer: true }) ?? 0,
     });
+    const camerasPerDevice =
+      numberFlag(values, 'cameras-per-device', { min: 1, max: 64, integer: true }) ?? 1;
+    const cameraOutage = outageFlag(values['camera-outage'] as string | undefined);
     const throttleFrom = (values['throttle-on'] as string | undefined) ?? 'start';
     if (throttleFrom !== 'start' && throttleFrom !== 'update') {
       throw new UsageError(
@@ -130,6 +157,8 @@ export const simulate: Command = {
       log,
       facesRate,
       cameraFps,
+      camerasPerDevice,
+      cameraOutage,
       throttleFrom,
       facesWindowS,
       metricsIntervalS,
@@ -143,7 +172,7 @@ export const simulate: Command = {
     if (special.length > 0 && special.length <= 20) {
       say(special.map((d) => `${d.id} ${d.role}`).join(', '));
     } else if (special.length > 20) {
-      say(`${special.length} special devices (tags throttle, crash, fail-gate)`);
+      say(`${special.length} special devices (tags throttle, crash, fail-gate, flaky-camera)`);
     }
 
     const startedAt = Date.now();

@@ -1,6 +1,9 @@
 import { randomBytes } from 'node:crypto';
 import {
   alertSchema,
+  cameraIdSchema,
+  cameraOf,
+  DEFAULT_CAMERA_ID,
   deviceIdSchema,
   facesSchema,
   filters,
@@ -204,26 +207,40 @@ async function tail(
 }
 
 const time = (ts: number) => new Date(ts).toISOString().slice(11, 19);
+/** `cam-7`, or `cam-7/yard` for a camera other than "0". */
+const source = (deviceId: string, camera: string) =>
+  camera === DEFAULT_CAMERA_ID ? deviceId : `${deviceId}/${camera}`;
 
 const facesTail: Command = {
   path: ['faces', 'tail'],
-  summary: 'print live face counts from every device (or one) as they arrive',
-  options: { ...mqttOptions, device: { type: 'string' } },
-  optionHelp: { ...mqttHelp, device: 'only this device' },
+  summary: 'print live face counts from every device (or one, or one camera) as they arrive',
+  options: { ...mqttOptions, device: { type: 'string' }, camera: { type: 'string' } },
+  optionHelp: {
+    ...mqttHelp,
+    device: 'only this device',
+    camera: 'only this camera (of every device, or of --device); "0" is a device\'s only camera',
+  },
   async run(ctx, values, positionals) {
     if (positionals.length > 0) throw new UsageError(`unexpected argument ${positionals[0]}`);
     const device = values.device as string | undefined;
     if (device !== undefined && !deviceIdSchema.safeParse(device).success) {
       throw new UsageError(`--device ${JSON.stringify(device)} is not a valid device id`);
     }
+    const camera = values.camera as string | undefined;
+    if (camera !== undefined && !cameraIdSchema.safeParse(camera).success) {
+      throw new UsageError(`--camera ${JSON.stringify(camera)} is not a valid camera id`);
+    }
+    // The camera is a field of the payload (the topic is the device's): filtered here.
     const filter = device ? topics.faces(device) : filters.allFaces;
     return tail(ctx, values, filter, (topic, payload) => {
       try {
         const m = parseJsonPayload(facesSchema, payload, 'faces');
+        const cam = cameraOf(m);
+        if (camera !== undefined && cam !== camera) return false;
         if (values.json) ctx.stdout.write(`${JSON.stringify(m)}\n`);
         else
           ctx.stdout.write(
-            `${time(m.end)}  ${m.deviceId}  faces ${m.last} (min ${m.min}, max ${m.max}, mean ${m.mean.toFixed(1)}) over ${m.frames} frames\n`,
+            `${time(m.end)}  ${source(m.deviceId, cam)}  faces ${m.last} (min ${m.min}, max ${m.max}, mean ${m.mean.toFixed(1)}) over ${m.frames} frames\n`,
           );
         return true;
       } catch (err) {
@@ -266,7 +283,7 @@ const alertsTail: Command = {
                 : c.yellow('FIRING  ')
               : c.green('RESOLVED');
           ctx.stdout.write(
-            `${time(a.ts)}  ${state} ${a.severity.padEnd(8)} ${a.ruleId}  ${a.deviceId}  ${printable(a.message)}\n`,
+            `${time(a.ts)}  ${state} ${a.severity.padEnd(8)} ${a.ruleId}  ${source(a.deviceId, cameraOf(a))}  ${printable(a.message)}\n`,
           );
         }
         return true;

@@ -8,7 +8,7 @@ export const SIMULATED_CLASSES = Object.keys(MODEL_CARD_FPS).filter((c) =>
 
 export const DEFAULT_CLASSES = 'nano:40,xavier-nx:40,agx-xavier:20';
 
-export type Role = 'normal' | 'throttle' | 'crash' | 'fail-gate';
+export type Role = 'normal' | 'throttle' | 'crash' | 'fail-gate' | 'flaky-camera';
 
 export interface PlannedDevice {
   id: string;
@@ -69,12 +69,15 @@ export function planFleet(options: {
   throttle: number;
   crash: number;
   failGate: number;
+  /** Devices one of whose cameras goes offline on a schedule (tag flaky-camera). */
+  flakyCameras?: number;
 }): PlannedDevice[] {
   const mix = parseClassMix(options.classes);
-  const special = options.throttle + options.crash + options.failGate;
+  const flaky = options.flakyCameras ?? 0;
+  const special = options.throttle + options.crash + options.failGate + flaky;
   if (special > options.devices) {
     throw new UsageError(
-      `--throttle, --crash and --fail-gate ask for ${special} devices, but --devices is ${options.devices}`,
+      `--throttle, --crash, --fail-gate and --flaky-cameras ask for ${special} devices, but --devices is ${options.devices}`,
     );
   }
   const counts = allocate(
@@ -94,6 +97,7 @@ export function planFleet(options: {
     ...Array<Role>(options.failGate).fill('fail-gate'),
     ...Array<Role>(options.crash).fill('crash'),
     ...Array<Role>(options.throttle).fill('throttle'),
+    ...Array<Role>(flaky).fill('flaky-camera'),
   ];
   const taken = blocks.map(() => 0);
   let b = 0;

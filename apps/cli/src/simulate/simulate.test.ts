@@ -1,8 +1,15 @@
 import type { RunnerExit, SupervisorSnapshot } from '@facefleet/agent';
-import type { EngineRef, RunnerFrame, RunnerStats } from '@facefleet/protocol';
+import type { EngineRef, RunnerCamera, RunnerFrame, RunnerStats } from '@facefleet/protocol';
+import { runnerLineSchema } from '@facefleet/protocol';
 import { afterEach, describe, expect, it } from 'vitest';
+import { outageFlag } from '../commands/simulate.js';
 import { allocate, parseClassMix, planFleet } from './fleet-plan.js';
-import { createFrameClock, createSyntheticSource, type FrameClock } from './synthetic-source.js';
+import {
+  createFrameClock,
+  createSyntheticSource,
+  type FrameClock,
+  OUTAGE_REASON,
+} from './synthetic-source.js';
 
 describe('fleet plan', () => {
   it('splits devices by weight, always summing to N', () => {
@@ -49,6 +56,27 @@ describe('fleet plan', () => {
     expect(() =>
       planFleet({ devices: 2, classes: 'nano', prefix: 's', throttle: 2, crash: 1, failGate: 0 }),
     ).toThrow(/ask for 3 devices, but --devices is 2/);
+  });
+
+  it('tags the devices with a flaky camera, and reads the outage schedule', () => {
+    const plan = planFleet({
+      devices: 4,
+      classes: 'nano',
+      prefix: 'sim',
+      throttle: 0,
+      crash: 0,
+      failGate: 0,
+      flakyCameras: 2,
+    });
+    expect(plan.filter((d) => d.tags.includes('flaky-camera')).map((d) => d.id)).toEqual([
+      'sim-nano-0003',
+      'sim-nano-0004',
+    ]);
+    expect(outageFlag('30:10')).toEqual({ everyMs: 30_000, forMs: 10_000 });
+    expect(outageFlag(undefined)).toEqual({ everyMs: 60_000, forMs: 20_000 });
+    for (const bad of ['10:10', '10', '0:0', 'a:b', '10:0']) {
+      expect(() => outageFlag(bad)).toThrow(/--camera-outage must be EVERY:FOR/);
+    }
   });
 });
 
@@ -135,6 +163,55 @@ describe('synthetic detection source', () => {
     const meanFaces = frames.reduce((s, f) => s + f.faces, 0) / frames.length;
     expect(meanFaces).toBeGreaterThan(1.5);
     expect(meanFaces).toBeLessThan(2.5);
+  });
+
+  it('serves several cameras from one inference, and takes a flaky camera offline on its schedule and back', async () => {
+    const clock = manualClock();
+    let pid = 0;
+    const src = createSyntheticSource({
+      profile: {
+        ...profile,
+        inferFps: 30, // less than three cameras at 15 FPS ask for: they share it
+        cameras: ['0', '1', '2'],
+        outage: { camera: '2', everyMs: 10_000, forMs: 4000 },
+      },
+      clock,
+      engine: () => bootstrap,
+      nextPid: () => ++pid,
+      ...supervisor,
+    });
+    stop = () => src.stop();
+    const frames: RunnerFrame[] = [];
+    const changes: RunnerCamera[] = [];
+    const stats: RunnerStats[] = [];
+    let hello = false;
+    src.on('hello', (h) => {
+      hello = h.cameras?.map((c) => c.id).join() === '0,1,2' && h.batch?.size === 3;
+    });
+    src.on('frame', (f) => frames.push(f));
+    src.on('camera', (c) => changes.push(c));
+    src.on('stats', (s) => stats.push(s));
+    src.start();
+    await until(() => hello, 'hello with three cameras');
+    expect(changes.map((c) => `${c.id}:${c.state}`)).toEqual(['0:online', '1:online', '2:online']);
+    for (let i = 0; i < 120; i++) clock.advance(100); // 12 s: one outage, 6 s to 10 s
+    const byCamera = (id: string) => frames.filter((f) => f.camera === id);
+    // 30 inferences a second for three cameras: 10 FPS each while all three are online
+    expect(byCamera('0').length).toBeGreaterThan(100);
+    expect(byCamera('1').length).toBe(byCamera('0').length);
+    const down = changes.find((c) => c.id === '2' && c.state === 'reconnecting');
+    const up = changes.find((c) => c.id === '2' && c.state === 'online' && c.ts > (down?.ts ?? 0));
+    expect(down?.error).toBe(OUTAGE_REASON);
+    expect((up?.ts ?? 0) - (down?.ts ?? 0)).toBe(4000);
+    // no frame of camera 2 while it was down, and the others got its share of inference
+    expect(byCamera('2').filter((f) => f.ts > down!.ts && f.ts < up!.ts)).toEqual([]);
+    // stats lines as the runner prints them, per camera
+    expect(stats.length).toBeGreaterThanOrEqual(2);
+    for (const line of stats) runnerLineSchema.parse(line);
+    // the window from 5 s to 10 s: camera 2 was down 4 s of it, and came back once
+    const second = new Map(stats[1]?.cameras?.map((c) => [c.id, c]));
+    expect(second.get('2')).toMatchObject({ state: 'online', reconnects: 1 });
+    expect(second.get('2')!.frames).toBeLessThan(second.get('0')!.frames / 2);
   });
 
   it('a crashing runner exits with the runtime error code and ends in a crash loop', async () => {

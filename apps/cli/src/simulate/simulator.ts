@@ -13,6 +13,9 @@ import {
   type SyntheticProfile,
 } from './synthetic-source.js';
 
+/** Camera ids of a simulated device with `k` cameras: "0", "1", … */
+export const cameraIds = (k: number): string[] => Array.from({ length: k }, (_, i) => String(i));
+
 /**
  * TensorRT version per class, as the JetPack each runs ships it: JetPack 4.6.1 (L4T R32.7.1, the
  * last for the Nano) has TensorRT 8.2.1; JetPack 5.1.2 (L4T R35.4.1) has TensorRT 8.5.2.
@@ -37,6 +40,10 @@ export interface SimulatorOptions {
   /** Mean faces in view per frame. */
   facesRate: number;
   cameraFps: number;
+  /** Cameras per device (1: one camera "0", configured as `runner.source`, as before cameras). */
+  camerasPerDevice?: number;
+  /** The schedule of the flaky-camera devices' last camera: offline the last `forMs` of every `everyMs`. */
+  cameraOutage?: { everyMs: number; forMs: number };
   /** When `throttle` devices slow down: from the start, or under the first engine an update brings. */
   throttleFrom: 'start' | 'update';
   facesWindowS: number;
@@ -189,6 +196,7 @@ export function createSimulator(options: SimulatorOptions) {
 
   function createDevice(d: PlannedDevice, token: string): Agent {
     const trtVersion = options.trt ?? CLASS_TRT[d.deviceClass] ?? null;
+    const cameras = cameraIds(options.camerasPerDevice ?? 1);
     const parsed = configSchema.safeParse({
       deviceId: d.id,
       deviceToken: token,
@@ -204,8 +212,11 @@ export function createSimulator(options: SimulatorOptions) {
         backend: 'tensorrt',
         model: 'detectnet_v2',
         bootstrapModel: join(options.dataDir, `bootstrap-${d.deviceClass}.plan`),
-        source: 'simulated camera',
+        ...(cameras.length === 1 ? { source: 'simulated camera' } : {}),
       },
+      ...(cameras.length > 1
+        ? { cameras: cameras.map((id) => ({ id, source: `simulated camera ${id}` })) }
+        : {}),
       publish: {
         facesWindowS: options.facesWindowS,
         metricsIntervalS: options.metricsIntervalS,
@@ -242,6 +253,15 @@ export function createSimulator(options: SimulatorOptions) {
       throttle: d.role === 'throttle' ? { factor: THROTTLE, from: options.throttleFrom } : null,
       width: 1280,
       height: 720,
+      cameras,
+      outage:
+        d.role === 'flaky-camera'
+          ? {
+              camera: cameras[cameras.length - 1]!,
+              everyMs: options.cameraOutage?.everyMs ?? 60_000,
+              forMs: options.cameraOutage?.forMs ?? 20_000,
+            }
+          : null,
     };
     const agentLog = log.child({ deviceId: d.id });
     return createAgent({

@@ -1,6 +1,12 @@
 import { EventEmitter } from 'node:events';
 import type { DetectionSource, RunnerExit, RunnerSupervisorEvents } from '@facefleet/agent';
-import type { EngineRef, RunnerFrame, RunnerHello, RunnerStats } from '@facefleet/protocol';
+import type {
+  EngineRef,
+  RunnerCamera,
+  RunnerFrame,
+  RunnerHello,
+  RunnerStats,
+} from '@facefleet/protocol';
 
 /**
  * One clock for every simulated device: a single interval that asks each running source for the
@@ -60,6 +66,16 @@ export interface SyntheticProfile {
   throttle: { factor: number; from: 'start' | 'update' } | null;
   width: number;
   height: number;
+  /**
+   * The device's cameras (default: one, "0"), each delivering `cameraFps`; one inference serves
+   * them all, so each processes at most `inferFps` / the cameras online.
+   */
+  cameras?: string[];
+  /**
+   * A camera that goes offline on a schedule: in every `everyMs` since the runner started, the
+   * last `forMs` (the runner reports it reconnecting, as a dead RTSP camera, then online again).
+   */
+  outage?: { camera: string; everyMs: number; forMs: number } | null;
 }
 
 export interface SyntheticSourceOptions {
@@ -99,6 +115,9 @@ function poisson(mean: number, random: () => number): number {
   return k;
 }
 
+/** The reason a simulated outage gives (as the runner says a stream stopped delivering). */
+export const OUTAGE_REASON = 'simulated outage: no frame for 5 s';
+
 /** How long a crashing runner lives before it dies, ms. */
 const CRASH_AFTER_MS = 300;
 /** Time from spawn to the runner's hello (model load), ms. */
@@ -125,17 +144,28 @@ export function createSyntheticSource(options: SyntheticSourceOptions): Detectio
   let exitTimes: number[] = [];
   let lastExit: RunnerExit | null = null;
   let startedAt = 0;
-  let index = 0;
-  let due = 0;
+  const cameras = profile.cameras && profile.cameras.length > 0 ? profile.cameras : ['0'];
+  const outage = profile.outage ?? null;
+  /** Per camera: next frame index, frames due, whether it is online, stats window counts. */
+  const cams = cameras.map((id) => ({
+    id,
+    index: 0,
+    due: 0,
+    online: true,
+    frames: 0,
+    captured: 0,
+    reconnects: 0,
+  }));
+  /** The clock's time at the start: the outage schedule counts from it. */
+  let scheduleStart = 0;
   let lastTick = 0;
   let firstEngineId: string | null = null;
   let slow = 1;
   let throttled = false;
   let timers: NodeJS.Timeout[] = [];
-  // the current stats window, as the runner counts it
+  // the current stats window, as the runner counts it (per camera: `cams`)
   let windowStart = 0;
   let windowFrames = 0;
-  let windowDelivered = 0;
   let windowInferMs: number[] = [];
 
   const snapshot = () => ({ state, pid, restarts, crashLoop, invalidLines: 0, lastExit });
@@ -155,46 +185,57 @@ export function createSyntheticSource(options: SyntheticSourceOptions): Detectio
     timers = [];
   };
 
+  /** The scheduled outage: is its camera down at `now`? */
+  const outageDown = (now: number) =>
+    outage !== null && (now - scheduleStart) % outage.everyMs >= outage.everyMs - outage.forMs;
+
+  function cameraLine(c: (typeof cams)[number], now: number) {
+    const line: RunnerCamera = c.online
+      ? { type: 'camera', ts: now, id: c.id, state: 'online' }
+      : { type: 'camera', ts: now, id: c.id, state: 'reconnecting', error: OUTAGE_REASON };
+    emitter.emit('camera', line);
+  }
+
+  /** A stats line as the runner prints it: the window's figures, per camera and per batch. */
   function stats(now: number): RunnerStats {
     const windowS = Math.max(0, (now - windowStart) / 1000);
     const inferS = windowInferMs.reduce((a, b) => a + b, 0) / 1000;
     const sorted = [...windowInferMs].sort((a, b) => a - b);
     const at = (p: number) => round(sorted[Math.round((p / 100) * (sorted.length - 1))] ?? 0);
-    const fps = windowS > 0 ? windowFrames / windowS : 0;
-    const cameraFps = windowS > 0 ? windowDelivered / windowS : 0;
-    const inferFps = inferS > 0 ? windowFrames / inferS : 0;
-    const dropped = Math.max(0, Math.round(windowDelivered - windowFrames));
+    const perS = (n: number) => (windowS > 0 ? round(n / windowS) : 0);
+    const inferFps = inferS > 0 ? round(windowFrames / inferS) : 0;
+    const dropped = (c: (typeof cams)[number]) => Math.max(0, Math.round(c.captured - c.frames));
+    const batches = Math.ceil(windowFrames / cams.length);
     const line: RunnerStats = {
       type: 'stats',
       ts: now,
       frames: windowFrames,
-      fps: round(fps),
-      inferFps: round(inferFps),
+      fps: perS(windowFrames),
+      inferFps,
       latencyMs: { p50: at(50), p95: at(95), p99: at(99) },
-      dropped,
+      dropped: cams.reduce((n, c) => n + dropped(c), 0),
       windowS: round(windowS),
-      cameras: [
-        {
-          id: '0',
-          state: 'online',
-          frames: windowFrames,
-          processedFps: round(fps),
-          cameraFps: round(cameraFps),
-          skipped: 0,
-          dropped,
-          reconnects: 0,
-        },
-      ],
+      cameras: cams.map((c) => ({
+        id: c.id,
+        state: c.online ? ('online' as const) : ('reconnecting' as const),
+        frames: c.frames,
+        processedFps: perS(c.frames),
+        cameraFps: perS(c.captured),
+        skipped: 0,
+        dropped: dropped(c),
+        reconnects: c.reconnects,
+        ...(c.online ? {} : { error: OUTAGE_REASON }),
+      })),
       batch: {
-        batches: windowFrames,
-        meanSize: windowFrames > 0 ? 1 : 0,
-        inferFps: round(inferFps),
-        batchFps: round(inferFps),
+        batches,
+        meanSize: windowFrames > 0 ? round(windowFrames / batches) : 0,
+        inferFps,
+        batchFps: inferS > 0 ? round(batches / inferS) : 0,
       },
     };
+    for (const c of cams) Object.assign(c, { frames: 0, captured: 0, reconnects: 0 });
     windowStart = now;
     windowFrames = 0;
-    windowDelivered = 0;
     windowInferMs = [];
     return line;
   }
@@ -202,36 +243,51 @@ export function createSyntheticSource(options: SyntheticSourceOptions): Detectio
   function tick(now: number) {
     const dt = Math.max(0, now - lastTick);
     lastTick = now;
-    // a failing engine is slower at inference and stalls the pipeline by the same factor
+    for (const c of cams) {
+      const online = !(outage && c.id === outage.camera && outageDown(now));
+      if (online === c.online) continue;
+      c.online = online;
+      if (online) c.reconnects += 1;
+      cameraLine(c, now);
+    }
+    // a failing engine is slower at inference and stalls the pipeline by the same factor; one
+    // inference serves every camera online
     const inferFps = (profile.inferFps * (throttled ? (profile.throttle?.factor ?? 1) : 1)) / slow;
-    due += (Math.min(profile.cameraFps, inferFps * slow) / slow) * (dt / 1000);
-    windowDelivered += profile.cameraFps * (dt / 1000);
-    const n = Math.floor(due);
-    due -= n;
-    for (let i = 0; i < n; i++) {
-      const infer = (1000 / inferFps) * Math.exp(0.04 * gaussian(random));
-      windowInferMs.push(infer);
-      windowFrames += 1;
-      const pre = 1.2 + 0.2 * random();
-      const post = 0.25 + 0.1 * random();
-      const frame: RunnerFrame = {
-        type: 'frame',
-        index: index++,
-        ts: now,
-        width: profile.width,
-        height: profile.height,
-        faces: Math.min(10_000, poisson(profile.facesRate, random)),
-        boxes: [],
-        ms: {
-          capture: 0.4,
-          pre: round(pre),
-          infer: round(infer),
-          post: round(post),
-          total: round(0.4 + pre + infer + post),
-        },
-      };
-      if (state !== 'running') setState('running');
-      emitter.emit('frame', frame);
+    const live = cams.filter((c) => c.online);
+    const perCamera =
+      Math.min(profile.cameraFps, (inferFps * slow) / Math.max(1, live.length)) / slow;
+    for (const c of live) {
+      c.captured += profile.cameraFps * (dt / 1000);
+      c.due += perCamera * (dt / 1000);
+      const n = Math.floor(c.due);
+      c.due -= n;
+      for (let i = 0; i < n; i++) {
+        const infer = (1000 / inferFps) * Math.exp(0.04 * gaussian(random));
+        windowInferMs.push(infer);
+        windowFrames += 1;
+        c.frames += 1;
+        const pre = 1.2 + 0.2 * random();
+        const post = 0.25 + 0.1 * random();
+        const frame: RunnerFrame = {
+          type: 'frame',
+          camera: c.id,
+          index: c.index++,
+          ts: now,
+          width: profile.width,
+          height: profile.height,
+          faces: Math.min(10_000, poisson(profile.facesRate, random)),
+          boxes: [],
+          ms: {
+            capture: 0.4,
+            pre: round(pre),
+            infer: round(infer),
+            post: round(post),
+            total: round(0.4 + pre + infer + post),
+          },
+        };
+        if (state !== 'running') setState('running');
+        emitter.emit('frame', frame);
+      }
     }
     if (now - windowStart >= options.statsIntervalS * 1000) emitter.emit('stats', stats(now));
   }
@@ -245,8 +301,9 @@ export function createSyntheticSource(options: SyntheticSourceOptions): Detectio
       (profile.throttle.from === 'start' || engine.id !== firstEngineId);
     pid = options.nextPid();
     startedAt = Date.now();
-    index = 0;
-    due = 0;
+    scheduleStart = clock.now();
+    for (const c of cams)
+      Object.assign(c, { index: 0, due: 0, online: true, frames: 0, captured: 0, reconnects: 0 });
     setState('starting');
     emitter.emit('spawn', pid);
     later(HELLO_AFTER_MS, () => {
@@ -259,9 +316,15 @@ export function createSyntheticSource(options: SyntheticSourceOptions): Detectio
         modelPath: `/var/lib/facefleet/engines/${engine.id}`,
         modelSha256: engine.sha256,
         input: { width: 736, height: 416 },
-        source: 'simulated camera',
-        sourceKind: 'camera',
+        source: `simulated camera ${cameras[0]}`,
+        sourceKind: 'stream',
         cluster: 'nms',
+        cameras: cameras.map((id) => ({
+          id,
+          source: `simulated camera ${id}`,
+          sourceKind: 'stream',
+        })),
+        batch: { size: cameras.length, timeoutMs: 40 },
         pid: pid ?? 1,
         ts: Date.now(),
       };
@@ -269,8 +332,11 @@ export function createSyntheticSource(options: SyntheticSourceOptions): Detectio
       lastTick = clock.now();
       windowStart = lastTick;
       windowFrames = 0;
-      windowDelivered = 0;
       windowInferMs = [];
+      for (const c of cams) {
+        c.online = !(outage && c.id === outage.camera && outageDown(lastTick));
+        cameraLine(c, lastTick);
+      }
       clock.add(tick);
       if (profile.crash) later(CRASH_AFTER_MS, crashed);
     });

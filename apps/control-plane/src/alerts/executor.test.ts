@@ -8,6 +8,7 @@ import {
   facesMessage,
   metricsMessage,
   startTestServer,
+  statusMessage,
   type TestServer,
   waitFor,
 } from '../testing.js';
@@ -17,6 +18,8 @@ describe.each(STORE_KINDS)('alert executor (%s)', (kind) => {
   let cam: MqttClient;
   let sub: MqttClient;
   const received: Alert[] = [];
+  /** Topic of each alert received, by alert id and state. */
+  const topicsOf = new Map<string, string>();
   const hooks: Alert[] = [];
   const webhook = createServer((req, res) => {
     let body = '';
@@ -37,9 +40,12 @@ describe.each(STORE_KINDS)('alert executor (%s)', (kind) => {
       await t.api('POST', '/api/v1/subscribers', { body: { name: 'nodered' } })
     ).json()) as { username: string; password: string };
     sub = await connectClient(t.mqttUrl, { username, password });
-    sub.on('message', (_t, payload) => {
+    sub.on('message', (topic, payload) => {
       // (an empty payload clears a retained alert: a deleted device's, below)
-      if (payload.length > 0) received.push(JSON.parse(payload.toString()) as Alert);
+      if (payload.length === 0) return;
+      const alert = JSON.parse(payload.toString()) as Alert;
+      received.push(alert);
+      topicsOf.set(`${alert.alertId}/${alert.state}`, topic);
     });
     await sub.subscribeAsync('facefleet/v1/alerts/#', { qos: 1 });
   });
@@ -174,6 +180,139 @@ describe.each(STORE_KINDS)('alert executor (%s)', (kind) => {
       );
     });
 
+    it('camera_offline: fires for the one camera down after N seconds, to subscribers and the webhook, and resolves when it is back', async () => {
+      const port = (webhook.address() as { port: number }).port;
+      const rule = await t.api('POST', '/api/v1/alert-rules', {
+        body: {
+          id: 'cam-down',
+          kind: 'camera_offline',
+          threshold: 0.5,
+          severity: 'critical',
+          webhookUrl: `http://127.0.0.1:${port}/cam`,
+        },
+      });
+      expect(rule.status).toBe(201);
+      const since = Date.now();
+      const cams = (yard: 'online' | 'reconnecting') => [
+        { id: '0', state: 'online' as const, reason: null, since },
+        {
+          id: 'yard',
+          state: yard,
+          reason: yard === 'online' ? null : 'rtsp://10.0.0.9/s: no frame for 5 s',
+          since,
+        },
+      ];
+      const publishStatus = (seq: number, yard: 'online' | 'reconnecting') =>
+        cam.publishAsync(
+          topics.status('al-cam'),
+          JSON.stringify({ ...statusMessage('al-cam', seq, 'online', cams(yard)), ts: Date.now() }),
+          { qos: 1, retain: true },
+        );
+      await publishStatus(100, 'online');
+      await publishStatus(101, 'reconnecting');
+      const downAt = Date.now();
+      await waitFor(
+        () => received.some((a) => a.ruleId === 'cam-down' && a.state === 'firing'),
+        5000,
+        'camera_offline firing',
+      );
+      const firing = received.find((a) => a.ruleId === 'cam-down' && a.state === 'firing')!;
+      // after the threshold, not before (the clock ticks every 100 ms in these tests)
+      expect(firing.ts - downAt).toBeGreaterThanOrEqual(450);
+      expect(firing).toMatchObject({
+        deviceId: 'al-cam',
+        camera: 'yard',
+        kind: 'camera_offline',
+        severity: 'critical',
+        threshold: 0.5,
+      });
+      expect(firing.message).toMatch(
+        /^al-cam camera yard was reconnecting or offline for more than 0.5 s \(\d+\) \[rule cam-down\]: rtsp:\/\/10.0.0.9\/s: no frame for 5 s$/,
+      );
+      expect(topicsOf.get(`${firing.alertId}/firing`)).toBe(
+        topics.alert('cam-down', 'al-cam', 'yard'),
+      );
+      // camera "0" stayed online: no alert for it
+      expect(received.filter((a) => a.ruleId === 'cam-down' && a.state === 'firing')).toHaveLength(
+        1,
+      );
+      await publishStatus(102, 'online');
+      await waitFor(
+        () => received.some((a) => a.ruleId === 'cam-down' && a.state === 'resolved'),
+        5000,
+        'camera_offline resolved',
+      );
+      const resolved = received.find((a) => a.ruleId === 'cam-down' && a.state === 'resolved')!;
+      expect(resolved).toMatchObject({ alertId: firing.alertId, camera: 'yard' });
+      await waitFor(
+        () => hooks.filter((h) => h.ruleId === 'cam-down').length >= 2,
+        5000,
+        'webhook calls',
+      );
+      expect(hooks.filter((h) => h.ruleId === 'cam-down').map((h) => [h.state, h.camera])).toEqual([
+        ['firing', 'yard'],
+        ['resolved', 'yard'],
+      ]);
+      const stored = (await (
+        await t.api('GET', '/api/v1/alerts?ruleId=cam-down&camera=yard')
+      ).json()) as { alerts: { state: string; camera: string | null }[] };
+      expect(stored.alerts).toEqual([
+        expect.objectContaining({ state: 'resolved', camera: 'yard' }),
+      ]);
+      await t.api('DELETE', '/api/v1/alert-rules/cam-down');
+    });
+
+    it('faces_above per camera: a rule that selects cameras watches only those', async () => {
+      await t.api('POST', '/api/v1/alert-rules', {
+        body: {
+          id: 'yard-crowd',
+          kind: 'faces_above',
+          threshold: 3,
+          selector: { cameras: ['yard'] },
+        },
+      });
+      const crowd = { min: 4, max: 6, last: 5, mean: 5 };
+      await cam.publishAsync(
+        topics.faces('al-cam'),
+        JSON.stringify(facesMessage('al-cam', 110, { ...crowd, ts: Date.now() })),
+        { qos: 1 },
+      );
+      await cam.publishAsync(
+        topics.faces('al-cam'),
+        JSON.stringify(facesMessage('al-cam', 111, { ...crowd, camera: 'yard', ts: Date.now() })),
+        { qos: 1 },
+      );
+      await waitFor(
+        () => received.some((a) => a.ruleId === 'yard-crowd' && a.state === 'firing'),
+        5000,
+        'yard crowd',
+      );
+      const fired = received.filter((a) => a.ruleId === 'yard-crowd');
+      expect(fired.map((a) => a.camera)).toEqual(['yard']);
+      expect(topicsOf.get(`${fired[0]!.alertId}/firing`)).toBe(
+        topics.alert('yard-crowd', 'al-cam', 'yard'),
+      );
+      await t.api('DELETE', '/api/v1/alert-rules/yard-crowd');
+    });
+
+    it('refuses cameras in the selector of a device-wide rule, and a camera_offline without seconds', async () => {
+      const bad = await t.api('POST', '/api/v1/alert-rules', {
+        body: { id: 'hot-cam', kind: 'temp_above', threshold: 80, selector: { cameras: ['yard'] } },
+      });
+      expect(bad.status).toBe(400);
+      expect(
+        ((await bad.json()) as { error: { details: { path: string }[] } }).error.details,
+      ).toEqual([expect.objectContaining({ path: 'selector.cameras' })]);
+      const noSeconds = await t.api('POST', '/api/v1/alert-rules', {
+        body: { id: 'cam-x', kind: 'camera_offline' },
+      });
+      expect(noSeconds.status).toBe(400);
+      const badCamera = await t.api('POST', '/api/v1/alert-rules', {
+        body: { id: 'cam-y', kind: 'no_faces', selector: { cameras: ['a/b'] } },
+      });
+      expect(badCamera.status).toBe(400);
+    });
+
     it('answers a face series in buckets', async () => {
       const from = Date.now() - 86_400_000;
       const res = await t.api(
@@ -182,8 +321,17 @@ describe.each(STORE_KINDS)('alert executor (%s)', (kind) => {
       );
       expect(res.status).toBe(200);
       const body = (await res.json()) as { buckets: { windows: number; maxFaces: number }[] };
-      expect(body.buckets.reduce((n, b) => n + b.windows, 0)).toBe(3);
+      // every camera together: camera "0"'s four windows and the yard's one
+      expect(body.buckets.reduce((n, b) => n + b.windows, 0)).toBe(5);
       expect(Math.max(...body.buckets.map((b) => b.maxFaces))).toBe(8);
+      const yard = (await (
+        await t.api(
+          'GET',
+          `/api/v1/devices/al-cam/faces?from=${from}&to=${from + 3 * 86_400_000}&bucket=1h&camera=yard`,
+        )
+      ).json()) as { camera: string; buckets: { windows: number; maxFaces: number }[] };
+      expect(yard.camera).toBe('yard');
+      expect(yard.buckets.map((b) => [b.windows, b.maxFaces])).toEqual([[1, 6]]);
       const bad = await t.api('GET', '/api/v1/devices/al-cam/faces?bucket=1ms');
       expect(bad.status).toBe(400);
     });

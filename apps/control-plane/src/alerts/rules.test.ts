@@ -1,8 +1,11 @@
+import type { CameraState, LastFaces } from '@facefleet/protocol';
 import { describe, expect, it } from 'vitest';
 import {
   type DeviceFacts,
+  describe as describeAlert,
   evaluate,
   idleTracker,
+  perCamera,
   type RuleSpec,
   readCondition,
   type Tracker,
@@ -11,9 +14,15 @@ import {
 /** A face window whose busiest frame had `max` faces. */
 const window = (max: number) => ({ ts: 0, last: max, max, mean: max, frames: 10 });
 
-const facts = (over: Partial<DeviceFacts> = {}): DeviceFacts => ({
+/** Device facts; `lastFaces` and `state` are camera "0"'s (the camera the per-camera rules read here). */
+type TestFacts = Partial<DeviceFacts> & {
+  lastFaces?: LastFaces | null;
+  state?: CameraState | null;
+};
+const facts = ({ lastFaces = null, state = null, ...over }: TestFacts = {}): DeviceFacts => ({
   lastSeen: 0,
-  lastFaces: null,
+  deviceState: 'online',
+  cameras: new Map([['0', { lastFaces, state, reason: null }]]),
   inferFps: null,
   referenceFps: null,
   tempMaxC: null,
@@ -22,11 +31,12 @@ const facts = (over: Partial<DeviceFacts> = {}): DeviceFacts => ({
 });
 
 /** Runs a rule over a timeline of (time, facts) and returns the transitions with their times. */
-function run(rule: RuleSpec, timeline: [number, Partial<DeviceFacts>][]): [number, string][] {
+function run(rule: RuleSpec, timeline: [number, TestFacts][]): [number, string][] {
   let tracker: Tracker = idleTracker;
   const out: [number, string][] = [];
   for (const [t, f] of timeline) {
-    const next = evaluate(rule, tracker, readCondition(rule, facts(f), t), t);
+    const camera = perCamera(rule.kind) ? '0' : undefined;
+    const next = evaluate(rule, tracker, readCondition(rule, facts(f), t, camera), t);
     tracker = next.tracker;
     if (next.transition) out.push([t, next.transition]);
   }
@@ -145,5 +155,57 @@ describe('temp_above and engine_rolled_back', () => {
       [0, 'firing'],
       [2, 'resolved'],
     ]);
+  });
+});
+
+describe('camera_offline', () => {
+  const rule: RuleSpec = { id: 'cam-down', kind: 'camera_offline', threshold: 30, forS: 0 };
+  it('fires after the camera was reconnecting or offline for T seconds and resolves when it is back', () => {
+    expect(
+      run(rule, [
+        [0, { state: 'online' }],
+        [1000, { state: 'reconnecting' }],
+        [30_000, { state: 'offline' }],
+        [31_000, { state: 'offline' }],
+        [40_000, { state: 'online' }],
+      ]),
+    ).toEqual([
+      [31_000, 'firing'],
+      [40_000, 'resolved'],
+    ]);
+  });
+  it('starts over when the camera comes back before T', () => {
+    expect(
+      run(rule, [
+        [0, { state: 'reconnecting' }],
+        [20_000, { state: 'online' }],
+        [25_000, { state: 'reconnecting' }],
+        [50_000, { state: 'reconnecting' }],
+      ]),
+    ).toEqual([]);
+  });
+  it('says nothing while the whole device is offline, and a camera the device dropped is not offline', () => {
+    const offline = facts({ state: 'offline', deviceState: 'offline' });
+    expect(readCondition(rule, offline, 0, '0').holds).toBeNull();
+    expect(readCondition(rule, facts({ state: 'offline' }), 0, 'gone').holds).toBe(false);
+    expect(readCondition(rule, facts({ state: null }), 0, '0').holds).toBeNull();
+  });
+  it('reads the faces of the camera it is asked about, not another', () => {
+    const faces: RuleSpec = { id: 'crowd', kind: 'faces_above', threshold: 3, forS: 0 };
+    const f = facts({ lastFaces: window(1) });
+    f.cameras.set('yard', { lastFaces: window(5), state: 'online', reason: null });
+    expect(readCondition(faces, f, 0, '0')).toEqual({ holds: false, value: 1 });
+    expect(readCondition(faces, f, 0, 'yard')).toEqual({ holds: true, value: 5 });
+  });
+  it('names the camera in the sentence, except camera "0", and says why it is down', () => {
+    expect(describeAlert(rule, 'cam-7', 'firing', 42, 'yard', 'no frame for 5 s')).toBe(
+      'cam-7 camera yard was reconnecting or offline for more than 30 s (42) [rule cam-down]: no frame for 5 s',
+    );
+    expect(describeAlert(rule, 'cam-7', 'resolved', 50, 'yard', 'x')).toBe(
+      'cam-7 camera yard is back to normal (50) [rule cam-down]',
+    );
+    expect(describeAlert(rule, 'cam-7', 'firing', null, '0')).toBe(
+      'cam-7 was reconnecting or offline for more than 30 s [rule cam-down]',
+    );
   });
 });

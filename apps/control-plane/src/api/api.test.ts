@@ -618,6 +618,7 @@ describe.each(STORE_KINDS)('API (%s)', (kind) => {
         'query:from',
         'query:to',
         'query:bucket',
+        'query:camera',
       ]);
       const docs = await t.api('GET', '/docs', { token: null });
       expect(await docs.text()).toContain('/openapi.json');

@@ -1,4 +1,4 @@
-import { metricsSample } from '@facefleet/protocol';
+import { cameraOf, metricsSample } from '@facefleet/protocol';
 import type { Store } from '@facefleet/store';
 import type { Logger } from 'pino';
 import type { CommittedMessage } from '../ingest/ingest.js';
@@ -26,6 +26,7 @@ export function liveEventsOf(batch: CommittedMessage[]): {
         events.push({
           type: 'faces',
           deviceId: d.deviceId,
+          camera: cameraOf(d),
           ts: d.ts,
           start: d.start,
           end: d.end,

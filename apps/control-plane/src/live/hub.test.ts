@@ -6,6 +6,7 @@ import type { LiveEvent } from './types.js';
 const faces = (deviceId: string, max: number): LiveEvent => ({
   type: 'faces',
   deviceId,
+  camera: '0',
   ts: max,
   start: 0,
   end: 1,

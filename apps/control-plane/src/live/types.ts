@@ -1,5 +1,6 @@
 import type {
   Alert,
+  CameraStatus,
   DEVICE_STATES,
   Desired,
   MetricsSample,
@@ -32,6 +33,11 @@ export interface LiveDevice {
   status: Status | null;
   reported: Reported | null;
   desired: Desired | null;
+  /**
+   * Its cameras and their states, from the status (`deviceCameras`: an agent older than cameras has
+   * one, "0"); empty before the first status.
+   */
+  cameras: CameraStatus[];
 }
 
 /** A rollout with its targets, as `GET /api/v1/rollouts/:id` shows it. */
@@ -68,10 +74,11 @@ export type LiveEvent =
   | { type: 'hello'; serverTime: number; principal: { name: string; role: string } }
   | { type: 'device'; device: LiveDevice }
   | { type: 'device-removed'; deviceId: string }
-  /** A committed face-count window. */
+  /** A committed face-count window of one camera. */
   | {
       type: 'faces';
       deviceId: string;
+      camera: string;
       ts: number;
       start: number;
       end: number;

@@ -115,12 +115,18 @@ export function createDeviceService(deps: DeviceServiceDeps) {
       await deps.broker.publish(topics.desired(id), '', { retain: true, qos: 1 });
       // …and its alerts: a subscriber arriving later would get a firing alert of a device that no
       // longer exists. The alerts still firing in the database are resolved.
+      // (Per-camera alerts have a topic each: those of the cameras it ever alerted on.)
       const t = Date.now();
-      for (const rule of await store.alerts.rules()) {
-        await deps.broker.publish(topics.alert(rule.id, id), '', { retain: true, qos: 1 });
-      }
-      for (const alert of await store.alerts.find({ deviceId: id, state: 'firing', limit: 1000 })) {
-        await store.alerts.resolve(alert.id, t);
+      const cleared = new Set<string>();
+      const clear = async (topic: string) => {
+        if (cleared.has(topic)) return;
+        cleared.add(topic);
+        await deps.broker.publish(topic, '', { retain: true, qos: 1 });
+      };
+      for (const rule of await store.alerts.rules()) await clear(topics.alert(rule.id, id));
+      for (const alert of await store.alerts.find({ deviceId: id, limit: 10_000 })) {
+        await clear(topics.alert(alert.ruleId, id, alert.camera ?? undefined));
+        if (alert.state === 'firing') await store.alerts.resolve(alert.id, t);
       }
       return warning ? { warning } : {};
     },

@@ -1,4 +1,10 @@
-import { lastFaces, lastMetrics, referenceFps } from '@facefleet/protocol/projections';
+import {
+  cameraCounts,
+  facesNow,
+  lastFaces,
+  lastMetrics,
+  referenceFps,
+} from '@facefleet/protocol/projections';
 import { useEffect, useState } from 'preact/hooks';
 import { api, json } from './api.js';
 import type { FleetDevice, LiveEvent, LiveRollout, Meta, Principal, StoredAlert } from './types.js';
@@ -69,10 +75,12 @@ export function createStore() {
         const old = state.devices.get(event.device.id);
         state.devices.set(event.device.id, {
           lastFaces: null,
+          cameraFaces: {},
           lastMetrics: null,
           referenceFps: referenceFps(event.device.deviceClass),
           ...old,
           ...event.device,
+          cameraCounts: cameraCounts(event.device.cameras),
         });
         break;
       }
@@ -82,7 +90,8 @@ export function createStore() {
       case 'faces': {
         const d = state.devices.get(event.deviceId);
         if (d) {
-          d.lastFaces = lastFaces(event);
+          d.cameraFaces = { ...d.cameraFaces, [event.camera]: lastFaces(event) };
+          d.lastFaces = facesNow(Object.values(d.cameraFaces));
           d.lastSeen = Math.max(d.lastSeen ?? 0, event.receivedAt);
           state.devices.set(d.id, { ...d });
         }
@@ -116,6 +125,7 @@ export function createStore() {
               id: a.alertId,
               ruleId: a.ruleId,
               deviceId: a.deviceId,
+              camera: a.camera ?? null,
               kind: a.kind,
               state: a.state,
               severity: a.severity,

@@ -30,3 +30,8 @@ type DeviceRoutes = (typeof api.devices)[':id'];
 export type FaceBucket = Answer<DeviceRoutes['faces']['$get']>['buckets'][number];
 export type MetricBucket = Answer<DeviceRoutes['metrics']['$get']>['buckets'][number];
 export type DeviceHistory = Answer<DeviceRoutes['history']['$get']>;
+export type DeviceCameras = Answer<DeviceRoutes['cameras']['$get']>;
+export type DeviceCamera = DeviceCameras['cameras'][number];
+export type CameraBucket = Answer<
+  DeviceRoutes['cameras'][':camera']['metrics']['$get']
+>['buckets'][number];

@@ -1,6 +1,7 @@
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { repoRoot } from '@facefleet/test-support';
 import { type BrowserContext, chromium, type Page } from 'playwright-core';
 
 /** Debian's chromium (scripts/setup.sh installs it); `npx playwright install` cannot work here. */
@@ -52,4 +53,29 @@ export async function openBrowser(
       rmSync(profile, { recursive: true, force: true });
     },
   };
+}
+
+/** Where the screenshots go, for a reviewer: test-results/screenshots/. */
+export const SHOTS = join(repoRoot, 'test-results', 'screenshots');
+
+/** Saves the whole page as `SHOTS/<name>.png`. */
+export async function shot(page: Page, name: string): Promise<void> {
+  mkdirSync(SHOTS, { recursive: true });
+  await page.screenshot({ path: join(SHOTS, `${name}.png`), fullPage: true });
+}
+
+/**
+ * A picture of what the page showed when a test failed (`FAILED-<prefix><test name>`); never fails
+ * itself, so the test's own error is what is reported.
+ */
+export async function shotOfFailure(page: Page, testName: string, prefix = ''): Promise<void> {
+  await shot(page, `FAILED-${prefix}${testName.slice(0, 40).replace(/\W+/g, '-')}`).catch(() => {});
+}
+
+/** Signs in to the dashboard at `url` with an API token and waits for the live connection. */
+export async function signIn(page: Page, url: string, token: string): Promise<void> {
+  await page.goto(url);
+  await page.getByLabel('API token').fill(token);
+  await page.getByRole('button', { name: 'Sign in' }).click();
+  await page.getByTestId('connection').getByText('live').waitFor();
 }

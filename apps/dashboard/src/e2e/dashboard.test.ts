@@ -1,11 +1,16 @@
-import { spawnSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { type ControlPlane, repoRoot, startControlPlane } from '@facefleet/test-support';
+import type { ControlPlane } from '@facefleet/test-support';
 import type { Page } from 'playwright-core';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { type BrowserSession, DESKTOP, openBrowser, PHONE } from './browser.js';
+import {
+  type BrowserSession,
+  DESKTOP,
+  openBrowser,
+  PHONE,
+  shot,
+  shotOfFailure,
+  signIn as signInAt,
+} from './browser.js';
+import { type DashboardServer, startDashboardServer } from './dashboard-server.js';
 import { type SimulatorProcess, startSimulator } from './simulator-process.js';
 
 /**
@@ -21,8 +26,7 @@ import { type SimulatorProcess, startSimulator } from './simulator-process.js';
  * and a window's max crosses 7 now and then (the faces_above rule below fires and resolves).
  */
 
-const SHOTS = join(repoRoot, 'test-results', 'screenshots');
-const dist = mkdtempSync(join(tmpdir(), 'ff-e2e-dashboard-'));
+let server: DashboardServer | undefined;
 let cp: ControlPlane;
 let operator: BrowserSession;
 let sim: SimulatorProcess | undefined;
@@ -32,16 +36,7 @@ const NANO = 'e2e-nano-0001';
 const ENGINE = 'facenet-nx-int8-9';
 const tokens: Record<'operator' | 'viewer', string> = { operator: '', viewer: '' };
 
-async function shot(page: Page, name: string): Promise<void> {
-  await page.screenshot({ path: join(SHOTS, `${name}.png`), fullPage: true });
-}
-
-async function signIn(page: Page, token: string): Promise<void> {
-  await page.goto(cp.url);
-  await page.getByLabel('API token').fill(token);
-  await page.getByRole('button', { name: 'Sign in' }).click();
-  await page.getByTestId('connection').getByText('live').waitFor();
-}
+const signIn = (page: Page, token: string) => signInAt(page, cp.url, token);
 
 const facesCell = (page: Page, id: string) =>
   page.locator(`tr[data-device="${id}"] [data-testid="faces"] strong`);
@@ -73,19 +68,8 @@ interface DeviceDoc {
 }
 
 beforeAll(async () => {
-  mkdirSync(SHOTS, { recursive: true });
-  const bundle = spawnSync(
-    process.execPath,
-    [join(repoRoot, 'apps/dashboard/scripts/bundle.mjs'), '--outdir', dist],
-    {
-      encoding: 'utf8',
-    },
-  );
-  if (bundle.status !== 0) throw new Error(`bundling failed:\n${bundle.stderr}`);
-  cp = await startControlPlane({
-    tickMs: 200,
-    args: ['--live-flush-ms', '100', '--dashboard-dir', dist],
-  });
+  server = await startDashboardServer();
+  cp = server.cp;
   for (const role of ['operator', 'viewer'] as const) {
     tokens[role] = (
       await cp.json<{ token: string }>('POST', '/api/v1/tokens', { role, name: `${role} e2e` })
@@ -97,19 +81,16 @@ beforeAll(async () => {
 // A failed test leaves a picture of what the operator's page showed at that moment.
 afterEach(async (ctx) => {
   if (ctx.task.result?.state === 'fail' && operator) {
-    await shot(operator.page, `FAILED-${ctx.task.name.slice(0, 40).replace(/\W+/g, '-')}`).catch(
-      () => {},
-    );
+    await shotOfFailure(operator.page, ctx.task.name);
   }
 });
 
 afterAll(async () => {
   await operator?.close();
   const simExit = await sim?.stop();
-  await cp?.stop();
+  await server?.stop();
   // SIGTERM: every simulated device said offline and the simulator exited cleanly
   if (sim) expect(simExit, sim.stderr.join('\n')).toBe(0);
-  rmSync(dist, { recursive: true, force: true });
 });
 
 describe('dashboard in Chromium', { timeout: 30_000 }, () => {

@@ -101,11 +101,20 @@ struct StatsMessage {
   BatchStats batch;
 };
 
+// A camera changed state (the `camera` line).
+struct CameraMessage {
+  std::int64_t ts = 0;
+  std::string id;
+  std::string state;  // cameraStateName()
+  std::string error;  // written only when not empty
+};
+
 // Each returns one line without the trailing newline.
 std::string helloLine(const HelloMessage& m);
 // faces = number of boxes detected; boxes = the 256 most confident of them.
 std::string frameLine(const FrameMessage& m);
 std::string statsLine(const StatsMessage& m);
+std::string cameraLine(const CameraMessage& m);
 std::string errorLine(ErrorCode code, const std::string& message, std::int64_t ts);
 // The decode tool's {"type":"detections","count":N,"boxes":[...]}. `decimals`: digits after the
 // point for x,y,w,h and conf (default: 2 and 4, as frame lines); kFullPrecision writes every float

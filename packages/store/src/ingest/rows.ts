@@ -1,4 +1,10 @@
-import type { Faces, Metrics, Reported, Status } from '@facefleet/protocol';
+import {
+  cameraOf,
+  type Faces,
+  type Metrics,
+  type Reported,
+  type Status,
+} from '@facefleet/protocol';
 import { tempMaxC } from '@facefleet/protocol/projections';
 
 /** A validated device message, ready to store. */
@@ -32,6 +38,7 @@ export type Row =
       mean: number,
       boxes: Nullable<string>,
       receivedAt: number,
+      camera: string,
     ]
   | [
       1, // metrics
@@ -53,6 +60,9 @@ export type Row =
       powerMode: Nullable<string>,
       deviceClass: Nullable<string>,
       receivedAt: number,
+      batchMeanSize: Nullable<number>,
+      // not a column: the rows of camera_metrics
+      cameras: CameraRow[],
     ]
   | [
       2, // status
@@ -102,6 +112,18 @@ export type Row =
       accPreviousEvalS: Nullable<number>,
     ];
 
+/** One camera of a metrics message, as a camera_metrics row without device, seq and ts. */
+export type CameraRow = [
+  camera: string,
+  state: string,
+  fps: number,
+  cameraFps: number,
+  frames: number,
+  dropped: number,
+  skipped: number,
+  reconnects: number,
+];
+
 /** Devices' last-seen times to write: `[deviceId, at]`. */
 export type Touch = [deviceId: string, at: number];
 
@@ -123,6 +145,7 @@ export function toRow(m: IngestMessage, receivedAt: number): Row {
         d.mean,
         d.boxes ? JSON.stringify(d.boxes) : null,
         receivedAt,
+        cameraOf(d),
       ];
     }
     case 'metrics': {
@@ -148,6 +171,17 @@ export function toRow(m: IngestMessage, receivedAt: number): Row {
         d.device.powerMode,
         d.device.deviceClass,
         receivedAt,
+        r?.batch?.meanSize ?? null,
+        (r?.cameras ?? []).map((c) => [
+          c.id,
+          c.state,
+          c.fps,
+          c.cameraFps,
+          c.frames,
+          c.dropped,
+          c.skipped,
+          c.reconnects,
+        ]),
       ];
     }
     case 'status': {

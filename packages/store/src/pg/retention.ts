@@ -18,10 +18,10 @@ export async function runRetention(
   await client.query('BEGIN');
   try {
     await client.query(
-      `INSERT INTO face_rollups (device_id, minute, windows, frames, max_faces, mean_sum)
-       SELECT device_id, (start / 60000) * 60000, count(*), sum(frames), max(max), sum(mean)
-       FROM face_windows WHERE start < $1 GROUP BY 1, 2 ORDER BY 1, 2
-       ON CONFLICT (device_id, minute) DO UPDATE SET
+      `INSERT INTO face_rollups (device_id, camera, minute, windows, frames, max_faces, mean_sum)
+       SELECT device_id, camera, (start / 60000) * 60000, count(*), sum(frames), max(max), sum(mean)
+       FROM face_windows WHERE start < $1 GROUP BY 1, 2, 3 ORDER BY 1, 2, 3
+       ON CONFLICT (device_id, camera, minute) DO UPDATE SET
          windows = face_rollups.windows + excluded.windows,
          frames = face_rollups.frames + excluded.frames,
          max_faces = GREATEST(face_rollups.max_faces, excluded.max_faces),
@@ -45,8 +45,29 @@ export async function runRetention(
       [rawCutoff],
     );
     const metrics = await client.query('DELETE FROM metrics WHERE ts < $1', [rawCutoff]);
+    await client.query(
+      `INSERT INTO camera_metric_rollups (device_id, camera, minute, samples, fps_sum, fps_min,
+         camera_fps_sum, frames, dropped, skipped, reconnects, offline_samples)
+       SELECT device_id, camera, (ts / 60000) * 60000, count(*), sum(fps), min(fps), sum(camera_fps),
+              sum(frames), sum(dropped), sum(skipped), sum(reconnects),
+              sum(CASE WHEN state = 'online' THEN 0 ELSE 1 END)
+       FROM camera_metrics WHERE ts < $1 GROUP BY 1, 2, 3 ORDER BY 1, 2, 3
+       ON CONFLICT (device_id, camera, minute) DO UPDATE SET
+         samples = camera_metric_rollups.samples + excluded.samples,
+         fps_sum = camera_metric_rollups.fps_sum + excluded.fps_sum,
+         fps_min = LEAST(camera_metric_rollups.fps_min, excluded.fps_min),
+         camera_fps_sum = camera_metric_rollups.camera_fps_sum + excluded.camera_fps_sum,
+         frames = camera_metric_rollups.frames + excluded.frames,
+         dropped = camera_metric_rollups.dropped + excluded.dropped,
+         skipped = camera_metric_rollups.skipped + excluded.skipped,
+         reconnects = camera_metric_rollups.reconnects + excluded.reconnects,
+         offline_samples = camera_metric_rollups.offline_samples + excluded.offline_samples`,
+      [rawCutoff],
+    );
+    await client.query('DELETE FROM camera_metrics WHERE ts < $1', [rawCutoff]);
     await client.query('DELETE FROM face_rollups WHERE minute < $1', [rollupCutoff]);
     await client.query('DELETE FROM metric_rollups WHERE minute < $1', [rollupCutoff]);
+    await client.query('DELETE FROM camera_metric_rollups WHERE minute < $1', [rollupCutoff]);
     await client.query('COMMIT');
     return { faces: faces.rowCount ?? 0, metrics: metrics.rowCount ?? 0 };
   } catch (err) {

@@ -24,6 +24,7 @@ const FACES: Column[] = [
   ['mean', 'float8'],
   ['boxes', 'text'],
   ['received_at', 'bigint'],
+  ['camera', 'text'],
 ];
 const METRICS: Column[] = [
   ['device_id', 'text'],
@@ -44,6 +45,20 @@ const METRICS: Column[] = [
   ['power_mode', 'text'],
   ['device_class', 'text'],
   ['received_at', 'bigint'],
+  ['batch_mean_size', 'float8'],
+];
+const CAMERAS: Column[] = [
+  ['device_id', 'text'],
+  ['seq', 'bigint'],
+  ['ts', 'bigint'],
+  ['camera', 'text'],
+  ['state', 'text'],
+  ['fps', 'float8'],
+  ['camera_fps', 'float8'],
+  ['frames', 'bigint'],
+  ['dropped', 'bigint'],
+  ['skipped', 'bigint'],
+  ['reconnects', 'bigint'],
 ];
 const STATUS: Column[] = [
   ['device_id', 'text'],
@@ -75,6 +90,7 @@ const SQL = {
   metrics: insertSql('metrics', METRICS),
   status: insertSql('status_history', STATUS),
   reported: insertSql('reported_history', REPORTED),
+  cameras: insertSql('camera_metrics', CAMERAS),
   powerMode: `UPDATE devices SET power_mode = v.pm FROM unnest($1::text[], $2::text[]) AS v(id, pm)
     WHERE devices.id = v.id`,
   status_device: `UPDATE devices SET state = v.state, status_json = v.json, engine_id = v.eid,
@@ -174,6 +190,13 @@ export async function commitBatch(
     const metrics = newOf(1) as Extract<Row, [1, ...unknown[]]>[];
     if (metrics.length > 0) {
       await client.query(SQL.powerMode, lastPerDevice(metrics.map((r) => [r[1], r[16]])));
+      const cameras = metrics.flatMap((r) => r[20].map((c) => [r[1], r[2], r[3], ...c]));
+      if (cameras.length > 0) {
+        await client.query(
+          SQL.cameras,
+          CAMERAS.map((_, c) => cameras.map((row) => row[c])),
+        );
+      }
     }
     const statuses = newOf(2) as Extract<Row, [2, ...unknown[]]>[];
     if (statuses.length > 0) {

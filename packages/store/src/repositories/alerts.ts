@@ -7,6 +7,7 @@ export interface AlertFilter {
   state?: 'firing' | 'resolved' | undefined;
   ruleId?: string | undefined;
   deviceId?: string | undefined;
+  camera?: string | undefined;
   limit: number;
 }
 
@@ -29,8 +30,13 @@ export function alertRepository({ db, t }: Dialect) {
     async deleteRule(id: string): Promise<boolean> {
       return (await db.delete(ar).where(eq(ar.id, id)).returning({ id: ar.id })).length > 0;
     },
-    async insertFiring(row: Omit<AlertRow, 'resolvedAt' | 'state'>): Promise<void> {
-      await db.insert(a).values({ ...row, state: 'firing', resolvedAt: null });
+    /** `camera`: of a per-camera alert (absent or null: device-wide). */
+    async insertFiring(
+      row: Omit<AlertRow, 'resolvedAt' | 'state' | 'camera'> & { camera?: string | null },
+    ): Promise<void> {
+      await db
+        .insert(a)
+        .values({ ...row, camera: row.camera ?? null, state: 'firing', resolvedAt: null });
     },
     async resolve(id: string, at: number): Promise<void> {
       await db.update(a).set({ state: 'resolved', resolvedAt: at }).where(eq(a.id, id));
@@ -48,6 +54,7 @@ export function alertRepository({ db, t }: Dialect) {
             filter.state ? eq(a.state, filter.state) : undefined,
             filter.ruleId ? eq(a.ruleId, filter.ruleId) : undefined,
             filter.deviceId ? eq(a.deviceId, filter.deviceId) : undefined,
+            filter.camera ? eq(a.camera, filter.camera) : undefined,
           ),
         )
         .orderBy(desc(a.firedAt), a.id)

@@ -52,6 +52,8 @@ export const faceWindows = pgTable(
   'face_windows',
   {
     deviceId: text('device_id').notNull(),
+    /** The camera of the window ("0": a device's only camera, or a message without one). */
+    camera: text('camera').notNull().default('0'),
     seq: bigint('seq', { mode: 'number' }).notNull(),
     ts: bigint('ts', { mode: 'number' }).notNull(),
     start: bigint('start', { mode: 'number' }).notNull(),
@@ -67,6 +69,7 @@ export const faceWindows = pgTable(
   (t) => [
     uniqueIndex('face_windows_device_seq').on(t.deviceId, t.seq),
     index('face_windows_device_start').on(t.deviceId, t.start),
+    index('face_windows_device_camera_start').on(t.deviceId, t.camera, t.start),
   ],
 );
 
@@ -91,10 +94,36 @@ export const metrics = pgTable(
     powerMode: text('power_mode'),
     deviceClass: text('device_class').notNull(),
     receivedAt: bigint('received_at', { mode: 'number' }).notNull(),
+    /** Frames per inference call of a runner that batches its cameras; null from older agents. */
+    batchMeanSize: doublePrecision('batch_mean_size'),
   },
   (t) => [
     uniqueIndex('metrics_device_seq').on(t.deviceId, t.seq),
     index('metrics_device_ts').on(t.deviceId, t.ts),
+  ],
+);
+
+/** Per camera, from each metrics message's `runner.cameras`. */
+export const cameraMetrics = pgTable(
+  'camera_metrics',
+  {
+    deviceId: text('device_id').notNull(),
+    /** The seq of the metrics message. */
+    seq: bigint('seq', { mode: 'number' }).notNull(),
+    camera: text('camera').notNull(),
+    ts: bigint('ts', { mode: 'number' }).notNull(),
+    /** online, reconnecting or offline at the end of the interval. */
+    state: text('state').notNull(),
+    fps: doublePrecision('fps').notNull(),
+    cameraFps: doublePrecision('camera_fps').notNull(),
+    frames: bigint('frames', { mode: 'number' }).notNull(),
+    dropped: bigint('dropped', { mode: 'number' }).notNull(),
+    skipped: bigint('skipped', { mode: 'number' }).notNull(),
+    reconnects: bigint('reconnects', { mode: 'number' }).notNull(),
+  },
+  (t) => [
+    uniqueIndex('camera_metrics_device_seq_camera').on(t.deviceId, t.seq, t.camera),
+    index('camera_metrics_device_camera_ts').on(t.deviceId, t.camera, t.ts),
   ],
 );
 
@@ -254,6 +283,8 @@ export const alerts = pgTable(
     id: text('id').primaryKey(),
     ruleId: text('rule_id').notNull(),
     deviceId: text('device_id').notNull(),
+    /** The camera of a per-camera alert; null for a device-wide one. */
+    camera: text('camera'),
     kind: text('kind').notNull(),
     /** firing or resolved */
     state: text('state').notNull(),
@@ -287,13 +318,14 @@ export const faceRollups = pgTable(
   'face_rollups',
   {
     deviceId: text('device_id').notNull(),
+    camera: text('camera').notNull().default('0'),
     minute: bigint('minute', { mode: 'number' }).notNull(),
     windows: bigint('windows', { mode: 'number' }).notNull(),
     frames: bigint('frames', { mode: 'number' }).notNull(),
     maxFaces: bigint('max_faces', { mode: 'number' }).notNull(),
     meanSum: doublePrecision('mean_sum').notNull(),
   },
-  (t) => [primaryKey({ columns: [t.deviceId, t.minute] })],
+  (t) => [primaryKey({ columns: [t.deviceId, t.camera, t.minute] })],
 );
 
 /** 1-minute rollups of metrics. */
@@ -310,6 +342,27 @@ export const metricRollups = pgTable(
     tempMaxC: doublePrecision('temp_max_c'),
   },
   (t) => [primaryKey({ columns: [t.deviceId, t.minute] })],
+);
+
+/** 1-minute rollups of camera metrics. */
+export const cameraMetricRollups = pgTable(
+  'camera_metric_rollups',
+  {
+    deviceId: text('device_id').notNull(),
+    camera: text('camera').notNull(),
+    minute: bigint('minute', { mode: 'number' }).notNull(),
+    samples: bigint('samples', { mode: 'number' }).notNull(),
+    fpsSum: doublePrecision('fps_sum').notNull(),
+    fpsMin: doublePrecision('fps_min'),
+    cameraFpsSum: doublePrecision('camera_fps_sum').notNull(),
+    frames: bigint('frames', { mode: 'number' }).notNull(),
+    dropped: bigint('dropped', { mode: 'number' }).notNull(),
+    skipped: bigint('skipped', { mode: 'number' }).notNull(),
+    reconnects: bigint('reconnects', { mode: 'number' }).notNull(),
+    /** Samples in which the camera was not online. */
+    offlineSamples: bigint('offline_samples', { mode: 'number' }).notNull(),
+  },
+  (t) => [primaryKey({ columns: [t.deviceId, t.camera, t.minute] })],
 );
 
 /**

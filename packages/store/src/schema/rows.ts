@@ -8,6 +8,8 @@ import type * as sqlite from './sqlite.js';
 export type DeviceRow = typeof sqlite.devices.$inferSelect;
 export type FaceWindowRow = typeof sqlite.faceWindows.$inferSelect;
 export type MetricsRow = typeof sqlite.metrics.$inferSelect;
+export type CameraMetricsRow = typeof sqlite.cameraMetrics.$inferSelect;
+export type CameraMetricRollupRow = typeof sqlite.cameraMetricRollups.$inferSelect;
 export type ReportedHistoryRow = typeof sqlite.reportedHistory.$inferSelect;
 export type StatusHistoryRow = typeof sqlite.statusHistory.$inferSelect;
 export type EngineBenchmarkRow = typeof sqlite.engineBenchmarks.$inferSelect;

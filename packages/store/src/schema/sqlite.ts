@@ -48,6 +48,8 @@ export const faceWindows = sqliteTable(
   'face_windows',
   {
     deviceId: text('device_id').notNull(),
+    /** The camera of the window ("0": a device's only camera, or a message without one). */
+    camera: text('camera').notNull().default('0'),
     seq: integer('seq').notNull(),
     ts: integer('ts').notNull(),
     start: integer('start').notNull(),
@@ -63,6 +65,7 @@ export const faceWindows = sqliteTable(
   (t) => [
     uniqueIndex('face_windows_device_seq').on(t.deviceId, t.seq),
     index('face_windows_device_start').on(t.deviceId, t.start),
+    index('face_windows_device_camera_start').on(t.deviceId, t.camera, t.start),
   ],
 );
 
@@ -87,10 +90,36 @@ export const metrics = sqliteTable(
     powerMode: text('power_mode'),
     deviceClass: text('device_class').notNull(),
     receivedAt: integer('received_at').notNull(),
+    /** Frames per inference call of a runner that batches its cameras; null from older agents. */
+    batchMeanSize: real('batch_mean_size'),
   },
   (t) => [
     uniqueIndex('metrics_device_seq').on(t.deviceId, t.seq),
     index('metrics_device_ts').on(t.deviceId, t.ts),
+  ],
+);
+
+/** Per camera, from each metrics message's `runner.cameras`. */
+export const cameraMetrics = sqliteTable(
+  'camera_metrics',
+  {
+    deviceId: text('device_id').notNull(),
+    /** The seq of the metrics message. */
+    seq: integer('seq').notNull(),
+    camera: text('camera').notNull(),
+    ts: integer('ts').notNull(),
+    /** online, reconnecting or offline at the end of the interval. */
+    state: text('state').notNull(),
+    fps: real('fps').notNull(),
+    cameraFps: real('camera_fps').notNull(),
+    frames: integer('frames').notNull(),
+    dropped: integer('dropped').notNull(),
+    skipped: integer('skipped').notNull(),
+    reconnects: integer('reconnects').notNull(),
+  },
+  (t) => [
+    uniqueIndex('camera_metrics_device_seq_camera').on(t.deviceId, t.seq, t.camera),
+    index('camera_metrics_device_camera_ts').on(t.deviceId, t.camera, t.ts),
   ],
 );
 
@@ -250,6 +279,8 @@ export const alerts = sqliteTable(
     id: text('id').primaryKey(),
     ruleId: text('rule_id').notNull(),
     deviceId: text('device_id').notNull(),
+    /** The camera of a per-camera alert; null for a device-wide one. */
+    camera: text('camera'),
     kind: text('kind').notNull(),
     /** firing or resolved */
     state: text('state').notNull(),
@@ -283,13 +314,14 @@ export const faceRollups = sqliteTable(
   'face_rollups',
   {
     deviceId: text('device_id').notNull(),
+    camera: text('camera').notNull().default('0'),
     minute: integer('minute').notNull(),
     windows: integer('windows').notNull(),
     frames: integer('frames').notNull(),
     maxFaces: integer('max_faces').notNull(),
     meanSum: real('mean_sum').notNull(),
   },
-  (t) => [primaryKey({ columns: [t.deviceId, t.minute] })],
+  (t) => [primaryKey({ columns: [t.deviceId, t.camera, t.minute] })],
 );
 
 /** 1-minute rollups of metrics. */
@@ -306,6 +338,27 @@ export const metricRollups = sqliteTable(
     tempMaxC: real('temp_max_c'),
   },
   (t) => [primaryKey({ columns: [t.deviceId, t.minute] })],
+);
+
+/** 1-minute rollups of camera metrics. */
+export const cameraMetricRollups = sqliteTable(
+  'camera_metric_rollups',
+  {
+    deviceId: text('device_id').notNull(),
+    camera: text('camera').notNull(),
+    minute: integer('minute').notNull(),
+    samples: integer('samples').notNull(),
+    fpsSum: real('fps_sum').notNull(),
+    fpsMin: real('fps_min'),
+    cameraFpsSum: real('camera_fps_sum').notNull(),
+    frames: integer('frames').notNull(),
+    dropped: integer('dropped').notNull(),
+    skipped: integer('skipped').notNull(),
+    reconnects: integer('reconnects').notNull(),
+    /** Samples in which the camera was not online. */
+    offlineSamples: integer('offline_samples').notNull(),
+  },
+  (t) => [primaryKey({ columns: [t.deviceId, t.camera, t.minute] })],
 );
 
 /**

@@ -16,14 +16,19 @@ export interface Writer {
 
 export function createWriter(sqlite: Database.Database): Writer {
   const insertFaces = sqlite.prepare(
-    `INSERT INTO face_windows (device_id, seq, ts, start, "end", frames, last, min, max, mean, boxes, received_at)
-     VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING`,
+    `INSERT INTO face_windows (device_id, seq, ts, start, "end", frames, last, min, max, mean, boxes, received_at, camera)
+     VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING`,
   );
   const insertMetrics = sqlite.prepare(
     `INSERT INTO metrics (device_id, seq, ts, interval_s, fps, infer_fps, latency_p50, latency_p95,
        latency_p99, frames, dropped, gpu_pct, ram_used_mb, temp_max_c, temps, power_mode, device_class,
-       received_at)
-     VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING`,
+       received_at, batch_mean_size)
+     VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING`,
+  );
+  const insertCamera = sqlite.prepare(
+    `INSERT INTO camera_metrics (device_id, seq, ts, camera, state, fps, camera_fps, frames, dropped,
+       skipped, reconnects)
+     VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING`,
   );
   const updatePowerMode = sqlite.prepare('UPDATE devices SET power_mode = ? WHERE id = ?');
   const insertStatus = sqlite.prepare(
@@ -77,33 +82,13 @@ export function createWriter(sqlite: Database.Database): Writer {
   function store(r: Row): boolean {
     switch (r[0]) {
       case 0:
-        return (
-          insertFaces.run(r[1], r[2], r[3], r[4], r[5], r[6], r[7], r[8], r[9], r[10], r[11], r[12])
-            .changes > 0
-        );
+        return insertFaces.run(...r.slice(1)).changes > 0;
       case 1: {
-        const inserted =
-          insertMetrics.run(
-            r[1],
-            r[2],
-            r[3],
-            r[4],
-            r[5],
-            r[6],
-            r[7],
-            r[8],
-            r[9],
-            r[10],
-            r[11],
-            r[12],
-            r[13],
-            r[14],
-            r[15],
-            r[16],
-            r[17],
-            r[18],
-          ).changes > 0;
-        if (inserted) updatePowerMode.run(r[16], r[1]);
+        const inserted = insertMetrics.run(...r.slice(1, 20)).changes > 0;
+        if (inserted) {
+          updatePowerMode.run(r[16], r[1]);
+          for (const c of r[20]) insertCamera.run(r[1], r[2], r[3], ...c);
+        }
         return inserted;
       }
       case 2: {

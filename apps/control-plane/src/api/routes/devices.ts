@@ -1,4 +1,10 @@
-import { DEVICE_STATES, deviceClassSchema, deviceIdSchema } from '@facefleet/protocol';
+import {
+  cameraCounts,
+  cameraIdSchema,
+  DEVICE_STATES,
+  deviceClassSchema,
+  deviceIdSchema,
+} from '@facefleet/protocol';
 import { Hono, type MiddlewareHandler } from 'hono';
 import { z } from 'zod';
 import { ApiError } from '../../errors.js';
@@ -38,6 +44,11 @@ export const seriesQuery = z.strictObject({
     .default('60s'),
 });
 
+const facesQuery = seriesQuery.extend({
+  /** One camera's windows; omitted: every camera of the device together. */
+  camera: cameraIdSchema.optional(),
+});
+
 /** Resolves from/to/bucket, refusing more than 10,000 buckets. */
 export function seriesRange(q: z.infer<typeof seriesQuery>, now: number) {
   const to = q.to ?? now;
@@ -60,6 +71,18 @@ const tagsBody = z.strictObject({ tags: tagsSchema });
 const historyQuery = z.strictObject({
   limit: z.coerce.number().int().min(1).max(1000).default(50),
 });
+
+/** A camera id in the path, checked like the body's (400 naming `camera`). */
+function cameraParam(camera: string): string {
+  const parsed = cameraIdSchema.safeParse(camera);
+  if (!parsed.success) {
+    const message = parsed.error.issues[0]?.message ?? 'invalid';
+    throw new ApiError('invalid_request', `camera: ${message}`, {
+      details: [{ path: 'camera', message }],
+    });
+  }
+  return parsed.data;
+}
 
 /** Devices: enrollment, tokens, tags, and what each one sent; mounted at `/api/v1`. */
 export function deviceRoutes({ store, devices }: Pick<AppDeps, 'store' | 'devices'>) {
@@ -212,14 +235,72 @@ export function deviceRoutes({ store, devices }: Pick<AppDeps, 'store' | 'device
     .get(
       '/devices/:id/faces',
       doc({
-        summary: 'Face counts in buckets (windows, frames, max and mean faces per bucket)',
+        summary:
+          'Face counts in buckets (windows, frames, max and mean faces per bucket): of one camera with `camera`, else of all the cameras together',
+        tag: 'devices',
+        auth: 'viewer',
+      }),
+      enrolled,
+      query(facesQuery),
+      async (c) => {
+        const { camera, ...q } = c.req.valid('query');
+        const answer = await series(c.req.param('id'), q, (id, from, to, bucketMs) =>
+          store.telemetry.faceBuckets(id, from, to, bucketMs, camera),
+        );
+        return c.json({ ...answer, camera: camera ?? null });
+      },
+    )
+    .get(
+      '/devices/:id/cameras',
+      doc({
+        summary:
+          "A device's cameras: each one's state (online, reconnecting, offline), why and since when, its last face window and its last FPS figures",
+        tag: 'devices',
+        auth: 'viewer',
+      }),
+      async (c) => {
+        const id = c.req.param('id');
+        const device = deviceView(await devices.find(id));
+        const [faces, metrics] = await Promise.all([
+          store.telemetry.lastCameraFaces(id),
+          store.telemetry.lastCameraMetrics(id),
+        ]);
+        // the status's cameras in its order, then any other camera that sent something
+        const ids = [
+          ...new Set([...device.cameras.map((x) => x.id), ...faces.keys(), ...metrics.keys()]),
+        ];
+        const known = new Map(device.cameras.map((x) => [x.id, x]));
+        const cameras = ids.map((camera) => {
+          const s = known.get(camera);
+          return {
+            id: camera,
+            state: s?.state ?? null,
+            reason: s?.reason ?? null,
+            since: s?.since ?? null,
+            lastFaces: faces.get(camera) ?? null,
+            lastMetrics: metrics.get(camera) ?? null,
+          };
+        });
+        return c.json({ deviceId: id, counts: cameraCounts(device.cameras), cameras });
+      },
+    )
+    .get(
+      '/devices/:id/cameras/:camera/metrics',
+      doc({
+        summary:
+          "One camera's figures in buckets: processed and source FPS, frames, dropped, skipped, reconnects, and the share of samples it was not online",
         tag: 'devices',
         auth: 'viewer',
       }),
       enrolled,
       query(seriesQuery),
-      async (c) =>
-        c.json(await series(c.req.param('id'), c.req.valid('query'), store.telemetry.faceBuckets)),
+      async (c) => {
+        const camera = cameraParam(c.req.param('camera'));
+        const answer = await series(c.req.param('id'), c.req.valid('query'), (id, f, t, b) =>
+          store.telemetry.cameraBuckets(id, camera, f, t, b),
+        );
+        return c.json({ ...answer, camera });
+      },
     )
     .get(
       '/devices/:id/metrics',

@@ -1,5 +1,5 @@
-import { fpsRatio, referenceFps } from '@facefleet/protocol';
-import type { EngineBenchmarkRow, FpsSample } from '@facefleet/store';
+import { cameraCounts, facesNow, fpsRatio, referenceFps } from '@facefleet/protocol';
+import type { CameraFpsSample, EngineBenchmarkRow, FpsSample } from '@facefleet/store';
 import { Hono } from 'hono';
 import { z } from 'zod';
 import { deviceView } from '../../views.js';
@@ -23,6 +23,40 @@ const fpsQuery = z.strictObject({
 const round = (n: number | null, digits = 2) =>
   n === null ? null : Math.round(n * 10 ** digits) / 10 ** digits;
 
+function groupInto<T>(groups: Map<string, T[]>, key: string, item: T): void {
+  const list = groups.get(key);
+  if (list) list.push(item);
+  else groups.set(key, [item]);
+}
+
+/** The median and 95th percentile of `values`, rounded (null for none). */
+function medianAndP95(values: number[]) {
+  return { p50: round(percentile(values, 50)), p95: round(percentile(values, 95)) };
+}
+
+/** One camera's FPS figures over the window. */
+function cameraFps(camera: string, list: CameraFpsSample[]) {
+  const last = list[list.length - 1]!;
+  return {
+    camera,
+    samples: list.length,
+    fps: medianAndP95(list.map((r) => r.fps)),
+    cameraFps: {
+      p50: round(
+        percentile(
+          list.map((r) => r.cameraFps),
+          50,
+        ),
+      ),
+    },
+    dropped: list.reduce((n, r) => n + r.dropped, 0),
+    skipped: list.reduce((n, r) => n + r.skipped, 0),
+    /** Share of the samples in which the camera was not online. */
+    offline: round(list.filter((r) => r.state !== 'online').length / list.length, 3),
+    state: last.state,
+  };
+}
+
 /** One device's FPS figures over the window, beside its class's model card and its benchmarks. */
 function deviceFps(
   deviceId: string,
@@ -30,39 +64,20 @@ function deviceFps(
   list: FpsSample[],
   benches: EngineBenchmarkRow[],
   minRatio: number,
+  cameras: CameraFpsSample[],
 ) {
+  const byCamera = new Map<string, CameraFpsSample[]>();
+  for (const r of cameras) groupInto(byCamera, r.camera, r);
   const reference = referenceFps(deviceClass);
-  const inferP50 = percentile(
-    list.flatMap((r) => (r.inferFps === null ? [] : [r.inferFps])),
-    50,
-  );
+  const inferValues = list.flatMap((r) => (r.inferFps === null ? [] : [r.inferFps]));
+  const inferFps = medianAndP95(inferValues);
+  const inferP50 = percentile(inferValues, 50);
   const ratio = fpsRatio(inferP50, reference);
   return {
     deviceId,
     samples: list.length,
-    fps: {
-      p50: round(
-        percentile(
-          list.map((r) => r.fps),
-          50,
-        ),
-      ),
-      p95: round(
-        percentile(
-          list.map((r) => r.fps),
-          95,
-        ),
-      ),
-    },
-    inferFps: {
-      p50: round(inferP50),
-      p95: round(
-        percentile(
-          list.flatMap((r) => (r.inferFps === null ? [] : [r.inferFps])),
-          95,
-        ),
-      ),
-    },
+    fps: medianAndP95(list.map((r) => r.fps)),
+    inferFps,
     latencyMs: {
       p50: round(
         percentile(
@@ -92,6 +107,8 @@ function deviceFps(
         trtVersion: b.trtVersion,
         ts: b.ts,
       })),
+    /** Per camera (none from agents older than cameras). */
+    cameras: [...byCamera].map(([camera, samples]) => cameraFps(camera, samples)),
   };
 }
 
@@ -102,23 +119,38 @@ export function fleetRoutes({ store }: Pick<AppDeps, 'store'>) {
       '/fleet/overview',
       doc({
         summary:
-          "Every device with its last face window, its last metrics sample and its class's model-card FPS",
+          "Every device with its faces now (its cameras' last windows together) and each camera's last window, its camera counts, its last metrics sample and its class's model-card FPS; totals of devices, cameras and cameras down",
         tag: 'fleet',
         auth: 'viewer',
       }),
       async (c) => {
-        const [rows, lastFaces, lastMetrics] = await Promise.all([
+        const [rows, cameraFaces, lastMetrics] = await Promise.all([
           store.devices.list(),
-          store.telemetry.lastFaces(),
+          store.telemetry.lastCameraFacesAll(),
           store.telemetry.lastMetrics(),
         ]);
-        return c.json({
-          devices: rows.map((row) => ({
-            ...deviceView(row),
-            lastFaces: lastFaces.get(row.id) ?? null,
+        const devices = rows.map((row) => {
+          const view = deviceView(row);
+          const faces = cameraFaces.get(row.id);
+          return {
+            ...view,
+            cameraCounts: cameraCounts(view.cameras),
+            /** "Faces now": the cameras' last windows together (`facesNow`). */
+            lastFaces: faces ? facesNow(faces.values()) : null,
+            /** Each camera's last window. */
+            cameraFaces: Object.fromEntries(faces ?? []),
             lastMetrics: lastMetrics.get(row.id) ?? null,
             referenceFps: referenceFps(row.deviceClass),
-          })),
+          };
+        });
+        return c.json({
+          devices,
+          totals: {
+            devices: devices.length,
+            cameras: devices.reduce((n, d) => n + d.cameraCounts.total, 0),
+            offlineCameras: devices.reduce((n, d) => n + d.cameraCounts.offline, 0),
+            reconnectingCameras: devices.reduce((n, d) => n + d.cameraCounts.reconnecting, 0),
+          },
         });
       },
     )
@@ -126,7 +158,7 @@ export function fleetRoutes({ store }: Pick<AppDeps, 'store'>) {
       '/fleet/fps',
       doc({
         summary:
-          "Per-device p50/p95 FPS and inference latency over a window, grouped by device class, beside the model card's INT8 reference",
+          "Per-device p50/p95 FPS and inference latency over a window, grouped by device class, beside the model card's INT8 reference, and each device's cameras' processed and source FPS",
         tag: 'fleet',
         auth: 'viewer',
       }),
@@ -134,25 +166,29 @@ export function fleetRoutes({ store }: Pick<AppDeps, 'store'>) {
       async (c) => {
         const q = c.req.valid('query');
         const since = Date.now() - q.window * 1000;
-        const [rows, devices, benches] = await Promise.all([
+        const [rows, devices, benches, cameraRows] = await Promise.all([
           store.telemetry.fpsSamples(since),
           store.devices.list(),
           store.engines.benchmarks(),
+          store.telemetry.cameraFpsSamples(since),
         ]);
+        const camerasOf = new Map<string, CameraFpsSample[]>();
+        for (const r of cameraRows) groupInto(camerasOf, r.deviceId, r);
         const byDevice = new Map<string, typeof rows>();
-        for (const r of rows) {
-          const list = byDevice.get(r.deviceId) ?? [];
-          list.push(r);
-          byDevice.set(r.deviceId, list);
-        }
+        for (const r of rows) groupInto(byDevice, r.deviceId, r);
         const classOf = new Map(devices.map((d) => [d.id, d.deviceClass]));
         const classes = new Map<string, ReturnType<typeof deviceFps>[]>();
         for (const [deviceId, list] of byDevice) {
           const deviceClass = classOf.get(deviceId) ?? list[list.length - 1]!.deviceClass;
-          const entry = deviceFps(deviceId, deviceClass, list, benches, q.minRatio);
-          const list2 = classes.get(deviceClass) ?? [];
-          list2.push(entry);
-          classes.set(deviceClass, list2);
+          const entry = deviceFps(
+            deviceId,
+            deviceClass,
+            list,
+            benches,
+            q.minRatio,
+            camerasOf.get(deviceId) ?? [],
+          );
+          groupInto(classes, deviceClass, entry);
         }
         return c.json({
           window: q.window,

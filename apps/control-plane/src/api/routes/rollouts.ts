@@ -9,16 +9,17 @@ import type { Env } from '../http.js';
 import { doc } from '../openapi.js';
 import { jsonBody } from '../validate.js';
 
-export const selectorSchema = z
-  .strictObject({
-    deviceIds: z.array(deviceIdSchema).min(1).max(100_000).optional(),
-    tag: z.string().min(1).max(64).optional(),
-    deviceClass: deviceClassSchema.optional(),
-  })
-  .refine(
-    (s) => s.deviceIds || s.tag || s.deviceClass,
-    'name devices by deviceIds, tag or deviceClass',
-  );
+/** Devices by ids, tag and/or class (what a selector names, before the check that it names some). */
+export const deviceSelectorObject = z.strictObject({
+  deviceIds: z.array(deviceIdSchema).min(1).max(100_000).optional(),
+  tag: z.string().min(1).max(64).optional(),
+  deviceClass: deviceClassSchema.optional(),
+});
+
+export const selectorSchema = deviceSelectorObject.refine(
+  (s) => s.deviceIds || s.tag || s.deviceClass,
+  'name devices by deviceIds, tag or deviceClass',
+);
 
 export const createRolloutSchema = z.strictObject({
   id: z.string().refine(isValidId, `rollout id ${idRule}`).optional(),

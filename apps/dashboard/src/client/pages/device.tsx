@@ -2,14 +2,105 @@ import { useEffect, useState } from 'preact/hooks';
 import { api, json } from '../api.js';
 import { Chart } from '../chart.js';
 import { ago, num, RANGES, time } from '../format.js';
+import { Sparkline } from '../sparkline.js';
 import { type Store, useStore } from '../store.js';
-import type { DeviceHistory, FaceBucket, MetricBucket, StoredAlert } from '../types.js';
+import type {
+  CameraBucket,
+  DeviceCamera,
+  DeviceHistory,
+  FaceBucket,
+  MetricBucket,
+  StoredAlert,
+} from '../types.js';
 import { useNow } from '../use-now.js';
 import { FpsCell } from './fleet.js';
 
 interface Series {
   faces: FaceBucket[];
   metrics: MetricBucket[];
+  /** Each camera with its FPS buckets over the range. */
+  cameras: { camera: DeviceCamera; buckets: CameraBucket[] }[];
+  bucketMs: number;
+}
+
+/** The device's cameras: state and why, since when, FPS now and over the range, faces now. */
+function CamerasCard({
+  cameras,
+  liveStates,
+  from,
+  to,
+  bucketMs,
+  now,
+}: {
+  cameras: Series['cameras'];
+  /** States as the live device row has them (newer than the last reload). */
+  liveStates: Map<string, { state: string; reason: string | null; since: number }>;
+  from: number;
+  to: number;
+  bucketMs: number;
+  now: number;
+}) {
+  return (
+    <div class="card">
+      <h2>
+        Cameras{' '}
+        <span class="muted" data-testid="camera-count">
+          {cameras.length}
+        </span>
+      </h2>
+      {cameras.length === 0 ? (
+        <p class="muted">No camera has reported yet.</p>
+      ) : (
+        <table class="compact" data-testid="cameras">
+          <thead>
+            <tr>
+              <th>Camera</th>
+              <th>State</th>
+              <th>FPS</th>
+              <th>Over the range</th>
+              <th>Faces</th>
+            </tr>
+          </thead>
+          <tbody>
+            {cameras.map(({ camera: c, buckets }) => {
+              const live = liveStates.get(c.id);
+              const state = live?.state ?? c.state ?? 'unknown';
+              const reason = live ? live.reason : c.reason;
+              const since = live?.since ?? c.since;
+              return (
+                <tr key={c.id} data-camera={c.id} data-state={state}>
+                  <td class="mono">{c.id}</td>
+                  <td>
+                    <span class={`badge state-${state}`} data-testid="camera-state">
+                      {state}
+                    </span>
+                    <div class="muted small">
+                      {since === null ? '' : `since ${ago(since, now)}`}
+                      {reason ? ` · ${reason}` : ''}
+                    </div>
+                  </td>
+                  <td>
+                    <strong>{num(c.lastMetrics?.fps)}</strong>
+                    <span class="muted small"> / {num(c.lastMetrics?.cameraFps)} source</span>
+                  </td>
+                  <td>
+                    <Sparkline
+                      points={buckets.map((b) => ({ t: b.t, value: b.fps, down: b.offline > 0 }))}
+                      from={from}
+                      to={to}
+                      bucketMs={bucketMs}
+                      label={`camera ${c.id}: processed FPS per bucket`}
+                    />
+                  </td>
+                  <td>{c.lastFaces?.last ?? '—'}</td>
+                </tr>
+              );
+            })}
+          </tbody>
+        </table>
+      )}
+    </div>
+  );
 }
 
 export function DevicePage({ store, id }: { store: Store; id: string }) {
@@ -54,15 +145,38 @@ export function DevicePage({ store, id }: { store: Store; id: string }) {
     const query = { from: String(to - r.ms), to: String(to), bucket: r.bucket };
     const device = api.devices[':id'];
     const param = { id: encodeURIComponent(id) };
+    const cameras = json(device.cameras.$get({ param })).then((c) =>
+      Promise.all(
+        c.cameras.map(async (camera) => ({
+          camera,
+          buckets: (
+            await json(
+              device.cameras[':camera'].metrics.$get({
+                param: { ...param, camera: encodeURIComponent(camera.id) },
+                query,
+              }),
+            )
+          ).buckets,
+        })),
+      ),
+    );
     Promise.all([
       json(device.faces.$get({ param, query })),
       json(device.metrics.$get({ param, query })),
       json(device.history.$get({ param, query: { limit: '20' } })),
       json(api.alerts.$get({ query: { deviceId: id, limit: '20' } })),
+      cameras,
     ]).then(
-      ([faces, metrics, h, a]) => {
+      ([faces, metrics, h, a, cams]) => {
         if (cancelled) return;
-        setSeries({ faces: faces.buckets, metrics: metrics.buckets, from: to - r.ms, to });
+        setSeries({
+          faces: faces.buckets,
+          metrics: metrics.buckets,
+          cameras: cams,
+          bucketMs: faces.bucketMs,
+          from: to - r.ms,
+          to,
+        });
         setHistory(h);
         setAlerts(a.alerts);
         setError(null);
@@ -141,6 +255,18 @@ export function DevicePage({ store, id }: { store: Store; id: string }) {
           </dd>
         </div>
         <div>
+          <dt>Cameras</dt>
+          <dd data-testid="device-cameras">
+            {device.cameraCounts.total}
+            {device.cameraCounts.total - device.cameraCounts.online > 0 && (
+              <span class="cameras-down">
+                {' '}
+                · {device.cameraCounts.total - device.cameraCounts.online} down
+              </span>
+            )}
+          </dd>
+        </div>
+        <div>
           <dt>Power mode</dt>
           <dd>{device.powerMode ?? '—'}</dd>
         </div>
@@ -150,6 +276,14 @@ export function DevicePage({ store, id }: { store: Store; id: string }) {
         </div>
       </dl>
       {error && <p class="error">{error}</p>}
+      <CamerasCard
+        cameras={series?.cameras ?? []}
+        liveStates={new Map(device.cameras.map((c) => [c.id, c]))}
+        from={series?.from ?? Date.now() - r.ms}
+        to={series?.to ?? Date.now()}
+        bucketMs={series?.bucketMs ?? 60_000}
+        now={now}
+      />
       <div class="charts">
         <Chart
           testId="chart-faces"
@@ -257,7 +391,7 @@ export function DevicePage({ store, id }: { store: Store; id: string }) {
           {alerts.length > 0 ? (
             <ul class="feed">
               {alerts.map((a) => (
-                <li key={a.id} class={`item-${a.state}`}>
+                <li key={a.id} class={`item-${a.state}`} data-alert-camera={a.camera ?? ''}>
                   <span class={`badge alert-${a.state}`}>{a.state}</span> {a.message}
                   <div class="muted small">{time(a.firedAt)}</div>
                 </li>

@@ -43,6 +43,8 @@ export function FleetPage({ store }: { store: Store }) {
     (n, d) => n + (d.state === 'online' ? (d.lastFaces?.last ?? 0) : 0),
     0,
   );
+  const cameras = shown.reduce((n, d) => n + d.cameraCounts.total, 0);
+  const camerasDown = shown.reduce((n, d) => n + d.cameraCounts.total - d.cameraCounts.online, 0);
   const slow = shown.filter(
     (d) => fpsGrade(d.lastMetrics?.inferFps, d.referenceFps).grade === 'bad',
   ).length;
@@ -92,6 +94,13 @@ export function FleetPage({ store }: { store: Store }) {
           <strong data-testid="count-online">{online}</strong> online
         </div>
         <div>
+          <strong data-testid="count-cameras">{cameras}</strong> cameras
+        </div>
+        <div class={camerasDown > 0 ? 'warn' : ''}>
+          <strong data-testid="count-cameras-down">{camerasDown}</strong> cameras offline or
+          reconnecting
+        </div>
+        <div>
           <strong data-testid="count-faces">{faces}</strong> faces now
         </div>
         <div class={slow > 0 ? 'warn' : ''}>
@@ -109,6 +118,7 @@ export function FleetPage({ store }: { store: Store }) {
               <th>Device</th>
               <th>State</th>
               <th>Faces</th>
+              <th>Cameras</th>
               <th>Inference FPS / card</th>
               <th>Engine</th>
               <th>Last seen</th>
@@ -139,6 +149,15 @@ export function FleetPage({ store }: { store: Store }) {
                     </>
                   ) : (
                     '—'
+                  )}
+                </td>
+                <td data-label="Cameras" data-testid="cameras">
+                  {d.cameraCounts.total === 0 ? '—' : d.cameraCounts.total}
+                  {d.cameraCounts.total - d.cameraCounts.online > 0 && (
+                    <span class="cameras-down small">
+                      {' '}
+                      {d.cameraCounts.total - d.cameraCounts.online} down
+                    </span>
                   )}
                 </td>
                 <td data-label="FPS / card">
