@@ -93,6 +93,21 @@ const install = (args: string[], pathNode?: string) =>
       : {}),
   });
 
+/**
+ * The config install.sh wrote below `root`, as the agent loads it; its token file is read below
+ * `root` too (the config names it as the device sees it, /etc/facefleet/device-token).
+ */
+const installedConfig = (root: string) =>
+  loadConfig({
+    argv: [
+      '--config',
+      join(root, 'etc/facefleet/agent.json'),
+      '--device-token-file',
+      join(root, 'etc/facefleet/device-token'),
+    ],
+    env: {},
+  });
+
 const unitOf = (root: string) =>
   readFileSync(join(root, 'etc/systemd/system/facefleet-agent.service'), 'utf8');
 const execStart = (node: string) =>
@@ -159,10 +174,7 @@ describe('infra/jetson/install.sh --root DIR --dry-run', () => {
     const tokenFile = join(root, 'etc/facefleet/device-token');
     expect(statSync(tokenFile).mode & 0o077).toBe(0);
     expect(r.stdout).toContain(`+ chmod 0640 ${configPath} ${tokenFile}`);
-    const config = loadConfig({
-      argv: ['--config', configPath, '--device-token-file', tokenFile],
-      env: {},
-    });
+    const config = installedConfig(root);
     expect(config).toMatchObject({
       deviceId: 'cam-7',
       deviceToken: TOKEN,
@@ -207,10 +219,7 @@ describe('infra/jetson/install.sh --root DIR --dry-run', () => {
       node,
     );
     expect(r.status, r.stderr).toBe(0);
-    const config = loadConfig({
-      argv: ['--config', join(root, 'etc/facefleet/agent.json')],
-      env: {},
-    });
+    const config = installedConfig(root);
     expect(config.cameras).toEqual([
       { id: 'door', source: 'rtsp://10.0.0.5/s1?tcp=1' },
       { id: 'csi', source: pipeline },
@@ -310,10 +319,7 @@ describe('infra/jetson/install.sh --root DIR --dry-run', () => {
     expect(readFileSync(join(etc, 'device.crt'), 'utf8')).toBe('CERT PEM\n');
     expect(statSync(join(etc, 'device.key')).mode & 0o777).toBe(0o640);
     expect(r.stdout).toContain(`+ chown root:facefleet ${join(etc, 'device.key')}`);
-    const config = loadConfig({
-      argv: ['--config', join(etc, 'agent.json'), '--device-token-file', join(etc, 'device-token')],
-      env: {},
-    });
+    const config = installedConfig(root);
     expect(config).toMatchObject({
       brokerUrl: 'mqtts://fleet.example:8883',
       controlPlaneUrl: 'https://fleet.example',
@@ -455,15 +461,7 @@ describe('infra/jetson/install.sh --root DIR --dry-run', () => {
       for (const line of [...HARDENING, execStart('/opt/facefleet/node/bin/node')]) {
         expect(unit).toContain(line);
       }
-      const config = loadConfig({
-        argv: [
-          '--config',
-          join(root, 'etc/facefleet/agent.json'),
-          '--device-token-file',
-          join(root, 'etc/facefleet/device-token'),
-        ],
-        env: {},
-      });
+      const config = installedConfig(root);
       expect(config).toMatchObject({ deviceId: 'cam-7', deviceToken: TOKEN });
     });
 
