@@ -835,7 +835,7 @@ await children.run(async () => {
             target: null,
           },
           {
-            name: `${label}: rows stored / acked by the broker`,
+            name: `${label}: rows stored within 180 s of the load's end / acked by the broker`,
             value: r.storedRows / Math.max(1, r.sent),
             unit: '',
             baseline: null,
