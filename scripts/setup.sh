@@ -18,9 +18,10 @@ as_root() { if [ "$(id -u)" = 0 ]; then "$@"; else sudo "$@"; fi; }
 # GStreamer's RTSP server driven by python3-gi (a real RTSP camera for the runner's reconnect test) and
 # GStreamer's base/good plugins (test pattern, JPEG over RTP; appsink for GStreamer sources);
 # python3-jinja2 renders the Home Assistant discovery templates in their test, as Home Assistant does.
+# systemd for systemd-analyze, which rates the Jetson unit's hardening in install.sh's test.
 apt_packages=(build-essential cmake pkg-config libopencv-dev libgtest-dev mosquitto mosquitto-clients
   opencv-doc ca-certificates chromium fonts-dejavu-core shellcheck postgresql python3-gi python3-jinja2
-  gir1.2-gst-rtsp-server-1.0 gstreamer1.0-plugins-base gstreamer1.0-plugins-good)
+  gir1.2-gst-rtsp-server-1.0 gstreamer1.0-plugins-base gstreamer1.0-plugins-good systemd)
 missing=()
 for p in "${apt_packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")

@@ -5,7 +5,7 @@
 //   node scripts/start-demo.mjs [--http-port 8080] [--mqtt-port 1883] [--device-id local-cpu]
 //                               [--data-dir .data] [--max-fps N  (spare the CPU: detect N frames/s)]
 import { spawn } from 'node:child_process';
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
@@ -47,13 +47,14 @@ const saveSecrets = () =>
 
 const children = [];
 let stopping = false;
-function start(name, args, { onLine } = {}) {
+function start(name, args, { onLine, env } = {}) {
   // Own process group: Ctrl-C reaches only this launcher, which stops the agent before the control
   // plane so the agent can still publish its offline status.
   const child = spawn(process.execPath, args, {
     cwd: root,
     stdio: ['ignore', 'pipe', 'pipe'],
     detached: true,
+    env: { ...process.env, ...env },
   });
   children.push(child);
   const relay = (stream, out) => {
@@ -118,7 +119,8 @@ async function call(method, path, body) {
   return { status: res.status, json };
 }
 
-// 1. The control plane. On a fresh database it prints the first admin token once: keep it.
+// 1. The control plane. On a fresh database it leaves the first admin token in a file of its data
+// dir (0600) and says where: keep it (in .data/secrets.json, 0600) and delete the file.
 let ready;
 const readyP = new Promise((r) => {
   ready = r;
@@ -138,10 +140,11 @@ start(
   ],
   {
     onLine(line) {
-      const token = line.match(/first admin API token[^:]*: (\S+)/)?.[1];
-      if (token) {
-        secrets.adminToken = token;
+      const file = line.match(/first admin API token written to (\S+)/)?.[1];
+      if (file) {
+        secrets.adminToken = readFileSync(file, 'utf8').trim();
         saveSecrets();
+        rmSync(file, { force: true });
       }
       if (line.includes('"msg":"ready"')) ready();
     },
@@ -188,37 +191,40 @@ const agentFlags = (
 )
   .split(' ')
   .filter(Boolean);
-start('agent', [
-  ...agentFlags,
-  agentBundle,
-  '--device-id',
-  deviceId,
-  '--device-token',
-  secrets.deviceToken,
-  '--broker-url',
-  `mqtt://127.0.0.1:${flags['mqtt-port']}`,
-  '--control-plane-url',
-  api,
-  '--fleet-public-key',
-  publicKeyPem,
-  '--data-dir',
-  agentDir,
-  '--runner-bin',
-  runner,
-  '--runner-backend',
-  'opencv',
-  '--runner-model',
-  'blazeface',
-  '--runner-bootstrap-model',
-  model,
-  '--runner-source',
-  flags.source,
-  '--runner-loop',
-  'true',
-  '--runner-pace',
-  'true',
-  ...(flags['max-fps'] ? [`--runner-extra-args=--max-fps ${flags['max-fps']}`] : []),
-]);
+start(
+  'agent',
+  [
+    ...agentFlags,
+    agentBundle,
+    '--device-id',
+    deviceId,
+    '--broker-url',
+    `mqtt://127.0.0.1:${flags['mqtt-port']}`,
+    '--control-plane-url',
+    api,
+    '--fleet-public-key',
+    publicKeyPem,
+    '--data-dir',
+    agentDir,
+    '--runner-bin',
+    runner,
+    '--runner-backend',
+    'opencv',
+    '--runner-model',
+    'blazeface',
+    '--runner-bootstrap-model',
+    model,
+    '--runner-source',
+    flags.source,
+    '--runner-loop',
+    'true',
+    '--runner-pace',
+    'true',
+    ...(flags['max-fps'] ? [`--runner-extra-args=--max-fps ${flags['max-fps']}`] : []),
+  ],
+  // the device token in the environment, not the arguments every local user sees in `ps`
+  { env: { FACEFLEET_DEVICE_TOKEN: secrets.deviceToken } },
+);
 
 const sub = secrets.subscriber;
 console.log(`

@@ -5,9 +5,14 @@
 # Nano, TX1, TX2) the Node.js is 16.20.2 from the npm registry, past its end of life: see
 # infra/jetson/README.md for why.
 #
-#   sudo infra/jetson/install.sh --device-id cam-7 --device-token TOKEN \
+#   sudo infra/jetson/install.sh --device-id cam-7 --device-token-file cam-7.token \
 #     --broker-url mqtts://fleet.example:8883 --control-plane-url https://fleet.example \
-#     --fleet-public-key-file fleet.pub --source /dev/video0
+#     --ca-file fleet-ca.crt --fleet-public-key-file fleet.pub --source /dev/video0
+#
+# TLS by default: the broker URL must be mqtts:// or wss:// and the control-plane URL https://
+# (--allow-plaintext lifts that, for a lab network); --ca-file is the fleet CA the agent checks
+# both against (docs/tls.md makes one with openssl). --cert-file/--key-file: a device certificate
+# (CN = the device id) to log in to MQTT with instead of the token.
 #
 # A device with several cameras (one runner serves them all) names each with --camera ID=SRC
 # instead of --source, e.g. --camera door=rtsp://10.0.0.5/s1 --camera yard=/dev/video1; ids are
@@ -24,9 +29,14 @@ usage() {
   # the comment block at the top of this file
   sed -n '2,/^[^#]/{/^#/p;}' "$0" | sed 's/^# \{0,1\}//'
   cat <<'USAGE'
-Required: --device-id ID --device-token TOKEN --broker-url URL --control-plane-url URL
+Required: --device-id ID --device-token-file FILE --broker-url URL --control-plane-url URL
           --fleet-public-key-file FILE, and --source SRC or --camera ID=SRC (repeatable)
-Optional: --model PATH (bootstrap engine; default: the repository's DetectNet_v2 ONNX)
+          (the device token from a file, or - for standard input: never on the command line,
+          which every local user sees in ps; installed as /etc/facefleet/device-token, 0640)
+Optional: --ca-file FILE (the fleet CA; default: the system's CAs)
+          --cert-file FILE --key-file FILE (a device certificate and its key, PEM)
+          --allow-plaintext (accept mqtt://, ws:// and http:// URLs)
+          --model PATH (bootstrap engine; default: the repository's DetectNet_v2 ONNX)
           --backend tensorrt|opencv (default tensorrt) --decoder detectnet_v2|blazeface
           --allow-non-jetson (install on a machine without /etc/nv_tegra_release)
           --node PATH (a Node.js >= 20 to run the agent with; on JetPack 4 also 16.20 or later 16.x)
@@ -37,9 +47,10 @@ root=/
 dry_run=0
 allow_non_jetson=0
 node_bin=''
-device_id='' device_token='' broker_url='' control_plane_url='' key_file='' source=''
+device_id='' token_file='' broker_url='' control_plane_url='' key_file='' source=''
 cameras=()
 model='' backend=tensorrt decoder=detectnet_v2
+ca_file='' cert_file='' cert_key_file='' allow_plaintext=0
 while [ $# -gt 0 ]; do
   case "$1" in
     --root) root=${2:?--root needs a directory}; shift 2 ;;
@@ -47,11 +58,18 @@ while [ $# -gt 0 ]; do
     --node) node_bin=${2:-}; shift 2 ;;
     --allow-non-jetson) allow_non_jetson=1; shift ;;
     --device-id) device_id=${2:-}; shift 2 ;;
-    --device-token) device_token=${2:-}; shift 2 ;;
+    --device-token-file) token_file=${2:-}; shift 2 ;;
+    --device-token)
+      echo "install.sh: --device-token: a token in the arguments is visible to every local user (ps); put it in a file and pass --device-token-file FILE (or - to read it from standard input)" >&2
+      exit 2 ;;
     --broker-url) broker_url=${2:-}; shift 2 ;;
     --control-plane-url) control_plane_url=${2:-}; shift 2 ;;
     --fleet-public-key-file) key_file=${2:-}; shift 2 ;;
     --source) source=${2:-}; shift 2 ;;
+    --ca-file) ca_file=${2:-}; shift 2 ;;
+    --cert-file) cert_file=${2:-}; shift 2 ;;
+    --key-file) cert_key_file=${2:-}; shift 2 ;;
+    --allow-plaintext) allow_plaintext=1; shift ;;
     --camera) cameras+=("${2:-}"); shift 2 ;;
     --model) model=${2:-}; shift 2 ;;
     --backend) backend=${2:-}; shift 2 ;;
@@ -63,7 +81,7 @@ done
 
 missing=()
 [ -n "$device_id" ] || missing+=(--device-id)
-[ -n "$device_token" ] || missing+=(--device-token)
+[ -n "$token_file" ] || missing+=(--device-token-file)
 [ -n "$broker_url" ] || missing+=(--broker-url)
 [ -n "$control_plane_url" ] || missing+=(--control-plane-url)
 [ -n "$key_file" ] || missing+=(--fleet-public-key-file)
@@ -91,6 +109,29 @@ if [ ${#cameras[@]} -gt 64 ]; then
   exit 2
 fi
 [ -r "$key_file" ] || { echo "install.sh: --fleet-public-key-file: cannot read '$key_file'" >&2; exit 2; }
+if [ "$token_file" = - ]; then
+  IFS= read -r device_token || true
+else
+  [ -r "$token_file" ] || { echo "install.sh: --device-token-file: cannot read '$token_file'" >&2; exit 2; }
+  IFS= read -r device_token <"$token_file" || true
+fi
+case "$device_token" in
+  '' | *[!A-Za-z0-9._~+/=-]*)
+    echo "install.sh: --device-token-file: expected one line holding the device token (as the control plane printed it)" >&2
+    exit 2 ;;
+esac
+# TLS unless asked otherwise: device tokens and engine downloads never cross the network in clear
+if [ "$allow_plaintext" = 0 ]; then
+  case "$broker_url" in mqtts://*|wss://*) ;; *) echo "install.sh: --broker-url: '$broker_url' is not mqtts:// or wss:// (TLS; --allow-plaintext to accept it)" >&2; exit 2 ;; esac
+  case "$control_plane_url" in https://*) ;; *) echo "install.sh: --control-plane-url: '$control_plane_url' is not https:// (TLS; --allow-plaintext to accept it)" >&2; exit 2 ;; esac
+fi
+for pem in "$ca_file" "$cert_file" "$cert_key_file"; do
+  [ -z "$pem" ] || [ -r "$pem" ] || { echo "install.sh: cannot read '$pem'" >&2; exit 2; }
+done
+if { [ -n "$cert_file" ] && [ -z "$cert_key_file" ]; } || { [ -z "$cert_file" ] && [ -n "$cert_key_file" ]; }; then
+  echo "install.sh: --cert-file and --key-file go together (a device certificate and its key)" >&2
+  exit 2
+fi
 case "$backend" in tensorrt|opencv) ;; *) echo "install.sh: --backend: '$backend' is not tensorrt or opencv" >&2; exit 2 ;; esac
 if [ -n "$node_bin" ]; then
   case "$node_bin" in /*) ;; *) echo "install.sh: --node: '$node_bin' is not an absolute path (the unit runs it)" >&2; exit 2 ;; esac
@@ -301,6 +342,23 @@ if [ "$backend" = tensorrt ] && [ "${model%.onnx}" != "$model" ]; then
   model=$plan
 fi
 
+# --- TLS files ----------------------------------------------------------------------------------
+# the fleet CA (readable by all), the device certificate (readable by all) and its key (the agent's
+# group only), where agent.json names them
+tls_json=''
+mqtt_tls_json=''
+if [ -n "$ca_file" ]; then
+  install -m 0644 "$ca_file" "$root$confdir/fleet-ca.crt"
+  tls_json="\"caFile\": \"$confdir/fleet-ca.crt\","
+fi
+if [ -n "$cert_file" ]; then
+  install -m 0644 "$cert_file" "$root$confdir/device.crt"
+  install -m 0640 "$cert_key_file" "$root$confdir/device.key"
+  run chown root:facefleet "$root$confdir/device.key"
+  mqtt_tls_json=",
+  \"mqtt\": { \"certFile\": \"$confdir/device.crt\", \"keyFile\": \"$confdir/device.key\" }"
+fi
+
 # --- config (enrollment) ------------------------------------------------------------------------
 # JSON string of $1 (`--` so a PEM's leading dashes are not taken for options): with the agent's
 # Node, or (a dry run, where it was not installed) the one on PATH
@@ -327,12 +385,15 @@ else
 fi
 config="$root$confdir/agent.json"
 umask 077
+# the token in a file of its own, read by the agent (deviceTokenFile): never through a command line
+printf '%s\n' "$device_token" >"$root$confdir/device-token"
 cat >"$config" <<JSON
 {
   "deviceId": $(json "$device_id"),
-  "deviceToken": $(json "$device_token"),
+  "deviceTokenFile": "$confdir/device-token",
   "brokerUrl": $(json "$broker_url"),
   "controlPlaneUrl": $(json "$control_plane_url"),
+  $tls_json
   "dataDir": "$datadir",
   "fleetPublicKey": $(json "$(cat "$key_file")"),
   $cameras_line
@@ -341,13 +402,13 @@ cat >"$config" <<JSON
     "backend": "$backend",
     "model": "$decoder",
     "bootstrapModel": $(json "$model")$source_line
-  }
+  }$mqtt_tls_json
 }
 JSON
 umask 022
-run chown root:facefleet "$root$confdir/agent.json"
-run chmod 0640 "$root$confdir/agent.json"
-log "wrote $config"
+run chown root:facefleet "$root$confdir/agent.json" "$root$confdir/device-token"
+run chmod 0640 "$root$confdir/agent.json" "$root$confdir/device-token"
+log "wrote $config and the device token beside it"
 
 # --- systemd unit -------------------------------------------------------------------------------
 unit="$root$unitdir/facefleet-agent.service"
@@ -377,8 +438,15 @@ RestartMaxDelaySec=120
 # the agent stops the runner (SIGTERM, then SIGKILL after its grace), flushes and exits 0
 KillSignal=SIGTERM
 TimeoutStopSec=30
-# hardening (systemd 237 on JetPack 4 ignores RestrictSUIDSGID, which needs 242)
+# hardening: systemd-analyze security --offline=true rates this unit 2.0 or better (tested in
+# apps/agent/src/install.test.ts). Older systemd ignores what it does not know, with a warning
+# (JetPack 4 has 237: no RestrictSUIDSGID, ProtectHostname, ProtectKernelLogs, ProtectProc).
+# Left open on purpose: devices (camera and GPU nodes differ by Jetson; the video group grants them),
+# ProtectClock (systemd before 252 then denies every device but the clock), MemoryDenyWriteExecute
+# (Node's and CUDA's JIT write code), PrivateUsers (hides the video group), the network (any broker).
 NoNewPrivileges=yes
+CapabilityBoundingSet=
+AmbientCapabilities=
 ProtectSystem=strict
 ReadWritePaths=$datadir
 ProtectHome=yes
@@ -390,6 +458,18 @@ RestrictSUIDSGID=yes
 RestrictRealtime=yes
 LockPersonality=yes
 UMask=0077
+ProtectKernelLogs=yes
+ProtectHostname=yes
+ProtectProc=invisible
+RestrictNamespaces=yes
+RemoveIPC=yes
+PrivateMounts=yes
+SystemCallArchitectures=native
+SystemCallFilter=@system-service
+SystemCallFilter=~@privileged
+SystemCallErrorNumber=EPERM
+# AF_NETLINK: glibc's getaddrinfo asks the kernel for the host's addresses through it
+RestrictAddressFamilies=AF_UNIX AF_INET AF_INET6 AF_NETLINK
 # logs: pino JSON lines to journald
 StandardOutput=journal
 StandardError=journal

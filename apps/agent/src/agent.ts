@@ -1,4 +1,4 @@
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { extname, join } from 'node:path';
 import {
   cameraField,
@@ -422,6 +422,7 @@ export function createAgent(options: AgentOptions): Agent {
     controlPlaneUrl: config.controlPlaneUrl,
     deviceId,
     token: config.deviceToken,
+    ca: config.caFile ? readFileSync(config.caFile) : undefined,
     fleetPublicKey: config.fleetPublicKey,
     trtexecBin: config.trtexec.bin,
     trtexecBuildArgs: config.trtexec.buildArgs,
@@ -484,7 +485,9 @@ export function createAgent(options: AgentOptions): Agent {
         inflight: config.outbox.inflight,
         keepaliveS: config.mqtt.keepaliveS,
         reconnectMs: config.mqtt.reconnectMs,
-        caFile: config.mqtt.caFile,
+        caFile: config.mqtt.caFile ?? config.caFile,
+        certFile: config.mqtt.certFile,
+        keyFile: config.mqtt.keyFile,
         will: (seq) => ({ ...statusFor('offline', seq), will: true }),
         onConnect: () => publishStatus(true),
         onDesired,

@@ -1,5 +1,5 @@
 import { generateKeyPairSync } from 'node:crypto';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -42,6 +42,34 @@ describe('loadConfig', () => {
     expect(c.supervisor.crashLoopExits).toBe(5);
     expect(c.outbox.maxMessages).toBe(100_000);
     expect(c.trtVersion).toBeNull();
+  });
+
+  it('takes TLS settings: the fleet CA, a device certificate with its key, over mqtts:// or wss://', () => {
+    const c = loadConfig({
+      argv: [
+        '--broker-url',
+        'wss://broker.example:8084/mqtt',
+        '--ca-file',
+        'ca.pem',
+        '--mqtt-cert-file',
+        'cam-7.crt',
+        '--mqtt-key-file',
+        'cam-7.key',
+      ],
+      env,
+      cwd: '/etc/facefleet',
+    });
+    expect(c.caFile).toBe('/etc/facefleet/ca.pem');
+    expect(c.mqtt).toMatchObject({
+      certFile: '/etc/facefleet/cam-7.crt',
+      keyFile: '/etc/facefleet/cam-7.key',
+    });
+    const alone = errorOf(() => loadConfig({ argv: ['--mqtt-cert-file', 'a.crt'], env }));
+    expect(alone.issues.map((i) => i.path)).toEqual(['mqtt.keyFile', 'mqtt.certFile']);
+    expect(alone.message).toMatch(/go together/);
+    expect(alone.message).toMatch(/needs a TLS broker URL/);
+    const scheme = errorOf(() => loadConfig({ argv: ['--broker-url', 'http://x:1'], env }));
+    expect(scheme.issues[0]?.path).toBe('brokerUrl');
   });
 
   it('flags override the environment, which overrides the file', () => {
@@ -167,7 +195,34 @@ describe('loadConfig', () => {
     expect(byPath.deviceId).toMatch(/device id must be.*FACEFLEET_DEVICE_ID/);
     expect(byPath.fleetPublicKey).toMatch(/PEM public key or base64/);
     expect(byPath['publish.metricsIntervalS']).toMatch(/number/);
-    expect(byPath.deviceToken).toBe('required (--device-token or FACEFLEET_DEVICE_TOKEN)');
+    expect(byPath.deviceToken).toBe('required (--device-token-file or FACEFLEET_DEVICE_TOKEN)');
+  });
+
+  it('takes the device token from a private file or the environment, never a flag (issue 17, finding 4)', () => {
+    const { FACEFLEET_DEVICE_TOKEN: _, ...noToken } = env;
+    const refused = errorOf(() =>
+      loadConfig({ argv: ['--device-token', 'in-ps-for-all'], env: noToken }),
+    );
+    expect(refused.issues.find((i) => i.path === '--device-token')?.message).toMatch(
+      /visible to every local user \(ps\): use --device-token-file, FACEFLEET_DEVICE_TOKEN or the config file/,
+    );
+    expect(JSON.stringify(refused.issues)).not.toContain('in-ps-for-all');
+    const dir = mkdtempSync(join(tmpdir(), 'ff-token-'));
+    const file = join(dir, 'token');
+    writeFileSync(file, 'from-the-file\n', { mode: 0o600 });
+    chmodSync(file, 0o600);
+    expect(loadConfig({ argv: ['--device-token-file', file], env: noToken }).deviceToken).toBe(
+      'from-the-file',
+    );
+    chmodSync(file, 0o644);
+    const open = errorOf(() => loadConfig({ argv: ['--device-token-file', file], env: noToken }));
+    expect(open.issues[0]).toMatchObject({ path: 'deviceTokenFile' });
+    expect(open.issues[0]?.message).toMatch(/open to every user \(mode 0644\): chmod o-rwx/);
+    // both at once: which one would win is not guessed
+    chmodSync(file, 0o600);
+    const twice = errorOf(() => loadConfig({ argv: ['--device-token-file', file], env }));
+    expect(twice.issues[0]?.message).toMatch(/give the device token once/);
+    expect(usage()).not.toContain('--device-token <');
   });
 
   it('reports unknown settings in the file and an unreadable file', () => {

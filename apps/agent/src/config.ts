@@ -1,5 +1,5 @@
 import { createPublicKey, type KeyObject } from 'node:crypto';
-import { readFileSync } from 'node:fs';
+import { readFileSync, statSync } from 'node:fs';
 import { isAbsolute, resolve } from 'node:path';
 import {
   AP_MODES,
@@ -58,12 +58,24 @@ export type CameraConfig = { id: string; source: string };
 
 export const configSchema = z.strictObject({
   deviceId: deviceIdSchema,
-  /** The device token: MQTT password and HTTP bearer token for engine downloads. */
+  /**
+   * The device token: MQTT password and HTTP Basic password for engine downloads. From the config
+   * file (0600), FACEFLEET_DEVICE_TOKEN or `deviceTokenFile`; never a flag, which every local user
+   * sees in `ps`.
+   */
   deviceToken: z.string().min(1, 'must not be empty'),
-  brokerUrl: urlWithScheme(['mqtt:', 'mqtts:'], 'broker URL'),
+  /** A file holding the device token (and nothing else), not open to every user (0600 or 0640). */
+  deviceTokenFile: z.string().min(1).optional(),
+  /** MQTT (mqtt://), over TLS (mqtts://), over WebSocket (ws://) or secure WebSocket (wss://). */
+  brokerUrl: urlWithScheme(['mqtt:', 'mqtts:', 'ws:', 'wss:'], 'broker URL'),
   controlPlaneUrl: urlWithScheme(['http:', 'https:'], 'control-plane URL'),
   /** Directory for the outbox database, downloads and engines. */
   dataDir: z.string().min(1),
+  /**
+   * The CA certificate (PEM) the broker's and the control plane's certificates are checked
+   * against over mqtts://, wss:// and https:// (the fleet CA); default: the system's CAs.
+   */
+  caFile: z.string().min(1).optional(),
   /** Ed25519 public key of the fleet (PEM, or base64 of the 32 raw bytes or of the SPKI DER). */
   fleetPublicKey: publicKeySchema,
   /** Overrides device class detection (device tree model, else CPU architecture). */
@@ -176,11 +188,36 @@ export const configSchema = z.strictObject({
     .strictObject({
       keepaliveS: z.int().min(1).default(30),
       reconnectMs: z.int().min(100).default(2000),
-      /** CA certificate file for mqtts:// with a private CA. */
+      /** CA certificate file for the broker alone (mqtts://, wss://); default: `caFile`. */
       caFile: z.string().min(1).optional(),
+      /**
+       * The device certificate and its key (PEM), signed by the fleet CA with the device id as
+       * subject CN: over mqtts:// or wss:// the agent logs in with it instead of its token.
+       */
+      certFile: z.string().min(1).optional(),
+      keyFile: z.string().min(1).optional(),
     })
     .prefault({}),
 });
+
+/** What the device-certificate settings lack: the key of a certificate, or a TLS broker URL. */
+function certificateIssues(config: AgentConfig): ConfigIssue[] {
+  const { certFile, keyFile } = config.mqtt;
+  const issues: ConfigIssue[] = [];
+  if ((certFile === undefined) !== (keyFile === undefined)) {
+    issues.push({
+      path: `mqtt.${certFile === undefined ? 'certFile' : 'keyFile'}`,
+      message: 'a device certificate and its key go together (--mqtt-cert-file, --mqtt-key-file)',
+    });
+  }
+  if (certFile !== undefined && !/^(mqtts|wss):/.test(config.brokerUrl)) {
+    issues.push({
+      path: 'mqtt.certFile',
+      message: 'a device certificate needs a TLS broker URL (mqtts:// or wss://)',
+    });
+  }
+  return issues;
+}
 
 export type AgentConfig = z.infer<typeof configSchema>;
 
@@ -238,8 +275,10 @@ function key(path: string, kind: Kind = 'string'): Key {
 export const CONFIG_KEYS: readonly Key[] = [
   key('deviceId'),
   key('deviceToken'),
+  key('deviceTokenFile'),
   key('brokerUrl'),
   key('controlPlaneUrl'),
+  key('caFile'),
   key('dataDir'),
   key('fleetPublicKey'),
   key('deviceClass'),
@@ -284,7 +323,12 @@ export const CONFIG_KEYS: readonly Key[] = [
   key('mqtt.keepaliveS', 'number'),
   key('mqtt.reconnectMs', 'number'),
   key('mqtt.caFile'),
+  key('mqtt.certFile'),
+  key('mqtt.keyFile'),
 ];
+
+/** Settings that are never taken from a flag (`ps` shows every process's arguments). */
+const SECRET_KEYS = new Set(['deviceToken']);
 
 /** `FACEFLEET_CONFIG` / `--config`: the JSON config file. */
 const CONFIG_FILE_ENV = 'FACEFLEET_CONFIG';
@@ -379,7 +423,11 @@ export function parseArgs(argv: readonly string[]): ParsedArgs {
 
 /** Usage text listing every flag and its environment variable. */
 export function usage(): string {
-  const rows = CONFIG_KEYS.map((k) => `  ${`${k.flag} <${k.kind}>`.padEnd(40)} ${k.env}`);
+  const rows = CONFIG_KEYS.map((k) =>
+    SECRET_KEYS.has(k.path.join('.'))
+      ? `  ${`(no flag: ps shows flags)`.padEnd(40)} ${k.env}`
+      : `  ${`${k.flag} <${k.kind}>`.padEnd(40)} ${k.env}`,
+  );
   return [
     'usage: facefleet-agent [--config FILE] [flags]',
     '',
@@ -421,11 +469,19 @@ export function loadConfig({ argv, env, cwd = process.cwd() }: LoadConfigOptions
       sources.set(k.path.join('.'), k.env);
     }
     const fromFlag = args.values.get(k.flag);
+    if (fromFlag !== undefined && SECRET_KEYS.has(k.path.join('.'))) {
+      issues.push({
+        path: k.flag,
+        message: `a secret on the command line is visible to every local user (ps): use ${k.flag}-file, ${k.env} or the config file`,
+      });
+      continue;
+    }
     if (fromFlag !== undefined) {
       setPath(raw, k.path, convert(k.kind, fromFlag));
       sources.set(k.path.join('.'), k.flag);
     }
   }
+  readTokenFile(raw, sources, cwd, issues);
   const result = configSchema.safeParse(raw);
   if (!result.success) {
     for (const issue of result.error.issues) {
@@ -441,13 +497,13 @@ export function loadConfig({ argv, env, cwd = process.cwd() }: LoadConfigOptions
           issue.code === 'unrecognized_keys'
             ? 'unknown setting'
             : missing
-              ? `required${k ? ` (${k.flag} or ${k.env})` : ''}`
+              ? `required${k ? ` (${SECRET_KEYS.has(p) ? `${k.flag}-file` : k.flag} or ${k.env})` : ''}`
               : issue.message;
         issues.push({ path: p, message: source ? `${message} (from ${source})` : message });
       }
     }
   }
-  if (result.success) issues.push(...cameraIssues(result.data));
+  if (result.success) issues.push(...certificateIssues(result.data), ...cameraIssues(result.data));
   if (issues.length > 0 || !result.success) throw new ConfigError(issues);
   const config = result.data;
   // Paths are used by child processes and after chdir-free restarts: make them absolute now.
@@ -458,7 +514,51 @@ export function loadConfig({ argv, env, cwd = process.cwd() }: LoadConfigOptions
     config.accuracyGate.images = absolute(cwd, config.accuracyGate.images);
   if (config.accuracyGate.labels)
     config.accuracyGate.labels = absolute(cwd, config.accuracyGate.labels);
+  if (config.caFile) config.caFile = absolute(cwd, config.caFile);
+  for (const k of ['caFile', 'certFile', 'keyFile'] as const) {
+    const path = config.mqtt[k];
+    if (path) config.mqtt[k] = absolute(cwd, path);
+  }
   return config;
+}
+
+/**
+ * `deviceTokenFile`: reads the token from it into `deviceToken`. Users other than its owner and
+ * group must have no access to it (0600, or 0640 root:facefleet as install.sh makes it).
+ */
+function readTokenFile(
+  raw: Record<string, unknown>,
+  sources: Map<string, string>,
+  cwd: string,
+  issues: ConfigIssue[],
+): void {
+  const file = raw.deviceTokenFile;
+  if (typeof file !== 'string' || file === '') return;
+  const from = sources.get('deviceTokenFile');
+  const where = from ? ` (from ${from})` : '';
+  if (raw.deviceToken !== undefined) {
+    issues.push({
+      path: 'deviceTokenFile',
+      message: `give the device token once: deviceToken or deviceTokenFile${where}`,
+    });
+    return;
+  }
+  const path = absolute(cwd, file);
+  try {
+    const mode = statSync(path).mode & 0o777;
+    if (mode & 0o007) {
+      issues.push({
+        path: 'deviceTokenFile',
+        message: `${path} is open to every user (mode ${mode.toString(8).padStart(4, '0')}): chmod o-rwx it${where}`,
+      });
+      return;
+    }
+    const token = readFileSync(path, 'utf8').trim();
+    if (token === '') issues.push({ path: 'deviceTokenFile', message: `${path} is empty${where}` });
+    else raw.deviceToken = token;
+  } catch (err) {
+    issues.push({ path: 'deviceTokenFile', message: `${(err as Error).message}${where}` });
+  }
 }
 
 function getPath(obj: unknown, path: string[]): unknown {

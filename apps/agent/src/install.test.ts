@@ -7,6 +7,7 @@ import {
   mkdirSync,
   mkdtempSync,
   readFileSync,
+  statSync,
   writeFileSync,
 } from 'node:fs';
 import { cpus, tmpdir } from 'node:os';
@@ -44,14 +45,19 @@ function tempRoot(release?: string, model?: string) {
     key,
     generateKeyPairSync('ed25519').publicKey.export({ type: 'spki', format: 'pem' }),
   );
+  writeFileSync(join(root, 'cam-7.token'), `${TOKEN}\n`, { mode: 0o600 });
   return { root, key };
 }
 
+/** A device token as the control plane makes them (32 random bytes, base64url). */
+const TOKEN = 'q3Jb0pD5l3aR0r3y0V9n0Gq8w6m1yQ2u7c8s4x5z6a7';
+
+/** The enrollment flags; the token file is `fleet.pub`'s neighbour `cam-7.token` (tempRoot). */
 const enroll = (key: string) => [
   '--device-id',
   'cam-7',
-  '--device-token',
-  'tok "with" quotes',
+  '--device-token-file',
+  join(key, '..', 'cam-7.token'),
   '--broker-url',
   'mqtts://fleet.example:8883',
   '--control-plane-url',
@@ -87,6 +93,21 @@ const install = (args: string[], pathNode?: string) =>
       : {}),
   });
 
+/**
+ * The config install.sh wrote below `root`, as the agent loads it; its token file is read below
+ * `root` too (the config names it as the device sees it, /etc/facefleet/device-token).
+ */
+const installedConfig = (root: string) =>
+  loadConfig({
+    argv: [
+      '--config',
+      join(root, 'etc/facefleet/agent.json'),
+      '--device-token-file',
+      join(root, 'etc/facefleet/device-token'),
+    ],
+    env: {},
+  });
+
 const unitOf = (root: string) =>
   readFileSync(join(root, 'etc/systemd/system/facefleet-agent.service'), 'utf8');
 const execStart = (node: string) =>
@@ -107,6 +128,10 @@ const HARDENING = [
   'RestrictRealtime=yes',
   'LockPersonality=yes',
   'UMask=0077',
+  'CapabilityBoundingSet=',
+  'ProtectProc=invisible',
+  'SystemCallFilter=@system-service',
+  'RestrictAddressFamilies=AF_UNIX AF_INET AF_INET6 AF_NETLINK',
   'StandardOutput=journal',
   'User=facefleet',
   'KillSignal=SIGTERM',
@@ -138,12 +163,21 @@ describe('infra/jetson/install.sh --root DIR --dry-run', () => {
     expect(scriptNodeFlags(AGENT_BUNDLE)).toContain('--single-threaded');
     expect(unit.join('\n')).not.toContain('NODE_OPTIONS');
 
-    // the config the agent will read passes the agent's own validation
+    // the config the agent will read passes the agent's own validation; the token is in a file
+    // of its own beside it (below the temp root here), never in a command line or the config
     const configPath = join(root, 'etc/facefleet/agent.json');
-    const config = loadConfig({ argv: ['--config', configPath], env: {} });
+    const written = JSON.parse(readFileSync(configPath, 'utf8')) as Record<string, unknown>;
+    expect(written.deviceTokenFile).toBe('/etc/facefleet/device-token');
+    expect(written).not.toHaveProperty('deviceToken');
+    expect(readFileSync(configPath, 'utf8')).not.toContain(TOKEN);
+    expect(r.stdout + r.stderr).not.toContain(TOKEN);
+    const tokenFile = join(root, 'etc/facefleet/device-token');
+    expect(statSync(tokenFile).mode & 0o077).toBe(0);
+    expect(r.stdout).toContain(`+ chmod 0640 ${configPath} ${tokenFile}`);
+    const config = installedConfig(root);
     expect(config).toMatchObject({
       deviceId: 'cam-7',
-      deviceToken: 'tok "with" quotes',
+      deviceToken: TOKEN,
       brokerUrl: 'mqtts://fleet.example:8883',
       dataDir: '/var/lib/facefleet',
       runner: {
@@ -185,10 +219,7 @@ describe('infra/jetson/install.sh --root DIR --dry-run', () => {
       node,
     );
     expect(r.status, r.stderr).toBe(0);
-    const config = loadConfig({
-      argv: ['--config', join(root, 'etc/facefleet/agent.json')],
-      env: {},
-    });
+    const config = installedConfig(root);
     expect(config.cameras).toEqual([
       { id: 'door', source: 'rtsp://10.0.0.5/s1?tcp=1' },
       { id: 'csi', source: pipeline },
@@ -224,6 +255,79 @@ describe('infra/jetson/install.sh --root DIR --dry-run', () => {
     expect(own.stderr).toContain(`--node ${old} is Node.js v16.20.2; the agent needs 20 or later`);
   });
 
+  it('sets up TLS: plaintext URLs refused unless allowed; the fleet CA and a device certificate installed and named in the config', () => {
+    const { root, key } = tempRoot('nv_tegra_release-r35.4.1-agx.txt');
+    const node = fakeNode(root, 'v20.11.1');
+    const withUrls = (broker: string, cp: string) =>
+      enroll(key).map((a) =>
+        a === 'mqtts://fleet.example:8883' ? broker : a === 'https://fleet.example' ? cp : a,
+      );
+    const plain = install(
+      ['--root', root, '--dry-run', ...withUrls('mqtt://fleet:1883', 'https://fleet')],
+      node,
+    );
+    expect(plain.status).toBe(2);
+    expect(plain.stderr).toContain("--broker-url: 'mqtt://fleet:1883' is not mqtts:// or wss://");
+    const http = install(
+      ['--root', root, '--dry-run', ...withUrls('wss://fleet:8084', 'http://fleet')],
+      node,
+    );
+    expect(http.status).toBe(2);
+    expect(http.stderr).toContain("--control-plane-url: 'http://fleet' is not https://");
+    const lab = install(
+      [
+        '--root',
+        root,
+        '--dry-run',
+        '--allow-plaintext',
+        ...withUrls('mqtt://fleet:1883', 'http://fleet'),
+      ],
+      node,
+    );
+    expect(lab.status).toBe(0);
+
+    // a fleet CA and a device certificate (any PEM files will do for the install itself)
+    const pem = (name: string, text: string) => {
+      const file = join(root, name);
+      writeFileSync(file, text);
+      return file;
+    };
+    const ca = pem('fleet-ca.crt', 'CA PEM\n');
+    const cert = pem('cam-7.crt', 'CERT PEM\n');
+    const certKey = pem('cam-7.key', 'KEY PEM\n');
+    const alone = install(['--root', root, '--dry-run', ...enroll(key), '--cert-file', cert], node);
+    expect(alone.status).toBe(2);
+    expect(alone.stderr).toContain('--cert-file and --key-file go together');
+    const r = install(
+      [
+        '--root',
+        root,
+        '--dry-run',
+        ...enroll(key),
+        '--ca-file',
+        ca,
+        '--cert-file',
+        cert,
+        '--key-file',
+        certKey,
+      ],
+      node,
+    );
+    expect(r.status, r.stderr).toBe(0);
+    const etc = join(root, 'etc/facefleet');
+    expect(readFileSync(join(etc, 'fleet-ca.crt'), 'utf8')).toBe('CA PEM\n');
+    expect(readFileSync(join(etc, 'device.crt'), 'utf8')).toBe('CERT PEM\n');
+    expect(statSync(join(etc, 'device.key')).mode & 0o777).toBe(0o640);
+    expect(r.stdout).toContain(`+ chown root:facefleet ${join(etc, 'device.key')}`);
+    const config = installedConfig(root);
+    expect(config).toMatchObject({
+      brokerUrl: 'mqtts://fleet.example:8883',
+      controlPlaneUrl: 'https://fleet.example',
+      caFile: '/etc/facefleet/fleet-ca.crt',
+      mqtt: { certFile: '/etc/facefleet/device.crt', keyFile: '/etc/facefleet/device.key' },
+    });
+  });
+
   it('--help shows the whole comment at its top: every option and the JetPack 4 Node', () => {
     const r = install(['--help']);
     expect(r.status).toBe(0);
@@ -247,8 +351,58 @@ describe('infra/jetson/install.sh --root DIR --dry-run', () => {
     const m = install(['--root', root, '--dry-run', '--device-id', 'x']);
     expect(m.status).toBe(2);
     expect(m.stderr).toContain(
-      'missing --device-token --broker-url --control-plane-url --fleet-public-key-file --source',
+      'missing --device-token-file --broker-url --control-plane-url --fleet-public-key-file --source',
     );
+  });
+
+  it('takes the device token from a file or standard input, never from its arguments (issue 17, finding 4)', () => {
+    const { root, key } = tempRoot('nv_tegra_release-r35.4.1-agx.txt');
+    const node = fakeNode(root, 'v20.11.1');
+    const args = enroll(key);
+    const at = args.indexOf('--device-token-file');
+    /** The enrollment flags with `token` (flag and value) where the token file was. */
+    const withToken = (...token: string[]) => [
+      '--root',
+      root,
+      '--dry-run',
+      ...args.slice(0, at),
+      ...token,
+      ...args.slice(at + 2),
+    ];
+    const refused = install(withToken('--device-token', TOKEN), node);
+    expect(refused.status).toBe(2);
+    expect(refused.stderr).toContain('visible to every local user (ps)');
+    expect(existsSync(join(root, 'etc/facefleet/agent.json'))).toBe(false);
+    // standard input: `… --device-token-file - < token`
+    const fromStdin = spawnSync('bash', [script, ...withToken('--device-token-file', '-')], {
+      encoding: 'utf8',
+      input: `${TOKEN}\n`,
+      env: { ...process.env, PATH: `${join(node, '..')}:${process.env.PATH}` },
+    });
+    expect(fromStdin.status, fromStdin.stderr).toBe(0);
+    expect(readFileSync(join(root, 'etc/facefleet/device-token'), 'utf8')).toBe(`${TOKEN}\n`);
+    // a file that is not one token line
+    writeFileSync(join(root, 'bad.token'), 'two words\n');
+    const bad = install(withToken('--device-token-file', join(root, 'bad.token')), node);
+    expect(bad.status).toBe(2);
+    expect(bad.stderr).toContain('expected one line holding the device token');
+  });
+
+  it('installs a unit that systemd-analyze security rates 3.0 or better (issue 17, finding 14)', () => {
+    const { root, key } = tempRoot('nv_tegra_release-r35.4.1-agx.txt');
+    const r = install(['--root', root, '--dry-run', ...enroll(key)], fakeNode(root, 'v20.11.1'));
+    expect(r.status, r.stderr).toBe(0);
+    // systemd's analyzer (Debian's systemd package; scripts/setup.sh installs it) on the file alone
+    const report = spawnSync(
+      'systemd-analyze',
+      ['security', '--offline=true', join(root, 'etc/systemd/system/facefleet-agent.service')],
+      { encoding: 'utf8' },
+    );
+    const level = /Overall exposure level for facefleet-agent\.service: (\d+(?:\.\d+)?)/.exec(
+      report.stdout,
+    );
+    expect(level, `${report.stdout}${report.stderr}`).not.toBeNull();
+    expect(Number(level![1]), report.stdout).toBeLessThanOrEqual(3.0);
   });
 
   describe('on JetPack 4 (L4T R32.7.1, a Jetson Nano): glibc 2.27, so Node.js 16', () => {
@@ -307,11 +461,8 @@ describe('infra/jetson/install.sh --root DIR --dry-run', () => {
       for (const line of [...HARDENING, execStart('/opt/facefleet/node/bin/node')]) {
         expect(unit).toContain(line);
       }
-      const config = loadConfig({
-        argv: ['--config', join(root, 'etc/facefleet/agent.json')],
-        env: {},
-      });
-      expect(config).toMatchObject({ deviceId: 'cam-7', deviceToken: 'tok "with" quotes' });
+      const config = installedConfig(root);
+      expect(config).toMatchObject({ deviceId: 'cam-7', deviceToken: TOKEN });
     });
 
     it('the Node.js it would install is the official arm64 build and needs no glibc newer than 2.27', () => {

@@ -1,6 +1,7 @@
 import type { ApiErrorBody, AppType } from '@facefleet/control-plane/api-type';
 import { hc } from 'hono/client';
 import { CliError, EXIT, type ExitCode } from './errors.js';
+import { printable, printableDeep } from './printable.js';
 
 /**
  * The control plane's REST API through Hono's typed client (`hc<AppType>`): paths, inputs and
@@ -46,8 +47,15 @@ function networkReason(err: unknown): string {
 const NULL_BODY = new Set([101, 204, 205, 304]);
 
 /** The answer's parsed JSON, typed by the route that gave it. */
-async function json<T>(response: Promise<{ json(): Promise<T> }>): Promise<T> {
-  return (await response).json();
+/**
+ * The JSON of an answer. What devices report (a status reason, an update's failure) is the
+ * devices' to choose, and commands print it: every string comes with its control, bidi and
+ * invisible characters written out (`printable`), unless `raw` (data a command uses as it is: the
+ * fleet's public key PEM, which the server makes itself).
+ */
+async function json<T>(response: Promise<{ json(): Promise<T> }>, raw = false): Promise<T> {
+  const data = await (await response).json();
+  return raw ? data : (printableDeep(data) as T);
 }
 
 export function createApiClient(options: ApiClientOptions) {
@@ -86,7 +94,7 @@ export function createApiClient(options: ApiClientOptions) {
       const e = (data as Partial<ApiErrorBody> | undefined)?.error;
       const { exit, hint } = classify(res.status, base);
       const message = e?.message ?? `HTTP ${res.status} ${res.statusText}`;
-      throw new CliError(`${method} ${path}: ${message}`, exit, hint);
+      throw new CliError(`${method} ${path}: ${printable(String(message))}`, exit, hint);
     }
     if (data === undefined) {
       throw new CliError(
@@ -118,7 +126,7 @@ export function createApiClient(options: ApiClientOptions) {
     server: base,
     health: () => json(hc<AppType>(base, { fetch: call }).healthz.$get()),
     me: () => json(api.me.$get()),
-    publicKey: () => json(anonymous.fleet['public-key'].$get()),
+    publicKey: () => json(anonymous.fleet['public-key'].$get(), true),
 
     listDevices: async (query: Parameters<typeof api.devices.$get>[0]['query'] = {}) =>
       (await json(api.devices.$get({ query }))).devices,
@@ -129,9 +137,25 @@ export function createApiClient(options: ApiClientOptions) {
     setTags: async (deviceId: string, tags: string[]) =>
       (await json(api.devices[':id'].tags.$put({ ...device(deviceId), json: { tags } }))).device,
     deleteDevice: (deviceId: string) => json(api.devices[':id'].$delete(device(deviceId))),
+    listCertificates: async (deviceId: string) =>
+      (await json(api.devices[':id'].certificates.$get(device(deviceId)))).certificates,
+    addCertificate: async (deviceId: string, pem: string) =>
+      (await json(api.devices[':id'].certificates.$post({ ...device(deviceId), json: { pem } })))
+        .certificate,
+    revokeCertificate: (deviceId: string, fingerprint: string) =>
+      json(
+        api.devices[':id'].certificates[':fingerprint'].$delete({
+          param: {
+            id: param(deviceId, 'device id'),
+            fingerprint: param(fingerprint, 'certificate fingerprint'),
+          },
+        }),
+      ),
     deviceCameras: (deviceId: string) => json(api.devices[':id'].cameras.$get(device(deviceId))),
 
     listEngines: async () => (await json(api.engines.$get())).engines,
+    deleteEngine: (engineId: string) =>
+      json(api.engines[':id'].$delete({ param: { id: param(engineId, 'engine id') } })),
     /** The engine file is streamed as the raw body (beside the typed query). */
     uploadEngine: async (
       query: Parameters<typeof api.engines.$post>[0]['query'],

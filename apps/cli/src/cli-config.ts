@@ -8,6 +8,8 @@ import { CliError, EXIT } from './errors.js';
 export const storedLoginSchema = z.strictObject({
   server: z.url({ protocol: /^https?$/ }),
   token: z.string().min(1),
+  /** The CA certificate file (PEM) an https:// server's certificate is checked against. */
+  ca: z.string().min(1).optional(),
 });
 export type StoredLogin = z.infer<typeof storedLoginSchema>;
 
@@ -20,6 +22,7 @@ export interface CliEnv {
 export const CLI_ENV_VARS = [
   'FACEFLEET_SERVER',
   'FACEFLEET_TOKEN',
+  'FACEFLEET_CA',
   'FACEFLEET_MQTT',
   'FACEFLEET_MQTT_USER',
   'FACEFLEET_MQTT_PASSWORD',
@@ -79,16 +82,18 @@ export function writeLogin(ctx: CliEnv, login: StoredLogin): string {
 }
 
 /**
- * The server and token a command uses: flags first, then FACEFLEET_SERVER / FACEFLEET_TOKEN, then
- * the stored login.
+ * The server, token and CA a command uses: flags first, then FACEFLEET_SERVER / FACEFLEET_TOKEN /
+ * FACEFLEET_CA, then the stored login (its CA only for its own server).
  */
 export function resolveLogin(
   ctx: CliEnv,
-  flags: { server?: string | undefined; token?: string | undefined },
+  flags: { server?: string | undefined; token?: string | undefined; ca?: string | undefined },
 ): StoredLogin {
   const stored = readLogin(ctx);
   const server = flags.server ?? ctx.env.FACEFLEET_SERVER ?? stored?.server;
   const token = flags.token ?? ctx.env.FACEFLEET_TOKEN ?? stored?.token;
+  const ca =
+    flags.ca ?? ctx.env.FACEFLEET_CA ?? (server === stored?.server ? stored?.ca : undefined);
   if (!server || !token) {
     throw new CliError(
       'not signed in',
@@ -96,7 +101,7 @@ export function resolveLogin(
       'run `facefleet login --server URL --token TOKEN` (or set FACEFLEET_SERVER and FACEFLEET_TOKEN)',
     );
   }
-  const parsed = storedLoginSchema.safeParse({ server, token });
+  const parsed = storedLoginSchema.safeParse({ server, token, ...(ca ? { ca } : {}) });
   if (!parsed.success) {
     throw new CliError(`server ${JSON.stringify(server)} is not an http(s) URL`, EXIT.usage);
   }

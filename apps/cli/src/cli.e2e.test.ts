@@ -2,7 +2,9 @@ import { createHash, randomBytes } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { statusMessage, topics } from '@facefleet/protocol';
 import { type ControlPlane, freePort, startControlPlane, waitFor } from '@facefleet/test-support';
+import mqtt from 'mqtt';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { EXIT } from './errors.js';
 import { type RunningCli, runCliProcess, startCli } from './test-support/processes.js';
@@ -85,6 +87,60 @@ describe('login and devices', () => {
     const gone = await cli('devices', 'show', 'cam-lobby');
     expect(gone.code).toBe(EXIT.notFound);
     expect(gone.stderr).toContain('no device cam-lobby');
+  });
+
+  it('prints what a device reports with its escape sequences written out: no retitled terminal, cleared screen or faked line (issue 17, finding 5)', async () => {
+    const token = (
+      await cp.json<{ token: string }>('POST', '/api/v1/devices', {
+        id: 'cam-evil',
+        deviceClass: 'generic-x86_64',
+        tags: [],
+      })
+    ).token;
+    const device = await mqtt.connectAsync(cp.mqttUrl, {
+      username: 'cam-evil',
+      password: token,
+      clientId: 'cam-evil',
+      reconnectPeriod: 0,
+    });
+    try {
+      const reason = '\u001b]0;owned\u0007\u001b[2J\r\nstate:      online (all good)\u202e';
+      await device.publishAsync(
+        topics.status('cam-evil'),
+        JSON.stringify({ ...statusMessage('cam-evil', 1, 'degraded'), reason }),
+        { qos: 1, retain: true },
+      );
+      await waitFor(
+        async () =>
+          (
+            await cp.json<{ device: { status: { reason: string } | null } }>(
+              'GET',
+              '/api/v1/devices/cam-evil',
+            )
+          ).device.status?.reason === reason,
+        10_000,
+        'the status stored',
+      );
+    } finally {
+      await device.endAsync();
+    }
+    // biome-ignore lint/suspicious/noControlCharactersInRegex: finding them is the point
+    const unsafe = /[\u0000-\u0009\u000b-\u001f\u007f-\u009f\u202a-\u202e]/;
+    const as = ['--server', cp.url, '--token', cp.adminToken];
+    const shown = await cli('devices', 'show', 'cam-evil', ...as);
+    expect(shown.code).toBe(EXIT.ok);
+    // nothing a terminal acts on (no ESC, BEL, CR or bidi override), no line of the device's own
+    expect(shown.stdout).not.toMatch(unsafe);
+    expect(shown.stdout.split('\n').filter((l) => l.includes('all good'))).toEqual([
+      'state:      degraded (\\u001b]0;owned\\u0007\\u001b[2J\\u000d\\u000astate:      online (all good)\\u202e)',
+    ]);
+    const json = await cli('devices', 'show', 'cam-evil', '--json', ...as);
+    expect(json.stdout).not.toMatch(unsafe);
+    expect((JSON.parse(json.stdout) as { status: { reason: string } }).status.reason).toBe(
+      '\\u001b]0;owned\\u0007\\u001b[2J\\u000d\\u000astate:      online (all good)\\u202e',
+    );
+    // (the fleet the later tests count is as it was)
+    expect((await cp.api('DELETE', '/api/v1/devices/cam-evil')).status).toBe(200);
   });
 
   it('says the server cannot be reached (exit 6) without a stack trace', async () => {
@@ -220,7 +276,7 @@ describe('with simulated devices', () => {
     const list = await cli('engines', 'list');
     expect(list.stdout).toMatch(
       new RegExp(
-        `${engineId}\\s+facenet-nx.plan\\s+jetson-xavier-nx\\s+tensorrt/plan\\s+8\\.5\\.2`,
+        `${engineId}\\s+\\d+\\s+facenet-nx.plan\\s+jetson-xavier-nx\\s+tensorrt/plan\\s+8\\.5\\.2`,
       ),
     );
   });

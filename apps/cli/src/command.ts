@@ -31,6 +31,7 @@ export interface Command {
 export const globalOptions: OptionSpec = {
   server: { type: 'string' },
   token: { type: 'string' },
+  ca: { type: 'string' },
   json: { type: 'boolean' },
   help: { type: 'boolean', short: 'h' },
 };
@@ -38,6 +39,7 @@ export const globalOptions: OptionSpec = {
 const globalHelp: Record<string, string> = {
   server: 'control plane URL (default: the one `facefleet login` stored, or FACEFLEET_SERVER)',
   token: 'API token (default: the stored one, or FACEFLEET_TOKEN)',
+  ca: 'CA certificate (PEM) that an https:// server and an mqtts:// broker are checked against (default: the stored one, or FACEFLEET_CA; else the system CAs)',
   json: 'print machine-readable JSON instead of tables',
   help: 'show this help',
 };

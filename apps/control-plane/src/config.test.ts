@@ -20,6 +20,86 @@ describe('config', () => {
     expect(c.retention).toEqual({ rawDays: 7, rollupDays: 90 });
   });
 
+  it('takes TLS listeners with their certificate files, and names what a TLS setting lacks', () => {
+    const c = loadConfig({
+      argv: [
+        '--tls-cert-file',
+        'tls/cp.crt',
+        '--tls-key-file',
+        'tls/cp.key',
+        '--tls-client-ca-file',
+        'tls/fleet-ca.crt',
+        '--http-tls',
+        'true',
+        '--mqtt-tls-port',
+        '8883',
+        '--mqtt-wss-port',
+        '8084',
+        '--mqtt-port',
+        'off',
+      ],
+      env: {},
+      cwd: '/etc/facefleet',
+    });
+    expect(c.tls).toEqual({
+      certFile: '/etc/facefleet/tls/cp.crt',
+      keyFile: '/etc/facefleet/tls/cp.key',
+      clientCaFile: '/etc/facefleet/tls/fleet-ca.crt',
+      watchMs: 5000,
+    });
+    expect(c.http.tls).toBe(true);
+    expect(c.mqtt).toMatchObject({ port: null, tlsPort: 8883, wssPort: 8084 });
+    // defaults: no TLS anywhere
+    const plain = loadConfig({ argv: [], env: {} });
+    expect(plain.http.tls).toBe(false);
+    expect(plain.mqtt).toMatchObject({ port: 1883, tlsPort: null, wssPort: null });
+
+    const issues = (argv: string[]) => {
+      try {
+        loadConfig({ argv, env: {} });
+      } catch (err) {
+        return (err as ConfigError).issues;
+      }
+      return [];
+    };
+    expect(issues(['--mqtt-tls-port', '8883'])).toEqual([
+      { path: 'tls.certFile', message: 'required by mqtt.tlsPort (--tls-cert-file)' },
+      { path: 'tls.keyFile', message: 'required by mqtt.tlsPort (--tls-key-file)' },
+    ]);
+    expect(issues(['--tls-cert-file', 'a', '--tls-key-file', 'b']).map((i) => i.path)).toEqual([
+      'tls',
+    ]);
+    expect(
+      issues([
+        '--http-tls',
+        'on',
+        '--tls-cert-file',
+        'a',
+        '--tls-key-file',
+        'b',
+        '--tls-client-ca-file',
+        'c',
+      ]),
+    ).toEqual([
+      expect.objectContaining({
+        path: 'tls.clientCaFile',
+        message: expect.stringMatching(/mqtt.tlsPort/),
+      }),
+    ]);
+    expect(issues(['--http-tls', 'maybe']).map((i) => i.path)).toEqual(['http.tls']);
+    // the client of an external broker: a certificate needs its key, and an mqtts:// URL
+    expect(issues(['--broker', 'mqtt://b:1883', '--broker-cert-file', 'c.crt'])).toEqual([
+      expect.objectContaining({ path: 'mqtt.brokerKeyFile' }),
+      expect.objectContaining({ path: 'mqtt.broker', message: expect.stringMatching(/mqtts/) }),
+    ]);
+    const ext = loadConfig({
+      argv: ['--broker', 'mqtts://b:8883', '--broker-ca-file', 'ca.pem'],
+      env: {},
+      cwd: '/srv',
+    });
+    expect(ext.mqtt.brokerCaFile).toBe('/srv/ca.pem');
+  });
+
   it('layers file < environment < flags', () => {
     const dir = mkdtempSync(join(tmpdir(), 'facefleet-config-'));
     const file = join(dir, 'cp.json');

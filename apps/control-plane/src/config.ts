@@ -62,6 +62,26 @@ export const configSchema = z.strictObject({
        * repository (apps/control-plane/dist → ../../dashboard/dist).
        */
       dashboardDir: z.string().min(1).nullable().default(null),
+      /** Serve the API and the dashboard over HTTPS with the certificate of `tls`. */
+      tls: z.boolean().default(false),
+    })
+    .prefault({}),
+  /**
+   * The control plane's own certificate and key (PEM files), which every TLS listener serves: the
+   * API over HTTPS (`http.tls`), MQTT over TLS (`mqtt.tlsPort`) and over secure WebSocket
+   * (`mqtt.wssPort`). Re-read on SIGHUP and when the files change; sessions stay connected.
+   */
+  tls: z
+    .strictObject({
+      certFile: z.string().min(1).nullable().default(null),
+      keyFile: z.string().min(1).nullable().default(null),
+      /**
+       * The fleet CA (PEM) whose device certificates may log in to the TLS listeners instead of a
+       * token; null: no client certificate is asked for.
+       */
+      clientCaFile: z.string().min(1).nullable().default(null),
+      /** How often the files are checked for a change (ms); SIGHUP reloads them at once. */
+      watchMs: positiveInt.min(100).max(3_600_000).default(5000),
     })
     .prefault({}),
   live: z
@@ -70,20 +90,46 @@ export const configSchema = z.strictObject({
       flushMs: positiveInt.max(10_000).default(250),
       /** An idle event stream gets a heartbeat, and its credentials are re-checked, this often (ms). */
       heartbeatMs: positiveInt.max(300_000).default(15_000),
+      /**
+       * A stream's credentials are checked again before it sends anything once the last check is
+       * this old (ms), busy or not: a revoked token or ended session stops receiving within it.
+       */
+      recheckMs: positiveInt.max(60_000).default(1000),
+      /** Event streams one API token (and the sessions it signed in) may hold open at once. */
+      maxStreamsPerToken: positiveInt.max(10_000).default(8),
     })
     .prefault({}),
   mqtt: z
     .strictObject({
       host: z.string().min(1).default('127.0.0.1'),
-      port: port.default(1883),
+      /** Plain MQTT; null disables it (a fleet on TLS only). */
+      port: port.nullable().default(1883),
       /** MQTT over WebSocket; null disables it. */
       wsPort: port.nullable().default(8083),
+      /** MQTT over TLS (mqtts://, usually 8883) with the certificate of `tls`; null: none. */
+      tlsPort: port.nullable().default(null),
+      /** MQTT over secure WebSocket (wss://) with the certificate of `tls`; null: none. */
+      wssPort: port.nullable().default(null),
+      /**
+       * Web origins (`https://dashboard.example:443` as a browser sends it) whose pages may open
+       * MQTT over WebSocket. Upgrades without an Origin (devices, programs) are not affected;
+       * browsers' are refused unless listed.
+       */
+      wsAllowedOrigins: z
+        .array(z.string().regex(/^https?:\/\/[^\s/]+$/, 'must look like https://host:port'))
+        .max(100)
+        .default([]),
       /** External broker URL (`mqtt://host:port`); when set, no broker is embedded. */
       broker: z
         .string()
         .regex(/^mqtts?:\/\/[^\s/]+(:\d+)?\/?$/, 'must look like mqtt://host:port')
         .nullable()
         .default(null),
+      /** The CA (PEM) an external `mqtts://` broker's certificate is checked against (default: the system's). */
+      brokerCaFile: z.string().min(1).nullable().default(null),
+      /** A client certificate and key (PEM) the control plane presents to an external broker. */
+      brokerCertFile: z.string().min(1).nullable().default(null),
+      brokerKeyFile: z.string().min(1).nullable().default(null),
       /**
        * Password of the `control-plane` login on an external broker. With `brokerAdmin: dynsec`
        * the control plane sets it on the broker itself; left out, it sets a fresh random one at
@@ -100,7 +146,10 @@ export const configSchema = z.strictObject({
       /** The dynamic-security admin login (`mosquitto_ctrl dynsec init FILE USERNAME`). */
       brokerAdminUsername: z.string().min(1).default('admin'),
       brokerAdminPassword: z.string().min(1).nullable().default(null),
-      /** Messages per second one client may publish (a token bucket; excess is delayed). */
+      /**
+       * Messages per second one login (a device, a subscriber) may publish over all its sessions
+       * together (a token bucket; excess is delayed).
+       */
       ratePerSec: z.number().positive().default(100),
       /** Burst size of that bucket. */
       rateBurst: positiveInt.default(500),
@@ -110,6 +159,13 @@ export const configSchema = z.strictObject({
        * and dropped; this cap keeps one client from making the server buffer up to 256 MiB.
        */
       maxPacketBytes: positiveInt.min(256 * 1024).default(1024 * 1024),
+      /**
+       * MQTT sessions one device may hold at once (the embedded broker): its agent, and room for
+       * a second while the broker has not yet noticed the first one's connection drop.
+       */
+      maxSessionsPerDevice: positiveInt.max(1000).default(2),
+      /** MQTT sessions one read-only subscriber login may hold at once (the embedded broker). */
+      maxSessionsPerSubscriber: positiveInt.max(10_000).default(16),
       /** Disconnect a subscriber whose socket does not drain within this many ms. */
       drainTimeoutMs: positiveInt.default(10_000),
       /**
@@ -140,6 +196,22 @@ export const configSchema = z.strictObject({
             'required with brokerAdmin dynsec (--broker-admin-password or FACEFLEET_BROKER_ADMIN_PASSWORD)',
         });
       }
+    })
+    .prefault({}),
+  auth: z
+    .strictObject({
+      /**
+       * The key of the keyed hash under which device tokens, API tokens and subscriber passwords
+       * are stored (auth/secrets.ts), made on first start. Instances sharing a store must share
+       * it too. Default: <dataDir>/token-key.
+       */
+      tokenKeyFile: z.string().min(1).nullable().default(null),
+      /**
+       * Failed logins (MQTT and API) one client address may make within `failedLoginWindowMs`;
+       * past that, its logins are refused unchecked until the oldest failure is that old.
+       */
+      maxFailedLogins: positiveInt.max(100_000).default(30),
+      failedLoginWindowMs: positiveInt.max(3_600_000).default(60_000),
     })
     .prefault({}),
   ingest: z
@@ -191,6 +263,16 @@ export const configSchema = z.strictObject({
       poolSize: positiveInt.max(1000).default(10),
     })
     .prefault({}),
+  alerts: z
+    .strictObject({
+      /**
+       * Hosts (names or IP addresses) alert webhooks may reach although they are internal
+       * (loopback, private, link-local): an in-house Node-RED, say. Others are refused, at the
+       * rule and again at each delivery against what the name resolves to then.
+       */
+      webhookAllowHosts: z.array(z.string().min(1).max(253).toLowerCase()).max(100).default([]),
+    })
+    .prefault({}),
   retention: z
     .strictObject({
       /** Raw face windows and metrics are kept this many days… */
@@ -201,7 +283,13 @@ export const configSchema = z.strictObject({
     .prefault({}),
   engines: z
     .strictObject({
+      /** The largest engine file an upload may be. */
       maxBytes: positiveInt.default(1024 * 1024 * 1024),
+      /**
+       * All engine files together (a file shared by several engines counted once): past it,
+       * uploads are refused until engines no longer used are deleted (DELETE /api/v1/engines/ID).
+       */
+      quotaBytes: positiveInt.default(16 * 1024 * 1024 * 1024),
       /**
        * Where engine files are kept, by sha256. Instances sharing a store must share this folder
        * (a network file system). Default: <dataDir>/engines.
@@ -226,12 +314,14 @@ export type Config = z.infer<typeof configSchema> & {
   store: string;
   instanceId: string;
   http: { dashboardDir: string; sessionKeyFile: string };
+  auth: { tokenKeyFile: string };
   engines: { dir: string };
 };
 export type ConfigInput = z.input<typeof configSchema>;
 
 /** Flags and environment variables, each mapped to a dotted config path and a value kind. */
-const SETTINGS: Record<string, { path: string; kind: 'string' | 'number' | 'nullable-number' }> = {
+type SettingKind = 'string' | 'number' | 'nullable-number' | 'boolean' | 'list';
+const SETTINGS: Record<string, { path: string; kind: SettingKind }> = {
   'data-dir': { path: 'dataDir', kind: 'string' },
   store: { path: 'store', kind: 'string' },
   'instance-id': { path: 'instanceId', kind: 'string' },
@@ -248,17 +338,35 @@ const SETTINGS: Record<string, { path: string; kind: 'string' | 'number' | 'null
   'dashboard-dir': { path: 'http.dashboardDir', kind: 'string' },
   'live-flush-ms': { path: 'live.flushMs', kind: 'number' },
   'live-heartbeat-ms': { path: 'live.heartbeatMs', kind: 'number' },
+  'live-recheck-ms': { path: 'live.recheckMs', kind: 'number' },
+  'live-max-streams-per-token': { path: 'live.maxStreamsPerToken', kind: 'number' },
   'mqtt-host': { path: 'mqtt.host', kind: 'string' },
-  'mqtt-port': { path: 'mqtt.port', kind: 'number' },
+  'mqtt-port': { path: 'mqtt.port', kind: 'nullable-number' },
   'mqtt-ws-port': { path: 'mqtt.wsPort', kind: 'nullable-number' },
+  'mqtt-ws-allowed-origins': { path: 'mqtt.wsAllowedOrigins', kind: 'list' },
   broker: { path: 'mqtt.broker', kind: 'string' },
   'broker-password': { path: 'mqtt.brokerPassword', kind: 'string' },
   'broker-admin': { path: 'mqtt.brokerAdmin', kind: 'string' },
   'broker-admin-username': { path: 'mqtt.brokerAdminUsername', kind: 'string' },
   'broker-admin-password': { path: 'mqtt.brokerAdminPassword', kind: 'string' },
+  'broker-ca-file': { path: 'mqtt.brokerCaFile', kind: 'string' },
+  'broker-cert-file': { path: 'mqtt.brokerCertFile', kind: 'string' },
+  'broker-key-file': { path: 'mqtt.brokerKeyFile', kind: 'string' },
+  'mqtt-tls-port': { path: 'mqtt.tlsPort', kind: 'nullable-number' },
+  'mqtt-wss-port': { path: 'mqtt.wssPort', kind: 'nullable-number' },
+  'http-tls': { path: 'http.tls', kind: 'boolean' },
+  'tls-cert-file': { path: 'tls.certFile', kind: 'string' },
+  'tls-key-file': { path: 'tls.keyFile', kind: 'string' },
+  'tls-client-ca-file': { path: 'tls.clientCaFile', kind: 'string' },
+  'tls-watch-ms': { path: 'tls.watchMs', kind: 'number' },
   'mqtt-max-packet-bytes': { path: 'mqtt.maxPacketBytes', kind: 'number' },
   'rate-per-sec': { path: 'mqtt.ratePerSec', kind: 'number' },
   'rate-burst': { path: 'mqtt.rateBurst', kind: 'number' },
+  'max-sessions-per-device': { path: 'mqtt.maxSessionsPerDevice', kind: 'number' },
+  'max-sessions-per-subscriber': { path: 'mqtt.maxSessionsPerSubscriber', kind: 'number' },
+  'token-key-file': { path: 'auth.tokenKeyFile', kind: 'string' },
+  'max-failed-logins': { path: 'auth.maxFailedLogins', kind: 'number' },
+  'failed-login-window-ms': { path: 'auth.failedLoginWindowMs', kind: 'number' },
   'batch-ms': { path: 'ingest.batchMs', kind: 'number' },
   'batch-rows': { path: 'ingest.batchRows', kind: 'number' },
   'ingest-writer': { path: 'ingest.writer', kind: 'string' },
@@ -266,9 +374,11 @@ const SETTINGS: Record<string, { path: string; kind: 'string' | 'number' | 'null
   'ha-discovery': { path: 'homeAssistant.discovery', kind: 'string' },
   'ha-discovery-prefix': { path: 'homeAssistant.prefix', kind: 'string' },
   'db-synchronous': { path: 'db.synchronous', kind: 'string' },
+  'webhook-allow-hosts': { path: 'alerts.webhookAllowHosts', kind: 'list' },
   'retention-raw-days': { path: 'retention.rawDays', kind: 'number' },
   'retention-rollup-days': { path: 'retention.rollupDays', kind: 'number' },
   'engine-max-bytes': { path: 'engines.maxBytes', kind: 'number' },
+  'engine-quota-bytes': { path: 'engines.quotaBytes', kind: 'number' },
   'key-file': { path: 'keyFile', kind: 'string' },
   'tick-ms': { path: 'tickMs', kind: 'number' },
   'log-level': { path: 'logLevel', kind: 'string' },
@@ -278,8 +388,14 @@ function envName(flag: string): string {
   return `FACEFLEET_${flag.toUpperCase().replaceAll('-', '_')}`;
 }
 
-function convert(raw: string, kind: 'string' | 'number' | 'nullable-number'): unknown {
+function convert(raw: string, kind: SettingKind): unknown {
   if (kind === 'string') return raw;
+  if (kind === 'list') return raw.split(',').filter((s) => s.trim() !== '');
+  if (kind === 'boolean') {
+    if (['true', 'on', 'yes', '1'].includes(raw)) return true;
+    if (['false', 'off', 'no', '0'].includes(raw)) return false;
+    return raw;
+  }
   if (kind === 'nullable-number' && (raw === 'off' || raw === 'none')) return null;
   const n = Number(raw);
   // Leave what is not a number as a string: zod then names the field and says what it expected.
@@ -332,6 +448,54 @@ export function parseFlags(argv: readonly string[]): {
   return { flags, positional, issues };
 }
 
+const resolveOrNull = (cwd: string, path: string | null) => (path ? resolve(cwd, path) : null);
+
+/** What the TLS settings lack: a listener on TLS needs the certificate and key, a key its certificate. */
+function tlsIssues(data: z.infer<typeof configSchema>): { path: string; message: string }[] {
+  const issues: { path: string; message: string }[] = [];
+  const users = [
+    data.http.tls && 'http.tls',
+    data.mqtt.tlsPort !== null && 'mqtt.tlsPort',
+    data.mqtt.wssPort !== null && 'mqtt.wssPort',
+  ].filter((u): u is string => typeof u === 'string');
+  const { certFile, keyFile, clientCaFile } = data.tls;
+  if (users.length > 0) {
+    for (const [path, flag, value] of [
+      ['tls.certFile', '--tls-cert-file', certFile],
+      ['tls.keyFile', '--tls-key-file', keyFile],
+    ] as const) {
+      if (value === null)
+        issues.push({ path, message: `required by ${users.join(', ')} (${flag})` });
+    }
+  } else if (certFile !== null || keyFile !== null || clientCaFile !== null) {
+    issues.push({
+      path: 'tls',
+      message: 'no listener uses TLS: set http.tls, mqtt.tlsPort or mqtt.wssPort too',
+    });
+  }
+  if (clientCaFile !== null && data.mqtt.tlsPort === null && data.mqtt.wssPort === null) {
+    issues.push({
+      path: 'tls.clientCaFile',
+      message: 'device certificates log in over MQTT: set mqtt.tlsPort or mqtt.wssPort too',
+    });
+  }
+  if ((data.mqtt.brokerCertFile === null) !== (data.mqtt.brokerKeyFile === null)) {
+    issues.push({
+      path: data.mqtt.brokerCertFile === null ? 'mqtt.brokerCertFile' : 'mqtt.brokerKeyFile',
+      message:
+        'a client certificate and its key go together (--broker-cert-file, --broker-key-file)',
+    });
+  }
+  const brokerTls = [data.mqtt.brokerCaFile, data.mqtt.brokerCertFile].some((f) => f !== null);
+  if (brokerTls && !data.mqtt.broker?.startsWith('mqtts://')) {
+    issues.push({
+      path: 'mqtt.broker',
+      message: 'broker CA and certificate files are for an mqtts:// broker',
+    });
+  }
+  return issues;
+}
+
 /** Flags that are not configuration (commands read them); `loadConfig` lets them through. */
 export const COMMAND_FLAGS = new Set(['role', 'name', 'config']);
 
@@ -367,6 +531,8 @@ export function loadConfig(options: LoadConfigOptions = {}): Config {
   if (!result.success) issues.push(...fieldIssues(result.error));
   if (issues.length > 0 || !result.success) throw new ConfigError(issues);
   const data = result.data;
+  const tlsProblems = tlsIssues(data);
+  if (tlsProblems.length > 0) throw new ConfigError(tlsProblems);
   const dataDir = isAbsolute(data.dataDir) ? data.dataDir : resolve(cwd, data.dataDir);
   const postgres = data.store !== null && /^postgres(ql)?:\/\//.test(data.store);
   if (postgres && data.mqtt.brokerAdmin === 'dynsec' && data.mqtt.brokerPassword === null) {
@@ -400,6 +566,24 @@ export function loadConfig(options: LoadConfigOptions = {}): Config {
       dir: data.engines.dir ? resolve(cwd, data.engines.dir) : join(dataDir, 'engines'),
     },
     keyFile: data.keyFile ? resolve(cwd, data.keyFile) : join(dataDir, 'fleet-key.pem'),
+    tls: {
+      ...data.tls,
+      certFile: resolveOrNull(cwd, data.tls.certFile),
+      keyFile: resolveOrNull(cwd, data.tls.keyFile),
+      clientCaFile: resolveOrNull(cwd, data.tls.clientCaFile),
+    },
+    mqtt: {
+      ...data.mqtt,
+      brokerCaFile: resolveOrNull(cwd, data.mqtt.brokerCaFile),
+      brokerCertFile: resolveOrNull(cwd, data.mqtt.brokerCertFile),
+      brokerKeyFile: resolveOrNull(cwd, data.mqtt.brokerKeyFile),
+    },
+    auth: {
+      ...data.auth,
+      tokenKeyFile: data.auth.tokenKeyFile
+        ? resolve(cwd, data.auth.tokenKeyFile)
+        : join(dataDir, 'token-key'),
+    },
     http: {
       ...data.http,
       sessionKeyFile: data.http.sessionKeyFile

@@ -89,6 +89,8 @@ export const API_ERROR_STATUS = {
   conflict: 409,
   too_large: 413,
   range_not_satisfiable: 416,
+  /** Too many failed logins from the address, or too many streams of one login: later. */
+  too_many_requests: 429,
   /** The store could not take it now: send it again. */
   unavailable: 503,
   broker_refused: 502,

@@ -2,14 +2,17 @@
 import { openStore } from '@facefleet/store';
 import pino from 'pino';
 import { createApiTokens, ROLES, type Role } from './auth/api-tokens.js';
-import { createVerifiedCache } from './auth/secrets.js';
+import { createSecrets, loadOrCreateKey } from './auth/secrets.js';
 import { type Config, loadConfig, parseFlags } from './config.js';
 import { ConfigError } from './errors.js';
 import { createServer } from './server.js';
 
 const USAGE = `usage: facefleet-server [serve] [--config FILE] [--data-dir DIR] [--store FILE|postgres://…]
                         [--http-host H] [--http-port N]
-                        [--mqtt-host H] [--mqtt-port N] [--mqtt-ws-port N|off] [--broker mqtt://host:port]
+                        [--mqtt-host H] [--mqtt-port N|off] [--mqtt-ws-port N|off] [--broker mqtt://host:port]
+                        [--tls-cert-file F --tls-key-file F] [--tls-client-ca-file F] [--http-tls true]
+                        [--mqtt-tls-port N] [--mqtt-wss-port N]
+                        [--broker-ca-file F] [--broker-cert-file F --broker-key-file F]
                         [--broker-password P] [--broker-admin none|dynsec] [--broker-admin-username U]
                         [--broker-admin-password P]
                         [--retention-raw-days N] [--retention-rollup-days N] [--log-level L] ...
@@ -29,10 +32,10 @@ async function tokenCreate(config: Config, argv: string[]): Promise<number> {
     writer: 'inline',
   });
   try {
-    const { token } = await createApiTokens(store, createVerifiedCache()).create(
-      role as Role,
-      flags.get('name') ?? `${role} (cli)`,
-    );
+    const { token } = await createApiTokens(
+      store,
+      createSecrets(loadOrCreateKey(config.auth.tokenKeyFile, 'token key')),
+    ).create(role as Role, flags.get('name') ?? `${role} (cli)`);
     process.stdout.write(`${token}\n`);
     return 0;
   } finally {
@@ -66,7 +69,15 @@ async function main(argv: string[]): Promise<number> {
   }
 
   const log = pino({ level: config.logLevel, base: { app: 'facefleet-server' } });
-  const server = await createServer({ config, log });
+  let server: Awaited<ReturnType<typeof createServer>>;
+  try {
+    server = await createServer({ config, log });
+  } catch (err) {
+    // files the configuration names that cannot be used (a TLS certificate, a broker CA)
+    if (!(err instanceof ConfigError)) throw err;
+    process.stderr.write(`facefleet-server: ${err.message}\n`);
+    process.exit(2);
+  }
   // One line tests and scripts can wait for.
   log.info({ ports: server.ports }, 'ready');
   await new Promise<void>((resolve) => {
@@ -79,6 +90,10 @@ async function main(argv: string[]): Promise<number> {
     };
     process.once('SIGTERM', () => stop('SIGTERM'));
     process.once('SIGINT', () => stop('SIGINT'));
+    // A renewed certificate: served from now on, on every TLS listener, with no session dropped.
+    process.on('SIGHUP', () => {
+      if (server.reloadTls('SIGHUP') === null) log.info('SIGHUP: no TLS listener to reload');
+    });
   });
   return 0;
 }

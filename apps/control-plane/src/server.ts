@@ -1,4 +1,8 @@
+import { chmodSync, readFileSync, writeFileSync } from 'node:fs';
+import { createServer as createHttpsServer } from 'node:https';
+import { join } from 'node:path';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
+import type { Server as TlsServer } from 'node:tls';
 import { CONTROL_PLANE_USERNAME } from '@facefleet/protocol';
 import { openStore, type Store } from '@facefleet/store';
 import { type ServerType, serve } from '@hono/node-server';
@@ -8,9 +12,11 @@ import { type AlertExecutor, createAlertExecutor } from './alerts/executor.js';
 import { createApp } from './api/app.js';
 import { loadDashboard } from './api/dashboard.js';
 import { createApiTokens } from './auth/api-tokens.js';
+import { createLoginThrottle } from './auth/login-throttle.js';
 import { createMqttAuthenticator } from './auth/mqtt-auth.js';
-import { createVerifiedCache, newSecret } from './auth/secrets.js';
+import { createSecrets, loadOrCreateKey, newSecret } from './auth/secrets.js';
 import { createSessions, loadOrCreateSessionKey } from './auth/sessions.js';
+import { createTokenHashCache, type TokenHashCache } from './auth/token-hashes.js';
 import {
   type BrokerCredentials,
   embeddedCredentials,
@@ -25,16 +31,20 @@ import { batchMessages, changeMessage, committedOf, decodeBusMessage } from './c
 import type { Config } from './config.js';
 import { createBlobStore } from './engines/blob-store.js';
 import { loadOrCreateFleetKey } from './engines/fleet-key.js';
+import { ConfigError } from './errors.js';
 import { type CommittedMessage, createIngest } from './ingest/ingest.js';
 import { createHaDiscovery } from './integrations/home-assistant.js';
 import { createEventBus } from './live/bus.js';
 import { createLiveFeed } from './live/feed.js';
 import { createLiveHub } from './live/hub.js';
+import { createLogLimiter } from './log-limit.js';
+import { keepPrivate } from './private-files.js';
 import { createDesiredPublisher } from './rollouts/desired.js';
 import { createRolloutExecutor } from './rollouts/executor.js';
 import { type Change, createChangeFeed } from './services/changes.js';
-import { createServices } from './services/index.js';
+import { createServices, serviceSettings } from './services/index.js';
 import { createTelemetry } from './telemetry.js';
+import { createServerTls, type ServerTls } from './tls/server-tls.js';
 
 export interface ServerOptions {
   config: Config;
@@ -44,7 +54,22 @@ export interface ServerOptions {
 }
 
 export interface RunningServer {
-  ports: { http: number; mqtt: number | null; ws: number | null };
+  ports: {
+    http: number;
+    mqtt: number | null;
+    ws: number | null;
+    /** MQTT over TLS and over secure WebSocket (null: not listening). */
+    tls: number | null;
+    wss: number | null;
+  };
+  /** Whether the API is served over HTTPS. */
+  https: boolean;
+  /**
+   * Reads the TLS certificate, key and fleet CA again and serves them on every TLS listener from
+   * now on; open connections stay (SIGHUP calls it). False when the files could not be used (the
+   * certificate in use stays); null without TLS.
+   */
+  reloadTls(reason?: string): boolean | null;
   /** The parts, for tests and embedding: `app.request()` reaches the API without a socket. */
   app: ReturnType<typeof createApp>;
   store: Store;
@@ -59,9 +84,27 @@ export interface RunningServer {
   close(): Promise<void>;
 }
 
+/** Where the first admin token is left for the operator (FIRST_ADMIN_TOKEN_FILE in the data dir). */
+export const FIRST_ADMIN_TOKEN_FILE = 'first-admin-token';
+
+/**
+ * Leaves the first admin token in `<dataDir>/first-admin-token` (0600), and returns the line that
+ * announces it: the token itself only on a terminal; otherwise (a service: stdout goes to the
+ * journal, which more people read than the data dir) where the file is.
+ */
+export function announceFirstAdminToken(token: string, dataDir: string, terminal: boolean): string {
+  const file = join(dataDir, FIRST_ADMIN_TOKEN_FILE);
+  writeFileSync(file, `${token}\n`, { mode: 0o600 });
+  chmodSync(file, 0o600);
+  return terminal
+    ? `first admin API token (shown once, store it now; also in ${file}): ${token}`
+    : `first admin API token written to ${file} (mode 0600): read it, store it, delete the file`;
+}
+
 /** Whether the control-plane login with `password` is accepted by the broker at `url`. */
-async function canLogin(url: string, password: string): Promise<boolean> {
+async function canLogin(url: string, password: string, tls: BrokerTls): Promise<boolean> {
   const client = mqtt.connect(url, {
+    ...tls,
     username: CONTROL_PLANE_USERNAME,
     password,
     clientId: `facefleet-cp-probe-${process.pid}`,
@@ -78,6 +121,26 @@ async function canLogin(url: string, password: string): Promise<boolean> {
   return ok;
 }
 
+/** What the control plane presents to an external `mqtts://` broker: its CA, a client certificate. */
+export type BrokerTls = { ca?: Buffer; cert?: Buffer; key?: Buffer };
+
+function brokerTls(mqttConfig: Config['mqtt']): BrokerTls {
+  const read = (path: string | null, field: string) => {
+    if (!path) return undefined;
+    try {
+      return readFileSync(path);
+    } catch (err) {
+      throw new ConfigError([
+        { path: field, message: `cannot read ${path}: ${(err as Error).message}` },
+      ]);
+    }
+  };
+  const ca = read(mqttConfig.brokerCaFile, 'mqtt.brokerCaFile');
+  const cert = read(mqttConfig.brokerCertFile, 'mqtt.brokerCertFile');
+  const key = read(mqttConfig.brokerKeyFile, 'mqtt.brokerKeyFile');
+  return { ...(ca ? { ca } : {}), ...(cert ? { cert } : {}), ...(key ? { key } : {}) };
+}
+
 /**
  * Wires the control plane together: database, ingest, broker (embedded or external), executors,
  * HTTP API. Everything is built here from its dependencies; nothing lives in module state.
@@ -88,6 +151,21 @@ export async function createServer({
   announce,
 }: ServerOptions): Promise<RunningServer> {
   const instanceId = config.instanceId;
+  // Keys, the database and engines live here: no other local user reads any of it.
+  keepPrivate(config.dataDir);
+  // The certificate of every TLS listener, read first: a file that cannot be used stops the start.
+  let tlsReloads: ReturnType<ReturnType<typeof createTelemetry>['counter']> | undefined;
+  const serverTls: ServerTls | undefined =
+    config.tls.certFile && config.tls.keyFile
+      ? createServerTls({
+          certFile: config.tls.certFile,
+          keyFile: config.tls.keyFile,
+          clientCaFile: config.tls.clientCaFile,
+          watchMs: config.tls.watchMs,
+          log: log.child({ part: 'tls' }),
+          onReload: (ok) => tlsReloads?.inc({ result: ok ? 'ok' : 'failed' }),
+        })
+      : undefined;
   // Set once the leader lease exists (below): what to do when the bus is back after a loss.
   let busBack: () => void = () => {};
   const store = await openStore(config.store, {
@@ -104,8 +182,34 @@ export async function createServer({
   log.info({ store: store.location, kind: store.kind, instance: instanceId }, 'store open');
   const clustered = store.kind === 'postgres';
   const telemetry = createTelemetry();
-  const cache = createVerifiedCache();
-  const tokens = createApiTokens(store, cache);
+  tlsReloads = telemetry.counter(
+    'facefleet_tls_reloads_total',
+    'Reloads of the TLS certificate and key (SIGHUP or a file change), by result.',
+  );
+  const tlsHandshakeFailures = telemetry.counter(
+    'facefleet_tls_handshake_failures_total',
+    'TLS handshakes that failed (the client does not trust the certificate, TLS below 1.2, not TLS), by listener.',
+  );
+  if (serverTls) {
+    telemetry.gauge(
+      'facefleet_tls_certificate_expiry_seconds',
+      'Seconds until the served TLS certificate expires.',
+      () => [[{}, (serverTls.notAfter.getTime() - Date.now()) / 1000]],
+    );
+  }
+  const keyLog = createLogLimiter(log);
+  const secrets = createSecrets(loadOrCreateKey(config.auth.tokenKeyFile, 'token key'), () =>
+    keyLog.warn(
+      'foreign-token-key',
+      { tokenKeyFile: config.auth.tokenKeyFile },
+      'a stored token hash was made under another token key: instances sharing a store must share auth.tokenKeyFile (--token-key-file)',
+    ),
+  );
+  const throttle = createLoginThrottle({
+    maxFailures: config.auth.maxFailedLogins,
+    windowMs: config.auth.failedLoginWindowMs,
+  });
+  const tokens = createApiTokens(store, secrets);
   const fleetKey = loadOrCreateFleetKey(config.keyFile);
   if (fleetKey.created) log.info({ keyFile: config.keyFile }, 'generated the fleet signing key');
   const blobs = createBlobStore(config.engines.dir);
@@ -121,7 +225,7 @@ export async function createServer({
       const { token } = await tokens.create('admin', 'first admin');
       firstAdminToken = token;
       (announce ?? ((l) => process.stdout.write(`${l}\n`)))(
-        `first admin API token (shown once, store it now): ${token}`,
+        announceFirstAdminToken(token, config.dataDir, Boolean(process.stdout.isTTY)),
       );
     }
   } finally {
@@ -159,6 +263,8 @@ export async function createServer({
 
   let broker: Broker;
   let credentials: BrokerCredentials;
+  // The embedded broker's logins read device token hashes from memory (one process owns it).
+  let tokenHashes: TokenHashCache | undefined;
   const haPrefix = config.homeAssistant.discovery === 'on' ? config.homeAssistant.prefix : null;
   let reconcileBroker: () => Promise<void> = async () => {};
   // Messages taken from an external broker or over HTTP wait for this check: enrolled devices are
@@ -198,6 +304,7 @@ export async function createServer({
     }
   }
   if (config.mqtt.broker) {
+    const tls = brokerTls(config.mqtt);
     let password = config.mqtt.brokerPassword;
     if (config.mqtt.brokerAdmin === 'dynsec') {
       const dynsecLog = log.child({ part: 'dynsec' });
@@ -207,6 +314,7 @@ export async function createServer({
           username: config.mqtt.brokerAdminUsername,
           // Required by the config schema with brokerAdmin dynsec.
           password: config.mqtt.brokerAdminPassword ?? '',
+          tls,
           log: dynsecLog,
         }),
         known: async () => ({
@@ -219,7 +327,7 @@ export async function createServer({
       // The control plane's own login: the configured password, or a fresh one this start. When
       // the broker already takes the configured one (another instance set it), it is left as it
       // is: setting it again would drop that instance's sessions. The leader reconciles.
-      const setPassword = password === null || !(await canLogin(config.mqtt.broker, password));
+      const setPassword = password === null || !(await canLogin(config.mqtt.broker, password, tls));
       password ??= newSecret();
       try {
         await dynsec.setup(password, { setPassword, reconcile: false });
@@ -238,6 +346,7 @@ export async function createServer({
     const connecting = createExternalBroker({
       url: config.mqtt.broker,
       password,
+      tls,
       // Stable, so the broker keeps this instance's sessions and their queued messages across
       // restarts.
       clientId: `facefleet-cp-${instanceId}`,
@@ -255,15 +364,25 @@ export async function createServer({
       throw err;
     }
   } else {
+    tokenHashes = createTokenHashCache(store);
+    log.info({ devices: await tokenHashes.preload() }, 'device token hashes loaded');
     const embedded = await createEmbeddedBroker({
       host: config.mqtt.host,
       port: config.mqtt.port,
       wsPort: config.mqtt.wsPort,
+      tlsPort: config.mqtt.tlsPort,
+      wssPort: config.mqtt.wssPort,
+      tls: serverTls,
+      onTlsError: (listener) => tlsHandshakeFailures.inc({ listener }),
+      wsAllowedOrigins: config.mqtt.wsAllowedOrigins,
       maxPacketBytes: config.mqtt.maxPacketBytes,
       ratePerSec: config.mqtt.ratePerSec,
       rateBurst: config.mqtt.rateBurst,
+      maxSessionsPerDevice: config.mqtt.maxSessionsPerDevice,
+      maxSessionsPerSubscriber: config.mqtt.maxSessionsPerSubscriber,
       drainTimeoutMs: config.mqtt.drainTimeoutMs,
-      authenticate: createMqttAuthenticator({ store, cache }),
+      authenticate: createMqttAuthenticator({ store, secrets, tokenHashes }),
+      throttle,
       acl: { haPrefix },
       ingest,
       telemetry,
@@ -283,8 +402,9 @@ export async function createServer({
     bus: events,
     flushMs: config.live.flushMs,
     heartbeatMs: config.live.heartbeatMs,
+    maxPerOwner: config.live.maxStreamsPerToken,
   });
-  const setDesired = createDesiredPublisher({ store, broker });
+  const setDesired = createDesiredPublisher({ store, broker, fleetKey });
   const rollouts = createRolloutExecutor({
     store,
     setDesired,
@@ -321,7 +441,6 @@ export async function createServer({
   async function applyChange(change: Change): Promise<void> {
     if (change.kind === 'rules') await alerts?.rulesChanged();
     if (change.kind === 'device') {
-      cache.forget(`device:${change.id}`);
       forgetEnrolled(change.id);
       live.deviceChanged(change.id);
       await alerts?.devicesChanged();
@@ -369,6 +488,7 @@ export async function createServer({
           broker,
           log: log.child({ part: 'alerts' }),
           events,
+          webhooks: { allowHosts: config.alerts.webhookAllowHosts },
         });
         // What the previous leader (if any) had not acted on yet.
         await rollouts.catchUp();
@@ -445,24 +565,30 @@ export async function createServer({
   if (dashboard.reason) log.warn({ dir: dashboard.dir }, dashboard.reason);
   else log.info({ dir: dashboard.dir, files: dashboard.files?.size }, 'serving the dashboard at /');
   const serviceLog = log.child({ part: 'api' });
+  const services = createServices({
+    store,
+    secrets,
+    credentials,
+    broker,
+    changes,
+    blobs,
+    fleetKey,
+    ...serviceSettings(config),
+    fleetCa: () => serverTls?.fleetCa() ?? [],
+    tokenHashes,
+    log: serviceLog,
+  });
+  // Engines signed before ids and versions were: signed again (devices now require it).
+  await services.engines.migrateSignatures();
   const app = createApp({
     store,
     broker,
     blobs,
     fleetKey,
     tokens,
-    cache,
-    ...createServices({
-      store,
-      cache,
-      credentials,
-      broker,
-      changes,
-      blobs,
-      fleetKey,
-      maxEngineBytes: config.engines.maxBytes,
-      log: serviceLog,
-    }),
+    secrets,
+    throttle,
+    ...services,
     rollouts,
     ingest,
     httpIngest: config.ingest.httpSecret ? { secret: config.ingest.httpSecret, isEnrolled } : null,
@@ -475,6 +601,7 @@ export async function createServer({
       ttlS: config.http.sessionTtlS,
     }),
     hub,
+    liveRecheckMs: config.live.recheckMs,
     dashboard,
     health: () => ({
       broker: external ? 'external' : 'embedded',
@@ -495,20 +622,47 @@ export async function createServer({
     void rollouts.tick();
   }, config.tickMs);
 
+  const https = config.http.tls && serverTls ? serverTls : undefined;
   const http: ServerType = await new Promise((resolve, reject) => {
     const server = serve(
-      { fetch: app.fetch, hostname: config.http.host, port: config.http.port },
+      {
+        fetch: app.fetch,
+        hostname: config.http.host,
+        port: config.http.port,
+        ...(https
+          ? {
+              createServer: createHttpsServer,
+              serverOptions: https.serverOptions({ clientCertificates: false }),
+            }
+          : {}),
+      },
       () => resolve(server),
     );
     server.once('error', reject);
   });
+  // An HTTPS server is a TLS server: reloads reach it too.
+  if (https) {
+    https.attach(http as TlsServer);
+    http.on('tlsClientError', () => tlsHandshakeFailures.inc({ listener: 'https' }));
+  }
   const address = http.address();
   const httpPort = typeof address === 'object' && address ? address.port : config.http.port;
-  log.info({ host: config.http.host, port: httpPort }, 'HTTP API listening');
+  log.info(
+    { host: config.http.host, port: httpPort, scheme: https ? 'https' : 'http' },
+    'HTTP API listening',
+  );
 
   let closing: Promise<void> | undefined;
   return {
-    ports: { http: httpPort, mqtt: broker.ports.mqtt, ws: broker.ports.ws },
+    ports: {
+      http: httpPort,
+      mqtt: broker.ports.mqtt,
+      ws: broker.ports.ws,
+      tls: broker.ports.tls,
+      wss: broker.ports.wss,
+    },
+    https: https !== undefined,
+    reloadTls: (reason = 'requested') => serverTls?.reload(reason) ?? null,
     app,
     store,
     ingest,
@@ -524,6 +678,7 @@ export async function createServer({
     close() {
       closing ??= (async () => {
         closingStarted = true;
+        serverTls?.close();
         clearInterval(tickTimer);
         clearInterval(rateTimer);
         // Event streams never end by themselves: end them, or closing the HTTP server would wait.

@@ -8,7 +8,7 @@ import { handle } from 'hono/aws-lambda';
 import pino from 'pino';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { createApiTokens } from './auth/api-tokens.js';
-import { createVerifiedCache } from './auth/secrets.js';
+import { createSecrets, loadOrCreateKey } from './auth/secrets.js';
 import { loadConfig } from './config.js';
 import { signDelivery } from './ingest/signature.js';
 import { createLambdaHandler } from './lambda.js';
@@ -79,8 +79,8 @@ describe('the serverless entry', () => {
     };
     // An operator token, as `facefleet-server token create` makes one against the same store.
     await invoke(apiEvent('GET', '/healthz'));
-    admin = (await createApiTokens(built.store, createVerifiedCache()).create('admin', 'ops'))
-      .token;
+    const secrets = createSecrets(loadOrCreateKey(config.auth.tokenKeyFile, 'token key'));
+    admin = (await createApiTokens(built.store, secrets).create('admin', 'ops')).token;
   });
   afterAll(async () => {
     await built?.close();

@@ -5,7 +5,8 @@ import { createApp } from './api/app.js';
 import { loadDashboard } from './api/dashboard.js';
 import type { Env } from './api/http.js';
 import { createApiTokens } from './auth/api-tokens.js';
-import { createVerifiedCache } from './auth/secrets.js';
+import { createLoginThrottle } from './auth/login-throttle.js';
+import { createSecrets, loadOrCreateKey } from './auth/secrets.js';
 import { createSessions, loadOrCreateSessionKey } from './auth/sessions.js';
 import { manualCredentials } from './broker/credentials.js';
 import { createLazyPublisher } from './broker/publisher.js';
@@ -20,7 +21,7 @@ import { createLiveHub } from './live/hub.js';
 import { createDesiredPublisher } from './rollouts/desired.js';
 import { createRolloutExecutor } from './rollouts/executor.js';
 import { createChangeFeed } from './services/changes.js';
-import { createServices } from './services/index.js';
+import { createServices, serviceSettings } from './services/index.js';
 import { createTelemetry } from './telemetry.js';
 
 export interface ServerlessApp {
@@ -63,8 +64,10 @@ export async function createServerlessApp({
     onError: (err) => log.error({ err }, 'store: a background connection failed'),
   });
   const telemetry = createTelemetry();
-  const cache = createVerifiedCache();
-  const tokens = createApiTokens(store, cache);
+  const secrets = createSecrets(loadOrCreateKey(config.auth.tokenKeyFile, 'token key'), () =>
+    log.warn('a stored token hash was made under another token key: share auth.tokenKeyFile'),
+  );
+  const tokens = createApiTokens(store, secrets);
   const fleetKey = loadOrCreateFleetKey(config.keyFile);
   const blobs = createBlobStore(config.engines.dir);
   const broker = createLazyPublisher({
@@ -89,30 +92,38 @@ export async function createServerlessApp({
   const events = createEventBus({ log });
   const rollouts = createRolloutExecutor({
     store,
-    setDesired: createDesiredPublisher({ store, broker }),
+    setDesired: createDesiredPublisher({ store, broker, fleetKey }),
     log: log.child({ part: 'rollouts' }),
     events,
   });
   const enrolled = new Set<string>();
   const serviceLog = log.child({ part: 'api' });
+  const services = createServices({
+    store,
+    secrets,
+    credentials,
+    broker,
+    changes,
+    blobs,
+    fleetKey,
+    ...serviceSettings(config),
+    log: serviceLog,
+  });
+  // Engines signed before ids and versions were: signed again (devices now require it).
+  await services.engines.migrateSignatures();
   const app = createApp({
     store,
     broker,
     blobs,
     fleetKey,
     tokens,
-    cache,
-    ...createServices({
-      store,
-      cache,
-      credentials,
-      broker,
-      changes,
-      blobs,
-      fleetKey,
-      maxEngineBytes: config.engines.maxBytes,
-      log: serviceLog,
+    secrets,
+    // Per function instance: API Gateway's own throttling is what holds across instances.
+    throttle: createLoginThrottle({
+      maxFailures: config.auth.maxFailedLogins,
+      windowMs: config.auth.failedLoginWindowMs,
     }),
+    ...services,
     rollouts,
     ingest,
     httpIngest: config.ingest.httpSecret
@@ -136,6 +147,7 @@ export async function createServerlessApp({
     }),
     // Live events need a long-lived connection: served by the long-running instances.
     hub: createLiveHub({ bus: events, flushMs: 250, heartbeatMs: 15_000 }),
+    liveRecheckMs: config.live.recheckMs,
     dashboard: loadDashboard(config.http.dashboardDir),
     health: () => ({
       broker: 'external',

@@ -55,7 +55,7 @@ describe('/metrics ingest rate', () => {
   });
 
   const scrape = async (kind: string): Promise<number> => {
-    const text = await (await t.api('GET', '/metrics', { token: null })).text();
+    const text = await (await t.api('GET', '/metrics')).text();
     const line = text
       .split('\n')
       .find((l) => l.startsWith(`facefleet_ingest_rows_per_second{kind="${kind}"}`));

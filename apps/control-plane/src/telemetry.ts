@@ -20,6 +20,8 @@ function labelKey(labels: Labels): string {
 export interface Counter {
   inc(labels?: Labels, by?: number): void;
   get(labels?: Labels): number;
+  /** The sum over every label set. */
+  sum(): number;
   /** Every label set counted so far with its value. */
   entries(): [Labels, number][];
 }
@@ -98,6 +100,11 @@ export function createTelemetry() {
       get(labels = {}) {
         return values.get(labelKey(labels)) ?? 0;
       },
+      sum() {
+        let total = 0;
+        for (const v of values.values()) total += v;
+        return total;
+      },
       entries() {
         return [...values].map(([k, v]): [Labels, number] => [labelSets.get(k)!, v]);
       },
@@ -153,9 +160,20 @@ export function createTelemetry() {
   );
   const rateLimited = counter(
     'facefleet_mqtt_rate_limited_total',
-    'Publishes delayed because a client exceeded its rate.',
+    'Publishes delayed because a login (all its sessions together) exceeded its rate.',
   );
-  const authFailures = counter('facefleet_mqtt_auth_failures_total', 'Refused MQTT logins.');
+  const authFailures = counter(
+    'facefleet_mqtt_auth_failures_total',
+    'Refused MQTT logins, by reason: bad_credentials, throttled, client_id, session_limit.',
+  );
+  const loginThrottled = counter(
+    'facefleet_login_throttled_total',
+    'Logins refused unchecked because their address failed too often, by transport (mqtt, http).',
+  );
+  const sessionsRefused = counter(
+    'facefleet_sessions_refused_total',
+    'Sessions refused because their login holds its limit already, by reason (per_login_limit: MQTT sessions; live_streams: event streams).',
+  );
   const httpAuthFailures = counter(
     'facefleet_http_auth_failures_total',
     'Refused API requests, by reason: missing_token, invalid_token (401), forbidden (403: a role or device that may not).',
@@ -201,6 +219,8 @@ export function createTelemetry() {
     duplicates,
     rateLimited,
     authFailures,
+    loginThrottled,
+    sessionsRefused,
     httpAuthFailures,
     batchCommit,
     ackDelay,

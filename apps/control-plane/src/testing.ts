@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { query, type StoreKind } from '@facefleet/store/testing';
-import { createPostgresDatabase } from '@facefleet/test-support';
+import { createPostgresDatabase, createTestPki } from '@facefleet/test-support';
 import mqtt, { type IClientOptions, type MqttClient } from 'mqtt';
 import pino from 'pino';
 import { inject } from 'vitest';
@@ -160,7 +160,13 @@ export function freePort(): Promise<number> {
 }
 
 export interface TestMosquitto {
+  /** The devices' and subscribers' plaintext listener on loopback (a login's client id is its username). */
   url: string;
+  /** The devices' TLS listener as shipped (`mqtts://127.0.0.1:PORT`) and the CA its certificate chains to. */
+  tlsUrl: string;
+  caFile: string;
+  /** The control plane's and the dynamic-security admin's listener. */
+  controlPlaneUrl: string;
   /** The dynamic-security admin login (`mosquitto_ctrl dynsec init`). */
   admin: { username: string; password: string };
   /** Stops mosquitto (SIGTERM) and waits for it to exit. */
@@ -180,18 +186,30 @@ export const SHIPPED_MOSQUITTO_CONF = fileURLToPath(
 export async function startDynsecMosquitto(dir: string): Promise<TestMosquitto> {
   const admin = { username: 'admin', password: 'admin-secret' };
   const port = await freePort();
+  const tlsPort = await freePort();
+  // the TLS listener as shipped, with a certificate openssl makes now (a fleet CA's)
+  const pki = createTestPki(join(dir, 'tls'));
+  const ca = pki.ca('fleet-ca');
+  const server = ca.issue('mosquitto', { kind: 'server' });
+  pki.makeReadable();
+  const cpPort = await freePort();
   const dynsecFile = join(dir, 'dynamic-security.json');
   execFileSync('mosquitto_ctrl', ['dynsec', 'init', dynsecFile, admin.username, admin.password], {
     stdio: 'ignore',
   });
   const rewrites: [RegExp, string][] = [
-    [/^listener 1883$/, `listener ${port} 127.0.0.1`],
+    [/^listener 8883$/, `listener ${tlsPort} 127.0.0.1`],
+    [/^cafile .*/, `cafile ${ca.certFile}`],
+    [/^certfile .*/, `certfile ${server.certFile}`],
+    [/^keyfile .*/, `keyfile ${server.keyFile}`],
+    [/^listener 1883 127\.0\.0\.1$/, `listener ${port} 127.0.0.1`],
+    [/^listener 1884 127\.0\.0\.1$/, `listener ${cpPort} 127.0.0.1`],
     [/^plugin_opt_config_file .*/, `plugin_opt_config_file ${dynsecFile}`],
     [/^persistence_location .*/, `persistence_location ${dir}/`],
     [/^log_type (notice|warning)$/, ''],
   ];
   const shipped = readFileSync(SHIPPED_MOSQUITTO_CONF, 'utf8').split('\n');
-  for (const [pattern] of rewrites.slice(0, 3)) {
+  for (const [pattern] of rewrites.slice(0, 6)) {
     if (!shipped.some((line) => pattern.test(line))) {
       throw new Error(`${SHIPPED_MOSQUITTO_CONF} has no line matching ${pattern}`);
     }
@@ -216,6 +234,7 @@ export async function startDynsecMosquitto(dir: string): Promise<TestMosquitto> 
   });
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
   const url = `mqtt://127.0.0.1:${port}`;
+  const tlsUrl = `mqtts://127.0.0.1:${tlsPort}`;
   try {
     await waitFor(
       () =>
@@ -236,6 +255,9 @@ export async function startDynsecMosquitto(dir: string): Promise<TestMosquitto> 
   }
   return {
     url,
+    tlsUrl,
+    caFile: ca.certFile,
+    controlPlaneUrl: `mqtt://127.0.0.1:${cpPort}`,
     admin,
     async stop() {
       if (child.exitCode === null) child.kill('SIGTERM');

@@ -6,14 +6,30 @@ import { RUNNER_BACKENDS, RUNNER_MODELS } from './runner-output.js';
 
 export const ENGINE_FORMATS = ['plan', 'onnx'] as const;
 
+/**
+ * A download path on the control plane: relative to its base URL (`/api/v1/…`), never an absolute
+ * URL or a scheme-relative `//host/…`, so a device's credentials only ever go to the control plane
+ * it was installed with.
+ */
+export const controlPlanePathSchema = z
+  .string()
+  .min(1)
+  .max(2048)
+  .regex(/^\/(?![/\\])[^\s]*$/, 'must be a path on the control plane (/api/v1/…), not a URL');
+
 /** An engine as the control plane offers it to devices: what to download and how to check it. */
 export const engineManifestSchema = z.strictObject({
   id: z.string().min(1).max(128),
   name: z.string().min(1).max(128),
   sha256: sha256Schema,
   size: z.int().positive(),
+  /**
+   * Higher for a later upload. A device does not go from an engine to one of a lower version unless
+   * its desired state carries a rollback signed by the fleet key (`Desired.rollback`).
+   */
+  version: z.int().min(0),
   /** Download path on the control plane (relative to its base URL), fetched with the device token. */
-  url: z.string().min(1).max(2048),
+  url: controlPlanePathSchema,
   /** Ed25519 signature (base64) over `engineSigningPayload(manifest)`. */
   signature: z.string().min(1).max(256),
   deviceClass: deviceClassSchema,
@@ -29,7 +45,7 @@ export const engineManifestSchema = z.strictObject({
   /** INT8 calibration cache for an on-device trtexec build of an `onnx` artifact; null otherwise. */
   calibration: z
     .strictObject({
-      url: z.string().min(1).max(2048),
+      url: controlPlanePathSchema,
       sha256: sha256Schema,
       size: z.int().positive(),
     })
@@ -43,26 +59,59 @@ export const engineManifestSchema = z.strictObject({
 export type EngineManifest = z.infer<typeof engineManifestSchema>;
 
 /**
- * The exact bytes an engine signature covers: every field a device acts on. A DLA core is a line of
- * its own after the others, only when there is one, so signatures of engines without one are the
- * same as before the field existed.
+ * The exact bytes an engine signature covers: the engine's id and version, its digest and every
+ * field a device acts on (v2; v1 covered neither id nor version, so an old signed engine could be
+ * replayed under another id). The download path is not covered: it is always a path on the
+ * control plane (`controlPlanePathSchema`), and what comes back is checked against the signed
+ * sha256 and size. A DLA core is a line of its own after the others, only when there is one.
  */
 export function engineSigningPayload(
-  m: Omit<EngineManifest, 'signature' | 'url' | 'id' | 'name'>,
+  m: Omit<EngineManifest, 'signature' | 'url' | 'name'>,
 ): Buffer {
   return Buffer.from(
-    [
-      'facefleet-engine-v1',
-      m.sha256,
-      String(m.size),
-      m.deviceClass,
-      m.trtVersion ?? '-',
-      m.backend,
-      m.model,
-      m.format,
-      m.calibration?.sha256 ?? '-',
-      ...(m.dlaCore != null ? [`dla-core ${m.dlaCore}`] : []),
-    ].join('\n'),
+    ['facefleet-engine-v2', m.id, String(m.version), ...signedFields(m)].join('\n'),
+  );
+}
+
+/**
+ * The first signing payload (v1: neither id nor version), which engines uploaded by earlier
+ * versions carry: only to recognise those signatures and sign the engines again under v2.
+ */
+export function legacyEngineSigningPayload(
+  m: Omit<EngineManifest, 'signature' | 'url' | 'name' | 'id' | 'version'>,
+): Buffer {
+  return Buffer.from(['facefleet-engine-v1', ...signedFields(m)].join('\n'));
+}
+
+/** The fields of a manifest both signing payloads cover, one a line, in order. */
+function signedFields(m: Omit<EngineManifest, 'signature' | 'url' | 'name' | 'id' | 'version'>) {
+  return [
+    m.sha256,
+    String(m.size),
+    m.deviceClass,
+    m.trtVersion ?? '-',
+    m.backend,
+    m.model,
+    m.format,
+    m.calibration?.sha256 ?? '-',
+    ...(m.dlaCore != null ? [`dla-core ${m.dlaCore}`] : []),
+  ];
+}
+
+/**
+ * The bytes a rollback signature covers: this device, this desired revision, going to this engine
+ * of this version. Signed by the control plane (fleet key) when it asks a device for an engine
+ * older than the one it runs; bound to the revision, so an old rollback replayed later (revisions
+ * only grow) is not one.
+ */
+export function rollbackSigningPayload(r: {
+  deviceId: string;
+  rev: number;
+  engineId: string;
+  version: number;
+}): Buffer {
+  return Buffer.from(
+    ['facefleet-rollback-v1', r.deviceId, String(r.rev), r.engineId, String(r.version)].join('\n'),
     'utf8',
   );
 }
@@ -75,6 +124,12 @@ export const desiredSchema = z.strictObject({
   rev: z.int().min(0),
   ts: timestampSchema,
   engine: engineManifestSchema.nullable(),
+  /**
+   * Present when the control plane asks for an engine older (lower version) than the device's:
+   * an Ed25519 signature (base64) over `rollbackSigningPayload`. Without it a device refuses to
+   * go back.
+   */
+  rollback: z.string().min(1).max(256).nullable().optional(),
   rolloutId: z.string().min(1).max(128).nullable(),
   healthGate: z.strictObject({
     /** Seconds the new engine must run healthy before it is reported applied. */

@@ -145,6 +145,7 @@ export const examples = {
       name: 'facenet pruned int8 (JetPack 5.1.2)',
       sha256: sha,
       size: 6_291_456,
+      version: 8,
       url: '/api/v1/engines/facenet-nx-int8-8/blob',
       signature:
         'k3Jb0pD5l3aR0r3y0V9n0Gq8w6m1yQ2u7c8s4x5z6a7b8c9d0e1f2g3h4i5j6k7l8m9n0o1p2q3r4s5t6u7v8w9xQ==',

@@ -38,12 +38,15 @@ export {
   timestampSchema,
 } from './common.js';
 export {
+  controlPlanePathSchema,
   type Desired,
   desiredSchema,
   ENGINE_FORMATS,
   type EngineManifest,
   engineManifestSchema,
   engineSigningPayload,
+  legacyEngineSigningPayload,
+  rollbackSigningPayload,
 } from './desired.js';
 export {
   DEVICE_CLASS_ALIASES,

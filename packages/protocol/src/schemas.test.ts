@@ -220,6 +220,8 @@ describe('engine signing payload', () => {
     const base = examples.desired.engine;
     const a = engineSigningPayload(base).toString();
     for (const [key, other] of [
+      ['id', 'facenet-nx-int8-7'],
+      ['version', 7],
       ['sha256', '0'.repeat(64)],
       ['size', 1],
       ['deviceClass', 'jetson-nano'],
@@ -232,7 +234,25 @@ describe('engine signing payload', () => {
     ] as const) {
       expect(engineSigningPayload({ ...base, [key]: other }).toString(), key).not.toBe(a);
     }
-    expect(a.startsWith('facefleet-engine-v1\n')).toBe(true);
+    expect(a.startsWith('facefleet-engine-v2\n')).toBe(true);
+  });
+
+  it('takes only a path on the control plane as a download URL (issue 17, finding 15)', () => {
+    const withUrl = (url: string) => ({
+      ...examples.desired,
+      engine: { ...examples.desired.engine, url },
+    });
+    expect(desiredSchema.safeParse(withUrl('/api/v1/engines/e/blob')).success).toBe(true);
+    for (const url of [
+      'https://evil.example/x',
+      '//evil.example/x',
+      '/\\evil.example/x',
+      'http:/api/v1/engines/e/blob',
+      'api/v1/engines/e/blob',
+      '/api/v1/a b',
+    ]) {
+      expect(rejectedPaths(desiredSchema, withUrl(url)), url).toEqual(['engine.url']);
+    }
   });
 
   it('is what it was before DLA cores existed for an engine without one', () => {

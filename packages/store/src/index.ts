@@ -17,6 +17,7 @@ export {
   redactUrl,
 } from './pg/open.js';
 export type { AlertFilter, AlertRepository } from './repositories/alerts.js';
+export type { CertificateRepository } from './repositories/certificates.js';
 export type { CredentialRepository } from './repositories/credentials.js';
 export type { DeviceRepository, NewDevice, SeqGaps } from './repositories/devices.js';
 export type { EngineRepository } from './repositories/engines.js';

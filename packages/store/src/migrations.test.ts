@@ -122,6 +122,13 @@ describe.each(STORE_KINDS)('store migrations (%s)', (kind) => {
     expect((await store.engines.get('e1'))?.dlaCore).toBeNull();
     expect((await store.rollouts.get('r1'))?.apTolerance).toBe(1);
     expect(await query(store, 'SELECT * FROM engine_accuracy')).toEqual([]);
+    // From the trust migration on: an old engine's version is its upload time (devices refuse to
+    // go to a lower version), an old scrypt token hash is kept for its first login to replace,
+    // and the device-certificate and signed-out-session tables are there and empty.
+    expect((await store.engines.get('e1'))?.version).toBe(1);
+    expect(await store.devices.tokenHash('cam-1')).toBe('h');
+    expect(await query(store, 'SELECT * FROM device_certificates')).toEqual([]);
+    expect(await query(store, 'SELECT * FROM revoked_sessions')).toEqual([]);
     const applied = await query<{ n: number }>(
       store,
       kind === 'sqlite'

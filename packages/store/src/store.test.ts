@@ -1,3 +1,6 @@
+import { chmodSync, mkdtempSync, rmSync, statSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { facesMessage, metricsMessage, reportedMessage, statusMessage } from '@facefleet/protocol';
 import { freshStoreLocation, waitFor } from '@facefleet/test-support';
 import { afterEach, beforeEach, describe, expect, inject, it } from 'vitest';
@@ -58,6 +61,10 @@ describe.each(STORE_KINDS)('store contract (%s)', (kind) => {
     expect(await store.devices.tokenHash('cam-a')).toBe('h-cam-a');
     expect((await store.devices.setTags('cam-a', ['x', 'y']))?.tags).toBe('["x","y"]');
     expect((await store.devices.setTokenHash('cam-a', 'h2'))?.tokenHash).toBe('h2');
+    // an upgrade of the hash happens only if nobody changed it meanwhile
+    expect(await store.devices.upgradeTokenHash('cam-a', 'stale', 'h3')).toBe(false);
+    expect(await store.devices.upgradeTokenHash('cam-a', 'h2', 'h3')).toBe(true);
+    expect(await store.devices.tokenHash('cam-a')).toBe('h3');
     expect(await store.devices.setTags('nope', [])).toBeUndefined();
     expect(await store.devices.delete('cam-a')).toBe(true);
     expect(await store.devices.delete('cam-a')).toBe(false);
@@ -410,13 +417,80 @@ describe.each(STORE_KINDS)('store contract (%s)', (kind) => {
       size: 10,
       signature: 'sig',
       createdAt,
+      version: createdAt,
     });
+    expect(await store.engines.maxVersion()).toBe(0);
     expect(await store.engines.insert(engine('e1', 1))).toMatchObject({ id: 'e1' });
     expect(await store.engines.insert(engine('e1', 1))).toBeUndefined();
     await store.engines.insert(engine('e2', 2));
     expect((await store.engines.list()).map((e) => e.id)).toEqual(['e2', 'e1']);
     expect(await store.engines.exists('e2')).toBe(true);
     expect(await store.engines.benchmarks('e1')).toEqual([]);
+    expect(await store.engines.maxVersion()).toBe(2);
+    // e1 and e2 share one blob: it counts once
+    expect(await store.engines.totalBytes()).toBe(10);
+    expect(await store.engines.countBySha256('a'.repeat(64))).toBe(2);
+    await store.engines.setSignatures([{ id: 'e1', signature: 'sig2' }]);
+    expect((await store.engines.get('e1'))?.signature).toBe('sig2');
+  });
+
+  it('engines: what still uses one, and deleting it', async () => {
+    const engine = {
+      id: 'e1',
+      name: 'e1',
+      model: 'blazeface',
+      backend: 'opencv',
+      format: 'onnx',
+      deviceClass: 'generic-x86_64',
+      trtVersion: null,
+      dlaCore: null,
+      precision: 'fp32',
+      inputDims: '[3,128,128]',
+      sha256: 'b'.repeat(64),
+      size: 10,
+      signature: 'sig',
+      createdAt: 1,
+      version: 1,
+    };
+    await store.engines.insert(engine);
+    expect(await store.engines.users('e1')).toEqual({ rollouts: [], devices: [] });
+    await store.rollouts.create(rollout('ro-1'), [
+      { ...target('ro-1', 'd-1'), previousEngineId: 'e1' },
+    ]);
+    expect(await store.engines.users('e1')).toEqual({ rollouts: ['ro-1'], devices: [] });
+    await store.rollouts.update('ro-1', { state: 'completed', updatedAt: 2 });
+    expect(await store.engines.users('e1')).toEqual({ rollouts: [], devices: [] });
+    expect(await store.engines.delete('e1')).toBe(true);
+    expect(await store.engines.delete('e1')).toBe(false);
+    expect(await store.engines.totalBytes()).toBe(0);
+  });
+
+  it('certificates: enrolled once per fingerprint, listed per device, revoked once', async () => {
+    const cert = (fingerprint: string, deviceId: string) => ({
+      fingerprint,
+      deviceId,
+      serial: '01',
+      notBefore: 1,
+      notAfter: 2,
+      createdAt: 3,
+    });
+    expect(await store.certificates.insert(cert('f1', 'cam-a'))).toMatchObject({
+      fingerprint: 'f1',
+      revokedAt: null,
+    });
+    expect(await store.certificates.insert(cert('f1', 'cam-b'))).toBeUndefined();
+    await store.certificates.insert(cert('f2', 'cam-a'));
+    expect((await store.certificates.ofDevice('cam-a')).map((c) => c.fingerprint)).toEqual([
+      'f1',
+      'f2',
+    ]);
+    // only the device's own certificate, and only once
+    expect(await store.certificates.revoke('cam-b', 'f1', 9)).toBeUndefined();
+    expect(await store.certificates.revoke('cam-a', 'f1', 9)).toMatchObject({ revokedAt: 9 });
+    expect(await store.certificates.revoke('cam-a', 'f1', 10)).toBeUndefined();
+    expect((await store.certificates.get('f1'))?.revokedAt).toBe(9);
+    await store.certificates.deleteOfDevice('cam-a');
+    expect(await store.certificates.ofDevice('cam-a')).toEqual([]);
   });
 
   it('rollouts: created with every target at once; active, busy and finished', async () => {
@@ -509,6 +583,31 @@ describe.each(STORE_KINDS)('store contract (%s)', (kind) => {
     await store.credentials.restoreSubscriber(undefined, 'ha');
     expect(await store.credentials.subscriberNames()).toEqual([]);
     expect(await store.credentials.deleteSubscriber('ha')).toBe(false);
+
+    await store.credentials.putSubscriber('ha', 'h1', 1);
+    await store.credentials.upgradeSubscriberHash('ha', 'stale', 'h9');
+    expect((await store.credentials.subscriber('ha'))?.hash).toBe('h1');
+    await store.credentials.upgradeSubscriberHash('ha', 'h1', 'h9');
+    expect((await store.credentials.subscriber('ha'))?.hash).toBe('h9');
+    await store.credentials.insertApiToken({
+      id: 't2',
+      name: 'n',
+      role: 'viewer',
+      hash: 'a',
+      createdAt: 1,
+    });
+    await store.credentials.upgradeApiTokenHash('t2', 'a', 'b');
+    expect((await store.credentials.apiToken('t2'))?.hash).toBe('b');
+
+    // signed-out sessions: refused until they expire, then forgotten
+    await store.credentials.revokeSession('s1', 100);
+    await store.credentials.revokeSession('s1', 100);
+    await store.credentials.revokeSession('s2', 300);
+    expect(await store.credentials.isSessionRevoked('s1')).toBe(true);
+    expect(await store.credentials.isSessionRevoked('s3')).toBe(false);
+    expect(await store.credentials.pruneRevokedSessions(200)).toBe(1);
+    expect(await store.credentials.isSessionRevoked('s1')).toBe(false);
+    expect(await store.credentials.isSessionRevoked('s2')).toBe(true);
   });
 
   it('leases: one holder at a time, renewed by it, taken by another once expired or released', async () => {
@@ -600,6 +699,37 @@ function target(rolloutId: string, deviceId: string): RolloutTargetRow {
     updatedAt: 1,
   };
 }
+
+describe('SQLite file permissions', () => {
+  it('makes the database, its WAL and -shm 0600 and a new folder 0700, even under umask 022', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'ff-store-mode-'));
+    const old = process.umask(0o022);
+    try {
+      const file = join(dir, 'data', 'facefleet.db');
+      const store = await openStore(file);
+      await store.devices.insert({
+        id: 'a',
+        deviceClass: 'x',
+        tags: [],
+        tokenHash: 'h',
+        createdAt: 1,
+      });
+      for (const f of [file, `${file}-wal`, `${file}-shm`]) {
+        expect((statSync(f).mode & 0o777).toString(8), f).toBe('600');
+      }
+      expect((statSync(join(dir, 'data')).mode & 0o777).toString(8)).toBe('700');
+      await store.close();
+      // a database made readable by others before is made private again when it opens
+      chmodSync(file, 0o644);
+      const again = await openStore(file);
+      expect((statSync(file).mode & 0o777).toString(8)).toBe('600');
+      await again.close();
+    } finally {
+      process.umask(old);
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
 
 describe('packMessages', () => {
   it('packs items into messages under the limit and leaves out what can never fit', async () => {

@@ -2,6 +2,7 @@ import type { ClusterBus } from './bus.js';
 import type { Dialect } from './dialect.js';
 import type { IngestCommitter, RetentionResult } from './ingest/committer.js';
 import { alertRepository } from './repositories/alerts.js';
+import { certificateRepository } from './repositories/certificates.js';
 import { credentialRepository } from './repositories/credentials.js';
 import { deviceRepository } from './repositories/devices.js';
 import { engineRepository } from './repositories/engines.js';
@@ -24,6 +25,7 @@ export interface Store {
   readonly rollouts: ReturnType<typeof rolloutRepository>;
   readonly alerts: ReturnType<typeof alertRepository>;
   readonly credentials: ReturnType<typeof credentialRepository>;
+  readonly certificates: ReturnType<typeof certificateRepository>;
   readonly leases: ReturnType<typeof leaseRepository>;
   /** Commits ingest batches (SQLite: on the writer thread by default). */
   readonly ingest: IngestCommitter;
@@ -50,6 +52,7 @@ export function repositories(dialect: Dialect) {
     rollouts: rolloutRepository(dialect),
     alerts: alertRepository(dialect),
     credentials: credentialRepository(dialect),
+    certificates: certificateRepository(dialect),
     leases: leaseRepository(dialect),
   };
 }

@@ -109,8 +109,6 @@ async function launch(options: AgentOptions, ownDir: boolean): Promise<Agent> {
     agentMain,
     '--device-id',
     options.deviceId,
-    '--device-token',
-    token,
     '--device-class',
     deviceClass,
     '--broker-url',
@@ -156,7 +154,8 @@ async function launch(options: AgentOptions, ownDir: boolean): Promise<Agent> {
   ];
   const proc = startProcess(process.execPath, args, {
     name: `agent ${options.deviceId}`,
-    env: options.env ?? {},
+    // the token in the environment, as a unit's EnvironmentFile gives it: never in the arguments
+    env: { FACEFLEET_DEVICE_TOKEN: token, ...options.env },
   });
   const logs: AgentLog[] = [];
   proc.onLine((line, stream) => {

@@ -1,9 +1,10 @@
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { type Metrics, parseMetrics } from './metrics.js';
 import { controlPlaneMain, requireBuilt } from './paths.js';
 import { type RunningProcess, startProcess } from './process.js';
+import { fetchTrusting } from './tls-fetch.js';
 
 export interface ControlPlaneOptions {
   /** Kept by `stop()` when given (a restart finds its database there); else a temp dir, removed. */
@@ -23,6 +24,12 @@ export interface ControlPlaneOptions {
    * data dir needs the token the first start announced.
    */
   adminToken?: string;
+  /**
+   * TLS: the certificate and key the control plane serves (its API then on HTTPS, and MQTT over
+   * TLS and secure WebSocket on ephemeral ports beside the plain listener); `caFile` is the CA
+   * the harness trusts them by, `clientCaFile` the fleet CA of device certificates.
+   */
+  tls?: { certFile: string; keyFile: string; caFile: string; clientCaFile?: string };
   /** More server flags (`--batch-ms 20`, `--dashboard-dir DIR`, …). */
   args?: string[];
   /** FACEFLEET_* settings and the like (nothing else is inherited besides PATH). */
@@ -41,11 +48,20 @@ export interface ApiCallOptions {
 
 export interface ControlPlane {
   process: RunningProcess;
-  /** `http://127.0.0.1:PORT`. */
+  /** `http://127.0.0.1:PORT` (`https://` with `tls`). */
   url: string;
   /** The broker devices connect to: the embedded one, or the external `broker`. */
   mqttUrl: string;
-  ports: { http: number; mqtt: number | null; ws: number | null };
+  /** With `tls`: `mqtts://127.0.0.1:PORT` and `wss://127.0.0.1:PORT` (null without). */
+  mqttsUrl: string | null;
+  wssUrl: string | null;
+  ports: {
+    http: number;
+    mqtt: number | null;
+    ws: number | null;
+    tls?: number | null;
+    wss?: number | null;
+  };
   /** The token `api` uses: the one announced on a fresh database, else `options.adminToken`. */
   adminToken: string;
   /** The first admin token the server announced (only on a fresh database), or null. */
@@ -69,7 +85,7 @@ export interface ControlPlane {
   enroll(id: string, options?: { deviceClass?: string; tags?: string[] }): Promise<string>;
   /** The fleet's Ed25519 public key (PEM), which agents verify engines with. */
   publicKey(): Promise<string>;
-  /** GET /metrics, parsed. */
+  /** GET /metrics (with the admin token), parsed. */
   metrics(): Promise<Metrics>;
   /** SIGTERM and its exit code (0 is a clean shutdown); removes a temp data dir. */
   stop(timeoutMs?: number): Promise<number | null>;
@@ -118,6 +134,21 @@ async function launch(options: ControlPlaneOptions, ownDir: boolean): Promise<Co
       options.wsPort == null ? 'off' : String(options.wsPort),
     );
   }
+  if (options.tls) {
+    args.push(
+      '--tls-cert-file',
+      options.tls.certFile,
+      '--tls-key-file',
+      options.tls.keyFile,
+      '--http-tls',
+      'true',
+      '--mqtt-tls-port',
+      '0',
+      '--mqtt-wss-port',
+      '0',
+      ...(options.tls.clientCaFile ? ['--tls-client-ca-file', options.tls.clientCaFile] : []),
+    );
+  }
   args.push(...(options.args ?? []));
   const proc = startProcess(process.execPath, args, {
     name: 'control-plane',
@@ -127,7 +158,7 @@ async function launch(options: ControlPlaneOptions, ownDir: boolean): Promise<Co
     if (ownDir) rmSync(dataDir, { recursive: true, force: true });
   };
 
-  let ready: { ports: { http: number; mqtt: number | null; ws: number | null } };
+  let ready: { ports: ControlPlane['ports'] };
   try {
     const line = await proc.waitForLine(/"msg":"ready"/, options.readyTimeoutMs ?? 30_000);
     ready = JSON.parse(line) as typeof ready;
@@ -136,13 +167,19 @@ async function launch(options: ControlPlaneOptions, ownDir: boolean): Promise<Co
     cleanup();
     throw err;
   }
+  // Not a terminal: the server names the file it left the token in (never the token itself).
   const announced = proc.lines
-    .map((l) => /first admin API token[^:]*: (ff_[A-Za-z0-9_-]+)/.exec(l)?.[1])
+    .map((l) => /first admin API token written to (\S+)/.exec(l)?.[1])
+    .filter((f): f is string => f !== undefined)
+    .map((f) => readFileSync(f, 'utf8').trim())
     .find(Boolean);
   const announcedToken = announced ?? null;
   const adminToken = announcedToken ?? options.adminToken ?? '';
-  const url = `http://127.0.0.1:${ready.ports.http}`;
+  const url = `${options.tls ? 'https' : 'http'}://127.0.0.1:${ready.ports.http}`;
   const mqttUrl = options.broker ?? `mqtt://127.0.0.1:${ready.ports.mqtt}`;
+  const fetch = options.tls
+    ? fetchTrusting(readFileSync(options.tls.caFile))
+    : globalThis.fetch.bind(globalThis);
 
   const api: ControlPlane['api'] = async (method, path, body, call = {}) => {
     const token = call.token === undefined ? adminToken : call.token;
@@ -176,6 +213,8 @@ async function launch(options: ControlPlaneOptions, ownDir: boolean): Promise<Co
     process: proc,
     url,
     mqttUrl,
+    mqttsUrl: ready.ports.tls ? `mqtts://127.0.0.1:${ready.ports.tls}` : null,
+    wssUrl: ready.ports.wss ? `wss://127.0.0.1:${ready.ports.wss}` : null,
     ports: ready.ports,
     adminToken,
     announcedToken,
@@ -199,7 +238,8 @@ async function launch(options: ControlPlaneOptions, ownDir: boolean): Promise<Co
       return r.publicKeyPem;
     },
     async metrics() {
-      const res = await fetch(`${url}/metrics`);
+      // /metrics needs a token (any role)
+      const res = await api('GET', '/metrics');
       if (!res.ok) throw new Error(`GET /metrics: ${res.status} ${await res.text()}`);
       return parseMetrics(await res.text());
     },
@@ -225,6 +265,17 @@ async function launch(options: ControlPlaneOptions, ownDir: boolean): Promise<Co
           ...(options.broker
             ? {}
             : { mqttPort: ready.ports.mqtt ?? 0, wsPort: ready.ports.ws ?? null }),
+          ...(options.tls
+            ? {
+                args: [
+                  ...(options.args ?? []),
+                  '--mqtt-tls-port',
+                  String(ready.ports.tls ?? 0),
+                  '--mqtt-wss-port',
+                  String(ready.ports.wss ?? 0),
+                ],
+              }
+            : {}),
           adminToken,
         },
         ownDir,

@@ -243,7 +243,7 @@ describe('startControlPlane', () => {
     expect([again.url, again.mqttUrl]).toEqual([cp.url, cp.mqttUrl]);
     const { devices } = await again.json<{ devices: { id: string }[] }>('GET', '/api/v1/devices');
     expect(devices.map((d) => d.id)).toEqual(['harness-2']);
-    expect((await again.metrics()).get('facefleet_mqtt_auth_failures_total')).toBe(0);
+    expect((await again.metrics()).sum('facefleet_mqtt_auth_failures_total')).toBe(0);
     expect(await again.stop()).toBe(0);
     expect(existsSync(cp.dataDir)).toBe(false);
   });

@@ -68,4 +68,14 @@ export {
   type WaitForLineOptions,
 } from './process.js';
 export { type RtspServer, type RtspServerOptions, startRtspServer } from './rtsp.js';
+export {
+  type CertificateAuthority,
+  certificateFingerprint,
+  createTestPki,
+  type IssuedCertificate,
+  type IssueOptions,
+  opensslBin,
+  type TestPki,
+} from './tls.js';
+export { fetchTrusting } from './tls-fetch.js';
 export { canConnect, freePort, type Truthy, type WaitOptions, waitFor } from './wait.js';

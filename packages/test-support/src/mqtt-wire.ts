@@ -1,4 +1,5 @@
 import { connect, type Socket } from 'node:net';
+import { type ConnectionOptions, connect as tlsConnect } from 'node:tls';
 
 /**
  * A minimal MQTT 3.1.1 client that writes the wire format itself, for tests that must send what a
@@ -19,6 +20,11 @@ export interface WireClientOptions {
   keepaliveS?: number;
   /** How long to wait for the CONNACK (default 10 s). */
   timeoutMs?: number;
+  /**
+   * MQTT over TLS: the CA the broker's certificate must chain to, and a client certificate and key
+   * to present (PEM). A failed handshake rejects like a connection closed before the CONNACK.
+   */
+  tls?: Pick<ConnectionOptions, 'ca' | 'cert' | 'key' | 'minVersion' | 'maxVersion'>;
 }
 
 export interface WireMessage {
@@ -123,7 +129,10 @@ export function encodePublish(
 /** Connects and resolves once the CONNACK arrived, whatever its code (check `returnCode`). */
 export function connectWire(options: WireClientOptions): Promise<WireClient> {
   return new Promise((resolve, reject) => {
-    const socket: Socket = connect(options.port, options.host ?? '127.0.0.1');
+    const host = options.host ?? '127.0.0.1';
+    const socket: Socket = options.tls
+      ? tlsConnect({ host, port: options.port, ...options.tls })
+      : connect(options.port, host);
     socket.setNoDelay(true);
     const waiting = new Map<number, (err?: Error) => void>();
     const subacks = new Map<number, (code: number) => void>();

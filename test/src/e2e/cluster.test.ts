@@ -83,6 +83,8 @@ describe('three instances on PostgreSQL behind Mosquitto, one killed with -9 thr
       join(shared, 'fleet-key.pem'),
       '--session-key-file',
       join(shared, 'session-key'),
+      '--token-key-file',
+      join(shared, 'token-key'),
     ];
     const cps = new Map<string, ControlPlane>();
     let admin = '';

@@ -1,4 +1,4 @@
-import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { topics } from '@facefleet/protocol';
@@ -132,6 +132,27 @@ describe('the demo (scripts/start-demo.mjs)', () => {
     expect(docs.status).toBe(200);
     const openapi = (await (await fetch(`${api}/openapi.json`)).json()) as { openapi: string };
     expect(openapi.openapi).toMatch(/^3\./);
+
+    // No secret in any process's arguments (ps shows them to every local user), none in the
+    // output, and what the agent keeps on disk is its own (issue 17, findings 4 and 15)
+    const { deviceToken } = JSON.parse(
+      readFileSync(join(dataDir, 'demo-secrets.json'), 'utf8'),
+    ) as {
+      deviceToken: string;
+    };
+    expect(deviceToken.length).toBeGreaterThan(20);
+    const pids = processesOfDemo();
+    expect(pids.length).toBeGreaterThanOrEqual(2);
+    for (const pid of pids) {
+      const cmdline = readFileSync(`/proc/${pid}/cmdline`, 'utf8');
+      expect(cmdline).not.toContain(deviceToken);
+      expect(cmdline).not.toContain(adminToken);
+    }
+    expect(proc.lines.join('\n')).not.toContain(deviceToken);
+    for (const f of ['agent', 'agent/agent.db', 'control-plane', 'control-plane/facefleet.db']) {
+      expect(statSync(join(dataDir, f)).mode & 0o077, f).toBe(0);
+    }
+    expect(existsSync(join(dataDir, 'control-plane', 'first-admin-token'))).toBe(false);
 
     // Ctrl-C: the launcher stops the agent, then the control plane, and exits 0; nothing is left.
     expect(processesOfDemo().length).toBeGreaterThanOrEqual(2);

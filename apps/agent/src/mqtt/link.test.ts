@@ -8,7 +8,7 @@ import { openOutbox } from '../outbox/outbox.js';
 import { type Broker, createBroker, makeTestCertificates } from '../test-support/mosquitto.js';
 import { subscribe } from '../test-support/subscriber.js';
 import { waitFor } from '../test-support/wait.js';
-import { brokerStream, createMqttLink } from './link.js';
+import { brokerStream, createMqttLink, type MqttLinkOptions } from './link.js';
 
 const log = pino({ level: 'silent' });
 let broker: Broker;
@@ -18,6 +18,23 @@ beforeAll(async () => {
 afterAll(async () => {
   await broker.stop();
 });
+
+/** A link for device `id` with an outbox of its own in `dir` and short timers; `options` override. */
+function openLink(dir: string, id: string, options: Partial<MqttLinkOptions> & { url: string }) {
+  const outbox = openOutbox({ path: join(dir, `${id}.db`), maxMessages: 100 });
+  const link = createMqttLink({
+    deviceId: id,
+    token: 't',
+    outbox,
+    log,
+    inflight: 4,
+    keepaliveS: 5,
+    reconnectMs: 200,
+    will: (seq) => ({ seq, state: 'offline' }),
+    ...options,
+  });
+  return { link, outbox };
+}
 
 describe('mqtt link over a real Mosquitto broker', () => {
   it('delivers the outbox in order, across a broker restart, each message once', async () => {
@@ -120,22 +137,8 @@ describe('mqtt link over TLS (mqtts://) to a real Mosquitto', () => {
     const tlsBroker = await createBroker({ tls: certs });
     const lines: { id: string; msg: string; err?: string }[] = [];
     const captured = pino({ level: 'debug' }, { write: (l: string) => lines.push(JSON.parse(l)) });
-    const open = (id: string, caFile?: string) => {
-      const outbox = openOutbox({ path: join(dir, `${id}.db`), maxMessages: 100 });
-      const link = createMqttLink({
-        url: tlsBroker.tlsUrl ?? '',
-        deviceId: id,
-        token: 't',
-        outbox,
-        log: captured.child({ id }),
-        inflight: 4,
-        keepaliveS: 5,
-        reconnectMs: 200,
-        caFile,
-        will: (seq) => ({ seq, state: 'offline' }),
-      });
-      return { link, outbox };
-    };
+    const open = (id: string, caFile?: string) =>
+      openLink(dir, id, { url: tlsBroker.tlsUrl ?? '', log: captured.child({ id }), caFile });
     const certificateErrors = (id: string) =>
       lines.filter(
         (l) => l.id === id && l.msg === 'mqtt error' && /certificate/i.test(l.err ?? ''),
@@ -170,7 +173,44 @@ describe('mqtt link over TLS (mqtts://) to a real Mosquitto', () => {
     }
   });
 
-  it('refuses a broker URL that is not mqtt:// or mqtts://', () => {
-    expect(() => brokerStream('ws://broker.example')).toThrow(/not mqtt:\/\/ or mqtts:\/\//);
+  it('over wss:// and with a device certificate, the broker verified against the CA', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'ff-tls-ws-'));
+    const certs = makeTestCertificates(dir, 'tls-cert');
+    const tlsBroker = await createBroker({ tls: certs });
+    const open = (id: string, url: string, extra: Partial<MqttLinkOptions>) =>
+      openLink(dir, id, { url, caFile: certs.caFile, ...extra });
+    const sub = await subscribe(tlsBroker.url, 'facefleet/v1/devices/+/faces');
+    // a listener that takes only client certificates of the CA, the CN as the username
+    const byCert = open('tls-cert', tlsBroker.certUrl ?? '', certs.device);
+    const noCert = open('tls-cert-missing', tlsBroker.certUrl ?? '', {});
+    const overWss = open('tls-wss', tlsBroker.wssUrl ?? '', {});
+    try {
+      for (const [id, l] of [
+        ['tls-cert', byCert],
+        ['tls-wss', overWss],
+      ] as const) {
+        await waitFor(() => l.link.connected(), { what: `${id} to connect` });
+        l.outbox.enqueue({ kind: 'faces', topic: topics.faces(id), build: (seq) => ({ seq }) });
+        l.link.pump();
+      }
+      await waitFor(
+        () =>
+          sub.received.some((m) => m.topic === topics.faces('tls-cert')) &&
+          sub.received.some((m) => m.topic === topics.faces('tls-wss')),
+        { what: 'a message over the certificate login and one over wss://' },
+      );
+      expect(noCert.link.connected()).toBe(false);
+    } finally {
+      await Promise.all([byCert, noCert, overWss].map((l) => l.link.close()));
+      for (const l of [byCert, noCert, overWss]) l.outbox.close();
+      await sub.close();
+      await tlsBroker.stop();
+    }
+  });
+
+  it('refuses a broker URL that is not mqtt://, mqtts://, ws:// or wss://', () => {
+    expect(() => brokerStream('http://broker.example')).toThrow(
+      /not mqtt:\/\/, mqtts:\/\/, ws:\/\/ or wss:\/\//,
+    );
   });
 });

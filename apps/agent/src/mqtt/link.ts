@@ -5,6 +5,7 @@ import type * as Tls from 'node:tls';
 import { agentClientId, topics } from '@facefleet/protocol';
 import { type IClientOptions, MqttClient, type StreamBuilder } from 'mqtt';
 import type { Logger } from 'pino';
+import type * as Ws from 'ws';
 import type { Outbox } from '../outbox/outbox.js';
 
 export interface MqttLinkOptions {
@@ -17,7 +18,14 @@ export interface MqttLinkOptions {
   inflight: number;
   keepaliveS: number;
   reconnectMs: number;
+  /** The CA the broker's certificate must chain to (mqtts://, wss://); default: the system's. */
   caFile?: string | undefined;
+  /**
+   * The device certificate and key (mqtts://, wss://): the login is by certificate, and the token
+   * is not sent.
+   */
+  certFile?: string | undefined;
+  keyFile?: string | undefined;
   /** The retained offline status the broker publishes if the link dies (built with a fresh seq). */
   will: (seq: number) => unknown;
   /** Called after every (re)connect, once subscribed: the agent queues its current status. */
@@ -38,34 +46,68 @@ export interface MqttLink {
   close(): Promise<void>;
 }
 
+/** What the agent presents over TLS: the CA it trusts, and its device certificate and key. */
+export interface BrokerTls {
+  ca?: Buffer | undefined;
+  cert?: Buffer | undefined;
+  key?: Buffer | undefined;
+}
+
 /**
  * The connection to the broker for mqtt.js's `new MqttClient(streamBuilder, options)`: TCP for
- * mqtt://, TLS for mqtts:// (verifying the broker's certificate, against `ca` when given), the
- * scheme's default port when the URL names none. It does what `mqtt.connect()` does for these two
- * schemes, without what `mqtt.connect()` loads first: every transport mqtt.js knows (WebSocket,
- * SOCKS, TLS), ~350 KB of code and ~3 MB of RSS the agent would never use (`pnpm bench agent`).
- * node:tls itself is loaded only for mqtts://.
+ * mqtt://, TLS for mqtts://, WebSocket for ws:// and secure WebSocket for wss:// (verifying the
+ * broker's certificate, against `tls.ca` when given, and presenting the device certificate when
+ * given; TLS 1.2 at least), the scheme's default port when the URL names none. It does what
+ * `mqtt.connect()` does for these schemes, without what `mqtt.connect()` loads first: every
+ * transport mqtt.js knows (WebSocket, SOCKS, TLS), ~350 KB of code and ~3 MB of RSS the agent
+ * would never use (`pnpm bench agent`). node:tls and `ws` are loaded only for the schemes that
+ * need them (`ws` from the agent's node_modules, not from the bundle).
  */
-export function brokerStream(url: string, ca?: Buffer): StreamBuilder {
+export function brokerStream(url: string, tls: BrokerTls = {}): StreamBuilder {
   const u = new URL(url);
   // URL keeps the brackets of an IPv6 literal; net and tls want the bare address
   const host = u.hostname.replace(/^\[(.*)\]$/, '$1') || 'localhost';
-  if (u.protocol === 'mqtt:') {
-    const port = Number(u.port || 1883);
-    return () => netConnect({ host, port });
+  const require = createRequire(import.meta.url);
+  const secure = {
+    rejectUnauthorized: true,
+    minVersion: 'TLSv1.2' as const,
+    ...(tls.ca ? { ca: tls.ca } : {}),
+    ...(tls.cert ? { cert: tls.cert } : {}),
+    ...(tls.key ? { key: tls.key } : {}),
+  };
+  switch (u.protocol) {
+    case 'mqtt:': {
+      const port = Number(u.port || 1883);
+      return () => netConnect({ host, port });
+    }
+    case 'mqtts:': {
+      const port = Number(u.port || 8883);
+      const { connect } = require('node:tls') as typeof Tls;
+      return () =>
+        connect({
+          host,
+          port,
+          // SNI only for a name, not for an address (RFC 6066)
+          ...(isIP(host) === 0 ? { servername: host } : {}),
+          ...secure,
+        });
+    }
+    case 'ws:':
+    case 'wss:': {
+      const { WebSocket, createWebSocketStream } = require('ws') as typeof Ws;
+      return () => {
+        const socket = new WebSocket(url, ['mqtt'], {
+          perMessageDeflate: false,
+          ...(u.protocol === 'wss:' ? secure : {}),
+        });
+        const stream = createWebSocketStream(socket);
+        socket.on('close', () => stream.destroy());
+        return stream;
+      };
+    }
+    default:
+      throw new Error(`broker URL ${url}: not mqtt://, mqtts://, ws:// or wss://`);
   }
-  if (u.protocol !== 'mqtts:') throw new Error(`broker URL ${url}: not mqtt:// or mqtts://`);
-  const port = Number(u.port || 8883);
-  const tls = createRequire(import.meta.url)('node:tls') as typeof Tls;
-  return () =>
-    tls.connect({
-      host,
-      port,
-      // SNI only for a name, not for an address (RFC 6066)
-      ...(isIP(host) === 0 ? { servername: host } : {}),
-      rejectUnauthorized: true,
-      ...(ca ? { ca } : {}),
-    });
 }
 
 /**
@@ -102,7 +144,8 @@ export function createMqttLink(options: MqttLinkOptions): MqttLink {
   const clientOptions: IClientOptions = {
     clientId: agentClientId(options.deviceId),
     username: options.deviceId,
-    password: options.token,
+    // with a device certificate the login is by the certificate: the token stays on the device
+    ...(options.certFile ? {} : { password: options.token }),
     clean: true,
     keepalive: options.keepaliveS,
     reconnectPeriod: options.reconnectMs,
@@ -113,8 +156,13 @@ export function createMqttLink(options: MqttLinkOptions): MqttLink {
     writeCache: false,
     will: willFor(),
   };
+  const read = (path: string | undefined) => (path ? readFileSync(path) : undefined);
   const client = new MqttClient(
-    brokerStream(options.url, options.caFile ? readFileSync(options.caFile) : undefined),
+    brokerStream(options.url, {
+      ca: read(options.caFile),
+      cert: read(options.certFile),
+      key: read(options.keyFile),
+    }),
     clientOptions,
   );
 

@@ -1,7 +1,7 @@
 import { spawn } from 'node:child_process';
-import { mkdtempSync } from 'node:fs';
+import { chmodSync, mkdtempSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { distModule } from '../test-support/fixtures.js';
 import { type Outbox, openOutbox } from './outbox.js';
@@ -46,6 +46,26 @@ describe('outbox', () => {
     const mem = openOutbox({ path: ':memory:', maxMessages: 10, firstSeq: 42 });
     open.push(mem);
     expect(mem.reserveSeq()).toBe(42);
+  });
+
+  it('is readable by the agent only, even where an older version left it open (issue 17, finding 4)', () => {
+    const path = tempDb();
+    const dir = dirname(path);
+    const mode = (p: string) => statSync(p).mode & 0o777;
+    chmodSync(dir, 0o755);
+    const first = openAt(path);
+    put(first, 'faces', 3);
+    expect(mode(dir)).toBe(0o700);
+    for (const f of [path, `${path}-wal`]) expect(mode(f), f).toBe(0o600);
+    first.close();
+    open.splice(open.indexOf(first), 1);
+    // as an older version under umask 022 left it
+    chmodSync(dir, 0o755);
+    chmodSync(path, 0o644);
+    const again = openAt(path);
+    expect(mode(dir)).toBe(0o700);
+    expect(mode(path)).toBe(0o600);
+    expect(again.pending()).toBe(3);
   });
 
   it('gives every message the next seq, and the payload carries it', () => {

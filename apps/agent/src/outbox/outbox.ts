@@ -1,4 +1,4 @@
-import { mkdirSync } from 'node:fs';
+import { chmodSync, closeSync, existsSync, mkdirSync, openSync, statSync } from 'node:fs';
 import { dirname } from 'node:path';
 import type { DeviceTopicKind } from '@facefleet/protocol';
 import Database from 'better-sqlite3';
@@ -83,6 +83,23 @@ export interface OutboxOptions {
 const DROP_ORDER = ['faces', 'metrics', 'status'] as const;
 
 /**
+ * The outbox holds every message not yet delivered (face counts, the device's reports): its folder
+ * 0700, the database and its WAL and shared-memory files 0600 (SQLite gives those the database
+ * file's mode); what an older version or a umask of 022 left readable by others loses those bits.
+ */
+function keepPrivate(path: string): void {
+  const dir = dirname(path);
+  mkdirSync(dir, { recursive: true, mode: 0o700 });
+  const strip = (p: string, keep: number) => {
+    const mode = statSync(p).mode & 0o777;
+    if (mode & ~keep) chmodSync(p, mode & keep);
+  };
+  strip(dir, 0o700);
+  if (!existsSync(path)) closeSync(openSync(path, 'a', 0o600));
+  for (const f of [path, `${path}-wal`, `${path}-shm`]) if (existsSync(f)) strip(f, 0o600);
+}
+
+/**
  * The durable outbox (better-sqlite3, WAL). `synchronous = FULL`: every commit is fsynced, so a
  * power cut cannot roll back a seq the broker has already seen (NORMAL could lose the last commits
  * in WAL mode, and a rolled-back counter would re-issue seqs the control plane de-duplicates away).
@@ -94,7 +111,7 @@ export function openOutbox({ path, maxMessages, onDrop, firstSeq }: OutboxOption
   // the addon built for this Node (Node 16 on JetPack 4), or the package's own build
   const addon = sqliteAddonPath();
   try {
-    if (path !== ':memory:') mkdirSync(dirname(path), { recursive: true });
+    if (path !== ':memory:') keepPrivate(path);
     db = new Database(path, { nativeBinding: addon });
     db.pragma('journal_mode = WAL');
     db.pragma('synchronous = FULL');

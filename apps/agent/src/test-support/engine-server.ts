@@ -109,6 +109,7 @@ export function signedManifest(
     name: fields.id,
     sha256: createHash('sha256').update(data).digest('hex'),
     size: data.length,
+    version: 1,
     url: `/api/v1/engines/${fields.id}/blob`,
     // the class this machine detects itself as (tests run on x86_64 and arm64 alike)
     deviceClass: genericDeviceClass(process.arch),

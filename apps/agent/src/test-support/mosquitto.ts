@@ -1,8 +1,8 @@
-import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
+import { type ChildProcess, spawn } from 'node:child_process';
 import { chmodSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { canConnect, freePort, waitFor } from '@facefleet/test-support';
+import { canConnect, createTestPki, freePort, waitFor } from '@facefleet/test-support';
 
 export const MOSQUITTO = '/usr/sbin/mosquitto';
 
@@ -19,6 +19,13 @@ export interface Broker {
   url: string;
   /** `mqtts://localhost:PORT` when created with `tls`. */
   tlsUrl?: string;
+  /** With `tls`: MQTT over secure WebSocket, `wss://localhost:PORT`. */
+  wssUrl?: string;
+  /**
+   * With `tls`: `mqtts://localhost:PORT` of a listener that requires a client certificate signed
+   * by the CA and takes its CN as the username (`use_identity_as_username`).
+   */
+  certUrl?: string;
   start(): Promise<void>;
   stop(): Promise<void>;
 }
@@ -26,6 +33,8 @@ export interface Broker {
 export async function createBroker(options: { tls?: BrokerTls } = {}): Promise<Broker> {
   const port = await freePort();
   const tlsPort = options.tls ? await freePort() : 0;
+  const wssPort = options.tls ? await freePort() : 0;
+  const certPort = options.tls ? await freePort() : 0;
   const dir = mkdtempSync(join(tmpdir(), 'ff-mosquitto-'));
   // mosquitto started as root drops to the `mosquitto` user: it must be able to write its
   // persistence file here, or every restart silently loses the queued sessions
@@ -42,10 +51,16 @@ export async function createBroker(options: { tls?: BrokerTls } = {}): Promise<B
       'max_queued_messages 0',
       ...(options.tls
         ? [
-            `listener ${tlsPort} 127.0.0.1`,
-            `cafile ${options.tls.caFile}`,
-            `certfile ${options.tls.certFile}`,
-            `keyfile ${options.tls.keyFile}`,
+            ...[tlsPort, wssPort, certPort].flatMap((p) => [
+              `listener ${p} 127.0.0.1`,
+              `cafile ${options.tls?.caFile}`,
+              `certfile ${options.tls?.certFile}`,
+              `keyfile ${options.tls?.keyFile}`,
+              ...(p === wssPort ? ['protocol websockets'] : []),
+              ...(p === certPort
+                ? ['require_certificate true', 'use_identity_as_username true']
+                : []),
+            ]),
           ]
         : []),
       process.env.FF_MOSQUITTO_LOG
@@ -59,7 +74,13 @@ export async function createBroker(options: { tls?: BrokerTls } = {}): Promise<B
   const broker: Broker = {
     port,
     url: `mqtt://127.0.0.1:${port}`,
-    ...(options.tls ? { tlsUrl: `mqtts://localhost:${tlsPort}` } : {}),
+    ...(options.tls
+      ? {
+          tlsUrl: `mqtts://localhost:${tlsPort}`,
+          wssUrl: `wss://localhost:${wssPort}`,
+          certUrl: `mqtts://localhost:${certPort}`,
+        }
+      : {}),
     async start() {
       proc = spawn(MOSQUITTO, ['-c', conf], { stdio: ['ignore', 'ignore', 'inherit'] });
       const p = proc;
@@ -69,7 +90,12 @@ export async function createBroker(options: { tls?: BrokerTls } = {}): Promise<B
       });
       await waitFor(
         async () =>
-          exited || ((await canConnect(port)) && (!tlsPort || (await canConnect(tlsPort)))),
+          exited ||
+          ((await canConnect(port)) &&
+            (!tlsPort ||
+              ((await canConnect(tlsPort)) &&
+                (await canConnect(wssPort)) &&
+                (await canConnect(certPort))))),
         {
           timeoutMs: 10_000,
           what: 'mosquitto to listen',
@@ -91,71 +117,25 @@ export async function createBroker(options: { tls?: BrokerTls } = {}): Promise<B
 }
 
 /**
- * A private CA and a server certificate it signed for `localhost` and 127.0.0.1 (P-256 keys: cheap
- * to make on a loaded machine), made with the openssl command (which Debian's ca-certificates, a setup.sh package, depends on).
+ * A private CA and a server certificate it signed for `localhost` and 127.0.0.1, another CA, and a
+ * device certificate `deviceId` signed by the first (test-support's openssl PKI), readable by the
+ * `mosquitto` user that a broker started as root switches to.
  */
-export function makeTestCertificates(dir: string): BrokerTls & { otherCaFile: string } {
-  const file = (name: string) => join(dir, name);
-  const openssl = (...args: string[]) => execFileSync('openssl', args, { stdio: 'pipe' });
-  const newCa = (name: string) =>
-    openssl(
-      'req',
-      '-x509',
-      '-newkey',
-      'ec',
-      '-pkeyopt',
-      'ec_paramgen_curve:prime256v1',
-      '-nodes',
-      '-days',
-      '2',
-      '-subj',
-      `/CN=${name}`,
-      '-keyout',
-      file(`${name}.key`),
-      '-out',
-      file(`${name}.crt`),
-    );
-  newCa('test-ca');
-  newCa('other-ca');
-  openssl(
-    'req',
-    '-newkey',
-    'ec',
-    '-pkeyopt',
-    'ec_paramgen_curve:prime256v1',
-    '-nodes',
-    '-subj',
-    '/CN=localhost',
-    '-keyout',
-    file('server.key'),
-    '-out',
-    file('server.csr'),
-  );
-  writeFileSync(file('san.ext'), 'subjectAltName=DNS:localhost,IP:127.0.0.1\n');
-  openssl(
-    'x509',
-    '-req',
-    '-in',
-    file('server.csr'),
-    '-CA',
-    file('test-ca.crt'),
-    '-CAkey',
-    file('test-ca.key'),
-    '-CAcreateserial',
-    '-days',
-    '2',
-    '-extfile',
-    file('san.ext'),
-    '-out',
-    file('server.crt'),
-  );
-  // mosquitto started as root reads them as the `mosquitto` user
-  for (const f of ['test-ca.crt', 'server.crt', 'server.key']) chmodSync(file(f), 0o644);
-  chmodSync(dir, 0o755);
+export function makeTestCertificates(
+  dir: string,
+  deviceId = 'tls-device',
+): BrokerTls & { otherCaFile: string; device: { certFile: string; keyFile: string } } {
+  const pki = createTestPki(dir);
+  const ca = pki.ca('test-ca');
+  const other = pki.ca('other-ca');
+  const server = ca.issue('localhost', { kind: 'server' });
+  const device = ca.issue(deviceId);
+  pki.makeReadable();
   return {
-    caFile: file('test-ca.crt'),
-    certFile: file('server.crt'),
-    keyFile: file('server.key'),
-    otherCaFile: file('other-ca.crt'),
+    caFile: ca.certFile,
+    certFile: server.certFile,
+    keyFile: server.keyFile,
+    otherCaFile: other.certFile,
+    device: { certFile: device.certFile, keyFile: device.keyFile },
   };
 }

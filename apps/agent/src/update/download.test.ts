@@ -174,10 +174,17 @@ describe('verification', () => {
   it('the Ed25519 signature covers every field a device acts on', () => {
     const m = signedManifest(data, fleet.privateKey, { id: 'e' });
     verifyManifestSignature(m, fleet.publicKey);
-    // changing a signed field breaks it; the id and url are not signed
+    // changing a signed field breaks it (the id and version too: an old signed engine cannot be
+    // passed off as another or a newer one); the url is not signed, it is always on the control plane
     expect(() =>
       verifyManifestSignature({ ...m, deviceClass: 'jetson-nano' }, fleet.publicKey),
     ).toThrow(VerifyError);
+    expect(() => verifyManifestSignature({ ...m, id: 'e-newer' }, fleet.publicKey)).toThrow(
+      VerifyError,
+    );
+    expect(() => verifyManifestSignature({ ...m, version: 99 }, fleet.publicKey)).toThrow(
+      VerifyError,
+    );
     expect(() => verifyManifestSignature({ ...m, model: 'detectnet_v2' }, fleet.publicKey)).toThrow(
       /signature does not verify/,
     );

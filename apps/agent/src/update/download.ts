@@ -9,6 +9,8 @@ export interface DownloadOptions {
   /** The device's id and token: HTTP Basic `deviceId:token`, as the control plane's blob route expects. */
   deviceId: string;
   token: string;
+  /** The CA an https:// server's certificate is checked against; default: the system's. */
+  ca?: Buffer | undefined;
   /** The partial file: its size is the offset to resume from (it survives restarts). */
   dest: string;
   expectedSize: number;
@@ -39,7 +41,7 @@ export async function downloadResumable(options: DownloadOptions): Promise<void>
   if (offset > 0) headers.range = `bytes=${offset}-`;
   let res: IncomingMessage;
   try {
-    res = await get(url, headers, options.signal);
+    res = await get(url, headers, options.signal, options.ca);
   } catch (err) {
     throw new UpdateError(`download ${url}: ${(err as Error).message}`, true);
   }
@@ -104,14 +106,16 @@ async function get(
   url: string,
   headers: OutgoingHttpHeaders,
   signal: AbortSignal | undefined,
+  ca: Buffer | undefined,
 ): Promise<IncomingMessage> {
   let target = new URL(url);
   let sent = headers;
   for (let hops = 0; ; hops++) {
     const res = await new Promise<IncomingMessage>((resolve, reject) => {
       const opts = { headers: sent, ...(signal ? { signal } : {}) };
-      if (target.protocol === 'https:') httpsGet(target, opts, resolve).on('error', reject);
-      else if (target.protocol === 'http:') httpGet(target, opts, resolve).on('error', reject);
+      if (target.protocol === 'https:') {
+        httpsGet(target, { ...opts, ...(ca ? { ca } : {}) }, resolve).on('error', reject);
+      } else if (target.protocol === 'http:') httpGet(target, opts, resolve).on('error', reject);
       else reject(new Error(`unsupported protocol ${target.protocol}`));
     });
     // a connection cut before the body is read must not be an unhandled 'error' event: reading the

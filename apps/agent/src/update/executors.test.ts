@@ -1,4 +1,4 @@
-import { createHash, generateKeyPairSync, randomBytes } from 'node:crypto';
+import { createHash, generateKeyPairSync, randomBytes, sign } from 'node:crypto';
 import {
   chmodSync,
   existsSync,
@@ -16,6 +16,7 @@ import {
   examples,
   parseJsonPayload,
   reportedSchema,
+  rollbackSigningPayload,
 } from '@facefleet/protocol';
 import { writeDegradedBlazeface, writeGoldenSet } from '@facefleet/test-support';
 import pino from 'pino';
@@ -279,6 +280,71 @@ describe('engine update on a Jetson (trtexec replayed from recorded output)', ()
       reason: 'engine was built with TensorRT 8.5.2, this device has 8.4.0',
     });
     r.close();
+  });
+
+  it('goes back to an older engine only with a rollback the fleet key signed for this device and rev (issue 17, finding 15)', async () => {
+    const r = rig(nx);
+    const trt = {
+      deviceClass: 'jetson-xavier-nx',
+      backend: 'tensorrt',
+      model: 'detectnet_v2',
+      format: 'plan',
+      trtVersion: '8.4.0',
+    } as const;
+    const newer = randomBytes(300);
+    const m5 = signedManifest(newer, fleet.privateKey, { id: 'v5', version: 5, ...trt });
+    server.put(m5.url, newer);
+    await r.apply(desiredFor(m5, 1));
+    expect(r.store.get().current).toMatchObject({ ref: { id: 'v5' }, version: 5 });
+    const older = randomBytes(300);
+    const m3 = signedManifest(older, fleet.privateKey, { id: 'v3', version: 3, ...trt });
+    server.put(m3.url, older);
+    const rollbackFor = (rev: number, key = fleet.privateKey) =>
+      sign(
+        null,
+        rollbackSigningPayload({ deviceId: 'nx-1', rev, engineId: 'v3', version: 3 }),
+        key,
+      ).toString('base64');
+    // a rollback signed by another key, or for another rev, is refused after the download
+    const stranger = generateKeyPairSync('ed25519');
+    await r.apply({ ...desiredFor(m3, 2), rollback: rollbackFor(2, stranger.privateKey) });
+    expect(r.store.get().update).toMatchObject({ state: 'failed', rev: 2 });
+    expect(r.store.get().update.reason).toMatch(/needs a rollback signed by the fleet key/);
+    await r.apply({ ...desiredFor(m3, 3), rollback: rollbackFor(2) });
+    expect(r.store.get().update).toMatchObject({ state: 'failed', rev: 3 });
+    expect(r.store.get().current.ref.id).toBe('v5');
+    // the one the control plane signed for rev 4: applied
+    await r.apply({ ...desiredFor(m3, 4), rollback: rollbackFor(4) });
+    expect(r.store.get().update).toMatchObject({ state: 'applied', rev: 4 });
+    expect(r.store.get().current).toMatchObject({ ref: { id: 'v3' }, version: 3 });
+    r.close();
+  });
+
+  it('sends the device token to the control plane only, whatever a manifest says (issue 17, finding 15)', async () => {
+    const r = rig(nx);
+    const elsewhere = await startEngineServer('tok');
+    try {
+      const data = randomBytes(100);
+      const m = signedManifest(data, fleet.privateKey, {
+        id: 'abs',
+        deviceClass: 'jetson-xavier-nx',
+        backend: 'tensorrt',
+        model: 'detectnet_v2',
+        format: 'plan',
+        trtVersion: '8.4.0',
+      });
+      // the protocol takes only paths, so this can only come from a bug: still refused
+      const absolute = { ...m, url: `${elsewhere.url}/api/v1/engines/abs/blob` };
+      elsewhere.put('/api/v1/engines/abs/blob', data);
+      r.desire(desiredFor(absolute));
+      await expect(r.executors.download({ kind: 'download', manifest: absolute })).rejects.toThrow(
+        /not on the control plane/,
+      );
+      expect(elsewhere.requests).toEqual([]);
+    } finally {
+      await elsewhere.close();
+      r.close();
+    }
   });
 
   it('a failed trtexec build marks the update failed and keeps the running engine', async () => {

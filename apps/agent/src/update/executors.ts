@@ -3,7 +3,7 @@ import { access, copyFile, mkdir, rename, rm } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import type { ApFigures, Desired, EngineManifest, UpdateGate } from '@facefleet/protocol';
 import type { Logger } from 'pino';
-import { AbortedError, UpdateError } from '../errors.js';
+import { AbortedError, UpdateError, VerifyError } from '../errors.js';
 import { downloadResumable } from './download.js';
 import type { EngineStore } from './engine-store.js';
 import { type EvalTarget, evalArgs, type GoldenSet, judgeAccuracy, runEval } from './eval-run.js';
@@ -11,7 +11,7 @@ import { fpsFigures, judgeFps, latestWindows, type StatsWindow } from './fps-gat
 import { buildsOnDevice, type Step, type StepKind } from './planner.js';
 import type { EngineBench, InstalledEngine, RebuildRecord } from './state.js';
 import { benchEngine, buildArgs, runTrtexec } from './trtexec-run.js';
-import { verifyFile, verifyManifestSignature } from './verify.js';
+import { verifyFile, verifyManifestSignature, verifyRollback } from './verify.js';
 
 /** What the health gate watches: the supervised runner. */
 export interface GateProbe {
@@ -32,6 +32,8 @@ export interface ExecutorDeps {
   controlPlaneUrl: string;
   deviceId: string;
   token: string;
+  /** The CA an https:// control plane's certificate is checked against; default: the system's. */
+  ca?: Buffer | undefined;
   fleetPublicKey: KeyObject;
   trtexecBin: string;
   trtexecBuildArgs: string[];
@@ -101,7 +103,19 @@ async function downloadedFile(
  */
 export function createExecutors(deps: ExecutorDeps): Executors {
   const { store, log } = deps;
-  const url = (path: string) => new URL(path, deps.controlPlaneUrl).toString();
+  const origin = new URL(deps.controlPlaneUrl).origin;
+  /**
+   * A download path of a manifest on the control plane. The protocol takes only paths there
+   * (`controlPlanePathSchema`); this keeps the device's credentials from going anywhere else
+   * should something else ever slip through.
+   */
+  const url = (path: string) => {
+    const resolved = new URL(path, deps.controlPlaneUrl);
+    if (resolved.origin !== origin) {
+      throw new VerifyError(`download ${path}: not on the control plane ${origin}: refused`);
+    }
+    return resolved.toString();
+  };
   const rev = () => deps.desired()?.rev ?? store.get().update.rev;
 
   const setUpdate = (patch: Partial<ReturnType<EngineStore['get']>['update']>) =>
@@ -201,6 +215,7 @@ export function createExecutors(deps: ExecutorDeps): Executors {
         url: url(manifest.url),
         deviceId: deps.deviceId,
         token: deps.token,
+        ca: deps.ca,
         dest: paths.partial,
         expectedSize: manifest.size,
         onProgress: (bytes) => {
@@ -216,6 +231,7 @@ export function createExecutors(deps: ExecutorDeps): Executors {
           url: url(manifest.calibration.url),
           deviceId: deps.deviceId,
           token: deps.token,
+          ca: deps.ca,
           dest: paths.calibration,
           expectedSize: manifest.calibration.size,
         });
@@ -228,6 +244,14 @@ export function createExecutors(deps: ExecutorDeps): Executors {
       try {
         // the signature first: it vouches for the sha256 and size the file is checked against
         verifyManifestSignature(manifest, deps.fleetPublicKey);
+        // going back to a lower version: only with a rollback the control plane signed
+        const desired = deps.desired();
+        if (manifest.version < (store.get().current.version ?? 0)) {
+          if (!desired || desired.engine?.id !== manifest.id) {
+            throw new VerifyError(`engine ${manifest.id}: no longer desired`);
+          }
+          verifyRollback(desired, deps.deviceId, deps.fleetPublicKey);
+        }
         await verifyFile(file, manifest, `engine ${manifest.id}`);
         if (manifest.calibration) {
           await verifyFile(
@@ -329,6 +353,7 @@ export function createExecutors(deps: ExecutorDeps): Executors {
         },
         path: paths.final,
         format: manifest.backend === 'tensorrt' ? 'plan' : 'onnx',
+        version: manifest.version,
         ...(manifest.dlaCore != null ? { dlaCore: manifest.dlaCore } : {}),
         ...(manifest.backend === 'tensorrt'
           ? {

@@ -130,6 +130,27 @@ describe('plan', () => {
     expect(incompatibility({ ...onnx('x'), format: 'plan' }, cpu)).toMatch(/ONNX models only/);
   });
 
+  it('refuses an engine older than the running one unless a rollback is asked for (issue 17, finding 15)', () => {
+    const running = state({ current: { ...installed('e5'), version: 5 } });
+    const older = { ...onnx('e3'), version: 3 };
+    expect(plan(running, desired(older), cpu)).toEqual([
+      {
+        kind: 'reject',
+        manifest: older,
+        reason:
+          'engine e3 (version 3) is older than the running e5 (version 5), and no rollback was asked for',
+      },
+    ]);
+    // newer, or the same version: no rollback needed
+    expect(kinds(plan(running, desired({ ...onnx('e6'), version: 6 }), cpu))[0]).toBe('begin');
+    // asked for: planned like any update (the verify step checks the rollback's signature)
+    expect(kinds(plan(running, { ...desired(older), rollback: 'c2lnbmF0dXJl' }, cpu))[0]).toBe(
+      'begin',
+    );
+    // the bootstrap model (no version) takes anything
+    expect(kinds(plan(state(), desired(older), cpu))[0]).toBe('begin');
+  });
+
   it('the desired engine already runs: acknowledge a new rev once, then nothing', () => {
     const same = { ...onnx('e1', 'a') };
     expect(kinds(plan(state(), desired(same, 4), cpu))).toEqual(['acknowledge']);

@@ -86,6 +86,18 @@ export function incompatibility(m: EngineManifest, facts: DeviceFacts): string |
   return undefined;
 }
 
+/**
+ * Why the desired engine would take the device backwards (a lower version than the engine it runs)
+ * without being asked to; undefined otherwise. The rollback signature itself is checked in the
+ * verify step (crypto is not the planner's business): here, only whether one was sent at all.
+ */
+export function downgrade(state: EngineState, desired: Desired): string | undefined {
+  const m = desired.engine;
+  const running = state.current.version ?? 0;
+  if (!m || m.version >= running || desired.rollback) return undefined;
+  return `engine ${m.id} (version ${m.version}) is older than the running ${state.current.ref.id} (version ${running}), and no rollback was asked for`;
+}
+
 /** The health gate of a rebuild when no desired state says otherwise. */
 const DEFAULT_GATE = { holdS: 30, minFpsRatio: 0.9 };
 
@@ -166,7 +178,7 @@ export function plan(state: EngineState, desired: Desired | null, facts: DeviceF
   ) {
     return [];
   }
-  const reason = incompatibility(m, facts);
+  const reason = incompatibility(m, facts) ?? downgrade(state, desired);
   if (reason) return [{ kind: 'reject', manifest: m, reason }];
 
   const sameTarget = u.target !== null && u.target.id === m.id && u.target.sha256 === m.sha256;

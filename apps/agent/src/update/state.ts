@@ -16,6 +16,12 @@ export interface InstalledEngine {
   /** Absolute path of the model file the runner loads (ONNX model or TensorRT plan). */
   path: string;
   format: 'onnx' | 'plan';
+  /**
+   * The engine's version (from its signed manifest); absent for the bootstrap model and engines
+   * installed before versions existed (taken as 0). The device does not go to a lower one unless
+   * a signed rollback asks for it.
+   */
+  version?: number;
   /** The DLA core a TensorRT plan was built for (the runner gets `--dla-core`); absent: the GPU. */
   dlaCore?: number | null;
   /** The TensorRT version that built this plan (absent: unknown, e.g. the bootstrap engine). */

@@ -1,7 +1,12 @@
 import { createHash, type KeyObject, verify } from 'node:crypto';
 import { closeSync, createReadStream, openSync, readSync } from 'node:fs';
 import { stat } from 'node:fs/promises';
-import { type EngineManifest, engineSigningPayload } from '@facefleet/protocol';
+import {
+  type Desired,
+  type EngineManifest,
+  engineSigningPayload,
+  rollbackSigningPayload,
+} from '@facefleet/protocol';
 import { VerifyError } from '../errors.js';
 
 export async function sha256File(path: string): Promise<string> {
@@ -39,6 +44,33 @@ export function verifyManifestSignature(manifest: EngineManifest, publicKey: Key
     throw new VerifyError(
       `engine ${manifest.id}: signature does not verify with the fleet public key`,
     );
+}
+
+/**
+ * Checks that `desired` asks for its engine as a rollback signed with the fleet key, for this
+ * device, this revision and this engine version; throws VerifyError.
+ */
+export function verifyRollback(desired: Desired, deviceId: string, publicKey: KeyObject): void {
+  const m = desired.engine;
+  let ok = false;
+  try {
+    ok =
+      m !== null &&
+      desired.rollback != null &&
+      verify(
+        null,
+        rollbackSigningPayload({ deviceId, rev: desired.rev, engineId: m.id, version: m.version }),
+        publicKey,
+        Buffer.from(desired.rollback, 'base64'),
+      );
+  } catch {
+    ok = false;
+  }
+  if (!ok) {
+    throw new VerifyError(
+      `engine ${m?.id}: going back to version ${m?.version} needs a rollback signed by the fleet key for ${deviceId} at rev ${desired.rev}`,
+    );
+  }
 }
 
 /** Checks a downloaded file's size and sha256 against what the (signed) manifest says. */

@@ -1,16 +1,28 @@
 import { type ApiClient, createApiClient } from '../api-client.js';
-import { resolveLogin } from '../cli-config.js';
+import { resolveLogin, type StoredLogin } from '../cli-config.js';
 import type { CliContext, ParsedValues } from '../command.js';
 import { UsageError } from '../errors.js';
 import { colours } from '../table.js';
+import { fetchTrusting } from '../tls.js';
+
+/** The fetch for a login: the context's, or one that trusts the login's CA file. */
+export function fetchFor(ctx: CliContext, login: Pick<StoredLogin, 'ca'>): typeof fetch {
+  return login.ca ? fetchTrusting(login.ca) : ctx.fetch;
+}
+
+/** The server, token and CA the flags, the environment or the stored login name. */
+export function loginFor(ctx: CliContext, values: ParsedValues): StoredLogin {
+  return resolveLogin(ctx, {
+    server: values.server as string | undefined,
+    token: values.token as string | undefined,
+    ca: values.ca as string | undefined,
+  });
+}
 
 /** The API client for the server and token the flags, the environment or the stored login name. */
 export function clientFor(ctx: CliContext, values: ParsedValues): ApiClient {
-  const login = resolveLogin(ctx, {
-    server: values.server as string | undefined,
-    token: values.token as string | undefined,
-  });
-  return createApiClient({ ...login, fetch: ctx.fetch, signal: ctx.signal });
+  const login = loginFor(ctx, values);
+  return createApiClient({ ...login, fetch: fetchFor(ctx, login), signal: ctx.signal });
 }
 
 /** Prints one value as indented JSON (for `--json`). */

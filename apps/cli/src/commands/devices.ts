@@ -171,7 +171,7 @@ const enroll: Command = {
     ctx.stdout.write(
       [
         `enrolled ${res.device.id} (${res.device.deviceClass})`,
-        `token (shown once, store it in the agent config as deviceToken): ${res.token}`,
+        `token (shown once; give it to the agent in a 0600 file: install.sh --device-token-file): ${res.token}`,
         '',
       ].join('\n'),
     );

@@ -211,6 +211,7 @@ const list: Command = {
     ctx.stdout.write(
       renderTable(engines, [
         { header: 'ENGINE', value: (e) => e.id },
+        { header: 'VERSION', value: (e) => String(e.version), align: 'right' },
         { header: 'NAME', value: (e) => e.name },
         { header: 'CLASS', value: (e) => e.deviceClass },
         { header: 'BACKEND', value: (e) => `${e.backend}/${e.format}` },
@@ -224,4 +225,20 @@ const list: Command = {
   },
 };
 
-export const engineCommands = [push, list];
+const remove: Command = {
+  path: ['engines', 'delete'],
+  summary: 'delete an engine no rollout under way and no device needs any more (frees its quota)',
+  async run(ctx, values, positionals) {
+    const [id] = positionalArgs(positionals, ['ENGINE'], 'engines delete');
+    const answer = await clientFor(ctx, values).deleteEngine(id!);
+    if (values.json) printJson(ctx, answer);
+    else {
+      ctx.stdout.write(
+        `deleted engine ${answer.deleted} (engines now take ${formatBytes(answer.usedBytes)} of ${formatBytes(answer.quotaBytes)})\n`,
+      );
+    }
+    return EXIT.ok;
+  },
+};
+
+export const engineCommands = [push, list, remove];

@@ -1,4 +1,5 @@
 import type { Command } from '../command.js';
+import { certificateCommands } from './certificates.js';
 import { deviceCommands } from './devices.js';
 import { engineCommands } from './engines.js';
 import { fps } from './fps.js';
@@ -12,6 +13,7 @@ export const commands: readonly Command[] = [
   login,
   status,
   ...deviceCommands,
+  ...certificateCommands,
   ...engineCommands,
   ...rolloutCommands,
   fps,

@@ -22,6 +22,7 @@ const create: Command = {
     'gate-hold': { type: 'string' },
     'ap-tolerance': { type: 'string' },
     id: { type: 'string' },
+    rollback: { type: 'boolean' },
     watch: { type: 'boolean' },
   },
   optionHelp: {
@@ -37,6 +38,8 @@ const create: Command = {
     'ap-tolerance':
       'device accuracy gate (devices with a golden set): AP points the new engine may lose against the current one (default 1)',
     id: 'rollout id (default: generated)',
+    rollback:
+      'the engine is older than what some targets run, and that is wanted (they get a signed rollback)',
     watch: 'follow the rollout until it ends (like `rollouts watch`)',
   },
   async run(ctx, values, positionals) {
@@ -67,6 +70,7 @@ const create: Command = {
       minFpsRatio: numberFlag(values, 'min-fps-ratio', { min: 0, max: 10 }),
       gateHoldS: numberFlag(values, 'gate-hold', { min: 0, max: 3600 }),
       apTolerance: numberFlag(values, 'ap-tolerance', { min: 0, max: 100 }),
+      ...(values.rollback ? { rollback: true } : {}),
     };
     const client = clientFor(ctx, values);
     const rollout = await client.createRollout(body);

@@ -1,8 +1,9 @@
+import { resolve } from 'node:path';
 import { createApiClient } from '../api-client.js';
 import { storedLoginSchema, writeLogin } from '../cli-config.js';
 import { type Command, requiredFlag } from '../command.js';
 import { CliError, EXIT, UsageError } from '../errors.js';
-import { clientFor, printJson } from './common.js';
+import { clientFor, fetchFor, printJson } from './common.js';
 
 export const login: Command = {
   path: ['login'],
@@ -12,15 +13,20 @@ export const login: Command = {
     if (positionals.length > 0) throw new UsageError(`unexpected argument ${positionals[0]}`);
     const server = requiredFlag(values, 'server', 'the control plane URL, like http://host:8080');
     const token = requiredFlag(values, 'token', 'an API token (facefleet-server token create)');
-    const parsed = storedLoginSchema.safeParse({ server, token });
+    const ca = values.ca === undefined ? undefined : resolve(String(values.ca));
+    const parsed = storedLoginSchema.safeParse({ server, token, ...(ca ? { ca } : {}) });
     if (!parsed.success) {
       throw new UsageError(
         `--server must be an http:// or https:// URL (got ${JSON.stringify(server)})`,
       );
     }
-    const client = createApiClient({ ...parsed.data, fetch: ctx.fetch, signal: ctx.signal });
+    const client = createApiClient({
+      ...parsed.data,
+      fetch: fetchFor(ctx, parsed.data),
+      signal: ctx.signal,
+    });
     const me = await client.me();
-    const file = writeLogin(ctx, { server: client.server, token });
+    const file = writeLogin(ctx, { server: client.server, token, ...(ca ? { ca } : {}) });
     if (values.json) {
       printJson(ctx, { server: client.server, file, me });
     } else {

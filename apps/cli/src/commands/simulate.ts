@@ -1,12 +1,11 @@
 import { join } from 'node:path';
 import pino from 'pino';
 import { createApiClient } from '../api-client.js';
-import { resolveLogin } from '../cli-config.js';
 import { type Command, numberFlag, requiredFlag } from '../command.js';
 import { EXIT, UsageError } from '../errors.js';
 import { DEFAULT_CLASSES, planFleet } from '../simulate/fleet-plan.js';
 import { createSimulator } from '../simulate/simulator.js';
-import { pause, positionalArgs } from './common.js';
+import { fetchFor, loginFor, pause, positionalArgs } from './common.js';
 
 /** `--camera-outage EVERY:FOR` (seconds) → ms; FOR must be shorter than EVERY. */
 export function outageFlag(text: string | undefined): { everyMs: number; forMs: number } {
@@ -132,11 +131,8 @@ export const simulate: Command = {
       );
     }
 
-    const login = resolveLogin(ctx, {
-      server: values.server as string | undefined,
-      token: values.token as string | undefined,
-    });
-    const client = createApiClient({ ...login, fetch: ctx.fetch, signal: ctx.signal });
+    const login = loginFor(ctx, values);
+    const client = createApiClient({ ...login, fetch: fetchFor(ctx, login), signal: ctx.signal });
     const me = await client.me();
     if (!mqttUrl) {
       if (!me.mqtt.port)
@@ -210,7 +206,9 @@ export const simulate: Command = {
       say('stopping');
       await sim.stop();
       if (values.cleanup) {
-        const deleted = await sim.cleanup(createApiClient({ ...login, fetch: ctx.fetch }));
+        const deleted = await sim.cleanup(
+          createApiClient({ ...login, fetch: fetchFor(ctx, login) }),
+        );
         say(`deleted ${deleted} simulated devices and ${dataDir}`);
       }
       log.flush();

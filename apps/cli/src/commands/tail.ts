@@ -14,10 +14,11 @@ import {
 } from '@facefleet/protocol';
 import mqtt from 'mqtt';
 import { type ApiClient, createApiClient } from '../api-client.js';
-import { readLogin } from '../cli-config.js';
 import { type CliContext, type Command, numberFlag, type ParsedValues } from '../command.js';
 import { CliError, EXIT, type ExitCode, UsageError } from '../errors.js';
-import { coloursFor } from './common.js';
+import { printable } from '../printable.js';
+import { readCa } from '../tls.js';
+import { coloursFor, fetchFor, loginFor } from './common.js';
 
 const mqttOptions = {
   mqtt: { type: 'string' },
@@ -35,6 +36,8 @@ const mqttHelp = {
 
 interface Credentials {
   url: string;
+  /** The CA file an mqtts:// or wss:// broker's certificate is checked against. */
+  ca: string | undefined;
   username: string;
   password: string;
   /** Revokes credentials created for this run. */
@@ -57,33 +60,41 @@ async function subscriberCredentials(ctx: CliContext, values: ParsedValues): Pro
   }
   if (user && !password)
     throw new UsageError('--mqtt-user needs --mqtt-password (or FACEFLEET_MQTT_PASSWORD)');
-  if (user && url) return { url, username: user, password: password!, release: async () => {} };
+  const caFlag = (values.ca as string | undefined) ?? ctx.env.FACEFLEET_CA;
+  if (user && url) {
+    return { url, ca: caFlag, username: user, password: password!, release: async () => {} };
+  }
 
-  const server =
-    (values.server as string | undefined) ?? ctx.env.FACEFLEET_SERVER ?? readLogin(ctx)?.server;
-  const token =
-    (values.token as string | undefined) ?? ctx.env.FACEFLEET_TOKEN ?? readLogin(ctx)?.token;
-  if (!server || !token) {
+  let login: ReturnType<typeof loginFor>;
+  try {
+    login = loginFor(ctx, values);
+  } catch (err) {
+    if (!(err instanceof CliError) || err.exitCode !== EXIT.auth) throw err;
     throw new CliError(
       'no MQTT credentials and not signed in',
       EXIT.auth,
       'pass --mqtt URL --mqtt-user subscriber@NAME --mqtt-password P, or run `facefleet login`',
     );
   }
+  const { server, token, ca } = login;
   const client: ApiClient = createApiClient({
-    server,
-    token,
-    fetch: ctx.fetch,
+    ...login,
+    fetch: fetchFor(ctx, login),
     signal: ctx.signal,
   });
   if (!url) {
     const me = await client.me();
-    if (!me.mqtt.port) {
+    const host = new URL(client.server).hostname;
+    // over TLS when the API is (and the broker listens on TLS), else plain
+    const secure = client.server.startsWith('https:') && me.mqtt.tlsPort;
+    if (secure) url = `mqtts://${host}:${me.mqtt.tlsPort}`;
+    else if (me.mqtt.port) url = `mqtt://${host}:${me.mqtt.port}`;
+    else if (me.mqtt.tlsPort) url = `mqtts://${host}:${me.mqtt.tlsPort}`;
+    else {
       throw new UsageError('the server uses an external broker: pass its address with --mqtt URL');
     }
-    url = `mqtt://${new URL(client.server).hostname}:${me.mqtt.port}`;
   }
-  if (user) return { url, username: user, password: password!, release: async () => {} };
+  if (user) return { url, ca, username: user, password: password!, release: async () => {} };
   const name = `cli-${randomBytes(4).toString('hex')}`;
   let created: Awaited<ReturnType<ApiClient['createSubscriber']>>;
   try {
@@ -103,11 +114,12 @@ async function subscriberCredentials(ctx: CliContext, values: ParsedValues): Pro
   );
   return {
     url,
+    ca,
     username: created.username,
     password: created.password,
     release: async () => {
       // the run is ending (maybe on a signal): a fresh request that the abort does not cancel
-      await createApiClient({ server, token, fetch: ctx.fetch })
+      await createApiClient({ server, token, fetch: fetchFor(ctx, login) })
         .deleteSubscriber(name)
         .catch(() => undefined);
     },
@@ -127,6 +139,7 @@ async function tail(
   const count = numberFlag(values, 'count', { min: 1, integer: true });
   const creds = await subscriberCredentials(ctx, values);
   const client = mqtt.connect(creds.url, {
+    ...(creds.ca ? { ca: readCa(creds.ca) } : {}),
     username: creds.username,
     password: creds.password,
     clientId: `facefleet-cli-${randomBytes(4).toString('hex')}`,
@@ -180,6 +193,8 @@ async function tail(
         down = true;
       });
       client.on('message', (topic, payload) => {
+        // an empty retained message only clears what was retained there (a deleted device's alert)
+        if (payload.length === 0) return;
         if (!onMessage(topic, payload)) return;
         received += 1;
         if (count !== undefined && received >= count) resolve(EXIT.ok);
@@ -230,7 +245,9 @@ const facesTail: Command = {
         return true;
       } catch (err) {
         if (!(err instanceof PayloadError)) throw err;
-        ctx.stderr.write(`skipped an invalid message on ${topic}: ${err.message}\n`);
+        ctx.stderr.write(
+          `skipped an invalid message on ${printable(topic)}: ${printable(err.message)}\n`,
+        );
         return false;
       }
     });
@@ -266,12 +283,14 @@ const alertsTail: Command = {
                 : c.yellow('FIRING  ')
               : c.green('RESOLVED');
           ctx.stdout.write(
-            `${time(a.ts)}  ${state} ${a.severity.padEnd(8)} ${a.ruleId}  ${source(a.deviceId, cameraOf(a))}  ${a.message}\n`,
+            `${time(a.ts)}  ${state} ${a.severity.padEnd(8)} ${a.ruleId}  ${source(a.deviceId, cameraOf(a))}  ${printable(a.message)}\n`,
           );
         }
         return true;
       } catch (err) {
-        ctx.stderr.write(`skipped an invalid message on ${topic}: ${(err as Error).message}\n`);
+        ctx.stderr.write(
+          `skipped an invalid message on ${printable(topic)}: ${printable((err as Error).message)}\n`,
+        );
         return false;
       }
     });

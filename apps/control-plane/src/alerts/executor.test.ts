@@ -32,7 +32,8 @@ describe.each(STORE_KINDS)('alert executor (%s)', (kind) => {
 
   beforeAll(async () => {
     await new Promise<void>((r) => webhook.listen(0, '127.0.0.1', () => r()));
-    t = await startTestServer([], { store: kind });
+    // the webhook below listens on loopback: an internal address, allowed here by name
+    t = await startTestServer(['--webhook-allow-hosts', '127.0.0.1'], { store: kind });
     const token = await t.enroll('al-cam', 'jetson-xavier-nx', ['lobby']);
     cam = await connectClient(t.mqttUrl, { username: 'al-cam', password: token });
     const { username, password } = (await (
@@ -40,6 +41,8 @@ describe.each(STORE_KINDS)('alert executor (%s)', (kind) => {
     ).json()) as { username: string; password: string };
     sub = await connectClient(t.mqttUrl, { username, password });
     sub.on('message', (topic, payload) => {
+      // (an empty payload clears a retained alert: a deleted device's, below)
+      if (payload.length === 0) return;
       const alert = JSON.parse(payload.toString()) as Alert;
       received.push(alert);
       topicsOf.set(`${alert.alertId}/${alert.state}`, topic);
@@ -51,6 +54,46 @@ describe.each(STORE_KINDS)('alert executor (%s)', (kind) => {
     await sub?.endAsync(true);
     await t?.close();
     webhook.close();
+  });
+
+  describe('webhooks (issue 17, finding 8)', () => {
+    it('refuses rules posting to internal addresses not allowed, and shows viewers only where a webhook points', async () => {
+      for (const url of [
+        'http://10.0.0.5/hook',
+        'http://169.254.169.254/latest/meta-data/',
+        'http://[::1]:8080/x',
+        'http://localhost:1880/x',
+        'http://[::ffff:192.168.1.1]/x',
+        'file:///etc/passwd',
+      ]) {
+        const res = await t.api('POST', '/api/v1/alert-rules', {
+          body: { id: 'ssrf', kind: 'faces_above', threshold: 1, webhookUrl: url },
+        });
+        expect(res.status, url).toBe(400);
+        expect(
+          ((await res.json()) as { error: { details: { path: string }[] } }).error.details[0]?.path,
+          url,
+        ).toBe('webhookUrl');
+      }
+      const secret = 'https://hooks.example.com/services/T000/B000/s3cr3t-token?key=abc';
+      expect(
+        (
+          await t.api('POST', '/api/v1/alert-rules', {
+            body: { id: 'with-secret', kind: 'faces_above', threshold: 99, webhookUrl: secret },
+          })
+        ).status,
+      ).toBe(201);
+      const urlAs = async (token?: string) =>
+        (
+          (await (await t.api('GET', '/api/v1/alert-rules', token ? { token } : {})).json()) as {
+            rules: { id: string; webhookUrl: string | null }[];
+          }
+        ).rules.find((r) => r.id === 'with-secret')?.webhookUrl;
+      expect(await urlAs()).toBe(secret);
+      expect(await urlAs(await t.token('operator'))).toBe(secret);
+      expect(await urlAs(await t.token('viewer'))).toBe('https://hooks.example.com/…');
+      expect((await t.api('DELETE', '/api/v1/alert-rules/with-secret')).status).toBe(200);
+    });
   });
 
   describe('alerts', () => {
@@ -291,6 +334,72 @@ describe.each(STORE_KINDS)('alert executor (%s)', (kind) => {
       expect(yard.buckets.map((b) => [b.windows, b.maxFaces])).toEqual([[1, 6]]);
       const bad = await t.api('GET', '/api/v1/devices/al-cam/faces?bucket=1ms');
       expect(bad.status).toBe(400);
+    });
+  });
+
+  describe('a deleted device (issue 17, finding 10)', () => {
+    it('leaves no retained alert behind for later subscribers, and its firing alerts resolved', async () => {
+      const token = await t.enroll('gone-cam', 'jetson-xavier-nx');
+      const gone = await connectClient(t.mqttUrl, { username: 'gone-cam', password: token });
+      expect(
+        (
+          await t.api('POST', '/api/v1/alert-rules', {
+            body: {
+              id: 'gone-crowd',
+              kind: 'faces_above',
+              threshold: 1,
+              selector: { deviceIds: ['gone-cam'] },
+            },
+          })
+        ).status,
+      ).toBe(201);
+      await gone.publishAsync(
+        topics.faces('gone-cam'),
+        JSON.stringify(facesMessage('gone-cam', 1, { min: 3, max: 3, last: 3, mean: 3 })),
+        { qos: 1 },
+      );
+      const alertTopic = topics.alert('gone-crowd', 'gone-cam');
+      let markerSeq = 1000;
+      /** What a subscriber arriving now gets retained on alertTopic (a face window of al-cam marks the end). */
+      const retainedNow = async (): Promise<string[]> => {
+        const { username, password } = (await (
+          await t.api('POST', '/api/v1/subscribers', { body: { name: `late-${Date.now()}` } })
+        ).json()) as { username: string; password: string };
+        const late = await connectClient(t.mqttUrl, { username, password });
+        try {
+          const got: string[] = [];
+          let marked = false;
+          late.on('message', (topic, payload) => {
+            if (topic === alertTopic && payload.length > 0) got.push(payload.toString());
+            if (topic === topics.faces('al-cam')) marked = true;
+          });
+          await late.subscribeAsync([alertTopic, topics.faces('al-cam')], { qos: 1 });
+          await cam.publishAsync(
+            topics.faces('al-cam'),
+            JSON.stringify(
+              facesMessage('al-cam', markerSeq++, { min: 0, max: 1, last: 1, mean: 0.5 }),
+            ),
+            { qos: 1 },
+          );
+          await waitFor(() => marked, 5000, 'the marker');
+          return got;
+        } finally {
+          await late.endAsync(true);
+        }
+      };
+      await waitFor(
+        async () => (await retainedNow()).length === 1,
+        5000,
+        'the retained firing alert',
+      );
+      await gone.endAsync(true);
+      expect((await t.api('DELETE', '/api/v1/devices/gone-cam')).status).toBe(200);
+      expect(await retainedNow()).toEqual([]);
+      const stored = (await (await t.api('GET', '/api/v1/alerts?deviceId=gone-cam')).json()) as {
+        alerts: { state: string }[];
+      };
+      expect(stored.alerts.map((a) => a.state)).toEqual(['resolved']);
+      expect((await t.api('DELETE', '/api/v1/alert-rules/gone-crowd')).status).toBe(200);
     });
   });
 });

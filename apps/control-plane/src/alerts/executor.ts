@@ -32,6 +32,7 @@ import {
   type Tracker,
   unknownCamera,
 } from './rules.js';
+import { postWebhook, type WebhookPolicy } from './webhook.js';
 
 type Severity = (typeof SEVERITIES)[number];
 
@@ -56,8 +57,10 @@ export interface AlertExecutorOptions {
   broker: Broker;
   log: Logger;
   now?: () => number;
-  /** Webhook delivery; defaults to fetch. */
+  /** Webhook delivery; defaults to postWebhook under `webhooks`. */
   post?: (url: string, body: string) => Promise<void>;
+  /** Which webhook hosts may be posted to (internal addresses are not, unless listed). */
+  webhooks?: WebhookPolicy;
   /** Where alerts are announced as they fire and resolve (the dashboard's live feed). */
   events?: EventBus;
 }
@@ -107,16 +110,6 @@ function matches(selector: Selector, deviceId: string, info: DeviceInfo): boolea
   return true;
 }
 
-async function defaultPost(url: string, body: string): Promise<void> {
-  const res = await fetch(url, {
-    method: 'POST',
-    headers: { 'content-type': 'application/json' },
-    body,
-    signal: AbortSignal.timeout(5000),
-  });
-  if (!res.ok) throw new Error(`webhook answered ${res.status}`);
-}
-
 /**
  * Keeps what is known of each device, evaluates the rules after every ingest commit and on a
  * clock tick, and on each transition stores the alert, publishes it retained to
@@ -125,7 +118,8 @@ async function defaultPost(url: string, body: string): Promise<void> {
 export async function createAlertExecutor(options: AlertExecutorOptions) {
   const { store, broker, log } = options;
   const now = options.now ?? Date.now;
-  const post = options.post ?? defaultPost;
+  const webhooks = options.webhooks ?? { allowHosts: [] };
+  const post = options.post ?? ((url: string, body: string) => postWebhook(url, body, webhooks));
   const facts = new Map<string, DeviceFacts>();
   const info = new Map<string, DeviceInfo>();
   /** By `rule \0 device \0 camera` (camera empty for device-wide rules). */

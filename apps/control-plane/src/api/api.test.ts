@@ -1,5 +1,7 @@
 import { createHash, createPublicKey, verify } from 'node:crypto';
+import { existsSync } from 'node:fs';
 import { Agent, request } from 'node:http';
+import { join } from 'node:path';
 import { engineSigningPayload } from '@facefleet/protocol';
 import { STORE_KINDS } from '@facefleet/store/testing';
 import { startControlPlane } from '@facefleet/test-support';
@@ -53,7 +55,7 @@ describe.each(STORE_KINDS)('API (%s)', (kind) => {
         ['cam-1'],
       );
       if (!row) throw new Error('the device row is missing');
-      expect(row.token_hash).toMatch(/^scrypt\$/);
+      expect(row.token_hash).toMatch(/^hmac-sha256\$[0-9a-f]{8}\$[\w-]{43}$/);
       expect(row.token_hash).not.toContain(body.token);
     });
 
@@ -146,7 +148,7 @@ describe.each(STORE_KINDS)('API (%s)', (kind) => {
       expect(failures.get({ reason: 'missing_token' })).toBe(before.missing_token! + 1);
       expect(failures.get({ reason: 'invalid_token' })).toBe(before.invalid_token! + 2);
       expect(failures.get({ reason: 'forbidden' })).toBe(before.forbidden! + 1);
-      const text = await (await t.api('GET', '/metrics', { token: null })).text();
+      const text = await (await t.api('GET', '/metrics')).text();
       expect(text).toMatch(/facefleet_http_auth_failures_total\{reason="forbidden"\} [1-9]/);
     });
 
@@ -235,9 +237,22 @@ describe.each(STORE_KINDS)('API (%s)', (kind) => {
       ).toBe(true);
     });
 
-    it('serves the blob to its device class with Range support', async () => {
+    it('serves the blob to the device it is assigned to, with Range support; no other device gets it (issue 17, finding 15)', async () => {
       const token = await t.enroll('nx-dl', 'jetson-xavier-nx');
       const basic = `Basic ${Buffer.from(`nx-dl:${token}`).toString('base64')}`;
+      // before it is assigned, not even a device of its class downloads it
+      expect(
+        (
+          await t.api('GET', `/api/v1/engines/${engineId}/blob`, {
+            token: null,
+            headers: { authorization: basic },
+          })
+        ).status,
+      ).toBe(403);
+      const rollout = await t.api('POST', '/api/v1/rollouts', {
+        body: { engineId, selector: { deviceIds: ['nx-dl'] }, canaryShare: 0 },
+      });
+      expect(rollout.status).toBe(201);
       const whole = await t.api('GET', `/api/v1/engines/${engineId}/blob`, {
         token: null,
         headers: { authorization: basic },
@@ -270,16 +285,21 @@ describe.each(STORE_KINDS)('API (%s)', (kind) => {
           })
         ).status,
       ).toBe(401);
-      const nanoToken = await t.enroll('nano-dl', 'jetson-nano');
-      const nano = `Basic ${Buffer.from(`nano-dl:${nanoToken}`).toString('base64')}`;
-      expect(
-        (
-          await t.api('GET', `/api/v1/engines/${engineId}/blob`, {
-            token: null,
-            headers: { authorization: nano },
-          })
-        ).status,
-      ).toBe(403);
+      for (const [id, cls] of [
+        ['nano-dl', 'jetson-nano'],
+        ['nx-other', 'jetson-xavier-nx'],
+      ] as const) {
+        const other = `Basic ${Buffer.from(`${id}:${await t.enroll(id, cls)}`).toString('base64')}`;
+        expect(
+          (
+            await t.api('GET', `/api/v1/engines/${engineId}/blob`, {
+              token: null,
+              headers: { authorization: other },
+            })
+          ).status,
+          id,
+        ).toBe(403);
+      }
     });
 
     it('records the DLA core an engine asks for in its signed manifest; refuses one for a class without DLA', async () => {
@@ -322,11 +342,15 @@ describe.each(STORE_KINDS)('API (%s)', (kind) => {
       }
     });
 
-    it('refuses path traversal in engine names and ids', async () => {
+    it('refuses path traversal, look-alike and direction-changing characters in engine names and ids (issue 17, finding 15)', async () => {
       for (const [field, value] of [
         ['name', '../../etc/passwd'],
         ['name', 'a\\b'],
         ['id', '../x'],
+        ['name', 'f\u0430cenet'], // Cyrillic а
+        ['name', 'facenet\u202egpj.exe'], // right-to-left override
+        ['name', 'face\u200bnet'], // zero-width space
+        ['name', 'ｆacenet'], // fullwidth f
       ] as const) {
         const res = await t.api('POST', `/api/v1/engines?${engineQuery({ [field]: value })}`, {
           body: new Uint8Array([1, 2, 3]),
@@ -349,6 +373,50 @@ describe.each(STORE_KINDS)('API (%s)', (kind) => {
           engines: unknown[];
         };
         expect(list.engines).toHaveLength(0);
+      } finally {
+        await small.close();
+      }
+    });
+    it('holds uploads to a quota of all engines, and deletes engines nothing needs, with their file (issue 17, finding 9)', async () => {
+      const small = await startTestServer(['--engine-quota-bytes', '250000'], { store: kind });
+      try {
+        const upload = (id: string, fill: number) =>
+          small.api('POST', `/api/v1/engines?${engineQuery({ id })}`, {
+            body: new Uint8Array(100_000).fill(fill),
+            headers: { 'content-type': 'application/octet-stream' },
+          });
+        const usage = async () =>
+          (
+            (await (await small.api('GET', '/api/v1/engines')).json()) as {
+              usage: { usedBytes: number; quotaBytes: number };
+            }
+          ).usage;
+        expect((await upload('q-a', 1)).status).toBe(201);
+        const b = (await (await upload('q-b', 2)).json()) as { engine: { sha256: string } };
+        expect(await usage()).toEqual({ usedBytes: 200_000, quotaBytes: 250_000 });
+        const over = await upload('q-c', 3);
+        expect(over.status).toBe(413);
+        expect(((await over.json()) as ErrorBody).error.message).toMatch(/quota of 250000 bytes/);
+        expect((await usage()).usedBytes).toBe(200_000);
+        // in use by a rollout under way: kept, and the answer says by what
+        await small.enroll('q-dev', 'jetson-xavier-nx');
+        const ro = await small.api('POST', '/api/v1/rollouts', {
+          body: { id: 'ro-q', engineId: 'q-a', selector: { deviceIds: ['q-dev'] }, canaryShare: 0 },
+        });
+        expect(ro.status).toBe(201);
+        const busy = await small.api('DELETE', '/api/v1/engines/q-a');
+        expect(busy.status).toBe(409);
+        expect(((await busy.json()) as ErrorBody).error.message).toMatch(/ro-q/);
+        expect(
+          (await small.api('DELETE', '/api/v1/engines/q-b', { token: await small.token('viewer') }))
+            .status,
+        ).toBe(403);
+        expect((await small.api('DELETE', '/api/v1/engines/q-b')).status).toBe(200);
+        expect(existsSync(join(small.dataDir, 'engines', b.engine.sha256))).toBe(false);
+        expect((await small.api('GET', '/api/v1/engines/q-b')).status).toBe(404);
+        expect((await small.api('DELETE', '/api/v1/engines/q-b')).status).toBe(404);
+        expect((await usage()).usedBytes).toBe(100_000);
+        expect((await upload('q-c', 3)).status).toBe(201);
       } finally {
         await small.close();
       }
@@ -414,7 +482,13 @@ describe.each(STORE_KINDS)('API (%s)', (kind) => {
     it('a client still sending an oversize body gets its 413, every time (the server reads the rest before it closes)', async () => {
       // The built server in a process of its own: in this process the race does not show.
       const cp = await startControlPlane({
-        args: ['--store', kind === 'sqlite' ? ':memory:' : t.store],
+        // (on PostgreSQL it shares t's store: and t's token key, as instances sharing a store must)
+        args: [
+          '--store',
+          kind === 'sqlite' ? ':memory:' : t.store,
+          '--token-key-file',
+          join(t.dataDir, 'token-key'),
+        ],
       });
       try {
         const body = Buffer.alloc(9 * 1024 * 1024, 0x61);
@@ -554,7 +628,7 @@ describe.each(STORE_KINDS)('API (%s)', (kind) => {
       expect(
         ((await (await t.api('GET', '/healthz', { token: null })).json()) as { ok: boolean }).ok,
       ).toBe(true);
-      const text = await (await t.api('GET', '/metrics', { token: null })).text();
+      const text = await (await t.api('GET', '/metrics')).text();
       expect(text).toContain('# TYPE facefleet_ingest_batch_commit_seconds histogram');
       expect(text).toMatch(/facefleet_connected_devices \d+/);
     });

@@ -7,11 +7,12 @@ import { ApiError } from '../errors.js';
 import { authenticateRequest, authenticateSession } from './authenticate.js';
 import { dashboardRoutes } from './dashboard.js';
 import type { AppDeps } from './deps.js';
-import type { Env } from './http.js';
+import { clientAddress, type Env, requireRole } from './http.js';
 import { lingerOnClose } from './linger.js';
 import { DOCS_HTML, openApiDocument } from './openapi.js';
 import { adminRoutes } from './routes/admin.js';
 import { alertRoutes } from './routes/alerts.js';
+import { certificateRoutes } from './routes/certificates.js';
 import { deviceRoutes } from './routes/devices.js';
 import { engineRoutes } from './routes/engines.js';
 import { fleetRoutes } from './routes/fleet.js';
@@ -25,6 +26,8 @@ export type { AppDeps } from './deps.js';
 
 export const API_VERSION = '0.1.0';
 const SAFE_METHODS = new Set(['GET', 'HEAD', 'OPTIONS']);
+/** The largest body read from a request that has not authenticated (sign-in's is ~100 bytes). */
+export const ANONYMOUS_BODY_BYTES = 16 * 1024;
 /**
  * The HTTP API as a Hono app, with no port of its own (tests call `app.request()`). Each route
  * module is a sub-app mounted here; their route types compose into the returned app's type
@@ -60,9 +63,10 @@ export function createApp(deps: AppDeps) {
     return c.json(error.body, error.status);
   });
 
-  app.use('/api/*', async (c, next) => {
+  app.use('*', async (c, next) => {
+    if (!c.req.path.startsWith('/api/') && c.req.path !== '/metrics') return next();
     const header = c.req.header('authorization');
-    let principal = await authenticateRequest(header, deps);
+    let principal = await authenticateRequest(header, deps, clientAddress(c));
     if (!header) {
       const cookie = getCookie(c, SESSION_COOKIE);
       principal = cookie ? await authenticateSession(cookie, deps) : undefined;
@@ -79,15 +83,25 @@ export function createApp(deps: AppDeps) {
     await next();
   });
   // Bodies are read whole (JSON): cap them. Engine uploads stream to disk under their own limit.
-  const limitBody = bodyLimit({
-    maxSize: deps.maxBodyBytes,
-    onError: () => {
-      throw new ApiError('too_large', `request body larger than ${deps.maxBodyBytes} bytes`);
-    },
+  // Before a caller has proved who it is (sign-in, or a route that will answer 401), a body is
+  // read only up to ANONYMOUS_BODY_BYTES: nobody makes the server parse megabytes unsigned in.
+  // HTTP ingest is anonymous but signed: its body is read whole to check the signature.
+  const limit = (maxSize: number) =>
+    bodyLimit({
+      maxSize,
+      onError: () => {
+        throw new ApiError('too_large', `request body larger than ${maxSize} bytes`);
+      },
+    });
+  const limitBody = limit(deps.maxBodyBytes);
+  const limitAnonymous = limit(ANONYMOUS_BODY_BYTES);
+  app.use('/api/*', (c, next) => {
+    if (c.req.method === 'POST' && c.req.path === '/api/v1/engines') return next();
+    if (c.get('principal') === undefined && c.req.path !== '/api/v1/ingest') {
+      return limitAnonymous(c, next);
+    }
+    return limitBody(c, next);
   });
-  app.use('/api/*', (c, next) =>
-    c.req.method === 'POST' && c.req.path === '/api/v1/engines' ? next() : limitBody(c, next),
-  );
 
   const api = app
     .get('/healthz', async (c) => {
@@ -98,10 +112,16 @@ export function createApp(deps: AppDeps) {
       };
       return c.json(health);
     })
-    .get('/metrics', async (c) =>
-      c.text(await deps.telemetry.collect(), 200, { 'content-type': 'text/plain; version=0.0.4' }),
-    )
+    // Not public: the figures tell who is connected and how the server copes (a viewer token, as
+    // Prometheus's `authorization` setting sends it).
+    .get('/metrics', async (c) => {
+      requireRole(c, 'viewer');
+      return c.text(await deps.telemetry.collect(), 200, {
+        'content-type': 'text/plain; version=0.0.4',
+      });
+    })
     .route('/api/v1', deviceRoutes(deps))
+    .route('/api/v1', certificateRoutes(deps))
     .route('/api/v1', engineRoutes(deps))
     .route('/api/v1', rolloutRoutes(deps))
     .route('/api/v1', alertRoutes(deps))

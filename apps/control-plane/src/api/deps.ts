@@ -1,7 +1,8 @@
 import type { Store } from '@facefleet/store';
 import type { Logger } from 'pino';
 import type { ApiTokens } from '../auth/api-tokens.js';
-import type { VerifiedCache } from '../auth/secrets.js';
+import type { LoginThrottle } from '../auth/login-throttle.js';
+import type { Secrets } from '../auth/secrets.js';
 import type { Sessions } from '../auth/sessions.js';
 import type { Broker } from '../broker/types.js';
 import type { BlobStore } from '../engines/blob-store.js';
@@ -10,6 +11,7 @@ import type { Ingest } from '../ingest/ingest.js';
 import type { LiveHub } from '../live/hub.js';
 import type { RolloutExecutor } from '../rollouts/executor.js';
 import type { AlertRuleService } from '../services/alert-rules.js';
+import type { CertificateService } from '../services/certificates.js';
 import type { DeviceService } from '../services/devices.js';
 import type { EngineService } from '../services/engines.js';
 import type { SubscriberService } from '../services/subscribers.js';
@@ -29,11 +31,16 @@ export interface AppDeps {
   blobs: BlobStore;
   fleetKey: FleetKey;
   tokens: ApiTokens;
-  cache: VerifiedCache;
+  /** Device tokens are checked with it (engine downloads authenticate with Basic). */
+  secrets: Secrets;
+  /** Failed logins per client address (shared with the embedded broker). */
+  throttle: LoginThrottle;
   devices: DeviceService;
   engines: EngineService;
   subscribers: SubscriberService;
   alertRules: AlertRuleService;
+  /** Device certificates (TLS logins): enrolled and revoked through the API. */
+  certificates: CertificateService;
   rollouts: RolloutExecutor;
   /** Device messages forwarded over HTTP (routes/ingest.ts) go through the same ingest. */
   ingest: Ingest;
@@ -48,6 +55,8 @@ export interface AppDeps {
   sessions: Sessions;
   /** The live (SSE) connections. */
   hub: LiveHub;
+  /** An event stream's credentials are checked again before it sends, once this many ms old. */
+  liveRecheckMs: number;
   /** The dashboard's built files, served at `/`. */
   dashboard: DashboardAssets;
   /** Extra health facts for /healthz (ingest queue, broker mode). */

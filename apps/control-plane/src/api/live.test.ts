@@ -102,7 +102,7 @@ describe.each(STORE_KINDS)('live (%s)', (kind) => {
       const { res, cookie } = await signIn(viewer);
       expect(res.status).toBe(200);
       const setCookie = res.headers.get('set-cookie') ?? '';
-      expect(setCookie).toMatch(/^ff_session=v1\.[0-9a-f]{16}\.\d+\.[\w-]{43};/);
+      expect(setCookie).toMatch(/^ff_session=v2\.[0-9a-f]{32}\.[0-9a-f]{16}\.\d+\.[\w-]{43};/);
       expect(setCookie).toContain('HttpOnly');
       expect(setCookie).toContain('SameSite=Strict');
       expect(setCookie).toContain('Path=/');

@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import type { Store } from '@facefleet/store';
-import { hashSecret, newSecret, type VerifiedCache } from './secrets.js';
+import { newSecret, type Secrets } from './secrets.js';
 
 export const ROLES = ['viewer', 'operator', 'admin'] as const;
 export type Role = (typeof ROLES)[number];
@@ -11,10 +11,10 @@ export function roleAllows(role: Role, needed: Role): boolean {
 }
 
 /**
- * Operator API tokens: `ff_<id>_<secret>`. The id finds the row; the secret is checked against
- * its scrypt hash (verified secrets are cached, so a dashboard polling every second costs a sha256).
+ * Operator API tokens: `ff_<id>_<secret>`. The id finds the row; the secret is checked against its
+ * keyed hash (auth/secrets.ts); an old scrypt hash is replaced by the keyed one when it verifies.
  */
-export function createApiTokens(store: Store, cache: VerifiedCache) {
+export function createApiTokens(store: Store, secrets: Secrets) {
   return {
     async create(role: Role, name: string): Promise<{ id: string; token: string }> {
       const id = randomBytes(8).toString('hex');
@@ -23,7 +23,7 @@ export function createApiTokens(store: Store, cache: VerifiedCache) {
         id,
         name,
         role,
-        hash: await hashSecret(secret),
+        hash: secrets.hash(secret),
         createdAt: Date.now(),
       });
       return { id, token: `ff_${id}_${secret}` };
@@ -33,10 +33,10 @@ export function createApiTokens(store: Store, cache: VerifiedCache) {
       if (!m) return undefined;
       const [, id, secret] = m as unknown as [string, string, string];
       const row = await store.credentials.apiToken(id);
-      if (!row) return undefined;
-      return (await cache.verify(`api:${id}`, secret, row.hash))
-        ? { id, role: row.role as Role, name: row.name }
-        : undefined;
+      const verdict = await secrets.verify(secret, row?.hash);
+      if (!row || !verdict.ok) return undefined;
+      if (verdict.rehash) await store.credentials.upgradeApiTokenHash(id, row.hash, verdict.rehash);
+      return { id, role: row.role as Role, name: row.name };
     },
     /** The role and name of a token id (sessions look their token up on every request). */
     async find(id: string): Promise<{ role: Role; name: string } | undefined> {
@@ -46,10 +46,7 @@ export function createApiTokens(store: Store, cache: VerifiedCache) {
         : undefined;
     },
     list: () => store.credentials.apiTokens(),
-    async revoke(id: string): Promise<boolean> {
-      cache.forget(`api:${id}`);
-      return store.credentials.deleteApiToken(id);
-    },
+    revoke: (id: string) => store.credentials.deleteApiToken(id),
     count: () => store.credentials.countApiTokens(),
   };
 }

@@ -1,20 +1,29 @@
-import { createHash, randomBytes, scrypt, timingSafeEqual } from 'node:crypto';
+import { createHmac, randomBytes, scrypt, timingSafeEqual } from 'node:crypto';
+import { existsSync, readFileSync } from 'node:fs';
+import { writeFileOnce } from '../private-files.js';
 
 /**
- * Tokens are random secrets shown once; only their scrypt hash is stored, as
- * `scrypt$N$r$p$salt$hash` (base64url), so the cost can be changed later without breaking old hashes.
+ * Tokens (device tokens, API tokens, subscriber passwords) are random secrets shown once; only a
+ * hash of each is stored. Every one is 256 random bits made by newSecret(), never a human password,
+ * so no work factor is needed against guessing: the usual practice for such tokens is a fast keyed
+ * hash. Stored as `hmac-sha256$<key id>$<base64url of HMAC-SHA256(key, token)>`, the key being 32
+ * random bytes in a file of the data directory (`auth.tokenKeyFile`, made on first start) and the
+ * key id a short digest of it. A database that leaks without that file gives nothing to check a
+ * token against. Instances sharing a store must share the file (as they share the session key): a
+ * hash made under another key is refused with an error that says so (`foreignKey`), never taken
+ * for a wrong token silently.
  *
- * Every secret here is 256 random bits made by newSecret(), never a human password: no work factor
- * is needed against guessing, only a one-way function so a leaked database yields no usable token.
- * The cost therefore guards the broker instead: every device's first MQTT login after a control-plane
- * restart pays one scrypt. Measured on the 2-core dev machine (node -e scryptSync, r=8, p=1):
- * N=16384 took 242 ms, N=1024 16 ms — 10,000 devices reconnecting would cost 40 CPU-minutes at the
- * interactive-password setting against 2.7 at this one.
+ * Before, every hash was scrypt (`scrypt$N$r$p$salt$hash`): every login after a restart paid one
+ * (10,000 devices reconnecting took 10–13 s here against Mosquitto's 1.2 s). Such hashes still
+ * verify; `verify` says when one did, with the keyed hash to store instead (the callers store it
+ * only if the row still holds the old hash), so each token pays scrypt once more at most.
  */
-const N = 1024;
-const R = 8;
-const P = 1;
-const KEYLEN = 32;
+export const KEYED_SCHEME = 'hmac-sha256';
+
+/** A fresh random token: 32 bytes, base64url. */
+export function newSecret(): string {
+  return randomBytes(32).toString('base64url');
+}
 
 function scryptAsync(
   secret: string,
@@ -24,66 +33,100 @@ function scryptAsync(
   p: number,
 ): Promise<Buffer> {
   return new Promise((resolve, reject) => {
-    scrypt(secret, salt, KEYLEN, { N: n, r, p, maxmem: 256 * n * r + 1024 * 1024 }, (err, key) =>
+    scrypt(secret, salt, 32, { N: n, r, p, maxmem: 256 * n * r + 1024 * 1024 }, (err, key) =>
       err ? reject(err) : resolve(key),
     );
   });
 }
 
-/** A fresh random token: 32 bytes, base64url. */
-export function newSecret(): string {
-  return randomBytes(32).toString('base64url');
-}
-
-export async function hashSecret(secret: string): Promise<string> {
+/** An scrypt hash as earlier versions stored them (tests and the bench make old databases with it). */
+export async function legacyScryptHash(secret: string): Promise<string> {
   const salt = randomBytes(16);
-  const key = await scryptAsync(secret, salt, N, R, P);
-  return ['scrypt', N, R, P, salt.toString('base64url'), key.toString('base64url')].join('$');
+  const key = await scryptAsync(secret, salt, 1024, 8, 1);
+  return ['scrypt', 1024, 8, 1, salt.toString('base64url'), key.toString('base64url')].join('$');
 }
 
-/** Whether `secret` matches a hash made by hashSecret; false for anything malformed. */
-export async function verifySecret(secret: string, stored: string): Promise<boolean> {
-  const [scheme, n, r, p, salt, hash] = stored.split('$');
-  if (scheme !== 'scrypt' || !n || !r || !p || !salt || !hash) return false;
+/** Whether `secret` matches an scrypt hash of earlier versions; false for anything malformed. */
+async function verifyScrypt(secret: string, stored: string): Promise<boolean> {
+  const [, n, r, p, salt, hash] = stored.split('$');
+  if (!n || !r || !p || !salt || !hash) return false;
+  const N = Number(n);
+  const R = Number(r);
+  const P = Number(p);
+  // a stored hash is ours, but bound what one could make the server spend
+  if (!(N >= 2 && N <= 1 << 16 && R >= 1 && R <= 32 && P >= 1 && P <= 16)) return false;
   const expected = Buffer.from(hash, 'base64url');
-  const key = await scryptAsync(
-    secret,
-    Buffer.from(salt, 'base64url'),
-    Number(n),
-    Number(r),
-    Number(p),
-  );
+  const key = await scryptAsync(secret, Buffer.from(salt, 'base64url'), N, R, P);
   return key.length === expected.length && timingSafeEqual(key, expected);
 }
 
+/** What a check of a secret against a stored hash found. */
+export interface Verdict {
+  ok: boolean;
+  /** The secret matched an old scrypt hash: store this keyed hash in its place. */
+  rehash: string | null;
+  /** The stored hash was made under another token key (instances not sharing auth.tokenKeyFile). */
+  foreignKey: boolean;
+}
+
 /**
- * Remembers secrets already verified against a given stored hash, as a fast sha256 digest, so a
- * reconnect storm of 10,000 devices costs 10,000 sha256s, not 10,000 scrypts. An entry is bound to
- * the stored hash it was checked against: re-enrolling a device (a new hash) invalidates it.
+ * Hashes and checks tokens with the keyed hash (see above). `onForeignKey` hears of every hash
+ * found made under another key (the server logs it: a misconfiguration, not a wrong token).
  */
-export function createVerifiedCache(maxEntries = 100_000) {
-  const entries = new Map<string, { storedHash: string; digest: string }>();
-  const digest = (secret: string) => createHash('sha256').update(secret).digest('base64url');
+export function createSecrets(key: Buffer, onForeignKey: () => void = () => {}) {
+  if (key.length < 32) throw new Error('the token hash key must be at least 32 bytes');
+  const digest = (secret: string) => createHmac('sha256', key).update(secret).digest();
+  const keyId = createHmac('sha256', key)
+    .update('facefleet token key id')
+    .digest('hex')
+    .slice(0, 8);
+  const prefix = `${KEYED_SCHEME}$${keyId}$`;
+  const hash = (secret: string) => `${prefix}${digest(secret).toString('base64url')}`;
+  /** What a check of an unknown login is compared with: the same work as a known one. */
+  const nobody = hash(newSecret());
+  const no = (foreignKey = false): Verdict => ({ ok: false, rehash: null, foreignKey });
   return {
-    async verify(key: string, secret: string, storedHash: string): Promise<boolean> {
-      const hit = entries.get(key);
-      const d = digest(secret);
-      if (hit && hit.storedHash === storedHash) {
-        if (hit.digest === d) return true;
+    hash,
+    keyId,
+    /**
+     * Whether `secret` matches `stored`. `stored` undefined (no such device, token or subscriber)
+     * does the same work as a known one and fails, so the answer's timing does not tell which ids
+     * exist.
+     */
+    async verify(secret: string, stored: string | undefined): Promise<Verdict> {
+      const text = stored ?? nobody;
+      if (text.startsWith(prefix)) {
+        const expected = Buffer.from(text.slice(prefix.length), 'base64url');
+        const got = digest(secret);
+        const ok = got.length === expected.length && timingSafeEqual(got, expected);
+        return ok && stored !== undefined ? { ok: true, rehash: null, foreignKey: false } : no();
       }
-      const ok = await verifySecret(secret, storedHash);
-      if (ok) {
-        if (entries.size >= maxEntries) {
-          const oldest = entries.keys().next().value;
-          if (oldest !== undefined) entries.delete(oldest);
-        }
-        entries.set(key, { storedHash, digest: d });
+      if (text.startsWith(`${KEYED_SCHEME}$`)) {
+        onForeignKey();
+        return no(true);
       }
-      return ok;
-    },
-    forget(key: string): void {
-      entries.delete(key);
+      if (text.startsWith('scrypt$') && (await verifyScrypt(secret, text))) {
+        return { ok: true, rehash: hash(secret), foreignKey: false };
+      }
+      return no();
     },
   };
 }
-export type VerifiedCache = ReturnType<typeof createVerifiedCache>;
+export type Secrets = ReturnType<typeof createSecrets>;
+
+/**
+ * Loads a 32-byte key kept as hex in `file` (the session-cookie key, the token hash key), creating
+ * it 0600 in a 0700 folder on first start (writeFileOnce: instances sharing the folder that start
+ * together end with one key).
+ */
+export function loadOrCreateKey(file: string, what: string): Buffer {
+  if (existsSync(file)) {
+    const key = Buffer.from(readFileSync(file, 'utf8').trim(), 'hex');
+    if (key.length !== 32) throw new Error(`${file}: ${what} must be 64 hex characters`);
+    return key;
+  }
+  const key = randomBytes(32);
+  // another instance sharing the folder made one first: theirs it is
+  if (!writeFileOnce(file, `${key.toString('hex')}\n`)) return loadOrCreateKey(file, what);
+  return key;
+}

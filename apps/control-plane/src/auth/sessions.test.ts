@@ -12,7 +12,15 @@ describe('dashboard sessions', () => {
     const sessions = createSessions({ key, ttlS: 60, now: () => now });
     const { value, expiresAt } = sessions.issue('0123456789abcdef');
     expect(expiresAt).toBe(1_060_000);
-    expect(sessions.verify(value)).toEqual({ tokenId: '0123456789abcdef', expiresAt });
+    expect(sessions.verify(value)).toEqual({
+      sessionId: expect.stringMatching(/^[0-9a-f]{32}$/),
+      tokenId: '0123456789abcdef',
+      expiresAt,
+    });
+    // every sign-in is a session of its own (signing one out leaves the others)
+    expect(sessions.verify(sessions.issue('0123456789abcdef').value)?.sessionId).not.toBe(
+      sessions.verify(value)?.sessionId,
+    );
     now = 1_059_999;
     expect(sessions.verify(value)).toBeDefined();
     now = 1_060_000;
@@ -22,11 +30,12 @@ describe('dashboard sessions', () => {
   it('refuses a cookie whose expiry or token id was edited, or that another key signed', () => {
     const sessions = createSessions({ key, ttlS: 60 });
     const { value } = sessions.issue('0123456789abcdef');
-    const [v, id, exp, mac] = value.split('.');
+    const [v, sid, id, exp, mac] = value.split('.');
     expect(
-      sessions.verify([v, id, String(Number(exp) + 3_600_000), mac].join('.')),
+      sessions.verify([v, sid, id, String(Number(exp) + 3_600_000), mac].join('.')),
     ).toBeUndefined();
-    expect(sessions.verify([v, 'fedcba9876543210', exp, mac].join('.'))).toBeUndefined();
+    expect(sessions.verify([v, sid, 'fedcba9876543210', exp, mac].join('.'))).toBeUndefined();
+    expect(sessions.verify([v, 'f'.repeat(32), id, exp, mac].join('.'))).toBeUndefined();
     const other = createSessions({ key: Buffer.alloc(32, 8), ttlS: 60 });
     expect(other.verify(value)).toBeUndefined();
     expect(sessions.verify('')).toBeUndefined();

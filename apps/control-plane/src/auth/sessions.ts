@@ -1,22 +1,16 @@
 import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
-import {
-  chmodSync,
-  existsSync,
-  linkSync,
-  mkdirSync,
-  readFileSync,
-  rmSync,
-  writeFileSync,
-} from 'node:fs';
-import { dirname } from 'node:path';
+import { loadOrCreateKey } from './secrets.js';
 
 /**
  * Browser sessions for the dashboard. A browser cannot put an Authorization header on an
  * EventSource, so the dashboard signs in once with an API token (`POST /api/v1/session`) and gets
- * an HttpOnly, SameSite=Strict cookie holding `v1.<tokenId>.<expiresAt>.<hmac>`: the id of the API
- * token it proved, when the session ends, and an HMAC-SHA256 of both under a key kept in the data
- * directory. The cookie holds no secret of the token itself; each request looks the token id up, so
- * revoking the API token ends its sessions at once, and its role is always the token's current one.
+ * an HttpOnly, SameSite=Strict cookie holding `v2.<sessionId>.<tokenId>.<expiresAt>.<hmac>`: a random
+ * id of this sign-in, the id of the API token it proved, when the session ends, and an HMAC-SHA256
+ * of them under a key kept in the data directory. The cookie holds no secret of the token itself;
+ * each request looks the token id up, so revoking the API token ends its sessions at once, and its
+ * role is always the token's current one. Signing out records the session id as revoked in the
+ * store until the session would have expired, so the cookie stops working everywhere at once (on
+ * every instance sharing the store), not only in the browser that deleted it.
  */
 
 export const SESSION_COOKIE = 'ff_session';
@@ -28,6 +22,8 @@ export const SESSION_COOKIE = 'ff_session';
 export const CSRF_HEADER = 'x-facefleet-request';
 
 export interface SessionClaims {
+  /** This sign-in's id (what signing out revokes). */
+  sessionId: string;
   tokenId: string;
   expiresAt: number;
 }
@@ -44,21 +40,31 @@ export function createSessions(options: SessionsOptions) {
   const mac = (body: string) => createHmac('sha256', key).update(body).digest('base64url');
   return {
     ttlS,
-    issue(tokenId: string): { value: string; expiresAt: number } {
+    issue(tokenId: string): { value: string; sessionId: string; expiresAt: number } {
       const expiresAt = now() + ttlS * 1000;
-      const body = `v1.${tokenId}.${expiresAt}`;
-      return { value: `${body}.${mac(body)}`, expiresAt };
+      const sessionId = randomBytes(16).toString('hex');
+      const body = `v2.${sessionId}.${tokenId}.${expiresAt}`;
+      return { value: `${body}.${mac(body)}`, sessionId, expiresAt };
     },
-    /** The claims of a well-formed, correctly signed, unexpired cookie value; undefined otherwise. */
+    /**
+     * The claims of a well-formed, correctly signed, unexpired cookie value; undefined otherwise.
+     * (Whether it was signed out is the store's to say: authenticateSession asks it.)
+     */
     verify(value: string): SessionClaims | undefined {
-      const m = /^v1\.([0-9a-f]{16})\.(\d{1,16})\.([A-Za-z0-9_-]{43})$/.exec(value);
+      const m = /^v2\.([0-9a-f]{32})\.([0-9a-f]{16})\.(\d{1,16})\.([A-Za-z0-9_-]{43})$/.exec(value);
       if (!m) return undefined;
-      const [, tokenId, exp, signature] = m as unknown as [string, string, string, string];
-      const expected = Buffer.from(mac(`v1.${tokenId}.${exp}`));
+      const [, sessionId, tokenId, exp, signature] = m as unknown as [
+        string,
+        string,
+        string,
+        string,
+        string,
+      ];
+      const expected = Buffer.from(mac(`v2.${sessionId}.${tokenId}.${exp}`));
       const given = Buffer.from(signature);
       if (given.length !== expected.length || !timingSafeEqual(given, expected)) return undefined;
       const expiresAt = Number(exp);
-      return expiresAt > now() ? { tokenId, expiresAt } : undefined;
+      return expiresAt > now() ? { sessionId, tokenId, expiresAt } : undefined;
     },
   };
 }
@@ -66,24 +72,5 @@ export type Sessions = ReturnType<typeof createSessions>;
 
 /** Loads the 32-byte session key from `file`, creating it (0600, via a link) on first start. */
 export function loadOrCreateSessionKey(file: string): Buffer {
-  if (existsSync(file)) {
-    const key = Buffer.from(readFileSync(file, 'utf8').trim(), 'hex');
-    if (key.length !== 32) throw new Error(`${file}: session key must be 64 hex characters`);
-    return key;
-  }
-  mkdirSync(dirname(file), { recursive: true, mode: 0o700 });
-  const key = randomBytes(32);
-  const tmp = `${file}.${process.pid}.tmp`;
-  writeFileSync(tmp, `${key.toString('hex')}\n`, { mode: 0o600 });
-  chmodSync(tmp, 0o600);
-  // A link, not a rename: instances sharing the folder that start together end with one key.
-  try {
-    linkSync(tmp, file);
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
-    return loadOrCreateSessionKey(file);
-  } finally {
-    rmSync(tmp, { force: true });
-  }
-  return key;
+  return loadOrCreateKey(file, 'session key');
 }

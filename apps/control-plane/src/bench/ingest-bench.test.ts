@@ -77,6 +77,30 @@ describe('ingest-bench (the built benchmark)', () => {
     expect(r.stdout).not.toMatch(/^===|^BENCH_RESULT /m);
   });
 
+  it('runs to its result at a tiny size, with the TLS runs beside mosquitto over TLS', async () => {
+    requireBuilt(bench);
+    const run = startProcess(
+      process.execPath,
+      [bench, ...small, '--held-seconds', '1', '--tls', 'on', '--tls-held-seconds', '1'],
+      { name: 'ingest-bench' },
+    );
+    const { code } = await run.exited;
+    expect(code, run.tail()).toBe(0);
+    const line = run.lines.find((l) => l.startsWith('BENCH_RESULT ')) ?? '';
+    const { figures } = JSON.parse(line.slice('BENCH_RESULT '.length)) as {
+      figures: { name: string; value: number; baseline: { value: number } | null }[];
+    };
+    const figure = (name: string) => figures.find((f) => f.name === name);
+    // every device connected over TLS to each broker, and a connect time measured for both
+    expect(figure('3 devices over TLS: connected (facefleet)')).toMatchObject({
+      value: 3,
+      baseline: { value: 3 },
+    });
+    const connect = figure('3 devices over TLS: connect all');
+    expect(connect?.value).toBeGreaterThan(0);
+    expect(connect?.baseline?.value).toBeGreaterThan(0);
+  }, 120_000);
+
   it('its children end with it: SIGTERM during the facefleet run, kill -9 during the baseline (mosquitto, subscriber, load generator)', async () => {
     requireBuilt(bench);
     // SIGTERM while the control plane and the load generator run: it stops them, then exits 143

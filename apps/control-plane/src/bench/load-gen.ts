@@ -7,6 +7,7 @@
  * (test-support's wire client: mqtt.js spent several times the broker's CPU per message on the
  * client side, which made the generator, not the broker under test, what limited the peak).
  */
+import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { examples, topics } from '@facefleet/protocol';
 import { connectWire, type WireClient } from '@facefleet/test-support';
@@ -23,6 +24,8 @@ const { values } = parseArgs({
     /** QoS 1 publishes each device keeps in flight at peak: the agent's outbox default (32). */
     'peak-inflight': { type: 'string', default: '32' },
     'connect-concurrency': { type: 'string', default: '100' },
+    /** mqtts:// — the CA file the broker's certificate is checked against. */
+    ca: { type: 'string' },
   },
 });
 const url = new URL(values.url ?? 'mqtt://127.0.0.1:1883');
@@ -31,6 +34,8 @@ const heldS = Number(values['held-seconds']);
 const peakS = Number(values['peak-seconds']);
 const peakInflight = Number(values['peak-inflight']);
 const connectConcurrency = Number(values['connect-concurrency']);
+const secure = url.protocol === 'mqtts:';
+const tls = secure ? { ca: values.ca ? readFileSync(values.ca) : undefined } : undefined;
 
 interface Device {
   id: string;
@@ -73,7 +78,8 @@ async function connectAll(): Promise<Device[]> {
       const id = `${values.prefix}-${i}`;
       const client = await connectWire({
         host: url.hostname,
-        port: Number(url.port || 1883),
+        port: Number(url.port || (secure ? 8883 : 1883)),
+        ...(tls ? { tls } : {}),
         clientId: id,
         username: id,
         password: values.token ?? '',

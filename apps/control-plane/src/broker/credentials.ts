@@ -25,6 +25,12 @@ export interface BrokerCredentials {
   issue(login: BrokerLogin, secret: string): Promise<void>;
   /** The login is gone: the broker refuses it from now on and drops its open sessions. */
   revoke(login: BrokerLogin): Promise<void>;
+  /**
+   * Drops the login's open sessions, its credentials unchanged (a device certificate was revoked:
+   * those with other valid credentials log in again). Only a broker that checks logins against
+   * the database has it; an external broker checks certificates itself.
+   */
+  dropSessions?(login: BrokerLogin): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -49,6 +55,9 @@ export function embeddedCredentials(
     },
     async revoke(login) {
       drop(login, true);
+    },
+    async dropSessions(login) {
+      drop(login, false);
     },
     async close() {},
   };

@@ -1,4 +1,4 @@
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import {
@@ -153,11 +153,13 @@ describe('external mosquitto with logins managed through dynamic security', () =
   const clients: MqttClient[] = [];
   const tokens: Record<string, string> = {};
 
+  // The control plane's sessions (admin, publisher, ingest) over the shipped config's TLS listener,
+  // the broker checked against the fleet CA; devices and observers on the loopback listener.
   const start = () =>
     startTestServer(
       [
         '--broker',
-        mosquitto.url,
+        mosquitto.controlPlaneUrl,
         '--broker-admin',
         'dynsec',
         '--broker-admin-password',
@@ -218,11 +220,42 @@ describe('external mosquitto with logins managed through dynamic security', () =
   it('does not start with a wrong admin password, and says which login failed', async () => {
     await expect(
       startTestServer(
-        ['--broker', mosquitto.url, '--broker-admin', 'dynsec', '--broker-admin-password', 'wrong'],
+        [
+          '--broker',
+          mosquitto.controlPlaneUrl,
+          '--broker-admin',
+          'dynsec',
+          '--broker-admin-password',
+          'wrong',
+        ],
         // Inside this suite's directory: a start that fails leaves its files behind.
         { dataDir: join(dir, 'cp-refused') },
       ),
     ).rejects.toThrow(/dynamic-security admin admin: .*(Not authorized|Bad username or password)/i);
+  });
+
+  it("makes a login's username its client id (use_username_as_clientid): one device cannot knock another off by naming its client id (issue 17, finding 15)", async () => {
+    const a = await connectClient(mosquitto.url, {
+      username: 'cam-a',
+      password: tokens['cam-a'],
+      clientId: 'facefleet-agent-cam-a',
+    });
+    clients.push(a);
+    let aClosed = false;
+    a.once('close', () => {
+      aClosed = true;
+    });
+    const b = await connectClient(mosquitto.url, {
+      username: 'cam-b',
+      password: tokens['cam-b'],
+      clientId: 'facefleet-agent-cam-a',
+    });
+    clients.push(b);
+    // both stay: mosquitto gave cam-b the client id cam-b. A round trip through the broker
+    // shows a takeover would have happened by now (it is done before the CONNACK)
+    await a.subscribeAsync(topics.desired('cam-a'), { qos: 1 });
+    expect(aClosed).toBe(false);
+    expect(a.connected && b.connected).toBe(true);
   });
 
   it('gives an enrolled device a login for its own topics only', async () => {
@@ -256,6 +289,26 @@ describe('external mosquitto with logins managed through dynamic security', () =
     );
   });
 
+  it('devices log in over the shipped TLS listener, the broker checked against the fleet CA', async () => {
+    const over = (ca?: Buffer) =>
+      connectClient(mosquitto.tlsUrl, {
+        username: 'cam-b',
+        password: tokens['cam-b'],
+        clientId: 'cam-b',
+        ...(ca ? { ca } : {}),
+      });
+    const before = await stored('cam-b');
+    const c = await over(readFileSync(mosquitto.caFile));
+    clients.push(c);
+    await c.publishAsync(topics.faces('cam-b'), JSON.stringify(facesMessage('cam-b', 900)), {
+      qos: 1,
+    });
+    await waitFor(async () => (await stored('cam-b')) > before, 10_000, "cam-b's window over TLS");
+    await c.endAsync();
+    // a client that does not trust the broker's certificate (the system's CAs only) gets no session
+    await expect(over()).rejects.toThrow(/certificate|verify/i);
+  });
+
   it('gives read-only subscriber credentials alerts, face counts, status and metrics, and no device topic to publish', async () => {
     const res = await cp.api('POST', '/api/v1/subscribers', { body: { name: 'ha' } });
     expect(res.status).toBe(201);
@@ -270,7 +323,8 @@ describe('external mosquitto with logins managed through dynamic security', () =
     // An alert the control plane publishes (its role may) reaches the subscriber.
     const alert = new Promise<{ state: string; ruleId: string }>((resolve) =>
       sub.on('message', (topic, payload) => {
-        if (topic.startsWith('facefleet/v1/alerts/')) {
+        // (an empty payload clears the retained alert of a device deleted by another test)
+        if (topic.startsWith('facefleet/v1/alerts/') && payload.length > 0) {
           resolve(JSON.parse(payload.toString()) as { state: string; ruleId: string });
         }
       }),
@@ -360,7 +414,7 @@ describe('external mosquitto with logins managed through dynamic security', () =
 
   it('will not take over a broker login it did not create', async () => {
     const admin = await connectDynsecAdmin({
-      url: mosquitto.url,
+      url: mosquitto.controlPlaneUrl,
       ...mosquitto.admin,
       log: pino({ level: 'silent' }),
     });

@@ -201,6 +201,8 @@ export interface DynsecAdminOptions {
   url: string;
   username: string;
   password: string;
+  /** An `mqtts://` broker's CA, and a client certificate and key to present (PEM). */
+  tls?: { ca?: Buffer; cert?: Buffer; key?: Buffer };
   log: Logger;
   /** How long to wait for the plugin's answer before giving up (ms). */
   timeoutMs?: number;
@@ -224,6 +226,7 @@ export async function connectDynsecAdmin(options: DynsecAdminOptions) {
   const reconnectHandlers: (() => void)[] = [];
 
   const client: MqttClient = mqtt.connect(options.url, {
+    ...options.tls,
     username: options.username,
     password: options.password,
     clientId: `${prefix}-admin`,

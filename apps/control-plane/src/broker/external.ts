@@ -11,6 +11,8 @@ import type { Broker } from './types.js';
 export interface ExternalBrokerOptions {
   url: string;
   password: string | null;
+  /** An `mqtts://` broker's CA, and a client certificate and key to present (PEM). */
+  tls?: { ca?: Buffer; cert?: Buffer; key?: Buffer };
   /**
    * The base of this instance's stable client ids (`<base>-p` publishes; `<base>-i0…` ingest): the
    * broker keeps the ingest sessions, and the QoS 1 messages queued for them, across restarts.
@@ -49,6 +51,7 @@ export async function createExternalBroker(options: ExternalBrokerOptions): Prom
   const { ingest, telemetry, log } = options;
   const refusals = createLogLimiter(log);
   const connectOptions = (clientId: string, clean: boolean) => ({
+    ...options.tls,
     username: CONTROL_PLANE_USERNAME,
     ...(options.password ? { password: options.password } : {}),
     clientId,
@@ -142,7 +145,7 @@ export async function createExternalBroker(options: ExternalBrokerOptions): Prom
   );
 
   return {
-    ports: { mqtt: null, ws: null },
+    ports: { mqtt: null, ws: null, tls: null, wss: null },
     watch(topic, handler) {
       // On the publishing session: clean, so mqtt.js subscribes again after every reconnect.
       publisher.on('message', (t, payload) => {

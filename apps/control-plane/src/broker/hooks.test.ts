@@ -1,4 +1,4 @@
-import { Duplex } from 'node:stream';
+import { Duplex, Writable } from 'node:stream';
 import {
   agentClientId,
   facesMessage,
@@ -11,9 +11,10 @@ import type { IngestMessage } from '@facefleet/store';
 import { type IClientOptions, MqttClient } from 'mqtt';
 import { pino } from 'pino';
 import { afterEach, describe, expect, it } from 'vitest';
+import { createLoginThrottle } from '../auth/login-throttle.js';
 import { createTelemetry } from '../telemetry.js';
 import { grant, waitFor } from '../testing.js';
-import { type BrokerCore, createBrokerCore } from './embedded.js';
+import { type BrokerCore, type BrokerCoreOptions, createBrokerCore } from './embedded.js';
 
 /**
  * The broker's hooks (hooks.ts) and session registry (sessions.ts) through real MQTT clients,
@@ -73,7 +74,12 @@ afterEach(async () => {
   await Promise.all(cores.splice(0).map((c) => c.close()));
 });
 
-async function startBroker(): Promise<Harness> {
+/** What a test changes of the broker core's options. */
+type BrokerOverrides = Partial<
+  Pick<BrokerCoreOptions, 'ratePerSec' | 'rateBurst' | 'maxSessionsPerDevice' | 'throttle' | 'log'>
+>;
+
+async function startBroker(overrides: BrokerOverrides = {}): Promise<Harness> {
   const telemetry = createTelemetry();
   let paused: { start: () => void; answer: Promise<Principal | undefined> } | undefined;
   const h: Harness = {
@@ -120,8 +126,11 @@ async function startBroker(): Promise<Harness> {
     maxPacketBytes: 1024 * 1024,
     ratePerSec: 10_000,
     rateBurst: 10_000,
+    maxSessionsPerDevice: 2,
+    maxSessionsPerSubscriber: 16,
+    throttle: createLoginThrottle({ maxFailures: 1000, windowMs: 60_000 }),
     drainTimeoutMs: 1000,
-    async authenticate(username, password) {
+    async authenticate({ username, password }) {
       if (paused) {
         const { start, answer } = paused;
         paused = undefined;
@@ -143,6 +152,7 @@ async function startBroker(): Promise<Harness> {
     },
     telemetry,
     log: pino({ level: 'silent' }),
+    ...overrides,
   });
   cores.push(h.core);
   return h;
@@ -158,6 +168,9 @@ const closed = (c: MqttClient) => new Promise<void>((r) => c.once('close', () =>
 const devicesOpen = (h: Harness, n: number) =>
   waitFor(() => h.core.connectedDevices() === n, 5000, `${n} open device sessions`);
 const faces = (id: string, seq: number) => JSON.stringify(facesMessage(id, seq));
+/** The CONNACK code a login gets (undefined when it got in). */
+const codeOf = async (h: Harness, options: IClientOptions) =>
+  ((await h.connect(options).catch((e: unknown) => e)) as { code?: number }).code;
 
 describe('broker hooks over in-memory streams', () => {
   describe('authenticate', () => {
@@ -168,7 +181,7 @@ describe('broker hooks over in-memory streams', () => {
       expect(await refused({ username: 'cam-a', password: 'nope' })).toBe(4);
       expect(await refused({ username: 'cam-zz', password: 'secret-a' })).toBe(4);
       expect(await refused({})).toBe(4);
-      expect(h.telemetry.authFailures.get()).toBe(3);
+      expect(h.telemetry.authFailures.sum()).toBe(3);
       expect((await h.connect(login('cam-a'))).connected).toBe(true);
       await devicesOpen(h, 1);
     });
@@ -180,6 +193,98 @@ describe('broker hooks over in-memory streams', () => {
       await started;
       release(Promise.reject(new Error('store down')) as never);
       expect(((await connecting) as { code?: number }).code).toBe(3);
+    });
+  });
+
+  describe('limits (issue 17)', () => {
+    it('finding 3: refused CONNECTs with 64 KiB usernames log a bounded amount, each counted', async () => {
+      let bytes = 0;
+      const lines: Record<string, unknown>[] = [];
+      const sink = new Writable({
+        write(chunk: Buffer, _encoding, done) {
+          bytes += chunk.length;
+          for (const line of chunk.toString().split('\n').filter(Boolean)) {
+            lines.push(JSON.parse(line) as Record<string, unknown>);
+          }
+          done();
+        },
+      });
+      const h = await startBroker({ log: pino({ level: 'info' }, sink) });
+      const huge = 'x'.repeat(65_000);
+      for (let i = 0; i < 200; i++) {
+        expect(await codeOf(h, { username: `${huge}${i}`, password: 'nope' })).toBe(4);
+      }
+      expect(h.telemetry.authFailures.get({ reason: 'bad_credentials' })).toBe(200);
+      // 200 × 64 KiB came in; at most the log limiter's lines went out, none longer than 64 + its words
+      expect(lines.length).toBeLessThanOrEqual(11);
+      expect(bytes).toBeLessThan(16 * 1024);
+      expect(lines[0]).toMatchObject({ username: 'x'.repeat(64), usernameLength: 65_001 });
+    });
+
+    it('finding 6: past its failed logins an address is refused unchecked until the window passes; counted', async () => {
+      let now = 1_000_000;
+      const throttle = createLoginThrottle({ maxFailures: 3, windowMs: 60_000, now: () => now });
+      const h = await startBroker({ throttle });
+      for (let i = 0; i < 3; i++) {
+        expect(await codeOf(h, { username: 'cam-a', password: `guess-${i}` })).toBe(4);
+      }
+      // even the right password is not looked at now
+      expect(await codeOf(h, login('cam-a'))).toBe(3);
+      expect(h.telemetry.loginThrottled.get({ transport: 'mqtt' })).toBe(1);
+      expect(h.telemetry.authFailures.get({ reason: 'throttled' })).toBe(1);
+      now += 60_000;
+      expect(await codeOf(h, login('cam-a'))).toBeUndefined();
+    });
+
+    it('finding 7: the sessions of one device share one publish rate, and a third session is refused', async () => {
+      const h = await startBroker({ ratePerSec: 1, rateBurst: 5 });
+      const a1 = await h.connect(login('cam-a', { clientId: 'a-1' }));
+      const a2 = await h.connect(login('cam-a', { clientId: 'a-2' }));
+      expect(await codeOf(h, login('cam-a', { clientId: 'a-3' }))).toBe(3);
+      expect(h.telemetry.sessionsRefused.get({ reason: 'per_login_limit' })).toBe(1);
+      // another device is not held back by cam-a's sessions
+      expect((await h.connect(login('cam-b'))).connected).toBe(true);
+      for (let seq = 1; seq <= 5; seq++) {
+        await a1.publishAsync(topics.faces('cam-a'), faces('cam-a', seq), { qos: 1 });
+      }
+      expect(h.telemetry.rateLimited.get()).toBe(0);
+      // the burst is spent for the device, not for the connection: the second session waits
+      a2.publish(topics.faces('cam-a'), faces('cam-a', 6), { qos: 1 });
+      await waitFor(() => h.telemetry.rateLimited.get() === 1, 5000, 'the publish to be delayed');
+    });
+
+    it("finding 2: nobody but its own login resumes a subscriber's stored session", async () => {
+      const h = await startBroker();
+      const persistent = { clientId: 'ha-persistent', clean: false };
+      const sub = await h.connect(login('subscriber@ha', persistent));
+      await sub.subscribeAsync('facefleet/v1/devices/+/faces', { qos: 1 });
+      const gone = closed(sub);
+      sub.end();
+      await gone;
+      // queued for the subscriber while it is away
+      const b = await h.connect(login('cam-b'));
+      await b.publishAsync(topics.faces('cam-b'), faces('cam-b', 1), { qos: 1 });
+      expect(await codeOf(h, login('cam-a', persistent))).toBe(2);
+      // its own login gets what was queued
+      const back = await h.connect(login('subscriber@ha', persistent));
+      const [topic] = await new Promise<[string]>((r) => back.once('message', (t) => r([t])));
+      expect(topic).toBe(topics.faces('cam-b'));
+    });
+
+    it('finding 10: a device cannot leave retained messages on its topics (only its status is kept)', async () => {
+      const h = await startBroker();
+      const a = await h.connect(login('cam-a'));
+      await a.publishAsync(topics.faces('cam-a'), faces('cam-a', 1), { qos: 1, retain: true });
+      const sub = await h.connect(login('subscriber@ha'));
+      const received: [number, boolean][] = [];
+      sub.on('message', (_topic, payload, packet) => {
+        received.push([(JSON.parse(payload.toString()) as { seq: number }).seq, packet.retain]);
+      });
+      await sub.subscribeAsync('facefleet/v1/devices/+/faces', { qos: 1 });
+      await a.publishAsync(topics.faces('cam-a'), faces('cam-a', 2), { qos: 1 });
+      await waitFor(() => received.length > 0, 5000, 'a face window');
+      // the live one only: the first was not kept for later subscribers
+      expect(received).toEqual([[2, false]]);
     });
   });
 
@@ -266,7 +371,7 @@ describe('broker hooks over in-memory streams', () => {
       expect(await code(login('cam-a', { clientId: 'shared-id' }))).toBe(2);
       expect(await code(login('subscriber@ha', { clientId: 'shared-id' }))).toBe(2);
       expect(await code(login('cam-a', { clientId: agentClientId('cam-b') }))).toBe(2);
-      expect(h.telemetry.authFailures.get()).toBe(3);
+      expect(h.telemetry.authFailures.sum()).toBe(3);
       expect(b.connected).toBe(true);
       const bGone = closed(b);
       const again = await h.connect(login('cam-b', { clientId: 'shared-id' }));

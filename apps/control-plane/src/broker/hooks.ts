@@ -1,19 +1,38 @@
-import { type AclOptions, mayPublish, maySubscribe } from '@facefleet/protocol';
+import { type AclOptions, mayPublish, maySubscribe, parseTopic } from '@facefleet/protocol';
 import type { AedesOptions, AuthenticateError, Client } from 'aedes';
 import type { Logger } from 'pino';
+import type { LoginThrottle } from '../auth/login-throttle.js';
 import type { MqttAuthenticator } from '../auth/mqtt-auth.js';
 import { IngestError } from '../errors.js';
 import { decodeDeviceMessage } from '../ingest/decode.js';
 import type { Ingest } from '../ingest/ingest.js';
 import { createLogLimiter } from '../log-limit.js';
 import type { Telemetry } from '../telemetry.js';
+import { peerCertificate } from '../tls/peer.js';
 import type { SessionRegistry } from './sessions.js';
+
+/** The peer address of a client's connection (TCP, TLS or WebSocket); `local` for an in-memory stream. */
+export function clientAddress(client: Client): string {
+  const socket = client.req?.socket ?? (client.conn as { remoteAddress?: string });
+  return socket?.remoteAddress ?? 'local';
+}
+
+/** Whether a topic the ACL let a device publish to is its status (the one it may retain). */
+function isStatusTopic(topic: string): boolean {
+  try {
+    return parseTopic(topic).kind === 'status';
+  } catch {
+    return false;
+  }
+}
 
 export interface BrokerHooksOptions {
   /** Who is connected: the hooks' only state. */
   sessions: SessionRegistry<Client>;
   /** Checks a login's username and password against the store. */
   authenticate: MqttAuthenticator;
+  /** Failed logins per address: past its limit, logins are refused unchecked. */
+  throttle: LoginThrottle;
   ingest: Pick<Ingest, 'enqueue'>;
   telemetry: Telemetry;
   log: Logger;
@@ -52,23 +71,73 @@ export function createBrokerHooks(options: BrokerHooksOptions) {
   const deny = (returnCode: number, message: string): AuthenticateError =>
     Object.assign(new Error(message), { returnCode }) as AuthenticateError;
 
-  /** CONNECT: the password against the store, then the client-id rule; the session is admitted. */
+  /**
+   * A refused login, counted and logged within bounds: at most a few lines a minute per `code`
+   * (log-limit.ts), with at most 64 characters of the username and client id (a CONNECT may carry
+   * up to 64 KiB of each).
+   */
+  const refuse = (
+    client: Client,
+    username: string | undefined,
+    code: string,
+    detail: string,
+    returnCode: number,
+  ): AuthenticateError => {
+    telemetry.authFailures.inc({ reason: code });
+    refusals.warn(
+      `login:${code}`,
+      {
+        clientId: client.id?.slice(0, 64),
+        username: username?.slice(0, 64),
+        ...(username && username.length > 64 ? { usernameLength: username.length } : {}),
+        address: clientAddress(client),
+      },
+      `mqtt login refused: ${detail}`,
+    );
+    return deny(returnCode, detail);
+  };
+
+  /**
+   * CONNECT: the address's failed-login count; a client certificate the TLS handshake could not
+   * verify is refused; then the certificate or the password against the store, the client-id rule
+   * and the login's session limit; the session is admitted.
+   */
   const authenticate: Hook<'authenticate'> = (client, username, password, done) => {
+    // (the address costs a system call: asked only once some address failed lately)
+    const wait = options.throttle.idle ? 0 : options.throttle.retryAfterMs(clientAddress(client));
+    if (wait > 0) {
+      telemetry.loginThrottled.inc({ transport: 'mqtt' });
+      const detail = `too many failed logins from this address: retry in ${Math.ceil(wait / 1000)} s`;
+      done(refuse(client, username, 'throttled', detail, 3), false);
+      return;
+    }
+    const certificate = peerCertificate(client.req?.socket ?? client.conn);
+    if (certificate && !certificate.trusted) {
+      // another CA, expired, not yet valid: refused whatever password comes with it
+      options.throttle.failed(clientAddress(client));
+      const detail = `not authorized: client certificate not trusted (${certificate.error})`;
+      done(refuse(client, username, 'certificate', detail, 5), false);
+      return;
+    }
     const name = username ?? '';
     const epoch = sessions.epoch(name);
-    options.authenticate(username, password).then(
+    options.authenticate({ username, password, certificate }).then(
       (principal) => {
         if (!principal || sessions.epoch(name) !== epoch) {
-          telemetry.authFailures.inc();
-          log.info({ clientId: client.id, username }, 'mqtt login refused');
-          done(deny(4, 'bad username or password'), false);
+          if (!principal) options.throttle.failed(clientAddress(client));
+          done(refuse(client, username, 'bad_credentials', 'bad username or password', 4), false);
           return;
         }
         const refusal = sessions.clientIdRefusal(client.id, name);
         if (refusal) {
-          telemetry.authFailures.inc();
-          log.warn({ clientId: client.id, username }, `mqtt login refused: ${refusal}`);
-          done(deny(2, `identifier rejected: ${refusal}`), false);
+          const detail = `identifier rejected: ${refusal}`;
+          done(refuse(client, username, 'client_id', detail, 2), false);
+          return;
+        }
+        const limit = sessions.sessionLimitRefusal(principal, name, client.id);
+        if (limit) {
+          telemetry.sessionsRefused.inc({ reason: 'per_login_limit' });
+          done(refuse(client, username, 'session_limit', `server unavailable: ${limit}`, 3), false);
           return;
         }
         sessions.admit(client, principal, name, epoch);
@@ -103,6 +172,11 @@ export function createBrokerHooks(options: BrokerHooksOptions) {
       );
       callback(new Error(`not authorized to publish to ${packet.topic}`));
       return;
+    }
+    // Of a device's messages only its status is retained (its will, and what is read on
+    // arrival): a device cannot leave retained messages on its other topics, never to be cleared.
+    if (packet.retain && session.principal.kind === 'device' && !isStatusTopic(packet.topic)) {
+      packet.retain = false;
     }
     const proceed = () => {
       // Not a device: a subscriber's Home Assistant birth message, passed on as it is.
@@ -156,7 +230,7 @@ export function createBrokerHooks(options: BrokerHooksOptions) {
 
   /** aedes `clientReady`: the session opens, or closes at once if revoked meanwhile. */
   const clientReady = (client: Client): void => {
-    if (sessions.ready(client)) return;
+    if (sessions.ready(client, client.clean)) return;
     telemetry.sessionsDropped.inc();
     client.close();
   };

@@ -36,7 +36,7 @@ export function createLazyPublisher(options: LazyPublisherOptions): Broker {
       c.on('error', (err) => options.log.warn({ err: err.message }, 'broker publisher error'));
     });
   return {
-    ports: { mqtt: null, ws: null },
+    ports: { mqtt: null, ws: null, tls: null, wss: null },
     async publish(topic, payload, { retain, qos }) {
       client ??= connect().catch((err: unknown) => {
         client = undefined;

@@ -9,7 +9,12 @@ export interface Broker {
   watch?(topic: string, handler: (payload: Buffer) => void): void;
   /** Devices connected now (embedded: counted by the broker; external: null, unknown). */
   connectedDevices(): number | null;
-  /** Ports it listens on (embedded), for tests and logs. */
-  readonly ports: { mqtt: number | null; ws: number | null };
+  /** Ports it listens on (embedded: plain MQTT, WebSocket, TLS, secure WebSocket), for tests and logs. */
+  readonly ports: {
+    mqtt: number | null;
+    ws: number | null;
+    tls: number | null;
+    wss: number | null;
+  };
   close(): Promise<void>;
 }

@@ -1,19 +1,22 @@
 import { createHash, randomBytes } from 'node:crypto';
-import { createReadStream, mkdirSync, statSync } from 'node:fs';
+import { createReadStream, statSync } from 'node:fs';
 import { open, rename, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { sha256Schema } from '@facefleet/protocol';
 import { EngineStoreError } from '../errors.js';
+import { keepPrivate } from '../private-files.js';
 
 /**
  * Engine artifacts on disk, addressed by their sha256: `<dir>/<sha256>`. Uploads stream into a temp
  * file while being hashed and are renamed into place only when complete, so a blob is either whole
  * or absent. Paths are built from a validated hex digest only: nothing a client names reaches the
- * file system.
+ * file system. The folder is 0700 and every blob 0600: engines are the fleet's to download, with a
+ * device token, not every local user's to read.
  */
 export function createBlobStore(dir: string) {
   const tmpDir = join(dir, 'tmp');
-  mkdirSync(tmpDir, { recursive: true });
+  keepPrivate(dir, { files: true });
+  keepPrivate(tmpDir, { files: true });
 
   function pathOf(sha256: string): string {
     if (!sha256Schema.safeParse(sha256).success) {
@@ -29,7 +32,7 @@ export function createBlobStore(dir: string) {
       maxBytes: number,
     ): Promise<{ sha256: string; size: number }> {
       const tmp = join(tmpDir, randomBytes(12).toString('hex'));
-      const file = await open(tmp, 'wx', 0o644);
+      const file = await open(tmp, 'wx', 0o600);
       const hash = createHash('sha256');
       let size = 0;
       try {
@@ -60,6 +63,10 @@ export function createBlobStore(dir: string) {
       } catch {
         return undefined;
       }
+    },
+    /** Removes a blob (no engine refers to it any more); nothing when it is not there. */
+    async remove(sha256: string): Promise<void> {
+      await rm(pathOf(sha256), { force: true });
     },
     /** Reads bytes [start, end] inclusive. */
     read(sha256: string, start?: number, end?: number) {

@@ -6,22 +6,26 @@ import {
   sign,
   verify,
 } from 'node:crypto';
+import { existsSync, readFileSync } from 'node:fs';
 import {
-  chmodSync,
-  existsSync,
-  linkSync,
-  mkdirSync,
-  readFileSync,
-  rmSync,
-  writeFileSync,
-} from 'node:fs';
-import { dirname } from 'node:path';
-import { type EngineManifest, engineSigningPayload } from '@facefleet/protocol';
+  type EngineManifest,
+  engineSigningPayload,
+  legacyEngineSigningPayload,
+  rollbackSigningPayload,
+} from '@facefleet/protocol';
+import { writeFileOnce } from '../private-files.js';
 
 export interface FleetKey {
   /** Ed25519 signature (base64) over the protocol's engineSigningPayload. */
-  signManifest(m: Omit<EngineManifest, 'signature' | 'url' | 'id' | 'name'>): string;
-  verifyManifest(m: Omit<EngineManifest, 'url' | 'id' | 'name'>): boolean;
+  signManifest(m: Omit<EngineManifest, 'signature' | 'url' | 'name'>): string;
+  verifyManifest(m: Omit<EngineManifest, 'url' | 'name'>): boolean;
+  /** Ed25519 signature (base64) over the protocol's rollbackSigningPayload. */
+  signRollback(r: Parameters<typeof rollbackSigningPayload>[0]): string;
+  /**
+   * Whether `m.signature` is this key's signature under the first signing payload (v1: no id, no
+   * version): engines uploaded before v2 carry one, and are signed again under v2 at start.
+   */
+  verifyLegacyManifest(m: Omit<EngineManifest, 'url' | 'name'>): boolean;
   /** The public key as SPKI PEM, for agents to pin. */
   publicKeyPem: string;
 }
@@ -32,6 +36,9 @@ function fromPrivate(privateKey: KeyObject): FleetKey {
     signManifest: (m) => sign(null, engineSigningPayload(m), privateKey).toString('base64'),
     verifyManifest: (m) =>
       verify(null, engineSigningPayload(m), publicKey, Buffer.from(m.signature, 'base64')),
+    signRollback: (r) => sign(null, rollbackSigningPayload(r), privateKey).toString('base64'),
+    verifyLegacyManifest: (m) =>
+      verify(null, legacyEngineSigningPayload(m), publicKey, Buffer.from(m.signature, 'base64')),
     publicKeyPem: publicKey.export({ type: 'spki', format: 'pem' }).toString(),
   };
 }
@@ -48,20 +55,10 @@ export function loadOrCreateFleetKey(file: string): FleetKey & { created: boolea
     }
     return { ...fromPrivate(key), created: false };
   }
-  mkdirSync(dirname(file), { recursive: true, mode: 0o700 });
   const { privateKey } = generateKeyPairSync('ed25519');
-  const tmp = `${file}.${process.pid}.tmp`;
-  writeFileSync(tmp, privateKey.export({ type: 'pkcs8', format: 'pem' }), { mode: 0o600 });
-  chmodSync(tmp, 0o600);
-  // A link, not a rename: when instances sharing the folder start together, one key wins and the
-  // others read it instead of replacing it.
-  try {
-    linkSync(tmp, file);
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
+  // another instance sharing the folder made one first: theirs it is
+  if (!writeFileOnce(file, privateKey.export({ type: 'pkcs8', format: 'pem' }))) {
     return loadOrCreateFleetKey(file);
-  } finally {
-    rmSync(tmp, { force: true });
   }
   return { ...fromPrivate(privateKey), created: true };
 }

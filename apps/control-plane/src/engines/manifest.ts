@@ -8,6 +8,7 @@ export function engineManifest(row: EngineRow): EngineManifest {
     name: row.name,
     sha256: row.sha256,
     size: row.size,
+    version: row.version,
     url: `/api/v1/engines/${encodeURIComponent(row.id)}/blob`,
     signature: row.signature,
     deviceClass: row.deviceClass as EngineManifest['deviceClass'],

@@ -9,6 +9,8 @@ export interface LiveHubOptions {
   heartbeatMs: number;
   /** A connection that falls this many distinct events behind is closed (the client reloads). */
   maxPending?: number;
+  /** Connections one owner (an API token) may hold open at once (default 8). */
+  maxPerOwner?: number;
 }
 
 /** One subscriber's view of the bus. */
@@ -36,10 +38,19 @@ function keyOf(event: LiveEvent, serial: number): string {
 export function createLiveHub(options: LiveHubOptions) {
   const { bus, flushMs, heartbeatMs } = options;
   const maxPending = options.maxPending ?? 10_000;
+  const maxPerOwner = options.maxPerOwner ?? 8;
   const connections = new Set<LiveConnection>();
+  /** Open connections by owner. */
+  const owners = new Map<string, number>();
   let shut = false;
 
-  function open(): LiveConnection {
+  /**
+   * A new connection for `owner` (an API token's id; each dashboard tab holds one), or undefined
+   * when that owner holds `maxPerOwner` open already.
+   */
+  function open(owner = ''): LiveConnection | undefined {
+    const held = owners.get(owner) ?? 0;
+    if (held >= maxPerOwner) return undefined;
     const pending = new Map<string, LiveEvent>();
     let serial = 0;
     let firstAt = 0;
@@ -91,6 +102,9 @@ export function createLiveHub(options: LiveHubOptions) {
       close() {
         if (closed) return;
         closed = true;
+        const n = (owners.get(owner) ?? 1) - 1;
+        if (n > 0) owners.set(owner, n);
+        else owners.delete(owner);
         unsubscribe();
         pending.clear();
         connections.delete(connection);
@@ -100,7 +114,10 @@ export function createLiveHub(options: LiveHubOptions) {
         return closed;
       },
     };
-    if (!closed) connections.add(connection);
+    if (!closed) {
+      connections.add(connection);
+      owners.set(owner, held + 1);
+    }
     return connection;
   }
 

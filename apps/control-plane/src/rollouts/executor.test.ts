@@ -1,4 +1,5 @@
-import { type Desired, topics } from '@facefleet/protocol';
+import { createPublicKey, verify } from 'node:crypto';
+import { type Desired, rollbackSigningPayload, topics } from '@facefleet/protocol';
 import { STORE_KINDS } from '@facefleet/store/testing';
 import type { MqttClient } from 'mqtt';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -141,8 +142,62 @@ describe.each(STORE_KINDS)('rollout executor (%s)', (kind) => {
       expect(seenC[seenC.length - 1]).toMatchObject({ rolloutId: null });
       expect(seenC[seenC.length - 1]!.rev).toBeGreaterThan(seenC[0]!.rev);
       expect((await rollout('ro-2')).targets.every((x) => x.state === 'reverted')).toBe(true);
-      const metrics = await (await t.api('GET', '/metrics', { token: null })).text();
+      const metrics = await (await t.api('GET', '/metrics')).text();
       expect(metrics).toContain('facefleet_rollouts{state="halted"} 1');
+    });
+
+    it('rolls an older engine out only when a rollback is asked for, and signs that rollback (issue 17, finding 15)', async () => {
+      // ro-a runs eng-new since the first rollout; a later upload is a higher version
+      const up = await t.api(
+        'POST',
+        '/api/v1/engines?id=eng-later&name=facenet&model=detectnet_v2&backend=tensorrt&format=plan&deviceClass=jetson-nano&trtVersion=8.2.1&precision=int8&inputDims=3,416,736',
+        { body: new Uint8Array(Buffer.from('engine later')) },
+      );
+      expect(up.status).toBe(201);
+      const forward = await t.api('POST', '/api/v1/rollouts', {
+        body: {
+          id: 'ro-fwd',
+          engineId: 'eng-later',
+          selector: { deviceIds: ['ro-a'] },
+          canaryShare: 0,
+        },
+      });
+      expect(forward.status).toBe(201);
+      await waitFor(async () => (await rollout('ro-fwd')).state === 'completed', 5000, 'forward');
+      const back = { engineId: 'eng-new', selector: { deviceIds: ['ro-a'] }, canaryShare: 0 };
+      const refused = await t.api('POST', '/api/v1/rollouts', { body: { id: 'ro-back', ...back } });
+      expect(refused.status).toBe(400);
+      expect(
+        ((await refused.json()) as { error: { details: { path: string }[] } }).error.details[0]
+          ?.path,
+      ).toBe('rollback');
+      const ok = await t.api('POST', '/api/v1/rollouts', {
+        body: { id: 'ro-back', ...back, rollback: true },
+      });
+      expect(ok.status).toBe(201);
+      const [row] = await t.sql<{ desired_json: string }>(
+        'SELECT desired_json FROM devices WHERE id = ?',
+        ['ro-a'],
+      );
+      const desired = JSON.parse(row!.desired_json) as Desired;
+      expect(desired).toMatchObject({ rolloutId: 'ro-back', engine: { id: 'eng-new' } });
+      const { publicKeyPem } = (await (
+        await t.api('GET', '/api/v1/fleet/public-key', { token: null })
+      ).json()) as { publicKeyPem: string };
+      const payload = rollbackSigningPayload({
+        deviceId: 'ro-a',
+        rev: desired.rev,
+        engineId: 'eng-new',
+        version: desired.engine!.version,
+      });
+      expect(
+        verify(
+          null,
+          payload,
+          createPublicKey(publicKeyPem),
+          Buffer.from(desired.rollback!, 'base64'),
+        ),
+      ).toBe(true);
     });
 
     it('refuses a rollout naming devices of another class, and commands on a finished rollout', async () => {

@@ -32,6 +32,11 @@ export interface CreateRolloutInput {
   minFpsRatio: number;
   gateHoldS: number;
   apTolerance: number;
+  /**
+   * The engine may be older (a lower version) than what some targets run: the operator asks for
+   * a rollback. Without it such a rollout is refused, and devices would refuse the engine anyway.
+   */
+  rollback?: boolean;
 }
 
 type TargetRow = RolloutTargetRow;
@@ -113,7 +118,15 @@ export function createRolloutExecutor(options: RolloutExecutorOptions) {
       case 'set-desired': {
         const engine = await store.engines.get(row.engineId);
         if (!engine) throw new Error(`engine ${row.engineId} is gone`);
-        const rev = await setDesired(step.deviceId, engineManifest(engine), row.id, healthGate);
+        // Older than what the device ran when the rollout was made: the operator asked for that
+        // rollback (create refuses it otherwise).
+        const target = targets.find((t) => t.deviceId === step.deviceId);
+        const before = target?.previousEngineId
+          ? await store.engines.get(target.previousEngineId)
+          : undefined;
+        const rev = await setDesired(step.deviceId, engineManifest(engine), row.id, healthGate, {
+          rollback: before !== undefined && before.version > engine.version,
+        });
         await setTarget(row.id, step.deviceId, { state: 'desired', rev });
         return;
       }
@@ -123,11 +136,13 @@ export function createRolloutExecutor(options: RolloutExecutorOptions) {
           ? await store.engines.get(target.previousEngineId)
           : undefined;
         // Without a registered previous engine the desired engine becomes null: "keep what you run".
+        // Going back is a rollback the device must be told is wanted (signed).
         await setDesired(
           step.deviceId,
           previous ? engineManifest(previous) : null,
           null,
           healthGate,
+          { rollback: true },
         );
         await setTarget(row.id, step.deviceId, { state: 'reverted' });
         return;
@@ -227,6 +242,20 @@ export function createRolloutExecutor(options: RolloutExecutorOptions) {
         const targets = assignStages(ids, input.canaryShare);
         const t = now();
         const current = await store.devices.engineIds(ids);
+        if (!input.rollback) {
+          const newer: string[] = [];
+          for (const [deviceId, engineId] of current) {
+            const running = engineId ? await store.engines.get(engineId) : undefined;
+            if (running && running.version > engine.version) newer.push(deviceId);
+          }
+          if (newer.length > 0) {
+            throw new ServiceError(
+              'invalid',
+              `engine ${engine.id} (version ${engine.version}) is older than what ${newer.sort().join(', ')} run: ask for a rollback (rollback: true) to install it`,
+              'rollback',
+            );
+          }
+        }
         await store.rollouts.create(
           {
             id: input.id,

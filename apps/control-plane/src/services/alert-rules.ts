@@ -1,4 +1,5 @@
 import type { AlertRuleRow, Store } from '@facefleet/store';
+import { type WebhookPolicy, webhookUrlRefusal } from '../alerts/webhook.js';
 import { ServiceError } from '../errors.js';
 import type { ChangeFeed } from './changes.js';
 
@@ -15,10 +16,17 @@ export interface AlertRuleInput {
 }
 
 /** Alert rules: stored, then announced so the alert executor evaluates with them at once. */
-export function createAlertRuleService(deps: { store: Store; changes: ChangeFeed }) {
+export function createAlertRuleService(deps: {
+  store: Store;
+  changes: ChangeFeed;
+  /** Which webhook hosts are allowed (internal addresses are not, unless listed). */
+  webhooks: WebhookPolicy;
+}) {
   const { store, changes } = deps;
   return {
     async create(input: AlertRuleInput): Promise<AlertRuleRow> {
+      const refusal = input.webhookUrl && webhookUrlRefusal(input.webhookUrl, deps.webhooks);
+      if (refusal) throw new ServiceError('invalid', refusal, 'webhookUrl');
       const row = await store.alerts.insertRule({
         id: input.id,
         kind: input.kind,

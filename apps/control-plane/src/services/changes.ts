@@ -1,6 +1,6 @@
 /**
  * What the use cases changed, for the parts that keep something derived from it: the alert
- * executor's device and rule lists, the live feed, the verified-token cache. A service publishes
+ * executor's device and rule lists, the live feed. A service publishes
  * a change once it is stored; listeners react. (Within one process now; several instances relay
  * the same changes to each other through the store.)
  */

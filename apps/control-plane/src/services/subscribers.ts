@@ -1,22 +1,21 @@
 import { subscriberUsername } from '@facefleet/protocol';
 import type { Store } from '@facefleet/store';
 import type { Logger } from 'pino';
-import { hashSecret, newSecret, type VerifiedCache } from '../auth/secrets.js';
+import { newSecret, type Secrets } from '../auth/secrets.js';
 import type { BrokerCredentials } from '../broker/credentials.js';
 import { ServiceError } from '../errors.js';
 import { revokeOrWarn, withWhat } from './broker-logins.js';
 
 export interface SubscriberServiceDeps {
   store: Store;
-  cache: VerifiedCache;
+  secrets: Secrets;
   credentials: BrokerCredentials;
   log: Logger;
 }
 
 /** Read-only MQTT credentials for alerts, face counts, status and metrics (mosquitto_sub, Node-RED, Home Assistant). */
 export function createSubscriberService(deps: SubscriberServiceDeps) {
-  const { store, cache, credentials } = deps;
-  const cacheKey = (name: string) => `subscriber@${name}`;
+  const { store, secrets, credentials } = deps;
   return {
     /**
      * Creates the credentials of `name`, or replaces them: sessions with the old password close.
@@ -24,15 +23,13 @@ export function createSubscriberService(deps: SubscriberServiceDeps) {
      */
     async create(name: string): Promise<{ username: string; password: string }> {
       const token = newSecret();
-      const hash = await hashSecret(token);
+      const hash = secrets.hash(token);
       const before = await store.credentials.subscriber(name);
       await store.credentials.putSubscriber(name, hash, Date.now());
-      cache.forget(cacheKey(name));
       try {
         await credentials.issue({ kind: 'subscriber', name }, token);
       } catch (err) {
         await store.credentials.restoreSubscriber(before, name);
-        cache.forget(cacheKey(name));
         throw withWhat(err, `credentials for ${name} were not created`);
       }
       return { username: subscriberUsername(name), password: token };
@@ -43,7 +40,6 @@ export function createSubscriberService(deps: SubscriberServiceDeps) {
       if (!(await store.credentials.deleteSubscriber(name))) {
         throw new ServiceError('not_found', `no subscriber ${name}`);
       }
-      cache.forget(cacheKey(name));
       const warning = await revokeOrWarn(deps, { kind: 'subscriber', name });
       return warning ? { warning } : {};
     },

@@ -211,6 +211,11 @@ export const engines = pgTable('engines', {
   size: bigint('size', { mode: 'number' }).notNull(),
   signature: text('signature').notNull(),
   createdAt: bigint('created_at', { mode: 'number' }).notNull(),
+  /**
+   * Higher for a later upload (signed into the manifest): a device never installs an engine of a
+   * lower version than the one it runs unless its desired state asks for a rollback.
+   */
+  version: bigint('version', { mode: 'number' }).notNull().default(0),
 });
 
 export const rollouts = pgTable('rollouts', {
@@ -384,3 +389,29 @@ export const willExcuses = pgTable(
   },
   (t) => [primaryKey({ columns: [t.deviceId, t.seq] })],
 );
+
+/**
+ * Device certificates enrolled for MQTT logins over TLS: a client certificate signed by the fleet
+ * CA logs its device in only while it is enrolled here and not revoked.
+ */
+export const deviceCertificates = pgTable(
+  'device_certificates',
+  {
+    /** sha256 of the certificate's DER, lowercase hex. */
+    fingerprint: text('fingerprint').primaryKey(),
+    deviceId: text('device_id').notNull(),
+    serial: text('serial').notNull(),
+    notBefore: bigint('not_before', { mode: 'number' }).notNull(),
+    notAfter: bigint('not_after', { mode: 'number' }).notNull(),
+    createdAt: bigint('created_at', { mode: 'number' }).notNull(),
+    /** When it was revoked; null while it may log in. */
+    revokedAt: bigint('revoked_at', { mode: 'number' }),
+  },
+  (t) => [index('device_certificates_device').on(t.deviceId)],
+);
+
+/** Dashboard sessions signed out before they expired (kept until then, so their cookie is refused). */
+export const revokedSessions = pgTable('revoked_sessions', {
+  id: text('id').primaryKey(),
+  expiresAt: bigint('expires_at', { mode: 'number' }).notNull(),
+});

@@ -25,6 +25,8 @@ export type FaceRollupRow = typeof sqlite.faceRollups.$inferSelect;
 export type MetricRollupRow = typeof sqlite.metricRollups.$inferSelect;
 export type LeaseRow = typeof sqlite.leases.$inferSelect;
 export type WillExcuseRow = typeof sqlite.willExcuses.$inferSelect;
+export type DeviceCertificateRow = typeof sqlite.deviceCertificates.$inferSelect;
+export type RevokedSessionRow = typeof sqlite.revokedSessions.$inferSelect;
 
 type Same<A, B> = [A] extends [B] ? ([B] extends [A] ? true : false) : false;
 type Table = keyof typeof sqlite & keyof typeof pg;

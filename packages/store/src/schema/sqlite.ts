@@ -207,6 +207,11 @@ export const engines = sqliteTable('engines', {
   size: integer('size').notNull(),
   signature: text('signature').notNull(),
   createdAt: integer('created_at').notNull(),
+  /**
+   * Higher for a later upload (signed into the manifest): a device never installs an engine of a
+   * lower version than the one it runs unless its desired state asks for a rollback.
+   */
+  version: integer('version').notNull().default(0),
 });
 
 export const rollouts = sqliteTable('rollouts', {
@@ -380,3 +385,29 @@ export const willExcuses = sqliteTable(
   },
   (t) => [primaryKey({ columns: [t.deviceId, t.seq] })],
 );
+
+/**
+ * Device certificates enrolled for MQTT logins over TLS: a client certificate signed by the fleet
+ * CA logs its device in only while it is enrolled here and not revoked.
+ */
+export const deviceCertificates = sqliteTable(
+  'device_certificates',
+  {
+    /** sha256 of the certificate's DER, lowercase hex. */
+    fingerprint: text('fingerprint').primaryKey(),
+    deviceId: text('device_id').notNull(),
+    serial: text('serial').notNull(),
+    notBefore: integer('not_before').notNull(),
+    notAfter: integer('not_after').notNull(),
+    createdAt: integer('created_at').notNull(),
+    /** When it was revoked; null while it may log in. */
+    revokedAt: integer('revoked_at'),
+  },
+  (t) => [index('device_certificates_device').on(t.deviceId)],
+);
+
+/** Dashboard sessions signed out before they expired (kept until then, so their cookie is refused). */
+export const revokedSessions = sqliteTable('revoked_sessions', {
+  id: text('id').primaryKey(),
+  expiresAt: integer('expires_at').notNull(),
+});

@@ -1,4 +1,4 @@
-import { mkdirSync } from 'node:fs';
+import { chmodSync, closeSync, existsSync, mkdirSync, openSync, statSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import Database from 'better-sqlite3';
@@ -32,6 +32,22 @@ export interface SqliteStoreOptions {
   onWriterError?: (err: unknown) => void;
 }
 
+/**
+ * The database holds every token hash and all the fleet's data: its folder is made 0700 and the
+ * file, its WAL and shared-memory files 0600 (SQLite gives the WAL and -shm files the database
+ * file's permissions when it creates them); files from before that were readable by others lose
+ * those bits.
+ */
+function keepPrivate(file: string): void {
+  mkdirSync(dirname(file), { recursive: true, mode: 0o700 });
+  if (!existsSync(file)) closeSync(openSync(file, 'a', 0o600));
+  for (const f of [file, `${file}-wal`, `${file}-shm`]) {
+    if (!existsSync(f)) continue;
+    const mode = statSync(f).mode & 0o777;
+    if (mode & 0o077) chmodSync(f, mode & 0o700);
+  }
+}
+
 /** A SQLite store and, for tests, its main connection. */
 export interface SqliteStore extends Store {
   readonly kind: 'sqlite';
@@ -51,7 +67,7 @@ export function openSqliteStore(options: SqliteStoreOptions): SqliteStore {
   if (mode === 'worker' && memory) {
     throw new Error('the SQLite writer thread needs a database file, not :memory:');
   }
-  if (!memory) mkdirSync(dirname(file), { recursive: true });
+  if (!memory) keepPrivate(file);
   const sqlite = new Database(file);
   const synchronous = options.synchronous ?? 'normal';
   configureConnection(sqlite, synchronous);

@@ -11,6 +11,7 @@ import type { AlertRuleRow } from '@facefleet/store';
 import { Hono } from 'hono';
 import { z } from 'zod';
 import type { AlertSelector } from '../../alerts/executor.js';
+import { type Role, roleAllows } from '../../auth/api-tokens.js';
 import type { AppDeps } from '../deps.js';
 import type { Env } from '../http.js';
 import { doc } from '../openapi.js';
@@ -84,10 +85,24 @@ const alertsQuery = z.strictObject({
   limit: z.coerce.number().int().min(1).max(1000).default(100),
 });
 
-const ruleView = (r: AlertRuleRow) => ({
+/**
+ * A rule as the API shows it. Its webhook URL often holds a secret (a token in the path or query):
+ * operators see it whole, viewers only where it points (scheme and host).
+ */
+const ruleView = (r: AlertRuleRow, role: Role = 'operator') => ({
   ...r,
   selector: JSON.parse(r.selector) as AlertSelector,
+  webhookUrl:
+    r.webhookUrl === null || roleAllows(role, 'operator') ? r.webhookUrl : redact(r.webhookUrl),
 });
+
+function redact(url: string): string {
+  try {
+    return `${new URL(url).origin}/…`;
+  } catch {
+    return '…';
+  }
+}
 
 /** Alert rules and the alerts they raised; mounted at `/api/v1`. */
 export function alertRoutes({ store, alertRules }: Pick<AppDeps, 'store' | 'alertRules'>) {
@@ -109,7 +124,11 @@ export function alertRoutes({ store, alertRules }: Pick<AppDeps, 'store' | 'aler
     .get(
       '/alert-rules',
       doc({ summary: 'List alert rules', tag: 'alerts', auth: 'viewer' }),
-      async (c) => c.json({ rules: (await store.alerts.rules()).map(ruleView) }),
+      async (c) => {
+        const p = c.get('principal');
+        const role = p?.kind === 'operator' ? p.role : 'viewer';
+        return c.json({ rules: (await store.alerts.rules()).map((r) => ruleView(r, role)) });
+      },
     )
     .delete(
       '/alert-rules/:id',

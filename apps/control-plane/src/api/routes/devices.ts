@@ -36,10 +36,11 @@ export const seriesQuery = z.strictObject({
   to: z.coerce.number().int().min(0).optional(),
   bucket: z
     .string()
-    .refine(
-      (b) => (parseDuration(b) ?? 0) >= 1000,
-      'must be a duration of at least 1s, like 60s, 5m, 1h',
-    )
+    .max(16)
+    .refine((b) => {
+      const ms = parseDuration(b);
+      return ms !== undefined && ms >= 1000 && ms <= 366 * 86_400_000;
+    }, 'must be a duration from 1s to 366d, like 60s, 5m, 1h')
     .default('60s'),
 });
 

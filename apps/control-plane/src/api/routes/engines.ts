@@ -18,21 +18,20 @@ import { doc } from '../openapi.js';
 import { query } from '../validate.js';
 
 /**
- * A display name: printable, no path separators, no `..`. Names never reach the file system (blobs
- * are stored by sha256), but a name like `../../etc/passwd` is refused outright so that nothing
- * downstream (a CLI saving a download under its name) can be tricked.
+ * A display name: ASCII letters, digits, spaces and `. _ + ( ) -`, starting with a letter or digit,
+ * no `..`. Names never reach the file system (blobs are stored by sha256), but operators read them
+ * in lists and rollouts: no look-alike letters from other scripts (a Cyrillic `а` in `fаcenet`), no
+ * direction-changing or invisible characters that make one name read as another, no path tricks
+ * (`../../etc/passwd`) for a CLI saving a download under its name.
  */
-const hasControlChar = (n: string) =>
-  [...n].some((ch) => {
-    const code = ch.charCodeAt(0);
-    return code < 0x20 || code === 0x7f;
-  });
 const engineName = z
   .string()
   .min(1)
   .max(128)
-  .refine((n) => !n.includes('/') && !n.includes('\\'), 'must not contain / or \\')
-  .refine((n) => !hasControlChar(n), 'must not contain control characters')
+  .regex(
+    /^[A-Za-z0-9][A-Za-z0-9 ._+()-]*$/,
+    'must be ASCII letters, digits, spaces and . _ + ( ) - only, starting with a letter or digit',
+  )
   .refine((n) => !n.includes('..'), 'must not contain ..');
 
 export const ENGINE_PRECISIONS = ['int8', 'fp16', 'fp32'] as const;
@@ -119,12 +118,23 @@ export function engineRoutes({
         const row = await engines.upload(
           { ...meta, inputDims: meta.inputDims.split(',').map(Number) },
           Readable.fromWeb(body as import('node:stream/web').ReadableStream<Uint8Array>),
+          Number.isFinite(declared) ? declared : undefined,
         );
         return c.json({ engine: engineView(row) }, 201);
       },
     )
-    .get('/engines', doc({ summary: 'List engines', tag: 'engines', auth: 'viewer' }), async (c) =>
-      c.json({ engines: (await store.engines.list()).map(engineView) }),
+    .get(
+      '/engines',
+      doc({
+        summary: 'List engines, with the bytes their files take and the quota uploads are held to',
+        tag: 'engines',
+        auth: 'viewer',
+      }),
+      async (c) =>
+        c.json({
+          engines: (await store.engines.list()).map(engineView),
+          usage: await engines.usage(),
+        }),
     )
     .get(
       '/engines/:id',
@@ -157,12 +167,14 @@ export function engineRoutes({
         if (p.kind === 'operator') requireRole(c, 'viewer');
         const row = await engines.find(c.req.param('id'));
         if (p.kind === 'device') {
+          // A device downloads what it is asked to run (its desired state) or runs already, no
+          // other engine of the fleet.
           const device = await store.devices.get(p.deviceId);
-          if (device && device.deviceClass !== row.deviceClass) {
-            throw new ApiError(
-              'forbidden',
-              `engine ${row.id} targets ${row.deviceClass}, not ${device.deviceClass}`,
-            );
+          const desired = device?.desiredJson
+            ? (JSON.parse(device.desiredJson) as { engine?: { id?: string } | null }).engine?.id
+            : undefined;
+          if (!device || (desired !== row.id && device.engineId !== row.id)) {
+            throw new ApiError('forbidden', `engine ${row.id} is not assigned to ${p.deviceId}`);
           }
         }
         const size = blobs.size(row.sha256);
@@ -188,6 +200,20 @@ export function engineRoutes({
           blobs.read(row.sha256, start, end),
         ) as unknown as ReadableStream;
         return new Response(stream, { status: range ? 206 : 200, headers });
+      },
+    )
+    .delete(
+      '/engines/:id',
+      doc({
+        summary:
+          'Delete an engine no rollout under way and no device needs any more (its file too, unless another engine shares it)',
+        tag: 'engines',
+        auth: 'operator',
+        ok: [200, 'Deleted'],
+      }),
+      async (c) => {
+        await engines.remove(c.req.param('id'));
+        return c.json({ deleted: c.req.param('id'), ...(await engines.usage()) });
       },
     )
     .get(

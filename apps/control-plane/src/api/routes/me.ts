@@ -13,7 +13,7 @@ export function meRoutes({ broker }: Pick<AppDeps, 'broker'>) {
     '/me',
     doc({
       summary:
-        'Who the token belongs to (operator name and role, or device id), and the MQTT ports of the embedded broker',
+        'Who the token belongs to (operator name and role, or device id), and the MQTT ports of the embedded broker (plain, WebSocket, TLS, secure WebSocket)',
       tag: 'admin',
       auth: 'device',
     }),
@@ -26,6 +26,9 @@ export function meRoutes({ broker }: Pick<AppDeps, 'broker'>) {
         /** null behind an external broker: the operator knows its address. */
         port: broker.ports.mqtt,
         wsPort: broker.ports.ws,
+        /** MQTT over TLS (mqtts://) and over secure WebSocket (wss://); null when not listening. */
+        tlsPort: broker.ports.tls,
+        wssPort: broker.ports.wss,
       };
       return c.json(
         p.kind === 'operator'

@@ -44,6 +44,11 @@ export const createRolloutSchema = z.strictObject({
    * the current one before the update fails with `accuracy_regression`.
    */
   apTolerance: z.number().min(0).max(100).default(1),
+  /**
+   * The engine is older (a lower version) than what some devices run, and that is wanted: they
+   * get a rollback signed by the fleet key. Without it such a rollout is refused.
+   */
+  rollback: z.boolean().default(false),
 });
 
 /** Rollouts: start one, follow it, pause, resume or abort it; mounted at `/api/v1`. */

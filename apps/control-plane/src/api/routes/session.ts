@@ -8,13 +8,14 @@ import {
   SEVERITIES,
 } from '@facefleet/protocol';
 import { type Context, Hono, type MiddlewareHandler } from 'hono';
-import { deleteCookie, setCookie } from 'hono/cookie';
+import { deleteCookie, getCookie, setCookie } from 'hono/cookie';
 import { z } from 'zod';
 import { ROLES } from '../../auth/api-tokens.js';
 import { CSRF_HEADER, SESSION_COOKIE } from '../../auth/sessions.js';
 import { ApiError } from '../../errors.js';
+import { refuseIfThrottled } from '../authenticate.js';
 import type { AppDeps } from '../deps.js';
-import { type Env, requireRole } from '../http.js';
+import { clientAddress, type Env, requireRole } from '../http.js';
 import { doc } from '../openapi.js';
 import { jsonBody } from '../validate.js';
 import { ENGINE_PRECISIONS } from './engines.js';
@@ -41,8 +42,11 @@ const fromDashboard: MiddlewareHandler<Env> = async (c, next) => {
 export function sessionRoutes({
   tokens,
   sessions,
+  store,
+  throttle,
+  telemetry,
   log,
-}: Pick<AppDeps, 'tokens' | 'sessions' | 'log'>) {
+}: Pick<AppDeps, 'tokens' | 'sessions' | 'store' | 'throttle' | 'telemetry' | 'log'>) {
   return new Hono<Env>()
     .post(
       '/session',
@@ -57,8 +61,11 @@ export function sessionRoutes({
       jsonBody(signInBody),
       async (c) => {
         const { token } = c.req.valid('json');
+        const address = clientAddress(c);
+        refuseIfThrottled({ throttle, telemetry }, address);
         const verified = await tokens.verify(token.trim());
         if (!verified) {
+          if (address !== null) throttle.failed(address);
           throw new ApiError('unauthorized', 'token: not a valid API token', {
             details: [{ path: 'token', message: 'not a valid API token' }],
           });
@@ -97,8 +104,17 @@ export function sessionRoutes({
     )
     .delete(
       '/session',
-      doc({ summary: 'Sign out: clears the session cookie', tag: 'session', auth: 'public' }),
-      (c) => {
+      doc({
+        summary:
+          'Sign out: ends the session (its cookie is refused from now on) and clears the cookie',
+        tag: 'session',
+        auth: 'public',
+      }),
+      async (c) => {
+        const cookie = getCookie(c, SESSION_COOKIE);
+        const claims = cookie ? sessions.verify(cookie) : undefined;
+        // Recorded until it would have expired: a copy of the cookie is refused everywhere.
+        if (claims) await store.credentials.revokeSession(claims.sessionId, claims.expiresAt);
         deleteCookie(c, SESSION_COOKIE, { path: '/', secure: isHttps(c) });
         return c.json({ signedOut: true });
       },
