@@ -1,7 +1,7 @@
 // The run loop: every camera captures, decodes and preprocesses on its own thread; an inference
-// loop (one per inference lane) takes batches of their frames (at most one frame per camera per batch, up to the backend's
-// batch size, waiting at most batchTimeoutMs for a slow camera), runs the model once per batch and
-// decodes and clusters each frame on its own. Live sources (and --pace) keep only the newest frame
+// loop (one per inference lane) takes batches of their frames (at most one frame per camera per
+// batch, up to the backend's batch size, waiting at most batchTimeoutMs for a slow camera), runs the
+// model once per batch and decodes and clusters each frame on its own. Live sources (and --pace) keep only the newest frame
 // and count the stale ones dropped; files wait for the inference loop, so every frame is processed.
 #pragma once
 
