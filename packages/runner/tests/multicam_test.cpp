@@ -167,6 +167,32 @@ TEST(MultiCamera, FourCamerasOnTwoInferenceLanesGiveExactlyWhatEachSourceGivesAl
   EXPECT_EQ(stats["frames"].num, 270 + 795 + 4 + 270);
 }
 
+// --max-frames counts the frames of all lanes together: exactly that many frame lines, then the
+// final stats line and exit 0, with two lanes finishing their batches side by side.
+TEST(MultiCamera, MaxFramesIsExactAcrossInferenceLanes) {
+  ASSERT_TRUE(haveGenerated(tinyModel()));
+  ASSERT_TRUE(haveSample("Megamind.avi"));
+  ASSERT_TRUE(haveSample("vtest.avi"));
+  const RunResult r = run({"--model", tinyModel(), "--input", "64x32", "--source", "a=" + samplePath("Megamind.avi"),
+                           "--source", "b=" + samplePath("vtest.avi"), "--inference-lanes", "2", "--max-frames", "101",
+                           "--stats-interval", "1000"});
+  ASSERT_EQ(r.exitCode, 0);
+  std::map<std::string, long long> perCamera;
+  long long lines = 0;
+  for (const auto& l : r.lines) {
+    if (!isType(l, "frame")) continue;
+    ++lines;
+    ++perCamera[frameText(l).camera];
+  }
+  EXPECT_EQ(lines, 101);
+  EXPECT_GT(perCamera["a"], 0);
+  EXPECT_GT(perCamera["b"], 0);
+  ASSERT_FALSE(r.lines.empty());
+  const auto last = parseLine(r.lines.back());
+  EXPECT_EQ(last["type"].str, "stats");
+  EXPECT_EQ(last["frames"].num, 101);
+}
+
 // One camera is a missing file (failed from the start), one a GStreamer pipeline that ends after 5
 // frames again and again (dies, is reopened, dies). The paced Megamind camera beside them keeps its
 // 24 FPS: with a 1 s batch timeout, waiting for either of the others would show at once.
