@@ -1,10 +1,11 @@
 import { once } from 'node:events';
 import { type AddressInfo, createServer, type Server } from 'node:net';
+import { topicMatches } from '@facefleet/protocol';
 import { Aedes } from 'aedes';
 import { connect, type IClientOptions, type MqttClient } from 'mqtt';
 import { afterEach, describe, expect, it } from 'vitest';
 import { waitFor } from '../testing.js';
-import { createBrokerPersistence, topicMatches } from './persistence.js';
+import { createBrokerPersistence } from './persistence.js';
 
 /**
  * The embedded broker's persistence (persistence.ts) under aedes itself, with no facefleet hooks:
@@ -222,20 +223,7 @@ describe('broker persistence', () => {
   });
 });
 
-describe('topicMatches', () => {
-  it('follows MQTT 3.1.1 4.7', () => {
-    expect(topicMatches('a/+/c', 'a/b/c')).toBe(true);
-    expect(topicMatches('a/+/c', 'a/b/d')).toBe(false);
-    expect(topicMatches('a/+', 'a/b/c')).toBe(false);
-    expect(topicMatches('a/#', 'a')).toBe(true);
-    expect(topicMatches('a/#', 'a/b/c')).toBe(true);
-    expect(topicMatches('#', 'a/b')).toBe(true);
-    expect(topicMatches('+/+', '/x')).toBe(true);
-    expect(topicMatches('#', '$SYS/x')).toBe(false);
-    expect(topicMatches('+/x', '$SYS/x')).toBe(false);
-    expect(topicMatches('$SYS/#', '$SYS/x')).toBe(true);
-  });
-
+describe('subscriptions by topic', () => {
   it('finds the same subscriptions by topic through its trie as by matching each filter', async () => {
     const p = createBrokerPersistence();
     const filters = ['a/b', 'a/+', 'a/#', '#', '+/b', '+/+/c', 'a/b/#', 'x/#', '$SYS/#', '+'];

@@ -1,4 +1,5 @@
 import { Readable } from 'node:stream';
+import { topicMatches } from '@facefleet/protocol';
 
 /**
  * The embedded broker's session state, in memory, as aedes asks a persistence for it (its
@@ -63,20 +64,6 @@ const settledUndefined: Promise<undefined> = Promise.resolve(undefined);
 const emptyQueue: readonly StoredPacket[] = Object.freeze([]);
 
 const noSuchPacket = () => Promise.reject(new Error('no such packet'));
-
-/** Whether the MQTT topic filter `filter` matches the topic `topic` (MQTT 3.1.1, 4.7). */
-export function topicMatches(filter: string, topic: string): boolean {
-  const f = filter.split('/');
-  const t = topic.split('/');
-  if (topic.startsWith('$') && (f[0] === '+' || f[0] === '#')) return false;
-  for (let i = 0; i < f.length; i++) {
-    const level = f[i];
-    if (level === '#') return true;
-    if (i >= t.length) return false;
-    if (level !== '+' && level !== t[i]) return false;
-  }
-  return f.length === t.length;
-}
 
 /** A node of the subscription trie: one filter level. */
 interface FilterNode {
