@@ -1,19 +1,25 @@
 import { readFileSync } from 'node:fs';
 import {
-  type HaDevice,
+  cameraOf,
+  deviceCameras,
   haDiscoveryMessages,
   haDiscoveryTopics,
   haStatusTopic,
+  type Status,
 } from '@facefleet/protocol';
 import type { Store } from '@facefleet/store';
 import type { Logger } from 'pino';
 import type { Broker } from '../broker/types.js';
+import type { CommittedMessage } from '../ingest/ingest.js';
 
 export interface HaDiscoveryOptions {
   /** Home Assistant's discovery prefix (`homeassistant`). */
   prefix: string;
   broker: Broker;
-  store: Pick<Store, 'devices'>;
+  store: {
+    devices: Pick<Store['devices'], 'get' | 'ids'>;
+    telemetry: Pick<Store['telemetry'], 'lastCameraFaces' | 'lastCameraMetrics'>;
+  };
   log: Logger;
   /** Whether this instance does the fleet-wide publishing (the leader; one process: always). */
   leading: () => boolean;
@@ -29,27 +35,97 @@ const version = (
 const CONCURRENCY = 64;
 
 /**
+ * A device's cameras as discovery shows them: those of its newest status, then any camera whose
+ * newest window or metrics sample is newer than that status (it sent since, or the device never
+ * sent a status); `gone` are the cameras the store has figures of that are not among them (a newer
+ * status no longer lists them), whose configs are cleared. Nothing else in the store removes a
+ * camera: cameras are configured on the device, and its status says which it has.
+ */
+export function haCameras(
+  status: Pick<Status, 'state' | 'ts' | 'cameras'> | null,
+  newest: ReadonlyMap<string, number>,
+): { cameras: string[]; gone: string[] } {
+  const cameras = deviceCameras(status).map((c) => c.id);
+  const since = status?.ts ?? Number.NEGATIVE_INFINITY;
+  for (const [camera, ts] of newest) {
+    if (ts > since && !cameras.includes(camera)) cameras.push(camera);
+  }
+  return { cameras, gone: [...newest.keys()].filter((c) => !cameras.includes(c)) };
+}
+
+/**
  * Home Assistant MQTT discovery from the control plane (the payloads: protocol's
  * home-assistant.ts). Every enrolled device's configs are published retained when the leader
  * starts (the embedded broker keeps retained messages in memory only), when a device is enrolled
- * or changed, and again whenever Home Assistant announces itself on `<prefix>/status` (its birth
- * message after a restart, when it may have lost them); a deleted device's configs are cleared
- * with empty retained payloads, which makes Home Assistant remove its entities.
+ * or changed, when a device's cameras change (a status lists other cameras, or a window or metrics
+ * sample names a camera not seen yet), and again whenever Home Assistant announces itself on
+ * `<prefix>/status` (its birth message after a restart, when it may have lost them). Configs that
+ * are no longer wanted — all of a deleted device's, a camera's that the newest status no longer
+ * lists, the device-level Faces of a device that now has several cameras — are cleared with empty
+ * retained payloads, which makes Home Assistant remove those entities.
  */
 export function createHaDiscovery(options: HaDiscoveryOptions) {
   const { prefix, broker, store, log } = options;
-  const publishDevice = (device: HaDevice) =>
-    Promise.all(
-      haDiscoveryMessages(prefix, device, version).map((m) =>
-        broker.publish(m.topic, JSON.stringify(m.payload), { retain: true, qos: 1 }),
-      ),
-    );
-  const clearDevice = (id: string) =>
-    Promise.all(
-      haDiscoveryTopics(prefix, id).map((topic) =>
-        broker.publish(topic, '', { retain: true, qos: 1 }),
-      ),
-    );
+  /** The cameras each device's published configs are of (its topics follow from them). */
+  const published = new Map<string, Set<string>>();
+  const publish = (topic: string, payload: string) =>
+    broker.publish(topic, payload, { retain: true, qos: 1 });
+
+  /** Newest figure (device time) of each camera the store has windows or metrics of. */
+  async function newestByCamera(id: string): Promise<Map<string, number>> {
+    const [faces, metrics] = await Promise.all([
+      store.telemetry.lastCameraFaces(id),
+      store.telemetry.lastCameraMetrics(id),
+    ]);
+    const newest = new Map<string, number>();
+    for (const [camera, { ts }] of [...faces, ...metrics]) {
+      newest.set(camera, Math.max(ts, newest.get(camera) ?? ts));
+    }
+    return newest;
+  }
+
+  /** Publishes a device's configs as the store has it now and clears the ones it no longer has. */
+  async function syncDevice(id: string): Promise<void> {
+    const [device, newest] = await Promise.all([store.devices.get(id), newestByCamera(id)]);
+    const before = published.get(id);
+    // Validated against the protocol's schema before it was stored.
+    const status = device?.statusJson ? (JSON.parse(device.statusJson) as Status) : null;
+    const { cameras, gone } = device
+      ? haCameras(status, newest)
+      : { cameras: [], gone: [...newest.keys()] };
+    const messages = device
+      ? haDiscoveryMessages(prefix, { id, deviceClass: device.deviceClass, cameras }, version)
+      : [];
+    const keep = new Set(messages.map((m) => m.topic));
+    // Every config it may have had (the device-level Faces included), less those it has now.
+    const candidates = new Set(haDiscoveryTopics(prefix, id, [...gone, ...(before ?? [])]));
+    const clear = [...candidates].filter((topic) => !keep.has(topic));
+    await Promise.all([
+      ...messages.map((m) => publish(m.topic, JSON.stringify(m.payload))),
+      ...clear.map((topic) => publish(topic, '')),
+    ]);
+    if (device) published.set(id, new Set(cameras));
+    else published.delete(id);
+  }
+
+  // One sync per device at a time; a request while one runs makes it run once more afterwards.
+  const syncing = new Map<string, { again: boolean; done: Promise<void> }>();
+  function sync(id: string): Promise<void> {
+    const running = syncing.get(id);
+    if (running) {
+      running.again = true;
+      return running.done;
+    }
+    const entry = { again: false, done: Promise.resolve() };
+    entry.done = (async () => {
+      do {
+        entry.again = false;
+        await syncDevice(id);
+      } while (entry.again);
+    })().finally(() => syncing.delete(id));
+    syncing.set(id, entry);
+    return entry.done;
+  }
 
   let running: Promise<number> | undefined;
   let again = false;
@@ -60,17 +136,17 @@ export function createHaDiscovery(options: HaDiscoveryOptions) {
       return running;
     }
     running = (async () => {
-      let published = 0;
+      let count = 0;
       do {
         again = false;
-        const devices = await store.devices.list();
-        for (let i = 0; i < devices.length; i += CONCURRENCY) {
-          await Promise.all(devices.slice(i, i + CONCURRENCY).map(publishDevice));
+        const ids = await store.devices.ids();
+        for (let i = 0; i < ids.length; i += CONCURRENCY) {
+          await Promise.all(ids.slice(i, i + CONCURRENCY).map(sync));
         }
-        published = devices.length;
+        count = ids.length;
       } while (again);
-      log.info({ devices: published, prefix }, 'home assistant: discovery published');
-      return published;
+      log.info({ devices: count, prefix }, 'home assistant: discovery published');
+      return count;
     })().finally(() => {
       running = undefined;
     });
@@ -78,6 +154,26 @@ export function createHaDiscovery(options: HaDiscoveryOptions) {
   }
   const logFailure = (what: string) => (err: unknown) =>
     log.warn({ err }, `home assistant: ${what} failed`);
+  const syncOrLog = (id: string) => sync(id).catch(logFailure(`discovery of ${id}`));
+
+  /** Whether a committed message shows cameras of its device that its configs do not have. */
+  function camerasChanged({ message }: CommittedMessage): string | undefined {
+    const id = message.data.deviceId;
+    const known = published.get(id) ?? new Set<string>();
+    switch (message.kind) {
+      case 'status': {
+        const listed = deviceCameras(message.data).map((c) => c.id);
+        const same = listed.length === known.size && listed.every((c) => known.has(c));
+        return same ? undefined : id;
+      }
+      case 'faces':
+        return known.has(cameraOf(message.data)) ? undefined : id;
+      case 'metrics':
+        return (message.data.runner?.cameras ?? []).every((c) => known.has(c.id)) ? undefined : id;
+      default:
+        return undefined;
+    }
+  }
 
   return {
     publishAll,
@@ -85,12 +181,29 @@ export function createHaDiscovery(options: HaDiscoveryOptions) {
     /** A device was enrolled, changed or deleted (here or on another instance). */
     async deviceChanged(id: string): Promise<void> {
       if (!options.leading()) return;
-      try {
-        const device = await store.devices.get(id);
-        if (device) await publishDevice(device);
-        else await clearDevice(id);
-      } catch (err) {
-        logFailure(`discovery of ${id}`)(err);
+      await syncOrLog(id);
+    },
+
+    /**
+     * A committed ingest batch (this instance's or another's): devices whose cameras changed get
+     * their configs again (read from the store, so an out-of-order status cannot undo a newer one).
+     * Replays the database already held are not news.
+     */
+    onCommit(batch: CommittedMessage[]): void {
+      if (!options.leading()) return;
+      const changed = new Set<string>();
+      for (const m of batch) {
+        if (!m.stored) continue;
+        const id = camerasChanged(m);
+        if (id) changed.add(id);
+      }
+      for (const id of changed) void syncOrLog(id);
+    },
+
+    /** Settles when no device's configs are being published (tests, shutdown). */
+    async idle(): Promise<void> {
+      while (syncing.size > 0 || running) {
+        await Promise.allSettled([running, ...[...syncing.values()].map((s) => s.done)]);
       }
     },
 
