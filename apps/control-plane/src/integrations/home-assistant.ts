@@ -7,7 +7,7 @@ import {
   haStatusTopic,
   type Status,
 } from '@facefleet/protocol';
-import type { Store } from '@facefleet/store';
+import type { DeviceRow, Store } from '@facefleet/store';
 import type { Logger } from 'pino';
 import type { Broker } from '../broker/types.js';
 import type { CommittedMessage } from '../ingest/ingest.js';
@@ -17,8 +17,11 @@ export interface HaDiscoveryOptions {
   prefix: string;
   broker: Broker;
   store: {
-    devices: Pick<Store['devices'], 'get' | 'ids'>;
-    telemetry: Pick<Store['telemetry'], 'lastCameraFaces' | 'lastCameraMetrics'>;
+    devices: Pick<Store['devices'], 'get' | 'list'>;
+    telemetry: Pick<
+      Store['telemetry'],
+      'lastCameraFaces' | 'lastCameraMetrics' | 'lastCameraFacesAll'
+    >;
   };
   log: Logger;
   /** Whether this instance does the fleet-wide publishing (the leader; one process: always). */
@@ -39,7 +42,8 @@ const CONCURRENCY = 64;
  * newest window or metrics sample is newer than that status (it sent since, or the device never
  * sent a status); `gone` are the cameras the store has figures of that are not among them (a newer
  * status no longer lists them), whose configs are cleared. Nothing else in the store removes a
- * camera: cameras are configured on the device, and its status says which it has.
+ * camera: cameras are configured on the device, and its status says which it has. (publishAll
+ * reads the newest windows only, in one query for the fleet; a change reads windows and metrics.)
  */
 export function haCameras(
   status: Pick<Status, 'state' | 'ts' | 'cameras'> | null,
@@ -71,6 +75,11 @@ export function createHaDiscovery(options: HaDiscoveryOptions) {
   const publish = (topic: string, payload: string) =>
     broker.publish(topic, payload, { retain: true, qos: 1 });
 
+  // When each device was last asked to sync on its own (a change): publishAll's snapshot of the
+  // store is not used for a device asked after the snapshot was taken.
+  let clock = 0;
+  const asked = new Map<string, number>();
+
   /** Newest figure (device time) of each camera the store has windows or metrics of. */
   async function newestByCamera(id: string): Promise<Map<string, number>> {
     const [faces, metrics] = await Promise.all([
@@ -84,9 +93,18 @@ export function createHaDiscovery(options: HaDiscoveryOptions) {
     return newest;
   }
 
-  /** Publishes a device's configs as the store has it now and clears the ones it no longer has. */
-  async function syncDevice(id: string): Promise<void> {
+  /** A device as the store has it: its row (undefined: deleted) and its cameras' newest figures. */
+  interface Loaded {
+    device: DeviceRow | undefined;
+    newest: ReadonlyMap<string, number>;
+  }
+  const load = async (id: string): Promise<Loaded> => {
     const [device, newest] = await Promise.all([store.devices.get(id), newestByCamera(id)]);
+    return { device, newest };
+  };
+
+  /** Publishes a device's configs as loaded and clears the ones it no longer has. */
+  async function apply(id: string, { device, newest }: Loaded): Promise<void> {
     const before = published.get(id);
     // Validated against the protocol's schema before it was stored.
     const status = device?.statusJson ? (JSON.parse(device.statusJson) as Status) : null;
@@ -97,20 +115,29 @@ export function createHaDiscovery(options: HaDiscoveryOptions) {
       ? haDiscoveryMessages(prefix, { id, deviceClass: device.deviceClass, cameras }, version)
       : [];
     const keep = new Set(messages.map((m) => m.topic));
-    // Every config it may have had (the device-level Faces included), less those it has now.
-    const candidates = new Set(haDiscoveryTopics(prefix, id, [...gone, ...(before ?? [])]));
-    const clear = [...candidates].filter((topic) => !keep.has(topic));
+    // Every config it may have had, less those it has now: the device's (Faces included), the
+    // per-camera ones published here before, and, once a camera is gone (it had several, perhaps
+    // before this process started), those of the gone and the remaining cameras.
+    const had = [
+      ...(before && before.size > 1 ? before : []),
+      ...(gone.length > 0 ? [...gone, ...cameras] : []),
+    ];
+    const clear = haDiscoveryTopics(prefix, id, [...new Set(had)]).filter((t) => !keep.has(t));
     await Promise.all([
       ...messages.map((m) => publish(m.topic, JSON.stringify(m.payload))),
       ...clear.map((topic) => publish(topic, '')),
     ]);
     if (device) published.set(id, new Set(cameras));
-    else published.delete(id);
+    else {
+      published.delete(id);
+      asked.delete(id);
+    }
   }
 
-  // One sync per device at a time; a request while one runs makes it run once more afterwards.
+  // One sync per device at a time; a request while one runs makes it run once more afterwards,
+  // reading the store again. `loaded`: what publishAll read for it (used for the first run only).
   const syncing = new Map<string, { again: boolean; done: Promise<void> }>();
-  function sync(id: string): Promise<void> {
+  function sync(id: string, loaded?: Loaded): Promise<void> {
     const running = syncing.get(id);
     if (running) {
       running.again = true;
@@ -118,18 +145,29 @@ export function createHaDiscovery(options: HaDiscoveryOptions) {
     }
     const entry = { again: false, done: Promise.resolve() };
     entry.done = (async () => {
+      let first = loaded;
       do {
         entry.again = false;
-        await syncDevice(id);
+        await apply(id, first ?? (await load(id)));
+        first = undefined;
       } while (entry.again);
     })().finally(() => syncing.delete(id));
     syncing.set(id, entry);
     return entry.done;
   }
 
+  const syncChanged = (id: string) => {
+    asked.set(id, ++clock);
+    return sync(id);
+  };
+
   let running: Promise<number> | undefined;
   let again = false;
-  /** Every device's configs; a call while one runs makes it run once more afterwards. */
+  /**
+   * Every device's configs; a call while one runs makes it run once more afterwards. The store is
+   * read in two queries (devices with their status, every camera's newest window), not three per
+   * device: at 10,000 devices per-device reads kept the event loop for seconds.
+   */
   function publishAll(): Promise<number> {
     if (running) {
       again = true;
@@ -139,11 +177,24 @@ export function createHaDiscovery(options: HaDiscoveryOptions) {
       let count = 0;
       do {
         again = false;
-        const ids = await store.devices.ids();
-        for (let i = 0; i < ids.length; i += CONCURRENCY) {
-          await Promise.all(ids.slice(i, i + CONCURRENCY).map(sync));
+        const stamp = clock;
+        const [devices, windows] = await Promise.all([
+          store.devices.list(),
+          store.telemetry.lastCameraFacesAll(),
+        ]);
+        for (let i = 0; i < devices.length; i += CONCURRENCY) {
+          await Promise.all(
+            devices.slice(i, i + CONCURRENCY).map((device) => {
+              if ((asked.get(device.id) ?? 0) > stamp) return sync(device.id);
+              const newest = new Map<string, number>();
+              for (const [camera, w] of windows.get(device.id) ?? []) newest.set(camera, w.ts);
+              return sync(device.id, { device, newest });
+            }),
+          );
+          // Ingest and the API get their turn between chunks.
+          await new Promise((resolve) => setImmediate(resolve));
         }
-        count = ids.length;
+        count = devices.length;
       } while (again);
       log.info({ devices: count, prefix }, 'home assistant: discovery published');
       return count;
@@ -154,7 +205,7 @@ export function createHaDiscovery(options: HaDiscoveryOptions) {
   }
   const logFailure = (what: string) => (err: unknown) =>
     log.warn({ err }, `home assistant: ${what} failed`);
-  const syncOrLog = (id: string) => sync(id).catch(logFailure(`discovery of ${id}`));
+  const syncOrLog = (id: string) => syncChanged(id).catch(logFailure(`discovery of ${id}`));
 
   /** Whether a committed message shows cameras of its device that its configs do not have. */
   function camerasChanged({ message }: CommittedMessage): string | undefined {
