@@ -11,6 +11,7 @@ import {
   connectClient,
   facesMessage,
   grant,
+  metricsMessage,
   startTestServer,
   statusMessage,
   type TestServer,
@@ -266,7 +267,7 @@ describe('Home Assistant discovery of a device with three cameras', () => {
     expect(yard.state_topic).toBe(topics.status(id));
   });
 
-  it("adds a camera's configs when its first window arrives after the status", async () => {
+  it("adds a camera's configs when its first window or metrics sample arrives after the status", async () => {
     const sub = await watch(t, login, `${prefix}/#`);
     seq += 1;
     await device.publishAsync(
@@ -275,13 +276,31 @@ describe('Home Assistant discovery of a device with three cameras', () => {
       { qos: 1 },
     );
     await waitConfigs(sub, cameraTopics('porch'), true, 'the configs of camera porch');
+    // …or its first metrics sample.
+    seq += 1;
+    const garage = {
+      id: 'garage',
+      state: 'online' as const,
+      fps: 5,
+      cameraFps: 5,
+      frames: 50,
+      dropped: 0,
+      skipped: 0,
+      reconnects: 0,
+    };
+    await device.publishAsync(
+      topics.metrics(id),
+      JSON.stringify(metricsMessage(id, seq, { cameras: [garage] })),
+      { qos: 1 },
+    );
+    await waitConfigs(sub, cameraTopics('garage'), true, 'the configs of camera garage');
   });
 
   it('clears the configs of cameras a newer status no longer lists, and brings Faces back at one', async () => {
     const sub = await watch(t, login, `${prefix}/#`);
     await sendStatus(['0', 'lobby']);
-    const gone = ['yard.2', 'porch'].flatMap(cameraTopics);
-    await waitConfigs(sub, gone, false, 'the configs of yard.2 and porch cleared');
+    const gone = ['yard.2', 'porch', 'garage'].flatMap(cameraTopics);
+    await waitConfigs(sub, gone, false, 'the configs of yard.2, porch and garage cleared');
     const kept = ['0', 'lobby'].flatMap(cameraTopics);
     await waitConfigs(sub, kept, true, 'the configs of 0 and lobby retained');
     // Home Assistant after a restart gets only what is there now.
