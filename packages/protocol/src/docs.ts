@@ -217,6 +217,11 @@ export function protocolDoc(): string {
     '3 model load, 4 source, 5 runtime; 0 is a clean end.',
   );
   for (const [title, example] of runnerLines) parts.push('', `### ${title}`, '', json(example));
+  const config = (m: { topic: string; payload: unknown } | undefined) => [
+    `Topic: \`${m?.topic}\``,
+    '',
+    json(m?.payload),
+  ];
   const [faces] = haDiscoveryMessages(
     HA_DEFAULT_PREFIX,
     { id: examples.status.deviceId, deviceClass: examples.status.deviceClass },
@@ -246,9 +251,7 @@ export function protocolDoc(): string {
     'entities. `--ha-discovery off` turns this off, `--ha-discovery-prefix` changes the prefix. A device id',
     'with `.` (not allowed in discovery topics) becomes `_` plus a short hash of the id.',
     '',
-    `Topic: \`${faces?.topic}\``,
-    '',
-    json(faces?.payload),
+    ...config(faces),
     '',
     '### Cameras',
     '',
@@ -263,9 +266,7 @@ export function protocolDoc(): string {
     'them when a camera first shows up (in a status, a window or a metrics sample, or in the store at',
     "start) and clears a camera's configs when a newer status no longer lists it.",
     '',
-    `Topic: \`${lobbyFaces?.topic}\``,
-    '',
-    json(lobbyFaces?.payload),
+    ...config(lobbyFaces),
   );
   return `${parts.join('\n')}\n`;
 }
