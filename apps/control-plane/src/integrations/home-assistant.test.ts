@@ -308,6 +308,26 @@ describe('Home Assistant discovery of a device with three cameras', () => {
     await waitConfigs(later, kept, true, 'the retained configs of 0 and lobby');
     for (const topic of [...gone, deviceFaces]) expect(latest(later, topic)).toBeUndefined();
 
+    // A late window of a dropped camera, older than the status that dropped it, does not bring it
+    // back; a window of a new camera after it does add that one (and shows the first was handled).
+    seq += 1;
+    const old = statusMessage(id, 1).ts;
+    await device.publishAsync(
+      topics.faces(id),
+      JSON.stringify(
+        facesMessage(id, seq, { camera: 'yard.2', ts: old, start: old - 1000, end: old }),
+      ),
+      { qos: 1 },
+    );
+    seq += 1;
+    await device.publishAsync(
+      topics.faces(id),
+      JSON.stringify(facesMessage(id, seq, { camera: 'attic' })),
+      { qos: 1 },
+    );
+    await waitConfigs(later, cameraTopics('attic'), true, 'the configs of camera attic');
+    for (const topic of cameraTopics('yard.2')) expect(latest(later, topic) ?? '').toBe('');
+
     // Its birth message publishes the configs of the cameras again.
     const before = later.messages.length;
     const ha = await connectClient(t.mqttUrl, { ...login, clientId: 'ha-birth-cams' });
@@ -322,7 +342,12 @@ describe('Home Assistant discovery of a device with three cameras', () => {
 
     // Down to one camera: the device entities alone, Faces included.
     await sendStatus(['0']);
-    await waitConfigs(sub, kept, false, 'the per-camera configs cleared at one camera');
+    await waitConfigs(
+      sub,
+      [...kept, ...cameraTopics('attic')],
+      false,
+      'the per-camera configs cleared at one camera',
+    );
     await waitConfigs(sub, [deviceFaces], true, 'the device-level faces config back');
   });
 

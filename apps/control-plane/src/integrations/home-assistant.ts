@@ -18,10 +18,7 @@ export interface HaDiscoveryOptions {
   broker: Broker;
   store: {
     devices: Pick<Store['devices'], 'get' | 'list'>;
-    telemetry: Pick<
-      Store['telemetry'],
-      'lastCameraFaces' | 'lastCameraMetrics' | 'lastCameraFacesAll'
-    >;
+    telemetry: Pick<Store['telemetry'], 'lastCameraFacesAll'>;
   };
   log: Logger;
   /** Whether this instance does the fleet-wide publishing (the leader; one process: always). */
@@ -42,8 +39,9 @@ const CONCURRENCY = 64;
  * newest window or metrics sample is newer than that status (it sent since, or the device never
  * sent a status); `gone` are the cameras the store has figures of that are not among them (a newer
  * status no longer lists them), whose configs are cleared. Nothing else in the store removes a
- * camera: cameras are configured on the device, and its status says which it has. (publishAll
- * reads the newest windows only, in one query for the fleet; a change reads windows and metrics.)
+ * camera: cameras are configured on the device, and its status says which it has. (The newest
+ * figures: every camera's newest window in the store, read for the fleet in one query when all
+ * configs are published, and what committed windows and metrics named since.)
  */
 export function haCameras(
   status: Pick<Status, 'state' | 'ts' | 'cameras'> | null,
@@ -80,37 +78,37 @@ export function createHaDiscovery(options: HaDiscoveryOptions) {
   let clock = 0;
   const asked = new Map<string, number>();
 
-  /** Newest figure (device time) of each camera the store has windows or metrics of. */
-  async function newestByCamera(id: string): Promise<Map<string, number>> {
-    const [faces, metrics] = await Promise.all([
-      store.telemetry.lastCameraFaces(id),
-      store.telemetry.lastCameraMetrics(id),
-    ]);
-    const newest = new Map<string, number>();
-    for (const [camera, { ts }] of [...faces, ...metrics]) {
-      newest.set(camera, Math.max(ts, newest.get(camera) ?? ts));
-    }
-    return newest;
-  }
+  /**
+   * Cameras that committed windows or metrics named while the device's configs did not have them,
+   * with their newest time (device clock), until a newer status settles whether they are the
+   * device's: what the store has of them, without a query per device.
+   */
+  const seen = new Map<string, Map<string, number>>();
 
-  /** A device as the store has it: its row (undefined: deleted) and its cameras' newest figures. */
+  /** A device as the store has it: its row (undefined: deleted) and its cameras' newest windows. */
   interface Loaded {
     device: DeviceRow | undefined;
     newest: ReadonlyMap<string, number>;
   }
-  const load = async (id: string): Promise<Loaded> => {
-    const [device, newest] = await Promise.all([store.devices.get(id), newestByCamera(id)]);
-    return { device, newest };
-  };
+  const load = async (id: string): Promise<Loaded> => ({
+    device: await store.devices.get(id),
+    newest: new Map(),
+  });
 
   /** Publishes a device's configs as loaded and clears the ones it no longer has. */
-  async function apply(id: string, { device, newest }: Loaded): Promise<void> {
+  async function apply(id: string, loaded: Loaded): Promise<void> {
+    const { device } = loaded;
     const before = published.get(id);
+    const newest = new Map(loaded.newest);
+    for (const [camera, ts] of seen.get(id) ?? []) {
+      newest.set(camera, Math.max(ts, newest.get(camera) ?? ts));
+    }
     // Validated against the protocol's schema before it was stored.
     const status = device?.statusJson ? (JSON.parse(device.statusJson) as Status) : null;
     const { cameras, gone } = device
       ? haCameras(status, newest)
       : { cameras: [], gone: [...newest.keys()] };
+    for (const camera of gone) seen.get(id)?.delete(camera);
     const messages = device
       ? haDiscoveryMessages(prefix, { id, deviceClass: device.deviceClass, cameras }, version)
       : [];
@@ -131,6 +129,7 @@ export function createHaDiscovery(options: HaDiscoveryOptions) {
     else {
       published.delete(id);
       asked.delete(id);
+      seen.delete(id);
     }
   }
 
@@ -165,7 +164,7 @@ export function createHaDiscovery(options: HaDiscoveryOptions) {
   let again = false;
   /**
    * Every device's configs; a call while one runs makes it run once more afterwards. The store is
-   * read in two queries (devices with their status, every camera's newest window), not three per
+   * read in two queries (devices with their status, every camera's newest window), not per
    * device: at 10,000 devices per-device reads kept the event loop for seconds.
    */
   function publishAll(): Promise<number> {
@@ -207,23 +206,34 @@ export function createHaDiscovery(options: HaDiscoveryOptions) {
     log.warn({ err }, `home assistant: ${what} failed`);
   const syncOrLog = (id: string) => syncChanged(id).catch(logFailure(`discovery of ${id}`));
 
-  /** Whether a committed message shows cameras of its device that its configs do not have. */
-  function camerasChanged({ message }: CommittedMessage): string | undefined {
+  /**
+   * Whether a committed message shows cameras of its device that its configs do not have (the
+   * cameras a window or metrics sample names are noted in `seen`).
+   */
+  function camerasChanged({ message }: CommittedMessage): boolean {
     const id = message.data.deviceId;
     const known = published.get(id) ?? new Set<string>();
+    let named: string[];
     switch (message.kind) {
       case 'status': {
         const listed = deviceCameras(message.data).map((c) => c.id);
-        const same = listed.length === known.size && listed.every((c) => known.has(c));
-        return same ? undefined : id;
+        return listed.length !== known.size || !listed.every((c) => known.has(c));
       }
       case 'faces':
-        return known.has(cameraOf(message.data)) ? undefined : id;
+        named = [cameraOf(message.data)];
+        break;
       case 'metrics':
-        return (message.data.runner?.cameras ?? []).every((c) => known.has(c.id)) ? undefined : id;
+        named = (message.data.runner?.cameras ?? []).map((c) => c.id);
+        break;
       default:
-        return undefined;
+        return false;
     }
+    const unknown = named.filter((c) => !known.has(c));
+    if (unknown.length === 0) return false;
+    const cams = seen.get(id) ?? new Map<string, number>();
+    for (const c of unknown) cams.set(c, Math.max(message.data.ts, cams.get(c) ?? 0));
+    seen.set(id, cams);
+    return true;
   }
 
   return {
@@ -244,9 +254,7 @@ export function createHaDiscovery(options: HaDiscoveryOptions) {
       if (!options.leading()) return;
       const changed = new Set<string>();
       for (const m of batch) {
-        if (!m.stored) continue;
-        const id = camerasChanged(m);
-        if (id) changed.add(id);
+        if (m.stored && camerasChanged(m)) changed.add(m.message.data.deviceId);
       }
       for (const id of changed) void syncOrLog(id);
     },
