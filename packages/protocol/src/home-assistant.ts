@@ -30,7 +30,9 @@ import { TOPIC_ROOT, topics } from './topics.js';
  *   update the state" (sensor.mqtt, `state_topic`): the entity keeps its camera's last count. Its
  *   attributes (the window's figures) are rendered again from the entity's own current attributes
  *   through the `this` variable, which "refers to the entity state of the MQTT item" in MQTT value
- *   templates (templating docs above); an empty render there would be logged as erroneous JSON.
+ *   templates (templating docs above; that attribute templates get it too, and that an empty
+ *   render there would be logged as erroneous JSON, is read from Home Assistant's MQTT source, not
+ *   its docs).
  *   `this.state` is not used for the state itself: it is the string `unknown` until the first
  *   window, which a numeric sensor would reject.
  * - FPS and Online need no such care: every metrics message lists every camera
