@@ -1,7 +1,13 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { haCameraObjectId, haDiscoveryTopics, type Status, topics } from '@facefleet/protocol';
+import {
+  type Faces,
+  haCameraObjectId,
+  haDiscoveryTopics,
+  type Status,
+  topics,
+} from '@facefleet/protocol';
 import { type MosquittoSub, mosquittoSub } from '@facefleet/test-support';
 import type { MqttClient } from 'mqtt';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
@@ -241,6 +247,13 @@ describe('Home Assistant discovery of a device with three cameras', () => {
     });
   };
 
+  const sendWindow = (over: Partial<Faces>) => {
+    seq += 1;
+    return device.publishAsync(topics.faces(id), JSON.stringify(facesMessage(id, seq, over)), {
+      qos: 1,
+    });
+  };
+
   it('publishes faces, FPS and online configs per camera once the status lists three cameras', async () => {
     const sub = await watch(t, login, `${prefix}/#`);
     await waitConfigs(sub, haDiscoveryTopics(prefix, id), true, 'the 5 device configs');
@@ -269,12 +282,7 @@ describe('Home Assistant discovery of a device with three cameras', () => {
 
   it("adds a camera's configs when its first window or metrics sample arrives after the status", async () => {
     const sub = await watch(t, login, `${prefix}/#`);
-    seq += 1;
-    await device.publishAsync(
-      topics.faces(id),
-      JSON.stringify(facesMessage(id, seq, { camera: 'porch' })),
-      { qos: 1 },
-    );
+    await sendWindow({ camera: 'porch' });
     await waitConfigs(sub, cameraTopics('porch'), true, 'the configs of camera porch');
     // …or its first metrics sample.
     seq += 1;
@@ -310,21 +318,9 @@ describe('Home Assistant discovery of a device with three cameras', () => {
 
     // A late window of a dropped camera, older than the status that dropped it, does not bring it
     // back; a window of a new camera after it does add that one (and shows the first was handled).
-    seq += 1;
     const old = statusMessage(id, 1).ts;
-    await device.publishAsync(
-      topics.faces(id),
-      JSON.stringify(
-        facesMessage(id, seq, { camera: 'yard.2', ts: old, start: old - 1000, end: old }),
-      ),
-      { qos: 1 },
-    );
-    seq += 1;
-    await device.publishAsync(
-      topics.faces(id),
-      JSON.stringify(facesMessage(id, seq, { camera: 'attic' })),
-      { qos: 1 },
-    );
+    await sendWindow({ camera: 'yard.2', ts: old, start: old - 1000, end: old });
+    await sendWindow({ camera: 'attic' });
     await waitConfigs(later, cameraTopics('attic'), true, 'the configs of camera attic');
     for (const topic of cameraTopics('yard.2')) expect(latest(later, topic) ?? '').toBe('');
 
