@@ -236,9 +236,9 @@ export const configSchema = z.strictObject({
     .strictObject({
       /**
        * Home Assistant MQTT discovery: retained configs for every device (faces, FPS, inference
-       * FPS, temperature, online) below the prefix, so Home Assistant on the same broker shows
-       * the fleet with no configuration. `off` publishes nothing and keeps the prefix out of the
-       * ACL.
+       * FPS, temperature, online; per camera faces, FPS and online on a device with several)
+       * below the prefix, so Home Assistant on the same broker shows the fleet with no
+       * configuration. `off` publishes nothing and keeps the prefix out of the ACL.
        */
       discovery: z.enum(['on', 'off']).default('on'),
       /** Home Assistant's discovery prefix (its MQTT integration's setting). */

@@ -432,6 +432,7 @@ export async function createServer({
     live.onCommit(batch);
     if (!leading()) return;
     alerts?.onCommit(batch);
+    homeAssistant?.onCommit(batch);
     const reports = batch.flatMap((m) =>
       m.stored && m.message.kind === 'reported' ? [m.message.data] : [],
     );
@@ -690,9 +691,12 @@ export async function createServer({
         // subscribed and queues their share of the messages until it is back: leaving the shared
         // subscription here would lose what arrives while no instance runs.
         await ingest.flush();
+        // Discovery configs that the last batches called for, while the broker still takes them.
+        await homeAssistant?.idle();
         await broker.close();
         await credentials.close();
         await ingest.close();
+        await homeAssistant?.idle();
         await rollouts.idle();
         // Another instance takes the singleton work at once, not after the lease runs out.
         await leadership.stop();

@@ -1,5 +1,5 @@
 import { examples } from './examples.js';
-import { HA_DEFAULT_PREFIX, haDiscoveryMessages } from './home-assistant.js';
+import { HA_DEFAULT_PREFIX, haCameraObjectId, haDiscoveryMessages } from './home-assistant.js';
 import { filters, TOPIC_ROOT, topics } from './topics.js';
 
 interface TopicDoc {
@@ -217,11 +217,26 @@ export function protocolDoc(): string {
     '3 model load, 4 source, 5 runtime; 0 is a clean end.',
   );
   for (const [title, example] of runnerLines) parts.push('', `### ${title}`, '', json(example));
+  const config = (m: { topic: string; payload: unknown } | undefined) => [
+    `Topic: \`${m?.topic}\``,
+    '',
+    json(m?.payload),
+  ];
   const [faces] = haDiscoveryMessages(
     HA_DEFAULT_PREFIX,
     { id: examples.status.deviceId, deviceClass: examples.status.deviceClass },
     '0.1.0',
   );
+  const cameraIds = (examples.status.cameras ?? []).map((c) => c.id);
+  const lobbyFaces = haDiscoveryMessages(
+    HA_DEFAULT_PREFIX,
+    {
+      id: examples.status.deviceId,
+      deviceClass: examples.status.deviceClass,
+      cameras: cameraIds,
+    },
+    '0.1.0',
+  ).find((m) => m.topic.includes(`/${haCameraObjectId('lobby')}_faces/`));
   parts.push(
     '',
     '## Home Assistant discovery (published by the control plane)',
@@ -236,9 +251,22 @@ export function protocolDoc(): string {
     'entities. `--ha-discovery off` turns this off, `--ha-discovery-prefix` changes the prefix. A device id',
     'with `.` (not allowed in discovery topics) becomes `_` plus a short hash of the id.',
     '',
-    `Topic: \`${faces?.topic}\``,
+    ...config(faces),
     '',
-    json(faces?.payload),
+    '### Cameras',
+    '',
+    'A device with two or more cameras gets, per camera, the sensors `camera_<camera>_faces` and',
+    '`camera_<camera>_fps` and the binary sensor `camera_<camera>_online` (a camera id with `.` gets the',
+    "device id's rule), under the same device; its device-level `faces` is cleared, because the windows",
+    "of all its cameras share the faces topic. A one-camera device keeps the device's entities alone.",
+    "Each per-camera template takes only its camera's figure: a faces window of another camera renders",
+    "an empty string, which Home Assistant's MQTT sensor ignores (the state stays), and the attributes",
+    "are rendered again from the entity's own (`this`); FPS comes from `runner.cameras` and online",
+    "from the status' `cameras`, which list every camera in each message. The control plane publishes",
+    'them when a camera first shows up (in a status, a window or a metrics sample, or in the store at',
+    "start) and clears a camera's configs when a newer status no longer lists it.",
+    '',
+    ...config(lobbyFaces),
   );
   return `${parts.join('\n')}\n`;
 }

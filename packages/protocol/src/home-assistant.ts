@@ -1,4 +1,5 @@
 import { createHash } from 'node:crypto';
+import { cameraIdSchema, DEFAULT_CAMERA_ID } from './cameras.js';
 import type { DeviceClass } from './device-classes.js';
 import { TOPIC_ROOT, topics } from './topics.js';
 
@@ -14,6 +15,29 @@ import { TOPIC_ROOT, topics } from './topics.js';
  * online from its retained `devices/{id}/status`, which is also every sensor's availability (the
  * agent's will turns it offline when the link drops). Templates are Jinja, as Home Assistant
  * renders them; a template that renders `None` leaves the state unknown.
+ *
+ * Cameras. A device with two or more cameras gets, per camera, the sensors Faces and FPS and the
+ * binary sensor Online (the camera delivers frames), grouped under the device; its device-level
+ * Faces entity is left out there (its config cleared), because the face windows of all cameras share
+ * the device's faces topic and one entity could only show whichever camera sent last. A device with
+ * one camera (or none known yet) keeps the device entities alone: they already describe its camera.
+ *
+ * The per-camera entities read the same shared topics, so each template takes only its camera's
+ * figures (documented, home-assistant.io/docs/configuration/templating/#using-value-templates-with-mqtt
+ * and home-assistant.io/integrations/sensor.mqtt/, option `state_topic`):
+ * - Faces: a window of another camera renders an empty string. Home Assistant's MQTT sensor with a
+ *   `state_class` or unit expects a number, and "an empty value `''` will be ignored and will not
+ *   update the state" (sensor.mqtt, `state_topic`): the entity keeps its camera's last count. Its
+ *   attributes (the window's figures) are rendered again from the entity's own current attributes
+ *   through the `this` variable, which "refers to the entity state of the MQTT item" in MQTT value
+ *   templates (templating docs above; that attribute templates get it too, and that an empty
+ *   render there would be logged as erroneous JSON, is read from Home Assistant's MQTT source, not
+ *   its docs).
+ *   `this.state` is not used for the state itself: it is the string `unknown` until the first
+ *   window, which a numeric sensor would reject.
+ * - FPS and Online need no such care: every metrics message lists every camera
+ *   (`runner.cameras`) and every status lists every camera (`cameras`), so each message carries the
+ *   camera's figure; a camera missing from one renders unknown (FPS) or off (Online).
  */
 
 /** Home Assistant's default discovery prefix. */
@@ -47,6 +71,13 @@ const ORIGIN_NAME = 'facefleet';
 export interface HaDevice {
   id: string;
   deviceClass: DeviceClass | string;
+  /** The device's cameras (ids); per-camera entities when there are two or more. */
+  cameras?: readonly string[];
+}
+
+/** Whether a device with these cameras gets per-camera entities (and no device-level Faces). */
+export function haPerCamera(cameras: readonly string[] | undefined): boolean {
+  return (cameras?.length ?? 0) > 1;
 }
 
 /** One retained discovery message. */
@@ -61,9 +92,23 @@ export interface HaDiscoveryMessage {
  * short hash of the real id appended, so two ids never share a node id.
  */
 export function haNodeId(deviceId: string): string {
-  if (/^[A-Za-z0-9_-]+$/.test(deviceId)) return `facefleet_${deviceId}`;
-  const hash = createHash('sha256').update(deviceId).digest('hex').slice(0, 8);
-  return `facefleet_${deviceId.replace(/[^A-Za-z0-9_-]/g, '_')}_${hash}`;
+  return `facefleet_${idPart(deviceId)}`;
+}
+
+/**
+ * The part of a camera's object ids (and unique ids) that names the camera: `camera_<id>`, with the
+ * same rule as the node id for a camera id holding `.`. Every per-camera object id ends in `_faces`,
+ * `_fps` or `_online`, none a suffix of another, so two cameras never share one.
+ */
+export function haCameraObjectId(camera: string): string {
+  return `camera_${idPart(camera)}`;
+}
+
+/** An id as a topic level Home Assistant accepts, unique per id. */
+function idPart(id: string): string {
+  if (/^[A-Za-z0-9_-]+$/.test(id)) return id;
+  const hash = createHash('sha256').update(id).digest('hex').slice(0, 8);
+  return `${id.replace(/[^A-Za-z0-9_-]/g, '_')}_${hash}`;
 }
 
 const CLASS_NAMES: Record<string, { manufacturer: string; model: string }> = {
@@ -87,7 +132,7 @@ interface Entity {
   config: Record<string, unknown>;
 }
 
-function entities(deviceId: string): Entity[] {
+function deviceEntities(deviceId: string): Entity[] {
   const faces = topics.faces(deviceId);
   const metrics = topics.metrics(deviceId);
   const status = topics.status(deviceId);
@@ -169,10 +214,116 @@ function entities(deviceId: string): Entity[] {
   ];
 }
 
-/** The topics of a device's discovery configs (to clear them: an empty retained payload each). */
-export function haDiscoveryTopics(prefix: string, deviceId: string): string[] {
+/** A Jinja string literal of a camera id (checked: letters, digits, `.`, `_`, `-` only). */
+function cameraLiteral(camera: string): string {
+  return `'${cameraIdSchema.parse(camera)}'`;
+}
+
+/** Whether the faces message is the camera's (no `camera` field: camera "0"). */
+const ownWindow = (camera: string) =>
+  `value_json.get('camera', ${cameraLiteral(DEFAULT_CAMERA_ID)}) == ${cameraLiteral(camera)}`;
+
+/** The window's figures as attributes: where they are in a faces message. */
+const WINDOW_ATTRIBUTES: [name: string, field: string][] = [
+  ['max', 'max'],
+  ['mean', 'mean'],
+  ['frames', 'frames'],
+  ['window_start', 'start'],
+  ['window_end', 'end'],
+];
+
+/** `{% set m = … %}`: the camera's entry in a list of cameras (`m` empty when it is not there). */
+const pick = (list: string, camera: string) =>
+  `{% set m = (${list} or []) | selectattr('id', 'eq', ${cameraLiteral(camera)}) | list %}`;
+
+function cameraEntities(deviceId: string, camera: string): Entity[] {
+  const object = haCameraObjectId(camera);
+  const faces = topics.faces(deviceId);
+  const metrics = topics.metrics(deviceId);
+  const status = topics.status(deviceId);
+  const own = ownWindow(camera);
+  const fresh = WINDOW_ATTRIBUTES.map(([n, f]) => `"${n}": value_json.${f}`).join(', ');
+  const kept = WINDOW_ATTRIBUTES.map(([n]) => `"${n}": this.attributes.get("${n}")`).join(', ');
+  const inMetrics = pick("(value_json.runner or {}).get('cameras')", camera);
+  const inStatus = pick("value_json.get('cameras')", camera);
+  return [
+    {
+      component: 'sensor',
+      object: `${object}_faces`,
+      config: {
+        name: `Camera ${camera} faces`,
+        icon: 'mdi:face-recognition',
+        state_topic: faces,
+        // Another camera's window renders '' and leaves the state as it is (see the top).
+        value_template: `{{ value_json.last if ${own} else '' }}`,
+        json_attributes_topic: faces,
+        json_attributes_template: `{{ ({${fresh}} if ${own} else {${kept}}) | tojson }}`,
+        state_class: 'measurement',
+      },
+    },
+    {
+      component: 'sensor',
+      object: `${object}_fps`,
+      config: {
+        name: `Camera ${camera} FPS`,
+        icon: 'mdi:speedometer',
+        state_topic: metrics,
+        // Frames of this camera processed per second; none while the runner is not running.
+        value_template: `${inMetrics}{{ m[0].fps if m else none }}`,
+        json_attributes_topic: metrics,
+        json_attributes_template: `${inMetrics}{{ ({"source_fps": m[0].cameraFps, "frames": m[0].frames, "dropped": m[0].dropped, "skipped": m[0].skipped, "reconnects": m[0].reconnects} if m else {}) | tojson }}`,
+        unit_of_measurement: 'fps',
+        state_class: 'measurement',
+        suggested_display_precision: 1,
+      },
+    },
+    {
+      component: 'binary_sensor',
+      object: `${object}_online`,
+      config: {
+        name: `Camera ${camera} online`,
+        device_class: 'connectivity',
+        state_topic: status,
+        // On while the camera delivers frames; reconnecting, offline or not listed is off.
+        value_template: `${inStatus}{{ 'ON' if m and m[0].state == 'online' else 'OFF' }}`,
+        payload_on: 'ON',
+        payload_off: 'OFF',
+        json_attributes_topic: status,
+        json_attributes_template: `${inStatus}{{ ({"state": m[0].state, "reason": m[0].reason, "since": m[0].since} if m else {"state": none, "reason": none, "since": none}) | tojson }}`,
+      },
+    },
+  ];
+}
+
+/**
+ * The entities of a device with these cameras: the device's own (without Faces when it has
+ * per-camera ones), then each camera's.
+ */
+function entities(deviceId: string, cameras: readonly string[]): Entity[] {
+  if (!haPerCamera(cameras)) return deviceEntities(deviceId);
+  return [
+    ...deviceEntities(deviceId).filter((e) => e.object !== 'faces'),
+    ...cameras.flatMap((camera) => cameraEntities(deviceId, camera)),
+  ];
+}
+
+const topicOf = (prefix: string, node: string, e: Entity) =>
+  `${prefix}/${e.component}/${node}/${e.object}/config`;
+
+/**
+ * Every topic a device's configs may be on, given cameras it has or had: the device's entities
+ * (Faces included) and each of those cameras' (to clear them: an empty retained payload each).
+ */
+export function haDiscoveryTopics(
+  prefix: string,
+  deviceId: string,
+  cameras: readonly string[] = [],
+): string[] {
   const node = haNodeId(deviceId);
-  return entities(deviceId).map((e) => `${prefix}/${e.component}/${node}/${e.object}/config`);
+  return [
+    ...deviceEntities(deviceId),
+    ...cameras.flatMap((camera) => cameraEntities(deviceId, camera)),
+  ].map((e) => topicOf(prefix, node, e));
 }
 
 /** The retained discovery configs of one device. */
@@ -187,12 +338,12 @@ export function haDiscoveryMessages(
     model: device.deviceClass,
   };
   const status = topics.status(device.id);
-  return entities(device.id).map((e) => ({
-    topic: `${prefix}/${e.component}/${node}/${e.object}/config`,
+  return entities(device.id, device.cameras ?? []).map((e) => ({
+    topic: topicOf(prefix, node, e),
     payload: {
       ...e.config,
       unique_id: `${node}_${e.object}`,
-      // The connectivity sensor stays available so that it can show the device offline.
+      // The device's connectivity sensor stays available so that it can show the device offline.
       ...(e.object === 'online'
         ? {}
         : {

@@ -71,9 +71,11 @@ export {
   HA_DEFAULT_PREFIX,
   type HaDevice,
   type HaDiscoveryMessage,
+  haCameraObjectId,
   haDiscoveryMessages,
   haDiscoveryTopics,
   haNodeId,
+  haPerCamera,
   haPrefixProblem,
   haStatusTopic,
 } from './home-assistant.js';

@@ -30,7 +30,7 @@ import { createTestPki, type Postgres, startPostgres } from '@facefleet/test-sup
 import Database from 'better-sqlite3';
 import pg from 'pg';
 import { createSecrets, loadOrCreateKey } from '../auth/secrets.js';
-import { percentile, sampleProcesses } from './proc-stats.js';
+import { percentile, readProcStats, sampleProcesses } from './proc-stats.js';
 import { tiedChildren } from './tied-children.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
@@ -193,6 +193,9 @@ async function runLoad(
   let peakUsage = { cpuPct: 0, peakRssMb: 0 };
   let genPeakUsage = { cpuPct: 0, peakRssMb: 0 };
   let genSampler: ReturnType<typeof sampleProcesses> | undefined;
+  // CPU seconds the broker side and the load generator spend while every device connects
+  const cpuOf = (ps: number[]) => ps.reduce((s, p) => s + (readProcStats(p)?.cpuS ?? 0), 0);
+  const connectCpu = { serverS: -cpuOf(pids), generatorS: 0 };
   const gen = start(
     process.execPath,
     [
@@ -210,6 +213,10 @@ async function runLoad(
       ...(plan.tls ? ['--ca', plan.tls.caFile] : []),
     ],
     (line) => {
+      if (line.startsWith('connected ')) {
+        connectCpu.serverS += cpuOf(pids);
+        connectCpu.generatorS = cpuOf([gen.child.pid!]);
+      }
       if (line === 'PHASE held start' || line === 'PHASE peak start') {
         sampler = sampleProcesses(pids);
         genSampler = sampleProcesses([gen.child.pid!]);
@@ -229,7 +236,10 @@ async function runLoad(
   );
   await exited(gen.child);
   if (!result) throw new Error('load generator printed no result');
-  return { result, usage, peakUsage, genPeakUsage };
+  console.log(
+    `  connect CPU: broker side ${connectCpu.serverS.toFixed(2)} s, load generator ${connectCpu.generatorS.toFixed(2)} s`,
+  );
+  return { result, usage, peakUsage, genPeakUsage, connectCpu };
 }
 
 async function benchFacefleet(n: number, plan: LoadPlan = plainPlan) {
@@ -292,7 +302,7 @@ async function benchFacefleet(n: number, plan: LoadPlan = plainPlan) {
   await exited(first.child);
   const server = startServer();
   await server.ready;
-  const { result, usage, peakUsage, genPeakUsage } = await runLoad(
+  const { result, usage, peakUsage, genPeakUsage, connectCpu } = await runLoad(
     plan.tls ? `mqtts://127.0.0.1:${tlsPort}` : `mqtt://127.0.0.1:${mqttPort}`,
     n,
     token,
@@ -313,7 +323,15 @@ async function benchFacefleet(n: number, plan: LoadPlan = plainPlan) {
   server.child.kill('SIGTERM');
   await exited(server.child);
   rmSync(dir, { recursive: true, force: true });
-  return { load: result, usage, peakUsage, genPeakUsage, storedRows: rows, simulated };
+  return {
+    load: result,
+    usage,
+    peakUsage,
+    genPeakUsage,
+    connectCpu,
+    storedRows: rows,
+    simulated,
+  };
 }
 
 /**
@@ -447,7 +465,7 @@ async function benchBaseline(n: number, plan: LoadPlan = plainPlan) {
   );
   await sub.ready;
   const marks: Record<string, number> = {};
-  const { result, usage, peakUsage, genPeakUsage } = await runLoad(
+  const { result, usage, peakUsage, genPeakUsage, connectCpu } = await runLoad(
     plan.tls ? `mqtts://127.0.0.1:${tlsPort}` : `mqtt://127.0.0.1:${port}`,
     n,
     'x',
@@ -479,6 +497,7 @@ async function benchBaseline(n: number, plan: LoadPlan = plainPlan) {
     usage,
     peakUsage,
     genPeakUsage,
+    connectCpu,
     stored: final?.stored ?? count,
     latency: snapshot,
     peakStoredPerS,
@@ -670,6 +689,14 @@ await children.run(async () => {
           target: { op: '<=', value: Math.round(2 * base.load.connectS * 100) / 100 },
         },
         {
+          // less noisy than the wall time on a shared machine: what connecting cost each broker
+          name: `${n} devices: broker CPU while connecting`,
+          value: ff.connectCpu.serverS,
+          unit: 's',
+          baseline: { name: 'mosquitto', value: base.connectCpu.serverS },
+          target: null,
+        },
+        {
           name: `${n} devices: held ingest, durable rows/s`,
           value: held.ackedPerS,
           unit: 'rows/s',
@@ -775,6 +802,13 @@ await children.run(async () => {
           unit: 's',
           baseline: { name: 'mosquitto TLS', value: base.load.connectS },
           target: { op: '<=', value: 2 * base.load.connectS },
+        },
+        {
+          name: `${n} devices over TLS: broker CPU while connecting`,
+          value: ff.connectCpu.serverS,
+          unit: 's',
+          baseline: { name: 'mosquitto TLS', value: base.connectCpu.serverS },
+          target: null,
         },
         {
           name: `${n} devices over TLS: p99 publish→stored (held ${tlsHeldS} s)`,

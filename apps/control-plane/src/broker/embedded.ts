@@ -23,6 +23,7 @@ import type { Telemetry } from '../telemetry.js';
 import type { ServerTls } from '../tls/server-tls.js';
 import { createBrokerHooks } from './hooks.js';
 import { limitPacketSize } from './packet-limit.js';
+import { createBrokerPersistence } from './persistence.js';
 import { createSessionRegistry } from './sessions.js';
 import type { Broker } from './types.js';
 
@@ -122,6 +123,8 @@ export async function createBrokerCore(options: BrokerCoreOptions) {
     acl: options.acl ?? DEFAULT_ACL_OPTIONS,
   });
   const aedes = await Aedes.createBroker({
+    // aedes's session state, with no work on a CONNECT that has none to do (persistence.ts)
+    persistence: createBrokerPersistence(),
     concurrency: 1000,
     drainTimeout: options.drainTimeoutMs,
     maxClientsIdLength: 128,

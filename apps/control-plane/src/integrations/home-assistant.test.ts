@@ -1,4 +1,13 @@
-import { haDiscoveryTopics, topics } from '@facefleet/protocol';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import {
+  type Faces,
+  haCameraObjectId,
+  haDiscoveryTopics,
+  type Status,
+  topics,
+} from '@facefleet/protocol';
 import { type MosquittoSub, mosquittoSub } from '@facefleet/test-support';
 import type { MqttClient } from 'mqtt';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
@@ -8,11 +17,13 @@ import {
   connectClient,
   facesMessage,
   grant,
+  metricsMessage,
   startTestServer,
   statusMessage,
   type TestServer,
   waitFor,
 } from '../testing.js';
+import { haCameras } from './home-assistant.js';
 
 /**
  * Home Assistant discovery through the real control plane and its embedded broker, read back
@@ -152,6 +163,276 @@ describe('Home Assistant discovery on the embedded broker (default prefix)', () 
     const closed = new Promise<void>((r) => ha.once('close', () => r()));
     ha.publish('homeassistant/sensor/facefleet_cam-ha/faces/config', '{}', { qos: 1 });
     await closed;
+  });
+});
+
+describe('haCameras: the cameras a device has for discovery', () => {
+  const status = (ts: number, ids?: string[]) => ({
+    state: 'online' as const,
+    ts,
+    ...(ids
+      ? { cameras: ids.map((id) => ({ id, state: 'online' as const, reason: null, since: ts })) }
+      : {}),
+  });
+  it("takes the status' cameras, plus cameras that sent since; the rest are gone", () => {
+    const newest = new Map([
+      ['lobby', 900],
+      ['old', 900],
+      ['new', 1100],
+    ]);
+    expect(haCameras(status(1000, ['0', 'lobby']), newest)).toEqual({
+      cameras: ['0', 'lobby', 'new'],
+      gone: ['old'],
+    });
+    // An agent older than cameras has camera "0"; a device that never sent a status, what it sent.
+    expect(haCameras(status(1000), new Map())).toEqual({ cameras: ['0'], gone: [] });
+    expect(haCameras(null, newest)).toEqual({ cameras: ['lobby', 'old', 'new'], gone: [] });
+  });
+});
+
+describe('Home Assistant discovery of a device with three cameras', () => {
+  const id = 'cam-three';
+  const prefix = 'homeassistant';
+  const node = 'facefleet_cam-three';
+  const deviceFaces = `${prefix}/sensor/${node}/faces/config`;
+  let t: TestServer;
+  let login: { username: string; password: string };
+  let device: MqttClient;
+  let seq = 0;
+  beforeAll(async () => {
+    t = await startTestServer();
+    const token = await t.enroll(id, 'jetson-orin-nx');
+    await t.enroll('cam-other');
+    login = await subscriber(t, 'home-assistant');
+    device = await connectClient(t.mqttUrl, { username: id, password: token, clientId: id });
+  });
+  afterAll(async () => {
+    await device?.endAsync(true);
+    await t?.close();
+  });
+
+  /** The topics of one camera's three configs. */
+  const cameraTopics = (camera: string) => {
+    const object = haCameraObjectId(camera);
+    return [
+      `${prefix}/sensor/${node}/${object}_faces/config`,
+      `${prefix}/sensor/${node}/${object}_fps/config`,
+      `${prefix}/binary_sensor/${node}/${object}_online/config`,
+    ];
+  };
+  /** The latest payload mosquitto_sub got on `topic` (undefined: none yet). */
+  const latest = (sub: MosquittoSub, topic: string) =>
+    sub.messages.findLast((m) => m.topic === topic)?.payload;
+  /** Waits until every topic's latest payload is a config (`present`) or empty (cleared). */
+  const waitConfigs = (sub: MosquittoSub, list: string[], present: boolean, what: string) =>
+    waitFor(
+      () =>
+        list.every((topic) => {
+          const p = latest(sub, topic);
+          return present ? p !== undefined && p !== '' : p === '';
+        }) || undefined,
+      { what },
+    );
+  const sendStatus = (cameras: string[]) => {
+    seq += 1;
+    const status = statusMessage(id, seq, 'online');
+    const list: Status['cameras'] = cameras.map((camera) => ({
+      id: camera,
+      state: 'online',
+      reason: null,
+      since: status.ts,
+    }));
+    return device.publishAsync(topics.status(id), JSON.stringify({ ...status, cameras: list }), {
+      qos: 1,
+    });
+  };
+
+  const sendWindow = (over: Partial<Faces>) => {
+    seq += 1;
+    return device.publishAsync(topics.faces(id), JSON.stringify(facesMessage(id, seq, over)), {
+      qos: 1,
+    });
+  };
+
+  it('publishes faces, FPS and online configs per camera once the status lists three cameras', async () => {
+    const sub = await watch(t, login, `${prefix}/#`);
+    await waitConfigs(sub, haDiscoveryTopics(prefix, id), true, 'the 5 device configs');
+    await sendStatus(['0', 'lobby', 'yard.2']);
+    const cameras = ['0', 'lobby', 'yard.2'].flatMap(cameraTopics);
+    await waitConfigs(sub, cameras, true, 'the configs of the three cameras');
+    // The device-level Faces gives way to the per-camera ones; the other device entities stay.
+    await waitConfigs(sub, [deviceFaces], false, 'the device-level faces config cleared');
+    for (const topic of haDiscoveryTopics(prefix, id).filter((x) => x !== deviceFaces)) {
+      expect(latest(sub, topic)).not.toBe('');
+    }
+    const lobby = JSON.parse(latest(sub, cameraTopics('lobby')[0]!)!) as Record<string, unknown>;
+    expect(lobby).toMatchObject({
+      name: 'Camera lobby faces',
+      state_topic: topics.faces(id),
+      unique_id: `${node}_camera_lobby_faces`,
+      device: { identifiers: [node], name: id, model: 'Jetson Orin NX' },
+      availability: [{ topic: topics.status(id) }],
+    });
+    expect(String(lobby.value_template)).toContain("== 'lobby'");
+    // The camera id with '.' has object and unique ids Home Assistant accepts.
+    const yard = JSON.parse(latest(sub, cameraTopics('yard.2')[2]!)!) as Record<string, unknown>;
+    expect(yard.unique_id).toMatch(/^facefleet_cam-three_camera_yard_2_[0-9a-f]{8}_online$/);
+    expect(yard.state_topic).toBe(topics.status(id));
+  });
+
+  it("adds a camera's configs when its first window or metrics sample arrives after the status", async () => {
+    const sub = await watch(t, login, `${prefix}/#`);
+    await sendWindow({ camera: 'porch' });
+    await waitConfigs(sub, cameraTopics('porch'), true, 'the configs of camera porch');
+    // …or its first metrics sample.
+    seq += 1;
+    const garage = {
+      id: 'garage',
+      state: 'online' as const,
+      fps: 5,
+      cameraFps: 5,
+      frames: 50,
+      dropped: 0,
+      skipped: 0,
+      reconnects: 0,
+    };
+    await device.publishAsync(
+      topics.metrics(id),
+      JSON.stringify(metricsMessage(id, seq, { cameras: [garage] })),
+      { qos: 1 },
+    );
+    await waitConfigs(sub, cameraTopics('garage'), true, 'the configs of camera garage');
+  });
+
+  it('clears the configs of cameras a newer status no longer lists, and brings Faces back at one', async () => {
+    const sub = await watch(t, login, `${prefix}/#`);
+    await sendStatus(['0', 'lobby']);
+    const gone = ['yard.2', 'porch', 'garage'].flatMap(cameraTopics);
+    await waitConfigs(sub, gone, false, 'the configs of yard.2, porch and garage cleared');
+    const kept = ['0', 'lobby'].flatMap(cameraTopics);
+    await waitConfigs(sub, kept, true, 'the configs of 0 and lobby retained');
+    // Home Assistant after a restart gets only what is there now.
+    const later = await watch(t, login, `${prefix}/#`);
+    await waitConfigs(later, kept, true, 'the retained configs of 0 and lobby');
+    for (const topic of [...gone, deviceFaces]) expect(latest(later, topic)).toBeUndefined();
+
+    // A late window of a dropped camera, older than the status that dropped it, does not bring it
+    // back; a window of a new camera after it does add that one (and shows the first was handled).
+    const old = statusMessage(id, 1).ts;
+    await sendWindow({ camera: 'yard.2', ts: old, start: old - 1000, end: old });
+    await sendWindow({ camera: 'attic' });
+    await waitConfigs(later, cameraTopics('attic'), true, 'the configs of camera attic');
+    for (const topic of cameraTopics('yard.2')) expect(latest(later, topic) ?? '').toBe('');
+
+    // Its birth message publishes the configs of the cameras again.
+    const before = later.messages.length;
+    const ha = await connectClient(t.mqttUrl, { ...login, clientId: 'ha-birth-cams' });
+    clients.push(ha);
+    await ha.publishAsync(`${prefix}/status`, 'online', { qos: 1 });
+    await waitFor(
+      () =>
+        kept.every((topic) => later.messages.slice(before).some((m) => m.topic === topic)) ||
+        undefined,
+      { what: 'the camera configs again after the birth message' },
+    );
+
+    // Down to one camera: the device entities alone, Faces included.
+    await sendStatus(['0']);
+    await waitConfigs(
+      sub,
+      [...kept, ...cameraTopics('attic')],
+      false,
+      'the per-camera configs cleared at one camera',
+    );
+    await waitConfigs(sub, [deviceFaces], true, 'the device-level faces config back');
+  });
+
+  it('clears every config of the device and of its cameras when it is deleted', async () => {
+    await sendStatus(['0', 'lobby', 'yard.2']);
+    const sub = await watch(t, login, `${prefix}/#`);
+    const present = [
+      ...haDiscoveryTopics(prefix, id).filter((topic) => topic !== deviceFaces),
+      ...['0', 'lobby', 'yard.2'].flatMap(cameraTopics),
+    ];
+    await waitConfigs(sub, present, true, 'the configs of the device and its three cameras');
+    expect((await t.api('DELETE', `/api/v1/devices/${id}`)).status).toBe(200);
+    await waitConfigs(sub, present, false, 'every config of the deleted device cleared');
+    const later = await watch(t, login, `${prefix}/#`);
+    await waitConfigs(
+      later,
+      haDiscoveryTopics(prefix, 'cam-other'),
+      true,
+      'another device’s configs',
+    );
+    for (const topic of present) expect(latest(later, topic)).toBeUndefined();
+  });
+});
+
+describe('Home Assistant discovery after a restart', () => {
+  it("publishes the cameras' configs from the store when the control plane starts again", async () => {
+    const dataDir = mkdtempSync(join(tmpdir(), 'facefleet-ha-'));
+    const cameras = ['0', 'lobby', 'yard.2'];
+    const cameraTopics = cameras.flatMap((camera) =>
+      haDiscoveryTopics('homeassistant', 'cam-r', [camera]).slice(5),
+    );
+    const deviceFaces = 'homeassistant/sensor/facefleet_cam-r/faces/config';
+    try {
+      const first = await startTestServer([], { dataDir });
+      let login: { username: string; password: string };
+      try {
+        const token = await first.enroll('cam-r');
+        // The second start has no first-admin token: Home Assistant's login is made now.
+        login = await subscriber(first, 'ha');
+        const device = await connectClient(first.mqttUrl, {
+          username: 'cam-r',
+          password: token,
+          clientId: 'cam-r',
+        });
+        clients.push(device);
+        const status = statusMessage('cam-r', 1, 'online');
+        const list = cameras.map((id) => ({
+          id,
+          state: 'online' as const,
+          reason: null,
+          since: status.ts,
+        }));
+        await device.publishAsync(
+          topics.status('cam-r'),
+          JSON.stringify({ ...status, cameras: list }),
+          { qos: 1 },
+        );
+        await waitFor(
+          async () =>
+            (
+              (await first.api('GET', '/api/v1/devices/cam-r/cameras').then((r) => r.json())) as {
+                cameras: unknown[];
+              }
+            ).cameras.length === 3 || undefined,
+          { what: 'the three cameras stored' },
+        );
+        await device.endAsync(true);
+      } finally {
+        await first.close();
+      }
+      // The embedded broker kept its retained configs in memory only: the new one has none.
+      const second = await startTestServer([], { dataDir });
+      try {
+        const sub = await watch(second, login, 'homeassistant/#');
+        await waitFor(
+          () =>
+            cameraTopics.every((topic) =>
+              sub.messages.some((m) => m.topic === topic && m.payload !== ''),
+            ) || undefined,
+          { what: "the cameras' configs published from the store" },
+        );
+        expect(sub.messages.some((m) => m.topic === deviceFaces && m.payload !== '')).toBe(false);
+      } finally {
+        await Promise.all(subs.splice(0).map((s) => s.kill()));
+        await second.close();
+      }
+    } finally {
+      rmSync(dataDir, { recursive: true, force: true });
+    }
   });
 });
 
