@@ -3,6 +3,7 @@
 #include <climits>
 #include <cstdio>
 #include <cstdlib>
+#include <thread>
 #include <unistd.h>
 
 #include "facefleet/backend.hpp"
@@ -38,7 +39,11 @@ int runCommand(const std::vector<std::string>& args, const std::atomic<bool>& st
   std::vector<std::string> warnings;
   const RunnerConfig cfg = parseRunArgs(args, warnings);
   for (const auto& w : warnings) logWarning(w);
-  auto detector = Detector::create(cfg, cfg.maxBatch());
+  // One detector (model instance) per inference lane; they share the model file, not activations.
+  std::vector<std::unique_ptr<Detector>> detectors;
+  const int laneCount = cfg.lanes(std::thread::hardware_concurrency());
+  for (int l = 0; l < laneCount; ++l) detectors.push_back(Detector::create(cfg, cfg.maxBatch()));
+  Detector* detector = detectors.front().get();
 
   CameraOptions camOpt;
   camOpt.loop = cfg.loop;
@@ -88,7 +93,9 @@ int runCommand(const std::vector<std::string>& args, const std::atomic<bool>& st
   opt.maxFps = cfg.maxFps;
   opt.statsInterval = cfg.statsInterval;
   opt.batchTimeoutMs = cfg.batchTimeoutMs;
-  const PipelineSummary s = runPipeline(*detector, cameras, opt, stop, emitLine);
+  std::vector<Detector*> lanes;
+  for (auto& d : detectors) lanes.push_back(d.get());
+  const PipelineSummary s = runPipeline(lanes, cameras, opt, stop, emitLine);
   if (s.sourceFailed) throw RunnerError(ErrorCode::Source, s.sourceError.empty() ? "source stopped" : s.sourceError);
   return 0;
 }

@@ -459,6 +459,14 @@ int RunnerConfig::maxBatch() const {
   return static_cast<int>(std::max<std::size_t>(1, cameras.size()));
 }
 
+int RunnerConfig::lanes(unsigned cores) const {
+  // A camera is in one lane at a time, so lanes beyond the camera count would only idle.
+  const std::size_t camerasN = std::max<std::size_t>(1, cameras.size());
+  if (inferenceLanes > 0) return static_cast<int>(std::min<std::size_t>(inferenceLanes, camerasN));
+  if (backend == "tensorrt") return 1;
+  return static_cast<int>(std::min<std::size_t>(std::max(1u, cores), camerasN));
+}
+
 std::vector<std::string> RunnerConfig::outputNames(const Decoder& d) const {
   return outputBlobNames.empty() ? d.defaultOutputNames : outputBlobNames;
 }
@@ -505,7 +513,8 @@ const std::vector<std::string> kClusterFlags = {"cluster", "pre-cluster-threshol
                                                 "eps", "min-boxes", "dbscan-min-score", "detected-min-h",
                                                 "bbox-clip"};
 const std::vector<std::string> kRunValueFlags = {"source",     "sources",          "max-frames",      "max-fps",
-                                                 "stats-interval", "batch-size", "batch-timeout-ms", "reconnect-max-s"};
+                                                 "stats-interval", "batch-size", "batch-timeout-ms", "reconnect-max-s",
+                                                 "inference-lanes"};
 const std::vector<std::string> kRunBoolFlags = {"loop", "pace", "no-reconnect"};
 
 bool applyFlag(RunnerConfig& c, const Flag& f) {
@@ -572,6 +581,10 @@ bool applyFlag(RunnerConfig& c, const Flag& f) {
     }
   } else if (f.name == "batch-size") {
     setBatchSize(c, v, w);
+  } else if (f.name == "inference-lanes") {
+    const long long l = parseInteger(v, w);
+    if (l < 1 || l > static_cast<long long>(kMaxCameras)) bad(w + ": " + v + " must be 1..64");
+    c.inferenceLanes = static_cast<int>(l);
   } else if (f.name == "batch-timeout-ms") {
     const double ms = parseNumber(v, w);
     if (!(ms >= 0) || ms > 60000) bad(w + ": " + v + " must be 0..60000");
@@ -618,6 +631,9 @@ RunnerConfig parseRunArgs(const std::vector<std::string>& args, std::vector<std:
     bad("--source: required ([ID=]SRC: image, folder, video, URL, /dev/videoN or GStreamer pipeline; repeat it, or "
         "--sources FILE, for several cameras)");
   checkCameras(cfg.cameras);
+  if (cfg.backend == "tensorrt" && cfg.inferenceLanes > 1)
+    bad("--inference-lanes: the tensorrt backend runs one lane (" + std::to_string(cfg.inferenceLanes) +
+        " given); it batches the cameras into one engine instead (--batch-size)");
   if (cfg.modelPath().empty())
     bad("--model: required (or onnx-file / model-engine-file in the --config file)");
   return cfg;

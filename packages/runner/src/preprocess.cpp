@@ -10,6 +10,13 @@
 namespace facefleet {
 
 FrameTransform Preprocessor::run(const cv::Mat& frame, std::vector<float>& blob) {
+  const FrameTransform t = stage(frame, staged_);
+  blob.resize(spec_.elementCount());
+  toBlob(staged_.data(), blob.data());
+  return t;
+}
+
+FrameTransform Preprocessor::stage(const cv::Mat& frame, std::vector<std::uint8_t>& staged) {
   const int W = spec_.width, H = spec_.height;
   cv::Mat bgr = frame;
   if (frame.channels() == 1) cv::cvtColor(frame, bgr, cv::COLOR_GRAY2BGR);
@@ -29,24 +36,29 @@ FrameTransform Preprocessor::run(const cv::Mat& frame, std::vector<float>& blob)
     if (bgr.cols == W && bgr.rows == H) bgr.copyTo(canvas_);
     else cv::resize(bgr, canvas_, cv::Size(W, H), 0, 0, cv::INTER_LINEAR);
   }
-  if (spec_.rgb) cv::cvtColor(canvas_, ordered_, cv::COLOR_BGR2RGB);
-  else ordered_ = canvas_;
+  staged.resize(stagedSize());
+  cv::Mat out(H, W, CV_8UC3, staged.data());  // same size and type: written in place
+  if (spec_.rgb) cv::cvtColor(canvas_, out, cv::COLOR_BGR2RGB);
+  else canvas_.copyTo(out);
+  return plan_->transform;
+}
 
+void Preprocessor::toBlob(const std::uint8_t* staged, float* blob) {
+  const int W = spec_.width, H = spec_.height;
+  const cv::Mat ordered(H, W, CV_8UC3, const_cast<std::uint8_t*>(staged));
   // y = netScaleFactor · (x − offset[c]), in the network's channel order.
   const float s = spec_.netScaleFactor;
-  blob.resize(spec_.elementCount());
   if (spec_.layout == Layout::NHWC) {
-    cv::Mat dst(H, W, CV_32FC3, blob.data());
-    ordered_.convertTo(dst, CV_32F, s);
+    cv::Mat dst(H, W, CV_32FC3, blob);
+    ordered.convertTo(dst, CV_32F, s);
     cv::subtract(dst, cv::Scalar(s * spec_.offsets[0], s * spec_.offsets[1], s * spec_.offsets[2]), dst);
   } else {
-    cv::split(ordered_, planes_);  // into member buffers: no allocation per frame
+    cv::split(ordered, planes_);  // into member buffers: no allocation per frame
     for (int c = 0; c < 3; ++c) {
-      cv::Mat dst(H, W, CV_32F, blob.data() + static_cast<std::size_t>(c) * W * H);
+      cv::Mat dst(H, W, CV_32F, blob + static_cast<std::size_t>(c) * W * H);
       planes_[c].convertTo(dst, CV_32F, s, -s * spec_.offsets[c]);
     }
   }
-  return plan_->transform;
 }
 
 }  // namespace facefleet

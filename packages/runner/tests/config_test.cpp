@@ -311,6 +311,39 @@ TEST(Cameras, SourceFlagsNameCamerasAndRejectDuplicates) {
   }
 }
 
+TEST(Cameras, InferenceLanesDefaultToCoresOrCamerasWithOpenCvAndOneWithTensorRt) {
+  std::vector<std::string> w;
+  const std::vector<std::string> four = {"--model", "/m.onnx", "--source", "a=x.avi", "--source", "b=y.avi",
+                                         "--source", "c=z.avi", "--source", "d=w.avi"};
+  RunnerConfig c = parseRunArgs(four, w);
+  EXPECT_EQ(c.lanes(2), 2);   // opencv: one lane per core...
+  EXPECT_EQ(c.lanes(16), 4);  // ...but never more than the cameras
+  EXPECT_EQ(c.lanes(0), 1);   // cores unknown
+  c.backend = "tensorrt";
+  EXPECT_EQ(c.lanes(16), 1);  // one engine, batched
+  std::vector<std::string> args = four;
+  args.insert(args.end(), {"--inference-lanes", "3"});
+  c = parseRunArgs(args, w);
+  EXPECT_EQ(c.lanes(2), 3);  // the flag decides over the cores
+  c = parseRunArgs({"--model", "/m.onnx", "--source", "x.avi", "--inference-lanes", "4"}, w);
+  EXPECT_EQ(c.lanes(8), 1);  // one camera: one lane, whatever was asked
+  c = parseRunArgs({"--model", "/m.e", "--backend", "tensorrt", "--source", "x.avi", "--inference-lanes", "1"}, w);
+  EXPECT_EQ(c.lanes(8), 1);
+  for (const auto& bad : std::vector<std::pair<std::vector<std::string>, std::string>>{
+           {{"--model", "/m.onnx", "--source", "x.avi", "--inference-lanes", "0"}, "--inference-lanes: 0 must be 1..64"},
+           {{"--model", "/m.onnx", "--source", "x.avi", "--inference-lanes", "65"}, "--inference-lanes: 65 must be 1..64"},
+           {{"--model", "/m.e", "--backend", "tensorrt", "--source", "x.avi", "--inference-lanes", "2"},
+            "--inference-lanes: the tensorrt backend runs one lane"}}) {
+    try {
+      parseRunArgs(bad.first, w);
+      FAIL() << "expected bad_args: " << bad.second;
+    } catch (const RunnerError& e) {
+      EXPECT_EQ(e.code(), ErrorCode::BadArgs);
+      EXPECT_EQ(std::string(e.what()).rfind(bad.second, 0), 0u) << e.what();
+    }
+  }
+}
+
 TEST(Cameras, SourcesFileAndIds) {
   std::vector<CameraSpec> cams;
   parseSourcesText("# site A\nlobby=/v/lobby.mp4\n\n  rtsp://cam2/stream?a=b  \n/dev/video0\n", "cams.txt", cams);

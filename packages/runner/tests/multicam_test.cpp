@@ -69,17 +69,20 @@ std::string tinyModel() { return FACEFLEET_SOAK_MODEL; }
 
 }  // namespace
 
+namespace {
+
 // Megamind.avi, vtest.avi, a folder of images and Megamind.avi again, every frame, in one runner
-// with batches of up to 4 frames: each camera's frames carry exactly the detections that running
-// its source alone gives (same model, same thresholds, every frame; the text of faces and boxes is
-// compared, so equal to the printed 0.01 px and 0.0001 confidence).
-TEST(MultiCamera, FourCamerasGiveEachCameraExactlyWhatItsSourceGivesAlone) {
-  ASSERT_TRUE(haveGenerated(smallModel()));
-  ASSERT_TRUE(haveSample("Megamind.avi"));
-  ASSERT_TRUE(haveSample("vtest.avi"));
+// with `extra` flags: each camera's frames carry exactly the detections that running its source
+// alone gives (same model, same thresholds, every frame; the text of faces and boxes is compared, so
+// equal to the printed 0.01 px and 0.0001 confidence), and each camera's lines come in index order.
+// Returns the final stats line.
+minijson::Value fourCamerasMatchEachSourceAlone(const std::vector<std::string>& extra) {
+  EXPECT_TRUE(haveGenerated(smallModel()));
+  EXPECT_TRUE(haveSample("Megamind.avi"));
+  EXPECT_TRUE(haveSample("vtest.avi"));
   const std::string dir = tempDir("four");
   for (const char* img : {"messi5.jpg", "fruits.jpg", "baboon.jpg", "butterfly.jpg"}) {
-    ASSERT_TRUE(haveSample(img));
+    EXPECT_TRUE(haveSample(img));
     copyFile(samplePath(img), dir + "/" + img);
   }
   const std::vector<std::pair<std::string, std::string>> cams = {{"mega", samplePath("Megamind.avi")},
@@ -89,39 +92,105 @@ TEST(MultiCamera, FourCamerasGiveEachCameraExactlyWhatItsSourceGivesAlone) {
   const std::vector<std::string> model = {"--model", smallModel(), "--input", "368x208", "--cluster", "dbscan"};
   std::vector<std::string> args = model;
   for (const auto& c : cams) args.insert(args.end(), {"--source", c.first + "=" + c.second});
-  args.insert(args.end(), {"--batch-size", "4", "--stats-interval", "1000"});
+  args.insert(args.end(), {"--stats-interval", "1000"});
+  args.insert(args.end(), extra.begin(), extra.end());
   const RunResult together = run(args);
-  ASSERT_EQ(together.exitCode, 0);
-  const auto hello = parseLine(together.lines.front());
-  EXPECT_EQ(hello["batch"]["size"].num, 4);
-  ASSERT_EQ(hello["cameras"].items.size(), 4u);
+  EXPECT_EQ(together.exitCode, 0);
+  if (together.lines.empty()) return {};
+  EXPECT_EQ(parseLine(together.lines.front())["cameras"].items.size(), 4u);
   const auto finalStats = parseLine(together.lines.back());
-  ASSERT_EQ(finalStats["type"].str, "stats");
-  EXPECT_GT(finalStats["batch"]["meanSize"].num, 1.5) << "frames of several cameras shared inference calls";
+  EXPECT_EQ(finalStats["type"].str, "stats");
   for (const auto& c : finalStats["cameras"].items) EXPECT_EQ(c["state"].str, "ended") << c["id"].str;
   const Detections got = detectionsOf(together);
+  std::map<std::string, long long> lastIndex;
+  for (const auto& l : together.lines) {
+    if (!isType(l, "frame")) continue;
+    const FrameText f = frameText(l);
+    const auto last = lastIndex.find(f.camera);
+    if (last != lastIndex.end()) {
+      EXPECT_GT(f.index, last->second) << f.camera << ": lines out of index order";
+    }
+    lastIndex[f.camera] = f.index;
+  }
 
+  // Each source alone, once for every case of this test.
+  static std::map<std::string, std::map<long long, std::string>> aloneBySource;
   const std::map<std::string, std::size_t> frames = {{"mega", 270}, {"vtest", 795}, {"imgs", 4}, {"mega2", 270}};
   for (const auto& c : cams) {
-    std::vector<std::string> one = model;
-    one.insert(one.end(), {"--source", c.second});
-    const RunResult alone = run(one);
-    ASSERT_EQ(alone.exitCode, 0) << c.first;
-    const Detections aloneByCamera = detectionsOf(alone);
-    ASSERT_EQ(aloneByCamera.count("0"), 1u);
-    const auto& expected = aloneByCamera.at("0");
-    ASSERT_EQ(expected.size(), frames.at(c.first)) << c.first;
-    ASSERT_EQ(got.count(c.first), 1u) << c.first;
+    if (!aloneBySource.count(c.first)) {
+      std::vector<std::string> one = model;
+      one.insert(one.end(), {"--source", c.second});
+      const RunResult alone = run(one);
+      EXPECT_EQ(alone.exitCode, 0) << c.first;
+      const Detections aloneByCamera = detectionsOf(alone);
+      if (aloneByCamera.count("0") != 1u) {
+        ADD_FAILURE() << c.first << " alone printed no frames of camera 0";
+        continue;
+      }
+      aloneBySource[c.first] = aloneByCamera.at("0");
+    }
+    const auto& expected = aloneBySource.at(c.first);
+    EXPECT_EQ(expected.size(), frames.at(c.first)) << c.first;
+    if (got.count(c.first) != 1u) {
+      ADD_FAILURE() << c.first << ": no frames in the four-camera run";
+      continue;
+    }
     const auto& actual = got.at(c.first);
-    ASSERT_EQ(actual.size(), expected.size()) << c.first << ": every frame, none lost or doubled";
+    EXPECT_EQ(actual.size(), expected.size()) << c.first << ": every frame, none lost or doubled";
     int withFaces = 0;
     for (const auto& e : expected) {
-      ASSERT_EQ(actual.count(e.first), 1u) << c.first << " frame " << e.first;
+      if (actual.count(e.first) != 1u) {
+        ADD_FAILURE() << c.first << " frame " << e.first << " missing";
+        break;
+      }
       EXPECT_EQ(actual.at(e.first), e.second) << c.first << " frame " << e.first;
       if (e.second.rfind("\"faces\":0,", 0) != 0) ++withFaces;
     }
     EXPECT_GT(withFaces, 0) << c.first << ": the comparison must involve boxes";
   }
+  return finalStats;
+}
+
+}  // namespace
+
+// Batches of up to 4 frames in one inference lane.
+TEST(MultiCamera, FourCamerasGiveEachCameraExactlyWhatItsSourceGivesAlone) {
+  const auto stats = fourCamerasMatchEachSourceAlone({"--batch-size", "4", "--inference-lanes", "1"});
+  EXPECT_GT(stats["batch"]["meanSize"].num, 1.5) << "frames of several cameras shared inference calls";
+}
+
+// Two inference lanes (two model instances on two threads), one frame per inference, the cameras
+// shared among the lanes: the same detections, and each camera's lines still in index order.
+TEST(MultiCamera, FourCamerasOnTwoInferenceLanesGiveExactlyWhatEachSourceGivesAlone) {
+  const auto stats = fourCamerasMatchEachSourceAlone({"--inference-lanes", "2"});
+  EXPECT_EQ(stats["batch"]["meanSize"].num, 1);
+  EXPECT_EQ(stats["frames"].num, 270 + 795 + 4 + 270);
+}
+
+// --max-frames counts the frames of all lanes together: exactly that many frame lines, then the
+// final stats line and exit 0, with two lanes finishing their batches side by side.
+TEST(MultiCamera, MaxFramesIsExactAcrossInferenceLanes) {
+  ASSERT_TRUE(haveGenerated(tinyModel()));
+  ASSERT_TRUE(haveSample("Megamind.avi"));
+  ASSERT_TRUE(haveSample("vtest.avi"));
+  const RunResult r = run({"--model", tinyModel(), "--input", "64x32", "--source", "a=" + samplePath("Megamind.avi"),
+                           "--source", "b=" + samplePath("vtest.avi"), "--inference-lanes", "2", "--max-frames", "101",
+                           "--stats-interval", "1000"});
+  ASSERT_EQ(r.exitCode, 0);
+  std::map<std::string, long long> perCamera;
+  long long lines = 0;
+  for (const auto& l : r.lines) {
+    if (!isType(l, "frame")) continue;
+    ++lines;
+    ++perCamera[frameText(l).camera];
+  }
+  EXPECT_EQ(lines, 101);
+  EXPECT_GT(perCamera["a"], 0);
+  EXPECT_GT(perCamera["b"], 0);
+  ASSERT_FALSE(r.lines.empty());
+  const auto last = parseLine(r.lines.back());
+  EXPECT_EQ(last["type"].str, "stats");
+  EXPECT_EQ(last["frames"].num, 101);
 }
 
 // One camera is a missing file (failed from the start), one a GStreamer pipeline that ends after 5
@@ -133,7 +202,8 @@ TEST(MultiCamera, AMissingOrDyingCameraDoesNotStopOrSlowTheOthers) {
   Runner r({"--model", tinyModel(), "--input", "64x32", "--source", "mega=" + samplePath("Megamind.avi"), "--source",
             "missing=/nonexistent/camera.avi", "--source",
             "dying=videotestsrc num-buffers=5 ! video/x-raw,width=160,height=120 ! videoconvert ! appsink", "--pace",
-            "--batch-timeout-ms", "1000", "--reconnect-max-s", "0.5", "--stats-interval", "0.5"});
+            "--batch-timeout-ms", "1000", "--reconnect-max-s", "0.5", "--stats-interval", "0.5",
+            "--inference-lanes", "2"});
   std::vector<double> megaCaptured;  // capture times (ms) of mega's frames
   long long dyingFrames = 0, dyingReconnects = 0;
   bool sawMissingFailed = false;
@@ -252,7 +322,7 @@ TEST(Rtsp, ACameraComesBackWhenItsServerDoesWithoutARunnerRestart) {
   const int port = server->port();
   Runner r({"--model", tinyModel(), "--input", "64x32", "--source", "rtsp=" + server->url(), "--source",
             "file=" + samplePath("Megamind.avi"), "--loop", "--pace", "--stats-interval", "0.25", "--reconnect-max-s",
-            "1"});
+            "1", "--inference-lanes", "2"});
   const auto deadline = Clock::now() + std::chrono::seconds(90);
   std::map<std::string, long long> frames;
   std::string rtspState;

@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include <atomic>
+#include <mutex>
 #include <thread>
 
 #include "facefleet/frame_mux.hpp"
@@ -137,4 +138,69 @@ TEST(FrameMux, CloseReleasesABlockedProducer) {
   EXPECT_EQ(result.load(), 0);
   Batch b;
   EXPECT_EQ(q.popBatch(b, 8, kLong, kLong), Mux::Pop::Closed);
+}
+
+// Inference lanes: a camera whose frame a consumer holds is neither served nor waited for until it
+// is released, and the mux does not close while a held camera still has frames queued.
+TEST(FrameMux, AHeldCameraIsNotServedAgainUntilReleased) {
+  Mux q(lanes(2), /*holdTaken=*/true);
+  q.push(0, 10);
+  q.push(0, 11);
+  q.push(1, 20);
+  Batch a, b;
+  ASSERT_EQ(q.popBatch(a, 1, kLong, kLong), Mux::Pop::Batch);
+  ASSERT_EQ(a.size(), 1u);
+  EXPECT_EQ(a[0], (std::pair<std::size_t, int>{0, 10}));
+  // Camera 0 is held: the next consumer gets camera 1 at once (no batch timeout for camera 0)...
+  ASSERT_EQ(q.popBatch(b, 4, kLong, kLong), Mux::Pop::Batch);
+  EXPECT_EQ(b, (Batch{{1, 20}}));
+  // ...and then nothing, although camera 0 has a frame queued.
+  q.finish(0);
+  q.finish(1);
+  EXPECT_EQ(q.popBatch(b, 4, kLong, 5ms), Mux::Pop::Timeout) << "camera 0's frame 11 while 10 is held";
+  q.release(1);
+  q.release(0);
+  ASSERT_EQ(q.popBatch(b, 4, kLong, kLong), Mux::Pop::Batch);
+  EXPECT_EQ(b, (Batch{{0, 11}}));
+  q.release(0);
+  EXPECT_EQ(q.popBatch(b, 4, kLong, kLong), Mux::Pop::Closed);
+}
+
+// Two consumers on their own threads, two cameras of 200 frames each: every frame is handled once,
+// and each camera's frames are handled (released) in the order they were pushed.
+TEST(FrameMux, TwoConsumersKeepEachCamerasFramesInOrder) {
+  constexpr int kCameras = 2, kFrames = 200;
+  Mux q(lanes(kCameras), /*holdTaken=*/true);
+  std::vector<std::thread> producers;
+  for (int cam = 0; cam < kCameras; ++cam) {
+    producers.emplace_back([&q, cam] {
+      for (int i = 0; i < kFrames; ++i) q.push(cam, int(i));
+      q.finish(cam);
+    });
+  }
+  std::mutex m;
+  std::vector<std::vector<int>> handled(kCameras);
+  auto consume = [&] {
+    Batch b;
+    while (q.popBatch(b, 1, kLong, kLong) != Mux::Pop::Closed) {
+      for (auto& x : b) {
+        // Even frames take longer: a consumer that could take the same camera's next frame meanwhile
+        // would hand it over first.
+        for (int k = 0; k < (x.second % 2 ? 0 : 200); ++k) std::this_thread::yield();
+        {
+          std::lock_guard<std::mutex> lock(m);
+          handled[x.first].push_back(x.second);
+        }
+        q.release(x.first);
+      }
+    }
+  };
+  std::thread second(consume);
+  consume();
+  second.join();
+  for (auto& p : producers) p.join();
+  for (int cam = 0; cam < kCameras; ++cam) {
+    ASSERT_EQ(handled[cam].size(), static_cast<std::size_t>(kFrames)) << "camera " << cam;
+    for (int i = 0; i < kFrames; ++i) ASSERT_EQ(handled[cam][i], i) << "camera " << cam;
+  }
 }

@@ -38,6 +38,7 @@ struct RunnerConfig {
   std::vector<CameraSpec> cameras;  // --source [ID=]SRC (repeatable), --sources FILE, [sourceN]
   bool camerasFromConfig = false;   // the cameras came from the config file (a --source replaces them)
   int batchSize = 0;                // frames per inference at most; 0 = maxBatch()'s default
+  int inferenceLanes = 0;           // --inference-lanes; 0 = lanes()'s default
   double batchTimeoutMs = 40.0;     // how long a batch waits for a slow camera
   ReconnectPolicy reconnect;
   bool loop = false;
@@ -59,6 +60,11 @@ struct RunnerConfig {
   // frame per camera with the tensorrt backend and 1 with opencv (CPU batches save no CPU time and
   // cost memory and latency).
   int maxBatch() const;
+  // Model instances inferring side by side, each on its own thread (the cameras shared among them):
+  // --inference-lanes, else min(cores, cameras) with opencv — one OpenCV DNN forward at a time does
+  // not keep a multi-core CPU busy — and 1 with tensorrt, where one batched engine is the point.
+  // Never more than the cameras: a camera is in one lane at a time.
+  int lanes(unsigned cores) const;
   // --bbox-clip, else DeepStream's clamp when the settings come from an nvinfer config file (the
   // user runs a DeepStream deployment), else TAO's [0, W] clip.
   BoxClip boxClip() const;

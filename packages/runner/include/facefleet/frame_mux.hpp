@@ -10,6 +10,10 @@
 // (nvstreammux's batched-push-timeout), so a slow camera never holds the others back by more than
 // that. Lanes that are not expected (a camera reconnecting, ended or failed) are never waited for.
 // Lanes are served in turn (round robin) when more have frames than a batch holds.
+// Several consumers (inference lanes) may pop at once. With `holdTaken`, a lane whose frame was
+// taken is held — neither served nor waited for — until the consumer calls release(lane) after it
+// has emitted the frame's line, so one camera's frames are handled one at a time, in order, by
+// whichever consumer is free.
 // Pure code (no OpenCV): unit-tested with plain values.
 #pragma once
 
@@ -33,7 +37,8 @@ class FrameMux {
   };
   enum class Pop { Batch, Timeout, Closed };
 
-  explicit FrameMux(const std::vector<Lane>& lanes) : lanes_(lanes.size()) {
+  explicit FrameMux(const std::vector<Lane>& lanes, bool holdTaken = false)
+      : lanes_(lanes.size()), holdTaken_(holdTaken) {
     for (std::size_t i = 0; i < lanes.size(); ++i) {
       lanes_[i].capacity = lanes[i].capacity ? lanes[i].capacity : 1;
       lanes_[i].dropOldest = lanes[i].dropOldest;
@@ -77,6 +82,13 @@ class FrameMux {
     notFull_.notify_all();
   }
 
+  // With holdTaken: the lane's taken frame is done; the lane is served again.
+  void release(std::size_t lane) {
+    std::lock_guard<std::mutex> lock(m_);
+    lanes_[lane].held = false;
+    changed_.notify_all();
+  }
+
   // The consumer stops: producers blocked in push() return false, popBatch() returns Closed.
   void close() {
     std::lock_guard<std::mutex> lock(m_);
@@ -97,10 +109,12 @@ class FrameMux {
     for (;;) {
       if (closed_) return Pop::Closed;
       std::size_t ready = 0, waitingFor = 0;
-      bool allFinished = true;
+      bool allFinished = true, anyQueued = false;
       Clock::time_point oldest = Clock::time_point::max();
       for (const State& s : lanes_) {
         allFinished = allFinished && s.finished;
+        anyQueued = anyQueued || !s.items.empty();
+        if (s.held) continue;  // another consumer has its frame: neither served nor waited for
         if (!s.items.empty()) {
           ++ready;
           oldest = std::min(oldest, s.items.front().first);
@@ -110,7 +124,7 @@ class FrameMux {
       }
       const auto now = Clock::now();
       if (ready == 0) {
-        if (allFinished) return Pop::Closed;
+        if (allFinished && !anyQueued) return Pop::Closed;
         if (now >= idleUntil) return Pop::Timeout;
         changed_.wait_until(lock, idleUntil);
         continue;
@@ -138,6 +152,7 @@ class FrameMux {
     bool dropOldest = false;
     bool expected = true;
     bool finished = false;
+    bool held = false;  // holdTaken: a consumer has this lane's frame
     long long dropped = 0;
     std::deque<std::pair<Clock::time_point, T>> items;
   };
@@ -149,9 +164,10 @@ class FrameMux {
     for (std::size_t k = 0; k < n && out.size() < maxBatch; ++k) {
       const std::size_t lane = (next_ + k) % n;
       State& s = lanes_[lane];
-      if (s.items.empty()) continue;
+      if (s.items.empty() || s.held) continue;
       out.emplace_back(lane, std::move(s.items.front().second));
       s.items.pop_front();
+      s.held = holdTaken_;
       last = lane;
     }
     next_ = (last + 1) % n;
@@ -161,6 +177,7 @@ class FrameMux {
   std::condition_variable changed_, notFull_;
   std::vector<State> lanes_;
   std::size_t next_ = 0;
+  bool holdTaken_ = false;
   bool closed_ = false;
 };
 

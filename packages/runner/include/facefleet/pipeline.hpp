@@ -1,7 +1,7 @@
-// The run loop: every camera captures, decodes and preprocesses on its own thread; one inference
-// loop takes batches of their frames (at most one frame per camera per batch, up to the backend's
-// batch size, waiting at most batchTimeoutMs for a slow camera), runs the model once per batch and
-// decodes and clusters each frame on its own. Live sources (and --pace) keep only the newest frame
+// The run loop: every camera captures, decodes and preprocesses on its own thread; an inference
+// loop (one per inference lane) takes batches of their frames (at most one frame per camera per
+// batch, up to the backend's batch size, waiting at most batchTimeoutMs for a slow camera), runs the
+// model once per batch and decodes and clusters each frame on its own. Live sources (and --pace) keep only the newest frame
 // and count the stale ones dropped; files wait for the inference loop, so every frame is processed.
 #pragma once
 
@@ -46,6 +46,12 @@ using LineSink = std::function<void(const std::string& line)>;
 // progress is finished first). Cameras already failed (Camera::openFile threw) take part only in the
 // stats. Throws RunnerError(Runtime) on inference errors.
 PipelineSummary runPipeline(Detector& detector, std::vector<std::unique_ptr<Camera>>& cameras,
+                            const PipelineOptions& options, const std::atomic<bool>& stop, const LineSink& sink);
+// Inference lanes: one detector (model instance) per lane, each lane on its own thread (the first on
+// the caller's), taking frames from the same cameras. A camera's frame is in at most one lane at a
+// time and its line is printed before the camera's next frame is taken, so each camera's lines stay
+// in index order; `sink` is called by one lane at a time. All detectors have the same input.
+PipelineSummary runPipeline(const std::vector<Detector*>& detectors, std::vector<std::unique_ptr<Camera>>& cameras,
                             const PipelineOptions& options, const std::atomic<bool>& stop, const LineSink& sink);
 
 std::int64_t epochMs();
