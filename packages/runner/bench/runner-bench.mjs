@@ -195,7 +195,14 @@ const laneThreads = lanes > 1 ? Math.max(1, Math.floor(cores / lanes)) : cores;
 const setups = {
   // the opencv backend's defaults: `lanes` model instances side by side, batch 1
   oneRunner: [
-    [...common, ...allCameras, '--threads', String(laneThreads), '--inference-lanes', String(lanes)],
+    [
+      ...common,
+      ...allCameras,
+      '--threads',
+      String(laneThreads),
+      '--inference-lanes',
+      String(lanes),
+    ],
   ],
   // one model instance, cameras in turn (the default before inference lanes)
   oneRunnerOneLane: [
