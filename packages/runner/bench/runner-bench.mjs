@@ -190,10 +190,19 @@ const quarter = String(Math.max(1, Math.floor(cores / 4)));
 // The opencv backend's default: one inference lane per core, at most one per camera (the runner's
 // RunnerConfig::lanes), given explicitly so the figure names what ran.
 const lanes = Math.max(1, Math.min(cores, cameraSources.length));
+// and its default threads: the cores split among the lanes (RunnerConfig::cpuThreads)
+const laneThreads = lanes > 1 ? Math.max(1, Math.floor(cores / lanes)) : cores;
 const setups = {
   // the opencv backend's defaults: `lanes` model instances side by side, batch 1
   oneRunner: [
-    [...common, ...allCameras, '--threads', String(cores), '--inference-lanes', String(lanes)],
+    [
+      ...common,
+      ...allCameras,
+      '--threads',
+      String(laneThreads),
+      '--inference-lanes',
+      String(lanes),
+    ],
   ],
   // one model instance, cameras in turn (the default before inference lanes)
   oneRunnerOneLane: [
@@ -347,12 +356,12 @@ for (const b of batched) {
     },
   );
 }
-const camLabel = (lanesText, batch) =>
-  `4 cameras (Megamind, vtest, images, Megamind), DetectNet_v2: one runner, ${lanesText}, --threads ${cores}, batch ${batch}`;
+const camLabel = (lanesText, batch, threads = cores) =>
+  `4 cameras (Megamind, vtest, images, Megamind), DetectNet_v2: one runner, ${lanesText}, --threads ${threads}, batch ${batch}`;
 const defaultLanes = `${lanes} inference lane${lanes === 1 ? '' : 's'} (default)`;
 figures.push(
   {
-    name: `${camLabel(defaultLanes, 1)}, median of ${cameraRounds} rounds`,
+    name: `${camLabel(defaultLanes, 1, laneThreads)}, median of ${cameraRounds} rounds`,
     value: cam.oneRunner.fps,
     unit: 'frames/s',
     baseline: { name: fourBest.name, value: fourBest.fps },

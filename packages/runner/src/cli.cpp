@@ -41,8 +41,11 @@ int runCommand(const std::vector<std::string>& args, const std::atomic<bool>& st
   for (const auto& w : warnings) logWarning(w);
   // One detector (model instance) per inference lane; they share the model file, not activations.
   std::vector<std::unique_ptr<Detector>> detectors;
-  const int laneCount = cfg.lanes(std::thread::hardware_concurrency());
-  for (int l = 0; l < laneCount; ++l) detectors.push_back(Detector::create(cfg, cfg.maxBatch()));
+  const unsigned cores = std::thread::hardware_concurrency();
+  const int laneCount = cfg.lanes(cores);
+  RunnerConfig laneCfg = cfg;
+  laneCfg.threads = cfg.cpuThreads(cores);
+  for (int l = 0; l < laneCount; ++l) detectors.push_back(Detector::create(laneCfg, cfg.maxBatch()));
   Detector* detector = detectors.front().get();
 
   CameraOptions camOpt;

@@ -467,6 +467,13 @@ int RunnerConfig::lanes(unsigned cores) const {
   return static_cast<int>(std::min<std::size_t>(std::max(1u, cores), camerasN));
 }
 
+int RunnerConfig::cpuThreads(unsigned cores) const {
+  if (threads > 0) return threads;
+  const int n = lanes(cores);
+  if (n <= 1) return 0;
+  return std::max(1, static_cast<int>(cores) / n);
+}
+
 std::vector<std::string> RunnerConfig::outputNames(const Decoder& d) const {
   return outputBlobNames.empty() ? d.defaultOutputNames : outputBlobNames;
 }
@@ -646,7 +653,8 @@ std::string configUsage() {
          "  --input WxH                       network input size (default: the decoder's)\n"
          "  --output-blob-names A;B           output tensors to fetch (default: all the model's; the\n"
          "                                    decoder picks its tensors by name or shape)\n"
-         "  --threads N                       OpenCV worker threads (default: OpenCV's choice)\n"
+         "  --threads N                       OpenCV worker threads (default: OpenCV's choice; with several\n"
+         "                                    inference lanes, the cores split among them)\n"
          "  --dla-core N                      tensorrt: run on DLA core N (engines built with trtexec\n"
          "                                    --useDLACore; default: the config's enable-dla/use-dla-core,\n"
          "                                    else the GPU; -1 = the GPU)\n";

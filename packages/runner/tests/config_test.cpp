@@ -319,8 +319,15 @@ TEST(Cameras, InferenceLanesDefaultToCoresOrCamerasWithOpenCvAndOneWithTensorRt)
   EXPECT_EQ(c.lanes(2), 2);   // opencv: one lane per core...
   EXPECT_EQ(c.lanes(16), 4);  // ...but never more than the cameras
   EXPECT_EQ(c.lanes(0), 1);   // cores unknown
+  EXPECT_EQ(c.cpuThreads(2), 1);   // two lanes on two cores: one OpenCV thread each
+  EXPECT_EQ(c.cpuThreads(16), 4);  // four lanes (the cameras) share sixteen cores
+  EXPECT_EQ(c.cpuThreads(0), 0);   // one lane: OpenCV's default
+  c.threads = 3;
+  EXPECT_EQ(c.cpuThreads(2), 3);  // --threads decides
+  c.threads = 0;
   c.backend = "tensorrt";
   EXPECT_EQ(c.lanes(16), 1);  // one engine, batched
+  EXPECT_EQ(c.cpuThreads(16), 0);
   std::vector<std::string> args = four;
   args.insert(args.end(), {"--inference-lanes", "3"});
   c = parseRunArgs(args, w);

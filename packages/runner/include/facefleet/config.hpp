@@ -65,6 +65,11 @@ struct RunnerConfig {
   // not keep a multi-core CPU busy — and 1 with tensorrt, where one batched engine is the point.
   // Never more than the cameras: a camera is in one lane at a time.
   int lanes(unsigned cores) const;
+  // OpenCV worker threads for each model instance: --threads, else the cores split among the
+  // inference lanes when there are several (two lanes on two cores: one thread each, measured
+  // faster than two threads each, which make each forward wait on the other lane's parallel loop;
+  // packages/runner/README.md), else 0 = OpenCV's default (every core for the one forward).
+  int cpuThreads(unsigned cores) const;
   // --bbox-clip, else DeepStream's clamp when the settings come from an nvinfer config file (the
   // user runs a DeepStream deployment), else TAO's [0, W] clip.
   BoxClip boxClip() const;
