@@ -301,6 +301,7 @@ PipelineSummary runPipeline(const std::vector<Detector*>& detectors, std::vector
               msg.ts = epochMs();
               if (opt.emitFrames) sink(frameLine(msg));
               ++windows[cam].frames;
+              window.addCompleted(1);
               ++summary.frames;
               if (opt.maxFrames > 0 && summary.frames >= opt.maxFrames) done = true;
             }

@@ -88,9 +88,10 @@ StatsMessage StatsWindow::take(std::int64_t nowMs) {
   m.windowS = std::max(0.0, elapsedS(nowMs));
   m.fps = m.windowS > 0 ? m.frames / m.windowS : 0;
   const double inferS = inferMs_.sum() / 1000.0;
-  m.inferFps = inferS > 0 ? static_cast<double>(frames_) / inferS : 0;
+  m.inferFps = inferS > 0 ? static_cast<double>(inferFrames_) / inferS : 0;
   m.batch.batches = inferMs_.count();
-  m.batch.meanSize = m.batch.batches ? static_cast<double>(frames_) / static_cast<double>(m.batch.batches) : 0;
+  m.batch.meanSize =
+      m.batch.batches ? static_cast<double>(inferFrames_) / static_cast<double>(m.batch.batches) : 0;
   m.batch.inferFps = m.inferFps;
   m.batch.batchFps = inferS > 0 ? static_cast<double>(m.batch.batches) / inferS : 0;
   m.p50 = inferMs_.percentile(50);
@@ -100,6 +101,7 @@ StatsMessage StatsWindow::take(std::int64_t nowMs) {
   startMs_ = nowMs;
   inferMs_.clear();
   frames_ = 0;
+  inferFrames_ = 0;
   dropped_ = 0;
   return m;
 }

@@ -168,29 +168,39 @@ TEST(MultiCamera, FourCamerasOnTwoInferenceLanesGiveExactlyWhatEachSourceGivesAl
 }
 
 // --max-frames counts the frames of all lanes together: exactly that many frame lines, then the
-// final stats line and exit 0, with two lanes finishing their batches side by side.
+// final stats line, counting those frames only, and exit 0, with two lanes finishing their batches
+// side by side. A lane may finish a frame just after the other reached the count: that frame gets no
+// line and is not counted (a CI run once saw stats frames 102 for 101 lines). Several counts, as the
+// race needs both lanes at the end together.
 TEST(MultiCamera, MaxFramesIsExactAcrossInferenceLanes) {
   ASSERT_TRUE(haveGenerated(tinyModel()));
   ASSERT_TRUE(haveSample("Megamind.avi"));
   ASSERT_TRUE(haveSample("vtest.avi"));
-  const RunResult r = run({"--model", tinyModel(), "--input", "64x32", "--source", "a=" + samplePath("Megamind.avi"),
-                           "--source", "b=" + samplePath("vtest.avi"), "--inference-lanes", "2", "--max-frames", "101",
-                           "--stats-interval", "1000"});
-  ASSERT_EQ(r.exitCode, 0);
-  std::map<std::string, long long> perCamera;
-  long long lines = 0;
-  for (const auto& l : r.lines) {
-    if (!isType(l, "frame")) continue;
-    ++lines;
-    ++perCamera[frameText(l).camera];
+  for (const int maxFrames : {101, 64, 37, 20, 9}) {
+    SCOPED_TRACE("--max-frames " + std::to_string(maxFrames));
+    const RunResult r =
+        run({"--model", tinyModel(), "--input", "64x32", "--source", "a=" + samplePath("Megamind.avi"), "--source",
+             "b=" + samplePath("vtest.avi"), "--inference-lanes", "2", "--max-frames", std::to_string(maxFrames),
+             "--stats-interval", "1000"});
+    ASSERT_EQ(r.exitCode, 0);
+    std::map<std::string, long long> perCamera;
+    long long lines = 0;
+    for (const auto& l : r.lines) {
+      if (!isType(l, "frame")) continue;
+      ++lines;
+      ++perCamera[frameText(l).camera];
+    }
+    EXPECT_EQ(lines, maxFrames);
+    EXPECT_GT(perCamera["a"], 0);
+    EXPECT_GT(perCamera["b"], 0);
+    ASSERT_FALSE(r.lines.empty());
+    const auto last = parseLine(r.lines.back());
+    EXPECT_EQ(last["type"].str, "stats");
+    EXPECT_EQ(last["frames"].num, maxFrames);
+    long long cameraFrames = 0;
+    for (const auto& c : last["cameras"].items) cameraFrames += static_cast<long long>(c["frames"].num);
+    EXPECT_EQ(cameraFrames, maxFrames);
   }
-  EXPECT_EQ(lines, 101);
-  EXPECT_GT(perCamera["a"], 0);
-  EXPECT_GT(perCamera["b"], 0);
-  ASSERT_FALSE(r.lines.empty());
-  const auto last = parseLine(r.lines.back());
-  EXPECT_EQ(last["type"].str, "stats");
-  EXPECT_EQ(last["frames"].num, 101);
 }
 
 // One camera is a missing file (failed from the start), one a GStreamer pipeline that ends after 5

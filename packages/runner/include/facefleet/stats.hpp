@@ -47,12 +47,18 @@ class StatsWindow {
  public:
   explicit StatsWindow(std::int64_t startMs) : startMs_(startMs) {}
 
-  // One inference call that ran `frames` frames in `inferMs`.
+  // One inference call that ran `frames` frames in `inferMs` (inference and batch figures).
   void addInference(int frames, double inferMs) {
     inferMs_.add(inferMs);
-    frames_ += frames;
+    inferFrames_ += frames;
   }
-  void addFrame(double inferMs) { addInference(1, inferMs); }
+  // Frames completed: their lines are out (frames, fps). Not every inferred frame completes: with
+  // several lanes, one may finish a batch after --max-frames was reached by another.
+  void addCompleted(long long frames) { frames_ += frames; }
+  void addFrame(double inferMs) {
+    addInference(1, inferMs);
+    addCompleted(1);
+  }
   void addDropped(long long n) { dropped_ += n; }
   long long frames() const { return frames_; }
   double elapsedS(std::int64_t nowMs) const { return (nowMs - startMs_) / 1000.0; }
@@ -65,7 +71,8 @@ class StatsWindow {
  private:
   std::int64_t startMs_;
   LatencyStats inferMs_;
-  long long frames_ = 0;
+  long long frames_ = 0;       // completed
+  long long inferFrames_ = 0;  // run through inference
   long long dropped_ = 0;
 };
 
