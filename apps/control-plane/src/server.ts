@@ -691,7 +691,9 @@ export async function createServer({
         // subscribed and queues their share of the messages until it is back: leaving the shared
         // subscription here would lose what arrives while no instance runs.
         await ingest.flush();
-        // Discovery configs that the last batches called for, while the broker still takes them.
+        // Discovery configs that the last batches called for, while the broker still takes them;
+        // a paced publish of every device's stops here (the next leader publishes them all).
+        homeAssistant?.stop();
         await homeAssistant?.idle();
         await broker.close();
         await credentials.close();

@@ -96,6 +96,10 @@ describe('ingest-bench (the built benchmark)', () => {
       value: 3,
       baseline: { value: 3 },
     });
+    // and to a bare aedes, the embedded broker's floor, measured in the same run
+    expect(
+      figure('3 devices: connect all, bare aedes (no facefleet hooks)')?.value,
+    ).toBeGreaterThan(0);
     const connect = figure('3 devices over TLS: connect all');
     expect(connect?.value).toBeGreaterThan(0);
     expect(connect?.baseline?.value).toBeGreaterThan(0);

@@ -406,6 +406,35 @@ async function runSimulator(server: string, token: string, db: Database.Database
   };
 }
 
+/**
+ * The devices' logins to a bare aedes (bare-aedes.ts: no facefleet hooks, nothing stored): the
+ * floor of the embedded broker. Connect only, nothing held.
+ */
+async function benchBareAedes(n: number) {
+  const port = await freePort();
+  const server = start(
+    process.execPath,
+    [join(here, 'bare-aedes.js'), String(port)],
+    () => {},
+    (line) => line.startsWith('ready '),
+  );
+  await server.ready;
+  try {
+    const { result, connectCpu } = await runLoad(
+      `mqtt://127.0.0.1:${port}`,
+      n,
+      'x',
+      [server.child.pid!],
+      () => {},
+      { heldS: '0', peakS: '0' },
+    );
+    return { load: result, connectCpu };
+  } finally {
+    server.child.kill('SIGTERM');
+    await exited(server.child);
+  }
+}
+
 async function benchBaseline(n: number, plan: LoadPlan = plainPlan) {
   const dir = mkdtempSync(join(tmpdir(), 'ff-bench-base-'));
   const port = await freePort();
@@ -670,6 +699,9 @@ await children.run(async () => {
       console.log(`\n=== ${n} devices: baseline (mosquitto + raw better-sqlite3 subscriber) ===`);
       const base = await benchBaseline(n);
       console.log(JSON.stringify(base));
+      console.log(`\n=== ${n} devices: bare aedes (no facefleet hooks), connecting only ===`);
+      const bare = await benchBareAedes(n);
+      console.log(JSON.stringify(bare));
       const held = ff.load.held;
       figures.push(
         {
@@ -689,9 +721,24 @@ await children.run(async () => {
           target: { op: '<=', value: Math.round(2 * base.load.connectS * 100) / 100 },
         },
         {
+          // the embedded broker's floor: aedes itself, with none of facefleet's work
+          name: `${n} devices: connect all, bare aedes (no facefleet hooks)`,
+          value: bare.load.connectS,
+          unit: 's',
+          baseline: { name: 'mosquitto', value: base.load.connectS },
+          target: null,
+        },
+        {
           // less noisy than the wall time on a shared machine: what connecting cost each broker
           name: `${n} devices: broker CPU while connecting`,
           value: ff.connectCpu.serverS,
+          unit: 's',
+          baseline: { name: 'mosquitto', value: base.connectCpu.serverS },
+          target: null,
+        },
+        {
+          name: `${n} devices: broker CPU while connecting, bare aedes`,
+          value: bare.connectCpu.serverS,
           unit: 's',
           baseline: { name: 'mosquitto', value: base.connectCpu.serverS },
           target: null,

@@ -8,9 +8,12 @@ import {
   type Status,
   topics,
 } from '@facefleet/protocol';
+import { openStore } from '@facefleet/store';
 import { type MosquittoSub, mosquittoSub } from '@facefleet/test-support';
 import type { MqttClient } from 'mqtt';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import pino from 'pino';
+import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
+import type { Broker } from '../broker/types.js';
 import { loadConfig } from '../config.js';
 import { ConfigError } from '../errors.js';
 import {
@@ -23,7 +26,7 @@ import {
   type TestServer,
   waitFor,
 } from '../testing.js';
-import { haCameras } from './home-assistant.js';
+import { createHaDiscovery, haCameras } from './home-assistant.js';
 
 /**
  * Home Assistant discovery through the real control plane and its embedded broker, read back
@@ -479,5 +482,89 @@ describe('Home Assistant discovery settings', () => {
     expect(() => loadConfig({ argv: ['--ha-discovery', 'maybe'], env: {} })).toThrow(
       /homeAssistant\.discovery/,
     );
+  });
+});
+
+describe('Home Assistant discovery of the whole fleet, paced', () => {
+  /** A real store with `n` devices, a broker that records what is published, paced discovery. */
+  async function paced(n: number, republishDevicesPerS: number) {
+    const store = await openStore(':memory:', { writer: 'inline' });
+    for (let i = 0; i < n; i++) {
+      await store.devices.insert({
+        id: `dev-${i}`,
+        deviceClass: 'jetson-nano',
+        tags: [],
+        tokenHash: 'h',
+        createdAt: 1,
+      });
+    }
+    const topicsPublished: string[] = [];
+    const broker: Broker = {
+      publish: async (topic) => {
+        topicsPublished.push(topic);
+      },
+      connectedDevices: () => null,
+      ports: { mqtt: null, ws: null, tls: null, wss: null },
+      close: async () => {},
+    };
+    const ha = createHaDiscovery({
+      prefix: 'homeassistant',
+      broker,
+      store,
+      log: pino({ level: 'silent' }),
+      leading: () => true,
+      republishDevicesPerS,
+    });
+    /** The numbered devices (dev-0 …) with configs published so far. */
+    const devicesPublished = () =>
+      new Set(topicsPublished.flatMap((t) => /facefleet_(dev-\d+)\//.exec(t)?.[1] ?? [])).size;
+    return { store, ha, topicsPublished, devicesPublished };
+  }
+  afterEach(() => {
+    vi.useRealTimers();
+  });
+
+  it('publishes 64 devices at a time at the given rate, and a changed device at once', async () => {
+    vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout', 'Date'] });
+    const { store, ha, topicsPublished, devicesPublished } = await paced(300, 1000);
+    const all = ha.publishAll();
+    await vi.advanceTimersByTimeAsync(0);
+    expect(devicesPublished()).toBe(64);
+    expect(topicsPublished).toHaveLength(64 * 5);
+    // the next chunk is due 64 ms after the first (64 devices at 1000 a second)
+    await vi.advanceTimersByTimeAsync(63);
+    expect(devicesPublished()).toBe(64);
+    await vi.advanceTimersByTimeAsync(1);
+    expect(devicesPublished()).toBe(128);
+    // a device enrolled meanwhile does not wait for its turn
+    await store.devices.insert({
+      id: 'dev-late',
+      deviceClass: 'jetson-nano',
+      tags: [],
+      tokenHash: 'h',
+      createdAt: 1,
+    });
+    await ha.deviceChanged('dev-late');
+    expect(topicsPublished.some((t) => t.includes('facefleet_dev-late/'))).toBe(true);
+    await vi.advanceTimersByTimeAsync(300);
+    expect(await all).toBe(300);
+    expect(devicesPublished()).toBe(300);
+    expect(topicsPublished).toHaveLength(300 * 5 + 5);
+    await store.close();
+  });
+
+  it('stops between chunks on shutdown: no more publishes, and idle() settles at once', async () => {
+    vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout', 'Date'] });
+    const { store, ha, devicesPublished } = await paced(300, 10);
+    const all = ha.publishAll();
+    await vi.advanceTimersByTimeAsync(0);
+    expect(devicesPublished()).toBe(64);
+    ha.stop();
+    await ha.idle(); // with a chunk due only 6.4 s later: settles without the clock moving
+    expect(await all).toBe(64);
+    await vi.advanceTimersByTimeAsync(60_000);
+    expect(devicesPublished()).toBe(64);
+    expect(await ha.publishAll()).toBe(0);
+    await store.close();
   });
 });
