@@ -100,6 +100,11 @@ describe('ingest-bench (the built benchmark)', () => {
     expect(
       figure('3 devices: connect all, bare aedes (no facefleet hooks)')?.value,
     ).toBeGreaterThan(0);
+    // and to mosquitto holding facefleet's dynamic-security logins (a refused login fails the run)
+    expect(
+      figure("3 devices: connect all, external mosquitto with facefleet's dynamic-security logins")
+        ?.value,
+    ).toBeGreaterThan(0);
     const connect = figure('3 devices over TLS: connect all');
     expect(connect?.value).toBeGreaterThan(0);
     expect(connect?.baseline?.value).toBeGreaterThan(0);

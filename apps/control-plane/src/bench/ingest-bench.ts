@@ -19,9 +19,10 @@
  * openssl for the run (ECDSA P-256), every device connecting and then held for a few seconds.
  *   node dist/bench/ingest-bench.js --help
  */
-import type { ChildProcess } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
+import { type ChildProcess, execFileSync } from 'node:child_process';
+import { pbkdf2Sync, randomBytes } from 'node:crypto';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { connect, createServer } from 'node:net';
 import { tmpdir, userInfo } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -30,6 +31,7 @@ import { createTestPki, type Postgres, startPostgres } from '@facefleet/test-sup
 import Database from 'better-sqlite3';
 import pg from 'pg';
 import { createSecrets, loadOrCreateKey } from '../auth/secrets.js';
+import { deviceRole, roleAcls } from '../broker/dynsec.js';
 import { percentile, readProcStats, sampleProcesses } from './proc-stats.js';
 import { tiedChildren } from './tied-children.js';
 
@@ -154,6 +156,29 @@ function start(
     }
   });
   return { child, ready: readyP };
+}
+
+/** Debian's mosquitto's dynamic-security plugin (the path infra/brokers/mosquitto/mosquitto.conf names). */
+const DYNSEC_PLUGIN =
+  ['x86_64-linux-gnu', 'aarch64-linux-gnu']
+    .map((triplet) => `/usr/lib/${triplet}/mosquitto_dynamic_security.so`)
+    .find((path) => existsSync(path)) ?? '/usr/lib/x86_64-linux-gnu/mosquitto_dynamic_security.so';
+
+/** Resolves once something accepts TCP connections on 127.0.0.1:`port` (tries for 30 s). */
+async function waitForPort(port: number): Promise<void> {
+  const deadline = Date.now() + 30_000;
+  for (;;) {
+    const open = await new Promise<boolean>((resolve) => {
+      const socket = connect(port, '127.0.0.1', () => {
+        socket.destroy();
+        resolve(true);
+      });
+      socket.once('error', () => resolve(false));
+    });
+    if (open) return;
+    if (Date.now() > deadline) throw new Error(`nothing listens on port ${port} after 30 s`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
 }
 
 function exited(child: ChildProcess): Promise<void> {
@@ -435,6 +460,82 @@ async function benchBareAedes(n: number) {
   }
 }
 
+/**
+ * The devices' logins to an external mosquitto as facefleet keeps it with `--broker-admin dynsec`
+ * (the deployment for fleets past the embedded process): the dynamic-security plugin holding a
+ * client and a role per device, the role's ACL the one the control plane gives (roleAcls), the
+ * password hashed as the plugin hashes it (PBKDF2-SHA512, 101 iterations, a 12-byte salt). The
+ * plugin's file is written here, as the plugin saves it, rather than by enrolling every device
+ * through the API: the bench measures a fleet logging in again after a restart. Logins are all
+ * the control plane could slow here; it is not on the path, so it does not run. Connect only.
+ */
+async function benchDynsec(n: number, token: string) {
+  const dir = mkdtempSync(join(tmpdir(), 'ff-bench-dynsec-'));
+  const port = await freePort();
+  const file = join(dir, 'dynamic-security.json');
+  execFileSync(
+    'mosquitto_ctrl',
+    ['dynsec', 'init', file, 'admin', randomBytes(12).toString('hex')],
+    {
+      stdio: 'ignore',
+    },
+  );
+  const config = JSON.parse(readFileSync(file, 'utf8')) as {
+    clients: unknown[];
+    roles: unknown[];
+  };
+  for (let i = 0; i < n; i++) {
+    const deviceId = `bench-${i}`;
+    const rolename = deviceRole(deviceId);
+    const salt = randomBytes(12);
+    config.roles.push({ rolename, acls: roleAcls({ kind: 'device', deviceId }) });
+    config.clients.push({
+      username: deviceId,
+      password: pbkdf2Sync(token, salt, 101, 64, 'sha512').toString('base64'),
+      salt: salt.toString('base64'),
+      iterations: 101,
+      roles: [{ rolename }],
+    });
+  }
+  writeFileSync(file, JSON.stringify(config));
+  const conf = join(dir, 'mosquitto.conf');
+  // infra/brokers/mosquitto/mosquitto.conf's settings for the devices' plaintext listener
+  writeFileSync(
+    conf,
+    [
+      'per_listener_settings false',
+      'allow_anonymous false',
+      `plugin ${DYNSEC_PLUGIN}`,
+      `plugin_opt_config_file ${file}`,
+      `listener ${port} 127.0.0.1`,
+      'use_username_as_clientid true',
+      'max_connections -1',
+      'persistence false',
+      'log_type error',
+      `user ${userInfo().username}`,
+      '',
+    ].join('\n'),
+  );
+  const broker = start(String(values.mosquitto), ['-c', conf], () => {});
+  try {
+    // nothing printed on start with log_type error: wait until it accepts connections
+    await waitForPort(port);
+    const { result, connectCpu } = await runLoad(
+      `mqtt://127.0.0.1:${port}`,
+      n,
+      token,
+      [broker.child.pid!],
+      () => {},
+      { heldS: '0', peakS: '0' },
+    );
+    return { load: result, connectCpu };
+  } finally {
+    broker.child.kill('SIGTERM');
+    await exited(broker.child);
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
 async function benchBaseline(n: number, plan: LoadPlan = plainPlan) {
   const dir = mkdtempSync(join(tmpdir(), 'ff-bench-base-'));
   const port = await freePort();
@@ -702,6 +803,11 @@ await children.run(async () => {
       console.log(`\n=== ${n} devices: bare aedes (no facefleet hooks), connecting only ===`);
       const bare = await benchBareAedes(n);
       console.log(JSON.stringify(bare));
+      console.log(
+        `\n=== ${n} devices: external mosquitto, facefleet's dynamic-security logins, connecting only ===`,
+      );
+      const dynsec = await benchDynsec(n, 'bench-device-token-0123456789abcdef0123456789');
+      console.log(JSON.stringify(dynsec));
       const held = ff.load.held;
       figures.push(
         {
@@ -729,9 +835,24 @@ await children.run(async () => {
           target: null,
         },
         {
+          // the deployment past the embedded process: mosquitto checks the logins facefleet keeps
+          name: `${n} devices: connect all, external mosquitto with facefleet's dynamic-security logins`,
+          value: dynsec.load.connectS,
+          unit: 's',
+          baseline: { name: 'mosquitto', value: base.load.connectS },
+          target: { op: '<=', value: Math.round(2 * base.load.connectS * 100) / 100 },
+        },
+        {
           // less noisy than the wall time on a shared machine: what connecting cost each broker
           name: `${n} devices: broker CPU while connecting`,
           value: ff.connectCpu.serverS,
+          unit: 's',
+          baseline: { name: 'mosquitto', value: base.connectCpu.serverS },
+          target: null,
+        },
+        {
+          name: `${n} devices: broker CPU while connecting, external mosquitto (dynamic security)`,
+          value: dynsec.connectCpu.serverS,
           unit: 's',
           baseline: { name: 'mosquitto', value: base.connectCpu.serverS },
           target: null,
