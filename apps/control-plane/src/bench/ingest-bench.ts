@@ -5,6 +5,10 @@
  *   facefleet — the built control plane (`node dist/main.js`, embedded aedes, batched durable
  *               ingest, PUBACK only after commit), and
  *   baseline  — Debian's mosquitto plus a minimal subscriber inserting raw rows with better-sqlite3,
+ *   bare aedes — aedes with none of facefleet's code (bare-aedes.ts), connecting only: the floor
+ *               of the embedded broker,
+ *   dynsec    — Debian's mosquitto with the dynamic-security plugin holding a client and role per
+ *               device as `--broker-admin dynsec` keeps them, connecting only,
  *   postgres  — 1, 2, 3 … stateless instances (`--store postgres://… --broker …`) behind Debian's
  *               mosquitto (shared subscription), on a throwaway PostgreSQL cluster; stored latency
  *               and rate measured from the store's bus (an ingest batch's notice is delivered when
@@ -66,7 +70,9 @@ if (values.help) {
   console.log(`usage: node dist/bench/ingest-bench.js [options]   (or: pnpm bench ingest [options])
 
 N simulated devices over real MQTT against the built control plane, then against mosquitto plus a
-raw better-sqlite3 subscriber (the baseline), in the same run; ends with a BENCH_RESULT line.
+raw better-sqlite3 subscriber (the baseline), in the same run; then, connecting only, against a bare
+aedes (the embedded broker's floor) and against mosquitto holding facefleet's dynamic-security
+logins (the external-broker deployment); ends with a BENCH_RESULT line.
 
   --devices LIST            device counts, one run each (default 1000,10000)
   --held-seconds S          the held phase: one face window a second per device (default 20)
