@@ -450,19 +450,24 @@ async function benchBareAedes(n: number) {
     (line) => line.startsWith('ready '),
   );
   await server.ready;
+  return connectOnly(port, n, 'x', server.child);
+}
+
+/** Connects `n` devices to the broker on `port` (nothing held), then stops `broker`. */
+async function connectOnly(port: number, n: number, token: string, broker: ChildProcess) {
   try {
     const { result, connectCpu } = await runLoad(
       `mqtt://127.0.0.1:${port}`,
       n,
-      'x',
-      [server.child.pid!],
+      token,
+      [broker.pid!],
       () => {},
       { heldS: '0', peakS: '0' },
     );
     return { load: result, connectCpu };
   } finally {
-    server.child.kill('SIGTERM');
-    await exited(server.child);
+    broker.kill('SIGTERM');
+    await exited(broker);
   }
 }
 
@@ -526,18 +531,9 @@ async function benchDynsec(n: number, token: string) {
   try {
     // nothing printed on start with log_type error: wait until it accepts connections
     await waitForPort(port);
-    const { result, connectCpu } = await runLoad(
-      `mqtt://127.0.0.1:${port}`,
-      n,
-      token,
-      [broker.child.pid!],
-      () => {},
-      { heldS: '0', peakS: '0' },
-    );
-    return { load: result, connectCpu };
+    return await connectOnly(port, n, token, broker.child);
   } finally {
     broker.child.kill('SIGTERM');
-    await exited(broker.child);
     rmSync(dir, { recursive: true, force: true });
   }
 }
