@@ -487,7 +487,7 @@ describe('Home Assistant discovery settings', () => {
 
 describe('Home Assistant discovery of the whole fleet, paced', () => {
   /** A real store with `n` devices, a broker that records what is published, paced discovery. */
-  async function paced(n: number, republishDevicesPerS: number) {
+  async function paced(n: number, republishDevicesPerS: number, leading = () => true) {
     const store = await openStore(':memory:', { writer: 'inline' });
     for (let i = 0; i < n; i++) {
       await store.devices.insert({
@@ -512,7 +512,7 @@ describe('Home Assistant discovery of the whole fleet, paced', () => {
       broker,
       store,
       log: pino({ level: 'silent' }),
-      leading: () => true,
+      leading,
       republishDevicesPerS,
     });
     /** The numbered devices (dev-0 …) with configs published so far. */
@@ -565,6 +565,20 @@ describe('Home Assistant discovery of the whole fleet, paced', () => {
     await vi.advanceTimersByTimeAsync(60_000);
     expect(devicesPublished()).toBe(64);
     expect(await ha.publishAll()).toBe(0);
+    await store.close();
+  });
+
+  it('stops between chunks when another instance takes the leadership', async () => {
+    vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout', 'Date'] });
+    let leader = true;
+    const { store, ha, devicesPublished } = await paced(300, 1000, () => leader);
+    const all = ha.publishAll();
+    await vi.advanceTimersByTimeAsync(64);
+    expect(devicesPublished()).toBe(128);
+    leader = false;
+    await vi.advanceTimersByTimeAsync(1000);
+    expect(await all).toBe(128);
+    expect(devicesPublished()).toBe(128);
     await store.close();
   });
 });

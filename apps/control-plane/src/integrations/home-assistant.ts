@@ -217,7 +217,8 @@ export function createHaDiscovery(options: HaDiscoveryOptions) {
               };
             });
             wake = undefined;
-            if (stopped) break;
+            // shutting down, or another instance leads now (and publishes them all itself)
+            if (stopped || !options.leading()) break;
           }
           const chunk = devices.slice(i, i + CONCURRENCY);
           await Promise.all(
@@ -230,7 +231,7 @@ export function createHaDiscovery(options: HaDiscoveryOptions) {
           );
           count += chunk.length;
         }
-        if (stopped) {
+        if (stopped || !options.leading()) {
           log.info(
             { devices: count, of: devices.length, prefix },
             'home assistant: discovery stopped',
