@@ -129,6 +129,7 @@ function runTogether(argvs, seconds) {
       const p = {
         child,
         frames: 0,
+        perCamera: {},
         peakKb: 0,
         cpu0: 0,
         cpu: 0,
@@ -142,7 +143,12 @@ function runTogether(argvs, seconds) {
           const line = p.buf.slice(0, nl);
           p.buf = p.buf.slice(nl + 1);
           if (line.startsWith('{"type":"frame"')) {
-            if (counting) p.frames += 1;
+            if (counting) {
+              p.frames += 1;
+              // per camera: the one runner serves its cameras evenly, four processes do not
+              const camera = /"camera":"([^"]*)"/.exec(line)?.[1] ?? '';
+              p.perCamera[camera] = (p.perCamera[camera] ?? 0) + 1;
+            }
           } else if (line.startsWith('{"type":"hello"')) {
             p.hello = true;
             if (procs.every((q) => q.hello)) {
@@ -251,6 +257,7 @@ const cam = Object.fromEntries(
       rssMb: median(rs.map((r) => sum(r, (p) => p.peakKb) / 1024)),
       rounds: rs.map((r) => ({
         frames: r.procs.map((p) => p.frames),
+        perCamera: r.procs.map((p) => p.perCamera),
         cpuS: r.procs.map((p) => Math.round(p.cpu * 100) / 100),
       })),
     },
