@@ -187,6 +187,31 @@ async function waitForPort(port: number): Promise<void> {
   }
 }
 
+/**
+ * Debian's mosquitto on `port` with `settings` (listeners, auth) plus what every run here shares: no
+ * persistence, no connection limit, errors only, and the current user (started as root, mosquitto
+ * would switch to its own user, and a change of user clears the parent-death signal that ends it
+ * with the bench: tied-children.ts). Resolves once it accepts connections on `port` (it prints
+ * nothing on start with log_type error).
+ */
+async function startMosquitto(dir: string, port: number, settings: string[]) {
+  const conf = join(dir, 'mosquitto.conf');
+  writeFileSync(
+    conf,
+    [
+      ...settings,
+      'persistence false',
+      'max_connections -1',
+      'log_type error',
+      `user ${userInfo().username}`,
+      '',
+    ].join('\n'),
+  );
+  const broker = start(String(values.mosquitto), ['-c', conf], () => {});
+  await waitForPort(port);
+  return broker;
+}
+
 function exited(child: ChildProcess): Promise<void> {
   return child.exitCode !== null
     ? Promise.resolve()
@@ -509,31 +534,18 @@ async function benchDynsec(n: number, token: string) {
     });
   }
   writeFileSync(file, JSON.stringify(config));
-  const conf = join(dir, 'mosquitto.conf');
   // infra/brokers/mosquitto/mosquitto.conf's settings for the devices' plaintext listener
-  writeFileSync(
-    conf,
-    [
-      'per_listener_settings false',
-      'allow_anonymous false',
-      `plugin ${DYNSEC_PLUGIN}`,
-      `plugin_opt_config_file ${file}`,
-      `listener ${port} 127.0.0.1`,
-      'use_username_as_clientid true',
-      'max_connections -1',
-      'persistence false',
-      'log_type error',
-      `user ${userInfo().username}`,
-      '',
-    ].join('\n'),
-  );
-  const broker = start(String(values.mosquitto), ['-c', conf], () => {});
+  const broker = await startMosquitto(dir, port, [
+    'per_listener_settings false',
+    'allow_anonymous false',
+    `plugin ${DYNSEC_PLUGIN}`,
+    `plugin_opt_config_file ${file}`,
+    `listener ${port} 127.0.0.1`,
+    'use_username_as_clientid true',
+  ]);
   try {
-    // nothing printed on start with log_type error: wait until it accepts connections
-    await waitForPort(port);
     return await connectOnly(port, n, token, broker.child);
   } finally {
-    broker.child.kill('SIGTERM');
     rmSync(dir, { recursive: true, force: true });
   }
 }
@@ -542,35 +554,21 @@ async function benchBaseline(n: number, plan: LoadPlan = plainPlan) {
   const dir = mkdtempSync(join(tmpdir(), 'ff-bench-base-'));
   const port = await freePort();
   const tlsPort = plan.tls ? await freePort() : null;
-  const conf = join(dir, 'mosquitto.conf');
-  writeFileSync(
-    conf,
-    [
-      `listener ${port} 127.0.0.1`,
-      // the devices' listener over TLS (the subscriber stays on the plain one)
-      ...(plan.tls
-        ? [
-            `listener ${tlsPort} 127.0.0.1`,
-            `cafile ${plan.tls.caFile}`,
-            `certfile ${plan.tls.certFile}`,
-            `keyfile ${plan.tls.keyFile}`,
-          ]
-        : []),
-      'allow_anonymous true',
-      'persistence false',
-      'max_queued_messages 0',
-      'max_inflight_messages 0',
-      'max_connections -1',
-      'log_type error',
-      // started as root, mosquitto would switch to its own user, and a change of user clears the
-      // parent-death signal that ends it with the bench (tied-children.ts): stay who we are
-      `user ${userInfo().username}`,
-      '',
-    ].join('\n'),
-  );
-  const broker = start(String(values.mosquitto), ['-c', conf], () => {});
-  // mosquitto prints nothing on start with log_type error: wait until it accepts connections.
-  await new Promise((r) => setTimeout(r, 300));
+  const broker = await startMosquitto(dir, port, [
+    `listener ${port} 127.0.0.1`,
+    // the devices' listener over TLS (the subscriber stays on the plain one)
+    ...(plan.tls
+      ? [
+          `listener ${tlsPort} 127.0.0.1`,
+          `cafile ${plan.tls.caFile}`,
+          `certfile ${plan.tls.certFile}`,
+          `keyfile ${plan.tls.keyFile}`,
+        ]
+      : []),
+    'allow_anonymous true',
+    'max_queued_messages 0',
+    'max_inflight_messages 0',
+  ]);
   let count = 0;
   const counts: { t: number; count: number }[] = [];
   let snapshot: { stored: number; p50Ms: number; p99Ms: number } | undefined;
@@ -647,24 +645,12 @@ async function benchPostgres(n: number, instances: number, cluster: Postgres) {
   const url = cluster.createDatabase();
   const dir = mkdtempSync(join(tmpdir(), 'ff-bench-pg-'));
   const port = await freePort();
-  const conf = join(dir, 'mosquitto.conf');
-  writeFileSync(
-    conf,
-    [
-      `listener ${port} 127.0.0.1`,
-      'allow_anonymous true',
-      'persistence false',
-      'max_queued_messages 0',
-      'max_inflight_messages 0',
-      'max_connections -1',
-      'log_type error',
-      // as for the baseline: stay who we are, so the broker ends with the bench
-      `user ${userInfo().username}`,
-      '',
-    ].join('\n'),
-  );
-  const broker = start(String(values.mosquitto), ['-c', conf], () => {});
-  await new Promise((r) => setTimeout(r, 300));
+  const broker = await startMosquitto(dir, port, [
+    `listener ${port} 127.0.0.1`,
+    'allow_anonymous true',
+    'max_queued_messages 0',
+    'max_inflight_messages 0',
+  ]);
   const servers: ReturnType<typeof start>[] = [];
   try {
     for (let k = 0; k < instances; k++) {
